@@ -1,0 +1,1 @@
+"""The small library every service shares: settings, database, events, gRPC bootstrap."""

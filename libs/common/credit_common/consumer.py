@@ -1,0 +1,116 @@
+"""Consumes a Redis stream in a consumer group: dedupes by event id, acknowledges after
+its own commit, and reclaims messages a dead consumer left pending."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from credit.events.v1 import envelope_pb2
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit_common.db import Database, insert_ignore
+from credit_common.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        processed: sa.Table,
+        *,
+        stream: str,
+        group: str,
+        consumer: str,
+        handlers: Mapping[str, Handler],
+        batch_size: int = 100,
+        reclaim_idle_ms: int = 30_000,
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.processed = processed
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self.handlers = dict(handlers)
+        self.batch_size = batch_size
+        self.reclaim_idle_ms = reclaim_idle_ms
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def reclaim(self) -> int:
+        """Takes over messages pending longer than the idle limit and processes them."""
+        result = await self.redis.xautoclaim(
+            self.stream,
+            self.group,
+            self.consumer,
+            min_idle_time=self.reclaim_idle_ms,
+            start_id="0-0",
+            count=self.batch_size,
+        )
+        messages: list[tuple[bytes, dict[bytes, bytes]]] = result[1]
+        for message_id, fields in messages:
+            await self._handle(message_id, fields)
+        return len(messages)
+
+    async def consume_once(self, block_ms: int = 1000) -> int:
+        response = await self.redis.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=self.batch_size, block=block_ms
+        )
+        handled = 0
+        streams: list[Any] = list(response or [])
+        for _stream, messages in streams:
+            for message_id, fields in messages:
+                await self._handle(message_id, fields)
+                handled += 1
+        return handled
+
+    async def _handle(self, message_id: bytes, fields: Mapping[bytes, bytes]) -> None:
+        raw = fields.get(b"envelope")
+        if raw is None:
+            log.warning("message %r on %s has no envelope; acknowledging", message_id, self.stream)
+            await self.redis.xack(self.stream, self.group, message_id)
+            return
+        envelope = envelope_pb2.Envelope.FromString(raw)
+        handler = self.handlers.get(envelope.type)
+        async with self.db.transaction() as conn:
+            first_time = await conn.execute(
+                insert_ignore(self.processed, self.db.dialect).values(
+                    consumer_group=self.group,
+                    event_id=uuid.UUID(envelope.event_id),
+                    processed_at=utcnow(),
+                )
+            )
+            if first_time.rowcount and handler is not None:
+                await handler(conn, envelope)
+        await self.redis.xack(self.stream, self.group, message_id)
+
+    async def run(self, stop: asyncio.Event, *, reclaim_every: float = 5.0) -> None:
+        await self.ensure_group()
+        loop = asyncio.get_running_loop()
+        next_reclaim = 0.0
+        while not stop.is_set():
+            try:
+                if loop.time() >= next_reclaim:
+                    await self.reclaim()
+                    next_reclaim = loop.time() + reclaim_every
+                await self.consume_once(block_ms=200)
+            except Exception:
+                log.exception("consumer %s/%s failed; retrying", self.group, self.consumer)
+                await asyncio.sleep(1.0)

@@ -1,0 +1,81 @@
+"""gRPC server bootstrap: health, reflection, telemetry, graceful shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+Register = Callable[[grpc.aio.Server], None]
+
+
+class GrpcService:
+    """A grpc.aio server with the standard health and reflection services."""
+
+    def __init__(
+        self, *, host: str, port: int, register: Register, service_names: Sequence[str]
+    ) -> None:
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ]
+        )
+        register(self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.service_names = list(service_names)
+        reflection.enable_server_reflection(
+            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+        )
+        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise RuntimeError(f"cannot listen on {host}:{port}")
+
+    async def start(self) -> None:
+        await self.server.start()
+        for name in ["", *self.service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float) -> None:
+        for name in ["", *self.service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def serve_until_stopped(
+    service: GrpcService,
+    background: Sequence[Awaitable[None]],
+    *,
+    grace: float,
+    on_ready: Callable[[int], None] | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Runs the server and background loops until SIGTERM/SIGINT, then drains them."""
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    await service.start()
+    if on_ready:
+        on_ready(service.port)
+    tasks = [asyncio.ensure_future(job) for job in background]
+    await stop.wait()
+    log.info("stopping: draining for up to %.1fs", grace)
+    await service.stop(grace)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if on_stop:
+        await on_stop()

@@ -1,0 +1,96 @@
+"""The transactional outbox: events are written in the use case's own transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from credit.events.v1 import envelope_pb2
+from google.protobuf.message import Message
+from opentelemetry import propagate
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit_common.db import GUID, UTCDateTime
+from credit_common.timeutil import utcnow
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "outbox",
+        metadata,
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("event_id", GUID(), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(80), nullable=False),
+        sa.Column("envelope", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("published_at", UTCDateTime(), nullable=True),
+        sa.Index(
+            "ix_outbox_unpublished",
+            "seq",
+            sqlite_where=sa.text("published_at IS NULL"),
+            postgresql_where=sa.text("published_at IS NULL"),
+        ),
+    )
+
+
+def processed_events_table(metadata: sa.MetaData) -> sa.Table:
+    """What a consumer group has applied, so a redelivered event is applied once."""
+    return sa.Table(
+        "processed_events",
+        metadata,
+        sa.Column("consumer_group", sa.String(80), primary_key=True),
+        sa.Column("event_id", GUID(), primary_key=True),
+        sa.Column("processed_at", UTCDateTime(), nullable=False),
+    )
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    subject_code: str
+    payload: Message
+
+
+def envelope_for(event: Event, producer: str) -> envelope_pb2.Envelope:
+    envelope = envelope_pb2.Envelope(
+        event_id=str(uuid.uuid4()),
+        type=event.type,
+        subject_code=event.subject_code,
+        producer=producer,
+    )
+    envelope.occurred_at.FromDatetime(utcnow())
+    envelope.payload.Pack(event.payload)
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    envelope.trace_context.update(carrier)
+    return envelope
+
+
+class Outbox:
+    """Writes events beside the data that caused them, in the same transaction."""
+
+    def __init__(self, table: sa.Table, producer: str) -> None:
+        self.table = table
+        self.producer = producer
+
+    async def add(self, conn: AsyncConnection, *events: Event) -> list[str]:
+        rows = []
+        for event in events:
+            envelope = envelope_for(event, self.producer)
+            rows.append(
+                {
+                    "event_id": uuid.UUID(envelope.event_id),
+                    "event_type": event.type,
+                    "envelope": envelope.SerializeToString(),
+                    "created_at": utcnow(),
+                }
+            )
+        if rows:
+            await conn.execute(sa.insert(self.table), rows)
+        return [str(r["event_id"]) for r in rows]

@@ -1,0 +1,48 @@
+"""Typed settings read from the environment with a service prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings
+
+DEV_SECRET_MARKER = "dev-only"
+
+
+class ServiceSettings(BaseSettings):
+    """What every service reads; each service subclasses it with its own env prefix."""
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = ""
+    redis_url: str = ""
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 0
+    var_dir: Path = Path("var")
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    shutdown_grace_seconds: float = 5.0
+
+    service_name: str = "service"
+
+    def sqlite_default(self) -> str:
+        """The embedded default: one SQLite file per service under ./var/."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.var_dir / f'{self.service_name}.db').resolve()}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.sqlite_default()
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> ServiceSettings:
+        if self.environment == "production":
+            for name, value in self.model_dump().items():
+                if isinstance(value, str) and DEV_SECRET_MARKER in value:
+                    raise ValueError(f"{name} holds a development placeholder in production")
+                if name.endswith(("_key", "_secret")) and not value:
+                    raise ValueError(f"{name} must be set in production")
+            if not self.database_url:
+                raise ValueError("database_url must be set in production")
+        return self

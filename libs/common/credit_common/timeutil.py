@@ -1,0 +1,27 @@
+"""Time helpers: everything is timezone-aware UTC inside the platform."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+UTC = dt.UTC
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Returns the moment in UTC; a naive value is refused rather than guessed."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: a time zone is required")
+    return value.astimezone(UTC)
+
+
+def rfc3339(value: dt.datetime | None) -> str:
+    return "" if value is None else as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return as_utc(value)

@@ -1,0 +1,75 @@
+"""`python -m credit_registry [serve|migrate]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from credit.registry.v1 import registry_pb2, registry_pb2_grpc
+from credit_common.grpc_server import GrpcService, serve_until_stopped
+from credit_common.logs import configure_logging
+from credit_common.redis_client import make_redis
+from credit_common.relay import OutboxRelay
+from credit_common.telemetry import configure_tracing, instrument_grpc_server
+
+from credit_registry import bootstrap
+from credit_registry.adapters import tables
+from credit_registry.entrypoints.grpc_servicer import RegistryServicer
+from credit_registry.settings import RegistrySettings
+
+log = logging.getLogger("credit_registry")
+
+
+async def serve(settings: RegistrySettings) -> None:
+    app = bootstrap.build(settings)
+    servicer = RegistryServicer(app.registry)
+    service = GrpcService(
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        register=lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+            servicer, server
+        ),
+        service_names=[registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name],
+    )
+    background = []
+    redis = None
+    if settings.redis_url:
+        redis = make_redis(settings.redis_url)
+        relay = OutboxRelay(app.db, redis, tables.outbox, bootstrap.PRODUCER)
+        background.append(relay.run(asyncio.Event()))
+    else:
+        log.warning("no Redis URL: events stay in the outbox until a relay runs")
+
+    async def on_stop() -> None:
+        if redis is not None:
+            await redis.aclose()
+        await app.db.dispose()
+
+    await serve_until_stopped(
+        service,
+        background,
+        grace=settings.shutdown_grace_seconds,
+        on_ready=lambda port: log.info("registry listening on %s:%d", settings.grpc_host, port),
+        on_stop=on_stop,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="credit_registry")
+    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
+    args = parser.parse_args()
+    settings = RegistrySettings()
+    configure_logging("registry", fmt=settings.log_format, level=settings.log_level)
+    if args.command == "migrate" or not args.no_migrate:
+        bootstrap.migrate(settings)
+        if args.command == "migrate":
+            return
+    if configure_tracing("registry"):
+        instrument_grpc_server()
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""Reads and writes subjects; never commits (the use case does)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit_registry.adapters import tables as t
+from credit_registry.adapters.crypto import IdentityProtector
+from credit_registry.domain.subjects import Kind, LegacyCode, Status, Subject
+
+MAX_MERGE_HOPS = 16
+
+
+class SubjectRepository:
+    def __init__(self, conn: AsyncConnection, protector: IdentityProtector) -> None:
+        self.conn = conn
+        self.protector = protector
+
+    def _row_to_subject(self, row: Any) -> Subject:
+        code = row.code_key
+        if row.id_cipher is not None:
+            code = self.protector.decrypt(row.id_cipher)
+        return Subject(
+            id=row.id,
+            code=code,
+            kind=Kind(row.kind),
+            name=row.name,
+            status=Status(row.status),
+            registration_authority=row.registration_authority,
+            org_category=row.org_category,
+            division_code=row.division_code,
+            org_code=row.org_code or "",
+            legal_representative=row.legal_representative,
+            registered_on=row.registered_on,
+            merged_into=row.merged_into,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    async def id_for_key(self, code_key: str) -> uuid.UUID | None:
+        return await self.conn.scalar(
+            sa.select(t.subjects.c.id).where(t.subjects.c.code_key == code_key)
+        )
+
+    async def id_for_legacy(self, value: str) -> uuid.UUID | None:
+        return await self.conn.scalar(
+            sa.select(t.legacy_codes.c.subject_id).where(t.legacy_codes.c.value == value).limit(1)
+        )
+
+    async def ids_for_keys(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
+        found: dict[str, uuid.UUID] = {}
+        for start in range(0, len(keys), 1000):
+            chunk = list(keys[start : start + 1000])
+            rows = await self.conn.execute(
+                sa.select(t.subjects.c.code_key, t.subjects.c.id).where(
+                    t.subjects.c.code_key.in_(chunk)
+                )
+            )
+            found.update({r.code_key: r.id for r in rows})
+            rows = await self.conn.execute(
+                sa.select(t.legacy_codes.c.value, t.legacy_codes.c.subject_id).where(
+                    t.legacy_codes.c.value.in_(chunk)
+                )
+            )
+            for r in rows:
+                found.setdefault(r.value, r.subject_id)
+        return found
+
+    async def load(
+        self, subject_id: uuid.UUID, *, for_update: bool = False, details: bool = True
+    ) -> Subject | None:
+        query = sa.select(t.subjects).where(t.subjects.c.id == subject_id)
+        if for_update and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        subject = self._row_to_subject(row)
+        if details:
+            await self._load_details([subject])
+        return subject
+
+    async def load_many(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Subject]:
+        ids = list(set(ids))
+        subjects: dict[uuid.UUID, Subject] = {}
+        for start in range(0, len(ids), 1000):
+            rows = await self.conn.execute(
+                sa.select(t.subjects).where(t.subjects.c.id.in_(ids[start : start + 1000]))
+            )
+            subjects.update({r.id: self._row_to_subject(r) for r in rows})
+        await self._load_details(list(subjects.values()))
+        return subjects
+
+    async def _load_details(self, subjects: list[Subject]) -> None:
+        if not subjects:
+            return
+        by_id = {s.id: s for s in subjects}
+        ids = list(by_id)
+        for row in await self.conn.execute(
+            sa.select(t.name_history)
+            .where(t.name_history.c.subject_id.in_(ids))
+            .order_by(t.name_history.c.id)
+        ):
+            by_id[row.subject_id].former_names.append((row.name, row.until))
+        for row in await self.conn.execute(
+            sa.select(t.legacy_codes)
+            .where(t.legacy_codes.c.subject_id.in_(ids))
+            .order_by(t.legacy_codes.c.type, t.legacy_codes.c.value)
+        ):
+            by_id[row.subject_id].legacy_codes.append(LegacyCode(row.type, row.value))
+        for row in await self.conn.execute(
+            sa.select(t.status_history)
+            .where(t.status_history.c.subject_id.in_(ids))
+            .order_by(t.status_history.c.id)
+        ):
+            by_id[row.subject_id].status_history.append(
+                (Status(row.status), row.reason, row.actor, row.at)
+            )
+        merged = await self.conn.execute(
+            sa.select(
+                t.subjects.c.merged_into, t.subjects.c.code_key, t.subjects.c.id_cipher
+            ).where(t.subjects.c.merged_into.in_(ids))
+        )
+        for row in merged:
+            code = self.protector.decrypt(row.id_cipher) if row.id_cipher else row.code_key
+            by_id[row.merged_into].merged_codes.append(code)
+
+    async def survivor_of(self, subject_id: uuid.UUID) -> uuid.UUID:
+        """Follows merges to the subject that now answers for this one."""
+        current = subject_id
+        for _ in range(MAX_MERGE_HOPS):
+            nxt = await self.conn.scalar(
+                sa.select(t.subjects.c.merged_into).where(t.subjects.c.id == current)
+            )
+            if nxt is None:
+                return current
+            current = nxt
+        return current
+
+    async def insert(
+        self, subject: Subject, code_key: str, id_cipher: bytes | None, legacy: Sequence[LegacyCode]
+    ) -> None:
+        await self.conn.execute(
+            sa.insert(t.subjects).values(
+                id=subject.id,
+                code_key=code_key,
+                kind=subject.kind.value,
+                name=subject.name,
+                status=subject.status.value,
+                registration_authority=subject.registration_authority,
+                org_category=subject.org_category,
+                division_code=subject.division_code,
+                org_code=subject.org_code or None,
+                legal_representative=subject.legal_representative,
+                registered_on=subject.registered_on,
+                id_cipher=id_cipher,
+                created_at=subject.created_at,
+                updated_at=subject.updated_at,
+            )
+        )
+        if legacy:
+            await self.conn.execute(
+                sa.insert(t.legacy_codes),
+                [{"type": c.type, "value": c.value, "subject_id": subject.id} for c in legacy],
+            )
+
+    async def legacy_taken(self, legacy: Sequence[LegacyCode]) -> list[LegacyCode]:
+        if not legacy:
+            return []
+        rows = await self.conn.execute(
+            sa.select(t.legacy_codes.c.type, t.legacy_codes.c.value).where(
+                sa.tuple_(t.legacy_codes.c.type, t.legacy_codes.c.value).in_(
+                    [(c.type, c.value) for c in legacy]
+                )
+            )
+        )
+        return [LegacyCode(r.type, r.value) for r in rows]
+
+    async def update_fields(self, subject_id: uuid.UUID, now: dt.datetime, **values: Any) -> None:
+        await self.conn.execute(
+            sa.update(t.subjects)
+            .where(t.subjects.c.id == subject_id)
+            .values(updated_at=now, **values)
+        )
+
+    async def add_former_name(
+        self, subject_id: uuid.UUID, name: str, until: dt.datetime, actor: str
+    ) -> None:
+        await self.conn.execute(
+            sa.insert(t.name_history).values(
+                subject_id=subject_id, name=name, until=until, actor=actor
+            )
+        )
+
+    async def add_status(
+        self, subject_id: uuid.UUID, status: Status, reason: str, actor: str, at: dt.datetime
+    ) -> None:
+        await self.conn.execute(
+            sa.insert(t.status_history).values(
+                subject_id=subject_id, status=status.value, reason=reason, actor=actor, at=at
+            )
+        )
+
+    async def allocate(self, name: str, start: int, end: int) -> int:
+        """Takes the next counter value atomically (row lock on PostgreSQL, writer lock on SQLite)."""
+        value = await self.conn.scalar(
+            sa.update(t.code_allocator)
+            .where(t.code_allocator.c.name == name)
+            .values(next_value=t.code_allocator.c.next_value + 1)
+            .returning(t.code_allocator.c.next_value - 1)
+        )
+        if value is None:
+            stmt = sa.insert(t.code_allocator).values(name=name, next_value=start + 1)
+            try:
+                async with self.conn.begin_nested():
+                    await self.conn.execute(stmt)
+                value = start
+            except sa.exc.IntegrityError:
+                return await self.allocate(name, start, end)
+        if value > end:
+            raise OverflowError(f"allocation range {name} is exhausted")
+        return int(value)
+
+    async def search(
+        self,
+        *,
+        q: str,
+        code_prefix: str | None,
+        division_code: str,
+        kind: Kind | None,
+        status: Status | None,
+        exclude_persons_by_name: bool,
+        offset: int,
+        limit: int,
+        similarity_threshold: float,
+    ) -> list[uuid.UUID]:
+        s = t.subjects
+        conditions: list[Any] = []
+        if division_code:
+            conditions.append(s.c.division_code == division_code)
+        if kind:
+            conditions.append(s.c.kind == kind.value)
+        if status:
+            conditions.append(s.c.status == status.value)
+        order: list[Any] = []
+        if q:
+            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            substring = s.c.name.like(f"%{escaped}%", escape="\\")
+            similar: Any
+            if self.conn.dialect.name == "postgresql":
+                similar = s.c.name.op("%")(q)  # pg_trgm, served by the GIN index
+            else:
+                similar = sa.func.similarity(s.c.name, q) >= similarity_threshold
+            name_match: Any = sa.or_(substring, similar)
+            if exclude_persons_by_name:
+                name_match = sa.and_(name_match, s.c.kind != Kind.NATURAL_PERSON.value)
+            matches = [name_match]
+            if code_prefix:
+                matches.append(s.c.code_key.like(f"{code_prefix}%"))
+            conditions.append(sa.or_(*matches))
+            order = [sa.case((substring, 0), else_=1), sa.func.similarity(s.c.name, q).desc()]
+        query = (
+            sa.select(s.c.id)
+            .where(*conditions)
+            .order_by(*order, s.c.code_key)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [r.id for r in await self.conn.execute(query)]

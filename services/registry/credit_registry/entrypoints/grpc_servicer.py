@@ -1,0 +1,117 @@
+"""The registry's gRPC servicer: parse, call the use case, answer."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from credit.registry.v1 import registry_pb2 as pb
+from credit.registry.v1 import registry_pb2_grpc as pb_grpc
+from credit_common.errors import FieldViolation, InvalidArgument
+from credit_common.grpc_errors import map_domain_errors
+
+from credit_registry.entrypoints import convert
+from credit_registry.service_layer import commands
+from credit_registry.service_layer.registry import Registry
+
+Context = Any  # grpc.aio.ServicerContext; grpc ships no type stubs
+
+
+def _page_offset(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
+    except ValueError as error:
+        raise InvalidArgument(
+            "invalid page_token",
+            "invalid_argument",
+            [FieldViolation("page_token", "not a token this service issued")],
+        ) from error
+
+
+def _page_token(offset: int | None) -> str:
+    return "" if offset is None else base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+@map_domain_errors
+class RegistryServicer(pb_grpc.RegistryServiceServicer):
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def ValidateCodes(
+        self, request: pb.ValidateCodesRequest, context: Context
+    ) -> pb.ValidateCodesResponse:
+        checked = await self.registry.validate(
+            list(request.codes), check_registered=request.check_registered
+        )
+        return pb.ValidateCodesResponse(
+            results=[
+                pb.CodeValidation(
+                    code=c.validation.code,
+                    valid=c.validation.valid,
+                    kind=c.validation.kind or "",
+                    reason=c.validation.reason or "",
+                    warnings=list(c.validation.warnings),
+                    note=c.validation.note or "",
+                    registered=c.registered,
+                )
+                for c in checked
+            ]
+        )
+
+    async def RegisterSubject(
+        self, request: pb.RegisterSubjectRequest, context: Context
+    ) -> pb.Subject:
+        subject = await self.registry.register(convert.register_from_pb(request))
+        return convert.subject_to_pb(subject)
+
+    async def GetSubject(self, request: pb.GetSubjectRequest, context: Context) -> pb.Subject:
+        resolution = await self.registry.get(request.code)
+        assert resolution.subject is not None
+        return convert.subject_to_pb(resolution.subject, resolution.requested)
+
+    async def ResolveCodes(
+        self, request: pb.ResolveCodesRequest, context: Context
+    ) -> pb.ResolveCodesResponse:
+        resolved = await self.registry.resolve(list(request.codes))
+        return pb.ResolveCodesResponse(
+            results=[
+                pb.ResolvedCode(
+                    requested_code=r.requested,
+                    found=r.subject is not None,
+                    subject=convert.subject_to_pb(r.subject, r.requested) if r.subject else None,
+                )
+                for r in resolved
+            ]
+        )
+
+    async def SearchSubjects(
+        self, request: pb.SearchSubjectsRequest, context: Context
+    ) -> pb.SearchSubjectsResponse:
+        subjects, next_offset = await self.registry.search(
+            commands.Search(
+                q=request.q,
+                division_code=request.division_code,
+                kind=convert.PB_TO_KIND.get(request.kind),
+                status=convert.PB_TO_STATUS.get(request.status),
+                page_size=request.page_size,
+                offset=_page_offset(request.page_token),
+                exclude_natural_persons_by_name=request.exclude_natural_persons_by_name,
+            )
+        )
+        return pb.SearchSubjectsResponse(
+            subjects=[convert.subject_to_pb(s) for s in subjects],
+            next_page_token=_page_token(next_offset),
+        )
+
+    async def UpdateSubject(self, request: pb.UpdateSubjectRequest, context: Context) -> pb.Subject:
+        return convert.subject_to_pb(await self.registry.update(convert.update_from_pb(request)))
+
+    async def MergeSubject(self, request: pb.MergeSubjectRequest, context: Context) -> pb.Subject:
+        survivor = await self.registry.merge(
+            commands.Merge(
+                code=request.code, into=request.into, reason=request.reason, actor=request.actor
+            )
+        )
+        return convert.subject_to_pb(survivor)

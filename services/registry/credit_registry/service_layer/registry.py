@@ -1,0 +1,420 @@
+"""The registry's use cases: each one transaction, committed once."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from credit.events.v1 import subject_pb2
+from credit_common.db import Database
+from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
+from credit_common.outbox import Event, Outbox
+from credit_common.timeutil import utcnow
+
+from credit_registry.adapters.crypto import IdentityProtector
+from credit_registry.adapters.repository import SubjectRepository
+from credit_registry.domain import codes
+from credit_registry.domain.subjects import (
+    Kind,
+    LegacyCode,
+    Status,
+    Subject,
+    check_legacy_code,
+    check_merge,
+    check_status_change,
+    encode_counter,
+)
+from credit_registry.service_layer import commands
+
+MAX_PAGE = 500
+_CODE_PREFIX = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2,18}$")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    requested: str
+    subject: Subject | None
+
+
+@dataclass(frozen=True)
+class CheckedCode:
+    validation: codes.Validation
+    registered: bool
+
+
+class Registry:
+    def __init__(
+        self,
+        db: Database,
+        protector: IdentityProtector,
+        outbox: Outbox,
+        *,
+        exceptions: frozenset[str],
+        allocation_prefix: str,
+        allocation_start: int,
+        allocation_end: int,
+        max_batch: int = 10_000,
+    ) -> None:
+        self.db = db
+        self.protector = protector
+        self.outbox = outbox
+        self.exceptions = exceptions
+        self.allocation_prefix = allocation_prefix
+        self.allocation_start = allocation_start
+        self.allocation_end = allocation_end
+        self.max_batch = max_batch
+
+    # -- validation -----------------------------------------------------------------
+
+    async def validate(
+        self, raw_codes: Sequence[str], *, check_registered: bool
+    ) -> list[CheckedCode]:
+        """Validates codes of any kind and, if asked, whether each is registered."""
+        self._check_batch(raw_codes, "codes")
+        today = utcnow().date()
+        results = [codes.validate_any(c, self.exceptions, today) for c in raw_codes]
+        registered: set[str] = set()
+        if check_registered:
+            keys = {self._key_for(v): v.code for v in results if v.valid}
+            async with self.db.read() as conn:
+                found = await SubjectRepository(conn, self.protector).ids_for_keys(list(keys))
+            registered = {keys[k] for k in found}
+        return [CheckedCode(v, v.code in registered) for v in results]
+
+    def _check_batch(self, items: Sequence[str], field: str) -> None:
+        if len(items) > self.max_batch:
+            raise InvalidArgument(
+                f"at most {self.max_batch} codes per call, got {len(items)}",
+                "batch_too_large",
+                [FieldViolation(field, f"at most {self.max_batch} items")],
+            )
+
+    def _key_for(self, validation: codes.Validation) -> str:
+        if validation.kind == "citizen_id":
+            return self.protector.lookup_key(validation.code)
+        return validation.code
+
+    # -- registration ---------------------------------------------------------------
+
+    async def register(self, cmd: commands.Register) -> Subject:
+        """Registers a subject, allocating or converting its code; emits subject.registered."""
+        self._check_registration(cmd)
+        legacy = [check_legacy_code(c) for c in cmd.legacy_codes]
+        now = utcnow()
+        subject = Subject(
+            id=uuid.uuid4(),
+            code="",
+            kind=cmd.kind,
+            name=cmd.name.strip(),
+            status=Status.ACTIVE,
+            registration_authority=cmd.registration_authority,
+            org_category=cmd.org_category,
+            division_code=cmd.division_code,
+            legal_representative=cmd.legal_representative.strip(),
+            registered_on=cmd.registered_on,
+            created_at=now,
+            updated_at=now,
+        )
+        id_cipher: bytes | None = None
+        if cmd.kind == Kind.NATURAL_PERSON:
+            number = codes.normalise(cmd.id_number)
+            check = codes.validate_citizen_id(number, today=now.date())
+            if not check.valid:
+                raise InvalidArgument(
+                    f"invalid identity number: {check.reason}",
+                    "invalid_code",
+                    [FieldViolation("id_number", check.reason or "invalid")],
+                )
+            subject.code = number
+            subject.division_code = subject.division_code or number[:6]
+            code_key = self.protector.lookup_key(number)
+            id_cipher = self.protector.encrypt(number)
+        else:
+            if cmd.org_code:
+                org_code = codes.normalise(cmd.org_code)
+                check = codes.validate_org_code(org_code)
+                if not check.valid:
+                    raise InvalidArgument(
+                        f"invalid organisation code: {check.reason}",
+                        "invalid_code",
+                        [FieldViolation("org_code", check.reason or "invalid")],
+                    )
+            else:
+                org_code = await self._allocate_org_code()
+            subject.org_code = org_code
+            try:
+                subject.code = codes.make_uscc(
+                    cmd.registration_authority, cmd.org_category, cmd.division_code, org_code
+                )
+            except ValueError as error:
+                raise InvalidArgument(str(error), "invalid_code") from error
+            code_key = subject.code
+            if cmd.org_code and not any(c.type == "org_code" for c in legacy):
+                legacy.append(LegacyCode("org_code", org_code))
+        async with self.db.transaction() as conn:
+            repo = SubjectRepository(conn, self.protector)
+            if await repo.id_for_key(code_key) is not None:
+                raise Conflict(
+                    "a subject with this code is already registered",
+                    "already_registered",
+                    metadata={"code": subject.code if id_cipher is None else ""},
+                )
+            taken = await repo.legacy_taken(legacy)
+            if taken:
+                raise Conflict(
+                    "legacy code already mapped: "
+                    + ", ".join(f"{c.type} {c.value}" for c in taken),
+                    "legacy_code_taken",
+                )
+            await repo.insert(subject, code_key, id_cipher, legacy)
+            await repo.add_status(subject.id, Status.ACTIVE, "registered", cmd.actor, now)
+            await self.outbox.add(
+                conn,
+                Event(
+                    "subject.registered",
+                    code_key,
+                    subject_pb2.SubjectRegistered(
+                        subject_id=str(subject.id),
+                        code=self._event_code(subject, code_key),
+                        kind=subject.kind.value,
+                        division_code=subject.division_code,
+                    ),
+                ),
+            )
+            loaded = await repo.load(subject.id)
+        assert loaded is not None
+        return loaded
+
+    def _check_registration(self, cmd: commands.Register) -> None:
+        problems: list[FieldViolation] = []
+        if not cmd.name.strip():
+            problems.append(FieldViolation("name", "required"))
+        elif len(cmd.name) > 200:
+            problems.append(FieldViolation("name", "at most 200 characters"))
+        if cmd.kind == Kind.NATURAL_PERSON:
+            if not cmd.id_number:
+                problems.append(FieldViolation("id_number", "required for a natural person"))
+            if cmd.org_code:
+                problems.append(FieldViolation("org_code", "not for a natural person"))
+        else:
+            if cmd.id_number:
+                problems.append(FieldViolation("id_number", "only for a natural person"))
+            allowed = codes.AUTHORITY_CATEGORIES.get(cmd.registration_authority)
+            if allowed is None:
+                problems.append(
+                    FieldViolation(
+                        "registration_authority",
+                        f"unknown authority {cmd.registration_authority!r}",
+                    )
+                )
+            elif cmd.org_category not in allowed:
+                problems.append(
+                    FieldViolation(
+                        "org_category",
+                        f"category {cmd.org_category!r} not allowed for authority "
+                        f"{cmd.registration_authority} (allowed: {''.join(sorted(allowed))})",
+                    )
+                )
+            if cmd.kind == Kind.INDIVIDUAL_BUSINESS and (
+                cmd.registration_authority,
+                cmd.org_category,
+            ) != ("9", "2"):
+                problems.append(
+                    FieldViolation(
+                        "org_category", "an individual business is authority 9, category 2"
+                    )
+                )
+            if not re.fullmatch(r"\d{6}", cmd.division_code or ""):
+                problems.append(FieldViolation("division_code", "six digits (GB/T 2260)"))
+        if problems:
+            raise InvalidArgument("invalid registration", "invalid_argument", problems)
+
+    async def _allocate_org_code(self) -> str:
+        """Allocates a new organisation-code body in its own short transaction."""
+        width = 8 - len(self.allocation_prefix)
+        async with self.db.transaction() as conn:
+            try:
+                value = await SubjectRepository(conn, self.protector).allocate(
+                    f"org_code:{self.allocation_prefix}", self.allocation_start, self.allocation_end
+                )
+            except OverflowError as error:
+                raise Conflict(str(error), "allocation_exhausted") from error
+        return codes.make_org_code(self.allocation_prefix + encode_counter(value, width))
+
+    @staticmethod
+    def _event_code(subject: Subject, code_key: str) -> str:
+        # Identity numbers never travel in events; the keyed hash stands for the person.
+        return code_key if subject.kind == Kind.NATURAL_PERSON else subject.code
+
+    # -- lookup ---------------------------------------------------------------------
+
+    async def get(self, raw_code: str) -> Resolution:
+        """Finds a subject by code, legacy code or identity number, following merges."""
+        resolved = await self.resolve([raw_code])
+        if resolved[0].subject is None:
+            raise NotFound("no subject answers to this code", "not_found")
+        return resolved[0]
+
+    async def resolve(self, raw_codes: Sequence[str]) -> list[Resolution]:
+        """Resolves many codes in a few queries; unknown codes come back without a subject."""
+        self._check_batch(raw_codes, "codes")
+        normalised = [codes.normalise(c) for c in raw_codes]
+        keys = {n: self._lookup_key(n) for n in normalised}
+        async with self.db.read() as conn:
+            repo = SubjectRepository(conn, self.protector)
+            found = await repo.ids_for_keys(list(set(keys.values())))
+            survivors = {i: await repo.survivor_of(i) for i in set(found.values())}
+            subjects = await repo.load_many(survivors.values())
+        results = []
+        for raw, n in zip(raw_codes, normalised, strict=True):
+            subject_id = found.get(keys[n])
+            subject = subjects.get(survivors[subject_id]) if subject_id else None
+            results.append(Resolution(raw, subject))
+        return results
+
+    def _lookup_key(self, code: str) -> str:
+        if len(code) == 18 and codes.validate_citizen_id(code).valid:
+            return self.protector.lookup_key(code)
+        return code
+
+    async def search(self, cmd: commands.Search) -> tuple[list[Subject], int | None]:
+        """Searches by name (substring or similar) or code prefix; returns the next offset."""
+        size = min(max(cmd.page_size or 50, 1), MAX_PAGE)
+        q = cmd.q.strip()
+        prefix = q.upper() if _CODE_PREFIX.fullmatch(q.upper()) else None
+        async with self.db.read() as conn:
+            repo = SubjectRepository(conn, self.protector)
+            ids = await repo.search(
+                q=q,
+                code_prefix=prefix,
+                division_code=cmd.division_code,
+                kind=cmd.kind,
+                status=cmd.status,
+                exclude_persons_by_name=cmd.exclude_natural_persons_by_name,
+                offset=cmd.offset,
+                limit=size + 1,
+                similarity_threshold=0.3,
+            )
+            subjects = await repo.load_many(ids[:size])
+        ordered = [subjects[i] for i in ids[:size]]
+        return ordered, (cmd.offset + size if len(ids) > size else None)
+
+    # -- changes --------------------------------------------------------------------
+
+    async def update(self, cmd: commands.Update) -> Subject:
+        """Changes name, legal representative or status, keeping the history."""
+        if cmd.name is None and cmd.legal_representative is None and cmd.status is None:
+            raise InvalidArgument("nothing to change", "invalid_argument")
+        if cmd.name is not None and not cmd.name.strip():
+            raise InvalidArgument(
+                "name cannot be empty", "invalid_argument", [FieldViolation("name", "required")]
+            )
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            repo = SubjectRepository(conn, self.protector)
+            subject = await self._locked(repo, cmd.code)
+            if subject.status == Status.MERGED:
+                raise Conflict("a merged subject cannot change", "invalid_transition")
+            changed: list[str] = []
+            values: dict[str, str] = {}
+            events: list[Event] = []
+            key = await self._key_of(repo, subject)
+            if cmd.name is not None and cmd.name.strip() != subject.name:
+                await repo.add_former_name(subject.id, subject.name, now, cmd.actor)
+                values["name"] = cmd.name.strip()
+                changed.append("name")
+            if (
+                cmd.legal_representative is not None
+                and cmd.legal_representative != subject.legal_representative
+            ):
+                values["legal_representative"] = cmd.legal_representative.strip()
+                changed.append("legal_representative")
+            if cmd.status is not None and cmd.status != subject.status:
+                check_status_change(subject.status, cmd.status, cmd.reason)
+                values["status"] = cmd.status.value
+                await repo.add_status(subject.id, cmd.status, cmd.reason, cmd.actor, now)
+                events.append(
+                    Event(
+                        "subject.status_changed",
+                        key,
+                        subject_pb2.SubjectStatusChanged(
+                            subject_id=str(subject.id),
+                            code=key,
+                            old_status=subject.status.value,
+                            new_status=cmd.status.value,
+                            reason=cmd.reason,
+                        ),
+                    )
+                )
+            elif cmd.status is not None:
+                check_status_change(subject.status, cmd.status, cmd.reason or "-")
+            if values:
+                await repo.update_fields(subject.id, now, **values)
+            if changed:
+                events.append(
+                    Event(
+                        "subject.updated",
+                        key,
+                        subject_pb2.SubjectUpdated(
+                            subject_id=str(subject.id), code=key, changed_fields=changed
+                        ),
+                    )
+                )
+            await self.outbox.add(conn, *events)
+            loaded = await repo.load(subject.id)
+        assert loaded is not None
+        return loaded
+
+    async def merge(self, cmd: commands.Merge) -> Subject:
+        """Merges a duplicate into a survivor; the duplicate's codes answer with the survivor."""
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            repo = SubjectRepository(conn, self.protector)
+            duplicate = await self._locked(repo, cmd.code, follow_merges=False)
+            survivor = await self._locked(repo, cmd.into)
+            check_merge(duplicate, survivor, cmd.reason)
+            await repo.update_fields(
+                duplicate.id, now, status=Status.MERGED.value, merged_into=survivor.id
+            )
+            await repo.add_status(duplicate.id, Status.MERGED, cmd.reason, cmd.actor, now)
+            dup_key = await self._key_of(repo, duplicate)
+            surv_key = await self._key_of(repo, survivor)
+            await self.outbox.add(
+                conn,
+                Event(
+                    "subject.merged",
+                    dup_key,
+                    subject_pb2.SubjectMerged(
+                        subject_id=str(duplicate.id),
+                        merged_code=dup_key,
+                        survivor_code=surv_key,
+                        reason=cmd.reason,
+                    ),
+                ),
+            )
+            loaded = await repo.load(survivor.id)
+        assert loaded is not None
+        return loaded
+
+    async def _locked(
+        self, repo: SubjectRepository, raw_code: str, *, follow_merges: bool = True
+    ) -> Subject:
+        code = codes.normalise(raw_code)
+        key = self._lookup_key(code)
+        subject_id = await repo.id_for_key(key) or await repo.id_for_legacy(code)
+        if subject_id is None:
+            raise NotFound(
+                f"no subject answers to {'this identity number' if key != code else code}"
+            )
+        if follow_merges:
+            subject_id = await repo.survivor_of(subject_id)
+        subject = await repo.load(subject_id, for_update=True)
+        assert subject is not None
+        return subject
+
+    async def _key_of(self, repo: SubjectRepository, subject: Subject) -> str:
+        if subject.kind == Kind.NATURAL_PERSON:
+            return self.protector.lookup_key(subject.code)
+        return subject.code

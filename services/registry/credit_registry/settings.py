@@ -1,0 +1,28 @@
+"""The registry's settings, read from CREDIT_REGISTRY_* variables."""
+
+from __future__ import annotations
+
+from credit_common.settings import DEV_SECRET_MARKER, ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class RegistrySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDIT_REGISTRY_", extra="ignore")
+
+    service_name: str = "registry"
+    grpc_port: int = 50051
+    # New organisation-code bodies: prefix + base-31 counter in [start, end].
+    allocation_prefix: str = "MA"
+    allocation_start: int = 1
+    allocation_end: int = 31**6 - 1
+    # Legally issued codes that fail the check character, comma-separated.
+    code_exceptions: str = "91350100M0001TGQXM"
+    # Identity-number protection: AES-GCM key and HMAC key (any string; hashed to 32 bytes).
+    pii_encryption_key: str = Field(default=f"{DEV_SECRET_MARKER}-pii-encryption")
+    pii_hmac_key: str = Field(default=f"{DEV_SECRET_MARKER}-pii-hmac")
+    max_batch: int = 10_000
+
+    @property
+    def exceptions(self) -> frozenset[str]:
+        return frozenset(c.strip().upper() for c in self.code_exceptions.split(",") if c.strip())

