@@ -12,12 +12,11 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.backends import BACKEND, REDIS_SERVER_URL, drop_database, new_database  # noqa: E402
-from support.processes import ServiceProcess, free_port, start_registry  # noqa: E402
-
-from credit_common.redis_client import make_redis  # noqa: E402
-from credit_registry import bootstrap as registry_bootstrap  # noqa: E402
-from credit_registry.settings import RegistrySettings  # noqa: E402
+from credit_common.redis_client import make_redis
+from credit_registry import bootstrap as registry_bootstrap
+from credit_registry.settings import RegistrySettings
+from support.backends import BACKEND, REDIS_SERVER_URL, drop_database, new_database
+from support.processes import ServiceProcess, free_port, start_registry
 
 
 def pytest_report_header() -> str:

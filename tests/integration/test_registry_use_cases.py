@@ -2,42 +2,54 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from support import samples
-
 import pytest
+import sqlalchemy as sa
 from credit_common.errors import Conflict, InvalidArgument, InvalidTransition, NotFound
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
 from credit_registry.domain import codes
 from credit_registry.domain.subjects import Kind, LegacyCode, Status
 from credit_registry.service_layer import commands
+from support import samples
 
 
 def org(**overrides: object) -> commands.Register:
     values: dict[str, object] = {
-        "kind": Kind.ORGANIZATION, "name": "上海市浦东新区宏远华信建设工程有限公司",
-        "registration_authority": "9", "org_category": "1", "division_code": "310115",
+        "kind": Kind.ORGANIZATION,
+        "name": "上海市浦东新区宏远华信建设工程有限公司",
+        "registration_authority": "9",
+        "org_category": "1",
+        "division_code": "310115",
         "actor": "test",
     }
     values.update(overrides)
     return commands.Register(**values)  # type: ignore[arg-type]
 
 
-async def test_conversion_keeps_the_organisation_code_of_every_sample_subject(registry_app: RegistryApp) -> None:
+async def test_conversion_keeps_the_organisation_code_of_every_sample_subject(
+    registry_app: RegistryApp,
+) -> None:
     for row in samples.subjects():
         if row["kind"] == "natural_person":
             continue
-        subject = await registry_app.registry.register(commands.Register(
-            kind=Kind(row["kind"]), name=row["name"], registration_authority=row["registration_authority"],
-            org_category=row["org_category"], division_code=row["division_code"], org_code=row["org_code"],
-            legal_representative=row.get("legal_representative", ""),
-        ))
+        subject = await registry_app.registry.register(
+            commands.Register(
+                kind=Kind(row["kind"]),
+                name=row["name"],
+                registration_authority=row["registration_authority"],
+                org_category=row["org_category"],
+                division_code=row["division_code"],
+                org_code=row["org_code"],
+                legal_representative=row.get("legal_representative", ""),
+            )
+        )
         assert subject.code == row["code"]
         assert LegacyCode("org_code", row["org_code"]) in subject.legacy_codes
 
 
-async def test_new_subjects_get_distinct_valid_codes_from_the_configured_range(registry_app: RegistryApp) -> None:
+async def test_new_subjects_get_distinct_valid_codes_from_the_configured_range(
+    registry_app: RegistryApp,
+) -> None:
     first = await registry_app.registry.register(org(name="甲公司"))
     second = await registry_app.registry.register(org(name="乙公司"))
     assert first.code != second.code
@@ -47,7 +59,9 @@ async def test_new_subjects_get_distinct_valid_codes_from_the_configured_range(r
         assert subject.org_code.startswith("MA")
 
 
-async def test_registering_the_same_code_twice_is_a_conflict_and_stores_nothing(registry_app: RegistryApp) -> None:
+async def test_registering_the_same_code_twice_is_a_conflict_and_stores_nothing(
+    registry_app: RegistryApp,
+) -> None:
     await registry_app.registry.register(org(org_code="MA8BRK2A8"))
     with pytest.raises(Conflict):
         await registry_app.registry.register(org(org_code="MA8BRK2A8", name="另一家"))
@@ -57,14 +71,20 @@ async def test_registering_the_same_code_twice_is_a_conflict_and_stores_nothing(
 
 async def test_bad_registration_names_every_wrong_field(registry_app: RegistryApp) -> None:
     with pytest.raises(InvalidArgument) as error:
-        await registry_app.registry.register(org(name="", registration_authority="9", org_category="7", division_code="31"))
+        await registry_app.registry.register(
+            org(name="", registration_authority="9", org_category="7", division_code="31")
+        )
     fields = {v.field for v in error.value.violations}
     assert fields == {"name", "org_category", "division_code"}
 
 
-async def test_natural_person_identity_number_is_never_stored_in_clear(registry_app: RegistryApp) -> None:
+async def test_natural_person_identity_number_is_never_stored_in_clear(
+    registry_app: RegistryApp,
+) -> None:
     number = "11010519491231002X"
-    person = await registry_app.registry.register(commands.Register(kind=Kind.NATURAL_PERSON, name="张三", id_number=number))
+    person = await registry_app.registry.register(
+        commands.Register(kind=Kind.NATURAL_PERSON, name="张三", id_number=number)
+    )
     assert person.code == number
     async with registry_app.db.read() as conn:
         for table in tables.metadata.sorted_tables:
@@ -75,9 +95,15 @@ async def test_natural_person_identity_number_is_never_stored_in_clear(registry_
     assert found.subject is not None and found.subject.name == "张三"
 
 
-async def test_a_legacy_code_finds_the_subject_and_names_the_canonical_code(registry_app: RegistryApp) -> None:
-    subject = await registry_app.registry.register(org(
-        org_code="MA8BRK2A8", legacy_codes=[LegacyCode("registration_number", "110108000000016")]))
+async def test_a_legacy_code_finds_the_subject_and_names_the_canonical_code(
+    registry_app: RegistryApp,
+) -> None:
+    subject = await registry_app.registry.register(
+        org(
+            org_code="MA8BRK2A8",
+            legacy_codes=[LegacyCode("registration_number", "110108000000016")],
+        )
+    )
     for legacy in ("MA8BRK2A8", "110108000000016"):
         resolution = await registry_app.registry.get(legacy)
         assert resolution.subject is not None and resolution.subject.code == subject.code
@@ -85,12 +111,16 @@ async def test_a_legacy_code_finds_the_subject_and_names_the_canonical_code(regi
 
 async def test_an_invalid_legacy_code_is_refused(registry_app: RegistryApp) -> None:
     with pytest.raises(InvalidArgument):
-        await registry_app.registry.register(org(legacy_codes=[LegacyCode("registration_number", "110108000000017")]))
+        await registry_app.registry.register(
+            org(legacy_codes=[LegacyCode("registration_number", "110108000000017")])
+        )
 
 
 async def test_a_name_change_keeps_the_former_name(registry_app: RegistryApp) -> None:
     subject = await registry_app.registry.register(org(name="旧名称有限公司"))
-    updated = await registry_app.registry.update(commands.Update(code=subject.code, name="新名称有限公司", actor="t"))
+    updated = await registry_app.registry.update(
+        commands.Update(code=subject.code, name="新名称有限公司", actor="t")
+    )
     assert updated.name == "新名称有限公司"
     assert [n for n, _ in updated.former_names] == ["旧名称有限公司"]
 
@@ -98,24 +128,36 @@ async def test_a_name_change_keeps_the_former_name(registry_app: RegistryApp) ->
 async def test_status_changes_need_a_reason_and_follow_the_rules(registry_app: RegistryApp) -> None:
     subject = await registry_app.registry.register(org())
     with pytest.raises(InvalidArgument):
-        await registry_app.registry.update(commands.Update(code=subject.code, status=Status.REVOKED))
-    revoked = await registry_app.registry.update(commands.Update(code=subject.code, status=Status.REVOKED, reason="吊销"))
+        await registry_app.registry.update(
+            commands.Update(code=subject.code, status=Status.REVOKED)
+        )
+    revoked = await registry_app.registry.update(
+        commands.Update(code=subject.code, status=Status.REVOKED, reason="吊销")
+    )
     assert revoked.status == Status.REVOKED
     assert [s for s, *_ in revoked.status_history] == [Status.ACTIVE, Status.REVOKED]
-    await registry_app.registry.update(commands.Update(code=subject.code, status=Status.DEREGISTERED, reason="注销"))
+    await registry_app.registry.update(
+        commands.Update(code=subject.code, status=Status.DEREGISTERED, reason="注销")
+    )
     with pytest.raises(InvalidTransition):
-        await registry_app.registry.update(commands.Update(code=subject.code, status=Status.ACTIVE, reason="x"))
+        await registry_app.registry.update(
+            commands.Update(code=subject.code, status=Status.ACTIVE, reason="x")
+        )
 
 
 async def test_a_merged_code_answers_with_the_survivor(registry_app: RegistryApp) -> None:
     survivor = await registry_app.registry.register(org(name="存续公司"))
     duplicate = await registry_app.registry.register(org(name="重复公司"))
-    merged = await registry_app.registry.merge(commands.Merge(code=duplicate.code, into=survivor.code, reason="重复登记"))
+    merged = await registry_app.registry.merge(
+        commands.Merge(code=duplicate.code, into=survivor.code, reason="重复登记")
+    )
     assert merged.code == survivor.code and duplicate.code in merged.merged_codes
     resolution = await registry_app.registry.get(duplicate.code)
     assert resolution.subject is not None and resolution.subject.code == survivor.code
     with pytest.raises(InvalidTransition):
-        await registry_app.registry.merge(commands.Merge(code=duplicate.code, into=survivor.code, reason="again"))
+        await registry_app.registry.merge(
+            commands.Merge(code=duplicate.code, into=survivor.code, reason="again")
+        )
 
 
 async def test_unknown_codes_are_not_found(registry_app: RegistryApp) -> None:
@@ -123,12 +165,21 @@ async def test_unknown_codes_are_not_found(registry_app: RegistryApp) -> None:
         await registry_app.registry.get("91310115MA8BRK2A83")
 
 
-async def test_search_finds_substrings_small_differences_and_code_prefixes(registry_app: RegistryApp) -> None:
+async def test_search_finds_substrings_small_differences_and_code_prefixes(
+    registry_app: RegistryApp,
+) -> None:
     for row in samples.subjects()[:60]:
         if row["kind"] != "natural_person":
-            await registry_app.registry.register(commands.Register(
-                kind=Kind(row["kind"]), name=row["name"], registration_authority=row["registration_authority"],
-                org_category=row["org_category"], division_code=row["division_code"], org_code=row["org_code"]))
+            await registry_app.registry.register(
+                commands.Register(
+                    kind=Kind(row["kind"]),
+                    name=row["name"],
+                    registration_authority=row["registration_authority"],
+                    org_category=row["org_category"],
+                    division_code=row["division_code"],
+                    org_code=row["org_code"],
+                )
+            )
     target = samples.subjects()[0]
     found, _ = await registry_app.registry.search(commands.Search(q="宏远华信"))
     assert target["code"] in [s.code for s in found]
@@ -145,7 +196,9 @@ async def test_search_pages_through_results(registry_app: RegistryApp) -> None:
     seen: list[str] = []
     offset = 0
     while True:
-        page, nxt = await registry_app.registry.search(commands.Search(q="翻页测试", page_size=3, offset=offset))
+        page, nxt = await registry_app.registry.search(
+            commands.Search(q="翻页测试", page_size=3, offset=offset)
+        )
         seen += [s.code for s in page]
         if nxt is None:
             break
@@ -154,14 +207,20 @@ async def test_search_pages_through_results(registry_app: RegistryApp) -> None:
 
 
 async def test_natural_persons_can_be_left_out_of_name_search(registry_app: RegistryApp) -> None:
-    await registry_app.registry.register(commands.Register(kind=Kind.NATURAL_PERSON, name="王小明", id_number="11010519491231002X"))
+    await registry_app.registry.register(
+        commands.Register(kind=Kind.NATURAL_PERSON, name="王小明", id_number="11010519491231002X")
+    )
     found, _ = await registry_app.registry.search(commands.Search(q="王小明"))
     assert len(found) == 1
-    found, _ = await registry_app.registry.search(commands.Search(q="王小明", exclude_natural_persons_by_name=True))
+    found, _ = await registry_app.registry.search(
+        commands.Search(q="王小明", exclude_natural_persons_by_name=True)
+    )
     assert found == []
 
 
-async def test_batch_validation_takes_ten_thousand_codes_and_refuses_more(registry_app: RegistryApp) -> None:
+async def test_batch_validation_takes_ten_thousand_codes_and_refuses_more(
+    registry_app: RegistryApp,
+) -> None:
     subject = await registry_app.registry.register(org())
     batch = [subject.code] + ["91310115MA8BRK2A84"] * 9_999
     results = await registry_app.registry.validate(batch, check_registered=True)
@@ -169,17 +228,28 @@ async def test_batch_validation_takes_ten_thousand_codes_and_refuses_more(regist
     assert results[0].validation.valid and results[0].registered
     assert not results[1].validation.valid and not results[1].registered
     with pytest.raises(InvalidArgument) as error:
-        await registry_app.registry.validate(batch + ["x"], check_registered=False)
+        await registry_app.registry.validate([*batch, "x"], check_registered=False)
     assert error.value.reason == "batch_too_large"
 
 
-async def test_every_change_writes_an_event_in_the_same_transaction(registry_app: RegistryApp) -> None:
+async def test_every_change_writes_an_event_in_the_same_transaction(
+    registry_app: RegistryApp,
+) -> None:
     a = await registry_app.registry.register(org(name="事件甲"))
     b = await registry_app.registry.register(org(name="事件乙"))
     await registry_app.registry.update(commands.Update(code=a.code, name="事件甲二"))
-    await registry_app.registry.update(commands.Update(code=a.code, status=Status.REVOKED, reason="r"))
+    await registry_app.registry.update(
+        commands.Update(code=a.code, status=Status.REVOKED, reason="r")
+    )
     await registry_app.registry.merge(commands.Merge(code=b.code, into=a.code, reason="dup"))
     async with registry_app.db.read() as conn:
-        types = list(await conn.scalars(sa.select(tables.outbox.c.event_type).order_by(tables.outbox.c.seq)))
-    assert types == ["subject.registered", "subject.registered", "subject.updated",
-                     "subject.status_changed", "subject.merged"]
+        types = list(
+            await conn.scalars(sa.select(tables.outbox.c.event_type).order_by(tables.outbox.c.seq))
+        )
+    assert types == [
+        "subject.registered",
+        "subject.registered",
+        "subject.updated",
+        "subject.status_changed",
+        "subject.merged",
+    ]

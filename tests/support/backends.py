@@ -10,7 +10,9 @@ from pathlib import Path
 import psycopg
 
 BACKEND = os.environ.get("CREDIT_TEST_BACKEND", "embedded")
-PG_ADMIN_DSN = os.environ.get("CREDIT_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "CREDIT_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
 PG_HOST_URL = os.environ.get("CREDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_SERVER_URL = os.environ.get("CREDIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from credit_registry.settings import RegistrySettings
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 def free_port() -> int:
@@ -43,14 +42,18 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_healthy(address: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+def wait_healthy(
+    address: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"service exited with {process.returncode}:\n{log.read_text()}")
         with grpc.insecure_channel(address) as channel:
             try:
-                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=1
+                )
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError:
@@ -59,18 +62,24 @@ def wait_healthy(address: str, process: subprocess.Popen[bytes], log: Path, time
     raise TimeoutError(f"{address} not healthy:\n{log.read_text()}")
 
 
-def start_registry(settings: RegistrySettings, tmp: Path, *, port: int, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+def start_registry(
+    settings: RegistrySettings, tmp: Path, *, port: int, extra_env: dict[str, str] | None = None
+) -> ServiceProcess:
     env = dict(os.environ)
-    env.update({
-        "CREDIT_REGISTRY_DATABASE_URL": settings.effective_database_url,
-        "CREDIT_REGISTRY_REDIS_URL": settings.redis_url,
-        "CREDIT_REGISTRY_GRPC_PORT": str(port),
-        "CREDIT_REGISTRY_VAR_DIR": str(tmp),
-    })
+    env.update(
+        {
+            "CREDIT_REGISTRY_DATABASE_URL": settings.effective_database_url,
+            "CREDIT_REGISTRY_REDIS_URL": settings.redis_url,
+            "CREDIT_REGISTRY_GRPC_PORT": str(port),
+            "CREDIT_REGISTRY_VAR_DIR": str(tmp),
+        }
+    )
     env.update(extra_env or {})
     log = tmp / f"registry-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "credit_registry"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "credit_registry"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     address = f"127.0.0.1:{port}"
     wait_healthy(address, process, log)
     return ServiceProcess(process, address, log)

@@ -10,8 +10,6 @@ from credit_registry.domain.codes import (
     Validation,
     make_org_code,
     make_uscc,
-    mask_citizen_id,
-    mask_person_name,
     normalise,
     org_code_check_char,
     uscc_check_char,
@@ -370,24 +368,6 @@ def test_validate_any_prefers_a_valid_uscc_over_an_invalid_citizen_id() -> None:
 
 def test_validate_any_treats_digits_without_a_real_date_as_uscc() -> None:
     assert validate_any("110105194913310021", today=TODAY).kind == "uscc"
-
-
-# Masking
-
-
-def test_mask_citizen_id_keeps_first_six_and_last_four() -> None:
-    assert mask_citizen_id("11010519491231002X") == "110105********002X"
-
-
-def test_mask_citizen_id_masks_short_input_entirely() -> None:
-    assert mask_citizen_id("1234567890") == "**********"
-
-
-@pytest.mark.parametrize(
-    ("name", "masked"), [("张三", "张*"), ("欧阳娜娜", "欧***"), ("李", "李"), ("", "")]
-)
-def test_mask_person_name_keeps_only_the_first_character(name: str, masked: str) -> None:
-    assert mask_person_name(name) == masked
 
 
 def test_normalise_strips_and_upper_cases() -> None:

@@ -267,17 +267,3 @@ def validate_any(
             return validate_registration_number(code)
         return validate_tax_registration_number(code)
     return Validation(code, False, None, "unrecognised format")
-
-
-def mask_citizen_id(number: str) -> str:
-    """Keeps the first six and last four characters of an identity number."""
-    number = normalise(number)
-    if len(number) <= 10:
-        return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
-
-
-def mask_person_name(name: str) -> str:
-    """Keeps the first character of a name and masks every further one."""
-    name = name.strip()
-    return name[:1] + "*" * max(len(name) - 1, 0)

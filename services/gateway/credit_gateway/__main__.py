@@ -1,0 +1,47 @@
+"""`python -m credit_gateway [serve|migrate]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+from credit_common.logs import configure_logging
+from credit_common.telemetry import configure_tracing, instrument_grpc_client
+
+from credit_gateway import bootstrap
+from credit_gateway.entrypoints.app import create_app
+from credit_gateway.settings import GatewaySettings
+
+log = logging.getLogger("credit_gateway")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="credit_gateway")
+    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument("--no-migrate", action="store_true")
+    args = parser.parse_args()
+    settings = GatewaySettings()
+    configure_logging("gateway", fmt=settings.log_format, level=settings.log_level)
+    if args.command == "migrate" or not args.no_migrate:
+        bootstrap.migrate(settings)
+        if args.command == "migrate":
+            return
+    if configure_tracing("gateway"):
+        instrument_grpc_client()
+    app = create_app(bootstrap.build(settings))
+    # No access log: paths can carry identity numbers, which never go to a log.
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        access_log=False,
+        log_config=None,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
+
+
+if __name__ == "__main__":
+    main()

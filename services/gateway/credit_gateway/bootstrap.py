@@ -1,0 +1,58 @@
+"""Builds the gateway's parts in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from credit_common.db import Database
+from credit_common.migrate import upgrade
+
+from credit_gateway.adapters.backends import RegistryClient
+from credit_gateway.adapters.keys import KeyStore
+from credit_gateway.service_layer.clients import Clients
+from credit_gateway.service_layer.tokens import Tokens
+from credit_gateway.settings import GatewaySettings
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+VERSION_TABLE = "alembic_version_gateway"
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    db: Database
+    keys: KeyStore
+    clients: Clients
+    tokens: Tokens
+    registry: RegistryClient
+
+    async def start(self) -> None:
+        await self.keys.load()
+        if self.settings.admin_client_id and self.settings.admin_client_secret:
+            await self.clients.ensure_admin(
+                self.settings.admin_client_id, self.settings.admin_client_secret
+            )
+
+    async def stop(self) -> None:
+        await self.registry.close()
+        await self.db.dispose()
+
+
+def migrate(settings: GatewaySettings) -> None:
+    upgrade(settings.effective_database_url, MIGRATIONS, VERSION_TABLE)
+
+
+def build(settings: GatewaySettings) -> Gateway:
+    db = Database(settings.effective_database_url)
+    keys = KeyStore(db)
+    clients = Clients(db)
+    tokens = Tokens(
+        keys,
+        clients,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        ttl_seconds=settings.token_ttl_seconds,
+    )
+    registry = RegistryClient(settings.registry_address, settings.backend_deadline_seconds)
+    return Gateway(settings, db, keys, clients, tokens, registry)

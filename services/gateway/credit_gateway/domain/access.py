@@ -1,0 +1,86 @@
+"""Scopes, query levels and what each level may see of a natural person."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+SCOPES = frozenset(
+    {
+        "credit:shared",
+        "credit:authorized",
+        "credit:restricted",
+        "subject:self",
+        "registry:write",
+        "records:write",
+        "lists:write",
+        "objections:file",
+        "objections:handle",
+        "objections:verify",
+        "audit:read",
+        "admin",
+    }
+)
+
+DEPARTMENTS = frozenset(
+    {
+        "development_reform",
+        "market_regulation",
+        "tax",
+        "court",
+        "finance",
+        "human_resources",
+        "ecology_environment",
+        "emergency_management",
+        "housing_construction",
+        "transport",
+        "public_security",
+        "civil_affairs",
+    }
+)
+
+
+class Level(enum.IntEnum):
+    PUBLIC = 0
+    SHARED = 1
+    AUTHORIZED = 2
+    RESTRICTED = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: an anonymous member of the public or an authenticated client."""
+
+    client_id: str = ""
+    department: str = ""
+    scopes: frozenset[str] = frozenset()
+    subject_code: str = ""
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.client_id
+
+    def max_level(self, *, with_authorization: bool = False) -> Level:
+        if "credit:restricted" in self.scopes:
+            return Level.RESTRICTED
+        if "credit:authorized" in self.scopes and with_authorization:
+            return Level.AUTHORIZED
+        if self.scopes & {"credit:authorized", "credit:shared"}:
+            return Level.SHARED
+        return Level.PUBLIC
+
+    def is_self(self, code: str) -> bool:
+        return (
+            "subject:self" in self.scopes and bool(self.subject_code) and self.subject_code == code
+        )
+
+
+PURPOSE_MIN, PURPOSE_MAX = 2, 200

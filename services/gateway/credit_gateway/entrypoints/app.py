@@ -1,0 +1,86 @@
+"""The FastAPI application: routes, problem documents, request ids, body limits."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from credit_gateway.bootstrap import Gateway
+from credit_gateway.entrypoints import problems
+from credit_gateway.entrypoints.routes import admin, health, oauth, registry
+
+log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdAndLimits:
+    """Echoes or assigns X-Request-Id, and refuses bodies over the limit (413) whether or
+    not Content-Length tells the size up front."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        sent = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if _REQUEST_ID.match(sent) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await problems.problem_response(
+                problems.Problem(
+                    413, "payload_too_large", f"the body exceeds {self.max_body} bytes"
+                )
+            )(scope, receive, send_with_id)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise problems.Problem(
+                        413, "payload_too_large", f"the body exceeds {self.max_body} bytes"
+                    )
+            return message
+
+        await self.app(scope, limited_receive, send_with_id)
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
+        yield
+        await gateway.stop()
+
+    app = FastAPI(
+        title="Public credit information platform",
+        version="1.0.0",
+        description="The gateway's HTTP contract (v1). Errors are application/problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    problems.install(app)
+    for module in (health, oauth, admin, registry):
+        app.include_router(module.router)
+    app.add_middleware(RequestIdAndLimits, max_body=gateway.settings.max_body_bytes)
+    return app

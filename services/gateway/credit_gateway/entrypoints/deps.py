@@ -1,0 +1,116 @@
+"""Request dependencies: the gateway's parts, the caller, scopes and the query level."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from credit_gateway.bootstrap import Gateway
+from credit_gateway.domain.access import PURPOSE_MAX, PURPOSE_MIN, Caller, Level
+from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.service_layer.tokens import TokenError
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+_BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="credit"'}
+
+
+async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
+    header = request.headers.get("authorization")
+    if not header:
+        return Caller()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(
+            401,
+            "invalid_token",
+            "expected an Authorization: Bearer token",
+            headers=_BEARER_CHALLENGE,
+        )
+    try:
+        caller = await gateway.tokens.verify(token.strip())
+    except TokenError as error:
+        raise Problem(401, "invalid_token", str(error), headers=_BEARER_CHALLENGE) from error
+    request.state.client_id = caller.client_id
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require(scope: str) -> object:
+    """A dependency that refuses callers without the scope (401 when anonymous)."""
+
+    async def check(caller: CallerDep) -> Caller:
+        if caller.anonymous:
+            raise Problem(
+                401,
+                "unauthenticated",
+                f"this call needs a token with the {scope} scope",
+                headers=_BEARER_CHALLENGE,
+            )
+        if scope not in caller.scopes:
+            raise Problem(403, "scope_missing", f"this call needs the {scope} scope")
+        return caller
+
+    return Depends(check)
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """The level a read is served at, and the stated purpose."""
+
+    caller: Caller
+    level: Level
+    purpose: str
+
+
+async def read_context(
+    caller: CallerDep,
+    level: Annotated[
+        str | None,
+        Query(
+            pattern="^(public|shared|authorized|restricted)$",
+            description="serve at this level (at most the token's)",
+        ),
+    ] = None,
+    purpose: Annotated[
+        str | None, Query(description="why the caller asks (2-200 characters)")
+    ] = None,
+    authorization_id: Annotated[
+        str | None, Query(description="a subject's grant, for the authorized level")
+    ] = None,
+) -> ReadContext:
+    allowed = caller.max_level(with_authorization=bool(authorization_id))
+    chosen = allowed if level is None else Level.parse(level)
+    if chosen == Level.AUTHORIZED and not authorization_id:
+        raise Problem(
+            400, "authorization_required", "the authorized level needs an authorization_id"
+        )
+    if chosen > allowed:
+        raise Problem(
+            403, "level_not_allowed", f"this token may read at most at the {allowed.label} level"
+        )
+    if chosen == Level.AUTHORIZED:
+        # Grants are kept by the authorizations feature; none can be verified yet.
+        raise Problem(403, "authorization_invalid", "no active authorization with this id")
+    text = (purpose or "").strip()
+    if purpose is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
+        raise Problem(
+            422,
+            "validation_failed",
+            "purpose must be 2-200 characters",
+            [{"field": "purpose", "message": "2-200 characters"}],
+        )
+    return ReadContext(caller, chosen, text)
+
+
+ReadDep = Annotated[ReadContext, Depends(read_context)]

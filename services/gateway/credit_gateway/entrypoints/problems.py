@@ -1,0 +1,159 @@
+"""One place that turns every failure into an RFC 9457 problem document."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from credit_common.errors import DomainError
+from credit_common.grpc_errors import RemoteError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from credit_gateway.adapters.backends import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+_GRPC_TO_HTTP = {
+    grpc.StatusCode.INVALID_ARGUMENT: 422,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.OUT_OF_RANGE: 422,
+}
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://credit.example/problems/{problem.code}",
+        "title": _TITLES.get(problem.status, "Error"),
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+    }
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    body.update(problem.extra)
+    return JSONResponse(
+        body, status_code=problem.status, media_type=PROBLEM, headers=problem.headers
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem_response(
+                Problem(
+                    400,
+                    "malformed_json",
+                    "the body is not valid JSON",
+                    [{"field": "body", "message": "malformed JSON"}],
+                )
+            )
+        return problem_response(
+            Problem(
+                422,
+                "validation_failed",
+                "the request does not match the contract",
+                [{"field": _field(tuple(e["loc"])), "message": str(e["msg"])} for e in errors],
+            )
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem_response(Problem(exc.status_code, code, str(exc.detail)))
+
+    @app.exception_handler(BackendUnavailable)
+    async def _unavailable(_: Request, exc: BackendUnavailable) -> JSONResponse:
+        return problem_response(
+            Problem(
+                503,
+                "service_unavailable",
+                f"the {exc.service} service did not answer in time",
+                service=exc.service,
+                headers={"Retry-After": "1"},
+            )
+        )
+
+    @app.exception_handler(RemoteError)
+    async def _remote(_: Request, exc: RemoteError) -> JSONResponse:
+        status = _GRPC_TO_HTTP.get(exc.code, 500)
+        if status == 500:
+            log.error("backend error %s: %s", exc.code, exc.message)
+            return problem_response(Problem(500, "internal_error", "a backend failed"))
+        errors = [{"field": v.field, "message": v.message} for v in exc.violations]
+        return problem_response(
+            Problem(
+                status,
+                exc.reason or exc.code.name.lower(),
+                exc.message,
+                errors if status in (400, 422) else None,
+            )
+        )
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        status = _GRPC_TO_HTTP.get(exc.grpc_code, 400)
+        errors = [{"field": v.field, "message": v.message} for v in exc.violations]
+        return problem_response(
+            Problem(status, exc.reason, exc.message, errors if status in (400, 422) else None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return problem_response(Problem(500, "internal_error", "an unexpected error occurred"))

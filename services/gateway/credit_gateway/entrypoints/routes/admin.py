@@ -1,0 +1,54 @@
+"""Admin routes for API clients."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from credit_gateway.domain.access import Caller
+from credit_gateway.entrypoints.deps import GatewayDep, require
+from credit_gateway.entrypoints.schemas import ClientCreate, ClientCreated, ClientList, ClientPublic
+from credit_gateway.service_layer.clients import Client
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+AdminDep = Annotated[Caller, require("admin")]
+
+
+def _public(client: Client) -> ClientPublic:
+    return ClientPublic(
+        client_id=client.client_id,
+        name=client.name,
+        department=client.department,
+        scopes=sorted(client.scopes),
+        subject_code=client.subject_code or None,
+        created_at=client.created_at,
+        revoked_at=client.revoked_at,
+        active=client.active,
+    )
+
+
+@router.post("/clients", status_code=201, response_model=ClientCreated)
+async def create_client(body: ClientCreate, caller: AdminDep, gateway: GatewayDep) -> ClientCreated:
+    """Creates an API client; its secret is in this answer only."""
+    client, secret = await gateway.clients.create(
+        name=body.name,
+        department=body.department,
+        scopes=body.scopes,
+        subject_code=(body.subject_code or "").strip().upper(),
+        created_by=caller.client_id,
+    )
+    return ClientCreated(**_public(client).model_dump(), client_secret=secret)
+
+
+@router.get("/clients", response_model=ClientList)
+async def list_clients(_: AdminDep, gateway: GatewayDep) -> ClientList:
+    return ClientList(items=[_public(c) for c in await gateway.clients.list()])
+
+
+@router.delete("/clients/{client_id}", response_model=ClientPublic)
+async def revoke_client(
+    client_id: Annotated[str, Path(max_length=64)], _: AdminDep, gateway: GatewayDep
+) -> ClientPublic:
+    """Revokes a client: its tokens stop working at once."""
+    return _public(await gateway.clients.revoke(client_id))

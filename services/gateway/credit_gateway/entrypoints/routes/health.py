@@ -1,0 +1,34 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from credit_gateway.entrypoints.deps import GatewayDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process lives."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(gateway: GatewayDep) -> Any:
+    """Each backend service by name, and whether it answers."""
+    backends = [gateway.registry]
+    answers = await asyncio.gather(*(b.ready() for b in backends))
+    services = {
+        b.name: ("ready" if ok else "unavailable") for b, ok in zip(backends, answers, strict=True)
+    }
+    ready = all(answers)
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "services": services},
+        status_code=200 if ready else 503,
+    )

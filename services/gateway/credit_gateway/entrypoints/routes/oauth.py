@@ -1,0 +1,81 @@
+"""OAuth2 client credentials (RFC 6749 §4.4) and the JWKS."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
+
+from credit_gateway.entrypoints.deps import GatewayDep
+from credit_gateway.entrypoints.schemas import TokenResponse
+
+router = APIRouter(tags=["authentication"])
+
+
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="credit"'
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=status, headers=headers
+    )
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return client_id, secret
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    responses={
+        400: {"description": "unsupported grant or invalid scope"},
+        401: {"description": '{"error": "invalid_client"}'},
+    },
+)
+async def token(
+    request: Request,
+    gateway: GatewayDep,
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form()] = None,
+) -> Any:
+    """Issues a short-lived access token for a client's credentials."""
+    if grant_type != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+    basic = _basic_credentials(request)
+    if basic:
+        client_id, client_secret = basic
+    if not client_id or not client_secret:
+        return _oauth_error(401, "invalid_client", "client authentication failed")
+    client = await gateway.clients.authenticate(client_id, client_secret)
+    if client is None:
+        return _oauth_error(401, "invalid_client", "client authentication failed")
+    requested = set(scope.split()) if scope else None
+    if requested is not None and not requested <= client.scopes:
+        return _oauth_error(400, "invalid_scope", "the client does not hold every requested scope")
+    issued = gateway.tokens.issue(client, requested)
+    return JSONResponse(
+        TokenResponse(
+            access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope
+        ).model_dump(),
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(gateway: GatewayDep) -> dict[str, Any]:
+    """The public keys that verify the gateway's tokens."""
+    return gateway.keys.jwks()

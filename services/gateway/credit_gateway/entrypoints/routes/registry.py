@@ -1,0 +1,160 @@
+"""The registry's part of the contract: subjects and code validation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from credit.registry.v1 import registry_pb2 as pb
+from fastapi import APIRouter, Path, Query
+
+from credit_gateway.domain.access import Caller, Level
+from credit_gateway.entrypoints import schemas, views
+from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, require
+from credit_gateway.entrypoints.problems import Problem
+
+router = APIRouter(tags=["registry"])
+WriterDep = Annotated[Caller, require("registry:write")]
+CodePath = Annotated[
+    str, Path(min_length=1, max_length=32, description="unified, legacy or identity code")
+]
+
+
+def _level_for(subject: pb.Subject, read: ReadDep) -> Level:
+    """The level a subject is shown at; its own client sees everything about it."""
+    if read.caller.is_self(subject.code):
+        return Level.RESTRICTED
+    if views.is_person(subject) and read.level > Level.PUBLIC and not read.purpose:
+        raise Problem(
+            400,
+            "purpose_required",
+            "a query about a natural person above the public level needs a purpose",
+        )
+    return read.level
+
+
+@router.post("/v1/subjects", status_code=201, response_model=schemas.SubjectPublic)
+async def register_subject(
+    body: schemas.SubjectCreate, caller: WriterDep, gateway: GatewayDep
+) -> schemas.SubjectPublic:
+    """Registers a subject: converts an existing organisation code or allocates a new one."""
+    subject = await gateway.registry.register(
+        pb.RegisterSubjectRequest(
+            kind=views.KIND_VALUES[body.kind],
+            name=body.name,
+            registration_authority=body.registration_authority,
+            org_category=body.org_category,
+            division_code=body.division_code,
+            org_code=body.org_code or "",
+            id_number=body.id_number or "",
+            legal_representative=body.legal_representative or "",
+            registered_on=body.registered_on.isoformat() if body.registered_on else "",
+            legacy_codes=[pb.LegacyCode(type=c.type, value=c.value) for c in body.legacy_codes],
+            actor=caller.client_id,
+        )
+    )
+    return views.subject_view(
+        subject, Level.RESTRICTED if views.is_person(subject) else Level.SHARED
+    )
+
+
+@router.get("/v1/subjects/{code}", response_model=schemas.SubjectPublic)
+async def get_subject(code: CodePath, read: ReadDep, gateway: GatewayDep) -> schemas.SubjectPublic:
+    """A subject by unified code, legacy code or identity number; merged codes answer with the survivor."""
+    subject = await gateway.registry.get(code)
+    return views.subject_view(subject, _level_for(subject, read))
+
+
+@router.get("/v1/subjects", response_model=schemas.SubjectPage)
+async def search_subjects(
+    read: ReadDep,
+    gateway: GatewayDep,
+    q: Annotated[
+        str, Query(max_length=100, description="name (substring or similar) or code prefix")
+    ] = "",
+    division_code: Annotated[str, Query(pattern=r"^(\d{6})?$")] = "",
+    kind: Literal["organization", "individual_business", "natural_person"] | None = None,
+    status: Literal["active", "revoked", "deregistered", "merged"] | None = None,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> schemas.SubjectPage:
+    """Searches subjects. Natural persons are never found by name at the public level, nor
+    above it without a stated purpose."""
+    persons_hidden = read.level == Level.PUBLIC or not read.purpose
+    reply = await gateway.registry.search(
+        pb.SearchSubjectsRequest(
+            q=q,
+            division_code=division_code,
+            kind=views.KIND_VALUES[kind] if kind else pb.SUBJECT_KIND_UNSPECIFIED,
+            status=views.STATUS_VALUES[status] if status else pb.SUBJECT_STATUS_UNSPECIFIED,
+            page_size=page_size,
+            page_token=page_token,
+            exclude_natural_persons_by_name=persons_hidden,
+        )
+    )
+    items = [
+        views.subject_view(s, read.level)
+        for s in reply.subjects
+        if not (persons_hidden and views.is_person(s))
+    ]
+    return schemas.SubjectPage(
+        items=items, next_page_token=reply.next_page_token or None, level=read.level.label
+    )
+
+
+@router.patch("/v1/subjects/{code}", response_model=schemas.SubjectPublic)
+async def update_subject(
+    code: CodePath, body: schemas.SubjectUpdate, caller: WriterDep, gateway: GatewayDep
+) -> schemas.SubjectPublic:
+    """Changes name (the old one goes to former_names), legal representative or status."""
+    request = pb.UpdateSubjectRequest(code=code, reason=body.reason or "", actor=caller.client_id)
+    if body.name is not None:
+        request.name = body.name
+    if body.legal_representative is not None:
+        request.legal_representative = body.legal_representative
+    if body.status is not None:
+        request.status = views.STATUS_VALUES[body.status]
+    subject = await gateway.registry.update(request)
+    return views.subject_view(
+        subject, Level.RESTRICTED if views.is_person(subject) else Level.SHARED
+    )
+
+
+@router.post("/v1/subjects/{code}/merge", response_model=schemas.SubjectPublic)
+async def merge_subject(
+    code: CodePath, body: schemas.SubjectMerge, caller: WriterDep, gateway: GatewayDep
+) -> schemas.SubjectPublic:
+    """Merges a duplicate into the surviving code."""
+    subject = await gateway.registry.merge(
+        pb.MergeSubjectRequest(
+            code=code, into=body.into, reason=body.reason, actor=caller.client_id
+        )
+    )
+    return views.subject_view(
+        subject, Level.RESTRICTED if views.is_person(subject) else Level.SHARED
+    )
+
+
+@router.post(
+    "/v1/codes/validate", response_model=schemas.ValidateResponse, response_model_exclude_none=True
+)
+async def validate_codes(
+    body: schemas.ValidateRequest, read: ReadDep, gateway: GatewayDep
+) -> schemas.ValidateResponse:
+    """Validates up to 10,000 codes of any kind, and says which are registered."""
+    reply = await gateway.registry.validate(list(body.codes))
+    # Whether a person is registered is not for the public level.
+    hide_person = read.level == Level.PUBLIC
+    return schemas.ValidateResponse(
+        results=[
+            schemas.CodeResult(
+                code=r.code,
+                valid=r.valid,
+                kind=r.kind or None,
+                reason=r.reason or None,
+                warnings=list(r.warnings) or None,
+                note=r.note or None,
+                registered=None if hide_person and r.kind == "citizen_id" else r.registered,
+            )
+            for r in reply.results
+        ]
+    )

@@ -1,0 +1,156 @@
+"""API clients: creation, listing, revocation, and authentication with their secret."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from credit_common.db import Database
+from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
+from credit_common.timeutil import utcnow
+
+from credit_gateway.adapters.secrets import hash_secret, new_secret, verify_secret
+from credit_gateway.adapters.tables import clients
+from credit_gateway.domain.access import DEPARTMENTS, SCOPES
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    name: str
+    department: str
+    scopes: frozenset[str]
+    subject_code: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _client(row: sa.Row[tuple[object, ...]]) -> Client:
+    m = row._mapping
+    return Client(
+        client_id=m["client_id"],
+        name=m["name"],
+        department=m["department"],
+        scopes=frozenset(str(m["scopes"]).split()),
+        subject_code=m["subject_code"],
+        created_at=m["created_at"],
+        revoked_at=m["revoked_at"],
+    )
+
+
+class Clients:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self,
+        *,
+        name: str,
+        department: str,
+        scopes: list[str],
+        subject_code: str,
+        created_by: str,
+        client_id: str | None = None,
+        secret: str | None = None,
+    ) -> tuple[Client, str]:
+        """Creates a client and returns it with its secret, which is shown only now."""
+        problems = []
+        if not name.strip():
+            problems.append(FieldViolation("name", "required"))
+        if department not in DEPARTMENTS:
+            problems.append(FieldViolation("department", f"unknown department {department!r}"))
+        unknown = sorted(set(scopes) - SCOPES)
+        if unknown:
+            problems.append(FieldViolation("scopes", f"unknown scopes: {', '.join(unknown)}"))
+        if "subject:self" in scopes and not subject_code:
+            problems.append(FieldViolation("subject_code", "required with the subject:self scope"))
+        if problems:
+            raise InvalidArgument("invalid client", "validation_failed", problems)
+        client_id = client_id or "cl_" + secrets.token_hex(8)
+        secret = secret or new_secret()
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            if await conn.scalar(
+                sa.select(clients.c.client_id).where(clients.c.client_id == client_id)
+            ):
+                raise Conflict(f"client {client_id} exists", "client_exists")
+            await conn.execute(
+                sa.insert(clients).values(
+                    client_id=client_id,
+                    secret_hash=hash_secret(secret),
+                    name=name.strip(),
+                    department=department,
+                    scopes=" ".join(sorted(set(scopes))),
+                    subject_code=subject_code,
+                    created_at=now,
+                    created_by=created_by,
+                )
+            )
+        return Client(
+            client_id, name.strip(), department, frozenset(scopes), subject_code, now, None
+        ), secret
+
+    async def ensure_admin(self, client_id: str, secret: str) -> None:
+        """Creates the bootstrap admin client if it does not exist yet (the secret of an
+        existing one is left as it is)."""
+        async with self.db.read() as conn:
+            exists = await conn.scalar(
+                sa.select(clients.c.client_id).where(clients.c.client_id == client_id)
+            )
+        if not exists:
+            with contextlib.suppress(Conflict):  # another replica created it first
+                await self.create(
+                    name="bootstrap admin",
+                    department="development_reform",
+                    scopes=["admin"],
+                    subject_code="",
+                    created_by="bootstrap",
+                    client_id=client_id,
+                    secret=secret,
+                )
+
+    async def get(self, client_id: str) -> Client | None:
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
+            ).first()
+        return _client(row) if row else None
+
+    async def list(self) -> list[Client]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(sa.select(clients).order_by(clients.c.created_at))).all()
+        return [_client(r) for r in rows]
+
+    async def revoke(self, client_id: str) -> Client:
+        """Revokes a client; its tokens stop working at once (every request checks)."""
+        async with self.db.transaction() as conn:
+            row = (
+                await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
+            ).first()
+            if row is None:
+                raise NotFound(f"no client {client_id}")
+            if row.revoked_at is None:
+                await conn.execute(
+                    sa.update(clients)
+                    .where(clients.c.client_id == client_id)
+                    .values(revoked_at=utcnow())
+                )
+        client = await self.get(client_id)
+        assert client is not None
+        return client
+
+    async def authenticate(self, client_id: str, secret: str) -> Client | None:
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
+            ).first()
+        if row is None or row.revoked_at is not None or not verify_secret(secret, row.secret_hash):
+            return None
+        return _client(row)

@@ -1,0 +1,33 @@
+"""The gateway's settings, read from CREDIT_GATEWAY_* variables."""
+
+from __future__ import annotations
+
+from credit_common.settings import ServiceSettings
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDIT_GATEWAY_", extra="ignore")
+
+    service_name: str = "gateway"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    issuer: str = "credit-platform-gateway"
+    audience: str = "credit-platform"
+    token_ttl_seconds: int = 300
+    registry_address: str = "127.0.0.1:50051"
+    # Every backend call carries this deadline; a backend that misses it is a 503.
+    backend_deadline_seconds: float = 2.0
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_batch: int = 10_000
+    admin_client_id: str = Field(
+        default="",
+        validation_alias=AliasChoices("CREDIT_ADMIN_CLIENT_ID", "CREDIT_GATEWAY_ADMIN_CLIENT_ID"),
+    )
+    admin_client_secret: str = Field(
+        default="",
+        validation_alias=AliasChoices(
+            "CREDIT_ADMIN_CLIENT_SECRET", "CREDIT_GATEWAY_ADMIN_CLIENT_SECRET"
+        ),
+    )
