@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,6 +52,21 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     url, handle = new_database("db", tmp_path)
     yield url
     drop_database(handle)
+
+
+@pytest.fixture
+def make_database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Makes further empty databases (one per service a test needs)."""
+    handles: list[str] = []
+
+    def make(prefix: str) -> str:
+        url, handle = new_database(prefix, tmp_path)
+        handles.append(handle)
+        return url
+
+    yield make
+    for handle in handles:
+        drop_database(handle)
 
 
 @pytest.fixture

@@ -1,0 +1,201 @@
+"""Authentication and scopes at the gateway: every bad token is refused and changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from e2e.conftest import ADMIN_ID, ADMIN_SECRET, Api
+
+ORG = {
+    "kind": "organization",
+    "name": "测试科技有限公司",
+    "registration_authority": "9",
+    "org_category": "1",
+    "division_code": "310115",
+}
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _claims(api: Api, client_id: str, **overrides: object) -> dict[str, object]:
+    now = dt.datetime.now(dt.UTC)
+    claims: dict[str, object] = {
+        "iss": api.gateway.settings.issuer,
+        "aud": api.gateway.settings.audience,
+        "sub": client_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + dt.timedelta(minutes=5),
+        "scope": "registry:write",
+        "dept": "market_regulation",
+        "subject_code": "",
+    }
+    claims.update(overrides)
+    return claims
+
+
+async def _subject_count(api: Api) -> int:
+    reply = await api.http.get("/v1/subjects", params={"q": "测试科技"})
+    return len(reply.json()["items"])
+
+
+async def test_a_client_gets_a_short_lived_token_with_its_scopes(api: Api) -> None:
+    writer = await api.client(["registry:write", "credit:shared"])
+    reply = await api.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(writer["client_id"], writer["client_secret"]),
+    )
+    body = reply.json()
+    assert reply.status_code == 200 and body["token_type"] == "Bearer"
+    assert body["expires_in"] == api.gateway.settings.token_ttl_seconds
+    assert set(body["scope"].split()) == {"registry:write", "credit:shared"}
+    jwks = (await api.http.get("/.well-known/jwks.json")).json()
+    header = jwt.get_unverified_header(body["access_token"])
+    key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    claims = jwt.decode(
+        body["access_token"],
+        jwt.PyJWK(key).key,
+        algorithms=["ES256"],
+        audience=api.gateway.settings.audience,
+    )
+    assert claims["sub"] == writer["client_id"] and claims["dept"] == "market_regulation"
+
+
+async def test_wrong_credentials_are_invalid_client(api: Api) -> None:
+    reply = await api.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": ADMIN_ID, "client_secret": "wrong"},
+    )
+    assert reply.status_code == 401 and reply.json()["error"] == "invalid_client"
+    reply = await api.http.post(
+        "/oauth/token",
+        data={"grant_type": "password", "client_id": ADMIN_ID, "client_secret": ADMIN_SECRET},
+    )
+    assert reply.status_code == 400 and reply.json()["error"] == "unsupported_grant_type"
+
+
+async def test_a_client_cannot_ask_for_scopes_it_does_not_hold(api: Api) -> None:
+    reader = await api.client(["credit:shared"])
+    reply = await api.http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": reader["client_id"],
+            "client_secret": reader["client_secret"],
+            "scope": "credit:restricted",
+        },
+    )
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_scope"
+
+
+async def test_bad_tokens_are_refused_and_change_nothing(api: Api) -> None:
+    writer = await api.client(["registry:write"])
+    key = api.gateway.keys.current
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    good = _claims(api, writer["client_id"])
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    bad_tokens = {
+        "expired": jwt.encode(
+            _claims(
+                api,
+                writer["client_id"],
+                exp=past,
+                iat=past - dt.timedelta(minutes=5),
+                nbf=past - dt.timedelta(minutes=5),
+            ),
+            key.private_key,
+            algorithm="ES256",
+            headers={"kid": key.kid},
+        ),
+        "forged with another key": jwt.encode(
+            good, other_key, algorithm="ES256", headers={"kid": key.kid}
+        ),
+        "unknown key id": jwt.encode(good, other_key, algorithm="ES256", headers={"kid": "nope"}),
+        "alg none": _b64({"alg": "none", "typ": "JWT", "kid": key.kid})
+        + "."
+        + _b64(
+            {k: (int(v.timestamp()) if isinstance(v, dt.datetime) else v) for k, v in good.items()}
+        )
+        + ".",
+        "HS256 instead of ES256": jwt.encode(
+            good, "a-shared-secret-of-32-bytes-long!", algorithm="HS256", headers={"kid": key.kid}
+        ),
+        "another audience": jwt.encode(
+            _claims(api, writer["client_id"], aud="someone-else"),
+            key.private_key,
+            algorithm="ES256",
+            headers={"kid": key.kid},
+        ),
+        "garbage": "not.a.token",
+    }
+    for name, token in bad_tokens.items():
+        reply = await api.http.post(
+            "/v1/subjects", json=ORG, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert reply.status_code == 401, name
+        assert reply.headers["content-type"] == "application/problem+json", name
+        assert reply.json()["code"] == "invalid_token", name
+    assert await _subject_count(api) == 0
+
+
+async def test_a_revoked_clients_tokens_stop_working_at_once(api: Api) -> None:
+    writer = await api.client(["registry:write"])
+    headers = {"Authorization": writer["Authorization"]}
+    assert (await api.http.post("/v1/subjects", json=ORG, headers=headers)).status_code == 201
+    revoke = await api.http.delete(
+        f"/v1/admin/clients/{writer['client_id']}", headers=await api.admin_headers()
+    )
+    assert revoke.status_code == 200 and revoke.json()["active"] is False
+    reply = await api.http.post("/v1/subjects", json={**ORG, "name": "第二家"}, headers=headers)
+    assert reply.status_code == 401 and reply.json()["detail"] == "client revoked"
+    reply = await api.http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": writer["client_id"],
+            "client_secret": writer["client_secret"],
+        },
+    )
+    assert reply.status_code == 401
+
+
+async def test_writes_need_their_scope(api: Api) -> None:
+    reader = await api.client(["credit:shared"])
+    reply = await api.http.post(
+        "/v1/subjects", json=ORG, headers={"Authorization": reader["Authorization"]}
+    )
+    assert reply.status_code == 403 and reply.json()["code"] == "scope_missing"
+    reply = await api.http.post("/v1/subjects", json=ORG)
+    assert reply.status_code == 401
+    reply = await api.http.get(
+        "/v1/admin/clients", headers={"Authorization": reader["Authorization"]}
+    )
+    assert reply.status_code == 403 and reply.json()["code"] == "scope_missing"
+    assert await _subject_count(api) == 0
+
+
+async def test_admin_lists_clients_without_their_secrets(api: Api) -> None:
+    await api.client(["credit:shared"])
+    reply = await api.http.get("/v1/admin/clients", headers=await api.admin_headers())
+    assert reply.status_code == 200
+    items = reply.json()["items"]
+    assert {c["client_id"] for c in items} >= {ADMIN_ID}
+    assert all("client_secret" not in c for c in items)
+
+
+async def test_a_client_with_unknown_scopes_or_department_is_refused(api: Api) -> None:
+    reply = await api.http.post(
+        "/v1/admin/clients",
+        headers=await api.admin_headers(),
+        json={"name": "x", "department": "moon", "scopes": ["fly"]},
+    )
+    assert reply.status_code == 422
+    assert {e["field"] for e in reply.json()["errors"]} == {"department", "scopes"}

@@ -1,0 +1,255 @@
+"""The registry's routes through the gateway: levels, masking, bad input, a dead backend."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from support import samples
+from support.processes import free_port
+
+from e2e.conftest import Api, gateway_settings, open_api
+
+PERSON = {"kind": "natural_person", "name": "张三丰", "id_number": "11010519491231002X"}
+
+
+def org_body(row: dict[str, str]) -> dict[str, str]:
+    return {
+        k: row[k]
+        for k in (
+            "kind",
+            "name",
+            "registration_authority",
+            "org_category",
+            "division_code",
+            "org_code",
+            "legal_representative",
+        )
+    }
+
+
+async def test_a_sample_subject_is_registered_and_found_by_code_and_legacy_code(api: Api) -> None:
+    writer = await api.client(["registry:write"])
+    row = samples.subjects()[0]
+    reply = await api.http.post(
+        "/v1/subjects", json=org_body(row), headers={"Authorization": writer["Authorization"]}
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["code"] == row["code"]
+    for code in (row["code"], row["org_code"], row["code"].lower()):
+        found = await api.http.get(f"/v1/subjects/{code}")
+        assert found.status_code == 200 and found.json()["code"] == row["code"]
+        assert found.json()["level"] == "public"
+
+
+async def test_natural_persons_are_masked_below_the_levels_that_see_them(api: Api) -> None:
+    writer = await api.client(["registry:write"])
+    assert (
+        await api.http.post(
+            "/v1/subjects", json=PERSON, headers={"Authorization": writer["Authorization"]}
+        )
+    ).status_code == 201
+    public = (await api.http.get("/v1/subjects/11010519491231002X")).json()
+    assert public["name"] == "张**" and public["code"] == "110105********002X"
+    shared = await api.client(["credit:shared"])
+    headers = {"Authorization": shared["Authorization"]}
+    reply = await api.http.get("/v1/subjects/11010519491231002X", headers=headers)
+    assert reply.status_code == 400 and reply.json()["code"] == "purpose_required"
+    reply = await api.http.get(
+        "/v1/subjects/11010519491231002X", params={"purpose": "行政审批核查"}, headers=headers
+    )
+    assert reply.json()["name"] == "张三丰" and reply.json()["code"] == "110105********002X"
+    restricted = await api.client(["credit:restricted"])
+    reply = await api.http.get(
+        "/v1/subjects/11010519491231002X",
+        params={"purpose": "信用核查"},
+        headers={"Authorization": restricted["Authorization"]},
+    )
+    assert reply.json()["code"] == "11010519491231002X" and reply.json()["level"] == "restricted"
+    reply = await api.http.get(
+        "/v1/subjects/11010519491231002X",
+        params={"level": "public"},
+        headers={"Authorization": restricted["Authorization"]},
+    )
+    assert reply.json()["name"] == "张**"
+
+
+async def test_a_subject_sees_itself_in_full(api: Api) -> None:
+    writer = await api.client(["registry:write"])
+    await api.http.post(
+        "/v1/subjects", json=PERSON, headers={"Authorization": writer["Authorization"]}
+    )
+    me = await api.client(["subject:self"], subject_code="11010519491231002X")
+    reply = await api.http.get(
+        "/v1/subjects/11010519491231002X", headers={"Authorization": me["Authorization"]}
+    )
+    assert reply.json()["code"] == "11010519491231002X" and reply.json()["name"] == "张三丰"
+
+
+async def test_natural_persons_are_not_found_by_name_at_the_public_level(api: Api) -> None:
+    writer = await api.client(["registry:write"])
+    await api.http.post(
+        "/v1/subjects", json=PERSON, headers={"Authorization": writer["Authorization"]}
+    )
+    assert (await api.http.get("/v1/subjects", params={"q": "张三丰"})).json()["items"] == []
+    shared = await api.client(["credit:shared"])
+    reply = await api.http.get(
+        "/v1/subjects",
+        params={"q": "张三丰", "purpose": "招投标审查"},
+        headers={"Authorization": shared["Authorization"]},
+    )
+    assert [i["name"] for i in reply.json()["items"]] == ["张三丰"]
+
+
+async def test_a_level_above_the_token_is_refused(api: Api) -> None:
+    reply = await api.http.get("/v1/subjects/91310115MA8BRK2A83", params={"level": "shared"})
+    assert reply.status_code == 403 and reply.json()["code"] == "level_not_allowed"
+
+
+async def test_name_change_status_change_and_merge_through_the_gateway(api: Api) -> None:
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    rows = [r for r in samples.subjects() if r["kind"] == "organization"][:2]
+    for row in rows:
+        assert (
+            await api.http.post("/v1/subjects", json=org_body(row), headers=writer)
+        ).status_code == 201
+    survivor, duplicate = rows[0]["code"], rows[1]["code"]
+    reply = await api.http.patch(
+        f"/v1/subjects/{survivor}", json={"name": "更名后有限公司"}, headers=writer
+    )
+    assert reply.json()["former_names"][0]["name"] == rows[0]["name"]
+    reply = await api.http.patch(
+        f"/v1/subjects/{survivor}", json={"status": "revoked"}, headers=writer
+    )
+    assert reply.status_code == 422 and reply.json()["code"] == "reason_required"
+    reply = await api.http.post(
+        f"/v1/subjects/{duplicate}/merge",
+        json={"into": survivor, "reason": "重复登记"},
+        headers=writer,
+    )
+    assert reply.status_code == 200 and duplicate in reply.json()["merged_codes"]
+    found = (await api.http.get(f"/v1/subjects/{duplicate}")).json()
+    assert found["code"] == survivor and found["requested_code"] == duplicate
+
+
+async def test_batch_validation_answers_per_code_and_refuses_over_ten_thousand(api: Api) -> None:
+    codes = [
+        "91310115MA8BRK2A83",
+        "91350100M0001TGQXM",
+        "91310115MA8BRK2A84",
+        "110108000000016",
+        "11010519491231002X",
+        "MA8BRK2A8",
+        "hello",
+    ]
+    reply = await api.http.post(
+        "/v1/codes/validate", json={"codes": codes * 1428 + ["X", "Y", "Z", "W"]}
+    )
+    assert reply.status_code == 200
+    results = reply.json()["results"]
+    assert len(results) == 10_000
+    assert [r["valid"] for r in results[:7]] == [True, True, False, True, True, True, False]
+    assert [r["kind"] for r in results[:6]] == [
+        "uscc",
+        "uscc",
+        "uscc",
+        "registration_number",
+        "citizen_id",
+        "org_code",
+    ]
+    assert "note" in results[1] and "check character" in results[2]["reason"]
+    assert "registered" not in results[4]  # not for the public level
+    reply = await api.http.post("/v1/codes/validate", json={"codes": ["X"] * 10_001})
+    assert reply.status_code == 422 and reply.json()["errors"][0]["field"] == "codes"
+
+
+async def test_bad_input_gets_a_problem_document_and_stores_nothing(api: Api) -> None:
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    cases = [
+        (b'{"kind": "organization", "name": ', 400, "malformed_json"),
+        (b'{"kind": "organization", "name": 42, "division_code": []}', 422, "validation_failed"),
+        (b'{"kind": "organization", "name": "a", "colour": "red"}', 422, "validation_failed"),
+        (
+            b'{"kind": "organization", "name": "a", "registration_authority": "9", "org_category": "1", "division_code": "310115", "org_code": "MA8BRK2A9"}',
+            422,
+            "invalid_code",
+        ),
+        (
+            b'{"kind": "natural_person", "name": "a", "id_number": "110105194912310021"}',
+            422,
+            "invalid_code",
+        ),
+        (
+            b'{"kind": "organization", "name": "a", "registration_authority": "Q", "org_category": "1", "division_code": "310115"}',
+            422,
+            "invalid_argument",
+        ),
+    ]
+    for body, status, code in cases:
+        reply = await api.http.post(
+            "/v1/subjects", content=body, headers={**writer, "content-type": "application/json"}
+        )
+        assert reply.status_code == status, (body, reply.text)
+        assert reply.headers["content-type"] == "application/problem+json"
+        problem = reply.json()
+        assert problem["code"] == code and problem["status"] == status and problem["errors"], body
+        assert "Traceback" not in reply.text
+    reply = await api.http.post(
+        "/v1/subjects",
+        content=b"x" * (api.gateway.settings.max_body_bytes + 1),
+        headers={**writer, "content-type": "application/json"},
+    )
+    assert reply.status_code == 413 and reply.json()["code"] == "payload_too_large"
+    assert (await api.http.get("/v1/subjects", params={"page_size": 500})).json()["items"] == []
+
+
+async def test_unknown_codes_and_routes_are_404_problems(api: Api) -> None:
+    reply = await api.http.get("/v1/subjects/91310115MA8BRK2A83")
+    assert reply.status_code == 404 and reply.json()["code"] == "not_found"
+    reply = await api.http.get("/v1/nowhere")
+    assert reply.status_code == 404 and reply.headers["content-type"] == "application/problem+json"
+
+
+async def test_every_response_carries_a_request_id(api: Api) -> None:
+    reply = await api.http.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert reply.headers["x-request-id"] == "abc-123"
+    assert len((await api.http.get("/healthz")).headers["x-request-id"]) == 32
+
+
+async def test_a_dead_registry_is_a_503_within_the_deadline_and_the_gateway_stays_up(
+    make_database_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    settings = gateway_settings(
+        make_database_url("gw"), f"127.0.0.1:{free_port()}", tmp_path, backend_deadline_seconds=1.0
+    )
+    api, close = await open_api(settings)
+    try:
+        started = time.monotonic()
+        reply = await api.http.get("/v1/subjects/91310115MA8BRK2A83")
+        elapsed = time.monotonic() - started
+        assert reply.status_code == 503
+        assert (
+            reply.json()["code"] == "service_unavailable" and reply.json()["service"] == "registry"
+        )
+        assert elapsed < 3 * settings.backend_deadline_seconds
+        assert (await api.http.get("/healthz")).status_code == 200
+        ready = await api.http.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["services"] == {"registry": "unavailable"}
+    finally:
+        await close()  # type: ignore[misc]
+
+
+async def test_the_openapi_document_describes_the_registry_routes(api: Api) -> None:
+    spec = (await api.http.get("/openapi.json")).json()
+    for path in (
+        "/v1/subjects",
+        "/v1/subjects/{code}",
+        "/v1/subjects/{code}/merge",
+        "/v1/codes/validate",
+        "/oauth/token",
+        "/v1/admin/clients",
+        "/healthz",
+        "/readyz",
+    ):
+        assert path in spec["paths"], path
