@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from support import samples
-from support.processes import free_port
+from support.processes import ServiceProcess, free_port
 
 from e2e.conftest import Api, gateway_settings, open_api
 
@@ -253,3 +255,20 @@ async def test_the_openapi_document_describes_the_registry_routes(api: Api) -> N
         "/readyz",
     ):
         assert path in spec["paths"], path
+
+
+async def test_identity_numbers_never_reach_a_log(
+    api: Api, registry_process: ServiceProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    await api.http.post("/v1/subjects", json=PERSON, headers=writer)
+    await api.http.post("/v1/subjects", json=PERSON, headers=writer)  # a conflict, logged or not
+    await api.http.get("/v1/subjects/11010519491231002X")
+    await api.http.get("/v1/subjects/11010519491231002X", headers=writer)
+    await api.http.post("/v1/codes/validate", json={"codes": ["11010519491231002X"]})
+    registry_process.stop()
+    assert "11010519491231002X" not in registry_process.log()
+    # The test's own HTTP client logs its URLs; everything the platform logged is checked.
+    platform = [r.getMessage() for r in caplog.records if r.name != "httpx"]
+    assert platform and not [m for m in platform if "11010519491231002X" in m]

@@ -66,6 +66,10 @@ class StreamConsumer:
         )
         messages: list[tuple[bytes, dict[bytes, bytes]]] = result[1]
         for message_id, fields in messages:
+            if fields is None:
+                # Deleted from the stream (trimmed) while pending: Redis < 7 returns it as
+                # nil (and redis-py drops its id); Redis 7 leaves it out. Nothing to apply.
+                continue
             await self._handle(message_id, fields)
         return len(messages)
 
@@ -90,14 +94,20 @@ class StreamConsumer:
         envelope = envelope_pb2.Envelope.FromString(raw)
         handler = self.handlers.get(envelope.type)
         async with self.db.transaction() as conn:
-            first_time = await conn.execute(
-                insert_ignore(self.processed, self.db.dialect).values(
-                    consumer_group=self.group,
-                    event_id=uuid.UUID(envelope.event_id),
-                    processed_at=utcnow(),
+            # RETURNING, not rowcount: SQLAlchemy does not keep an INSERT's rowcount, and the
+            # -1 that psycopg's closed cursor reports is truthy, so every redelivery re-ran.
+            first_time = (
+                await conn.execute(
+                    insert_ignore(self.processed, self.db.dialect)
+                    .values(
+                        consumer_group=self.group,
+                        event_id=uuid.UUID(envelope.event_id),
+                        processed_at=utcnow(),
+                    )
+                    .returning(self.processed.c.event_id)
                 )
-            )
-            if first_time.rowcount and handler is not None:
+            ).first() is not None
+            if first_time and handler is not None:
                 await handler(conn, envelope)
         await self.redis.xack(self.stream, self.group, message_id)
 

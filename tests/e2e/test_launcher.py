@@ -1,0 +1,77 @@
+"""`credit run`: the first command of the README starts everything and stops it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from support.backends import BACKEND
+from support.processes import free_port
+
+CREDIT = Path(sys.executable).parent / "credit"
+
+
+@pytest.mark.skipif(BACKEND != "embedded", reason="the launcher's default is the embedded mode")
+def test_credit_run_starts_every_service_prints_the_admin_and_stops_on_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    gateway_port, registry_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDIT_", "REDIS_URL"))}
+    process = subprocess.Popen(
+        [
+            str(CREDIT),
+            "run",
+            "--var",
+            str(tmp_path / "var"),
+            "--port",
+            str(gateway_port),
+            "--registry-port",
+            str(registry_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+        cwd=tmp_path,
+    )
+    output = ""
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 90
+        while "admin client:" not in output and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        match = re.search(r"client_id=(\S+) client_secret=(\S+)", output)
+        assert match, output
+        base = f"http://127.0.0.1:{gateway_port}"
+        with urllib.request.urlopen(f"{base}/readyz", timeout=5) as reply:
+            assert json.load(reply)["services"] == {"registry": "ready"}
+        request = urllib.request.Request(
+            f"{base}/oauth/token",
+            method="POST",
+            data=f"grant_type=client_credentials&client_id={match[1]}&client_secret={match[2]}".encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            assert json.load(reply)["token_type"] == "Bearer"
+        assert (tmp_path / "var" / "registry.db").exists() and (
+            tmp_path / "var" / "gateway.db"
+        ).exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "stopped" in rest
+    time.sleep(0.5)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/healthz", timeout=2)
