@@ -8,7 +8,9 @@ from pydantic_settings import SettingsConfigDict
 
 
 class GatewaySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="CREDIT_GATEWAY_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CREDIT_GATEWAY_", extra="ignore", populate_by_name=True
+    )
 
     service_name: str = "gateway"
     http_host: str = "127.0.0.1"
