@@ -36,6 +36,7 @@ class StreamConsumer:
         handlers: Mapping[str, Handler],
         batch_size: int = 100,
         reclaim_idle_ms: int = 30_000,
+        max_deliveries: int = 10,
     ) -> None:
         self.db = db
         self.redis = redis
@@ -46,6 +47,8 @@ class StreamConsumer:
         self.handlers = dict(handlers)
         self.batch_size = batch_size
         self.reclaim_idle_ms = reclaim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.dead_letter_stream = f"{stream}.dead"
 
     async def ensure_group(self) -> None:
         try:
@@ -70,7 +73,7 @@ class StreamConsumer:
                 # Deleted from the stream (trimmed) while pending: Redis < 7 returns it as
                 # nil (and redis-py drops its id); Redis 7 leaves it out. Nothing to apply.
                 continue
-            await self._handle(message_id, fields)
+            await self._handle_or_park(message_id, fields)
         return len(messages)
 
     async def consume_once(self, block_ms: int = 1000) -> int:
@@ -81,9 +84,34 @@ class StreamConsumer:
         streams: list[Any] = list(response or [])
         for _stream, messages in streams:
             for message_id, fields in messages:
-                await self._handle(message_id, fields)
+                await self._handle_or_park(message_id, fields)
                 handled += 1
         return handled
+
+    async def _handle_or_park(self, message_id: bytes, fields: Mapping[bytes, bytes]) -> None:
+        """Handles one message; one that keeps failing is parked on the dead-letter stream
+        after max_deliveries, so it cannot hold up the messages behind it."""
+        try:
+            await self._handle(message_id, fields)
+        except Exception:
+            pending = await self.redis.xpending_range(
+                self.stream, self.group, min=message_id, max=message_id, count=1
+            )
+            deliveries = int(pending[0]["times_delivered"]) if pending else 1
+            log.exception(
+                "%s/%s failed on %r (delivery %d of %d)",
+                self.group,
+                self.consumer,
+                message_id,
+                deliveries,
+                self.max_deliveries,
+            )
+            if deliveries >= self.max_deliveries:
+                parked: dict[Any, Any] = dict(fields)
+                parked.update({b"group": self.group.encode(), b"message_id": message_id})
+                await self.redis.xadd(self.dead_letter_stream, parked)
+                await self.redis.xack(self.stream, self.group, message_id)
+                log.error("parked %r on %s", message_id, self.dead_letter_stream)
 
     async def _handle(self, message_id: bytes, fields: Mapping[bytes, bytes]) -> None:
         raw = fields.get(b"envelope")

@@ -1,0 +1,77 @@
+"""A message whose handler always fails is parked, and does not hold up the rest."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from credit.events.v1 import envelope_pb2
+from credit_common.consumer import StreamConsumer
+from credit_common.db import Database
+from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
+from credit_common.relay import OutboxRelay, stream_name
+from google.protobuf import wrappers_pb2
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+metadata = sa.MetaData()
+outbox = outbox_table(metadata)
+processed = processed_events_table(metadata)
+applied = sa.Table(
+    "applied",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("value", sa.String(40)),
+)
+
+
+async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_through(
+    database_url: str, redis: Redis
+) -> None:
+    producer = f"poison-{uuid.uuid4().hex[:8]}"
+    db = Database(database_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            await Outbox(outbox, producer).add(
+                conn,
+                *[
+                    Event("test.value", "S", wrappers_pb2.StringValue(value=v))
+                    for v in ("ok-1", "poison", "ok-2")
+                ],
+            )
+        await OutboxRelay(db, redis, outbox, producer).publish_once()
+
+        async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+            value = wrappers_pb2.StringValue()
+            envelope.payload.Unpack(value)
+            await conn.execute(sa.insert(applied).values(value=value.value))
+            if value.value == "poison":
+                raise RuntimeError("cannot apply")
+
+        consumer = StreamConsumer(
+            db,
+            redis,
+            processed,
+            stream=stream_name(producer),
+            group="g",
+            consumer="c1",
+            handlers={"test.value": handler},
+            reclaim_idle_ms=0,
+            max_deliveries=3,
+        )
+        await consumer.ensure_group()
+        assert await consumer.consume_once(block_ms=100) == 3
+        for _ in range(5):
+            await consumer.reclaim()
+        async with db.read() as conn:
+            values = sorted(await conn.scalars(sa.select(applied.c.value)))
+        assert values == ["ok-1", "ok-2"]  # the poison's writes were rolled back each time
+        assert (await redis.xpending(stream_name(producer), "g"))["pending"] == 0
+        dead = await redis.xrange(consumer.dead_letter_stream)
+        assert len(dead) == 1
+        parked = envelope_pb2.Envelope.FromString(dead[0][1][b"envelope"])
+        assert parked.type == "test.value"
+    finally:
+        await redis.delete(stream_name(producer), f"{stream_name(producer)}.dead")
+        await db.dispose()

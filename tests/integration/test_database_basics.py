@@ -1,0 +1,82 @@
+"""The shared database layer keeps time zones and foreign keys on both dialects."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from credit_common.db import GUID, Database, UTCDateTime
+from credit_common.settings import ServiceSettings
+from credit_registry.adapters import tables
+from credit_registry.bootstrap import RegistryApp
+
+metadata = sa.MetaData()
+moments = sa.Table(
+    "moments",
+    metadata,
+    sa.Column("id", GUID(), primary_key=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+
+async def test_an_aware_time_comes_back_as_the_same_instant_in_utc(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            shanghai = dt.timezone(dt.timedelta(hours=8))
+            written = dt.datetime(2026, 3, 31, 23, 30, tzinfo=shanghai)
+            await conn.execute(sa.insert(moments).values(id=uuid.uuid4(), at=written))
+        async with db.read() as conn:
+            read = await conn.scalar(sa.select(moments.c.at))
+            later = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(moments)
+                .where(moments.c.at > dt.datetime(2026, 3, 31, 15, 0, tzinfo=dt.UTC))
+            )
+        assert read == written and read.tzinfo == dt.UTC and read.hour == 15
+        assert later == 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_naive_time_is_refused_rather_than_guessed(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+        with pytest.raises(sa.exc.StatementError):
+            async with db.transaction() as conn:
+                await conn.execute(
+                    sa.insert(moments).values(id=uuid.uuid4(), at=dt.datetime(2026, 1, 1))
+                )
+    finally:
+        await db.dispose()
+
+
+async def test_foreign_keys_are_enforced(registry_app: RegistryApp) -> None:
+    with pytest.raises(sa.exc.IntegrityError):
+        async with registry_app.db.transaction() as conn:
+            await conn.execute(
+                sa.insert(tables.legacy_codes).values(
+                    type="org_code", value="MA8BRK2A8", subject_id=uuid.uuid4()
+                )
+            )
+
+
+def test_production_refuses_development_secrets() -> None:
+    from credit_registry.settings import RegistrySettings
+
+    with pytest.raises(ValueError, match="development placeholder"):
+        RegistrySettings(environment="production", database_url="postgresql+psycopg://db/registry")
+    with pytest.raises(ValueError, match="database_url"):
+        ServiceSettings(environment="production")
+    ok = RegistrySettings(
+        environment="production",
+        database_url="postgresql+psycopg://db/registry",
+        pii_encryption_key="k1-from-the-vault",
+        pii_hmac_key="k2-from-the-vault",
+    )
+    assert ok.environment == "production"
