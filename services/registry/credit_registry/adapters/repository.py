@@ -86,7 +86,9 @@ class SubjectRepository:
             await self._load_details([subject])
         return subject
 
-    async def load_many(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Subject]:
+    async def load_many(
+        self, ids: Iterable[uuid.UUID], *, details: bool = True
+    ) -> dict[uuid.UUID, Subject]:
         ids = list(set(ids))
         subjects: dict[uuid.UUID, Subject] = {}
         for start in range(0, len(ids), 1000):
@@ -94,7 +96,8 @@ class SubjectRepository:
                 sa.select(t.subjects).where(t.subjects.c.id.in_(ids[start : start + 1000]))
             )
             subjects.update({r.id: self._row_to_subject(r) for r in rows})
-        await self._load_details(list(subjects.values()))
+        if details:
+            await self._load_details(list(subjects.values()))
         return subjects
 
     async def _load_details(self, subjects: list[Subject]) -> None:

@@ -74,7 +74,9 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
     async def ResolveCodes(
         self, request: pb.ResolveCodesRequest, context: Context
     ) -> pb.ResolveCodesResponse:
-        resolved = await self.registry.resolve(list(request.codes))
+        resolved = await self.registry.resolve(
+            list(request.codes), details=not request.summary_only
+        )
         return pb.ResolveCodesResponse(
             results=[
                 pb.ResolvedCode(

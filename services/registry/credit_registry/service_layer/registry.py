@@ -257,16 +257,22 @@ class Registry:
             raise NotFound("no subject answers to this code", "not_found")
         return resolved[0]
 
-    async def resolve(self, raw_codes: Sequence[str]) -> list[Resolution]:
-        """Resolves many codes in a few queries; unknown codes come back without a subject."""
+    async def resolve(self, raw_codes: Sequence[str], *, details: bool = True) -> list[Resolution]:
+        """Resolves many codes in a few queries, following merges; unknown codes come back
+        without a subject."""
         self._check_batch(raw_codes, "codes")
         normalised = [codes.normalise(c) for c in raw_codes]
         keys = {n: self._lookup_key(n) for n in normalised}
         async with self.db.read() as conn:
             repo = SubjectRepository(conn, self.protector)
             found = await repo.ids_for_keys(list(set(keys.values())))
-            survivors = {i: await repo.survivor_of(i) for i in set(found.values())}
-            subjects = await repo.load_many(survivors.values())
+            subjects = await repo.load_many(found.values(), details=details)
+            survivors = {i: i for i in subjects}
+            merged = [s.id for s in subjects.values() if s.merged_into is not None]
+            for merged_id in merged:
+                survivors[merged_id] = await repo.survivor_of(merged_id)
+            missing = set(survivors.values()) - set(subjects)
+            subjects.update(await repo.load_many(missing, details=details))
         results = []
         for raw, n in zip(raw_codes, normalised, strict=True):
             subject_id = found.get(keys[n])
@@ -390,6 +396,7 @@ class Registry:
                         subject_id=str(duplicate.id),
                         merged_code=dup_key,
                         survivor_code=surv_key,
+                        survivor_id=str(survivor.id),
                         reason=cmd.reason,
                     ),
                 ),

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63redit/events/v1/subject.proto\x12\x10\x63redit.events.v1\"Z\n\x11SubjectRegistered\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x15\n\rdivision_code\x18\x04 \x01(\t\"J\n\x0eSubjectUpdated\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"p\n\x14SubjectStatusChanged\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x12\n\nold_status\x18\x03 \x01(\t\x12\x12\n\nnew_status\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"_\n\rSubjectMerged\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x13\n\x0bmerged_code\x18\x02 \x01(\t\x12\x15\n\rsurvivor_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63redit/events/v1/subject.proto\x12\x10\x63redit.events.v1\"Z\n\x11SubjectRegistered\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x15\n\rdivision_code\x18\x04 \x01(\t\"J\n\x0eSubjectUpdated\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"p\n\x14SubjectStatusChanged\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x12\n\nold_status\x18\x03 \x01(\t\x12\x12\n\nnew_status\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"t\n\rSubjectMerged\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x13\n\x0bmerged_code\x18\x02 \x01(\t\x12\x15\n\rsurvivor_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x13\n\x0bsurvivor_id\x18\x05 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,5 +38,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBJECTSTATUSCHANGED']._serialized_start=220
   _globals['_SUBJECTSTATUSCHANGED']._serialized_end=332
   _globals['_SUBJECTMERGED']._serialized_start=334
-  _globals['_SUBJECTMERGED']._serialized_end=429
+  _globals['_SUBJECTMERGED']._serialized_end=450
 # @@protoc_insertion_point(module_scope)

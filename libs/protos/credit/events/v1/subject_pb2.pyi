@@ -43,13 +43,15 @@ class SubjectStatusChanged(_message.Message):
     def __init__(self, subject_id: _Optional[str] = ..., code: _Optional[str] = ..., old_status: _Optional[str] = ..., new_status: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class SubjectMerged(_message.Message):
-    __slots__ = ("subject_id", "merged_code", "survivor_code", "reason")
+    __slots__ = ("subject_id", "merged_code", "survivor_code", "reason", "survivor_id")
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     MERGED_CODE_FIELD_NUMBER: _ClassVar[int]
     SURVIVOR_CODE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    SURVIVOR_ID_FIELD_NUMBER: _ClassVar[int]
     subject_id: str
     merged_code: str
     survivor_code: str
     reason: str
-    def __init__(self, subject_id: _Optional[str] = ..., merged_code: _Optional[str] = ..., survivor_code: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    survivor_id: str
+    def __init__(self, subject_id: _Optional[str] = ..., merged_code: _Optional[str] = ..., survivor_code: _Optional[str] = ..., reason: _Optional[str] = ..., survivor_id: _Optional[str] = ...) -> None: ...

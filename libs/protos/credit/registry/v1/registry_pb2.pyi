@@ -167,10 +167,12 @@ class GetSubjectRequest(_message.Message):
     def __init__(self, code: _Optional[str] = ...) -> None: ...
 
 class ResolveCodesRequest(_message.Message):
-    __slots__ = ("codes",)
+    __slots__ = ("codes", "summary_only")
     CODES_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_ONLY_FIELD_NUMBER: _ClassVar[int]
     codes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, codes: _Optional[_Iterable[str]] = ...) -> None: ...
+    summary_only: bool
+    def __init__(self, codes: _Optional[_Iterable[str]] = ..., summary_only: _Optional[bool] = ...) -> None: ...
 
 class ResolvedCode(_message.Message):
     __slots__ = ("requested_code", "found", "subject")
