@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).parent))
 
 from credit_common.redis_client import make_redis
+from credit_records import bootstrap as records_bootstrap
+from credit_records.settings import RecordsSettings
 from credit_registry import bootstrap as registry_bootstrap
 from credit_registry.settings import RegistrySettings
 from support.backends import BACKEND, REDIS_SERVER_URL, drop_database, new_database
@@ -94,3 +96,18 @@ def registry_process(
 
 
 __all__ = ["os"]
+
+
+@pytest.fixture
+async def records_app(
+    registry_process: ServiceProcess, make_database_url: Callable[[str], str], redis_url: str, tmp_path: Path
+) -> AsyncIterator[records_bootstrap.RecordsApp]:
+    settings = RecordsSettings(
+        database_url=make_database_url("rec"), redis_url=redis_url, var_dir=tmp_path,
+        registry_address=registry_process.address,
+    )
+    records_bootstrap.migrate(settings)
+    app = records_bootstrap.build(settings)
+    await app.start()
+    yield app
+    await app.stop()

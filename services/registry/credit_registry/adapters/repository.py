@@ -41,6 +41,7 @@ class SubjectRepository:
             merged_into=row.merged_into,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            key=row.code_key,
         )
 
     async def id_for_key(self, code_key: str) -> uuid.UUID | None:

@@ -62,6 +62,8 @@ class Subject:
     legacy_codes: list[LegacyCode] = field(default_factory=list)
     status_history: list[tuple[Status, str, str, dt.datetime]] = field(default_factory=list)
     merged_codes: list[str] = field(default_factory=list)
+    # The unified code, or for a natural person the keyed hash of the identity number.
+    key: str = ""
 
 
 def check_status_change(current: Status, new: Status, reason: str) -> None:

@@ -49,6 +49,7 @@ def subject_to_pb(subject: Subject, requested: str = "") -> pb.Subject:
         registered_on=subject.registered_on.isoformat() if subject.registered_on else "",
         legacy_codes=[pb.LegacyCode(type=c.type, value=c.value) for c in subject.legacy_codes],
         merged_codes=subject.merged_codes,
+        subject_key=subject.key,
         requested_code=requested if requested and requested.upper() != subject.code else "",
         created_at=timestamp(subject.created_at),
         updated_at=timestamp(subject.updated_at),

@@ -236,22 +236,22 @@ class IngestOptions(_message.Message):
     def __init__(self, caller: _Optional[_Union[Caller, _Mapping]] = ..., atomic: _Optional[bool] = ...) -> None: ...
 
 class IngestRow(_message.Message):
-    __slots__ = ("row", "subject_code", "item_code", "source_ref", "decided_on", "fields", "parse_errors")
+    __slots__ = ("row", "subject_code", "item_code", "source_ref", "decided_on", "fields_json", "parse_errors")
     ROW_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_CODE_FIELD_NUMBER: _ClassVar[int]
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_REF_FIELD_NUMBER: _ClassVar[int]
     DECIDED_ON_FIELD_NUMBER: _ClassVar[int]
-    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_JSON_FIELD_NUMBER: _ClassVar[int]
     PARSE_ERRORS_FIELD_NUMBER: _ClassVar[int]
     row: int
     subject_code: str
     item_code: str
     source_ref: str
     decided_on: str
-    fields: _struct_pb2.Struct
+    fields_json: str
     parse_errors: _containers.RepeatedCompositeFieldContainer[RowError]
-    def __init__(self, row: _Optional[int] = ..., subject_code: _Optional[str] = ..., item_code: _Optional[str] = ..., source_ref: _Optional[str] = ..., decided_on: _Optional[str] = ..., fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parse_errors: _Optional[_Iterable[_Union[RowError, _Mapping]]] = ...) -> None: ...
+    def __init__(self, row: _Optional[int] = ..., subject_code: _Optional[str] = ..., item_code: _Optional[str] = ..., source_ref: _Optional[str] = ..., decided_on: _Optional[str] = ..., fields_json: _Optional[str] = ..., parse_errors: _Optional[_Iterable[_Union[RowError, _Mapping]]] = ...) -> None: ...
 
 class IngestRecordsRequest(_message.Message):
     __slots__ = ("options", "rows")

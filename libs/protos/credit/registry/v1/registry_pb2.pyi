@@ -63,7 +63,7 @@ class StatusChange(_message.Message):
     def __init__(self, status: _Optional[_Union[SubjectStatus, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Subject(_message.Message):
-    __slots__ = ("subject_id", "code", "kind", "name", "status", "registration_authority", "org_category", "division_code", "org_code", "legal_representative", "registered_on", "former_names", "legacy_codes", "status_history", "requested_code", "created_at", "updated_at", "merged_codes")
+    __slots__ = ("subject_id", "code", "kind", "name", "status", "registration_authority", "org_category", "division_code", "org_code", "legal_representative", "registered_on", "former_names", "legacy_codes", "status_history", "requested_code", "created_at", "updated_at", "merged_codes", "subject_key")
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,7 @@ class Subject(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     MERGED_CODES_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     subject_id: str
     code: str
     kind: SubjectKind
@@ -100,7 +101,8 @@ class Subject(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     merged_codes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, subject_id: _Optional[str] = ..., code: _Optional[str] = ..., kind: _Optional[_Union[SubjectKind, str]] = ..., name: _Optional[str] = ..., status: _Optional[_Union[SubjectStatus, str]] = ..., registration_authority: _Optional[str] = ..., org_category: _Optional[str] = ..., division_code: _Optional[str] = ..., org_code: _Optional[str] = ..., legal_representative: _Optional[str] = ..., registered_on: _Optional[str] = ..., former_names: _Optional[_Iterable[_Union[FormerName, _Mapping]]] = ..., legacy_codes: _Optional[_Iterable[_Union[LegacyCode, _Mapping]]] = ..., status_history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., requested_code: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., merged_codes: _Optional[_Iterable[str]] = ...) -> None: ...
+    subject_key: str
+    def __init__(self, subject_id: _Optional[str] = ..., code: _Optional[str] = ..., kind: _Optional[_Union[SubjectKind, str]] = ..., name: _Optional[str] = ..., status: _Optional[_Union[SubjectStatus, str]] = ..., registration_authority: _Optional[str] = ..., org_category: _Optional[str] = ..., division_code: _Optional[str] = ..., org_code: _Optional[str] = ..., legal_representative: _Optional[str] = ..., registered_on: _Optional[str] = ..., former_names: _Optional[_Iterable[_Union[FormerName, _Mapping]]] = ..., legacy_codes: _Optional[_Iterable[_Union[LegacyCode, _Mapping]]] = ..., status_history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., requested_code: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., merged_codes: _Optional[_Iterable[str]] = ..., subject_key: _Optional[str] = ...) -> None: ...
 
 class CodeValidation(_message.Message):
     __slots__ = ("code", "valid", "kind", "reason", "warnings", "note", "registered")

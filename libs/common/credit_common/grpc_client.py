@@ -1,0 +1,79 @@
+"""gRPC clients of other services: deadlines, one retry for idempotent reads, clear failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from credit_common.grpc_errors import from_rpc_error
+
+T = TypeVar("T")
+
+_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+class BackendUnavailable(Exception):
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(f"{service} is unavailable: {detail}")
+        self.service = service
+        self.detail = detail
+
+
+class Backend:
+    """One backend service behind one channel."""
+
+    _channel: Any = None
+
+    def __init__(self, name: str, address: str, deadline: float) -> None:
+        self.name = name
+        self.address = address
+        self.deadline = deadline
+
+    @property
+    def channel(self) -> Any:
+        """The channel, made on first use inside the running event loop."""
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(
+                self.address,
+                options=[
+                    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                    ("grpc.initial_reconnect_backoff_ms", 200),
+                    ("grpc.max_reconnect_backoff_ms", 1000),
+                ],
+            )
+        return self._channel
+
+    async def call(self, rpc: Callable[..., Awaitable[T]], request: Any, *, idempotent: bool) -> T:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.deadline
+        attempts = 2 if idempotent else 1
+        for attempt in range(attempts):
+            remaining = deadline - loop.time()
+            try:
+                return await rpc(request, timeout=max(remaining, 0.05), wait_for_ready=False)
+            except grpc.aio.AioRpcError as error:
+                if error.code() not in _UNAVAILABLE:
+                    raise from_rpc_error(error) from error
+                if attempt + 1 == attempts or deadline - loop.time() < 0.1:
+                    raise BackendUnavailable(self.name, error.code().name.lower()) from error
+                await asyncio.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    async def ready(self) -> bool:
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        try:
+            reply = await health_pb2_grpc.HealthStub(self.channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=min(self.deadline, 1.0)
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None

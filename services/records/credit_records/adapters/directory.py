@@ -1,0 +1,68 @@
+"""The registry as the records service sees it: codes resolved to subjects, briefly cached."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from credit.registry.v1 import registry_pb2 as pb
+from credit.registry.v1 import registry_pb2_grpc as pb_grpc
+from credit_common.grpc_client import Backend
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    subject_id: uuid.UUID
+    key: str
+    natural_person: bool
+
+
+class SubjectDirectory(Backend):
+    """Resolves codes (unified, legacy, identity numbers; merged codes to their survivor) in
+    batches of up to 1,000, caching answers for a few seconds so a bulk load asks once."""
+
+    def __init__(
+        self, address: str, deadline: float, *, ttl_seconds: float = 5.0, max_entries: int = 200_000
+    ) -> None:
+        super().__init__("registry", address, deadline)
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._cache: dict[str, tuple[float, SubjectRef | None]] = {}
+
+    async def resolve(self, codes: Sequence[str]) -> dict[str, SubjectRef | None]:
+        now = time.monotonic()
+        answers: dict[str, SubjectRef | None] = {}
+        missing: list[str] = []
+        for code in set(codes):
+            cached = self._cache.get(code)
+            if cached and cached[0] > now:
+                answers[code] = cached[1]
+            else:
+                missing.append(code)
+        stub = pb_grpc.RegistryServiceStub(self.channel)
+        for start in range(0, len(missing), 1000):
+            chunk = missing[start : start + 1000]
+            reply = await self.call(
+                stub.ResolveCodes,
+                pb.ResolveCodesRequest(codes=chunk, summary_only=True),
+                idempotent=True,
+            )
+            for result in reply.results:
+                ref = None
+                if result.found:
+                    ref = SubjectRef(
+                        uuid.UUID(result.subject.subject_id),
+                        result.subject.subject_key,
+                        result.subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON,
+                    )
+                answers[result.requested_code] = ref
+        if len(self._cache) > self.max_entries:
+            self._cache.clear()
+        expires = now + self.ttl
+        self._cache.update({code: (expires, answers[code]) for code in missing})
+        return answers
+
+    def forget(self, code: str) -> None:
+        self._cache.pop(code, None)

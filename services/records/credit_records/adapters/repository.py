@@ -1,0 +1,214 @@
+"""Reads and writes records; never commits (the use case does)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit_records.adapters import tables as t
+from credit_records.domain.publicity import Window
+from credit_records.domain.records import StoredRecord, Version
+
+
+def record_row(record: StoredRecord) -> dict[str, Any]:
+    w = record.window
+    return {
+        "id": record.id,
+        "subject_id": record.subject_id,
+        "subject_key": record.subject_key,
+        "item_code": record.item_code,
+        "department": record.department,
+        "source_ref": record.source_ref,
+        "decided_on": record.decided_on,
+        "content_hash": record.content_hash,
+        "current_version": record.current_version,
+        "severity": w.severity,
+        "never_public": w.never_public,
+        "publicity_until": w.publicity_until,
+        "retention_until": w.retention_until,
+        "repairable": w.repairable,
+        "repair_possible_from": w.repair_possible_from,
+        "late": record.late,
+        "submitted_at": record.submitted_at,
+        "submitted_by": record.submitted_by,
+        "updated_at": record.updated_at,
+        "withdrawn_at": record.withdrawn_at,
+        "repaired_at": record.repaired_at,
+        "open_objections": 0,
+    }
+
+
+def version_row(record_id: uuid.UUID, v: Version) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "version": v.version,
+        "fields": v.fields,
+        "schema_version": v.schema_version,
+        "recorded_at": v.recorded_at,
+        "recorded_by": v.recorded_by,
+        "department": v.department,
+        "reason": v.reason,
+    }
+
+
+def _record(row: Any) -> StoredRecord:
+    return StoredRecord(
+        id=row.id,
+        subject_id=row.subject_id,
+        subject_key=row.subject_key,
+        item_code=row.item_code,
+        department=row.department,
+        source_ref=row.source_ref,
+        decided_on=row.decided_on,
+        content_hash=row.content_hash,
+        current_version=row.current_version,
+        window=Window(
+            never_public=row.never_public,
+            publicity_until=row.publicity_until,
+            retention_until=row.retention_until,
+            repairable=row.repairable,
+            repair_possible_from=row.repair_possible_from,
+            severity=row.severity,
+        ),
+        late=row.late,
+        submitted_at=row.submitted_at,
+        submitted_by=row.submitted_by,
+        updated_at=row.updated_at,
+        withdrawn_at=row.withdrawn_at,
+        repaired_at=row.repaired_at,
+    )
+
+
+class RecordRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, record_id: uuid.UUID, *, for_update: bool = False) -> StoredRecord | None:
+        query = sa.select(t.records).where(t.records.c.id == record_id)
+        if for_update and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        record = _record(row)
+        await self._complete([record])
+        return record
+
+    async def for_subject(
+        self,
+        subject_id: uuid.UUID,
+        *,
+        item_codes: Sequence[str] | None,
+        submitted_before: dt.datetime,
+    ) -> list[StoredRecord]:
+        query = sa.select(t.records).where(
+            t.records.c.subject_id == subject_id, t.records.c.submitted_at <= submitted_before
+        )
+        if item_codes is not None:
+            query = query.where(t.records.c.item_code.in_(item_codes))
+        rows = (
+            await self.conn.execute(query.order_by(t.records.c.decided_on.desc(), t.records.c.id))
+        ).all()
+        records = [_record(r) for r in rows]
+        await self._complete(records)
+        return records
+
+    async def _complete(self, records: list[StoredRecord]) -> None:
+        if not records:
+            return
+        by_id = {r.id: r for r in records}
+        ids = list(by_id)
+        versions = await self.conn.execute(
+            sa.select(t.record_versions)
+            .where(t.record_versions.c.record_id.in_(ids))
+            .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
+        )
+        for v in versions:
+            by_id[v.record_id].versions.append(
+                Version(
+                    v.version,
+                    v.fields,
+                    v.schema_version,
+                    v.recorded_at,
+                    v.recorded_by,
+                    v.department,
+                    v.reason,
+                )
+            )
+        marks = await self.conn.execute(
+            sa.select(t.objection_marks).where(t.objection_marks.c.record_id.in_(ids))
+        )
+        for m in marks:
+            by_id[m.record_id].marks.append((m.opened_at, m.closed_at))
+
+    async def by_source_refs(
+        self, department: str, item_code: str, refs: Iterable[str]
+    ) -> dict[str, tuple[uuid.UUID, str]]:
+        """(record id, content hash) of the records these source refs already name."""
+        refs = list(refs)
+        found: dict[str, tuple[uuid.UUID, str]] = {}
+        for start in range(0, len(refs), 1000):
+            rows = await self.conn.execute(
+                sa.select(t.records.c.source_ref, t.records.c.id, t.records.c.content_hash).where(
+                    t.records.c.department == department,
+                    t.records.c.item_code == item_code,
+                    t.records.c.source_ref.in_(refs[start : start + 1000]),
+                )
+            )
+            found.update({r.source_ref: (r.id, r.content_hash) for r in rows})
+        return found
+
+    async def insert(self, records: Sequence[StoredRecord]) -> None:
+        if not records:
+            return
+        await self.conn.execute(sa.insert(t.records), [record_row(r) for r in records])
+        await self.conn.execute(
+            sa.insert(t.record_versions),
+            [version_row(r.id, v) for r in records for v in r.versions],
+        )
+
+    async def add_version(
+        self, record_id: uuid.UUID, version: Version, window: Window, now: dt.datetime
+    ) -> None:
+        await self.conn.execute(
+            sa.insert(t.record_versions).values(**version_row(record_id, version))
+        )
+        await self.conn.execute(
+            sa.update(t.records)
+            .where(t.records.c.id == record_id)
+            .values(
+                current_version=version.version,
+                updated_at=now,
+                severity=window.severity,
+                never_public=window.never_public,
+                publicity_until=window.publicity_until,
+                retention_until=window.retention_until,
+                repairable=window.repairable,
+                repair_possible_from=window.repair_possible_from,
+            )
+        )
+
+    async def set_fields(self, record_id: uuid.UUID, **values: Any) -> None:
+        await self.conn.execute(
+            sa.update(t.records).where(t.records.c.id == record_id).values(**values)
+        )
+
+    async def add_history(
+        self,
+        record_id: uuid.UUID,
+        change: str,
+        at: dt.datetime,
+        actor: str,
+        reason: str = "",
+        detail: str = "",
+    ) -> None:
+        await self.conn.execute(
+            sa.insert(t.record_history).values(
+                record_id=record_id, change=change, at=at, actor=actor, reason=reason, detail=detail
+            )
+        )

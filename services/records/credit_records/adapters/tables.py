@@ -1,0 +1,105 @@
+"""The records service's tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from credit_common.db import GUID, UTCDateTime
+from credit_common.outbox import outbox_table, processed_events_table
+
+metadata = sa.MetaData()
+JSON = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+
+catalog_items = sa.Table(
+    "catalog_items",
+    metadata,
+    sa.Column("item_code", sa.String(64), primary_key=True),
+    sa.Column("current_version", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Every version of an item's definition is kept: records name the version they were checked against.
+catalog_versions = sa.Table(
+    "catalog_versions",
+    metadata,
+    sa.Column(
+        "item_code", sa.String(64), sa.ForeignKey("catalog_items.item_code"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("definition", JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+)
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("id", GUID(), primary_key=True),
+    sa.Column("subject_id", GUID(), nullable=False),
+    # Unified code, or the registry's keyed hash of a person's identity number.
+    sa.Column("subject_key", sa.String(80), nullable=False),
+    sa.Column("item_code", sa.String(64), sa.ForeignKey("catalog_items.item_code"), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("source_ref", sa.String(200), nullable=False),
+    sa.Column("decided_on", sa.Date(), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("current_version", sa.Integer(), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False, server_default=""),
+    sa.Column("never_public", sa.Boolean(), nullable=False),
+    sa.Column("publicity_until", sa.Date(), nullable=True),
+    sa.Column("retention_until", sa.Date(), nullable=False),
+    sa.Column("repairable", sa.Boolean(), nullable=False),
+    sa.Column("repair_possible_from", sa.Date(), nullable=True),
+    sa.Column("late", sa.Boolean(), nullable=False),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Column("submitted_by", sa.String(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("withdrawn_at", UTCDateTime(), nullable=True),
+    sa.Column("repaired_at", UTCDateTime(), nullable=True),
+    sa.Column("open_objections", sa.Integer(), nullable=False, server_default="0"),
+    sa.UniqueConstraint("department", "item_code", "source_ref", name="uq_records_source_ref"),
+    sa.Index("ix_records_subject", "subject_id", "submitted_at"),
+)
+
+record_versions = sa.Table(
+    "record_versions",
+    metadata,
+    sa.Column("record_id", GUID(), sa.ForeignKey("records.id"), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("fields", JSON, nullable=False),
+    sa.Column("schema_version", sa.Integer(), nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+)
+
+# Every status change (withdrawn, repaired, merged into another subject) with who and why.
+record_history = sa.Table(
+    "record_history",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("record_id", GUID(), sa.ForeignKey("records.id"), nullable=False, index=True),
+    sa.Column("change", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("detail", sa.String(200), nullable=False, server_default=""),
+)
+
+# Objections marking a record, with when the mark was set and cleared (for as-of reads).
+objection_marks = sa.Table(
+    "objection_marks",
+    metadata,
+    sa.Column("record_id", GUID(), sa.ForeignKey("records.id"), primary_key=True),
+    sa.Column("objection_id", sa.String(64), primary_key=True),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+)
+
+outbox = outbox_table(metadata)
+processed_events = processed_events_table(metadata)

@@ -1,0 +1,91 @@
+"""Catalog items (信用信息目录): what may enter a record, who may send it, how long it shows."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Level(enum.IntEnum):
+    PUBLIC = 0
+    SHARED = 1
+    AUTHORIZED = 2
+    RESTRICTED = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+DISCLOSURES = {level.label: level for level in Level}
+NATURES = ("positive", "negative", "neutral")
+PUBLICITY_KINDS = ("fixed", "by_severity", "field_until", "while_active", "none")
+
+
+@dataclass(frozen=True)
+class SeverityWindow:
+    publish: bool
+    min_months: int = 0
+    max_months: int = 0
+
+
+@dataclass(frozen=True)
+class PublicityRule:
+    kind: str
+    months: int = 0
+    until_field: str = ""
+    by_severity: dict[str, SeverityWindow] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    item_code: str
+    name: str
+    category: str
+    nature: str
+    disclosure: Level
+    source_departments: tuple[str, ...]
+    publicity: PublicityRule
+    retention_days: int
+    repairable: bool
+    non_repairable_kinds: tuple[str, ...]
+    fields_schema: dict[str, Any]
+    schema_version: int = 1
+    late_after_workdays: int = 0
+
+    def accepts_from(self, department: str) -> bool:
+        return "*" in self.source_departments or department in self.source_departments
+
+
+def check_item(item: CatalogItem) -> list[tuple[str, str]]:
+    """What is wrong with an item definition, as (field, message) pairs."""
+    problems: list[tuple[str, str]] = []
+    if (
+        not item.item_code
+        or not item.item_code.replace("_", "").isalnum()
+        or len(item.item_code) > 64
+    ):
+        problems.append(("item_code", "letters, digits and _ (at most 64)"))
+    if not item.name.strip():
+        problems.append(("name", "required"))
+    if item.nature not in NATURES:
+        problems.append(("nature", "positive, negative or neutral"))
+    if item.publicity.kind not in PUBLICITY_KINDS:
+        problems.append(("publicity.kind", ", ".join(PUBLICITY_KINDS)))
+    if item.publicity.kind == "fixed" and item.publicity.months <= 0:
+        problems.append(("publicity.months", "must be positive"))
+    if item.publicity.kind == "field_until" and not item.publicity.until_field:
+        problems.append(("publicity.until_field", "required"))
+    for severity, window in item.publicity.by_severity.items():
+        if window.publish and not 0 <= window.min_months <= window.max_months:
+            problems.append((f"publicity.by_severity.{severity}", "0 <= min_months <= max_months"))
+    if item.publicity.kind == "by_severity" and not item.publicity.by_severity:
+        problems.append(("publicity.by_severity", "required"))
+    if item.retention_days <= 0:
+        problems.append(("retention_days", "must be positive"))
+    if not item.source_departments:
+        problems.append(("source_departments", "at least one department, or *"))
+    if item.fields_schema.get("type") != "object":
+        problems.append(("fields", "a JSON Schema of type object"))
+    return problems

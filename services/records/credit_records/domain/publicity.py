@@ -1,0 +1,111 @@
+"""Publicity and retention arithmetic, and what a level sees at a moment."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from credit_records.domain.catalog import CatalogItem, Level
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Window:
+    """When a record is public, until when it is kept, and whether it may be repaired."""
+
+    never_public: bool
+    publicity_until: dt.date | None  # None: public without an end (while active)
+    retention_until: dt.date
+    repairable: bool
+    repair_possible_from: dt.date | None
+    severity: str
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -> Window:
+    rule = item.publicity
+    severity = str(fields.get("severity", ""))
+    never_public = item.disclosure != Level.PUBLIC
+    until: dt.date | None = None
+    repair_from: dt.date | None = None
+    if rule.kind == "fixed":
+        until = add_months(decided_on, rule.months)
+    elif rule.kind == "field_until":
+        until = _parse_date(fields.get(rule.until_field))
+    elif rule.kind == "by_severity":
+        window = rule.by_severity.get(severity)
+        if window is None or not window.publish:
+            never_public = True
+            until = decided_on
+        else:
+            until = add_months(decided_on, window.max_months)
+            repair_from = add_months(decided_on, window.min_months)
+    elif rule.kind == "none":
+        never_public = True
+        until = decided_on
+    kinds = set(fields.get("penalty_kinds") or [])
+    repairable = item.repairable and not (kinds & set(item.non_repairable_kinds))
+    if not repairable:
+        repair_from = until if rule.kind == "by_severity" and not never_public else None
+    start = until if until and until > decided_on else decided_on
+    return Window(
+        never_public=never_public,
+        publicity_until=until,
+        retention_until=start + dt.timedelta(days=item.retention_days),
+        repairable=repairable,
+        repair_possible_from=repair_from,
+        severity=severity,
+    )
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What is true of a record at the moment asked about."""
+
+    withdrawn: bool
+    repaired: bool
+
+
+def status_at(window: Window, versions: int, moment: Moment, day: dt.date) -> str:
+    if moment.withdrawn:
+        return "withdrawn"
+    if day > window.retention_until:
+        return "expired"
+    return "corrected" if versions > 1 else "active"
+
+
+def publicly_visible(window: Window, moment: Moment, day: dt.date) -> bool:
+    if window.never_public or moment.withdrawn or moment.repaired:
+        return False
+    return window.publicity_until is None or day <= window.publicity_until
+
+
+def visible_at(
+    item: CatalogItem, window: Window, moment: Moment, day: dt.date, level: Level
+) -> bool:
+    """Whether a level sees the record on that day (API.md, query levels)."""
+    if level == Level.RESTRICTED:
+        return True
+    if item.disclosure > level:
+        return False
+    if moment.withdrawn or day > window.retention_until:
+        return False
+    if level == Level.PUBLIC:
+        return publicly_visible(window, moment, day)
+    return True

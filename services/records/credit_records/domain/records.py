@@ -1,0 +1,119 @@
+"""A stored credit record and what it looks like at a level and a moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from credit_records.domain.catalog import CatalogItem, Level
+from credit_records.domain.publicity import Moment, Window, publicly_visible, status_at, visible_at
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def china_date(moment: dt.datetime) -> dt.date:
+    """The calendar date in China (decision dates and publicity windows are Chinese dates)."""
+    return moment.astimezone(CHINA).date()
+
+
+def content_hash(
+    subject_id: uuid.UUID, item_code: str, decided_on: dt.date, fields: dict[str, Any]
+) -> str:
+    canonical = json.dumps(
+        [str(subject_id), item_code, decided_on.isoformat(), fields],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Version:
+    version: int
+    fields: dict[str, Any]
+    schema_version: int
+    recorded_at: dt.datetime
+    recorded_by: str
+    department: str
+    reason: str
+
+
+@dataclass
+class StoredRecord:
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    subject_key: str
+    item_code: str
+    department: str
+    source_ref: str
+    decided_on: dt.date
+    content_hash: str
+    current_version: int
+    window: Window
+    late: bool
+    submitted_at: dt.datetime
+    submitted_by: str
+    updated_at: dt.datetime
+    withdrawn_at: dt.datetime | None
+    repaired_at: dt.datetime | None
+    versions: list[Version] = field(default_factory=list)
+    # (opened_at, closed_at) of each objection that marked the record.
+    marks: list[tuple[dt.datetime, dt.datetime | None]] = field(default_factory=list)
+
+    def version_at(self, at: dt.datetime) -> Version | None:
+        known = [v for v in self.versions if v.recorded_at <= at]
+        return known[-1] if known else None
+
+    def moment(self, at: dt.datetime) -> Moment:
+        return Moment(
+            withdrawn=self.withdrawn_at is not None and self.withdrawn_at <= at,
+            repaired=self.repaired_at is not None and self.repaired_at <= at,
+        )
+
+    def under_objection(self, at: dt.datetime) -> bool:
+        return any(
+            opened <= at and (closed is None or closed > at) for opened, closed in self.marks
+        )
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """A record as one level sees it at one moment."""
+
+    record: StoredRecord
+    item: CatalogItem
+    version: Version
+    status: str
+    publicly_visible: bool
+    repaired: bool
+    under_objection: bool
+    level: Level
+
+
+def view(
+    record: StoredRecord, item: CatalogItem, level: Level, at: dt.datetime
+) -> RecordView | None:
+    """What `level` saw of the record at `at`, or None if it saw nothing."""
+    version = record.version_at(at)
+    if version is None:
+        return None
+    moment = record.moment(at)
+    day = china_date(at)
+    if not visible_at(item, record.window, moment, day, level):
+        return None
+    return RecordView(
+        record=record,
+        item=item,
+        version=version,
+        status=status_at(record.window, version.version, moment, day),
+        publicly_visible=publicly_visible(record.window, moment, day)
+        and item.disclosure == Level.PUBLIC,
+        repaired=moment.repaired,
+        under_objection=record.under_objection(at),
+        level=level,
+    )

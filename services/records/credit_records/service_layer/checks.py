@@ -1,0 +1,109 @@
+"""Checks of one submitted row, shared by single submission and bulk ingestion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from credit_common.errors import FieldViolation
+from credit_common.workdays import WorkCalendar
+
+from credit_records.adapters.catalog_store import CatalogStore
+from credit_records.domain.catalog import CatalogItem
+from credit_records.domain.publicity import window_for
+from credit_records.domain.records import StoredRecord, Version, content_hash
+
+MAX_SOURCE_REF = 200
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A row that passed every check that needs no database: ready to store."""
+
+    item: CatalogItem
+    decided_on: dt.date
+    fields: dict[str, Any]
+
+
+async def check_row(
+    catalog: CatalogStore,
+    department: str,
+    item_code: str,
+    source_ref: str,
+    decided_on: str,
+    fields: Any,
+    today: dt.date,
+) -> tuple[Checked | None, list[FieldViolation]]:
+    """Item, department, source ref, decision date and fields: every problem, each named."""
+    problems: list[FieldViolation] = []
+    item = await catalog.get(item_code)
+    if item is None:
+        return None, [FieldViolation("item_code", f"unknown catalog item {item_code!r}")]
+    if not item.accepts_from(department):
+        return None, [FieldViolation("item_code", f"{department} is not a source of {item_code}")]
+    if not source_ref.strip():
+        problems.append(FieldViolation("source_ref", "required"))
+    elif len(source_ref) > MAX_SOURCE_REF:
+        problems.append(FieldViolation("source_ref", f"at most {MAX_SOURCE_REF} characters"))
+    day: dt.date | None = None
+    try:
+        day = dt.date.fromisoformat(decided_on)
+    except (TypeError, ValueError):
+        problems.append(FieldViolation("decided_on", f"{decided_on!r} is not a date (YYYY-MM-DD)"))
+    if day is not None and day > today:
+        problems.append(
+            FieldViolation("decided_on", f"{day} is in the future (after the submission)")
+        )
+    if not isinstance(fields, dict):
+        problems.append(FieldViolation("fields", "an object"))
+    else:
+        problems += [
+            FieldViolation(f"fields.{name}" if not name.startswith("fields") else name, message)
+            for name, message in catalog.validator(item).errors(fields)
+        ]
+    if problems or day is None or not isinstance(fields, dict):
+        return None, problems
+    return Checked(item, day, fields), []
+
+
+def new_record(
+    checked: Checked,
+    *,
+    subject_id: uuid.UUID,
+    subject_key: str,
+    department: str,
+    source_ref: str,
+    client_id: str,
+    now: dt.datetime,
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> tuple[StoredRecord, str]:
+    """The record a checked row becomes, and the calendar's caveat about its late mark."""
+    item = checked.item
+    late, note = False, ""
+    if item.late_after_workdays:
+        elapsed = calendar.workdays_between(checked.decided_on, today)
+        late, note = elapsed.value > item.late_after_workdays, elapsed.note
+    version = Version(1, checked.fields, item.schema_version, now, client_id, department, "")
+    record = StoredRecord(
+        id=uuid.uuid4(),
+        subject_id=subject_id,
+        subject_key=subject_key,
+        item_code=item.item_code,
+        department=department,
+        source_ref=source_ref,
+        decided_on=checked.decided_on,
+        content_hash=content_hash(subject_id, item.item_code, checked.decided_on, checked.fields),
+        current_version=1,
+        window=window_for(item, checked.decided_on, checked.fields),
+        late=late,
+        submitted_at=now,
+        submitted_by=client_id,
+        updated_at=now,
+        withdrawn_at=None,
+        repaired_at=None,
+        versions=[version],
+    )
+    return record, note

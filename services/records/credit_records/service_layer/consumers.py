@@ -1,0 +1,178 @@
+"""What the records service does when it hears of merges, objections and repairs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import sqlalchemy as sa
+from credit.events.v1 import envelope_pb2, objections_pb2, subject_pb2
+from credit.events.v1 import records_pb2 as ev
+from credit_common.outbox import Event
+from credit_common.timeutil import UTC, utcnow
+from google.protobuf import json_format
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit_records.adapters import tables as t
+from credit_records.adapters.repository import RecordRepository
+from credit_records.service_layer.records import Records, summary
+
+Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
+
+
+class RecordConsumers:
+    """Event handlers; each runs inside the consumer's transaction (exactly once per event)."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "subject.merged": self.on_subject_merged,
+            "objection.filed": self.on_objection_filed,
+            "objection.closed": self.on_objection_closed,
+            "repair.decided": self.on_repair_decided,
+        }
+
+    async def on_subject_merged(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """The duplicate's records follow the survivor."""
+        merged = subject_pb2.SubjectMerged()
+        envelope.payload.Unpack(merged)
+        if not merged.survivor_id:
+            return
+        now = utcnow()
+        ids = list(
+            await conn.scalars(
+                sa.select(t.records.c.id).where(
+                    t.records.c.subject_id == uuid.UUID(merged.subject_id)
+                )
+            )
+        )
+        await conn.execute(
+            sa.update(t.records)
+            .where(t.records.c.subject_id == uuid.UUID(merged.subject_id))
+            .values(
+                subject_id=uuid.UUID(merged.survivor_id),
+                subject_key=merged.survivor_code,
+                updated_at=now,
+            )
+        )
+        repo = RecordRepository(conn)
+        for record_id in ids:
+            await repo.add_history(
+                record_id,
+                "subject_merged",
+                now,
+                "registry",
+                merged.reason,
+                f"from {merged.subject_id} to {merged.survivor_id}",
+            )
+        self.records.directory.forget(merged.merged_code)
+
+    async def on_objection_filed(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        filed = objections_pb2.ObjectionFiled()
+        envelope.payload.Unpack(filed)
+        if filed.target.kind != "record":
+            return
+        record_id = uuid.UUID(filed.target.id)
+        exists = await conn.scalar(sa.select(t.records.c.id).where(t.records.c.id == record_id))
+        if exists is None:
+            return
+        opened = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        await conn.execute(
+            sa.insert(t.objection_marks).values(
+                record_id=record_id,
+                objection_id=filed.objection_id,
+                opened_at=opened,
+                closed_at=None,
+            )
+        )
+        await conn.execute(
+            sa.update(t.records)
+            .where(t.records.c.id == record_id)
+            .values(open_objections=t.records.c.open_objections + 1)
+        )
+
+    async def on_objection_closed(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """Clears the mark; an upheld objection corrects or withdraws the record."""
+        closed = objections_pb2.ObjectionClosed()
+        envelope.payload.Unpack(closed)
+        if closed.target.kind != "record":
+            return
+        record_id = uuid.UUID(closed.target.id)
+        now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        cleared = await conn.execute(
+            sa.update(t.objection_marks)
+            .where(
+                t.objection_marks.c.record_id == record_id,
+                t.objection_marks.c.objection_id == closed.objection_id,
+                t.objection_marks.c.closed_at.is_(None),
+            )
+            .values(closed_at=now)
+            .returning(t.objection_marks.c.record_id)
+        )
+        if cleared.first() is not None:
+            await conn.execute(
+                sa.update(t.records)
+                .where(t.records.c.id == record_id)
+                .values(open_objections=t.records.c.open_objections - 1)
+            )
+        if closed.outcome != "upheld":
+            return
+        repo = RecordRepository(conn)
+        record = await repo.get(record_id, for_update=True)
+        if record is None or record.withdrawn_at is not None:
+            return
+        actor = closed.decided_by or "objections"
+        reason = f"objection {closed.objection_id} upheld: {closed.reason}"
+        if closed.HasField("corrected_fields") and closed.corrected_fields.fields:
+            fields = json_format.MessageToDict(closed.corrected_fields)
+            merged_fields = {**record.versions[-1].fields, **fields}
+            await self.records._apply_correction(
+                repo, record, merged_fields, actor, record.department, reason, now
+            )
+            event = Event(
+                "record.corrected",
+                record.subject_key,
+                ev.RecordCorrected(record=summary(record, "corrected"), reason=reason),
+            )
+        else:
+            await self.records._apply_withdrawal(repo, record, actor, reason, now)
+            event = Event(
+                "record.withdrawn",
+                record.subject_key,
+                ev.RecordWithdrawn(record=summary(record, "withdrawn"), reason=reason),
+            )
+        await self.records.outbox.add(conn, event)
+
+    async def on_repair_decided(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """An approved repair takes the record off the public level (marked repaired above it)."""
+        decided = objections_pb2.RepairDecided()
+        envelope.payload.Unpack(decided)
+        if decided.target.kind != "record" or not decided.approved:
+            return
+        record_id = uuid.UUID(decided.target.id)
+        now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        updated = await conn.execute(
+            sa.update(t.records)
+            .where(t.records.c.id == record_id, t.records.c.repaired_at.is_(None))
+            .values(repaired_at=now, updated_at=now)
+            .returning(t.records.c.id)
+        )
+        if updated.first() is not None:
+            await RecordRepository(conn).add_history(
+                record_id,
+                "repaired",
+                now,
+                "objections",
+                decided.reason,
+                f"repair {decided.repair_id}",
+            )

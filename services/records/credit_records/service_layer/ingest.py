@@ -1,0 +1,228 @@
+"""Bulk ingestion: rows checked one by one, stored chunk by chunk (COPY on PostgreSQL),
+idempotent by source_ref so a load cut off half-way can simply be sent again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from credit.events.v1 import records_pb2 as ev
+from credit_common.db import Database
+from credit_common.errors import FieldViolation
+from credit_common.outbox import Event, Outbox
+from credit_common.timeutil import utcnow
+from credit_common.workdays import WorkCalendar
+from psycopg.errors import UniqueViolation
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit_records.adapters.bulk import copy_records
+from credit_records.adapters.catalog_store import CatalogStore
+from credit_records.adapters.directory import SubjectDirectory
+from credit_records.adapters.repository import RecordRepository
+from credit_records.domain.records import StoredRecord, china_date
+from credit_records.service_layer.checks import check_row, new_record
+from credit_records.service_layer.commands import Caller
+from credit_records.service_layer.records import summary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RowIn:
+    row: int
+    subject_code: str
+    item_code: str
+    source_ref: str
+    decided_on: str
+    fields_json: str
+    parse_errors: tuple[FieldViolation, ...] = ()
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, list[FieldViolation]]] = field(default_factory=list)
+    rejected_count: int = 0
+    atomic: bool = False
+    rolled_back: bool = False
+
+
+class _RollBack(Exception):
+    pass
+
+
+class Ingestion:
+    def __init__(
+        self,
+        db: Database,
+        catalog: CatalogStore,
+        directory: SubjectDirectory,
+        outbox: Outbox,
+        calendar: WorkCalendar,
+        *,
+        max_listed: int = 10_000,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.directory = directory
+        self.outbox = outbox
+        self.calendar = calendar
+        self.max_listed = max_listed
+
+    async def run(
+        self, caller: Caller, chunks: AsyncIterator[Sequence[RowIn]], *, atomic: bool
+    ) -> IngestResult:
+        """Ingests every chunk; with `atomic`, stores nothing unless every row is accepted."""
+        result = IngestResult(atomic=atomic)
+        if not atomic:
+            async for chunk in chunks:
+                await self._chunk_in_own_transaction(caller, chunk, result)
+            return result
+        try:
+            async with self.db.transaction() as conn:
+                async for chunk in chunks:
+                    await self._chunk(conn, caller, chunk, result)
+                if result.rejected_count:
+                    raise _RollBack
+        except _RollBack:
+            result.rolled_back = True
+            result.accepted = 0
+        return result
+
+    async def _chunk_in_own_transaction(
+        self, caller: Caller, chunk: Sequence[RowIn], result: IngestResult
+    ) -> None:
+        for attempt in range(2):
+            attempt_result = IngestResult()
+            try:
+                async with self.db.transaction() as conn:
+                    await self._chunk(conn, caller, chunk, attempt_result)
+            except (sa.exc.IntegrityError, UniqueViolation):
+                if attempt:
+                    raise
+                log.info("a concurrent submission took a source_ref of this chunk; checking again")
+                continue
+            result.accepted += attempt_result.accepted
+            result.unchanged += attempt_result.unchanged
+            result.rejected_count += attempt_result.rejected_count
+            room = self.max_listed - len(result.rejected)
+            result.rejected.extend(attempt_result.rejected[: max(room, 0)])
+            return
+
+    def _reject(self, result: IngestResult, row: int, errors: list[FieldViolation]) -> None:
+        result.rejected_count += 1
+        if len(result.rejected) < self.max_listed:
+            result.rejected.append((row, errors))
+
+    async def _chunk(
+        self, conn: AsyncConnection, caller: Caller, chunk: Sequence[RowIn], result: IngestResult
+    ) -> None:
+        now = utcnow()
+        today = china_date(now)
+        checked: list[tuple[RowIn, Any]] = []
+        for row in chunk:
+            if row.parse_errors:
+                self._reject(result, row.row, list(row.parse_errors))
+                continue
+            try:
+                fields = json.loads(row.fields_json) if row.fields_json else {}
+            except ValueError:
+                self._reject(result, row.row, [FieldViolation("fields", "not a JSON object")])
+                continue
+            ok, problems = await check_row(
+                self.catalog,
+                caller.department,
+                row.item_code,
+                row.source_ref,
+                row.decided_on,
+                fields,
+                today,
+            )
+            if not row.subject_code.strip():
+                problems.insert(0, FieldViolation("subject_code", "required"))
+            if problems or ok is None:
+                self._reject(result, row.row, problems)
+            else:
+                checked.append((row, ok))
+        subjects = await self.directory.resolve([r.subject_code for r, _ in checked])
+        fresh: list[tuple[RowIn, StoredRecord]] = []
+        for row, ok in checked:
+            subject = subjects.get(row.subject_code)
+            if subject is None:
+                self._reject(
+                    result,
+                    row.row,
+                    [FieldViolation("subject_code", "no registered subject answers to this code")],
+                )
+                continue
+            record, _note = new_record(
+                ok,
+                subject_id=subject.subject_id,
+                subject_key=subject.key,
+                department=caller.department,
+                source_ref=row.source_ref.strip(),
+                client_id=caller.client_id,
+                now=now,
+                today=today,
+                calendar=self.calendar,
+            )
+            fresh.append((row, record))
+        to_store = await self._drop_known(conn, fresh, result)
+        if not to_store:
+            return
+        if conn.dialect.name == "postgresql":
+            await copy_records(conn, to_store)
+        else:
+            await RecordRepository(conn).insert(to_store)
+        await self.outbox.add(
+            conn,
+            Event("record.created", "", ev.RecordsCreated(records=[summary(r) for r in to_store])),
+        )
+        result.accepted += len(to_store)
+
+    async def _drop_known(
+        self, conn: AsyncConnection, fresh: list[tuple[RowIn, StoredRecord]], result: IngestResult
+    ) -> list[StoredRecord]:
+        """Rows whose source_ref is stored already: the same content is unchanged, other
+        content is a conflict. So is a second row with the same source_ref in this chunk."""
+        repo = RecordRepository(conn)
+        by_item: dict[str, list[str]] = {}
+        for _, record in fresh:
+            by_item.setdefault(record.item_code, []).append(record.source_ref)
+        known: dict[tuple[str, str], str] = {}
+        department = fresh[0][1].department if fresh else ""
+        for item_code, refs in by_item.items():
+            for ref, (_id, hash_) in (
+                await repo.by_source_refs(department, item_code, refs)
+            ).items():
+                known[(item_code, ref)] = hash_
+        to_store: list[StoredRecord] = []
+        for row, record in fresh:
+            key = (record.item_code, record.source_ref)
+            stored_hash = known.get(key)
+            if stored_hash is None:
+                known[key] = record.content_hash
+                to_store.append(record)
+            elif stored_hash == record.content_hash:
+                result.unchanged += 1
+            else:
+                self._reject(
+                    result,
+                    row.row,
+                    [
+                        FieldViolation(
+                            "source_ref",
+                            f"{record.source_ref!r} already names a record with other content",
+                        )
+                    ],
+                )
+        return to_store
+
+
+__all__ = ["IngestResult", "Ingestion", "RowIn", "dt"]

@@ -1,0 +1,223 @@
+"""The records use cases against a real database and a real registry process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from support.processes import ServiceProcess
+
+from credit.events.v1 import envelope_pb2, objections_pb2, subject_pb2
+from credit.registry.v1 import registry_pb2 as rpb
+from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
+from credit_common.errors import Conflict, InvalidArgument, InvalidTransition, PermissionDenied
+from credit_common.timeutil import utcnow
+from credit_records.bootstrap import RecordsApp
+from credit_records.domain.catalog import Level
+from credit_records.service_layer import commands
+
+MARKET = commands.Caller("cl_market", "market_regulation")
+TAX = commands.Caller("cl_tax", "tax")
+
+
+def penalty(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "violation_type": "超范围经营", "violation_facts": "超出核准登记的经营范围从事经营活动",
+        "legal_basis": "《市场主体登记管理条例》第四十六条", "penalty_kinds": ["warning"],
+        "penalty_content": "警告", "severity": "general", "deciding_authority": "某市市场监督管理局",
+    }
+    fields.update(overrides)
+    return fields
+
+
+async def register(registry: ServiceProcess, name: str = "记录测试有限公司") -> str:
+    async with grpc.aio.insecure_channel(registry.address) as channel:
+        subject = await rpb_grpc.RegistryServiceStub(channel).RegisterSubject(rpb.RegisterSubjectRequest(
+            kind=rpb.SUBJECT_KIND_ORGANIZATION, name=name, registration_authority="9", org_category="1",
+            division_code="310115"), timeout=10)
+    return str(subject.code)
+
+
+def submit(code: str, ref: str = "某监罚〔2026〕1号", decided: dt.date | None = None,
+           caller: commands.Caller = MARKET, item: str = "admin_penalty", **fields: Any) -> commands.Submit:
+    decided = decided or utcnow().date() - dt.timedelta(days=1)
+    body = penalty(**fields) if item == "admin_penalty" else fields
+    return commands.Submit(caller, code, item, ref, decided.isoformat(), body)
+
+
+async def test_the_shipped_catalog_holds_the_domain_items(records_app: RecordsApp) -> None:
+    codes = {i.item_code for i in records_app.catalog.list()}
+    assert codes >= {"admin_license", "admin_penalty", "court_dishonest", "tax_credit_grade",
+                     "contract_honoring", "credit_commitment", "social_insurance_arrears"}
+
+
+async def test_a_general_penalty_is_public_for_a_year_and_repairable_after_three_months(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    decided = utcnow().date() - dt.timedelta(days=1)
+    submitted = await records_app.records.submit(submit(code, decided=decided))
+    record = submitted.view.record
+    assert submitted.created and submitted.view.status == "active"
+    assert record.window.publicity_until is not None
+    assert (record.window.publicity_until - decided).days in range(365, 367)
+    assert record.window.repairable and record.window.repair_possible_from is not None
+    assert 89 <= (record.window.repair_possible_from - decided).days <= 92
+    assert not record.late
+
+
+async def test_penalty_kinds_that_forbid_repair_make_the_record_unrepairable_until_the_maximum(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    seen = (await records_app.records.submit(submit(code, severity="serious",
+                                                     penalty_kinds=["fine", "suspension"]))).view
+    assert not seen.record.window.repairable
+    assert seen.record.window.repair_possible_from == seen.record.window.publicity_until
+
+
+async def test_a_late_submission_is_marked_late(records_app: RecordsApp, registry_process: ServiceProcess) -> None:
+    code = await register(registry_process)
+    seen = (await records_app.records.submit(submit(code, decided=dt.date(2025, 9, 10)))).view
+    assert seen.record.late
+
+
+async def test_resubmitting_is_a_no_op_and_other_content_is_a_conflict(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    first = await records_app.records.submit(submit(code))
+    again = await records_app.records.submit(submit(code))
+    assert not again.created and again.view.record.id == first.view.record.id
+    with pytest.raises(Conflict) as error:
+        await records_app.records.submit(submit(code, penalty_content="罚款一万元"))
+    assert error.value.reason == "duplicate_source_ref"
+
+
+async def test_bad_records_are_refused_with_each_problem_named(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    with pytest.raises(InvalidArgument) as error:
+        await records_app.records.submit(submit("91310115MA8BRK2A83"))
+    assert error.value.reason == "unknown_subject"
+    with pytest.raises(InvalidArgument) as error:
+        await records_app.records.submit(submit(code, item="no_such_item"))
+    assert error.value.violations[0].field == "item_code"
+    with pytest.raises(PermissionDenied) as denied:
+        await records_app.records.submit(submit(code, item="court_dishonest", case_number="x"))
+    assert denied.value.reason == "department_mismatch"
+    bad = submit(code, decided=utcnow().date() + dt.timedelta(days=3), severity="huge", fine_amount=-1)
+    bad.fields.pop("legal_basis")
+    with pytest.raises(InvalidArgument) as error:
+        await records_app.records.submit(bad)
+    fields = {v.field for v in error.value.violations}
+    assert {"decided_on", "fields.legal_basis", "fields.severity", "fields.fine_amount"} <= fields
+
+
+async def test_corrections_add_versions_and_withdrawal_changes_status_only(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    record_id = (await records_app.records.submit(submit(code))).view.record.id
+    corrected = await records_app.records.correct(commands.Correct(
+        MARKET, record_id, penalty(penalty_content="警告（更正）"), "文字错误"))
+    assert corrected.status == "corrected" and corrected.version.version == 2
+    assert [v.version for v in corrected.record.versions] == [1, 2]
+    assert corrected.record.versions[0].fields["penalty_content"] == "警告"
+    with pytest.raises(PermissionDenied):
+        await records_app.records.withdraw(commands.Withdraw(TAX, record_id, "not mine"))
+    withdrawn = await records_app.records.withdraw(commands.Withdraw(MARKET, record_id, "撤销处罚决定"))
+    assert withdrawn.status == "withdrawn" and len(withdrawn.record.versions) == 2
+    with pytest.raises(InvalidTransition):
+        await records_app.records.correct(commands.Correct(MARKET, record_id, penalty(), "again"))
+    with pytest.raises(InvalidTransition):
+        await records_app.records.withdraw(commands.Withdraw(MARKET, record_id, "again"))
+
+
+async def test_as_of_shows_what_each_level_saw_then(records_app: RecordsApp, registry_process: ServiceProcess) -> None:
+    code = await register(registry_process)
+    before_submission = utcnow()
+    submitted = await records_app.records.submit(submit(code))
+    subject_id = submitted.view.record.subject_id
+    after_submission = utcnow()
+    await records_app.records.correct(commands.Correct(MARKET, submitted.view.record.id,
+                                                       penalty(penalty_content="更正后"), "更正"))
+    after_correction = utcnow()
+    await records_app.records.withdraw(commands.Withdraw(MARKET, submitted.view.record.id, "撤回"))
+
+    async def seen(level: Level, at: dt.datetime | None) -> list[str]:
+        views, _ = await records_app.records.for_subject(commands.ListForSubject(subject_id, level, as_of=at))
+        return [f"{v.status}:{v.version.fields['penalty_content']}" for v in views]
+
+    assert await seen(Level.PUBLIC, before_submission) == []
+    assert await seen(Level.PUBLIC, after_submission) == ["active:警告"]
+    assert await seen(Level.PUBLIC, after_correction) == ["corrected:更正后"]
+    assert await seen(Level.PUBLIC, None) == []
+    assert await seen(Level.SHARED, None) == []
+    assert await seen(Level.RESTRICTED, None) == ["withdrawn:更正后"]
+
+
+async def test_levels_see_what_the_catalog_and_the_windows_allow(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    old = utcnow().date() - dt.timedelta(days=500)
+    subject_id = (await records_app.records.submit(submit(code, "minor-1", severity="minor"))).view.record.subject_id
+    await records_app.records.submit(submit(code, "old-general", decided=old))
+    await records_app.records.submit(submit(code, "grade", caller=TAX, item="tax_credit_grade", grade="A", year=2025))
+
+    async def refs(level: Level) -> set[str]:
+        views, _ = await records_app.records.for_subject(commands.ListForSubject(subject_id, level))
+        return {v.record.source_ref for v in views}
+
+    assert await refs(Level.PUBLIC) == set()
+    assert await refs(Level.SHARED) == {"minor-1", "old-general", "grade"}
+
+
+async def test_merges_objections_and_repairs_arrive_as_events(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    survivor = await register(registry_process, "存续有限公司")
+    duplicate = await register(registry_process, "重复有限公司")
+    record = (await records_app.records.submit(submit(duplicate))).view.record
+    survivor_id = uuid.uuid4()
+
+    def envelope(kind: str, payload: Any) -> envelope_pb2.Envelope:
+        message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type=kind)
+        message.occurred_at.FromDatetime(utcnow())
+        message.payload.Pack(payload)
+        return message
+
+    handlers = records_app.consumers.handlers()
+    async with records_app.db.transaction() as conn:
+        await handlers["subject.merged"](conn, envelope("subject.merged", subject_pb2.SubjectMerged(
+            subject_id=str(record.subject_id), merged_code=duplicate, survivor_code=survivor,
+            survivor_id=str(survivor_id), reason="重复")))
+    views, _ = await records_app.records.for_subject(commands.ListForSubject(survivor_id, Level.PUBLIC))
+    assert [v.record.id for v in views] == [record.id]
+
+    target = objections_pb2.Target(kind="record", id=str(record.id))
+    async with records_app.db.transaction() as conn:
+        await handlers["objection.filed"](conn, envelope("objection.filed", objections_pb2.ObjectionFiled(
+            objection_id="obj-1", target=target)))
+    assert (await records_app.records.get(record.id, Level.PUBLIC)).under_objection
+    closed = objections_pb2.ObjectionClosed(objection_id="obj-1", target=target, outcome="upheld",
+                                            reason="事实有误", decided_by="credit-centre")
+    closed.corrected_fields.update({"penalty_content": "经异议更正"})
+    async with records_app.db.transaction() as conn:
+        await handlers["objection.closed"](conn, envelope("objection.closed", closed))
+    after = await records_app.records.get(record.id, Level.PUBLIC)
+    assert not after.under_objection and after.version.version == 2
+    assert after.version.fields["penalty_content"] == "经异议更正"
+
+    async with records_app.db.transaction() as conn:
+        await handlers["repair.decided"](conn, envelope("repair.decided", objections_pb2.RepairDecided(
+            repair_id="rep-1", target=target, approved=True, reason="已整改")))
+    with pytest.raises(Exception, match="no such record"):
+        await records_app.records.get(record.id, Level.PUBLIC)
+    shared = await records_app.records.get(record.id, Level.SHARED)
+    assert shared.repaired
