@@ -18,7 +18,7 @@ from credit_records.settings import RecordsSettings
 from credit_registry import bootstrap as registry_bootstrap
 from credit_registry.settings import RegistrySettings
 from support.backends import BACKEND, REDIS_SERVER_URL, drop_database, new_database
-from support.processes import ServiceProcess, free_port, start_registry
+from support.processes import ServiceProcess, free_port, start_registry, start_service
 
 
 def pytest_report_header() -> str:
@@ -100,10 +100,15 @@ __all__ = ["os"]
 
 @pytest.fixture
 async def records_app(
-    registry_process: ServiceProcess, make_database_url: Callable[[str], str], redis_url: str, tmp_path: Path
+    registry_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
 ) -> AsyncIterator[records_bootstrap.RecordsApp]:
     settings = RecordsSettings(
-        database_url=make_database_url("rec"), redis_url=redis_url, var_dir=tmp_path,
+        database_url=make_database_url("rec"),
+        redis_url=redis_url,
+        var_dir=tmp_path,
         registry_address=registry_process.address,
     )
     records_bootstrap.migrate(settings)
@@ -111,3 +116,25 @@ async def records_app(
     await app.start()
     yield app
     await app.stop()
+
+
+@pytest.fixture
+def records_process(
+    registry_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> Iterator[ServiceProcess]:
+    process = start_service(
+        "credit_records",
+        "CREDIT_RECORDS_",
+        {
+            "DATABASE_URL": make_database_url("rec"),
+            "REDIS_URL": redis_url,
+            "REGISTRY_ADDRESS": registry_process.address,
+        },
+        tmp_path,
+        port=free_port(),
+    )
+    yield process
+    process.stop()

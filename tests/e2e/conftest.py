@@ -96,3 +96,21 @@ async def api(
     client, close = await open_api(settings)
     yield client
     await close()  # type: ignore[misc]
+
+
+@pytest.fixture
+async def records_api(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        records_address=records_process.address,
+    )
+    client, close = await open_api(settings)
+    yield client
+    await close()  # type: ignore[misc]

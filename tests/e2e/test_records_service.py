@@ -25,9 +25,13 @@ TAX = commands.Caller("cl_tax", "tax")
 
 def penalty(**overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "violation_type": "超范围经营", "violation_facts": "超出核准登记的经营范围从事经营活动",
-        "legal_basis": "《市场主体登记管理条例》第四十六条", "penalty_kinds": ["warning"],
-        "penalty_content": "警告", "severity": "general", "deciding_authority": "某市市场监督管理局",
+        "violation_type": "超范围经营",
+        "violation_facts": "超出核准登记的经营范围从事经营活动",
+        "legal_basis": "《市场主体登记管理条例》第四十六条",
+        "penalty_kinds": ["warning"],
+        "penalty_content": "警告",
+        "severity": "general",
+        "deciding_authority": "某市市场监督管理局",
     }
     fields.update(overrides)
     return fields
@@ -35,14 +39,27 @@ def penalty(**overrides: Any) -> dict[str, Any]:
 
 async def register(registry: ServiceProcess, name: str = "记录测试有限公司") -> str:
     async with grpc.aio.insecure_channel(registry.address) as channel:
-        subject = await rpb_grpc.RegistryServiceStub(channel).RegisterSubject(rpb.RegisterSubjectRequest(
-            kind=rpb.SUBJECT_KIND_ORGANIZATION, name=name, registration_authority="9", org_category="1",
-            division_code="310115"), timeout=10)
+        subject = await rpb_grpc.RegistryServiceStub(channel).RegisterSubject(
+            rpb.RegisterSubjectRequest(
+                kind=rpb.SUBJECT_KIND_ORGANIZATION,
+                name=name,
+                registration_authority="9",
+                org_category="1",
+                division_code="310115",
+            ),
+            timeout=10,
+        )
     return str(subject.code)
 
 
-def submit(code: str, ref: str = "某监罚〔2026〕1号", decided: dt.date | None = None,
-           caller: commands.Caller = MARKET, item: str = "admin_penalty", **fields: Any) -> commands.Submit:
+def submit(
+    code: str,
+    ref: str = "某监罚〔2026〕1号",
+    decided: dt.date | None = None,
+    caller: commands.Caller = MARKET,
+    item: str = "admin_penalty",
+    **fields: Any,
+) -> commands.Submit:
     decided = decided or utcnow().date() - dt.timedelta(days=1)
     body = penalty(**fields) if item == "admin_penalty" else fields
     return commands.Submit(caller, code, item, ref, decided.isoformat(), body)
@@ -50,8 +67,15 @@ def submit(code: str, ref: str = "某监罚〔2026〕1号", decided: dt.date | N
 
 async def test_the_shipped_catalog_holds_the_domain_items(records_app: RecordsApp) -> None:
     codes = {i.item_code for i in records_app.catalog.list()}
-    assert codes >= {"admin_license", "admin_penalty", "court_dishonest", "tax_credit_grade",
-                     "contract_honoring", "credit_commitment", "social_insurance_arrears"}
+    assert codes >= {
+        "admin_license",
+        "admin_penalty",
+        "court_dishonest",
+        "tax_credit_grade",
+        "contract_honoring",
+        "credit_commitment",
+        "social_insurance_arrears",
+    }
 
 
 async def test_a_general_penalty_is_public_for_a_year_and_repairable_after_three_months(
@@ -73,13 +97,18 @@ async def test_penalty_kinds_that_forbid_repair_make_the_record_unrepairable_unt
     records_app: RecordsApp, registry_process: ServiceProcess
 ) -> None:
     code = await register(registry_process)
-    seen = (await records_app.records.submit(submit(code, severity="serious",
-                                                     penalty_kinds=["fine", "suspension"]))).view
+    seen = (
+        await records_app.records.submit(
+            submit(code, severity="serious", penalty_kinds=["fine", "suspension"])
+        )
+    ).view
     assert not seen.record.window.repairable
     assert seen.record.window.repair_possible_from == seen.record.window.publicity_until
 
 
-async def test_a_late_submission_is_marked_late(records_app: RecordsApp, registry_process: ServiceProcess) -> None:
+async def test_a_late_submission_is_marked_late(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
     code = await register(registry_process)
     seen = (await records_app.records.submit(submit(code, decided=dt.date(2025, 9, 10)))).view
     assert seen.record.late
@@ -110,7 +139,9 @@ async def test_bad_records_are_refused_with_each_problem_named(
     with pytest.raises(PermissionDenied) as denied:
         await records_app.records.submit(submit(code, item="court_dishonest", case_number="x"))
     assert denied.value.reason == "department_mismatch"
-    bad = submit(code, decided=utcnow().date() + dt.timedelta(days=3), severity="huge", fine_amount=-1)
+    bad = submit(
+        code, decided=utcnow().date() + dt.timedelta(days=3), severity="huge", fine_amount=-1
+    )
     bad.fields.pop("legal_basis")
     with pytest.raises(InvalidArgument) as error:
         await records_app.records.submit(bad)
@@ -123,14 +154,17 @@ async def test_corrections_add_versions_and_withdrawal_changes_status_only(
 ) -> None:
     code = await register(registry_process)
     record_id = (await records_app.records.submit(submit(code))).view.record.id
-    corrected = await records_app.records.correct(commands.Correct(
-        MARKET, record_id, penalty(penalty_content="警告（更正）"), "文字错误"))
+    corrected = await records_app.records.correct(
+        commands.Correct(MARKET, record_id, penalty(penalty_content="警告（更正）"), "文字错误")
+    )
     assert corrected.status == "corrected" and corrected.version.version == 2
     assert [v.version for v in corrected.record.versions] == [1, 2]
     assert corrected.record.versions[0].fields["penalty_content"] == "警告"
     with pytest.raises(PermissionDenied):
         await records_app.records.withdraw(commands.Withdraw(TAX, record_id, "not mine"))
-    withdrawn = await records_app.records.withdraw(commands.Withdraw(MARKET, record_id, "撤销处罚决定"))
+    withdrawn = await records_app.records.withdraw(
+        commands.Withdraw(MARKET, record_id, "撤销处罚决定")
+    )
     assert withdrawn.status == "withdrawn" and len(withdrawn.record.versions) == 2
     with pytest.raises(InvalidTransition):
         await records_app.records.correct(commands.Correct(MARKET, record_id, penalty(), "again"))
@@ -138,19 +172,26 @@ async def test_corrections_add_versions_and_withdrawal_changes_status_only(
         await records_app.records.withdraw(commands.Withdraw(MARKET, record_id, "again"))
 
 
-async def test_as_of_shows_what_each_level_saw_then(records_app: RecordsApp, registry_process: ServiceProcess) -> None:
+async def test_as_of_shows_what_each_level_saw_then(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
     code = await register(registry_process)
     before_submission = utcnow()
     submitted = await records_app.records.submit(submit(code))
     subject_id = submitted.view.record.subject_id
     after_submission = utcnow()
-    await records_app.records.correct(commands.Correct(MARKET, submitted.view.record.id,
-                                                       penalty(penalty_content="更正后"), "更正"))
+    await records_app.records.correct(
+        commands.Correct(
+            MARKET, submitted.view.record.id, penalty(penalty_content="更正后"), "更正"
+        )
+    )
     after_correction = utcnow()
     await records_app.records.withdraw(commands.Withdraw(MARKET, submitted.view.record.id, "撤回"))
 
     async def seen(level: Level, at: dt.datetime | None) -> list[str]:
-        views, _ = await records_app.records.for_subject(commands.ListForSubject(subject_id, level, as_of=at))
+        views, _ = await records_app.records.for_subject(
+            commands.ListForSubject(subject_id, level, as_of=at)
+        )
         return [f"{v.status}:{v.version.fields['penalty_content']}" for v in views]
 
     assert await seen(Level.PUBLIC, before_submission) == []
@@ -166,9 +207,13 @@ async def test_levels_see_what_the_catalog_and_the_windows_allow(
 ) -> None:
     code = await register(registry_process)
     old = utcnow().date() - dt.timedelta(days=500)
-    subject_id = (await records_app.records.submit(submit(code, "minor-1", severity="minor"))).view.record.subject_id
+    subject_id = (
+        await records_app.records.submit(submit(code, "minor-1", severity="minor"))
+    ).view.record.subject_id
     await records_app.records.submit(submit(code, "old-general", decided=old))
-    await records_app.records.submit(submit(code, "grade", caller=TAX, item="tax_credit_grade", grade="A", year=2025))
+    await records_app.records.submit(
+        submit(code, "grade", caller=TAX, item="tax_credit_grade", grade="A", year=2025)
+    )
 
     async def refs(level: Level) -> set[str]:
         views, _ = await records_app.records.for_subject(commands.ListForSubject(subject_id, level))
@@ -194,19 +239,41 @@ async def test_merges_objections_and_repairs_arrive_as_events(
 
     handlers = records_app.consumers.handlers()
     async with records_app.db.transaction() as conn:
-        await handlers["subject.merged"](conn, envelope("subject.merged", subject_pb2.SubjectMerged(
-            subject_id=str(record.subject_id), merged_code=duplicate, survivor_code=survivor,
-            survivor_id=str(survivor_id), reason="重复")))
-    views, _ = await records_app.records.for_subject(commands.ListForSubject(survivor_id, Level.PUBLIC))
+        await handlers["subject.merged"](
+            conn,
+            envelope(
+                "subject.merged",
+                subject_pb2.SubjectMerged(
+                    subject_id=str(record.subject_id),
+                    merged_code=duplicate,
+                    survivor_code=survivor,
+                    survivor_id=str(survivor_id),
+                    reason="重复",
+                ),
+            ),
+        )
+    views, _ = await records_app.records.for_subject(
+        commands.ListForSubject(survivor_id, Level.PUBLIC)
+    )
     assert [v.record.id for v in views] == [record.id]
 
     target = objections_pb2.Target(kind="record", id=str(record.id))
     async with records_app.db.transaction() as conn:
-        await handlers["objection.filed"](conn, envelope("objection.filed", objections_pb2.ObjectionFiled(
-            objection_id="obj-1", target=target)))
+        await handlers["objection.filed"](
+            conn,
+            envelope(
+                "objection.filed",
+                objections_pb2.ObjectionFiled(objection_id="obj-1", target=target),
+            ),
+        )
     assert (await records_app.records.get(record.id, Level.PUBLIC)).under_objection
-    closed = objections_pb2.ObjectionClosed(objection_id="obj-1", target=target, outcome="upheld",
-                                            reason="事实有误", decided_by="credit-centre")
+    closed = objections_pb2.ObjectionClosed(
+        objection_id="obj-1",
+        target=target,
+        outcome="upheld",
+        reason="事实有误",
+        decided_by="credit-centre",
+    )
     closed.corrected_fields.update({"penalty_content": "经异议更正"})
     async with records_app.db.transaction() as conn:
         await handlers["objection.closed"](conn, envelope("objection.closed", closed))
@@ -215,8 +282,15 @@ async def test_merges_objections_and_repairs_arrive_as_events(
     assert after.version.fields["penalty_content"] == "经异议更正"
 
     async with records_app.db.transaction() as conn:
-        await handlers["repair.decided"](conn, envelope("repair.decided", objections_pb2.RepairDecided(
-            repair_id="rep-1", target=target, approved=True, reason="已整改")))
+        await handlers["repair.decided"](
+            conn,
+            envelope(
+                "repair.decided",
+                objections_pb2.RepairDecided(
+                    repair_id="rep-1", target=target, approved=True, reason="已整改"
+                ),
+            ),
+        )
     with pytest.raises(Exception, match="no such record"):
         await records_app.records.get(record.id, Level.PUBLIC)
     shared = await records_app.records.get(record.id, Level.SHARED)

@@ -62,24 +62,28 @@ def wait_healthy(
     raise TimeoutError(f"{address} not healthy:\n{log.read_text()}")
 
 
-def start_registry(
-    settings: RegistrySettings, tmp: Path, *, port: int, extra_env: dict[str, str] | None = None
+def start_service(
+    module: str, prefix: str, env_values: dict[str, str], tmp: Path, *, port: int
 ) -> ServiceProcess:
+    """Starts `python -m module` with its prefixed settings and waits until it is healthy."""
     env = dict(os.environ)
-    env.update(
-        {
-            "CREDIT_REGISTRY_DATABASE_URL": settings.effective_database_url,
-            "CREDIT_REGISTRY_REDIS_URL": settings.redis_url,
-            "CREDIT_REGISTRY_GRPC_PORT": str(port),
-            "CREDIT_REGISTRY_VAR_DIR": str(tmp),
-        }
-    )
-    env.update(extra_env or {})
-    log = tmp / f"registry-{port}.log"
+    env.update({f"{prefix}{k}": v for k, v in env_values.items()})
+    env.update({f"{prefix}GRPC_PORT": str(port), f"{prefix}VAR_DIR": str(tmp)})
+    log = tmp / f"{module}-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "credit_registry"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     address = f"127.0.0.1:{port}"
     wait_healthy(address, process, log)
     return ServiceProcess(process, address, log)
+
+
+def start_registry(settings: RegistrySettings, tmp: Path, *, port: int) -> ServiceProcess:
+    return start_service(
+        "credit_registry",
+        "CREDIT_REGISTRY_",
+        {"DATABASE_URL": settings.effective_database_url, "REDIS_URL": settings.redis_url},
+        tmp,
+        port=port,
+    )

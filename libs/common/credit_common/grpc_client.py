@@ -11,6 +11,7 @@ import grpc
 from credit_common.grpc_errors import from_rpc_error
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 _UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
@@ -31,6 +32,7 @@ class Backend:
         self.name = name
         self.address = address
         self.deadline = deadline
+        self._stubs: dict[Any, tuple[Any, Any]] = {}
 
     @property
     def channel(self) -> Any:
@@ -62,6 +64,17 @@ class Backend:
                 await asyncio.sleep(0.05)
         raise AssertionError("unreachable")
 
+    async def call_stream(
+        self, rpc: Callable[..., Awaitable[T]], messages: Any, *, timeout: float
+    ) -> T:
+        """A client-streaming call: never retried (the stream is consumed once)."""
+        try:
+            return await rpc(messages, timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _UNAVAILABLE:
+                raise BackendUnavailable(self.name, error.code().name.lower()) from error
+            raise from_rpc_error(error) from error
+
     async def ready(self) -> bool:
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -72,6 +85,14 @@ class Backend:
         except grpc.aio.AioRpcError:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def stub(self, factory: Callable[[Any], S]) -> S:
+        """A stub of the given class on the current channel, made once."""
+        cached = self._stubs.get(factory)
+        if cached is None or cached[0] is not self.channel:
+            cached = self._stubs[factory] = (self.channel, factory(self.channel))
+        stub: S = cached[1]
+        return stub
 
     async def close(self) -> None:
         if self._channel is not None:

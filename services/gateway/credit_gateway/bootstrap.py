@@ -8,7 +8,7 @@ from pathlib import Path
 from credit_common.db import Database
 from credit_common.migrate import upgrade
 
-from credit_gateway.adapters.backends import RegistryClient
+from credit_gateway.adapters.backends import Backend, RecordsClient, RegistryClient
 from credit_gateway.adapters.keys import KeyStore
 from credit_gateway.service_layer.clients import Clients
 from credit_gateway.service_layer.tokens import Tokens
@@ -26,6 +26,11 @@ class Gateway:
     clients: Clients
     tokens: Tokens
     registry: RegistryClient
+    records: RecordsClient
+
+    @property
+    def backends(self) -> list[Backend]:
+        return [self.registry, self.records]
 
     async def start(self) -> None:
         await self.keys.load()
@@ -35,7 +40,8 @@ class Gateway:
             )
 
     async def stop(self) -> None:
-        await self.registry.close()
+        for backend in self.backends:
+            await backend.close()
         await self.db.dispose()
 
 
@@ -55,4 +61,7 @@ def build(settings: GatewaySettings) -> Gateway:
         ttl_seconds=settings.token_ttl_seconds,
     )
     registry = RegistryClient(settings.registry_address, settings.backend_deadline_seconds)
-    return Gateway(settings, db, keys, clients, tokens, registry)
+    records = RecordsClient(
+        settings.records_address, settings.backend_deadline_seconds, settings.bulk_deadline_seconds
+    )
+    return Gateway(settings, db, keys, clients, tokens, registry, records)

@@ -19,9 +19,14 @@ class GatewaySettings(ServiceSettings):
     audience: str = "credit-platform"
     token_ttl_seconds: int = 300
     registry_address: str = "127.0.0.1:50051"
+    records_address: str = "127.0.0.1:50052"
     # Every backend call carries this deadline; a backend that misses it is a 503.
     backend_deadline_seconds: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024
+    # Bulk uploads are streamed; past this size the upload is refused (413).
+    bulk_max_bytes: int = 1024 * 1024 * 1024
+    bulk_deadline_seconds: float = 3600.0
+    bulk_chunk_rows: int = 2000
     max_batch: int = 10_000
     admin_client_id: str = Field(
         default="",

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
-from credit_gateway.entrypoints.routes import admin, health, oauth, registry
+from credit_gateway.entrypoints.routes import admin, health, oauth, records, registry
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -23,9 +23,10 @@ class RequestIdAndLimits:
     """Echoes or assigns X-Request-Id, and refuses bodies over the limit (413) whether or
     not Content-Length tells the size up front."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, large_bodies: dict[str, int]) -> None:
         self.app = app
         self.max_body = max_body
+        self.large_bodies = large_bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,12 +42,11 @@ class RequestIdAndLimits:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
+        limit = self.large_bodies.get(scope["path"], self.max_body)
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await problems.problem_response(
-                problems.Problem(
-                    413, "payload_too_large", f"the body exceeds {self.max_body} bytes"
-                )
+                problems.Problem(413, "payload_too_large", f"the body exceeds {limit} bytes")
             )(scope, receive, send_with_id)
             return
         received = 0
@@ -56,9 +56,9 @@ class RequestIdAndLimits:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > limit:
                     raise problems.Problem(
-                        413, "payload_too_large", f"the body exceeds {self.max_body} bytes"
+                        413, "payload_too_large", f"the body exceeds {limit} bytes"
                     )
             return message
 
@@ -80,7 +80,11 @@ def create_app(gateway: Gateway) -> FastAPI:
     )
     app.state.gateway = gateway
     problems.install(app)
-    for module in (health, oauth, admin, registry):
+    for module in (health, oauth, admin, registry, records):
         app.include_router(module.router)
-    app.add_middleware(RequestIdAndLimits, max_body=gateway.settings.max_body_bytes)
+    app.add_middleware(
+        RequestIdAndLimits,
+        max_body=gateway.settings.max_body_bytes,
+        large_bodies={"/v1/records/bulk": gateway.settings.bulk_max_bytes},
+    )
     return app

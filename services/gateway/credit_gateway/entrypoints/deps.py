@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from credit.registry.v1 import registry_pb2 as pb
 from fastapi import Depends, Query, Request
 
 from credit_gateway.bootstrap import Gateway
@@ -114,3 +115,21 @@ async def read_context(
 
 
 ReadDep = Annotated[ReadContext, Depends(read_context)]
+
+
+def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
+    """The level a subject's information is shown at: its own client sees everything; a
+    natural person above the public level needs a stated purpose."""
+    if read.caller.is_self(subject.code):
+        return Level.RESTRICTED
+    if (
+        subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
+        and read.level > Level.PUBLIC
+        and not read.purpose
+    ):
+        raise Problem(
+            400,
+            "purpose_required",
+            "a query about a natural person above the public level needs a purpose",
+        )
+    return read.level

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -136,3 +136,134 @@ class Problem(BaseModel):
     detail: str
     code: str
     errors: list[dict[str, str]] | None = None
+
+
+class CatalogItemCreate(Strict):
+    item_code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=100)
+    nature: Literal["positive", "negative", "neutral"]
+    disclosure: Literal["public", "shared", "authorized", "restricted"]
+    source_departments: list[str] = Field(min_length=1, max_length=50)
+    publicity_days: int | None = Field(
+        default=None, ge=0, le=36500, description="fixed publicity from the decision date"
+    )
+    min_publicity_days: int | None = Field(
+        default=None, ge=0, le=36500, description="before a repair may end publicity"
+    )
+    publicity: dict[str, Any] | None = Field(
+        default=None,
+        description="a full publicity rule (kind fixed|by_severity|field_until|while_active|none)",
+    )
+    retention_days: int = Field(default=1826, ge=1, le=36500)
+    repairable: bool = False
+    non_repairable_kinds: list[str] = Field(default_factory=list, max_length=50)
+    late_after_workdays: int = Field(default=0, ge=0, le=365)
+    fields: dict[str, Any] = Field(description="JSON Schema of the record fields (type object)")
+
+
+class CatalogItemPublic(BaseModel):
+    item_code: str
+    name: str
+    category: str
+    nature: str
+    disclosure: str
+    source_departments: list[str]
+    publicity: dict[str, Any]
+    retention_days: int
+    repairable: bool
+    non_repairable_kinds: list[str]
+    fields: dict[str, Any]
+    schema_version: int
+    late_after_workdays: int
+
+
+class CatalogList(BaseModel):
+    items: list[CatalogItemPublic]
+
+
+class RecordCreate(Strict):
+    subject_code: str = Field(min_length=1, max_length=32)
+    item_code: str = Field(min_length=1, max_length=64)
+    source_ref: str = Field(min_length=1, max_length=200)
+    decided_on: dt.date
+    fields: dict[str, Any]
+
+
+class RecordCorrect(Strict):
+    fields: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RecordWithdraw(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RecordPublic(BaseModel):
+    record_id: str
+    subject_code: str
+    item_code: str
+    item_name: str
+    category: str
+    nature: str
+    disclosure: str
+    department: str
+    source_ref: str
+    decided_on: dt.date
+    status: Literal["active", "corrected", "withdrawn", "expired"]
+    version: int
+    fields: dict[str, Any]
+    severity: str | None = None
+    publicity_until: dt.date | None = None
+    retention_until: dt.date | None = None
+    publicly_visible: bool
+    never_public: bool
+    late: bool
+    repairable: bool
+    repair_possible_from: dt.date | None = None
+    repaired: bool
+    under_objection: bool
+    submitted_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    calendar_note: str | None = None
+    level: str
+
+
+class RecordPage(BaseModel):
+    items: list[RecordPublic]
+    next_page_token: str | None = None
+    level: str
+    as_of: dt.datetime | None = None
+
+
+class RecordVersionPublic(BaseModel):
+    version: int
+    fields: dict[str, Any]
+    submitted_by: str
+    department: str
+    submitted_at: dt.datetime | None
+    reason: str | None
+
+
+class RecordVersions(BaseModel):
+    record_id: str
+    versions: list[RecordVersionPublic]
+
+
+class RowErrorPublic(BaseModel):
+    field: str
+    message: str
+
+
+class RejectedRowPublic(BaseModel):
+    row: int
+    errors: list[RowErrorPublic]
+
+
+class BulkResult(BaseModel):
+    accepted: int
+    unchanged: int
+    rejected: list[RejectedRowPublic]
+    rejected_count: int
+    atomic: bool
+    stored_nothing: bool = Field(description="true when atomic and a row was rejected")

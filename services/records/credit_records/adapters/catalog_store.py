@@ -31,6 +31,8 @@ def item_from_definition(d: dict[str, Any], version: int = 1) -> CatalogItem:
         publicity=PublicityRule(
             kind=publicity.get("kind", "none"),
             months=int(publicity.get("months", 0)),
+            days=int(publicity.get("days", 0)),
+            min_days=int(publicity.get("min_days", 0)),
             until_field=publicity.get("until_field", ""),
             by_severity={
                 k: SeverityWindow(
@@ -60,6 +62,8 @@ def definition_of(item: CatalogItem) -> dict[str, Any]:
         "publicity": {
             "kind": rule.kind,
             "months": rule.months,
+            "days": rule.days,
+            "min_days": rule.min_days,
             "until_field": rule.until_field,
             "by_severity": {
                 k: {"publish": w.publish, "min_months": w.min_months, "max_months": w.max_months}

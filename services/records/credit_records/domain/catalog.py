@@ -36,6 +36,8 @@ class PublicityRule:
     months: int = 0
     until_field: str = ""
     by_severity: dict[str, SeverityWindow] = field(default_factory=dict)
+    days: int = 0
+    min_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,10 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
         problems.append(("nature", "positive, negative or neutral"))
     if item.publicity.kind not in PUBLICITY_KINDS:
         problems.append(("publicity.kind", ", ".join(PUBLICITY_KINDS)))
-    if item.publicity.kind == "fixed" and item.publicity.months <= 0:
-        problems.append(("publicity.months", "must be positive"))
+    if item.publicity.kind == "fixed" and item.publicity.months <= 0 and item.publicity.days <= 0:
+        problems.append(("publicity_days", "months or days must be positive"))
+    if item.publicity.min_days < 0:
+        problems.append(("min_publicity_days", "must not be negative"))
     if item.publicity.kind == "field_until" and not item.publicity.until_field:
         problems.append(("publicity.until_field", "required"))
     for severity, window in item.publicity.by_severity.items():

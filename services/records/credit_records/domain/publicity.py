@@ -45,7 +45,12 @@ def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -
     until: dt.date | None = None
     repair_from: dt.date | None = None
     if rule.kind == "fixed":
-        until = add_months(decided_on, rule.months)
+        if rule.months:
+            until = add_months(decided_on, rule.months)
+        else:
+            until = decided_on + dt.timedelta(days=rule.days)
+        if rule.min_days:
+            repair_from = decided_on + dt.timedelta(days=rule.min_days)
     elif rule.kind == "field_until":
         until = _parse_date(fields.get(rule.until_field))
     elif rule.kind == "by_severity":

@@ -68,6 +68,8 @@ def item_to_pb(item: CatalogItem) -> pb.CatalogItem:
         publicity=pb.PublicityRule(
             kind=item.publicity.kind,
             months=item.publicity.months,
+            days=item.publicity.days,
+            min_days=item.publicity.min_days,
             until_field=item.publicity.until_field,
             by_severity={
                 k: pb.SeverityWindow(**v) for k, v in d["publicity"]["by_severity"].items()
@@ -108,6 +110,8 @@ def item_from_pb(message: pb.CatalogItem) -> CatalogItem:
             "publicity": {
                 "kind": message.publicity.kind or "none",
                 "months": message.publicity.months,
+                "days": message.publicity.days,
+                "min_days": message.publicity.min_days,
                 "until_field": message.publicity.until_field,
                 "by_severity": {
                     k: {

@@ -25,7 +25,7 @@ LEVEL_AUTHORIZED: Level
 LEVEL_RESTRICTED: Level
 
 class PublicityRule(_message.Message):
-    __slots__ = ("kind", "months", "until_field", "by_severity")
+    __slots__ = ("kind", "months", "until_field", "by_severity", "days", "min_days")
     class BySeverityEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -37,11 +37,15 @@ class PublicityRule(_message.Message):
     MONTHS_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_FIELD_NUMBER: _ClassVar[int]
     BY_SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    MIN_DAYS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     months: int
     until_field: str
     by_severity: _containers.MessageMap[str, SeverityWindow]
-    def __init__(self, kind: _Optional[str] = ..., months: _Optional[int] = ..., until_field: _Optional[str] = ..., by_severity: _Optional[_Mapping[str, SeverityWindow]] = ...) -> None: ...
+    days: int
+    min_days: int
+    def __init__(self, kind: _Optional[str] = ..., months: _Optional[int] = ..., until_field: _Optional[str] = ..., by_severity: _Optional[_Mapping[str, SeverityWindow]] = ..., days: _Optional[int] = ..., min_days: _Optional[int] = ...) -> None: ...
 
 class SeverityWindow(_message.Message):
     __slots__ = ("publish", "min_months", "max_months")

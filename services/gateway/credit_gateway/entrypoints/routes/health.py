@@ -22,7 +22,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(gateway: GatewayDep) -> Any:
     """Each backend service by name, and whether it answers."""
-    backends = [gateway.registry]
+    backends = gateway.backends
     answers = await asyncio.gather(*(b.ready() for b in backends))
     services = {
         b.name: ("ready" if ok else "unavailable") for b, ok in zip(backends, answers, strict=True)

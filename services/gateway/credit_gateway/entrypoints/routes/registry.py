@@ -9,27 +9,13 @@ from fastapi import APIRouter, Path, Query
 
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas, views
-from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, require
-from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
 
 router = APIRouter(tags=["registry"])
 WriterDep = Annotated[Caller, require("registry:write")]
 CodePath = Annotated[
     str, Path(min_length=1, max_length=32, description="unified, legacy or identity code")
 ]
-
-
-def _level_for(subject: pb.Subject, read: ReadDep) -> Level:
-    """The level a subject is shown at; its own client sees everything about it."""
-    if read.caller.is_self(subject.code):
-        return Level.RESTRICTED
-    if views.is_person(subject) and read.level > Level.PUBLIC and not read.purpose:
-        raise Problem(
-            400,
-            "purpose_required",
-            "a query about a natural person above the public level needs a purpose",
-        )
-    return read.level
 
 
 @router.post("/v1/subjects", status_code=201, response_model=schemas.SubjectPublic)
@@ -61,7 +47,7 @@ async def register_subject(
 async def get_subject(code: CodePath, read: ReadDep, gateway: GatewayDep) -> schemas.SubjectPublic:
     """A subject by unified code, legacy code or identity number; merged codes answer with the survivor."""
     subject = await gateway.registry.get(code)
-    return views.subject_view(subject, _level_for(subject, read))
+    return views.subject_view(subject, level_for_subject(subject, read))
 
 
 @router.get("/v1/subjects", response_model=schemas.SubjectPage)

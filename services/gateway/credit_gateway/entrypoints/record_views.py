@@ -1,0 +1,114 @@
+"""Records and catalog items as HTTP bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, cast
+
+from credit.records.v1 import records_pb2 as rec
+from credit.registry.v1 import registry_pb2 as pb
+from credit_common.masking import mask_id_number
+from google.protobuf import json_format
+
+from credit_gateway.domain.access import Level
+from credit_gateway.entrypoints import schemas
+
+LEVEL_TO_PB = {
+    Level.PUBLIC: rec.LEVEL_PUBLIC,
+    Level.SHARED: rec.LEVEL_SHARED,
+    Level.AUTHORIZED: rec.LEVEL_AUTHORIZED,
+    Level.RESTRICTED: rec.LEVEL_RESTRICTED,
+}
+
+
+def shown_code(subject: pb.Subject, level: Level) -> str:
+    if subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON and level < Level.RESTRICTED:
+        return mask_id_number(subject.code)
+    return subject.code
+
+
+def _date(text: str) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _ts(message: Any, name: str) -> dt.datetime | None:
+    return getattr(message, name).ToDatetime(tzinfo=dt.UTC) if message.HasField(name) else None
+
+
+def record_view(record: rec.Record, subject_code: str, level: Level) -> schemas.RecordPublic:
+    return schemas.RecordPublic(
+        record_id=record.record_id,
+        subject_code=subject_code,
+        item_code=record.item_code,
+        item_name=record.item_name,
+        category=record.category,
+        nature=record.nature,
+        disclosure=record.disclosure,
+        department=record.department,
+        source_ref=record.source_ref,
+        decided_on=dt.date.fromisoformat(record.decided_on),
+        status=cast(Any, record.status),
+        version=record.version,
+        fields=json_format.MessageToDict(record.fields),
+        severity=record.severity or None,
+        publicity_until=_date(record.publicity_until),
+        retention_until=_date(record.retention_until),
+        publicly_visible=record.publicly_visible,
+        never_public=record.never_public,
+        late=record.late,
+        repairable=record.repairable,
+        repair_possible_from=_date(record.repair_possible_from),
+        repaired=record.repaired,
+        under_objection=record.under_objection,
+        submitted_at=_ts(record, "submitted_at"),
+        updated_at=_ts(record, "updated_at"),
+        calendar_note=record.calendar_note or None,
+        level=level.label,
+    )
+
+
+def versions_view(record: rec.Record) -> schemas.RecordVersions:
+    return schemas.RecordVersions(
+        record_id=record.record_id,
+        versions=[
+            schemas.RecordVersionPublic(
+                version=v.version,
+                fields=json_format.MessageToDict(v.fields),
+                submitted_by=v.submitted_by,
+                department=v.department,
+                submitted_at=_ts(v, "submitted_at"),
+                reason=v.reason or None,
+            )
+            for v in record.versions
+        ],
+    )
+
+
+def item_view(item: rec.CatalogItem) -> schemas.CatalogItemPublic:
+    rule = item.publicity
+    return schemas.CatalogItemPublic(
+        item_code=item.item_code,
+        name=item.name,
+        category=item.category,
+        nature=item.nature,
+        disclosure=item.disclosure,
+        source_departments=list(item.source_departments),
+        publicity={
+            "kind": rule.kind,
+            "months": rule.months,
+            "days": rule.days,
+            "min_days": rule.min_days,
+            "until_field": rule.until_field,
+            "by_severity": {
+                k: json_format.MessageToDict(v, always_print_fields_with_no_presence=True)
+                for k, v in rule.by_severity.items()
+            },
+        },
+        retention_days=item.retention_days,
+        repairable=item.repairable,
+        non_repairable_kinds=list(item.non_repairable_kinds),
+        fields=json.loads(item.fields_schema or "{}"),
+        schema_version=item.schema_version,
+        late_after_workdays=item.late_after_workdays,
+    )

@@ -1,0 +1,236 @@
+"""The records' part of the contract: the catalog, records, a subject's records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from credit.records.v1 import records_pb2 as rec
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from google.protobuf import struct_pb2
+
+from credit_gateway.domain.access import Caller, Level
+from credit_gateway.entrypoints import schemas
+from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
+from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.entrypoints.record_views import (
+    LEVEL_TO_PB,
+    item_view,
+    record_view,
+    shown_code,
+    versions_view,
+)
+
+router = APIRouter(tags=["records"])
+AdminDep = Annotated[Caller, require("admin")]
+WriterDep = Annotated[Caller, require("records:write")]
+RecordId = Annotated[str, Path(min_length=36, max_length=36, description="a record id (UUID)")]
+
+
+def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+def _caller(caller: Caller) -> rec.Caller:
+    return rec.Caller(client_id=caller.client_id, department=caller.department)
+
+
+@router.get("/v1/catalog/items", response_model=schemas.CatalogList)
+async def list_items(gateway: GatewayDep) -> schemas.CatalogList:
+    """The credit information catalog."""
+    reply = await gateway.records.catalog()
+    return schemas.CatalogList(items=[item_view(i) for i in reply.items])
+
+
+@router.post("/v1/catalog/items", status_code=201, response_model=schemas.CatalogItemPublic)
+async def put_item(
+    body: schemas.CatalogItemCreate, caller: AdminDep, gateway: GatewayDep
+) -> schemas.CatalogItemPublic:
+    """Adds a catalog item, or a new version of one (stored records keep theirs)."""
+    rule = dict(body.publicity or {})
+    if body.publicity_days is not None:
+        rule = {"kind": "fixed", "days": body.publicity_days}
+    if body.min_publicity_days is not None:
+        rule["min_days"] = body.min_publicity_days
+    try:
+        publicity = rec.PublicityRule(
+            kind=str(rule.get("kind", "none")),
+            months=int(rule.get("months", 0)),
+            days=int(rule.get("days", 0)),
+            min_days=int(rule.get("min_days", 0)),
+            until_field=str(rule.get("until_field", "")),
+            by_severity={
+                k: rec.SeverityWindow(
+                    publish=bool(v.get("publish")),
+                    min_months=int(v.get("min_months", 0)),
+                    max_months=int(v.get("max_months", 0)),
+                )
+                for k, v in dict(rule.get("by_severity") or {}).items()
+            },
+        )
+    except (TypeError, ValueError, AttributeError) as error:
+        raise Problem(
+            422,
+            "validation_failed",
+            "invalid publicity rule",
+            [{"field": "publicity", "message": str(error)}],
+        ) from error
+    item = await gateway.records.put_item(
+        rec.PutCatalogItemRequest(
+            actor=caller.client_id,
+            item=rec.CatalogItem(
+                item_code=body.item_code,
+                name=body.name,
+                category=body.category,
+                nature=body.nature,
+                disclosure=body.disclosure,
+                source_departments=body.source_departments,
+                publicity=publicity,
+                retention_days=body.retention_days,
+                repairable=body.repairable,
+                non_repairable_kinds=body.non_repairable_kinds,
+                fields_schema=json.dumps(body.fields, ensure_ascii=False),
+                late_after_workdays=body.late_after_workdays,
+            ),
+        )
+    )
+    return item_view(item)
+
+
+@router.post(
+    "/v1/records",
+    status_code=201,
+    response_model=schemas.RecordPublic,
+    responses={
+        200: {"model": schemas.RecordPublic, "description": "the same content was stored already"},
+        409: {"description": "duplicate_source_ref: the source_ref names other content"},
+    },
+)
+async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: GatewayDep) -> Any:
+    """Submits one record for a subject; the department must be a source of the item."""
+    reply = await gateway.records.submit(
+        rec.SubmitRecordRequest(
+            caller=_caller(caller),
+            subject_code=body.subject_code,
+            item_code=body.item_code,
+            source_ref=body.source_ref,
+            decided_on=body.decided_on.isoformat(),
+            fields=_struct(body.fields),
+        )
+    )
+    subject = await gateway.registry.get(body.subject_code)
+    view = record_view(reply.record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
+    return JSONResponse(view.model_dump(mode="json"), status_code=201 if reply.created else 200)
+
+
+async def _record_at_level(
+    gateway: GatewayDep, record_id: str, read: ReadDep, *, versions: bool
+) -> tuple[rec.Record, str, Level]:
+    record = await gateway.records.get(
+        rec.GetRecordRequest(
+            record_id=record_id, level=LEVEL_TO_PB[read.level], with_versions=versions
+        )
+    )
+    subject = await gateway.registry.get(record.subject_code)
+    level = level_for_subject(subject, read)
+    if level != read.level:  # the subject itself: everything
+        record = await gateway.records.get(
+            rec.GetRecordRequest(
+                record_id=record_id, level=LEVEL_TO_PB[level], with_versions=versions
+            )
+        )
+    return record, shown_code(subject, level), level
+
+
+@router.get("/v1/records/{record_id}", response_model=schemas.RecordPublic)
+async def get_record(
+    record_id: RecordId, read: ReadDep, gateway: GatewayDep
+) -> schemas.RecordPublic:
+    """One record as the caller's level sees it."""
+    record, code, level = await _record_at_level(gateway, record_id, read, versions=False)
+    return record_view(record, code, level)
+
+
+@router.get("/v1/records/{record_id}/versions", response_model=schemas.RecordVersions)
+async def get_versions(
+    record_id: RecordId, read: ReadDep, gateway: GatewayDep
+) -> schemas.RecordVersions:
+    """Every version of a record, oldest first, with who submitted each and when."""
+    record, _code, _level = await _record_at_level(gateway, record_id, read, versions=True)
+    return versions_view(record)
+
+
+@router.post("/v1/records/{record_id}/correct", response_model=schemas.RecordPublic)
+async def correct_record(
+    record_id: RecordId, body: schemas.RecordCorrect, caller: WriterDep, gateway: GatewayDep
+) -> schemas.RecordPublic:
+    """Adds the next version; only the record's source department may."""
+    record = await gateway.records.correct(
+        rec.CorrectRecordRequest(
+            caller=_caller(caller),
+            record_id=record_id,
+            fields=_struct(body.fields),
+            reason=body.reason,
+        )
+    )
+    subject = await gateway.registry.get(record.subject_code)
+    return record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
+
+
+@router.post("/v1/records/{record_id}/withdraw", response_model=schemas.RecordPublic)
+async def withdraw_record(
+    record_id: RecordId, body: schemas.RecordWithdraw, caller: WriterDep, gateway: GatewayDep
+) -> schemas.RecordPublic:
+    """Withdraws a record: it stays stored, with its status, who and why."""
+    record = await gateway.records.withdraw(
+        rec.WithdrawRecordRequest(caller=_caller(caller), record_id=record_id, reason=body.reason)
+    )
+    subject = await gateway.registry.get(record.subject_code)
+    return record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
+
+
+@router.get("/v1/subjects/{code}/records", response_model=schemas.RecordPage)
+async def subject_records(
+    code: Annotated[str, Path(min_length=1, max_length=32)],
+    read: ReadDep,
+    gateway: GatewayDep,
+    category: Annotated[str, Query(max_length=100)] = "",
+    item_code: Annotated[str, Query(max_length=64)] = "",
+    as_of: Annotated[
+        dt.datetime | None, Query(description="RFC 3339; what was visible then")
+    ] = None,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> schemas.RecordPage:
+    """A subject's records as the caller's level sees them, now or as of a past moment."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise Problem(
+            422,
+            "validation_failed",
+            "as_of needs a time zone offset",
+            [{"field": "as_of", "message": "RFC 3339 with offset"}],
+        )
+    subject = await gateway.registry.get(code)
+    level = level_for_subject(subject, read)
+    request = rec.ListSubjectRecordsRequest(
+        subject_id=subject.subject_id,
+        level=LEVEL_TO_PB[level],
+        category=category,
+        item_code=item_code,
+        page_size=page_size,
+        page_token=page_token,
+    )
+    if as_of is not None:
+        request.as_of.FromDatetime(as_of.astimezone(dt.UTC))
+    reply = await gateway.records.for_subject(request)
+    shown = shown_code(subject, level)
+    return schemas.RecordPage(
+        items=[record_view(r, shown, level) for r in reply.records],
+        next_page_token=reply.next_page_token or None,
+        level=level.label,
+        as_of=as_of,
+    )

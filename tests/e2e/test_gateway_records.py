@@ -1,0 +1,185 @@
+"""Records through the gateway, with real registry and records processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from e2e.conftest import Api
+
+ORG = {
+    "kind": "organization",
+    "name": "网关记录测试有限公司",
+    "registration_authority": "9",
+    "org_category": "1",
+    "division_code": "310115",
+}
+
+
+def penalty_body(code: str, ref: str = "沪监罚〔2026〕7号", **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "violation_type": "超范围经营",
+        "violation_facts": "超出核准登记的经营范围从事经营活动",
+        "legal_basis": "《市场主体登记管理条例》第四十六条",
+        "penalty_kinds": ["fine"],
+        "penalty_content": "罚款人民币1万元",
+        "fine_amount": 1.0,
+        "severity": "general",
+        "deciding_authority": "上海市浦东新区市场监督管理局",
+    }
+    body.update(fields)
+    decided = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    return {
+        "subject_code": code,
+        "item_code": "admin_penalty",
+        "source_ref": ref,
+        "decided_on": decided,
+        "fields": body,
+    }
+
+
+async def setup(api: Api) -> tuple[str, dict[str, str], dict[str, str]]:
+    registrar = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    code = (await api.http.post("/v1/subjects", json=ORG, headers=registrar)).json()["code"]
+    market = {
+        "Authorization": (await api.client(["records:write"], department="market_regulation"))[
+            "Authorization"
+        ]
+    }
+    tax = {
+        "Authorization": (await api.client(["records:write"], department="tax"))["Authorization"]
+    }
+    return code, market, tax
+
+
+async def test_a_record_is_submitted_read_corrected_and_withdrawn(records_api: Api) -> None:
+    api = records_api
+    code, market, tax = await setup(api)
+    reply = await api.http.post("/v1/records", json=penalty_body(code), headers=market)
+    assert reply.status_code == 201, reply.text
+    record = reply.json()
+    assert record["status"] == "active" and record["version"] == 1 and record["publicly_visible"]
+    again = await api.http.post("/v1/records", json=penalty_body(code), headers=market)
+    assert again.status_code == 200 and again.json()["record_id"] == record["record_id"]
+    clash = await api.http.post(
+        "/v1/records", json=penalty_body(code, fine_amount=2.0), headers=market
+    )
+    assert clash.status_code == 409 and clash.json()["code"] == "duplicate_source_ref"
+
+    public = await api.http.get(f"/v1/subjects/{code}/records")
+    assert public.json()["level"] == "public" and [
+        r["record_id"] for r in public.json()["items"]
+    ] == [record["record_id"]]
+
+    denied = await api.http.post(
+        f"/v1/records/{record['record_id']}/correct",
+        headers=tax,
+        json={"fields": penalty_body(code)["fields"], "reason": "x"},
+    )
+    assert denied.status_code == 403 and denied.json()["code"] == "department_mismatch"
+    corrected = await api.http.post(
+        f"/v1/records/{record['record_id']}/correct",
+        headers=market,
+        json={"fields": penalty_body(code, fine_amount=1.5)["fields"], "reason": "金额笔误"},
+    )
+    assert corrected.status_code == 200 and corrected.json()["status"] == "corrected"
+    versions = (await api.http.get(f"/v1/records/{record['record_id']}/versions")).json()[
+        "versions"
+    ]
+    assert [v["fields"]["fine_amount"] for v in versions] == [1.0, 1.5]
+
+    withdrawn = await api.http.post(
+        f"/v1/records/{record['record_id']}/withdraw", headers=market, json={"reason": "撤销"}
+    )
+    assert withdrawn.json()["status"] == "withdrawn"
+    assert (await api.http.get(f"/v1/subjects/{code}/records")).json()["items"] == []
+    gone = await api.http.get(f"/v1/records/{record['record_id']}")
+    assert gone.status_code == 404
+    again = await api.http.post(
+        f"/v1/records/{record['record_id']}/withdraw", headers=market, json={"reason": "再撤"}
+    )
+    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+
+
+async def test_as_of_through_the_gateway(records_api: Api) -> None:
+    api = records_api
+    code, market, _ = await setup(api)
+    before = dt.datetime.now(dt.UTC)
+    record = (await api.http.post("/v1/records", json=penalty_body(code), headers=market)).json()
+    await api.http.post(
+        f"/v1/records/{record['record_id']}/withdraw", headers=market, json={"reason": "撤销"}
+    )
+    between = record["submitted_at"]
+    then = await api.http.get(f"/v1/subjects/{code}/records", params={"as_of": between})
+    assert [r["record_id"] for r in then.json()["items"]] == [record["record_id"]]
+    earlier = await api.http.get(
+        f"/v1/subjects/{code}/records", params={"as_of": before.isoformat()}
+    )
+    assert earlier.json()["items"] == []
+    naive = await api.http.get(
+        f"/v1/subjects/{code}/records", params={"as_of": "2026-01-01T00:00:00"}
+    )
+    assert naive.status_code == 422
+
+
+async def test_bad_records_get_problem_documents_and_nothing_is_stored(records_api: Api) -> None:
+    api = records_api
+    code, market, _ = await setup(api)
+    future = penalty_body(code, severity="enormous")
+    future["decided_on"] = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    del future["fields"]["legal_basis"]
+    cases = [
+        (penalty_body("91310115MA8BRK2A83"), 422, "unknown_subject"),
+        ({**penalty_body(code), "item_code": "nope"}, 422, "unknown_item"),
+        ({**penalty_body(code), "item_code": "court_dishonest"}, 403, "department_mismatch"),
+        (future, 422, "validation_failed"),
+        ({**penalty_body(code), "extra": 1}, 422, "validation_failed"),
+    ]
+    for body, status, problem in cases:
+        reply = await api.http.post("/v1/records", json=body, headers=market)
+        assert reply.status_code == status and reply.json()["code"] == problem, (
+            problem,
+            reply.text,
+        )
+    fields = {
+        e["field"]
+        for e in (await api.http.post("/v1/records", json=future, headers=market)).json()["errors"]
+    }
+    assert {"decided_on", "fields.legal_basis", "fields.severity"} <= fields
+    restricted = {"Authorization": (await api.client(["credit:restricted"]))["Authorization"]}
+    assert (await api.http.get(f"/v1/subjects/{code}/records", headers=restricted)).json()[
+        "items"
+    ] == []
+
+
+async def test_the_catalog_is_public_and_admins_add_items(records_api: Api) -> None:
+    api = records_api
+    items = (await api.http.get("/v1/catalog/items")).json()["items"]
+    assert "admin_penalty" in {i["item_code"] for i in items}
+    body = {
+        "item_code": "green_award",
+        "name": "绿色企业",
+        "category": "信用评价结果",
+        "nature": "positive",
+        "disclosure": "public",
+        "source_departments": ["ecology_environment"],
+        "publicity_days": 365,
+        "min_publicity_days": 90,
+        "retention_days": 1826,
+        "repairable": False,
+        "fields": {
+            "type": "object",
+            "required": ["level"],
+            "properties": {"level": {"type": "string"}},
+        },
+    }
+    reply = await api.http.post("/v1/catalog/items", json=body, headers=await api.admin_headers())
+    assert reply.status_code == 201 and reply.json()["schema_version"] == 1
+    reply = await api.http.post("/v1/catalog/items", json=body, headers=await api.admin_headers())
+    assert reply.json()["schema_version"] == 2
+    bad = await api.http.post(
+        "/v1/catalog/items",
+        headers=await api.admin_headers(),
+        json={**body, "fields": {"type": "object", "properties": {"x": {"type": 7}}}},
+    )
+    assert bad.status_code == 422
