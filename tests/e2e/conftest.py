@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from credit_gateway import bootstrap
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints.app import create_app

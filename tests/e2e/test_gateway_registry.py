@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import samples
-from support.processes import ServiceProcess, free_port
 
 from e2e.conftest import Api, gateway_settings, open_api
+from support import samples
+from support.processes import ServiceProcess, free_port
 
 PERSON = {"kind": "natural_person", "name": "张三丰", "id_number": "11010519491231002X"}
 

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from support.backends import BACKEND
 from support.processes import free_port
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import grpc
 import pytest
-from support.processes import ServiceProcess
 
 from credit.events.v1 import envelope_pb2, objections_pb2, subject_pb2
 from credit.registry.v1 import registry_pb2 as rpb
@@ -18,6 +17,7 @@ from credit_common.timeutil import utcnow
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
 from credit_records.service_layer import commands
+from support.processes import ServiceProcess
 
 MARKET = commands.Caller("cl_market", "market_regulation")
 TAX = commands.Caller("cl_tax", "tax")

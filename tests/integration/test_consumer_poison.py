@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
+from google.protobuf import wrappers_pb2
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from credit.events.v1 import envelope_pb2
 from credit_common.consumer import StreamConsumer
 from credit_common.db import Database
 from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
 from credit_common.relay import OutboxRelay, stream_name
-from google.protobuf import wrappers_pb2
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+
 from credit_common.db import GUID, Database, UTCDateTime
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables

@@ -19,14 +19,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from google.protobuf import wrappers_pb2
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from credit.events.v1 import envelope_pb2
 from credit_common.consumer import StreamConsumer
 from credit_common.db import Database
 from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
-from google.protobuf import wrappers_pb2
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncConnection
 from support import event_worker as worker
 
 pytestmark = pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+
 from credit_common.errors import Conflict, InvalidArgument, InvalidTransition, NotFound
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp

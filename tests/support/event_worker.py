@@ -27,13 +27,14 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from credit.events.v1 import envelope_pb2
 from credit_common.consumer import StreamConsumer
 from credit_common.db import GUID, Database
 from credit_common.outbox import outbox_table, processed_events_table
 from credit_common.redis_client import make_redis
 from credit_common.relay import OutboxRelay, stream_name
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 GROUP = "test-group"
 EVENT_TYPE = "test.Happened"

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from credit_registry.settings import RegistrySettings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from credit_registry.settings import RegistrySettings
 
 
 def free_port() -> int:

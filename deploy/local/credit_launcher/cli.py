@@ -23,7 +23,6 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-
 # The backend services in start order, with the services each one calls.
 BACKENDS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ()),

@@ -65,11 +65,11 @@ class Backend:
         raise AssertionError("unreachable")
 
     async def call_stream(
-        self, rpc: Callable[..., Awaitable[T]], messages: Any, *, timeout: float
+        self, rpc: Callable[..., Awaitable[T]], messages: Any, *, deadline: float
     ) -> T:
         """A client-streaming call: never retried (the stream is consumed once)."""
         try:
-            return await rpc(messages, timeout=timeout)
+            return await rpc(messages, timeout=deadline)
         except grpc.aio.AioRpcError as error:
             if error.code() in _UNAVAILABLE:
                 raise BackendUnavailable(self.name, error.code().name.lower()) from error

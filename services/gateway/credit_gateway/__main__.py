@@ -6,9 +6,9 @@ import argparse
 import logging
 
 import uvicorn
+
 from credit_common.logs import configure_logging
 from credit_common.telemetry import configure_tracing, instrument_grpc_client
-
 from credit_gateway import bootstrap
 from credit_gateway.entrypoints.app import create_app
 from credit_gateway.settings import GatewaySettings

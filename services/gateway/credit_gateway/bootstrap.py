@@ -7,7 +7,6 @@ from pathlib import Path
 
 from credit_common.db import Database
 from credit_common.migrate import upgrade
-
 from credit_gateway.adapters.backends import Backend, RecordsClient, RegistryClient
 from credit_gateway.adapters.keys import KeyStore
 from credit_gateway.service_layer.clients import Clients

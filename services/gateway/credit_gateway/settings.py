@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from credit_common.settings import ServiceSettings
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
+
+from credit_common.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):

@@ -19,7 +19,6 @@ from credit_common.telemetry import (
     instrument_grpc_client,
     instrument_grpc_server,
 )
-
 from credit_records import bootstrap
 from credit_records.adapters import tables
 from credit_records.entrypoints.grpc_servicer import RecordsServicer

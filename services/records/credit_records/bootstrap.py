@@ -9,7 +9,6 @@ from credit_common.db import Database
 from credit_common.migrate import upgrade
 from credit_common.outbox import Outbox
 from credit_common.workdays import DEFAULT_CALENDAR
-
 from credit_records.adapters import tables
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.directory import SubjectDirectory

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from credit_common.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from credit_common.settings import ServiceSettings
 
 
 class RecordsSettings(ServiceSettings):

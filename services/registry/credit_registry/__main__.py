@@ -12,7 +12,6 @@ from credit_common.logs import configure_logging
 from credit_common.redis_client import make_redis
 from credit_common.relay import OutboxRelay
 from credit_common.telemetry import configure_tracing, instrument_grpc_server
-
 from credit_registry import bootstrap
 from credit_registry.adapters import tables
 from credit_registry.entrypoints.grpc_servicer import RegistryServicer

@@ -8,7 +8,6 @@ from pathlib import Path
 from credit_common.db import Database
 from credit_common.migrate import upgrade
 from credit_common.outbox import Outbox
-
 from credit_registry.adapters import tables
 from credit_registry.adapters.crypto import IdentityProtector
 from credit_registry.service_layer.registry import Registry

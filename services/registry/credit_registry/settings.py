@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from credit_common.settings import DEV_SECRET_MARKER, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from credit_common.settings import DEV_SECRET_MARKER, ServiceSettings
 
 
 class RegistrySettings(ServiceSettings):

@@ -1,4 +1,5 @@
 import pytest
+
 from credit_common.masking import mask_id_number, mask_name
 
 

@@ -3,9 +3,10 @@ import logging
 
 import chinese_calendar
 import pytest
-from credit_common.workdays import DEFAULT_CALENDAR, Result, WorkCalendar
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from credit_common.workdays import DEFAULT_CALENDAR, Result, WorkCalendar
 
 D = dt.date
 

@@ -4,6 +4,10 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum.cn import ric, uscc
+
 from credit_registry.domain.codes import (
     AUTHORITY_CATEGORIES,
     USCC_ALPHABET,
@@ -20,9 +24,6 @@ from credit_registry.domain.codes import (
     validate_tax_registration_number,
     validate_uscc,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from stdnum.cn import ric, uscc
 
 SAMPLES = Path("/work/shared/data/samples/subjects.ndjson")
 TODAY = datetime.date(2025, 6, 1)

@@ -82,5 +82,5 @@ class RecordsClient(Backend):
     ) -> rec.IngestRecordsResponse:
         """Streams a bulk load; its deadline is the bulk one, not the per-call one."""
         return await self.call_stream(
-            self._stub.IngestRecords, messages, timeout=self.bulk_deadline
+            self._stub.IngestRecords, messages, deadline=self.bulk_deadline
         )

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from credit_common.db import Database
-from credit_common.timeutil import utcnow
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from credit_common.db import Database
+from credit_common.timeutil import utcnow
 from credit_gateway.adapters.tables import signing_keys
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from credit_common.db import UTCDateTime
 
 metadata = sa.MetaData()

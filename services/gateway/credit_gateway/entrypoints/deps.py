@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from credit.registry.v1 import registry_pb2 as pb
 from fastapi import Depends, Query, Request
 
+from credit.registry.v1 import registry_pb2 as pb
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import PURPOSE_MAX, PURPOSE_MIN, Caller, Level
 from credit_gateway.entrypoints.problems import Problem

@@ -6,13 +6,13 @@ import logging
 from typing import Any
 
 import grpc
-from credit_common.errors import DomainError
-from credit_common.grpc_errors import RemoteError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from credit_common.errors import DomainError
+from credit_common.grpc_errors import RemoteError
 from credit_gateway.adapters.backends import BackendUnavailable
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 from typing import Any, cast
 
+from google.protobuf import json_format
+
 from credit.records.v1 import records_pb2 as rec
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.masking import mask_id_number
-from google.protobuf import json_format
-
 from credit_gateway.domain.access import Level
 from credit_gateway.entrypoints import schemas
 

@@ -6,7 +6,6 @@ import datetime as dt
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.masking import mask_id_number, mask_name
-
 from credit_gateway.domain.access import Level
 from credit_gateway.entrypoints import schemas
 

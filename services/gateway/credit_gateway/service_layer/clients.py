@@ -8,10 +8,10 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+
 from credit_common.db import Database
 from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
 from credit_common.timeutil import utcnow
-
 from credit_gateway.adapters.secrets import hash_secret, new_secret, verify_secret
 from credit_gateway.adapters.tables import clients
 from credit_gateway.domain.access import DEPARTMENTS, SCOPES

@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 import jwt
-from credit_common.timeutil import utcnow
 
+from credit_common.timeutil import utcnow
 from credit_gateway.adapters.keys import KeyStore
 from credit_gateway.domain.access import Caller
 from credit_gateway.service_layer.clients import Client, Clients

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from credit_common.db import Database
-from credit_common.timeutil import utcnow
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from credit_common.db import Database
+from credit_common.timeutil import utcnow
 from credit_records.adapters import tables as t
 from credit_records.adapters.schemas import FieldValidator
 from credit_records.domain.catalog import DISCLOSURES, CatalogItem, PublicityRule, SeverityWindow

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from credit.records.v1 import records_pb2 as pb
-from credit_common.errors import FieldViolation, InvalidArgument
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from credit.records.v1 import records_pb2 as pb
+from credit_common.errors import FieldViolation, InvalidArgument
 from credit_records.adapters.catalog_store import definition_of, item_from_definition
 from credit_records.domain.catalog import CatalogItem, Level
 from credit_records.domain.records import RecordView

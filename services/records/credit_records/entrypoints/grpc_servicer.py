@@ -12,7 +12,6 @@ from credit.records.v1 import records_pb2 as pb
 from credit.records.v1 import records_pb2_grpc as pb_grpc
 from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.grpc_errors import map_domain_errors
-
 from credit_records.entrypoints import convert
 from credit_records.service_layer import commands
 from credit_records.service_layer.catalog import Catalog

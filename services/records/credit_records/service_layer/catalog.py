@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from credit_common.db import Database
-from credit_common.errors import FieldViolation, InvalidArgument, NotFound
 from jsonschema import SchemaError
 
+from credit_common.db import Database
+from credit_common.errors import FieldViolation, InvalidArgument, NotFound
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.schemas import FieldValidator
 from credit_records.domain.catalog import CatalogItem, check_item

@@ -9,7 +9,6 @@ from typing import Any
 
 from credit_common.errors import FieldViolation
 from credit_common.workdays import WorkCalendar
-
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.domain.catalog import CatalogItem
 from credit_records.domain.publicity import window_for

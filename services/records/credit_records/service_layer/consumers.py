@@ -6,13 +6,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
+from google.protobuf import json_format
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from credit.events.v1 import envelope_pb2, objections_pb2, subject_pb2
 from credit.events.v1 import records_pb2 as ev
 from credit_common.outbox import Event
 from credit_common.timeutil import UTC, utcnow
-from google.protobuf import json_format
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from credit_records.adapters import tables as t
 from credit_records.adapters.repository import RecordRepository
 from credit_records.service_layer.records import Records, summary

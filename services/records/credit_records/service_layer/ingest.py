@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.errors import UniqueViolation
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from credit.events.v1 import records_pb2 as ev
 from credit_common.db import Database
 from credit_common.errors import FieldViolation
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_common.workdays import WorkCalendar
-from psycopg.errors import UniqueViolation
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from credit_records.adapters.bulk import copy_records
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.directory import SubjectDirectory

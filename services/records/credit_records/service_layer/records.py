@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+
 from credit.events.v1 import records_pb2 as ev
 from credit_common.db import Database
 from credit_common.errors import (
@@ -20,7 +21,6 @@ from credit_common.errors import (
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_common.workdays import WorkCalendar
-
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.directory import SubjectDirectory
 from credit_records.adapters.repository import RecordRepository

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from credit_common.db import GUID, UTCDateTime
 from credit_common.outbox import outbox_table, processed_events_table
 

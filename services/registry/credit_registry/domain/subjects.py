@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass, field
 
 from credit_common.errors import InvalidArgument, InvalidTransition
-
 from credit_registry.domain import codes
 
 

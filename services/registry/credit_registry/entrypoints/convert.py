@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from credit.registry.v1 import registry_pb2 as pb
-from credit_common.errors import FieldViolation, InvalidArgument
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from credit.registry.v1 import registry_pb2 as pb
+from credit_common.errors import FieldViolation, InvalidArgument
 from credit_registry.domain.subjects import Kind, LegacyCode, Status, Subject
 from credit_registry.service_layer import commands
 

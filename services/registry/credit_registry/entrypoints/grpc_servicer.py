@@ -9,7 +9,6 @@ from credit.registry.v1 import registry_pb2 as pb
 from credit.registry.v1 import registry_pb2_grpc as pb_grpc
 from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.grpc_errors import map_domain_errors
-
 from credit_registry.entrypoints import convert
 from credit_registry.service_layer import commands
 from credit_registry.service_layer.registry import Registry

@@ -12,7 +12,6 @@ from credit_common.db import Database
 from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
-
 from credit_registry.adapters.crypto import IdentityProtector
 from credit_registry.adapters.repository import SubjectRepository
 from credit_registry.domain import codes

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from credit.records.v1 import records_pb2 as rec
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from google.protobuf import struct_pb2
 
+from credit.records.v1 import records_pb2 as rec
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require

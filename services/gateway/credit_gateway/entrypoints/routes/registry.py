@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from credit.registry.v1 import registry_pb2 as pb
 from fastapi import APIRouter, Path, Query
 
+from credit.registry.v1 import registry_pb2 as pb
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas, views
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require

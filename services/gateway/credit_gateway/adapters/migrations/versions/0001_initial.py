@@ -6,9 +6,10 @@ Revises:
 
 from collections.abc import Sequence
 
-import credit_common.db
 import sqlalchemy as sa
 from alembic import op
+
+import credit_common.db
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -7,10 +7,11 @@ Create Date: 2026-11-27 02:52:38.659054
 
 from collections.abc import Sequence
 
-import credit_common.db
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import credit_common.db
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -7,9 +7,10 @@ Create Date: 2026-11-27 02:31:05.091668
 
 from collections.abc import Sequence
 
-import credit_common.db
 import sqlalchemy as sa
 from alembic import op
+
+import credit_common.db
 
 revision: str = "0001"
 down_revision: str | None = None
