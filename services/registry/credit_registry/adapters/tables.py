@@ -31,6 +31,12 @@ subjects = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_subjects_division_kind", "division_code", "kind"),
     sa.Index("ix_subjects_org_code", "org_code"),
+    sa.Index(
+        "ix_subjects_merged_into",
+        "merged_into",
+        postgresql_where=sa.text("merged_into IS NOT NULL"),
+        sqlite_where=sa.text("merged_into IS NOT NULL"),
+    ),
 )
 
 legacy_codes = sa.Table(

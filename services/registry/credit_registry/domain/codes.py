@@ -61,8 +61,24 @@ def normalise(code: str) -> str:
     return code.strip().upper()
 
 
+# Character values per alphabet, built once: validation runs 10,000 codes per call.
+_VALUES: dict[str, dict[str, int]] = {}
+_SETS: dict[str, frozenset[str]] = {}
+
+
+def _values(alphabet: str) -> dict[str, int]:
+    table = _VALUES.get(alphabet)
+    if table is None:
+        table = _VALUES[alphabet] = {c: i for i, c in enumerate(alphabet)}
+        _SETS[alphabet] = frozenset(alphabet)
+    return table
+
+
 def _bad_char(chars: str, alphabet: str, first_position: int = 1) -> str | None:
     """Names the first character outside the alphabet, by its position."""
+    _values(alphabet)
+    if _SETS[alphabet].issuperset(chars):
+        return None
     for position, char in enumerate(chars, start=first_position):
         if char not in alphabet:
             return f"position {position}: character {char!r} is not allowed"
@@ -71,9 +87,11 @@ def _bad_char(chars: str, alphabet: str, first_position: int = 1) -> str | None:
 
 def _weighted_sum(chars: str, alphabet: str, weights: Sequence[int]) -> int:
     """Sums each character's value (its index in the alphabet) times its weight."""
-    if problem := _bad_char(chars, alphabet):
-        raise ValueError(problem)
-    return sum(alphabet.index(c) * w for c, w in zip(chars, weights, strict=True))
+    values = _values(alphabet)
+    try:
+        return sum([values[c] * w for c, w in zip(chars, weights, strict=True)])
+    except KeyError:
+        raise ValueError(_bad_char(chars, alphabet)) from None
 
 
 def _all_digits(text: str) -> bool:
