@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_registry.adapters import tables as t
@@ -54,23 +55,35 @@ class SubjectRepository:
             sa.select(t.legacy_codes.c.subject_id).where(t.legacy_codes.c.value == value).limit(1)
         )
 
+    def _among(self, column: sa.Column[str], values: list[str]) -> sa.ColumnElement[bool]:
+        """column IN values: one array parameter on PostgreSQL, a plain IN list elsewhere."""
+        if self.conn.dialect.name == "postgresql":
+            return column == sa.any_(
+                sa.bindparam(None, values, type_=postgresql.ARRAY(sa.String()))
+            )
+        return column.in_(values)
+
     async def ids_for_keys(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
+        """Subject ids by code key, then by legacy code for the keys not found."""
         found: dict[str, uuid.UUID] = {}
-        for start in range(0, len(keys), 1000):
-            chunk = list(keys[start : start + 1000])
+        step = 10_000 if self.conn.dialect.name == "postgresql" else 900
+        for start in range(0, len(keys), step):
+            chunk = list(keys[start : start + step])
             rows = await self.conn.execute(
                 sa.select(t.subjects.c.code_key, t.subjects.c.id).where(
-                    t.subjects.c.code_key.in_(chunk)
+                    self._among(t.subjects.c.code_key, chunk)
                 )
             )
             found.update({r.code_key: r.id for r in rows})
-            rows = await self.conn.execute(
-                sa.select(t.legacy_codes.c.value, t.legacy_codes.c.subject_id).where(
-                    t.legacy_codes.c.value.in_(chunk)
+            legacy = [k for k in chunk if k not in found and len(k) in (9, 15)]
+            if legacy:
+                rows = await self.conn.execute(
+                    sa.select(t.legacy_codes.c.value, t.legacy_codes.c.subject_id).where(
+                        self._among(t.legacy_codes.c.value, legacy)
+                    )
                 )
-            )
-            for r in rows:
-                found.setdefault(r.value, r.subject_id)
+                for r in rows:
+                    found.setdefault(r.value, r.subject_id)
         return found
 
     async def load(

@@ -6,6 +6,7 @@ Revises: 0001
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
@@ -19,8 +20,8 @@ def upgrade() -> None:
         "ix_subjects_merged_into",
         "subjects",
         ["merged_into"],
-        postgresql_where="merged_into IS NOT NULL",
-        sqlite_where="merged_into IS NOT NULL",
+        postgresql_where=sa.text("merged_into IS NOT NULL"),
+        sqlite_where=sa.text("merged_into IS NOT NULL"),
     )
 
 
