@@ -23,6 +23,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from credit_launcher import upload
+
 # The backend services in start order, with the services each one calls.
 BACKENDS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ()),
@@ -228,6 +230,7 @@ def main() -> None:
     run_parser.set_defaults(func=run)
     migrate_parser = sub.add_parser("migrate", help="apply every service's migrations")
     migrate_parser.set_defaults(func=migrate)
+    upload.add_parser(sub)
     args = parser.parse_args()
     args.func(args)
 

@@ -1,0 +1,1 @@
+"""Parsing of departments' bulk uploads (CSV, NDJSON, .xlsx) into record rows."""
