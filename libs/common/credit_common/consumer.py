@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from credit.events.v1 import envelope_pb2
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from credit.events.v1 import envelope_pb2
 from credit_common.db import Database, insert_ignore
 from credit_common.timeutil import utcnow
 

@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from credit.events.v1 import envelope_pb2
 from google.protobuf.message import Message
 from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from credit.events.v1 import envelope_pb2
 from credit_common.db import GUID, UTCDateTime
 from credit_common.timeutil import utcnow
 
