@@ -68,6 +68,13 @@ class TooLarge(IngestError):
         super().__init__([f"the upload is larger than {limit_bytes} bytes"])
 
 
+@dataclass
+class Detected:
+    """What a reader learned of the upload: the catalog item named or read from the header."""
+
+    item_code: str | None = None
+
+
 @dataclass(slots=True)
 class ParsedRow:
     """One data row: ``row`` when it could be read, else ``None`` and ``errors``."""
@@ -258,7 +265,10 @@ class _CsvParser:
     its other lines are read again as rows of their own.
     """
 
-    def __init__(self, encoding: str, item_code: str | None) -> None:
+    def __init__(
+        self, encoding: str, item_code: str | None, detected: Detected | None = None
+    ) -> None:
+        self.detected = detected
         self.encoding = encoding
         self.item_code = item_code
         self.plan: ColumnPlan | None = None
@@ -468,6 +478,8 @@ class _CsvParser:
         problems = check_header(item, cells)
         if problems:
             raise HeaderError(problems)
+        if self.detected is not None:
+            self.detected.item_code = item
         self.plan = ColumnPlan(item, cells)
         self.width = len(cells)
 
@@ -478,7 +490,7 @@ _UNKNOWN_ITEM = (
 
 
 async def read_csv(
-    chunks: AsyncIterable[bytes], item_code: str | None = None
+    chunks: AsyncIterable[bytes], item_code: str | None = None, detected: Detected | None = None
 ) -> AsyncIterator[ParsedRow]:
     """Rows of a CSV upload: comma-separated, header row first (national codes and/or our
     names), UTF-8 with or without a byte-order mark, or GB18030 (chosen once, from the
@@ -509,7 +521,7 @@ async def read_csv(
         ascii_only = ascii_only and chunk.isascii()
     encoding = _choose_encoding(bytes(head), complete)
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    parser = _CsvParser(encoding, item_code)
+    parser = _CsvParser(encoding, item_code, detected)
     for parsed in parser.feed(decoder.decode(bytes(head), final=complete), complete):
         yield parsed
     if not complete:
@@ -532,7 +544,10 @@ def _unnamed_error(cells: Sequence[object], unnamed: tuple[int, ...]) -> str:
 
 
 def read_xlsx(
-    path: str | os.PathLike[str], item_code: str | None = None, sheet: str | None = None
+    path: str | os.PathLike[str],
+    item_code: str | None = None,
+    sheet: str | None = None,
+    detected: Detected | None = None,
 ) -> Iterator[ParsedRow]:
     """Rows of an .xlsx workbook: the first sheet or the one named, header row first
     (national codes and/or our names); the item is detected from the header when
@@ -566,7 +581,7 @@ def read_xlsx(
                 )
             # the stored dimensions are often wrong in exported files: read every cell
             worksheet.reset_dimensions()
-            yield from _xlsx_rows(worksheet.iter_rows(values_only=True), item_code)
+            yield from _xlsx_rows(worksheet.iter_rows(values_only=True), item_code, detected)
         finally:
             workbook.close()
 
@@ -575,7 +590,9 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _xlsx_rows(rows: Iterator[tuple[object, ...]], item_code: str | None) -> Iterator[ParsedRow]:
+def _xlsx_rows(
+    rows: Iterator[tuple[object, ...]], item_code: str | None, detected: Detected | None = None
+) -> Iterator[ParsedRow]:
     header: list[str] | None = None
     for values in rows:
         if all(_blank(v) for v in values):
@@ -596,6 +613,8 @@ def _xlsx_rows(rows: Iterator[tuple[object, ...]], item_code: str | None) -> Ite
     problems = check_header(item, header)
     if problems:
         raise HeaderError(problems)
+    if detected is not None:
+        detected.item_code = item
     plan = ColumnPlan(item, header)
     width = len(header)
     number = 0

@@ -1,0 +1,196 @@
+"""POST /v1/records/bulk: a department's file streamed to the records service."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from credit.records.v1 import records_pb2 as rec
+from credit_common.ingest.readers import (
+    Detected,
+    HeaderError,
+    ParsedRow,
+    TooLarge,
+    read_csv,
+    read_ndjson,
+    read_xlsx,
+    spool_to_file,
+)
+from credit_gateway.domain.access import Caller
+from credit_gateway.entrypoints import schemas
+from credit_gateway.entrypoints.deps import GatewayDep, require
+from credit_gateway.entrypoints.problems import Problem
+
+router = APIRouter(tags=["records"])
+WriterDep = Annotated[Caller, require("records:write")]
+
+NDJSON = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
+CSV = {"text/csv", "application/csv"}
+XLSX = {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+BODY = {
+    "required": True,
+    "content": {
+        "application/x-ndjson": {
+            "schema": {"type": "string", "description": "one JSON object a line"}
+        },
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "header row of field names or national codes",
+            }
+        },
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}
+        },
+    },
+}
+
+
+async def _in_thread(rows: Iterator[ParsedRow], batch: int = 1000) -> AsyncIterator[ParsedRow]:
+    """A blocking reader iterated in a worker thread, a batch at a time."""
+    while True:
+        taken = await run_in_threadpool(lambda: list(itertools.islice(rows, batch)))
+        if not taken:
+            return
+        for parsed in taken:
+            yield parsed
+
+
+def _ingest_row(parsed: ParsedRow, item_code: str) -> rec.IngestRow:
+    if parsed.row is None:
+        return rec.IngestRow(
+            row=parsed.number,
+            item_code=item_code,
+            parse_errors=[rec.RowError(field="row", message=e) for e in parsed.errors],
+        )
+    row = parsed.row
+    return rec.IngestRow(
+        row=parsed.number,
+        subject_code=row.subject_code,
+        item_code=item_code,
+        source_ref=row.source_ref,
+        decided_on=row.decided_on,
+        fields_json=json.dumps(row.fields, ensure_ascii=False),
+        parse_errors=[rec.RowError(field="row", message=e) for e in parsed.errors],
+    )
+
+
+@router.post(
+    "/v1/records/bulk",
+    response_model=schemas.BulkResult,
+    openapi_extra={"requestBody": BODY},
+    responses={
+        413: {"description": "payload_too_large"},
+        415: {"description": "unsupported_media_type"},
+        422: {"description": "invalid_header, item_required or empty_upload"},
+    },
+)
+async def bulk(
+    request: Request,
+    caller: WriterDep,
+    gateway: GatewayDep,
+    item_code: Annotated[
+        str,
+        Query(
+            max_length=64, description="the catalog item; read from a CSV/XLSX header when absent"
+        ),
+    ] = "",
+    atomic: Annotated[bool, Query(description="store nothing if any row is rejected")] = False,
+) -> schemas.BulkResult:
+    """Ingests NDJSON, CSV or XLSX, streamed: each row is checked on its own; the answer
+    counts accepted, unchanged and rejected rows, naming each rejected row and why."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    detected = Detected(item_code or None)
+    spooled: Path | None = None
+    try:
+        if media in NDJSON:
+            if not item_code:
+                raise Problem(
+                    422,
+                    "item_required",
+                    "name the catalog item with ?item_code= for NDJSON",
+                    [{"field": "item_code", "message": "required for NDJSON"}],
+                )
+            rows: AsyncIterator[ParsedRow] = read_ndjson(request.stream(), item_code)
+        elif media in CSV:
+            rows = read_csv(request.stream(), item_code or None, detected)
+        elif media in XLSX:
+            spooled = await spool_to_file(
+                request.stream(),
+                Path(tempfile.gettempdir()),
+                gateway.settings.bulk_max_bytes,
+                suffix=".xlsx",
+            )
+            rows = _in_thread(read_xlsx(spooled, item_code or None, detected=detected))
+        else:
+            raise Problem(
+                415,
+                "unsupported_media_type",
+                "send application/x-ndjson, text/csv or an .xlsx spreadsheet",
+            )
+        try:
+            first = await anext(rows, None)
+        except HeaderError as error:
+            raise Problem(
+                422,
+                "invalid_header",
+                "the header row is not what the item needs",
+                [{"field": "header", "message": p} for p in error.problems],
+            ) from error
+        if first is None:
+            raise Problem(
+                422,
+                "empty_upload",
+                "the upload has no data rows",
+                [{"field": "body", "message": "no data rows"}],
+            )
+        item = detected.item_code or item_code
+        chunk_rows = gateway.settings.bulk_chunk_rows
+
+        async def messages() -> AsyncIterator[rec.IngestRecordsRequest]:
+            yield rec.IngestRecordsRequest(
+                options=rec.IngestOptions(
+                    caller=rec.Caller(client_id=caller.client_id, department=caller.department),
+                    atomic=atomic,
+                )
+            )
+            batch = [_ingest_row(first, item)]
+            async for parsed in rows:
+                batch.append(_ingest_row(parsed, item))
+                if len(batch) >= chunk_rows:
+                    yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
+                    batch = []
+            if batch:
+                yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
+
+        reply = await gateway.records.ingest(messages())
+    except TooLarge as error:
+        raise Problem(
+            413, "payload_too_large", f"the upload exceeds {error.limit_bytes} bytes"
+        ) from error
+    finally:
+        if spooled is not None:
+            with contextlib.suppress(OSError):
+                spooled.unlink()
+    return schemas.BulkResult(
+        accepted=reply.accepted,
+        unchanged=reply.unchanged,
+        rejected_count=reply.rejected_count,
+        atomic=reply.atomic,
+        stored_nothing=reply.rolled_back,
+        rejected=[
+            schemas.RejectedRowPublic(
+                row=r.row,
+                errors=[schemas.RowErrorPublic(field=e.field, message=e.message) for e in r.errors],
+            )
+            for r in reply.rejected
+        ],
+    )

@@ -1,0 +1,175 @@
+"""Bulk loads of the departments' sample files through the gateway."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support import samples
+
+from e2e.conftest import Api
+
+CSV_TYPE = {"content-type": "text/csv"}
+XLSX_TYPE = {"content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def broken(name: str) -> set[int]:
+    data = json.loads((samples.SAMPLES / "broken_rows.json").read_text(encoding="utf-8"))
+    return {int(row) for row in data[name]}
+
+
+async def register_samples(api: Api) -> None:
+    registrar = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    for row in samples.subjects():
+        if row["kind"] == "natural_person":
+            body = {"kind": "natural_person", "name": row["name"], "id_number": row["id_number"]}
+        else:
+            body = {
+                k: row[k]
+                for k in (
+                    "kind",
+                    "name",
+                    "registration_authority",
+                    "org_category",
+                    "division_code",
+                    "org_code",
+                )
+            }
+        reply = await api.http.post("/v1/subjects", json=body, headers=registrar)
+        assert reply.status_code == 201, reply.text
+
+
+@pytest.fixture
+async def loaded(records_api: Api) -> Api:
+    await register_samples(records_api)
+    return records_api
+
+
+async def writer(api: Api) -> dict[str, str]:
+    return {
+        "Authorization": (await api.client(["records:write"], department="market_regulation"))[
+            "Authorization"
+        ]
+    }
+
+
+async def test_the_penalty_csv_stores_every_row_but_the_broken_ones_and_a_resend_changes_nothing(
+    loaded: Api,
+) -> None:
+    headers = {**(await writer(loaded)), **CSV_TYPE}
+    body = (samples.SAMPLES / "admin_penalties.csv").read_bytes()
+    reply = await loaded.http.post("/v1/records/bulk", content=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    assert {r["row"] for r in result["rejected"]} == broken("admin_penalties.csv")
+    assert (
+        result["accepted"] == 300 - len(broken("admin_penalties.csv")) and result["unchanged"] == 0
+    )
+    assert all(r["errors"] and r["errors"][0]["message"] for r in result["rejected"])
+    again = (await loaded.http.post("/v1/records/bulk", content=body, headers=headers)).json()
+    assert again["accepted"] == 0 and again["unchanged"] == result["accepted"]
+    assert {r["row"] for r in again["rejected"]} == broken("admin_penalties.csv")
+
+
+async def test_a_load_cut_off_half_way_and_sent_again_ends_with_exactly_the_right_records(
+    loaded: Api,
+) -> None:
+    headers = {**(await writer(loaded)), **CSV_TYPE}
+    lines = (samples.SAMPLES / "admin_penalties.csv").read_bytes().splitlines(keepends=True)
+    half = b"".join(lines[:150])  # the header and 149 rows, as if the client had gone
+    first = (await loaded.http.post("/v1/records/bulk", content=half, headers=headers)).json()
+    full = (
+        await loaded.http.post("/v1/records/bulk", content=b"".join(lines), headers=headers)
+    ).json()
+    expected = 300 - len(broken("admin_penalties.csv"))
+    assert first["accepted"] + full["accepted"] == expected
+    assert full["unchanged"] == first["accepted"]
+    code = samples.subjects()[0]["code"]
+    shared = {"Authorization": (await loaded.client(["credit:restricted"]))["Authorization"]}
+    listed = (await loaded.http.get(f"/v1/subjects/{code}/records", headers=shared)).json()["items"]
+    assert len({r["source_ref"] for r in listed}) == len(listed)
+
+
+async def test_the_licence_spreadsheet_with_spreadsheet_dates(loaded: Api) -> None:
+    headers = {**(await writer(loaded)), **XLSX_TYPE}
+    body = (samples.SAMPLES / "admin_licenses.xlsx").read_bytes()
+    result = (await loaded.http.post("/v1/records/bulk", content=body, headers=headers)).json()
+    assert {r["row"] for r in result["rejected"]} == broken("admin_licenses.xlsx")
+    assert result["accepted"] == 200 - len(broken("admin_licenses.xlsx"))
+
+
+async def test_an_atomic_load_with_a_bad_row_stores_nothing(loaded: Api) -> None:
+    headers = {**(await writer(loaded)), **CSV_TYPE}
+    body = (samples.SAMPLES / "admin_penalties.csv").read_bytes()
+    result = (
+        await loaded.http.post(
+            "/v1/records/bulk", params={"atomic": "true"}, content=body, headers=headers
+        )
+    ).json()
+    assert result["stored_nothing"] and result["accepted"] == 0
+    plain = (await loaded.http.post("/v1/records/bulk", content=body, headers=headers)).json()
+    assert plain["unchanged"] == 0 and plain["accepted"] == 300 - len(broken("admin_penalties.csv"))
+
+
+async def test_ndjson_rows_in_our_field_names(loaded: Api) -> None:
+    headers = {**(await writer(loaded)), "content-type": "application/x-ndjson"}
+    code = samples.subjects()[3]["code"]
+    fields = {
+        "violation_type": "无照经营",
+        "violation_facts": "未取得营业执照从事经营活动",
+        "legal_basis": "《无证无照经营查处办法》",
+        "penalty_kinds": ["warning"],
+        "penalty_content": "警告",
+        "severity": "minor",
+        "deciding_authority": "某局",
+    }
+    lines = [
+        json.dumps(
+            {
+                "subject_code": code,
+                "source_ref": f"nd-{i}",
+                "decided_on": "2026-11-02",
+                "fields": fields,
+            },
+            ensure_ascii=False,
+        )
+        for i in range(5)
+    ]
+    body = ("\n".join([*lines, "{not json", ""])).encode()
+    reply = await loaded.http.post(
+        "/v1/records/bulk", params={"item_code": "admin_penalty"}, content=body, headers=headers
+    )
+    result = reply.json()
+    assert result["accepted"] == 5 and [r["row"] for r in result["rejected"]] == [6]
+    missing = await loaded.http.post("/v1/records/bulk", content=body, headers=headers)
+    assert missing.status_code == 422 and missing.json()["code"] == "item_required"
+
+
+async def test_wrong_headers_types_and_sizes_are_clear_errors(records_api: Api) -> None:
+    headers = await writer(records_api)
+    reply = await records_api.http.post(
+        "/v1/records/bulk", content=b"FOO,BAR\n1,2\n", headers={**headers, **CSV_TYPE}
+    )
+    assert reply.status_code == 422 and reply.json()["code"] == "invalid_header"
+    reply = await records_api.http.post(
+        "/v1/records/bulk",
+        params={"item_code": "admin_penalty"},
+        content=b"XDR_SHXYM,CF_WSH,CF_JDRQ,COLOUR\n",
+        headers={**headers, **CSV_TYPE},
+    )
+    assert reply.status_code == 422 and "COLOUR" in json.dumps(
+        reply.json()["errors"], ensure_ascii=False
+    )
+    reply = await records_api.http.post(
+        "/v1/records/bulk", content=b"%PDF", headers={**headers, "content-type": "application/pdf"}
+    )
+    assert reply.status_code == 415
+    reply = await records_api.http.post(
+        "/v1/records/bulk", content=b"not a zip", headers={**headers, **XLSX_TYPE}
+    )
+    assert reply.status_code == 422 and reply.json()["code"] == "invalid_header"
+    huge = str(2 * 1024**3)
+    reply = await records_api.http.post(
+        "/v1/records/bulk", content=b"x", headers={**headers, **CSV_TYPE, "content-length": huge}
+    )
+    assert reply.status_code == 413 and reply.json()["code"] == "payload_too_large"
