@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import samples
 
 from e2e.conftest import Api
+from support import samples
 
 CSV_TYPE = {"content-type": "text/csv"}
 XLSX_TYPE = {"content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
