@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).parent))
 
 from credit_common.redis_client import make_redis
+from credit_lists import bootstrap as lists_bootstrap
+from credit_lists.settings import ListsSettings
 from credit_records import bootstrap as records_bootstrap
 from credit_records.settings import RecordsSettings
 from credit_registry import bootstrap as registry_bootstrap
@@ -138,3 +140,50 @@ def records_process(
     )
     yield process
     process.stop()
+
+
+@pytest.fixture
+def lists_process(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> Iterator[ServiceProcess]:
+    process = start_service(
+        "credit_lists",
+        "CREDIT_LISTS_",
+        {
+            "DATABASE_URL": make_database_url("lst"),
+            "REDIS_URL": redis_url,
+            "REGISTRY_ADDRESS": registry_process.address,
+            "RECORDS_ADDRESS": records_process.address,
+            "CLOCK_EVERY_SECONDS": "0.2",
+        },
+        tmp_path,
+        port=free_port(),
+    )
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def lists_app(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[lists_bootstrap.ListsApp]:
+    settings = ListsSettings(
+        database_url=make_database_url("lst"),
+        redis_url=redis_url,
+        var_dir=tmp_path,
+        registry_address=registry_process.address,
+        records_address=records_process.address,
+    )
+    lists_bootstrap.migrate(settings)
+    app = lists_bootstrap.build(settings)
+    await app.start()
+    yield app
+    await app.stop()

@@ -115,3 +115,23 @@ async def records_api(
     client, close = await open_api(settings)
     yield client
     await close()  # type: ignore[misc]
+
+
+@pytest.fixture
+async def lists_api(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    lists_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        records_address=records_process.address,
+        lists_address=lists_process.address,
+    )
+    client, close = await open_api(settings)
+    yield client
+    await close()  # type: ignore[misc]

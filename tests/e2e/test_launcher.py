@@ -56,7 +56,11 @@ def test_credit_run_starts_every_service_prints_the_admin_and_stops_on_ctrl_c(
         assert match, output
         base = f"http://127.0.0.1:{gateway_port}"
         with urllib.request.urlopen(f"{base}/readyz", timeout=5) as reply:
-            assert json.load(reply)["services"] == {"registry": "ready", "records": "ready"}
+            assert json.load(reply)["services"] == {
+                "registry": "ready",
+                "records": "ready",
+                "lists": "ready",
+            }
         request = urllib.request.Request(
             f"{base}/oauth/token",
             method="POST",

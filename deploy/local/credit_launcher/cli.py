@@ -29,6 +29,7 @@ from credit_launcher import upload
 BACKENDS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ()),
     ("records", ("registry",)),
+    ("lists", ("registry", "records")),
 ]
 
 

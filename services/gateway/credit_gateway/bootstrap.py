@@ -7,7 +7,7 @@ from pathlib import Path
 
 from credit_common.db import Database
 from credit_common.migrate import upgrade
-from credit_gateway.adapters.backends import Backend, RecordsClient, RegistryClient
+from credit_gateway.adapters.backends import Backend, ListsClient, RecordsClient, RegistryClient
 from credit_gateway.adapters.keys import KeyStore
 from credit_gateway.service_layer.clients import Clients
 from credit_gateway.service_layer.tokens import Tokens
@@ -26,10 +26,11 @@ class Gateway:
     tokens: Tokens
     registry: RegistryClient
     records: RecordsClient
+    lists: ListsClient
 
     @property
     def backends(self) -> list[Backend]:
-        return [self.registry, self.records]
+        return [self.registry, self.records, self.lists]
 
     async def start(self) -> None:
         await self.keys.load()
@@ -63,4 +64,5 @@ def build(settings: GatewaySettings) -> Gateway:
     records = RecordsClient(
         settings.records_address, settings.backend_deadline_seconds, settings.bulk_deadline_seconds
     )
-    return Gateway(settings, db, keys, clients, tokens, registry, records)
+    lists = ListsClient(settings.lists_address, settings.backend_deadline_seconds)
+    return Gateway(settings, db, keys, clients, tokens, registry, records, lists)

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from credit_common.db import Database
+from credit_common.directory import SubjectDirectory
 from credit_common.migrate import upgrade
 from credit_common.outbox import Outbox
 from credit_common.workdays import DEFAULT_CALENDAR
 from credit_records.adapters import tables
 from credit_records.adapters.catalog_store import CatalogStore
-from credit_records.adapters.directory import SubjectDirectory
 from credit_records.service_layer.catalog import Catalog
 from credit_records.service_layer.consumers import RecordConsumers
 from credit_records.service_layer.ingest import Ingestion

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from credit.lists.v1 import lists_pb2 as lst
+from credit.lists.v1 import lists_pb2_grpc as lst_grpc
 from credit.records.v1 import records_pb2 as rec
 from credit.records.v1 import records_pb2_grpc as rec_grpc
 from credit.registry.v1 import registry_pb2 as pb
 from credit.registry.v1 import registry_pb2_grpc as pb_grpc
 from credit_common.grpc_client import Backend, BackendUnavailable
 
-__all__ = ["Backend", "BackendUnavailable", "RecordsClient", "RegistryClient"]
+__all__ = ["Backend", "BackendUnavailable", "ListsClient", "RecordsClient", "RegistryClient"]
 
 
 class RegistryClient(Backend):
@@ -27,6 +29,10 @@ class RegistryClient(Backend):
 
     async def register(self, request: pb.RegisterSubjectRequest) -> pb.Subject:
         return await self.call(self._stub.RegisterSubject, request, idempotent=False)
+
+    async def resolve(self, codes: list[str]) -> pb.ResolveCodesResponse:
+        request = pb.ResolveCodesRequest(codes=codes, summary_only=True)
+        return await self.call(self._stub.ResolveCodes, request, idempotent=True)
 
     async def get(self, code: str) -> pb.Subject:
         return await self.call(
@@ -84,3 +90,55 @@ class RecordsClient(Backend):
         return await self.call_stream(
             self._stub.IngestRecords, messages, deadline=self.bulk_deadline
         )
+
+
+class ListsClient(Backend):
+    def __init__(self, address: str, deadline: float) -> None:
+        super().__init__("lists", address, deadline)
+
+    @property
+    def _stub(self) -> lst_grpc.ListsServiceStub:
+        return self.stub(lst_grpc.ListsServiceStub)
+
+    async def list_types(self) -> lst.ListListTypesResponse:
+        return await self.call(
+            self._stub.ListListTypes, lst.ListListTypesRequest(), idempotent=True
+        )
+
+    async def put_list_type(self, request: lst.PutListTypeRequest) -> lst.ListType:
+        return await self.call(self._stub.PutListType, request, idempotent=False)
+
+    async def measures(self) -> lst.ListMeasuresResponse:
+        return await self.call(self._stub.ListMeasures, lst.ListMeasuresRequest(), idempotent=True)
+
+    async def put_measure(self, request: lst.PutMeasureRequest) -> lst.Measure:
+        return await self.call(self._stub.PutMeasure, request, idempotent=False)
+
+    async def propose(self, request: lst.ProposeEntryRequest) -> lst.Entry:
+        return await self.call(self._stub.ProposeEntry, request, idempotent=False)
+
+    async def get(self, entry_id: str) -> lst.Entry:
+        return await self.call(
+            self._stub.GetEntry, lst.GetEntryRequest(entry_id=entry_id), idempotent=True
+        )
+
+    async def search(self, request: lst.ListEntriesRequest) -> lst.ListEntriesResponse:
+        return await self.call(self._stub.ListEntries, request, idempotent=True)
+
+    async def remove(self, request: lst.RemoveEntryRequest) -> lst.Entry:
+        return await self.call(self._stub.RemoveEntry, request, idempotent=False)
+
+    async def status(self, subject_id: str, include_past: bool) -> lst.SubjectStatusResponse:
+        request = lst.SubjectStatusRequest(subject_id=subject_id, include_past=include_past)
+        return await self.call(self._stub.SubjectStatus, request, idempotent=True)
+
+    async def check(self, request: lst.CheckRestrictionsRequest) -> lst.CheckRestrictionsResponse:
+        return await self.call(self._stub.CheckRestrictions, request, idempotent=True)
+
+    async def feedback(self, request: lst.RecordFeedbackRequest) -> lst.Feedback:
+        return await self.call(self._stub.RecordFeedback, request, idempotent=False)
+
+    async def statistics(
+        self, request: lst.FeedbackStatisticsRequest
+    ) -> lst.FeedbackStatisticsResponse:
+        return await self.call(self._stub.FeedbackStatistics, request, idempotent=True)

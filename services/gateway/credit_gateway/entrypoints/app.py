@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
-from credit_gateway.entrypoints.routes import admin, bulk, health, oauth, records, registry
+from credit_gateway.entrypoints.routes import admin, bulk, health, lists, oauth, records, registry
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -80,7 +80,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     )
     app.state.gateway = gateway
     problems.install(app)
-    for module in (health, oauth, admin, registry, records, bulk):
+    for module in (health, oauth, admin, registry, records, bulk, lists):
         app.include_router(module.router)
     app.add_middleware(
         RequestIdAndLimits,

@@ -267,3 +267,176 @@ class BulkResult(BaseModel):
     rejected_count: int
     atomic: bool
     stored_nothing: bool = Field(description="true when atomic and a row was rejected")
+
+
+class ListTypeCreate(Strict):
+    list_type: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    color: Literal["red", "black", "watch"]
+    authority_department: str = Field(min_length=1, max_length=64)
+    publicity_days: int = Field(default=0, ge=0, le=3650)
+    default_duration_days: int = Field(default=0, ge=0, le=36500, description="0: until removed")
+    max_duration_days: int = Field(default=0, ge=0, le=36500, description="0: no maximum")
+    min_days_before_repair: int = Field(default=0, ge=0, le=36500)
+    repairable: bool = False
+    basis: str = Field(default="", max_length=1000)
+
+
+class ListTypePublic(BaseModel):
+    list_type: str
+    name: str
+    color: str
+    authority_department: str
+    publicity_days: int
+    default_duration_days: int
+    max_duration_days: int
+    min_days_before_repair: int
+    repairable: bool
+    basis: str
+    version: int
+
+
+class ListTypeList(BaseModel):
+    items: list[ListTypePublic]
+
+
+class MeasureCreate(Strict):
+    measure_code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["punish", "reward"]
+    implementing_department: str = Field(min_length=1, max_length=64)
+    list_types: list[str] = Field(min_length=1, max_length=50)
+    basis: str = Field(default="", max_length=1000)
+
+
+class MeasurePublic(BaseModel):
+    measure_code: str
+    name: str
+    kind: str
+    implementing_department: str
+    list_types: list[str]
+    basis: str
+    version: int
+
+
+class MeasureList(BaseModel):
+    items: list[MeasurePublic]
+
+
+class EntryCreate(Strict):
+    subject_code: str = Field(min_length=1, max_length=32)
+    list_type: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=1000)
+    decision_ref: str = Field(min_length=1, max_length=200)
+    basis_record_ids: list[str] = Field(default_factory=list, max_length=100)
+    valid_until: dt.datetime | None = None
+
+
+class EntryRemove(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+    withdraw: bool = Field(
+        default=False, description="listed in error: withdrawn rather than removed"
+    )
+
+
+class TransitionPublic(BaseModel):
+    from_state: str
+    to_state: str
+    at: dt.datetime | None
+    actor: str
+    reason: str
+
+
+class EntryPublic(BaseModel):
+    entry_id: str
+    subject_code: str
+    subject_name: str
+    list_type: str
+    color: str
+    state: Literal["publicity", "effective", "expired", "removed", "withdrawn"]
+    reason: str
+    decision_ref: str
+    basis_record_ids: list[str]
+    department: str
+    proposed_at: dt.datetime | None
+    publicity_until: dt.datetime | None
+    effective_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    under_objection: bool
+    repairable: bool
+    repair_possible_from: dt.datetime | None
+    history: list[TransitionPublic] | None = None
+    level: str
+
+
+class EntryPage(BaseModel):
+    items: list[EntryPublic]
+    next_page_token: str | None = None
+    level: str
+
+
+class TriggeredMeasurePublic(BaseModel):
+    measure_code: str
+    name: str
+    kind: str
+    entry_id: str
+    list_type: str
+    basis: str
+    implementing_department: str
+
+
+class SubjectLists(BaseModel):
+    code: str
+    restricted: bool
+    rewarded: bool
+    entries: list[EntryPublic]
+    measures: list[TriggeredMeasurePublic]
+    level: str
+
+
+class RestrictionCheck(Strict):
+    subject_codes: list[str] = Field(min_length=1, max_length=10_000)
+    measure_codes: list[str] = Field(default_factory=list, max_length=200)
+
+
+class RestrictionResult(BaseModel):
+    code: str
+    restricted: bool
+    rewarded: bool
+    measures: list[TriggeredMeasurePublic]
+    canonical_code: str | None = None
+    error: str | None = None
+
+
+class RestrictionResults(BaseModel):
+    results: list[RestrictionResult]
+    level: str
+
+
+class FeedbackCreate(Strict):
+    entry_id: str = Field(min_length=36, max_length=36)
+    measure_code: str = Field(min_length=1, max_length=64)
+    applied_on: dt.date
+    outcome: str = Field(min_length=1, max_length=200)
+    note: str = Field(default="", max_length=1000)
+
+
+class FeedbackPublic(BaseModel):
+    feedback_id: str
+    entry_id: str
+    measure_code: str
+    department: str
+    applied_on: dt.date
+    outcome: str
+    note: str
+
+
+class FeedbackCount(BaseModel):
+    measure_code: str
+    department: str
+    month: str
+    count: int
+
+
+class FeedbackStatistics(BaseModel):
+    results: list[FeedbackCount]

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import records_pb2 as ev
 from credit_common.db import Database
+from credit_common.directory import SubjectDirectory
 from credit_common.errors import FieldViolation
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.bulk import copy_records
 from credit_records.adapters.catalog_store import CatalogStore
-from credit_records.adapters.directory import SubjectDirectory
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord, china_date
 from credit_records.service_layer.checks import check_row, new_record

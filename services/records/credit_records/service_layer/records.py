@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from credit.events.v1 import records_pb2 as ev
 from credit_common.db import Database
+from credit_common.directory import SubjectDirectory
 from credit_common.errors import (
     Conflict,
     FieldViolation,
@@ -22,7 +23,6 @@ from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
-from credit_records.adapters.directory import SubjectDirectory
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.catalog import Level
 from credit_records.domain.publicity import window_for

@@ -22,7 +22,7 @@ class IdentityProtector:
 
     def lookup_key(self, id_number: str) -> str:
         digest = hmac.new(self._hmac_key, id_number.upper().encode(), hashlib.sha256).hexdigest()
-        return f"P{digest}"
+        return f"P{digest.upper()}"  # upper case: codes are normalised to upper case
 
     def encrypt(self, id_number: str) -> bytes:
         nonce = os.urandom(12)

@@ -1,4 +1,4 @@
-"""The registry as the records service sees it: codes resolved to subjects, briefly cached."""
+"""The registry as other services see it: codes resolved to subjects, briefly cached."""
 
 from __future__ import annotations
 

@@ -1,0 +1,367 @@
+"""The lists' part of the contract: list types, measures, entries, status, the batch check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, cast
+
+from fastapi import APIRouter, Path, Query
+
+from credit.lists.v1 import lists_pb2 as lst
+from credit.registry.v1 import registry_pb2 as pb
+from credit_common.masking import mask_name
+from credit_gateway.domain.access import Caller, Level
+from credit_gateway.entrypoints import schemas
+from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
+from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.entrypoints.record_views import shown_code
+
+router = APIRouter(tags=["lists"])
+AdminDep = Annotated[Caller, require("admin")]
+WriterDep = Annotated[Caller, require("lists:write")]
+SharedDep = Annotated[Caller, require("credit:shared")]
+EntryId = Annotated[str, Path(min_length=36, max_length=36, description="an entry id (UUID)")]
+CURRENT = {"publicity", "effective"}
+
+
+def _ts(message: Any, name: str) -> dt.datetime | None:
+    return getattr(message, name).ToDatetime(tzinfo=dt.UTC) if message.HasField(name) else None
+
+
+def _caller(caller: Caller) -> lst.Caller:
+    return lst.Caller(client_id=caller.client_id, department=caller.department)
+
+
+def list_type_view(t: lst.ListType) -> schemas.ListTypePublic:
+    return schemas.ListTypePublic(
+        list_type=t.list_type,
+        name=t.name,
+        color=t.color,
+        authority_department=t.authority_department,
+        publicity_days=t.publicity_days,
+        default_duration_days=t.default_duration_days,
+        max_duration_days=t.max_duration_days,
+        min_days_before_repair=t.min_days_before_repair,
+        repairable=t.repairable,
+        basis=t.basis,
+        version=t.version,
+    )
+
+
+def measure_view(m: lst.Measure) -> schemas.MeasurePublic:
+    return schemas.MeasurePublic(
+        measure_code=m.measure_code,
+        name=m.name,
+        kind=m.kind,
+        implementing_department=m.implementing_department,
+        list_types=list(m.list_types),
+        basis=m.basis,
+        version=m.version,
+    )
+
+
+def triggered_view(t: lst.TriggeredMeasure) -> schemas.TriggeredMeasurePublic:
+    return schemas.TriggeredMeasurePublic(
+        measure_code=t.measure_code,
+        name=t.name,
+        kind=t.kind,
+        entry_id=t.entry_id,
+        list_type=t.list_type,
+        basis=t.basis,
+        implementing_department=t.implementing_department,
+    )
+
+
+def entry_view(
+    e: lst.Entry, subject: pb.Subject | None, level: Level, *, history: bool = False
+) -> schemas.EntryPublic:
+    code, name = "", ""
+    if subject is not None:
+        code = shown_code(subject, level)
+        person = subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
+        name = mask_name(subject.name) if person and level == Level.PUBLIC else subject.name
+    return schemas.EntryPublic(
+        entry_id=e.entry_id,
+        subject_code=code,
+        subject_name=name,
+        list_type=e.list_type,
+        color=e.color,
+        state=cast(Any, e.state),
+        reason=e.reason,
+        decision_ref=e.decision_ref,
+        basis_record_ids=list(e.basis_record_ids),
+        department=e.department,
+        proposed_at=_ts(e, "proposed_at"),
+        publicity_until=_ts(e, "publicity_until"),
+        effective_from=_ts(e, "effective_from"),
+        valid_until=_ts(e, "valid_until"),
+        under_objection=e.under_objection,
+        repairable=e.repairable,
+        repair_possible_from=_ts(e, "repair_possible_from"),
+        history=[
+            schemas.TransitionPublic(
+                from_state=h.from_state,
+                to_state=h.to_state,
+                at=_ts(h, "at"),
+                actor=h.actor,
+                reason=h.reason,
+            )
+            for h in e.history
+        ]
+        if history
+        else None,
+        level=level.label,
+    )
+
+
+async def subjects_of(gateway: GatewayDep, entries: list[lst.Entry]) -> dict[str, pb.Subject]:
+    keys = sorted({e.subject_key for e in entries})
+    if not keys:
+        return {}
+    reply = await gateway.registry.resolve(keys)
+    return {r.requested_code: r.subject for r in reply.results if r.found}
+
+
+@router.get("/v1/list-types", response_model=schemas.ListTypeList)
+async def list_types(gateway: GatewayDep) -> schemas.ListTypeList:
+    """The list types (红黑名单) with their authority, publicity and duration."""
+    return schemas.ListTypeList(
+        items=[list_type_view(t) for t in (await gateway.lists.list_types()).list_types]
+    )
+
+
+@router.post("/v1/list-types", status_code=201, response_model=schemas.ListTypePublic)
+async def put_list_type(
+    body: schemas.ListTypeCreate, caller: AdminDep, gateway: GatewayDep
+) -> schemas.ListTypePublic:
+    """Adds a list type or its next version."""
+    stored = await gateway.lists.put_list_type(
+        lst.PutListTypeRequest(actor=caller.client_id, list_type=lst.ListType(**body.model_dump()))
+    )
+    return list_type_view(stored)
+
+
+@router.get("/v1/measures", response_model=schemas.MeasureList)
+async def measures(gateway: GatewayDep) -> schemas.MeasureList:
+    """The joint reward and punishment measures (联合奖惩措施清单)."""
+    return schemas.MeasureList(
+        items=[measure_view(m) for m in (await gateway.lists.measures()).measures]
+    )
+
+
+@router.post("/v1/measures", status_code=201, response_model=schemas.MeasurePublic)
+async def put_measure(
+    body: schemas.MeasureCreate, caller: AdminDep, gateway: GatewayDep
+) -> schemas.MeasurePublic:
+    stored = await gateway.lists.put_measure(
+        lst.PutMeasureRequest(actor=caller.client_id, measure=lst.Measure(**body.model_dump()))
+    )
+    return measure_view(stored)
+
+
+@router.post("/v1/list-entries", status_code=201, response_model=schemas.EntryPublic)
+async def propose(
+    body: schemas.EntryCreate, caller: WriterDep, gateway: GatewayDep
+) -> schemas.EntryPublic:
+    """Proposes an entry; only the list type's authority department may."""
+    request = lst.ProposeEntryRequest(
+        caller=_caller(caller),
+        subject_code=body.subject_code,
+        list_type=body.list_type,
+        reason=body.reason,
+        decision_ref=body.decision_ref,
+        basis_record_ids=body.basis_record_ids,
+    )
+    if body.valid_until is not None:
+        if body.valid_until.tzinfo is None:
+            raise Problem(
+                422,
+                "validation_failed",
+                "valid_until needs a time zone offset",
+                [{"field": "valid_until", "message": "RFC 3339 with offset"}],
+            )
+        request.valid_until.FromDatetime(body.valid_until.astimezone(dt.UTC))
+    entry = await gateway.lists.propose(request)
+    subject = await gateway.registry.get(body.subject_code)
+    return entry_view(entry, subject, Level.RESTRICTED, history=True)
+
+
+@router.get("/v1/list-entries", response_model=schemas.EntryPage)
+async def search_entries(
+    read: ReadDep,
+    gateway: GatewayDep,
+    list_type: Annotated[str, Query(max_length=64)] = "",
+    state: Literal["publicity", "effective", "expired", "removed", "withdrawn"] | None = None,
+    subject_code: Annotated[str, Query(max_length=32)] = "",
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> schemas.EntryPage:
+    """Entries; the public level sees those in publicity or effective, natural persons masked."""
+    subject_id = ""
+    if subject_code:
+        subject = await gateway.registry.get(subject_code)
+        level_for_subject(subject, read)
+        subject_id = subject.subject_id
+    public = read.level == Level.PUBLIC
+    if public and state is not None and state not in CURRENT:
+        return schemas.EntryPage(items=[], level=read.level.label)
+    reply = await gateway.lists.search(
+        lst.ListEntriesRequest(
+            list_type=list_type,
+            state=state or "",
+            subject_id=subject_id,
+            current_only=public,
+            page_size=page_size,
+            page_token=page_token,
+        )
+    )
+    subjects = await subjects_of(gateway, list(reply.entries))
+    items = []
+    for e in reply.entries:
+        found = subjects.get(e.subject_key)
+        person = found is not None and found.kind == pb.SUBJECT_KIND_NATURAL_PERSON
+        level = Level.PUBLIC if person and not read.purpose else read.level
+        items.append(entry_view(e, found, level))
+    return schemas.EntryPage(
+        items=items, next_page_token=reply.next_page_token or None, level=read.level.label
+    )
+
+
+@router.get("/v1/list-entries/{entry_id}", response_model=schemas.EntryPublic)
+async def get_entry(entry_id: EntryId, read: ReadDep, gateway: GatewayDep) -> schemas.EntryPublic:
+    """One entry with its history."""
+    entry = await gateway.lists.get(entry_id)
+    if read.level == Level.PUBLIC and entry.state not in CURRENT:
+        raise Problem(404, "not_found", "no such entry")
+    subject = (await subjects_of(gateway, [entry])).get(entry.subject_key)
+    level = level_for_subject(subject, read) if subject is not None else read.level
+    return entry_view(entry, subject, level, history=True)
+
+
+@router.post("/v1/list-entries/{entry_id}/remove", response_model=schemas.EntryPublic)
+async def remove_entry(
+    entry_id: EntryId, body: schemas.EntryRemove, caller: WriterDep, gateway: GatewayDep
+) -> schemas.EntryPublic:
+    """Removes an effective entry, or withdraws one listed in error (the authority only)."""
+    entry = await gateway.lists.remove(
+        lst.RemoveEntryRequest(
+            caller=_caller(caller), entry_id=entry_id, reason=body.reason, withdraw=body.withdraw
+        )
+    )
+    subject = (await subjects_of(gateway, [entry])).get(entry.subject_key)
+    return entry_view(entry, subject, Level.RESTRICTED, history=True)
+
+
+@router.get("/v1/subjects/{code}/lists", response_model=schemas.SubjectLists)
+async def subject_lists(
+    code: Annotated[str, Path(min_length=1, max_length=32)], read: ReadDep, gateway: GatewayDep
+) -> schemas.SubjectLists:
+    """A subject's current entries and the measures they trigger (past ones too from shared up)."""
+    subject = await gateway.registry.get(code)
+    level = level_for_subject(subject, read)
+    status = await gateway.lists.status(subject.subject_id, include_past=level > Level.PUBLIC)
+    return schemas.SubjectLists(
+        code=shown_code(subject, level),
+        restricted=status.restricted,
+        rewarded=status.rewarded,
+        entries=[entry_view(e, subject, level) for e in status.entries],
+        measures=[triggered_view(t) for t in status.measures],
+        level=level.label,
+    )
+
+
+@router.post(
+    "/v1/restrictions/check",
+    response_model=schemas.RestrictionResults,
+    response_model_exclude_none=True,
+)
+async def check(
+    body: schemas.RestrictionCheck, read: ReadDep, caller: SharedDep, gateway: GatewayDep
+) -> schemas.RestrictionResults:
+    """Up to 10,000 codes: for each, restricted or rewarded, by which measures, from which
+    entries. Unknown codes are reported per code; a natural person needs a stated purpose."""
+    reply = await gateway.lists.check(
+        lst.CheckRestrictionsRequest(
+            subject_codes=body.subject_codes, measure_codes=body.measure_codes
+        )
+    )
+    results = []
+    for r in reply.results:
+        if r.natural_person and not read.purpose:
+            results.append(
+                schemas.RestrictionResult(
+                    code=r.code,
+                    restricted=False,
+                    rewarded=False,
+                    measures=[],
+                    error="purpose_required",
+                )
+            )
+            continue
+        results.append(
+            schemas.RestrictionResult(
+                code=r.code,
+                restricted=r.restricted,
+                rewarded=r.rewarded,
+                measures=[triggered_view(t) for t in r.measures],
+                canonical_code=r.canonical_code or None
+                if r.canonical_code != r.code.strip().upper()
+                else None,
+                error=r.error or None,
+            )
+        )
+    return schemas.RestrictionResults(results=results, level=read.level.label)
+
+
+@router.post("/v1/measure-feedback", status_code=201, response_model=schemas.FeedbackPublic)
+async def feedback(
+    body: schemas.FeedbackCreate, caller: SharedDep, gateway: GatewayDep
+) -> schemas.FeedbackPublic:
+    """An agency reports that it applied a measure (the joint reward and punishment cases)."""
+    stored = await gateway.lists.feedback(
+        lst.RecordFeedbackRequest(
+            caller=_caller(caller),
+            entry_id=body.entry_id,
+            measure_code=body.measure_code,
+            applied_on=body.applied_on.isoformat(),
+            outcome=body.outcome,
+            note=body.note,
+        )
+    )
+    return schemas.FeedbackPublic(
+        feedback_id=stored.feedback_id,
+        entry_id=stored.entry_id,
+        measure_code=stored.measure_code,
+        department=stored.department,
+        applied_on=dt.date.fromisoformat(stored.applied_on),
+        outcome=stored.outcome,
+        note=stored.note,
+    )
+
+
+@router.get("/v1/measure-feedback/statistics", response_model=schemas.FeedbackStatistics)
+async def statistics(
+    _: SharedDep,
+    gateway: GatewayDep,
+    measure_code: Annotated[str, Query(max_length=64)] = "",
+    department: Annotated[str, Query(max_length=64)] = "",
+    month_from: Annotated[str, Query(pattern=r"^(\d{4}-\d{2})?$")] = "",
+    month_to: Annotated[str, Query(pattern=r"^(\d{4}-\d{2})?$")] = "",
+) -> schemas.FeedbackStatistics:
+    """Counts of applied measures per measure, department and month."""
+    reply = await gateway.lists.statistics(
+        lst.FeedbackStatisticsRequest(
+            measure_code=measure_code,
+            department=department,
+            month_from=month_from,
+            month_to=month_to,
+        )
+    )
+    return schemas.FeedbackStatistics(
+        results=[
+            schemas.FeedbackCount(
+                measure_code=c.measure_code, department=c.department, month=c.month, count=c.count
+            )
+            for c in reply.counts
+        ]
+    )

@@ -1,0 +1,199 @@
+"""Reads and writes entries; never commits (the use case does)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit_lists.adapters import tables as t
+from credit_lists.domain.model import Entry, State, Transition
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        id=row.id,
+        subject_id=row.subject_id,
+        subject_key=row.subject_key,
+        list_type=row.list_type,
+        color=row.color,
+        department=row.department,
+        reason=row.reason,
+        decision_ref=row.decision_ref,
+        basis_record_ids=[],
+        proposed_by=row.proposed_by,
+        proposed_at=row.proposed_at,
+        state=State(row.state),
+        publicity_until=row.publicity_until,
+        valid_until=row.valid_until,
+        effective_from=row.effective_from,
+        open_objections=row.open_objections,
+        repairable=row.repairable,
+        repair_possible_from=row.repair_possible_from,
+    )
+
+
+class EntryRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    def _among(self, column: Any, values: list[Any]) -> Any:
+        if self.conn.dialect.name == "postgresql":
+            return column == sa.any_(
+                sa.bindparam(None, values, type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True)))
+            )
+        return column.in_(values)
+
+    async def get(
+        self, entry_id: uuid.UUID, *, for_update: bool = False, details: bool = True
+    ) -> Entry | None:
+        query = sa.select(t.entries).where(t.entries.c.id == entry_id)
+        if for_update and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        entry = _entry(row)
+        if details:
+            await self.complete([entry])
+        return entry
+
+    async def complete(self, entries: list[Entry], *, history: bool = True) -> None:
+        if not entries:
+            return
+        by_id = {e.id: e for e in entries}
+        ids = list(by_id)
+        for row in await self.conn.execute(
+            sa.select(t.entry_basis).where(t.entry_basis.c.entry_id.in_(ids))
+        ):
+            by_id[row.entry_id].basis_record_ids.append(row.record_id)
+        if history:
+            rows = await self.conn.execute(
+                sa.select(t.entry_history)
+                .where(t.entry_history.c.entry_id.in_(ids))
+                .order_by(t.entry_history.c.id)
+            )
+            for row in rows:
+                by_id[row.entry_id].history.append(
+                    Transition(row.from_state, row.to_state, row.at, row.actor, row.reason)
+                )
+
+    async def for_subjects(
+        self, subject_ids: Sequence[uuid.UUID], *, current_only: bool
+    ) -> list[Entry]:
+        found: list[Entry] = []
+        ids = list(subject_ids)
+        for start in range(0, len(ids), 10_000):
+            query = sa.select(t.entries).where(
+                self._among(t.entries.c.subject_id, ids[start : start + 10_000])
+            )
+            if current_only:
+                query = query.where(
+                    t.entries.c.state.in_([State.PUBLICITY.value, State.EFFECTIVE.value])
+                )
+            found += [
+                _entry(r) for r in await self.conn.execute(query.order_by(t.entries.c.proposed_at))
+            ]
+        return found
+
+    async def search(
+        self,
+        *,
+        list_type: str,
+        states: Sequence[str],
+        subject_id: uuid.UUID | None,
+        offset: int,
+        limit: int,
+    ) -> list[Entry]:
+        query = sa.select(t.entries)
+        if list_type:
+            query = query.where(t.entries.c.list_type == list_type)
+        if states:
+            query = query.where(t.entries.c.state.in_(list(states)))
+        if subject_id:
+            query = query.where(t.entries.c.subject_id == subject_id)
+        rows = await self.conn.execute(
+            query.order_by(t.entries.c.proposed_at.desc(), t.entries.c.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [_entry(r) for r in rows]
+
+    async def insert(self, entry: Entry) -> None:
+        await self.conn.execute(
+            sa.insert(t.entries).values(
+                id=entry.id,
+                subject_id=entry.subject_id,
+                subject_key=entry.subject_key,
+                list_type=entry.list_type,
+                color=entry.color,
+                department=entry.department,
+                reason=entry.reason,
+                decision_ref=entry.decision_ref,
+                proposed_by=entry.proposed_by,
+                proposed_at=entry.proposed_at,
+                state=entry.state.value,
+                publicity_until=entry.publicity_until,
+                valid_until=entry.valid_until,
+                effective_from=entry.effective_from,
+                open_objections=0,
+                repairable=entry.repairable,
+                repair_possible_from=entry.repair_possible_from,
+                updated_at=entry.proposed_at,
+            )
+        )
+        if entry.basis_record_ids:
+            await self.conn.execute(
+                sa.insert(t.entry_basis),
+                [{"entry_id": entry.id, "record_id": r} for r in entry.basis_record_ids],
+            )
+
+    async def move(
+        self,
+        entry_id: uuid.UUID,
+        from_state: State,
+        to_state: State,
+        at: dt.datetime,
+        actor: str,
+        reason: str,
+        **values: Any,
+    ) -> bool:
+        """Moves an entry on if it is still in `from_state` (exactly once, whoever races)."""
+        moved = await self.conn.execute(
+            sa.update(t.entries)
+            .where(t.entries.c.id == entry_id, t.entries.c.state == from_state.value)
+            .values(state=to_state.value, updated_at=at, **values)
+            .returning(t.entries.c.id)
+        )
+        if moved.first() is None:
+            return False
+        await self.conn.execute(
+            sa.insert(t.entry_history).values(
+                entry_id=entry_id,
+                from_state=from_state.value,
+                to_state=to_state.value,
+                at=at,
+                actor=actor,
+                reason=reason,
+            )
+        )
+        return True
+
+    async def add_note(
+        self, entry_id: uuid.UUID, state: State, at: dt.datetime, actor: str, reason: str
+    ) -> None:
+        await self.conn.execute(
+            sa.insert(t.entry_history).values(
+                entry_id=entry_id,
+                from_state=state.value,
+                to_state=state.value,
+                at=at,
+                actor=actor,
+                reason=reason,
+            )
+        )

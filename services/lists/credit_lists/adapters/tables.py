@@ -1,0 +1,105 @@
+"""The lists service's tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from credit_common.db import GUID, UTCDateTime
+from credit_common.outbox import outbox_table, processed_events_table
+
+metadata = sa.MetaData()
+JSON = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+
+# List types and measures: every version kept, the current one named.
+definitions = sa.Table(
+    "definitions",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # list_type | measure
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("current", sa.Boolean(), nullable=False),
+    sa.Column("definition", JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("id", GUID(), primary_key=True),
+    sa.Column("subject_id", GUID(), nullable=False, index=True),
+    sa.Column("subject_key", sa.String(80), nullable=False),
+    sa.Column("list_type", sa.String(64), nullable=False),
+    sa.Column("color", sa.String(8), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("decision_ref", sa.String(200), nullable=False),
+    sa.Column("proposed_by", sa.String(64), nullable=False),
+    sa.Column("proposed_at", UTCDateTime(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("publicity_until", UTCDateTime(), nullable=False),
+    sa.Column("valid_until", UTCDateTime(), nullable=True),
+    sa.Column("effective_from", UTCDateTime(), nullable=True),
+    sa.Column("open_objections", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("repairable", sa.Boolean(), nullable=False),
+    sa.Column("repair_possible_from", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # The clock's work: entries in publicity by the end of it, effective ones by validity.
+    sa.Index(
+        "ix_entries_publicity_due",
+        "publicity_until",
+        postgresql_where=sa.text("state = 'publicity'"),
+        sqlite_where=sa.text("state = 'publicity'"),
+    ),
+    sa.Index(
+        "ix_entries_validity_due",
+        "valid_until",
+        postgresql_where=sa.text("state = 'effective'"),
+        sqlite_where=sa.text("state = 'effective'"),
+    ),
+    sa.Index("ix_entries_type_state", "list_type", "state"),
+)
+
+entry_basis = sa.Table(
+    "entry_basis",
+    metadata,
+    sa.Column("entry_id", GUID(), sa.ForeignKey("entries.id"), primary_key=True),
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Index("ix_entry_basis_record", "record_id"),
+)
+
+entry_history = sa.Table(
+    "entry_history",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("entry_id", GUID(), sa.ForeignKey("entries.id"), nullable=False, index=True),
+    sa.Column("from_state", sa.String(16), nullable=False),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(1000), nullable=False),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", GUID(), primary_key=True),
+    sa.Column("entry_id", GUID(), sa.ForeignKey("entries.id"), nullable=False),
+    sa.Column("measure_code", sa.String(64), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("applied_on", sa.Date(), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("outcome", sa.String(200), nullable=False),
+    sa.Column("note", sa.String(1000), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_feedback_stats", "measure_code", "department", "month"),
+)
+
+outbox = outbox_table(metadata)
+processed_events = processed_events_table(metadata)

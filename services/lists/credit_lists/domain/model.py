@@ -1,0 +1,175 @@
+"""List types, measures and entries, and the rules of an entry's life."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from credit_common.errors import InvalidTransition
+
+COLORS = ("red", "black", "watch")
+KINDS = ("punish", "reward")
+
+
+class State(enum.StrEnum):
+    PUBLICITY = "publicity"
+    EFFECTIVE = "effective"
+    EXPIRED = "expired"
+    REMOVED = "removed"
+    WITHDRAWN = "withdrawn"
+
+
+CURRENT = (State.PUBLICITY, State.EFFECTIVE)
+
+
+@dataclass(frozen=True)
+class ListType:
+    list_type: str
+    name: str
+    color: str
+    authority_department: str
+    publicity_days: int
+    default_duration_days: int
+    min_days_before_repair: int
+    repairable: bool
+    basis: str
+    max_duration_days: int = 0
+    version: int = 1
+
+    def problems(self) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        if not self.list_type or not self.list_type.replace("_", "").isalnum():
+            found.append(("list_type", "letters, digits and _"))
+        if not self.name.strip():
+            found.append(("name", "required"))
+        if self.color not in COLORS:
+            found.append(("color", "red, black or watch"))
+        if not self.authority_department:
+            found.append(("authority_department", "required"))
+        for name in (
+            "publicity_days",
+            "default_duration_days",
+            "min_days_before_repair",
+            "max_duration_days",
+        ):
+            if getattr(self, name) < 0:
+                found.append((name, "must not be negative"))
+        return found
+
+
+@dataclass(frozen=True)
+class Measure:
+    measure_code: str
+    name: str
+    kind: str
+    implementing_department: str
+    list_types: tuple[str, ...]
+    basis: str
+    version: int = 1
+
+    def problems(self) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        if not self.measure_code or not self.measure_code.replace("_", "").isalnum():
+            found.append(("measure_code", "letters, digits and _"))
+        if not self.name.strip():
+            found.append(("name", "required"))
+        if self.kind not in KINDS:
+            found.append(("kind", "punish or reward"))
+        if not self.list_types:
+            found.append(("list_types", "at least one"))
+        return found
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_state: str
+    to_state: str
+    at: dt.datetime
+    actor: str
+    reason: str
+
+
+@dataclass
+class Entry:
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    subject_key: str
+    list_type: str
+    color: str
+    department: str
+    reason: str
+    decision_ref: str
+    basis_record_ids: list[str]
+    proposed_by: str
+    proposed_at: dt.datetime
+    state: State  # as stored: the clock may have moved it on since
+    publicity_until: dt.datetime
+    valid_until: dt.datetime | None
+    effective_from: dt.datetime | None
+    open_objections: int
+    repairable: bool
+    repair_possible_from: dt.datetime | None
+    history: list[Transition] = field(default_factory=list)
+
+    def at(self, now: dt.datetime) -> Entry:
+        """The entry as the clock implies at `now`: publicity over → effective (unless an
+        objection holds it), validity over → expired."""
+        state, effective_from = self.state, self.effective_from
+        if state == State.PUBLICITY and self.publicity_until <= now and self.open_objections == 0:
+            state, effective_from = State.EFFECTIVE, self.publicity_until
+        if state == State.EFFECTIVE and self.valid_until is not None and self.valid_until <= now:
+            state = State.EXPIRED
+        if state == self.state:
+            return self
+        return replace(self, state=state, effective_from=effective_from)
+
+
+def check_removal(entry: Entry, *, withdraw: bool, reason: str) -> State:
+    """The state a removal leads to, or why it may not happen."""
+    if not reason.strip():
+        from credit_common.errors import InvalidArgument
+
+        raise InvalidArgument("a removal needs a reason", "reason_required")
+    if withdraw:
+        if entry.state not in CURRENT:
+            raise InvalidTransition(f"an entry that is {entry.state} cannot be withdrawn")
+        return State.WITHDRAWN
+    if entry.state != State.EFFECTIVE:
+        raise InvalidTransition(
+            f"an entry that is {entry.state} cannot be removed"
+            + (" (withdraw it during publicity)" if entry.state == State.PUBLICITY else "")
+        )
+    return State.REMOVED
+
+
+def validity(
+    list_type: ListType, start: dt.datetime, valid_until: dt.datetime | None, now: dt.datetime
+) -> tuple[dt.datetime | None, list[tuple[str, str]]]:
+    """The end of validity: as asked (not past, within the type's maximum) or the default."""
+    if valid_until is None:
+        if list_type.default_duration_days:
+            return start + dt.timedelta(days=list_type.default_duration_days), []
+        return None, []
+    problems = []
+    if valid_until <= now:
+        problems.append(("valid_until", "is in the past"))
+    if valid_until <= start:
+        problems.append(("valid_until", "ends before the entry takes effect"))
+    if list_type.max_duration_days and valid_until > start + dt.timedelta(
+        days=list_type.max_duration_days
+    ):
+        problems.append(
+            ("valid_until", f"longer than the type's maximum of {list_type.max_duration_days} days")
+        )
+    return valid_until, problems
+
+
+def definition(value: Any) -> dict[str, Any]:
+    return {
+        k: (list(v) if isinstance(v, tuple) else v)
+        for k, v in value.__dict__.items()
+        if k != "version"
+    }

@@ -1,0 +1,241 @@
+"""What the lists service does when it hears of records, objections, repairs and merges."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit.events.v1 import envelope_pb2, objections_pb2, records_pb2, subject_pb2
+from credit_common.errors import DomainError
+from credit_common.timeutil import UTC
+from credit_lists.adapters import tables as t
+from credit_lists.adapters.repository import EntryRepository
+from credit_lists.domain.model import CURRENT, Entry, State
+from credit_lists.service_layer.entries import Entries, changed
+
+log = logging.getLogger(__name__)
+Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
+RULE_ACTOR = "listing-rule"
+
+
+class ListConsumers:
+    """Event handlers; each runs inside the consumer's transaction (exactly once per event)."""
+
+    def __init__(self, entries: Entries) -> None:
+        self.entries = entries
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "record.created": self.on_record_created,
+            "record.withdrawn": self.on_record_withdrawn,
+            "record.corrected": self.on_record_corrected,
+            "objection.filed": self.on_objection_filed,
+            "objection.closed": self.on_objection_closed,
+            "repair.decided": self.on_repair_decided,
+            "subject.merged": self.on_subject_merged,
+        }
+
+    async def on_record_created(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """Listing rules: a record of a listed item puts its subject on the list."""
+        created = records_pb2.RecordsCreated()
+        envelope.payload.Unpack(created)
+        rules = {r["item_code"]: r for r in self.entries.definitions.listing_rules}
+        now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        for record in created.records:
+            rule = rules.get(record.item_code)
+            if rule is None:
+                continue
+            list_type = await self.entries.definitions.list_type(rule["list_type"])
+            if list_type is None:
+                log.error("listing rule names unknown list type %s", rule["list_type"])
+                continue
+            entry = Entry(
+                id=uuid.uuid4(),
+                subject_id=uuid.UUID(record.subject_id),
+                subject_key=record.subject_key,
+                list_type=list_type.list_type,
+                color=list_type.color,
+                department=list_type.authority_department,
+                reason=rule.get("reason", record.item_code),
+                decision_ref=record.source_ref,
+                basis_record_ids=[record.record_id],
+                proposed_by=RULE_ACTOR,
+                proposed_at=now,
+                state=State.EFFECTIVE if list_type.publicity_days == 0 else State.PUBLICITY,
+                publicity_until=now + dt.timedelta(days=list_type.publicity_days),
+                valid_until=(
+                    now
+                    + dt.timedelta(days=list_type.publicity_days + list_type.default_duration_days)
+                    if list_type.default_duration_days
+                    else None
+                ),
+                effective_from=now if list_type.publicity_days == 0 else None,
+                open_objections=0,
+                repairable=list_type.repairable,
+                repair_possible_from=None,
+            )
+            repo = EntryRepository(conn)
+            await repo.insert(entry)
+            await repo.add_note(
+                entry.id,
+                entry.state,
+                now,
+                RULE_ACTOR,
+                f"listed by rule from record {record.record_id}",
+            )
+            await self.entries.outbox.add(
+                conn, changed(entry, State.PUBLICITY, entry.state, entry.reason)
+            )
+
+    async def _entries_based_on(self, conn: AsyncConnection, record_id: str) -> list[Entry]:
+        ids = list(
+            await conn.scalars(
+                sa.select(t.entry_basis.c.entry_id).where(t.entry_basis.c.record_id == record_id)
+            )
+        )
+        repo = EntryRepository(conn)
+        found = [await repo.get(i, for_update=True, details=False) for i in ids]
+        return [e for e in found if e is not None]
+
+    async def on_record_withdrawn(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """An entry whose basis record is withdrawn is withdrawn too."""
+        withdrawn = records_pb2.RecordWithdrawn()
+        envelope.payload.Unpack(withdrawn)
+        now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        repo = EntryRepository(conn)
+        for entry in await self._entries_based_on(conn, withdrawn.record.record_id):
+            if entry.at(now).state in CURRENT:
+                await self.entries.apply_removal(
+                    repo,
+                    entry,
+                    now,
+                    "records",
+                    f"basis record withdrawn: {withdrawn.reason}",
+                    withdraw=True,
+                )
+
+    async def on_record_corrected(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        corrected = records_pb2.RecordCorrected()
+        envelope.payload.Unpack(corrected)
+        now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        repo = EntryRepository(conn)
+        for entry in await self._entries_based_on(conn, corrected.record.record_id):
+            await repo.add_note(
+                entry.id,
+                entry.state,
+                now,
+                "records",
+                f"basis record corrected (version {corrected.record.version}): {corrected.reason}",
+            )
+
+    async def on_objection_filed(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """An objection holds an entry in publicity until it is decided."""
+        filed = objections_pb2.ObjectionFiled()
+        envelope.payload.Unpack(filed)
+        if filed.target.kind != "list_entry":
+            return
+        await conn.execute(
+            sa.update(t.entries)
+            .where(t.entries.c.id == uuid.UUID(filed.target.id))
+            .values(open_objections=t.entries.c.open_objections + 1)
+        )
+
+    async def on_objection_closed(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        closed = objections_pb2.ObjectionClosed()
+        envelope.payload.Unpack(closed)
+        if closed.target.kind != "list_entry":
+            return
+        entry_id = uuid.UUID(closed.target.id)
+        now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        await conn.execute(
+            sa.update(t.entries)
+            .where(t.entries.c.id == entry_id, t.entries.c.open_objections > 0)
+            .values(open_objections=t.entries.c.open_objections - 1)
+        )
+        if closed.outcome != "upheld":
+            return
+        repo = EntryRepository(conn)
+        entry = await repo.get(entry_id, for_update=True, details=False)
+        if entry is not None and entry.at(now).state in CURRENT:
+            await self.entries.apply_removal(
+                repo,
+                entry,
+                now,
+                closed.decided_by or "objections",
+                f"objection {closed.objection_id} upheld: {closed.reason}",
+                withdraw=True,
+            )
+
+    async def on_repair_decided(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """An approved repair removes the entry as repaired."""
+        decided = objections_pb2.RepairDecided()
+        envelope.payload.Unpack(decided)
+        if decided.target.kind != "list_entry" or not decided.approved:
+            return
+        now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        repo = EntryRepository(conn)
+        entry = await repo.get(uuid.UUID(decided.target.id), for_update=True, details=False)
+        if entry is None:
+            return
+        try:
+            await self.entries.apply_removal(
+                repo,
+                entry,
+                now,
+                "objections",
+                f"repaired (repair {decided.repair_id}): {decided.reason}",
+                withdraw=False,
+            )
+        except DomainError as error:
+            log.warning(
+                "repair %s could not remove entry %s: %s", decided.repair_id, entry.id, error
+            )
+
+    async def on_subject_merged(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """The duplicate's entries follow the survivor."""
+        merged = subject_pb2.SubjectMerged()
+        envelope.payload.Unpack(merged)
+        if not merged.survivor_id:
+            return
+        now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        repo = EntryRepository(conn)
+        moved = (
+            await conn.execute(
+                sa.update(t.entries)
+                .where(t.entries.c.subject_id == uuid.UUID(merged.subject_id))
+                .values(
+                    subject_id=uuid.UUID(merged.survivor_id),
+                    subject_key=merged.survivor_code,
+                    updated_at=now,
+                )
+                .returning(t.entries.c.id, t.entries.c.state)
+            )
+        ).all()
+        for row in moved:
+            await repo.add_note(
+                row.id,
+                State(row.state),
+                now,
+                "registry",
+                f"subject merged into {merged.survivor_code}: {merged.reason}",
+            )
+        self.entries.directory.forget(merged.merged_code)

@@ -1,0 +1,348 @@
+"""The lists use cases: propose, remove, read entries; subject status; the batch check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from credit.events.v1 import lists_pb2 as ev
+from credit_common.db import Database
+from credit_common.directory import SubjectDirectory
+from credit_common.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from credit_common.outbox import Event, Outbox
+from credit_common.timeutil import utcnow
+from credit_lists.adapters.definitions import Definitions
+from credit_lists.adapters.records_client import RecordsClient
+from credit_lists.adapters.repository import EntryRepository
+from credit_lists.domain.model import CURRENT, Entry, Measure, State, check_removal, validity
+from credit_lists.service_layer import commands
+
+MAX_PAGE = 500
+MAX_BATCH = 10_000
+# Stored states a computed state can come from (the clock moves publicity → effective → expired).
+STORED_FOR = {
+    State.PUBLICITY: (State.PUBLICITY,),
+    State.EFFECTIVE: (State.PUBLICITY, State.EFFECTIVE),
+    State.EXPIRED: (State.PUBLICITY, State.EFFECTIVE, State.EXPIRED),
+    State.REMOVED: (State.REMOVED,),
+    State.WITHDRAWN: (State.WITHDRAWN,),
+}
+
+
+def changed(entry: Entry, from_state: State, to_state: State, reason: str) -> Event:
+    return Event(
+        f"entry.{to_state.value}" if to_state != State.PUBLICITY else "entry.proposed",
+        entry.subject_key,
+        ev.EntryChanged(
+            entry_id=str(entry.id),
+            subject_id=str(entry.subject_id),
+            subject_key=entry.subject_key,
+            list_type=entry.list_type,
+            color=entry.color,
+            from_state=from_state.value,
+            to_state=to_state.value,
+            reason=reason,
+            department=entry.department,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Triggered:
+    measure: Measure
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class Status:
+    entries: list[Entry]
+    measures: list[Triggered]
+
+    @property
+    def restricted(self) -> bool:
+        return any(t.measure.kind == "punish" for t in self.measures)
+
+    @property
+    def rewarded(self) -> bool:
+        return any(t.measure.kind == "reward" for t in self.measures)
+
+
+@dataclass(frozen=True)
+class Checked:
+    code: str
+    status: Status | None
+    canonical_code: str = ""
+    natural_person: bool = False
+    error: str = ""
+
+
+class Entries:
+    def __init__(
+        self,
+        db: Database,
+        definitions: Definitions,
+        directory: SubjectDirectory,
+        records: RecordsClient,
+        outbox: Outbox,
+    ) -> None:
+        self.db = db
+        self.definitions = definitions
+        self.directory = directory
+        self.records = records
+        self.outbox = outbox
+
+    async def propose(self, cmd: commands.Propose, *, actor_is_rule: bool = False) -> Entry:
+        """Lists a subject: in publicity first when the type has publicity days."""
+        now = utcnow()
+        list_type = await self.definitions.list_type(cmd.list_type)
+        if list_type is None:
+            raise InvalidArgument(
+                f"unknown list type {cmd.list_type!r}",
+                "unknown_list_type",
+                [FieldViolation("list_type", "not a list type")],
+            )
+        if not actor_is_rule and cmd.caller.department != list_type.authority_department:
+            raise PermissionDenied(
+                f"only {list_type.authority_department} may propose {cmd.list_type} entries",
+                "department_mismatch",
+            )
+        problems = []
+        if not cmd.reason.strip():
+            problems.append(FieldViolation("reason", "required"))
+        if not cmd.decision_ref.strip():
+            problems.append(FieldViolation("decision_ref", "required"))
+        start = now + dt.timedelta(days=list_type.publicity_days)
+        valid_until, validity_problems = validity(list_type, start, cmd.valid_until, now)
+        problems += [FieldViolation(f, m) for f, m in validity_problems]
+        subject = (await self.directory.resolve([cmd.subject_code]))[cmd.subject_code]
+        if subject is None:
+            problems.insert(
+                0, FieldViolation("subject_code", "no registered subject answers to this code")
+            )
+        for record_id in cmd.basis_record_ids:
+            owner = await self.records.owner(record_id)
+            if owner is None:
+                problems.append(FieldViolation("basis_record_ids", f"no record {record_id}"))
+            elif subject is not None and owner != subject.subject_id:
+                problems.append(
+                    FieldViolation("basis_record_ids", f"record {record_id} is another subject's")
+                )
+        if problems or subject is None:
+            reason = "unknown_subject" if subject is None else "validation_failed"
+            raise InvalidArgument("the entry was not accepted", reason, problems)
+        immediate = list_type.publicity_days == 0
+        entry = Entry(
+            id=uuid.uuid4(),
+            subject_id=subject.subject_id,
+            subject_key=subject.key,
+            list_type=list_type.list_type,
+            color=list_type.color,
+            department=list_type.authority_department,
+            reason=cmd.reason.strip(),
+            decision_ref=cmd.decision_ref.strip(),
+            basis_record_ids=list(dict.fromkeys(cmd.basis_record_ids)),
+            proposed_by=cmd.caller.client_id,
+            proposed_at=now,
+            state=State.EFFECTIVE if immediate else State.PUBLICITY,
+            publicity_until=start,
+            valid_until=valid_until,
+            effective_from=now if immediate else None,
+            open_objections=0,
+            repairable=list_type.repairable,
+            repair_possible_from=start + dt.timedelta(days=list_type.min_days_before_repair)
+            if list_type.repairable
+            else None,
+        )
+        async with self.db.transaction() as conn:
+            repo = EntryRepository(conn)
+            await repo.insert(entry)
+            await repo.add_note(
+                entry.id, State.PUBLICITY, now, cmd.caller.client_id, "proposed: " + entry.reason
+            )
+            events = [changed(entry, State.PUBLICITY, State.PUBLICITY, entry.reason)]
+            if immediate:
+                await repo.add_note(
+                    entry.id,
+                    State.EFFECTIVE,
+                    now,
+                    cmd.caller.client_id,
+                    "effective at once (no publicity period)",
+                )
+                events.append(
+                    changed(entry, State.PUBLICITY, State.EFFECTIVE, "no publicity period")
+                )
+            await self.outbox.add(conn, *events)
+        return await self.get(entry.id)
+
+    async def get(self, entry_id: uuid.UUID) -> Entry:
+        async with self.db.read() as conn:
+            entry = await EntryRepository(conn).get(entry_id)
+        if entry is None:
+            raise NotFound("no such entry")
+        return entry.at(utcnow())
+
+    async def search(self, cmd: commands.Search) -> tuple[list[Entry], int | None]:
+        now = utcnow()
+        wanted: tuple[State, ...] = ()
+        if cmd.state:
+            try:
+                wanted = (State(cmd.state),)
+            except ValueError as error:
+                raise InvalidArgument(
+                    "unknown state",
+                    "invalid_argument",
+                    [FieldViolation("state", ", ".join(s.value for s in State))],
+                ) from error
+        if cmd.current_only:
+            wanted = tuple(s for s in (wanted or CURRENT) if s in CURRENT)
+        stored = sorted({s.value for w in wanted for s in STORED_FOR[w]})
+        size = min(max(cmd.page_size or 50, 1), MAX_PAGE)
+        found: list[Entry] = []
+        offset = cmd.offset
+        async with self.db.read() as conn:
+            repo = EntryRepository(conn)
+            while len(found) <= size:
+                batch = await repo.search(
+                    list_type=cmd.list_type,
+                    states=stored,
+                    subject_id=cmd.subject_id,
+                    offset=offset,
+                    limit=size * 2,
+                )
+                offset += len(batch)
+                found += [e for e in (b.at(now) for b in batch) if not wanted or e.state in wanted]
+                if len(batch) < size * 2:
+                    break
+            page = found[:size]
+            await repo.complete(page, history=False)
+        more = len(found) > size
+        return page, (cmd.offset + len(page) if more else None)
+
+    async def remove(self, cmd: commands.Remove) -> Entry:
+        """Removes (or withdraws) an entry; only the list type's authority may."""
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            repo = EntryRepository(conn)
+            stored = await repo.get(cmd.entry_id, for_update=True, details=False)
+            if stored is None:
+                raise NotFound("no such entry")
+            if stored.department != cmd.caller.department:
+                raise PermissionDenied(
+                    "only the list type's authority may remove the entry", "department_mismatch"
+                )
+            await self.apply_removal(
+                repo, stored, now, cmd.caller.client_id, cmd.reason, withdraw=cmd.withdraw
+            )
+        return await self.get(cmd.entry_id)
+
+    async def apply_removal(
+        self,
+        repo: EntryRepository,
+        stored: Entry,
+        now: dt.datetime,
+        actor: str,
+        reason: str,
+        *,
+        withdraw: bool,
+    ) -> None:
+        entry = await self.catch_up(repo, stored, now)
+        target = check_removal(entry, withdraw=withdraw, reason=reason)
+        await repo.move(entry.id, entry.state, target, now, actor, reason)
+        await self.outbox.add(repo.conn, changed(entry, entry.state, target, reason))
+
+    async def catch_up(self, repo: EntryRepository, stored: Entry, now: dt.datetime) -> Entry:
+        """Writes down what the clock implies before another change is made on top of it."""
+        entry = stored.at(now)
+        state = stored.state
+        if state == State.PUBLICITY and entry.state in (State.EFFECTIVE, State.EXPIRED):
+            await repo.move(
+                stored.id,
+                State.PUBLICITY,
+                State.EFFECTIVE,
+                now,
+                "clock",
+                "publicity over",
+                effective_from=stored.publicity_until,
+            )
+            await self.outbox.add(
+                repo.conn, changed(stored, State.PUBLICITY, State.EFFECTIVE, "publicity over")
+            )
+            state = State.EFFECTIVE
+        if state == State.EFFECTIVE and entry.state == State.EXPIRED:
+            await repo.move(
+                stored.id, State.EFFECTIVE, State.EXPIRED, now, "clock", "validity over"
+            )
+            await self.outbox.add(
+                repo.conn, changed(stored, State.EFFECTIVE, State.EXPIRED, "validity over")
+            )
+        return entry
+
+    def measures_for(
+        self, entries: Sequence[Entry], measure_codes: Sequence[str] = ()
+    ) -> list[Triggered]:
+        wanted = set(measure_codes)
+        return [
+            Triggered(m, e)
+            for e in entries
+            if e.state == State.EFFECTIVE
+            for m in self.definitions.by_list_type.get(e.list_type, [])
+            if not wanted or m.measure_code in wanted
+        ]
+
+    async def status(self, subject_id: uuid.UUID, *, include_past: bool) -> Status:
+        now = utcnow()
+        async with self.db.read() as conn:
+            repo = EntryRepository(conn)
+            entries = [
+                e.at(now)
+                for e in await repo.for_subjects([subject_id], current_only=not include_past)
+            ]
+            await repo.complete(entries, history=False)
+        return Status(entries, self.measures_for(entries))
+
+    async def check(self, codes: Sequence[str], measure_codes: Sequence[str]) -> list[Checked]:
+        """For each code: restricted or rewarded, by which measures, from which entries."""
+        if len(codes) > MAX_BATCH:
+            raise InvalidArgument(
+                f"at most {MAX_BATCH} codes per check, got {len(codes)}",
+                "batch_too_large",
+                [FieldViolation("subject_codes", f"at most {MAX_BATCH}")],
+            )
+        unknown = sorted(set(measure_codes) - set(self.definitions.measures))
+        if unknown:
+            raise InvalidArgument(
+                "unknown measures: " + ", ".join(unknown),
+                "unknown_measure",
+                [FieldViolation("measure_codes", "unknown: " + ", ".join(unknown))],
+            )
+        normalised = [c.strip().upper() for c in codes]
+        refs = await self.directory.resolve([c for c in normalised if c])
+        ids = list({r.subject_id for r in refs.values() if r is not None})
+        now = utcnow()
+        async with self.db.read() as conn:
+            entries = [
+                e.at(now) for e in await EntryRepository(conn).for_subjects(ids, current_only=True)
+            ]
+        by_subject: dict[uuid.UUID, list[Entry]] = {}
+        for entry in entries:
+            by_subject.setdefault(entry.subject_id, []).append(entry)
+        results = []
+        for raw, code in zip(codes, normalised, strict=True):
+            ref = refs.get(code) if code else None
+            if ref is None:
+                results.append(
+                    Checked(raw, None, error="unknown subject" if code else "empty code")
+                )
+                continue
+            mine = by_subject.get(ref.subject_id, [])
+            results.append(
+                Checked(
+                    raw,
+                    Status(mine, self.measures_for(mine, measure_codes)),
+                    canonical_code="" if ref.natural_person else ref.key,
+                    natural_person=ref.natural_person,
+                )
+            )
+        return results

@@ -1,0 +1,329 @@
+"""Red and black lists through the gateway, with real registry, records and lists processes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from e2e.conftest import Api
+
+ORG = {
+    "kind": "organization",
+    "registration_authority": "9",
+    "org_category": "1",
+    "division_code": "310115",
+}
+PERSON = {"kind": "natural_person", "name": "李四", "id_number": "11010519491231002X"}
+
+
+async def register(api: Api, name: str) -> str:
+    registrar = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    reply = await api.http.post("/v1/subjects", json={**ORG, "name": name}, headers=registrar)
+    return str(reply.json()["code"])
+
+
+async def headers(
+    api: Api, scopes: list[str], department: str = "development_reform"
+) -> dict[str, str]:
+    return {"Authorization": (await api.client(scopes, department=department))["Authorization"]}
+
+
+def entry(code: str, list_type: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "subject_code": code,
+        "list_type": list_type,
+        "reason": "拒不履行生效法律文书确定的义务",
+        "decision_ref": "(2026)沪0115执1234号",
+        **extra,
+    }
+
+
+async def test_shipped_list_types_and_measures(lists_api: Api) -> None:
+    types = {
+        t["list_type"]: t for t in (await lists_api.http.get("/v1/list-types")).json()["items"]
+    }
+    assert types["court_dishonest_debtor"]["authority_department"] == "court"
+    assert types["serious_illegal_dishonest"]["publicity_days"] == 10
+    measures = {
+        m["measure_code"]: m for m in (await lists_api.http.get("/v1/measures")).json()["items"]
+    }
+    assert "court_dishonest_debtor" in measures["no_flights"]["list_types"]
+    assert measures["green_channel"]["kind"] == "reward"
+
+
+async def test_a_court_listing_restricts_at_once_and_its_removal_lifts_it(lists_api: Api) -> None:
+    api = lists_api
+    code = await register(api, "失信测试有限公司")
+    court = await headers(api, ["lists:write"], "court")
+    reply = await api.http.post(
+        "/v1/list-entries", json=entry(code, "court_dishonest_debtor"), headers=court
+    )
+    assert reply.status_code == 201, reply.text
+    listed = reply.json()
+    assert listed["state"] == "effective" and listed["valid_until"]
+    agency = await headers(api, ["credit:shared"], "finance")
+    body = {"subject_codes": [code, code.lower(), "91310115MA8BRK2A83", "garbage"]}
+    results = (await api.http.post("/v1/restrictions/check", json=body, headers=agency)).json()[
+        "results"
+    ]
+    assert results[0]["restricted"] and {m["measure_code"] for m in results[0]["measures"]} >= {
+        "no_flights",
+        "procurement_exclusion",
+    }
+    assert all(m["entry_id"] == listed["entry_id"] for m in results[0]["measures"])
+    assert results[1]["restricted"]
+    assert results[2]["error"] == "unknown subject" and not results[2]["restricted"]
+    assert results[3]["error"]
+    only = (
+        await api.http.post(
+            "/v1/restrictions/check",
+            headers=agency,
+            json={"subject_codes": [code], "measure_codes": ["no_flights"]},
+        )
+    ).json()["results"][0]
+    assert [m["measure_code"] for m in only["measures"]] == ["no_flights"]
+    status = (await api.http.get(f"/v1/subjects/{code}/lists")).json()
+    assert status["restricted"] and status["entries"][0]["entry_id"] == listed["entry_id"]
+
+    removed = await api.http.post(
+        f"/v1/list-entries/{listed['entry_id']}/remove",
+        headers=court,
+        json={"reason": "已履行全部义务"},
+    )
+    assert removed.status_code == 200 and removed.json()["state"] == "removed"
+    assert [h["to_state"] for h in removed.json()["history"]][-1] == "removed"
+    again = await api.http.post(
+        f"/v1/list-entries/{listed['entry_id']}/remove", headers=court, json={"reason": "x"}
+    )
+    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+    after = (
+        await api.http.post(
+            "/v1/restrictions/check", json={"subject_codes": [code]}, headers=agency
+        )
+    ).json()
+    assert not after["results"][0]["restricted"]
+
+
+async def test_a_listing_with_publicity_waits_and_shows_on_the_public_listing(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    code = await register(api, "严重违法测试有限公司")
+    market = await headers(api, ["lists:write"], "market_regulation")
+    listed = (
+        await api.http.post(
+            "/v1/list-entries", json=entry(code, "serious_illegal_dishonest"), headers=market
+        )
+    ).json()
+    assert listed["state"] == "publicity"
+    publicity_until = dt.datetime.fromisoformat(listed["publicity_until"])
+    assert 9 <= (publicity_until - dt.datetime.now(dt.UTC)).days <= 10
+    public = (
+        await api.http.get("/v1/list-entries", params={"list_type": "serious_illegal_dishonest"})
+    ).json()
+    assert [e["entry_id"] for e in public["items"]] == [listed["entry_id"]]
+    agency = await headers(api, ["credit:shared"])
+    result = (
+        await api.http.post(
+            "/v1/restrictions/check", json={"subject_codes": [code]}, headers=agency
+        )
+    ).json()
+    assert not result["results"][0]["restricted"]  # not effective before its publicity ends
+    withdrawn = await api.http.post(
+        f"/v1/list-entries/{listed['entry_id']}/remove",
+        headers=market,
+        json={"reason": "认定有误", "withdraw": True},
+    )
+    assert withdrawn.json()["state"] == "withdrawn"
+    assert (
+        await api.http.get("/v1/list-entries", params={"list_type": "serious_illegal_dishonest"})
+    ).json()["items"] == []
+
+
+async def test_bad_entries_are_clear_errors(lists_api: Api) -> None:
+    api = lists_api
+    code = await register(api, "错误测试有限公司")
+    other = await register(api, "他人有限公司")
+    court = await headers(api, ["lists:write"], "court")
+    tax = await headers(api, ["lists:write"], "tax")
+    market_records = await headers(api, ["records:write"], "market_regulation")
+    record = (
+        await api.http.post(
+            "/v1/records",
+            headers=market_records,
+            json={
+                "subject_code": other,
+                "item_code": "admin_penalty",
+                "source_ref": "x-1",
+                "decided_on": "2026-11-20",
+                "fields": {
+                    "violation_type": "v",
+                    "violation_facts": "f",
+                    "legal_basis": "b",
+                    "penalty_kinds": ["warning"],
+                    "penalty_content": "c",
+                    "severity": "general",
+                    "deciding_authority": "a",
+                },
+            },
+        )
+    ).json()
+    cases = [
+        (entry(code, "court_dishonest_debtor"), tax, 403, "department_mismatch"),
+        (entry(code, "no_such_list"), court, 422, "unknown_list_type"),
+        (
+            entry(code, "court_dishonest_debtor", basis_record_ids=[record["record_id"]]),
+            court,
+            422,
+            "validation_failed",
+        ),
+        (
+            entry(code, "court_dishonest_debtor", valid_until="2020-01-01T00:00:00+08:00"),
+            court,
+            422,
+            "validation_failed",
+        ),
+        (entry("91310115MA8BRK2A83", "court_dishonest_debtor"), court, 422, "unknown_subject"),
+    ]
+    for body, who, status, problem in cases:
+        reply = await api.http.post("/v1/list-entries", json=body, headers=who)
+        assert reply.status_code == status and reply.json()["code"] == problem, (
+            problem,
+            reply.text,
+        )
+    agency = await headers(api, ["credit:shared"])
+    reply = await api.http.post(
+        "/v1/restrictions/check", json={"subject_codes": ["x"] * 10_001}, headers=agency
+    )
+    assert reply.status_code == 422
+    reply = await api.http.post("/v1/restrictions/check", json={"subject_codes": [code]})
+    assert reply.status_code == 401
+    assert (await api.http.get(f"/v1/subjects/{code}/lists")).json()["entries"] == []
+
+
+async def test_natural_persons_are_masked_on_the_public_listing_and_need_a_purpose(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    registrar = await headers(api, ["registry:write"])
+    await api.http.post("/v1/subjects", json=PERSON, headers=registrar)
+    court = await headers(api, ["lists:write"], "court")
+    assert (
+        await api.http.post(
+            "/v1/list-entries",
+            json=entry(PERSON["id_number"], "court_dishonest_debtor"),
+            headers=court,
+        )
+    ).status_code == 201
+    public = (
+        await api.http.get("/v1/list-entries", params={"list_type": "court_dishonest_debtor"})
+    ).json()["items"]
+    assert public[0]["subject_name"] == "李*" and public[0]["subject_code"] == "110105********002X"
+    agency = await headers(api, ["credit:shared"])
+    blind = (
+        await api.http.post(
+            "/v1/restrictions/check", json={"subject_codes": [PERSON["id_number"]]}, headers=agency
+        )
+    ).json()["results"][0]
+    assert blind["error"] == "purpose_required"
+    seen = (
+        await api.http.post(
+            "/v1/restrictions/check",
+            params={"purpose": "招投标资格审查"},
+            json={"subject_codes": [PERSON["id_number"]]},
+            headers=agency,
+        )
+    ).json()["results"][0]
+    assert seen["restricted"]
+
+
+async def test_a_court_record_lists_its_subject_by_rule_and_its_withdrawal_withdraws_the_entry(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    code = await register(api, "规则测试有限公司")
+    court = await headers(api, ["records:write"], "court")
+    record = (
+        await api.http.post(
+            "/v1/records",
+            headers=court,
+            json={
+                "subject_code": code,
+                "item_code": "court_dishonest",
+                "source_ref": "(2026)沪0115执99号",
+                "decided_on": "2026-11-20",
+                "fields": {
+                    "case_number": "(2026)沪0115执99号",
+                    "court_name": "浦东法院",
+                    "obligation": "支付货款",
+                    "performance": "unperformed",
+                    "dishonest_conduct": "有履行能力而拒不履行",
+                },
+            },
+        )
+    ).json()
+
+    async def entries() -> list[dict[str, Any]]:
+        return list((await api.http.get(f"/v1/subjects/{code}/lists")).json()["entries"])
+
+    for _ in range(100):
+        if await entries():
+            break
+        await asyncio.sleep(0.1)
+    listed = await entries()
+    assert [e["list_type"] for e in listed] == ["court_dishonest_debtor"]
+    assert (
+        listed[0]["basis_record_ids"] == [record["record_id"]] and listed[0]["state"] == "effective"
+    )
+    await api.http.post(
+        f"/v1/records/{record['record_id']}/withdraw", headers=court, json={"reason": "撤销"}
+    )
+    for _ in range(100):
+        if not await entries():
+            break
+        await asyncio.sleep(0.1)
+    assert await entries() == []
+    shared = await headers(api, ["credit:shared"])
+    past = (await api.http.get(f"/v1/subjects/{code}/lists", headers=shared)).json()["entries"]
+    assert [e["state"] for e in past] == ["withdrawn"]
+
+
+async def test_measure_feedback_is_counted_per_measure_department_and_month(lists_api: Api) -> None:
+    api = lists_api
+    code = await register(api, "反馈测试有限公司")
+    court = await headers(api, ["lists:write"], "court")
+    listed = (
+        await api.http.post(
+            "/v1/list-entries", json=entry(code, "court_dishonest_debtor"), headers=court
+        )
+    ).json()
+    finance = await headers(api, ["credit:shared"], "finance")
+    for day in ("2026-10-03", "2026-11-05", "2026-11-06"):
+        reply = await api.http.post(
+            "/v1/measure-feedback",
+            headers=finance,
+            json={
+                "entry_id": listed["entry_id"],
+                "measure_code": "procurement_exclusion",
+                "applied_on": day,
+                "outcome": "取消投标资格",
+            },
+        )
+        assert reply.status_code == 201, reply.text
+    wrong = await api.http.post(
+        "/v1/measure-feedback",
+        headers=finance,
+        json={
+            "entry_id": listed["entry_id"],
+            "measure_code": "green_channel",
+            "applied_on": "2026-11-05",
+            "outcome": "x",
+        },
+    )
+    assert wrong.status_code == 422
+    stats = (await api.http.get("/v1/measure-feedback/statistics", headers=finance)).json()[
+        "results"
+    ]
+    assert [(s["month"], s["count"]) for s in stats] == [("2026-10", 1), ("2026-11", 2)]
+    assert {s["department"] for s in stats} == {"finance"}
