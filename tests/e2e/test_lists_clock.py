@@ -1,0 +1,114 @@
+"""The lists clock: due transitions are applied once, whatever the replicas, and reads
+never wait for it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import grpc
+import sqlalchemy as sa
+
+from credit.registry.v1 import registry_pb2 as rpb
+from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
+from credit_common.timeutil import utcnow
+from credit_lists.adapters import tables as t
+from credit_lists.bootstrap import ListsApp, build
+from credit_lists.domain.model import State
+from credit_lists.service_layer import commands
+from support.processes import ServiceProcess
+
+MARKET = commands.Caller("cl_market", "market_regulation")
+
+
+async def register(registry: ServiceProcess) -> str:
+    async with grpc.aio.insecure_channel(registry.address) as channel:
+        subject = await rpb_grpc.RegistryServiceStub(channel).RegisterSubject(
+            rpb.RegisterSubjectRequest(
+                kind=rpb.SUBJECT_KIND_ORGANIZATION,
+                name="时钟测试有限公司",
+                registration_authority="9",
+                org_category="1",
+                division_code="310115",
+            ),
+            timeout=10,
+        )
+    return str(subject.code)
+
+
+async def transitions(app: ListsApp, entry_id: uuid.UUID) -> list[tuple[str, str, str]]:
+    async with app.db.read() as conn:
+        rows = await conn.execute(
+            sa.select(
+                t.entry_history.c.from_state, t.entry_history.c.to_state, t.entry_history.c.actor
+            )
+            .where(t.entry_history.c.entry_id == entry_id)
+            .order_by(t.entry_history.c.id)
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+async def test_publicity_then_validity_move_an_entry_on_exactly_once_with_two_replicas(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    entry = await lists_app.entries.propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书1号")
+    )
+    assert entry.state == State.PUBLICITY and entry.valid_until is not None
+    assert await lists_app.clock.tick() == 0
+    second = build(lists_app.settings)  # another replica on the same database
+    try:
+        after_publicity = entry.publicity_until + dt.timedelta(seconds=1)
+        moved = await asyncio.gather(
+            lists_app.clock.tick(after_publicity), second.clock.tick(after_publicity)
+        )
+        assert sum(moved) == 1
+        history = await transitions(lists_app, entry.id)
+        assert history.count(("publicity", "effective", "clock")) == 1
+        after_validity = entry.valid_until + dt.timedelta(seconds=1)
+        moved = await asyncio.gather(
+            lists_app.clock.tick(after_validity), second.clock.tick(after_validity)
+        )
+        assert sum(moved) == 1
+        assert (await transitions(lists_app, entry.id)).count(
+            ("effective", "expired", "clock")
+        ) == 1
+    finally:
+        await second.db.dispose()
+
+
+async def test_a_read_shows_the_state_the_clock_implies_before_the_clock_runs(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    entry = await lists_app.entries.propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书2号")
+    )
+    async with lists_app.db.transaction() as conn:  # as if the publicity had ended a second ago
+        await conn.execute(
+            sa.update(t.entries)
+            .where(t.entries.c.id == entry.id)
+            .values(publicity_until=utcnow() - dt.timedelta(seconds=1))
+        )
+    assert (await lists_app.entries.get(entry.id)).state == State.EFFECTIVE
+    status = await lists_app.entries.status(entry.subject_id, include_past=False)
+    assert status.restricted
+
+
+async def test_an_open_objection_holds_an_entry_in_publicity(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    entry = await lists_app.entries.propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书3号")
+    )
+    async with lists_app.db.transaction() as conn:
+        await conn.execute(
+            sa.update(t.entries).where(t.entries.c.id == entry.id).values(open_objections=1)
+        )
+    later = entry.publicity_until + dt.timedelta(days=1)
+    assert await lists_app.clock.tick(later) == 0
+    held = (await lists_app.entries.get(entry.id)).at(later)
+    assert held.state == State.PUBLICITY
