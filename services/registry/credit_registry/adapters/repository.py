@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -105,13 +107,45 @@ class SubjectRepository:
     ) -> dict[uuid.UUID, Subject]:
         ids = list(set(ids))
         subjects: dict[uuid.UUID, Subject] = {}
+        if details and self.conn.dialect.name == "postgresql":
+            return await self._load_with_details_in_one_query(ids)
         for start in range(0, len(ids), 1000):
             rows = await self.conn.execute(
-                sa.select(t.subjects).where(t.subjects.c.id.in_(ids[start : start + 1000]))
+                sa.select(t.subjects).where(
+                    self._among_ids(t.subjects.c.id, ids[start : start + 1000])
+                )
             )
             subjects.update({r.id: self._row_to_subject(r) for r in rows})
         if details:
             await self._load_details(list(subjects.values()))
+        return subjects
+
+    def _among_ids(self, column: Any, values: list[uuid.UUID]) -> Any:
+        if self.conn.dialect.name == "postgresql":
+            array = postgresql.ARRAY(postgresql.UUID(as_uuid=True))
+            return column == sa.any_(sa.bindparam(None, values, type_=array))
+        return column.in_(values)
+
+    async def _load_with_details_in_one_query(
+        self, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, Subject]:
+        """Subjects with their histories, legacy and merged codes in one round trip
+        (PostgreSQL: correlated json_agg subqueries)."""
+        rows = await self.conn.execute(_with_details_query(), {"ids": ids})
+        subjects: dict[uuid.UUID, Subject] = {}
+        for row in rows:
+            subject = self._row_to_subject(row)
+            subject.former_names = [(f["name"], _instant(f["until"])) for f in row.former]
+            subject.legacy_codes = [LegacyCode(c["type"], c["value"]) for c in row.legacy]
+            subject.status_history = [
+                (Status(h["status"]), h["reason"], h["actor"], _instant(h["at"]))
+                for h in row.statuses
+            ]
+            subject.merged_codes = [
+                self.protector.decrypt(base64.b64decode(m["cipher"])) if m["cipher"] else m["key"]
+                for m in row.merged_codes
+            ]
+            subjects[subject.id] = subject
         return subjects
 
     async def _load_details(self, subjects: list[Subject]) -> None:
@@ -290,3 +324,66 @@ class SubjectRepository:
             .limit(limit)
         )
         return [r.id for r in await self.conn.execute(query)]
+
+
+def _instant(text: str) -> dt.datetime:
+    """A timestamptz as PostgreSQL's JSON renders it, as an aware datetime."""
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@functools.cache
+def _with_details_query() -> sa.Select[Any]:
+    """Built once: subjects by id with their histories as JSON arrays (PostgreSQL)."""
+    s, n, lc, st = t.subjects, t.name_history, t.legacy_codes, t.status_history
+    merged = t.subjects.alias("merged")
+
+    def agg(expression: Any, order: list[Any], source: Any, where: Any) -> Any:
+        return (
+            sa.select(
+                sa.func.coalesce(
+                    sa.func.json_agg(postgresql.aggregate_order_by(expression, *order)),
+                    sa.literal_column("'[]'::json"),
+                )
+            )
+            .select_from(source)
+            .where(where)
+            .scalar_subquery()
+        )
+
+    former = agg(
+        sa.func.json_build_object("name", n.c.name, "until", n.c.until),
+        [n.c.id],
+        n,
+        n.c.subject_id == s.c.id,
+    )
+    legacy = agg(
+        sa.func.json_build_object("type", lc.c.type, "value", lc.c.value),
+        [lc.c.type, lc.c.value],
+        lc,
+        lc.c.subject_id == s.c.id,
+    )
+    statuses = agg(
+        sa.func.json_build_object(
+            "status", st.c.status, "reason", st.c.reason, "actor", st.c.actor, "at", st.c.at
+        ),
+        [st.c.id],
+        st,
+        st.c.subject_id == s.c.id,
+    )
+    merged_codes = agg(
+        sa.func.json_build_object(
+            "key", merged.c.code_key, "cipher", sa.func.encode(merged.c.id_cipher, "base64")
+        ),
+        [merged.c.code_key],
+        merged,
+        merged.c.merged_into == s.c.id,
+    )
+    ids = sa.bindparam("ids", type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True)))
+    return sa.select(
+        s,
+        former.label("former"),
+        legacy.label("legacy"),
+        statuses.label("statuses"),
+        merged_codes.label("merged_codes"),
+    ).where(s.c.id == sa.any_(ids))
