@@ -14,7 +14,7 @@ from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.service_layer.tokens import TokenError
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
@@ -49,17 +49,23 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 def require(scope: str) -> object:
     """A dependency that refuses callers without the scope (401 when anonymous)."""
+    return require_any(scope)
+
+
+def require_any(*scopes: str) -> object:
+    """A dependency that refuses callers with none of the scopes (401 when anonymous)."""
+    needed = " or ".join(scopes)
 
     async def check(caller: CallerDep) -> Caller:
         if caller.anonymous:
             raise Problem(
                 401,
                 "unauthenticated",
-                f"this call needs a token with the {scope} scope",
+                f"this call needs a token with the {needed} scope",
                 headers=_BEARER_CHALLENGE,
             )
-        if scope not in caller.scopes:
-            raise Problem(403, "scope_missing", f"this call needs the {scope} scope")
+        if not caller.scopes & set(scopes):
+            raise Problem(403, "scope_missing", f"this call needs the {needed} scope")
         return caller
 
     return Depends(check)
