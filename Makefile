@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck protos check-protos unit test-postgres test-embedded bench-registry clean
+.PHONY: run test lint typecheck protos check-protos unit test-postgres test-embedded bench-registry bench-objections clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/credit run
 
 ## Lint, type-check, check generated code, then the whole suite on PostgreSQL/Redis and on the embedded default.
-test: $(STAMP) lint typecheck check-protos test-postgres test-embedded
+test: $(STAMP) lint typecheck check-protos check-proto-compat test-postgres test-embedded
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -44,5 +44,33 @@ test-embedded: $(STAMP)
 bench-registry: $(STAMP)
 	$(BIN)/python -m bench.registry
 
+bench-objections: $(STAMP)
+	$(BIN)/python -m bench.objections
+
 clean:
 	rm -rf $(VENV) var
+
+# Proto compatibility with the released contract (protos/compat/baseline.binpb), checked by
+# scripts/check_proto_compat.py and by `buf breaking` (buf from the npm registry, pinned).
+.PHONY: check-proto-compat update-proto-baseline settings-table k8s-render
+BUF_VERSION := 1.75.0
+BUF := $(VENV)/buf/node_modules/.bin/buf
+
+$(BUF):
+	npm install --prefix $(VENV)/buf --no-audit --no-fund --silent @bufbuild/buf@$(BUF_VERSION)
+
+check-proto-compat: $(STAMP) $(BUF)
+	$(BIN)/python scripts/check_proto_compat.py --buf $(BUF)
+
+## After tagging a released contract (git tag contract-N): make update-proto-baseline REF=contract-N
+update-proto-baseline: $(STAMP)
+	$(BIN)/python scripts/check_proto_compat.py --update $(if $(REF),--ref $(REF))
+
+## Rewrites the settings table of docs/operations.md from the settings classes.
+settings-table: $(STAMP)
+	$(BIN)/python scripts/settings_table.py --write
+
+## Renders both kustomize overlays (needs kubectl) to check they build.
+k8s-render:
+	kubectl kustomize deploy/k8s/overlays/local > /dev/null
+	kubectl kustomize deploy/k8s/overlays/production > /dev/null

@@ -20,7 +20,13 @@ from credit_records.settings import RecordsSettings
 from credit_registry import bootstrap as registry_bootstrap
 from credit_registry.settings import RegistrySettings
 from support.backends import BACKEND, REDIS_SERVER_URL, drop_database, new_database
-from support.processes import ServiceProcess, free_port, start_registry, start_service
+from support.processes import (
+    ServiceProcess,
+    free_port,
+    start_objections,
+    start_registry,
+    start_service,
+)
 
 
 def pytest_report_header() -> str:
@@ -187,3 +193,27 @@ async def lists_app(
     await app.start()
     yield app
     await app.stop()
+
+
+@pytest.fixture
+def objections_env(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+) -> dict[str, str]:
+    """The objections service's settings; a test that needs lists points LISTS_ADDRESS at it."""
+    return {
+        "DATABASE_URL": make_database_url("obj"),
+        "REDIS_URL": redis_url,
+        "REGISTRY_ADDRESS": registry_process.address,
+        "RECORDS_ADDRESS": records_process.address,
+        "LISTS_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+
+
+@pytest.fixture
+def objections_process(objections_env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProcess]:
+    process = start_objections(objections_env, tmp_path, free_port())
+    yield process
+    process.stop()

@@ -135,3 +135,25 @@ async def lists_api(
     client, close = await open_api(settings)
     yield client
     await close()  # type: ignore[misc]
+
+
+@pytest.fixture
+async def objections_api(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    objections_process: ServiceProcess,
+    objections_env: dict[str, str],
+    make_database_url: Callable[[str], str],
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        records_address=records_process.address,
+        lists_address=objections_env["LISTS_ADDRESS"],
+        objections_address=objections_process.address,
+    )
+    client, close = await open_api(settings)
+    yield client
+    await close()  # type: ignore[misc]

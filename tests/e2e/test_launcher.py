@@ -60,6 +60,7 @@ def test_credit_run_starts_every_service_prints_the_admin_and_stops_on_ctrl_c(
                 "registry": "ready",
                 "records": "ready",
                 "lists": "ready",
+                "objections": "ready",
             }
         request = urllib.request.Request(
             f"{base}/oauth/token",

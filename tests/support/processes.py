@@ -88,3 +88,8 @@ def start_registry(settings: RegistrySettings, tmp: Path, *, port: int) -> Servi
         tmp,
         port=port,
     )
+
+
+def start_objections(env: dict[str, str], tmp: Path, port: int) -> ServiceProcess:
+    """The objections service with its prefixed settings (restartable on the same port)."""
+    return start_service("credit_objections", "CREDIT_OBJECTIONS_", env, tmp, port=port)

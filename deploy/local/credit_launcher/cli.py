@@ -30,6 +30,7 @@ BACKENDS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ()),
     ("records", ("registry",)),
     ("lists", ("registry", "records")),
+    ("objections", ("registry", "records", "lists")),
 ]
 
 

@@ -15,6 +15,7 @@ from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
+from credit_common import telemetry
 from credit_common.db import Database, insert_ignore
 from credit_common.timeutil import utcnow
 
@@ -120,6 +121,18 @@ class StreamConsumer:
             await self.redis.xack(self.stream, self.group, message_id)
             return
         envelope = envelope_pb2.Envelope.FromString(raw)
+        with telemetry.span_from_event(
+            f"consume {envelope.type}",
+            envelope.trace_context,
+            **{
+                "messaging.destination": self.stream,
+                "credit.event_id": envelope.event_id,
+                "credit.consumer_group": self.group,
+            },
+        ):
+            await self._apply(message_id, envelope)
+
+    async def _apply(self, message_id: bytes, envelope: envelope_pb2.Envelope) -> None:
         handler = self.handlers.get(envelope.type)
         async with self.db.transaction() as conn:
             # RETURNING, not rowcount: SQLAlchemy does not keep an INSERT's rowcount, and the

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from credit_common import telemetry
 from credit_common.text import trigram_similarity
 from credit_common.timeutil import UTC, as_utc
 
@@ -81,8 +82,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
-        return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    telemetry.instrument_engine(engine.sync_engine)
+    return engine
 
 
 def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import sys
 
 import uvicorn
 
@@ -16,13 +18,46 @@ from credit_gateway.settings import GatewaySettings
 log = logging.getLogger("credit_gateway")
 
 
+async def audit_check(settings: GatewaySettings) -> int:
+    """Recomputes the audit chain; exit status 1 and every break printed if it is broken."""
+    gateway = bootstrap.build(settings)
+    try:
+        problems = await gateway.audit.verify()
+    finally:
+        await gateway.db.dispose()
+    for problem in problems:
+        print(f"BROKEN: {problem}")
+    print("the query audit log is intact" if not problems else f"{len(problems)} break(s) found")
+    return 1 if problems else 0
+
+
+async def rotate_key(settings: GatewaySettings) -> None:
+    """Adds a new token signing key; tokens signed with older keys keep verifying."""
+    gateway = bootstrap.build(settings)
+    try:
+        key = await gateway.keys.rotate()
+    finally:
+        await gateway.db.dispose()
+    print(f"new signing key {key.kid}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="credit_gateway")
-    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument(
+        "command",
+        choices=["serve", "migrate", "audit-check", "rotate-key"],
+        nargs="?",
+        default="serve",
+    )
     parser.add_argument("--no-migrate", action="store_true")
     args = parser.parse_args()
     settings = GatewaySettings()
     configure_logging("gateway", fmt=settings.log_format, level=settings.log_level)
+    if args.command == "audit-check":
+        sys.exit(asyncio.run(audit_check(settings)))
+    if args.command == "rotate-key":
+        asyncio.run(rotate_key(settings))
+        return
     if args.command == "migrate" or not args.no_migrate:
         bootstrap.migrate(settings)
         if args.command == "migrate":

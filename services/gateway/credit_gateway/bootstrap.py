@@ -7,8 +7,16 @@ from pathlib import Path
 
 from credit_common.db import Database
 from credit_common.migrate import upgrade
-from credit_gateway.adapters.backends import Backend, ListsClient, RecordsClient, RegistryClient
+from credit_gateway.adapters.backends import (
+    Backend,
+    ListsClient,
+    ObjectionsClient,
+    RecordsClient,
+    RegistryClient,
+)
 from credit_gateway.adapters.keys import KeyStore
+from credit_gateway.service_layer.audit import AuditLog
+from credit_gateway.service_layer.authorizations import Authorizations
 from credit_gateway.service_layer.clients import Clients
 from credit_gateway.service_layer.tokens import Tokens
 from credit_gateway.settings import GatewaySettings
@@ -27,19 +35,24 @@ class Gateway:
     registry: RegistryClient
     records: RecordsClient
     lists: ListsClient
+    objections: ObjectionsClient
+    audit: AuditLog
+    authorizations: Authorizations
 
     @property
     def backends(self) -> list[Backend]:
-        return [self.registry, self.records, self.lists]
+        return [self.registry, self.records, self.lists, self.objections]
 
     async def start(self) -> None:
         await self.keys.load()
+        await self.audit.start()
         if self.settings.admin_client_id and self.settings.admin_client_secret:
             await self.clients.ensure_admin(
                 self.settings.admin_client_id, self.settings.admin_client_secret
             )
 
     async def stop(self) -> None:
+        await self.audit.stop()
         for backend in self.backends:
             await backend.close()
         await self.db.dispose()
@@ -65,4 +78,17 @@ def build(settings: GatewaySettings) -> Gateway:
         settings.records_address, settings.backend_deadline_seconds, settings.bulk_deadline_seconds
     )
     lists = ListsClient(settings.lists_address, settings.backend_deadline_seconds)
-    return Gateway(settings, db, keys, clients, tokens, registry, records, lists)
+    objections = ObjectionsClient(settings.objections_address, settings.backend_deadline_seconds)
+    return Gateway(
+        settings,
+        db,
+        keys,
+        clients,
+        tokens,
+        registry,
+        records,
+        lists,
+        objections,
+        AuditLog(db),
+        Authorizations(db, clients),
+    )

@@ -22,6 +22,7 @@ class GatewaySettings(ServiceSettings):
     registry_address: str = "127.0.0.1:50051"
     records_address: str = "127.0.0.1:50052"
     lists_address: str = "127.0.0.1:50053"
+    objections_address: str = "127.0.0.1:50054"
     # Every backend call carries this deadline; a backend that misses it is a 503.
     backend_deadline_seconds: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024

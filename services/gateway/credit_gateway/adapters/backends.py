@@ -6,13 +6,22 @@ from collections.abc import AsyncIterator
 
 from credit.lists.v1 import lists_pb2 as lst
 from credit.lists.v1 import lists_pb2_grpc as lst_grpc
+from credit.objections.v1 import objections_pb2 as ob
+from credit.objections.v1 import objections_pb2_grpc as ob_grpc
 from credit.records.v1 import records_pb2 as rec
 from credit.records.v1 import records_pb2_grpc as rec_grpc
 from credit.registry.v1 import registry_pb2 as pb
 from credit.registry.v1 import registry_pb2_grpc as pb_grpc
 from credit_common.grpc_client import Backend, BackendUnavailable
 
-__all__ = ["Backend", "BackendUnavailable", "ListsClient", "RecordsClient", "RegistryClient"]
+__all__ = [
+    "Backend",
+    "BackendUnavailable",
+    "ListsClient",
+    "ObjectionsClient",
+    "RecordsClient",
+    "RegistryClient",
+]
 
 
 class RegistryClient(Backend):
@@ -142,3 +151,50 @@ class ListsClient(Backend):
         self, request: lst.FeedbackStatisticsRequest
     ) -> lst.FeedbackStatisticsResponse:
         return await self.call(self._stub.FeedbackStatistics, request, idempotent=True)
+
+
+class ObjectionsClient(Backend):
+    def __init__(self, address: str, deadline: float) -> None:
+        super().__init__("objections", address, deadline)
+
+    @property
+    def _stub(self) -> ob_grpc.ObjectionsServiceStub:
+        return self.stub(ob_grpc.ObjectionsServiceStub)
+
+    async def file(self, request: ob.FileObjectionRequest) -> ob.Objection:
+        return await self.call(self._stub.FileObjection, request, idempotent=False)
+
+    async def accept(self, request: ob.AcceptObjectionRequest) -> ob.Objection:
+        return await self.call(self._stub.AcceptObjection, request, idempotent=False)
+
+    async def reject(self, request: ob.RejectObjectionRequest) -> ob.Objection:
+        return await self.call(self._stub.RejectObjection, request, idempotent=False)
+
+    async def verify(self, request: ob.VerifyObjectionRequest) -> ob.Objection:
+        return await self.call(self._stub.VerifyObjection, request, idempotent=False)
+
+    async def decide(self, request: ob.DecideObjectionRequest) -> ob.Objection:
+        return await self.call(self._stub.DecideObjection, request, idempotent=False)
+
+    async def withdraw(self, request: ob.WithdrawObjectionRequest) -> ob.Objection:
+        return await self.call(self._stub.WithdrawObjection, request, idempotent=False)
+
+    async def get(self, objection_id: str) -> ob.Objection:
+        request = ob.GetObjectionRequest(objection_id=objection_id)
+        return await self.call(self._stub.GetObjection, request, idempotent=True)
+
+    async def search(self, request: ob.ListObjectionsRequest) -> ob.ListObjectionsResponse:
+        return await self.call(self._stub.ListObjections, request, idempotent=True)
+
+    async def apply_repair(self, request: ob.ApplyRepairRequest) -> ob.Repair:
+        return await self.call(self._stub.ApplyRepair, request, idempotent=False)
+
+    async def decide_repair(self, request: ob.DecideRepairRequest) -> ob.Repair:
+        return await self.call(self._stub.DecideRepair, request, idempotent=False)
+
+    async def get_repair(self, repair_id: str) -> ob.Repair:
+        request = ob.GetRepairRequest(repair_id=repair_id)
+        return await self.call(self._stub.GetRepair, request, idempotent=True)
+
+    async def search_repairs(self, request: ob.ListRepairsRequest) -> ob.ListRepairsResponse:
+        return await self.call(self._stub.ListRepairs, request, idempotent=True)

@@ -31,3 +31,44 @@ signing_keys = sa.Table(
     # Retired keys still verify tokens until they expire, but sign nothing new.
     sa.Column("retired_at", UTCDateTime(), nullable=True),
 )
+
+# Every read of credit information, append-only and chained: each entry's hash covers the
+# previous entry's hash, so a changed or deleted entry breaks the chain.
+query_audit = sa.Table(
+    "query_audit",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    # The unified code, or the registry's keyed hash of a person's identity number.
+    sa.Column("subject_key", sa.String(80), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("purpose", sa.String(200), nullable=False),
+    sa.Column("what", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("authorization_id", sa.String(36), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_query_audit_subject", "subject_key", "at"),
+    sa.Index("ix_query_audit_client", "client_id", "at"),
+)
+
+# A subject's grant of its authorized level to one client, for a purpose, until a date.
+authorizations = sa.Table(
+    "authorizations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("subject_key", sa.String(80), nullable=False, index=True),
+    sa.Column("grantee_client_id", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(200), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)

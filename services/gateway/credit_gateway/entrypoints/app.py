@@ -11,9 +11,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from credit_common import telemetry
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
-from credit_gateway.entrypoints.routes import admin, bulk, health, lists, oauth, records, registry
+from credit_gateway.entrypoints.routes import (
+    admin,
+    audit,
+    bulk,
+    health,
+    lists,
+    oauth,
+    objections,
+    records,
+    registry,
+)
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -79,8 +90,9 @@ def create_app(gateway: Gateway) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    telemetry.instrument_fastapi(app)
     problems.install(app)
-    for module in (health, oauth, admin, registry, records, bulk, lists):
+    for module in (health, oauth, admin, registry, records, bulk, lists, objections, audit):
         app.include_router(module.router)
     app.add_middleware(
         RequestIdAndLimits,

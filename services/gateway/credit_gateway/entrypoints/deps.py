@@ -8,9 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.timeutil import utcnow
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import PURPOSE_MAX, PURPOSE_MIN, Caller, Level
 from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.service_layer.audit import Query as AuditQuery
+from credit_gateway.service_layer.authorizations import Grant
 from credit_gateway.service_layer.tokens import TokenError
 
 
@@ -78,9 +81,13 @@ class ReadContext:
     caller: Caller
     level: Level
     purpose: str
+    request_id: str = ""
+    grant: Grant | None = None
 
 
 async def read_context(
+    request: Request,
+    gateway: GatewayDep,
     caller: CallerDep,
     level: Annotated[
         str | None,
@@ -106,9 +113,9 @@ async def read_context(
         raise Problem(
             403, "level_not_allowed", f"this token may read at most at the {allowed.label} level"
         )
-    if chosen == Level.AUTHORIZED:
-        # Grants are kept by the authorizations feature; none can be verified yet.
-        raise Problem(403, "authorization_invalid", "no active authorization with this id")
+    grant = None
+    if chosen == Level.AUTHORIZED and authorization_id:
+        grant = await gateway.authorizations.check(authorization_id, caller.client_id)
     text = (purpose or "").strip()
     if purpose is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
         raise Problem(
@@ -117,7 +124,11 @@ async def read_context(
             "purpose must be 2-200 characters",
             [{"field": "purpose", "message": "2-200 characters"}],
         )
-    return ReadContext(caller, chosen, text)
+    request_id = str(
+        getattr(request.state, "request_id", "")
+        or request.scope.get("state", {}).get("request_id", "")
+    )
+    return ReadContext(caller, chosen, text or (grant.purpose if grant else ""), request_id, grant)
 
 
 ReadDep = Annotated[ReadContext, Depends(read_context)]
@@ -128,6 +139,10 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
     natural person above the public level needs a stated purpose."""
     if read.caller.is_self(subject.code):
         return Level.RESTRICTED
+    if read.grant is not None and read.grant.subject_key != subject.subject_key:
+        raise Problem(
+            403, "authorization_invalid", "the authorization was granted by another subject"
+        )
     if (
         subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
         and read.level > Level.PUBLIC
@@ -139,3 +154,28 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
             "a query about a natural person above the public level needs a purpose",
         )
     return read.level
+
+
+def audit(
+    gateway: Gateway, read: ReadContext, subject_keys: list[str], what: str, level: Level
+) -> None:
+    """Writes one audit entry per subject read (batched, off the request path)."""
+    if not subject_keys:
+        return
+    now = utcnow()
+    gateway.audit.record(
+        [
+            AuditQuery(
+                at=now,
+                client_id=read.caller.client_id or "anonymous",
+                department=read.caller.department,
+                subject_key=key,
+                level=level.label,
+                purpose=read.purpose,
+                what=what,
+                request_id=read.request_id,
+                authorization_id=read.grant.id if read.grant else "",
+            )
+            for key in subject_keys
+        ]
+    )

@@ -440,3 +440,180 @@ class FeedbackCount(BaseModel):
 
 class FeedbackStatistics(BaseModel):
     results: list[FeedbackCount]
+
+
+class TargetBody(Strict):
+    kind: Literal["record", "list_entry"]
+    id: str = Field(min_length=1, max_length=64, description="the record id or list entry id")
+
+
+class EvidenceBody(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    sha256: str = Field(
+        pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the document (64 hex characters)"
+    )
+
+
+class ObjectionCreate(Strict):
+    target: TargetBody
+    reason: str = Field(min_length=1, max_length=2000)
+    evidence: list[EvidenceBody] = Field(default_factory=list, max_length=50)
+    subject_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the subject a service window acts for; the target must belong to it",
+    )
+
+
+class ObjectionStep(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ObjectionWithdraw(Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class ObjectionVerify(Strict):
+    finding: Literal["error_confirmed", "no_error"]
+    corrected_fields: dict[str, Any] | None = Field(
+        default=None,
+        description="with error_confirmed: the fields to correct (none: an upheld objection "
+        "withdraws the record)",
+    )
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class ObjectionDecide(Strict):
+    decision: Literal["upheld", "dismissed"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TargetPublic(BaseModel):
+    kind: str
+    id: str
+
+
+class EvidencePublic(BaseModel):
+    name: str
+    sha256: str
+
+
+class CaseStepPublic(BaseModel):
+    from_state: str | None
+    to_state: str
+    action: str
+    at: dt.datetime
+    actor: str
+    department: str | None
+    reason: str
+    evidence: list[EvidencePublic]
+    detail: str | None = None
+
+
+class ObjectionPublic(BaseModel):
+    objection_id: str
+    target: TargetPublic
+    subject_code: str
+    state: Literal[
+        "submitted", "verifying", "verified", "upheld", "dismissed", "rejected", "withdrawn"
+    ]
+    reason: str
+    evidence: list[EvidencePublic]
+    filed_by: str
+    filed_at: dt.datetime
+    source_department: str = Field(description="the department that verifies the target")
+    accept_due: dt.date
+    verify_due: dt.date | None = None
+    decide_due: dt.date | None = None
+    due_at: dt.datetime | None = Field(
+        default=None, description="the end of the current stage's due date"
+    )
+    overdue: bool
+    calendar_note: str | None = None
+    finding: str | None = None
+    corrected_fields: dict[str, Any] | None = None
+    verification_note: str | None = None
+    decision: str | None = None
+    decision_reason: str | None = None
+    closed_at: dt.datetime | None = None
+    transitions: list[CaseStepPublic] = Field(
+        default_factory=list, description="every step (in single reads; empty in listings)"
+    )
+
+
+class ObjectionPage(BaseModel):
+    items: list[ObjectionPublic]
+    next_page_token: str | None = None
+
+
+class RepairCreate(Strict):
+    target: TargetBody
+    grounds: str = Field(min_length=1, max_length=2000)
+    evidence: list[EvidenceBody] = Field(default_factory=list, max_length=50)
+    commitment: bool = Field(description="the public credit commitment; must be true")
+    subject_code: str | None = Field(default=None, max_length=32)
+
+
+class RepairDecide(Strict):
+    decision: Literal["approved", "rejected"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RepairPublic(BaseModel):
+    repair_id: str
+    target: TargetPublic
+    subject_code: str
+    state: Literal["submitted", "approved", "rejected", "withdrawn"]
+    grounds: str
+    evidence: list[EvidencePublic]
+    commitment: bool
+    filed_by: str
+    filed_at: dt.datetime
+    decide_due: dt.date
+    due_at: dt.datetime | None = None
+    overdue: bool
+    calendar_note: str | None = None
+    decision: str | None = None
+    decision_reason: str | None = None
+    closed_at: dt.datetime | None = None
+    transitions: list[CaseStepPublic] = Field(default_factory=list)
+
+
+class RepairPage(BaseModel):
+    items: list[RepairPublic]
+    next_page_token: str | None = None
+
+
+class AuthorizationCreate(Strict):
+    grantee_client_id: str = Field(min_length=1, max_length=64)
+    expires_at: dt.datetime
+    purpose: str = Field(min_length=2, max_length=200)
+
+
+class AuthorizationPublic(BaseModel):
+    authorization_id: str
+    grantee_client_id: str
+    purpose: str
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+    active: bool
+
+
+class AuditEntry(BaseModel):
+    seq: int
+    at: dt.datetime
+    client_id: str
+    department: str
+    subject_code: str | None = Field(
+        default=None, description="absent for natural persons below restricted"
+    )
+    level: str
+    purpose: str
+    what: str
+    request_id: str
+    authorization_id: str | None = None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_page_token: str | None = None

@@ -148,6 +148,7 @@ class ListsServicer(pb_grpc.ListsServiceServicer):
                 found=c.status is not None,
                 error=c.error,
                 canonical_code=c.canonical_code,
+                subject_key=c.subject_key,
                 natural_person=c.natural_person,
             )
             if c.status is not None:

@@ -76,6 +76,7 @@ class Checked:
     canonical_code: str = ""
     natural_person: bool = False
     error: str = ""
+    subject_key: str = ""
 
 
 class Entries:
@@ -343,6 +344,7 @@ class Entries:
                     Status(mine, self.measures_for(mine, measure_codes)),
                     canonical_code="" if ref.natural_person else ref.key,
                     natural_person=ref.natural_person,
+                    subject_key=ref.key,
                 )
             )
         return results

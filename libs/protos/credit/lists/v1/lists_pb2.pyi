@@ -260,7 +260,7 @@ class CheckRestrictionsRequest(_message.Message):
     def __init__(self, subject_codes: _Optional[_Iterable[str]] = ..., measure_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RestrictionResult(_message.Message):
-    __slots__ = ("code", "found", "restricted", "rewarded", "measures", "error", "canonical_code", "natural_person")
+    __slots__ = ("code", "found", "restricted", "rewarded", "measures", "error", "canonical_code", "natural_person", "subject_key")
     CODE_FIELD_NUMBER: _ClassVar[int]
     FOUND_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +269,7 @@ class RestrictionResult(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CANONICAL_CODE_FIELD_NUMBER: _ClassVar[int]
     NATURAL_PERSON_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     code: str
     found: bool
     restricted: bool
@@ -277,7 +278,8 @@ class RestrictionResult(_message.Message):
     error: str
     canonical_code: str
     natural_person: bool
-    def __init__(self, code: _Optional[str] = ..., found: _Optional[bool] = ..., restricted: _Optional[bool] = ..., rewarded: _Optional[bool] = ..., measures: _Optional[_Iterable[_Union[TriggeredMeasure, _Mapping]]] = ..., error: _Optional[str] = ..., canonical_code: _Optional[str] = ..., natural_person: _Optional[bool] = ...) -> None: ...
+    subject_key: str
+    def __init__(self, code: _Optional[str] = ..., found: _Optional[bool] = ..., restricted: _Optional[bool] = ..., rewarded: _Optional[bool] = ..., measures: _Optional[_Iterable[_Union[TriggeredMeasure, _Mapping]]] = ..., error: _Optional[str] = ..., canonical_code: _Optional[str] = ..., natural_person: _Optional[bool] = ..., subject_key: _Optional[str] = ...) -> None: ...
 
 class CheckRestrictionsResponse(_message.Message):
     __slots__ = ("results",)

@@ -12,7 +12,7 @@ from credit.registry.v1 import registry_pb2 as pb
 from credit_common.masking import mask_name
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
-from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
+from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject, require
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import shown_code
 
@@ -260,6 +260,7 @@ async def subject_lists(
     subject = await gateway.registry.get(code)
     level = level_for_subject(subject, read)
     status = await gateway.lists.status(subject.subject_id, include_past=level > Level.PUBLIC)
+    audit(gateway, read, [subject.subject_key], "lists", level)
     return schemas.SubjectLists(
         code=shown_code(subject, level),
         restricted=status.restricted,
@@ -285,6 +286,12 @@ async def check(
             subject_codes=body.subject_codes, measure_codes=body.measure_codes
         )
     )
+    audited = [
+        r.subject_key
+        for r in reply.results
+        if r.found and not (r.natural_person and not read.purpose)
+    ]
+    audit(gateway, read, audited, "restriction_check", read.level)
     results = []
     for r in reply.results:
         if r.natural_person and not read.purpose:

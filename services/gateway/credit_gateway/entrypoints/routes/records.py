@@ -13,7 +13,7 @@ from google.protobuf import struct_pb2
 from credit.records.v1 import records_pb2 as rec
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
-from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
+from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject, require
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import (
     LEVEL_TO_PB,
@@ -137,6 +137,7 @@ async def _record_at_level(
     )
     subject = await gateway.registry.get(record.subject_code)
     level = level_for_subject(subject, read)
+    audit(gateway, read, [subject.subject_key], "record", level)
     if level != read.level:  # the subject itself: everything
         record = await gateway.records.get(
             rec.GetRecordRequest(
@@ -227,6 +228,7 @@ async def subject_records(
     if as_of is not None:
         request.as_of.FromDatetime(as_of.astimezone(dt.UTC))
     reply = await gateway.records.for_subject(request)
+    audit(gateway, read, [subject.subject_key], "records", level)
     shown = shown_code(subject, level)
     return schemas.RecordPage(
         items=[record_view(r, shown, level) for r in reply.records],

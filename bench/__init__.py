@@ -1,0 +1,1 @@
+"""Benchmarks: one command per scenario (`python -m bench.<name>`)."""

@@ -1,0 +1,117 @@
+"""Objections and repair applications as HTTP bodies; whose subject code is shown how."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from google.protobuf import json_format
+
+from credit.objections.v1 import objections_pb2 as ob
+from credit.registry.v1 import registry_pb2 as pb
+from credit_gateway.bootstrap import Gateway
+from credit_gateway.domain.access import Caller, Level
+from credit_gateway.entrypoints import schemas
+from credit_gateway.entrypoints.record_views import shown_code
+
+Case = ob.Objection | ob.Repair
+
+
+def _date(text: str) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _ts(message: Any, name: str) -> dt.datetime | None:
+    return getattr(message, name).ToDatetime(tzinfo=dt.UTC) if message.HasField(name) else None
+
+
+def _evidence(items: Iterable[ob.Evidence]) -> list[schemas.EvidencePublic]:
+    return [schemas.EvidencePublic(name=e.name, sha256=e.sha256) for e in items]
+
+
+def _transitions(steps: Iterable[ob.Transition]) -> list[schemas.CaseStepPublic]:
+    return [
+        schemas.CaseStepPublic(
+            from_state=s.from_state or None,
+            to_state=s.to_state,
+            action=s.action,
+            at=s.at.ToDatetime(tzinfo=dt.UTC),
+            actor=s.actor,
+            department=s.department or None,
+            reason=s.reason,
+            evidence=_evidence(s.evidence),
+            detail=s.detail or None,
+        )
+        for s in steps
+    ]
+
+
+async def subject_codes(gateway: Gateway, caller: Caller, cases: Sequence[Case]) -> dict[str, str]:
+    """The code to show for each case's subject key: an organisation's key is its code; a
+    person's identity number is shown in full only to the person and the restricted level."""
+    codes = {c.subject_key: c.subject_key for c in cases if not c.natural_person}
+    persons = sorted({c.subject_key for c in cases if c.natural_person})
+    if persons:
+        reply = await gateway.registry.resolve(persons)
+        for result in reply.results:
+            if result.found:
+                subject: pb.Subject = result.subject
+                level = (
+                    Level.RESTRICTED
+                    if caller.is_self(subject.code) or "credit:restricted" in caller.scopes
+                    else Level.SHARED
+                )
+                codes[result.requested_code] = shown_code(subject, level)
+    return codes
+
+
+def objection_view(o: ob.Objection, subject_code: str) -> schemas.ObjectionPublic:
+    return schemas.ObjectionPublic(
+        objection_id=o.objection_id,
+        target=schemas.TargetPublic(kind=o.target.kind, id=o.target.id),
+        subject_code=subject_code,
+        state=cast(Any, o.state),
+        reason=o.reason,
+        evidence=_evidence(o.evidence),
+        filed_by=o.filed_by,
+        filed_at=o.filed_at.ToDatetime(tzinfo=dt.UTC),
+        source_department=o.source_department,
+        accept_due=dt.date.fromisoformat(o.accept_due),
+        verify_due=_date(o.verify_due),
+        decide_due=_date(o.decide_due),
+        due_at=_ts(o, "due_at"),
+        overdue=o.overdue,
+        calendar_note=o.calendar_note or None,
+        finding=o.finding or None,
+        corrected_fields=json_format.MessageToDict(o.corrected_fields)
+        if o.HasField("corrected_fields")
+        else None,
+        verification_note=o.verification_note or None,
+        decision=o.decision or None,
+        decision_reason=o.decision_reason or None,
+        closed_at=_ts(o, "closed_at"),
+        transitions=_transitions(o.transitions),
+    )
+
+
+def repair_view(r: ob.Repair, subject_code: str) -> schemas.RepairPublic:
+    return schemas.RepairPublic(
+        repair_id=r.repair_id,
+        target=schemas.TargetPublic(kind=r.target.kind, id=r.target.id),
+        subject_code=subject_code,
+        state=cast(Any, r.state),
+        grounds=r.grounds,
+        evidence=_evidence(r.evidence),
+        commitment=r.commitment,
+        filed_by=r.filed_by,
+        filed_at=r.filed_at.ToDatetime(tzinfo=dt.UTC),
+        decide_due=dt.date.fromisoformat(r.decide_due),
+        due_at=_ts(r, "due_at"),
+        overdue=r.overdue,
+        calendar_note=r.calendar_note or None,
+        decision=r.decision or None,
+        decision_reason=r.decision_reason or None,
+        closed_at=_ts(r, "closed_at"),
+        transitions=_transitions(r.transitions),
+    )

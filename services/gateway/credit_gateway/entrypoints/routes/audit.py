@@ -1,0 +1,184 @@
+"""Who queried whom: subjects' authorizations, their "who queried me", the auditors' search."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from credit.registry.v1 import registry_pb2 as pb
+from credit_common.timeutil import utcnow
+from credit_gateway.domain.access import Caller
+from credit_gateway.entrypoints import schemas
+from credit_gateway.entrypoints.deps import CallerDep, GatewayDep, require
+from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.service_layer.audit import Logged
+from credit_gateway.service_layer.authorizations import Grant
+
+router = APIRouter(tags=["audit"])
+CodePath = Annotated[str, Path(min_length=1, max_length=32)]
+AuditorDep = Annotated[Caller, require("audit:read")]
+
+
+def _grant_view(grant: Grant) -> schemas.AuthorizationPublic:
+    return schemas.AuthorizationPublic(
+        authorization_id=grant.id,
+        grantee_client_id=grant.grantee_client_id,
+        purpose=grant.purpose,
+        expires_at=grant.expires_at,
+        revoked_at=grant.revoked_at,
+        active=grant.active(utcnow()),
+    )
+
+
+def _entry_view(logged: Logged, code: str | None) -> schemas.AuditEntry:
+    q = logged.query
+    return schemas.AuditEntry(
+        seq=logged.seq,
+        at=q.at,
+        client_id=q.client_id,
+        department=q.department,
+        subject_code=code,
+        level=q.level,
+        purpose=q.purpose,
+        what=q.what,
+        request_id=q.request_id,
+        authorization_id=q.authorization_id or None,
+    )
+
+
+def _offset(token: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    except ValueError as error:
+        raise Problem(
+            422,
+            "validation_failed",
+            "invalid page_token",
+            [{"field": "page_token", "message": "not a token this API issued"}],
+        ) from error
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+async def _own_subject(code: str, caller: Caller, gateway: GatewayDep) -> pb.Subject:
+    """The subject, if the caller is it (subject:self)."""
+    if "subject:self" not in caller.scopes:
+        raise Problem(403, "scope_missing", "this call needs the subject:self scope")
+    subject = await gateway.registry.get(code)
+    if not caller.is_self(subject.code):
+        raise Problem(403, "not_your_subject", "a subject may only act for itself")
+    return subject
+
+
+@router.post(
+    "/v1/subjects/{code}/authorizations",
+    status_code=201,
+    response_model=schemas.AuthorizationPublic,
+)
+async def authorize(
+    code: CodePath, body: schemas.AuthorizationCreate, caller: CallerDep, gateway: GatewayDep
+) -> schemas.AuthorizationPublic:
+    """A subject grants a client its authorized level, for a purpose, until a date."""
+    subject = await _own_subject(code, caller, gateway)
+    if body.expires_at.tzinfo is None:
+        raise Problem(
+            422,
+            "validation_failed",
+            "expires_at needs a time zone offset",
+            [{"field": "expires_at", "message": "RFC 3339 with offset"}],
+        )
+    grant = await gateway.authorizations.grant(
+        subject_key=subject.subject_key,
+        grantee=body.grantee_client_id,
+        purpose=body.purpose,
+        expires_at=body.expires_at,
+        created_by=caller.client_id,
+    )
+    return _grant_view(grant)
+
+
+@router.delete(
+    "/v1/subjects/{code}/authorizations/{authorization_id}",
+    response_model=schemas.AuthorizationPublic,
+)
+async def revoke(
+    code: CodePath,
+    authorization_id: Annotated[str, Path(max_length=36)],
+    caller: CallerDep,
+    gateway: GatewayDep,
+) -> schemas.AuthorizationPublic:
+    """Revokes a grant: reads naming it stop working at once."""
+    subject = await _own_subject(code, caller, gateway)
+    return _grant_view(await gateway.authorizations.revoke(authorization_id, subject.subject_key))
+
+
+@router.get("/v1/subjects/{code}/queries", response_model=schemas.AuditPage)
+async def who_queried(
+    code: CodePath,
+    caller: CallerDep,
+    gateway: GatewayDep,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: Annotated[str, Query(max_length=50)] = "",
+) -> schemas.AuditPage:
+    """Who queried this subject, when, at what level and why (the subject itself or an auditor)."""
+    if caller.anonymous:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "this call needs a token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    subject = await gateway.registry.get(code)
+    if "audit:read" not in caller.scopes and not caller.is_self(subject.code):
+        raise Problem(
+            403, "not_your_subject", "only the subject itself or an auditor may see who queried it"
+        )
+    offset = _offset(page_token)
+    found = await gateway.audit.search(
+        subject_key=subject.subject_key, offset=offset, limit=page_size + 1
+    )
+    return schemas.AuditPage(
+        items=[_entry_view(e, code.upper()) for e in found[:page_size]],
+        next_page_token=_token(offset + page_size) if len(found) > page_size else None,
+    )
+
+
+@router.get("/v1/audit", response_model=schemas.AuditPage)
+async def search_audit(
+    _: AuditorDep,
+    gateway: GatewayDep,
+    client_id: Annotated[str, Query(max_length=64)] = "",
+    subject_code: Annotated[str, Query(max_length=32)] = "",
+    start: Annotated[dt.datetime | None, Query(alias="from")] = None,
+    end: Annotated[dt.datetime | None, Query(alias="to")] = None,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: Annotated[str, Query(max_length=50)] = "",
+) -> schemas.AuditPage:
+    """The query audit log, newest first."""
+    subject_key = ""
+    if subject_code:
+        subject_key = (await gateway.registry.get(subject_code)).subject_key
+    offset = _offset(page_token)
+    found = await gateway.audit.search(
+        client_id=client_id,
+        subject_key=subject_key,
+        start=start,
+        end=end,
+        offset=offset,
+        limit=page_size + 1,
+    )
+    keys = sorted({e.query.subject_key for e in found[:page_size]})
+    codes: dict[str, str | None] = {}
+    if keys:
+        for r in (await gateway.registry.resolve(keys)).results:
+            person = r.subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
+            codes[r.requested_code] = None if (not r.found or person) else r.subject.code
+    return schemas.AuditPage(
+        items=[_entry_view(e, codes.get(e.query.subject_key)) for e in found[:page_size]],
+        next_page_token=_token(offset + page_size) if len(found) > page_size else None,
+    )

@@ -1,0 +1,100 @@
+"""`python -m credit_objections [serve|migrate]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+
+from credit.objections.v1 import objections_pb2, objections_pb2_grpc
+from credit_common.consumer import StreamConsumer
+from credit_common.grpc_server import GrpcService, serve_until_stopped
+from credit_common.logs import configure_logging
+from credit_common.redis_client import make_redis
+from credit_common.relay import OutboxRelay, stream_name
+from credit_common.telemetry import (
+    configure_tracing,
+    instrument_grpc_client,
+    instrument_grpc_server,
+)
+from credit_objections import bootstrap
+from credit_objections.adapters import tables
+from credit_objections.entrypoints.grpc_servicer import ObjectionsServicer
+from credit_objections.settings import ObjectionsSettings
+
+log = logging.getLogger("credit_objections")
+GROUP = "objections"
+# The streams whose events close objections (vanished targets) or move them (merges).
+CONSUMED = ("records", "lists", "registry")
+
+
+async def serve(settings: ObjectionsSettings) -> None:
+    app = bootstrap.build(settings)
+    servicer = ObjectionsServicer(app.objections, app.repairs)
+    service = GrpcService(
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        register=lambda server: objections_pb2_grpc.add_ObjectionsServiceServicer_to_server(
+            servicer, server
+        ),
+        service_names=[objections_pb2.DESCRIPTOR.services_by_name["ObjectionsService"].full_name],
+    )
+    background = []
+    redis = None
+    stop = asyncio.Event()
+    if settings.redis_url:
+        redis = make_redis(settings.redis_url)
+        background.append(OutboxRelay(app.db, redis, tables.outbox, bootstrap.PRODUCER).run(stop))
+        if settings.consume_events:
+            name = f"{socket.gethostname()}-{os.getpid()}"
+            handlers = app.consumers.handlers()
+            for producer in CONSUMED:
+                consumer = StreamConsumer(
+                    app.db,
+                    redis,
+                    tables.processed_events,
+                    stream=stream_name(producer),
+                    group=GROUP,
+                    consumer=name,
+                    handlers=handlers,
+                )
+                background.append(consumer.run(stop))
+    else:
+        log.warning("no Redis URL: events stay in the outbox and none are consumed")
+
+    async def on_stop() -> None:
+        stop.set()
+        if redis is not None:
+            await redis.aclose()
+        await app.stop()
+
+    await serve_until_stopped(
+        service,
+        background,
+        grace=settings.shutdown_grace_seconds,
+        on_ready=lambda port: log.info("objections listening on %s:%d", settings.grpc_host, port),
+        on_stop=on_stop,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="credit_objections")
+    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
+    args = parser.parse_args()
+    settings = ObjectionsSettings()
+    configure_logging("objections", fmt=settings.log_format, level=settings.log_level)
+    if args.command == "migrate" or not args.no_migrate:
+        bootstrap.migrate(settings)
+        if args.command == "migrate":
+            return
+    if configure_tracing("objections"):
+        instrument_grpc_server()
+        instrument_grpc_client()
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Due dates in working days: a stage "within N working days" of a moment is due at the
+end of the N-th working day after that moment's date in China."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from credit_common.workdays import WorkCalendar
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def china_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(CHINA).date()
+
+
+def end_of(day: dt.date) -> dt.datetime:
+    """The moment a day in China ends, in UTC."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), CHINA).astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Working days allowed for each stage (configurable; DOMAIN.md has the defaults)."""
+
+    accept: int = 2
+    verify: int = 5
+    decide: int = 3
+    repair_decide: int = 10
+
+
+@dataclass(frozen=True)
+class Due:
+    on: dt.date
+    at: dt.datetime
+    # The calendar's caveat when it assumed Monday-Friday for a year it has no data for.
+    note: str
+
+
+class Schedule:
+    def __init__(self, calendar: WorkCalendar, deadlines: Deadlines) -> None:
+        self.calendar = calendar
+        self.deadlines = deadlines
+
+    def due(self, start: dt.datetime, workdays: int) -> Due:
+        result = self.calendar.add_workdays(china_date(start), workdays)
+        return Due(result.value, end_of(result.value), result.note)
+
+
+def with_note(notes: str, note: str) -> str:
+    """Adds a calendar caveat to those already given, once."""
+    if not note or note in notes:
+        return notes
+    return f"{notes}; {note}" if notes else note

@@ -1,0 +1,158 @@
+"""Domain objects to proto messages and back."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from credit.objections.v1 import objections_pb2 as pb
+from credit_common.errors import FieldViolation, InvalidArgument
+from credit_objections.domain.cases import Actor, Evidence, TargetRef, Transition
+from credit_objections.domain.objections import Objection
+from credit_objections.domain.repairs import Repair
+
+
+def caller(message: pb.Caller) -> Actor:
+    if not message.client_id or not message.department:
+        raise InvalidArgument(
+            "the caller's client and department are required",
+            "invalid_argument",
+            [FieldViolation("caller", "client_id and department")],
+        )
+    return Actor(message.client_id, message.department)
+
+
+def case_id(text: str, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError as error:
+        raise InvalidArgument(
+            f"{name} is not an id", "invalid_argument", [FieldViolation(name, "a UUID")]
+        ) from error
+
+
+def target(message: pb.Target) -> TargetRef:
+    return TargetRef(message.kind, message.id)
+
+
+def evidence(items: Iterable[pb.Evidence]) -> list[Evidence]:
+    return [Evidence(e.name, e.sha256) for e in items]
+
+
+def fields_of(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+def offset(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset:"))
+    except ValueError as error:
+        raise InvalidArgument(
+            "invalid page_token",
+            "invalid_argument",
+            [FieldViolation("page_token", "not a token this service issued")],
+        ) from error
+
+
+def token(next_offset: int | None) -> str:
+    if next_offset is None:
+        return ""
+    return base64.urlsafe_b64encode(f"offset:{next_offset}".encode()).decode()
+
+
+def ts(value: dt.datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _day(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _evidence(items: Iterable[Evidence]) -> list[pb.Evidence]:
+    return [pb.Evidence(name=e.name, sha256=e.sha256) for e in items]
+
+
+def _transitions(steps: Iterable[Transition]) -> list[pb.Transition]:
+    return [
+        pb.Transition(
+            from_state=str(s.from_state),
+            to_state=str(s.to_state),
+            action=s.action,
+            at=ts(s.at),
+            actor=s.actor,
+            department=s.department,
+            reason=s.reason,
+            evidence=_evidence(s.evidence),
+            detail=s.detail,
+        )
+        for s in steps
+    ]
+
+
+def objection_to_pb(o: Objection, now: dt.datetime) -> pb.Objection:
+    message = pb.Objection(
+        objection_id=str(o.id),
+        target=pb.Target(kind=o.target.kind, id=o.target.id),
+        subject_id=str(o.subject.id),
+        subject_key=o.subject.key,
+        natural_person=o.subject.natural_person,
+        state=str(o.state),
+        reason=o.reason,
+        evidence=_evidence(o.evidence),
+        filed_by=o.filed_by.client_id,
+        filed_department=o.filed_by.department,
+        filed_at=ts(o.filed_at),
+        source_department=o.source_department,
+        accept_due=_day(o.accept_due),
+        verify_due=_day(o.verify_due),
+        decide_due=_day(o.decide_due),
+        due_at=ts(o.due_at),
+        overdue=o.overdue(now),
+        calendar_note=o.calendar_note,
+        finding=o.finding,
+        verification_note=o.verification_note,
+        decision=o.decision,
+        decision_reason=o.decision_reason,
+        closed_at=ts(o.closed_at),
+        transitions=_transitions(o.transitions),
+    )
+    if o.corrected_fields:
+        message.corrected_fields.update(o.corrected_fields)
+    return message
+
+
+def repair_to_pb(r: Repair, now: dt.datetime) -> pb.Repair:
+    return pb.Repair(
+        repair_id=str(r.id),
+        target=pb.Target(kind=r.target.kind, id=r.target.id),
+        subject_id=str(r.subject.id),
+        subject_key=r.subject.key,
+        natural_person=r.subject.natural_person,
+        state=str(r.state),
+        grounds=r.grounds,
+        evidence=_evidence(r.evidence),
+        commitment=r.commitment,
+        filed_by=r.filed_by.client_id,
+        filed_department=r.filed_by.department,
+        filed_at=ts(r.filed_at),
+        decide_due=_day(r.decide_due),
+        due_at=ts(r.due_at),
+        overdue=r.overdue(now),
+        calendar_note=r.calendar_note,
+        decision=r.decision,
+        decision_reason=r.decision_reason,
+        closed_at=ts(r.closed_at),
+        transitions=_transitions(r.transitions),
+    )

@@ -1,0 +1,161 @@
+"""The query audit log and subjects' authorizations through the gateway."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from credit_gateway.adapters.tables import query_audit
+from e2e.conftest import Api
+
+ORG = {
+    "kind": "organization",
+    "registration_authority": "9",
+    "org_category": "1",
+    "division_code": "310115",
+}
+
+
+async def register(api: Api, name: str) -> str:
+    registrar = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    return str(
+        (await api.http.post("/v1/subjects", json={**ORG, "name": name}, headers=registrar)).json()[
+            "code"
+        ]
+    )
+
+
+async def bearer(api: Api, scopes: list[str], **extra: str) -> dict[str, str]:
+    return {"Authorization": (await api.client(scopes, **extra))["Authorization"]}  # type: ignore[arg-type]
+
+
+async def test_every_read_is_audited_and_the_subject_sees_who_queried_it(lists_api: Api) -> None:
+    api = lists_api
+    code = await register(api, "被查询有限公司")
+    other = await register(api, "旁观有限公司")
+    agency = await api.client(["credit:shared"], department="finance")
+    headers = {"Authorization": agency["Authorization"]}
+    await api.http.get(
+        f"/v1/subjects/{code}/records", params={"purpose": "政府采购资格审查"}, headers=headers
+    )
+    await api.http.get(f"/v1/subjects/{code}/lists", headers=headers)
+    await api.http.post(
+        "/v1/restrictions/check", json={"subject_codes": [code, other]}, headers=headers
+    )
+    me = await bearer(api, ["subject:self"], subject_code=code)
+    seen = (await api.http.get(f"/v1/subjects/{code}/queries", headers=me)).json()["items"]
+    assert {e["what"] for e in seen} == {"records", "lists", "restriction_check"}
+    assert {e["client_id"] for e in seen} == {agency["client_id"]}
+    assert {e["department"] for e in seen} == {"finance"}
+    assert "政府采购资格审查" in {e["purpose"] for e in seen}
+    assert all(e["request_id"] for e in seen)
+    stranger = await bearer(api, ["subject:self"], subject_code=other)
+    assert (await api.http.get(f"/v1/subjects/{code}/queries", headers=stranger)).status_code == 403
+    auditor = await bearer(api, ["audit:read"])
+    found = (
+        await api.http.get("/v1/audit", params={"client_id": agency["client_id"]}, headers=auditor)
+    ).json()
+    assert len(found["items"]) == 4 and {e["subject_code"] for e in found["items"]} == {code, other}
+    assert (await api.http.get("/v1/audit", headers=headers)).status_code == 403
+
+
+async def test_the_audit_log_is_append_only_and_a_forged_entry_breaks_the_chain(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    code = await register(api, "链条有限公司")
+    await api.http.get(f"/v1/subjects/{code}/lists")
+    await api.http.get(f"/v1/subjects/{code}/lists")
+    await api.gateway.audit.flush()
+    assert await api.gateway.audit.verify() == []
+    async with api.gateway.db.engine.connect() as conn:
+        try:
+            await conn.execute(sa.update(query_audit).values(purpose="tampered"))
+            await conn.commit()
+            raise AssertionError("an audit entry was changed")
+        except sa.exc.DBAPIError as error:
+            assert "append-only" in str(error)
+            await conn.rollback()
+    async with api.gateway.db.transaction() as conn:
+        await conn.execute(
+            sa.insert(query_audit).values(
+                at=dt.datetime.now(dt.UTC),
+                client_id="forger",
+                department="x",
+                subject_key=code,
+                level="public",
+                purpose="",
+                what="lists",
+                request_id="r",
+                authorization_id="",
+                prev_hash="0" * 64,
+                hash="f" * 64,
+            )
+        )
+    problems = await api.gateway.audit.verify()
+    assert problems and "does not follow" in problems[0]
+
+
+async def test_a_clean_stop_writes_every_queued_entry(lists_api: Api) -> None:
+    api = lists_api
+    code = await register(api, "停机有限公司")
+    for _ in range(5):
+        await api.http.get(f"/v1/subjects/{code}/lists")
+    await api.gateway.audit.stop()  # what the gateway does when it stops
+    async with api.gateway.db.read() as conn:
+        count = await conn.scalar(sa.select(sa.func.count()).select_from(query_audit))
+    assert count == 5
+    await api.gateway.audit.start()
+
+
+async def test_an_authorization_opens_the_authorized_level_until_it_is_revoked(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    code = await register(api, "授权有限公司")
+    other = await register(api, "未授权有限公司")
+    bank = await api.client(["credit:authorized"], department="finance")
+    bank_headers = {"Authorization": bank["Authorization"]}
+    me = await bearer(api, ["subject:self"], subject_code=code)
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    grant = await api.http.post(
+        f"/v1/subjects/{code}/authorizations",
+        headers=me,
+        json={"grantee_client_id": bank["client_id"], "expires_at": expires, "purpose": "贷款审批"},
+    )
+    assert grant.status_code == 201, grant.text
+    authorization_id = grant.json()["authorization_id"]
+    params = {"level": "authorized", "authorization_id": authorization_id}
+    reply = await api.http.get(f"/v1/subjects/{code}/records", params=params, headers=bank_headers)
+    assert reply.status_code == 200 and reply.json()["level"] == "authorized"
+    elsewhere = await api.http.get(
+        f"/v1/subjects/{other}/records", params=params, headers=bank_headers
+    )
+    assert elsewhere.status_code == 403 and elsewhere.json()["code"] == "authorization_invalid"
+    someone = await bearer(api, ["credit:authorized"])
+    assert (
+        await api.http.get(f"/v1/subjects/{code}/records", params=params, headers=someone)
+    ).status_code == 403
+    revoked = await api.http.delete(
+        f"/v1/subjects/{code}/authorizations/{authorization_id}", headers=me
+    )
+    assert revoked.status_code == 200 and not revoked.json()["active"]
+    after = await api.http.get(f"/v1/subjects/{code}/records", params=params, headers=bank_headers)
+    assert after.status_code == 403 and after.json()["code"] == "authorization_invalid"
+    not_mine = await api.http.post(
+        f"/v1/subjects/{other}/authorizations",
+        headers=me,
+        json={"grantee_client_id": bank["client_id"], "expires_at": expires, "purpose": "x1"},
+    )
+    assert not_mine.status_code == 403
+    past = await api.http.post(
+        f"/v1/subjects/{code}/authorizations",
+        headers=me,
+        json={
+            "grantee_client_id": bank["client_id"],
+            "expires_at": "2020-01-01T00:00:00+08:00",
+            "purpose": "贷款审批",
+        },
+    )
+    assert past.status_code == 422

@@ -1,0 +1,181 @@
+"""The objections service's store and event handlers on a real database (no other service)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from credit.events.v1 import envelope_pb2, lists_pb2, records_pb2, subject_pb2
+from credit_common.timeutil import utcnow
+from credit_objections import bootstrap
+from credit_objections.adapters import tables
+from credit_objections.adapters.repository import ObjectionRepository
+from credit_objections.bootstrap import ObjectionsApp
+from credit_objections.domain.cases import Actor, Subject, TargetRef
+from credit_objections.domain.objections import Objection, State
+from credit_objections.service_layer import commands
+from credit_objections.settings import ObjectionsSettings
+from support.processes import free_port
+
+HANDLER = Actor("cl_centre", "development_reform")
+WINDOW = Actor("cl_window", "development_reform")
+
+
+@pytest.fixture
+async def objections_app(database_url: str, tmp_path: Path) -> AsyncIterator[ObjectionsApp]:
+    dead = f"127.0.0.1:{free_port()}"
+    settings = ObjectionsSettings(
+        database_url=database_url,
+        var_dir=tmp_path,
+        registry_address=dead,
+        records_address=dead,
+        lists_address=dead,
+    )
+    bootstrap.migrate(settings)
+    app = bootstrap.build(settings)
+    yield app
+    await app.stop()
+
+
+async def stored(
+    app: ObjectionsApp,
+    *,
+    filed_days_ago: float,
+    subject: Subject | None = None,
+    target: TargetRef | None = None,
+    accepted: bool = False,
+) -> Objection:
+    """An objection filed (and perhaps accepted) at a past moment, as the use case stores it."""
+    at = utcnow() - dt.timedelta(days=filed_days_ago)
+    objection = Objection.file(
+        target=target or TargetRef("record", str(uuid.uuid4())),
+        subject=subject or Subject(uuid.uuid4(), "91310115MA1K3YJ12X", False),
+        source_department="market_regulation",
+        reason="有误",
+        evidence=(),
+        filer=WINDOW,
+        at=at,
+        schedule=app.objections.schedule,
+    )
+    if accepted:
+        objection.accept(HANDLER, "受理", at, app.objections.schedule)
+    async with app.db.transaction() as conn:
+        await ObjectionRepository(conn).add(objection)
+    return objection
+
+
+def envelope(kind: str, payload: Any) -> envelope_pb2.Envelope:
+    message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type=kind)
+    message.occurred_at.FromDatetime(utcnow())
+    message.payload.Pack(payload)
+    return message
+
+
+async def outbox_types(app: ObjectionsApp) -> list[str]:
+    async with app.db.read() as conn:
+        rows = await conn.scalars(
+            sa.select(tables.outbox.c.event_type).order_by(tables.outbox.c.seq)
+        )
+        return list(rows)
+
+
+async def test_the_overdue_listing_holds_only_open_objections_past_their_due_date_soonest_first(
+    objections_app: ObjectionsApp,
+) -> None:
+    app = objections_app
+    oldest = await stored(app, filed_days_ago=30)
+    older = await stored(app, filed_days_ago=20)
+    await stored(app, filed_days_ago=0)  # due in two working days
+    accepted_late = await stored(app, filed_days_ago=20, accepted=True)  # verify_due passed too
+    closed = await stored(app, filed_days_ago=40)
+    closed_version = closed.version
+    step = closed.reject(HANDLER, "不予受理", utcnow())
+    async with app.db.transaction() as conn:
+        assert await ObjectionRepository(conn).save(closed, closed_version, step)
+
+    found, nxt = await app.objections.list(commands.Listing(overdue_only=True))
+    assert [o.id for o in found] == [oldest.id, older.id, accepted_late.id]
+    assert nxt is None and all(o.overdue(utcnow()) for o in found)
+    first, token = await app.objections.list(commands.Listing(overdue_only=True, page_size=2))
+    rest, _ = await app.objections.list(
+        commands.Listing(overdue_only=True, page_size=2, offset=token or 0)
+    )
+    assert [o.id for o in first + rest] == [o.id for o in found]
+    everything, _ = await app.objections.list(commands.Listing())
+    assert everything[-1].id == closed.id and len(everything) == 5  # closed ones last
+    verifying, _ = await app.objections.list(commands.Listing(state="verifying"))
+    assert [o.id for o in verifying] == [accepted_late.id]
+
+
+async def test_of_two_steps_read_from_the_same_version_only_the_first_is_saved(
+    objections_app: ObjectionsApp,
+) -> None:
+    app = objections_app
+    objection = await stored(app, filed_days_ago=0)
+    async with app.db.read() as conn:
+        one = await ObjectionRepository(conn).get(objection.id)
+        two = await ObjectionRepository(conn).get(objection.id)
+    assert one is not None and two is not None
+    accept = one.accept(HANDLER, "受理", utcnow(), app.objections.schedule)
+    reject = two.reject(HANDLER, "不予受理", utcnow())
+    async with app.db.transaction() as conn:
+        assert await ObjectionRepository(conn).save(one, 1, accept)
+    async with app.db.transaction() as conn:
+        assert not await ObjectionRepository(conn).save(two, 1, reject)
+    kept = await app.objections.get(objection.id)
+    assert kept.state == State.VERIFYING and [s.action for s in kept.transitions] == [
+        "file",
+        "accept",
+    ]
+
+
+async def test_a_withdrawn_record_or_a_removed_entry_closes_their_open_objections_once(
+    objections_app: ObjectionsApp,
+) -> None:
+    app = objections_app
+    record = TargetRef("record", str(uuid.uuid4()))
+    entry = TargetRef("list_entry", str(uuid.uuid4()))
+    on_record = await stored(app, filed_days_ago=1, target=record, accepted=True)
+    on_entry = await stored(app, filed_days_ago=1, target=entry)
+    untouched = await stored(app, filed_days_ago=1)
+    handlers = app.consumers.handlers()
+    withdrawn = records_pb2.RecordWithdrawn(
+        record=records_pb2.RecordSummary(record_id=record.id), reason="撤销处罚决定"
+    )
+    removed = lists_pb2.EntryChanged(entry_id=entry.id, to_state="removed", reason="信用修复")
+    for _ in range(2):  # a second delivery finds nothing open
+        async with app.db.transaction() as conn:
+            await handlers["record.withdrawn"](conn, envelope("record.withdrawn", withdrawn))
+            await handlers["entry.removed"](conn, envelope("entry.removed", removed))
+    for objection_id in (on_record.id, on_entry.id):
+        closed = await app.objections.get(objection_id)
+        assert closed.state == State.WITHDRAWN and closed.transitions[-1].actor == "objections"
+    assert "撤销处罚决定" in (await app.objections.get(on_record.id)).transitions[-1].reason
+    assert (await app.objections.get(untouched.id)).state == State.SUBMITTED
+    assert await outbox_types(app) == ["objection.closed", "objection.closed"]
+
+
+async def test_a_merged_subjects_objections_follow_the_survivor(
+    objections_app: ObjectionsApp,
+) -> None:
+    app = objections_app
+    duplicate = Subject(uuid.uuid4(), "91310115MA1K3YJ12X", False)
+    objection = await stored(app, filed_days_ago=1, subject=duplicate)
+    survivor_id = uuid.uuid4()
+    merged = subject_pb2.SubjectMerged(
+        subject_id=str(duplicate.id),
+        merged_code=duplicate.key,
+        survivor_code="91310115MA1K3YJ21P",
+        survivor_id=str(survivor_id),
+    )
+    async with app.db.transaction() as conn:
+        await app.consumers.handlers()["subject.merged"](conn, envelope("subject.merged", merged))
+    moved, _ = await app.objections.list(commands.Listing(subject_id=survivor_id))
+    assert [o.id for o in moved] == [objection.id]
+    assert moved[0].subject.key == "91310115MA1K3YJ21P"
