@@ -254,3 +254,25 @@ async def test_every_change_writes_an_event_in_the_same_transaction(
         "subject.status_changed",
         "subject.merged",
     ]
+
+
+def _all_digit_code_that_passes_the_identity_check() -> tuple[str, str]:
+    for n in range(10_000_000):
+        body = f"{20000000 + n:08d}"
+        if codes.org_code_check_char(body) == "X":
+            continue
+        org_code = codes.make_org_code(body)
+        code = codes.make_uscc("9", "1", "310115", org_code)
+        if code.isdigit() and codes.validate_citizen_id(code).valid:
+            return code, org_code
+    raise AssertionError("no such code")
+
+
+async def test_an_all_digit_unified_code_that_looks_like_an_identity_number_is_found(
+    registry_app: RegistryApp,
+) -> None:
+    code, org_code = _all_digit_code_that_passes_the_identity_check()
+    subject = await registry_app.registry.register(org(org_code=org_code))
+    assert subject.code == code
+    found = await registry_app.registry.get(code)
+    assert found.subject is not None and found.subject.code == code

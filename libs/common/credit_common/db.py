@@ -83,8 +83,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     else:
+        # No pre-ping (a round trip per checkout on the hot path): connections are recycled
+        # instead, and a dead one fails its request, which callers retry.
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
         )
     telemetry.instrument_engine(engine.sync_engine)
     return engine

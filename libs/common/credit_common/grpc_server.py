@@ -20,13 +20,22 @@ class GrpcService:
     """A grpc.aio server with the standard health and reflection services."""
 
     def __init__(
-        self, *, host: str, port: int, register: Register, service_names: Sequence[str]
+        self,
+        *,
+        host: str,
+        port: int,
+        register: Register,
+        service_names: Sequence[str],
+        max_concurrent_rpcs: int | None = 256,
     ) -> None:
+        # A bounded number of calls in flight: past it callers get RESOURCE_EXHAUSTED at once
+        # instead of queueing work whose callers have already given up.
         self.server = grpc.aio.server(
+            maximum_concurrent_rpcs=max_concurrent_rpcs,
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ]
+            ],
         )
         register(self.server)
         self.health = health.aio.HealthServicer()

@@ -299,31 +299,57 @@ class SubjectRepository:
             conditions.append(s.c.kind == kind.value)
         if status:
             conditions.append(s.c.status == status.value)
-        order: list[Any] = []
-        if q:
-            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            substring = s.c.name.like(f"%{escaped}%", escape="\\")
-            similar: Any
-            if self.conn.dialect.name == "postgresql":
-                similar = s.c.name.op("%")(q)  # pg_trgm, served by the GIN index
-            else:
-                similar = sa.func.similarity(s.c.name, q) >= similarity_threshold
-            name_match: Any = sa.or_(substring, similar)
-            if exclude_persons_by_name:
-                name_match = sa.and_(name_match, s.c.kind != Kind.NATURAL_PERSON.value)
-            matches = [name_match]
-            if code_prefix:
-                matches.append(s.c.code_key.like(f"{code_prefix}%"))
-            conditions.append(sa.or_(*matches))
-            order = [sa.case((substring, 0), else_=1), sa.func.similarity(s.c.name, q).desc()]
-        query = (
+        if not q:
+            query = sa.select(s.c.id).where(*conditions).order_by(s.c.code_key)
+            return [r.id for r in await self.conn.execute(query.offset(offset).limit(limit))]
+        # First the names that contain the text (shortest first) and the code prefix, then,
+        # if the page is not full, names that are merely similar: a common fragment never
+        # makes the database rank tens of thousands of similar names.
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        substring: Any = s.c.name.like(f"%{escaped}%", escape="\\")
+        if exclude_persons_by_name:
+            substring = sa.and_(substring, s.c.kind != Kind.NATURAL_PERSON.value)
+        exact = [substring]
+        if code_prefix:
+            exact.append(s.c.code_key.like(f"{code_prefix}%"))
+        first = sa.and_(*conditions, sa.or_(*exact))
+        found = [
+            r.id
+            for r in await self.conn.execute(
+                sa.select(s.c.id)
+                .where(first)
+                .order_by(sa.func.length(s.c.name), s.c.code_key)
+                .offset(offset)
+                .limit(limit)
+            )
+        ]
+        if len(found) == limit:
+            return found
+        skipped = offset
+        if offset and not found:
+            skipped = int(
+                await self.conn.scalar(sa.select(sa.func.count()).select_from(s).where(first)) or 0
+            )
+        similar: Any
+        if self.conn.dialect.name == "postgresql":
+            similar = sa.literal(q).op("<%")(
+                s.c.name
+            )  # word similarity, served by the trigram index
+            rank = sa.func.word_similarity(q, s.c.name).desc()
+        else:
+            similar = sa.func.similarity(s.c.name, q) >= similarity_threshold
+            rank = sa.func.similarity(s.c.name, q).desc()
+        if exclude_persons_by_name:
+            similar = sa.and_(similar, s.c.kind != Kind.NATURAL_PERSON.value)
+        rest = (
             sa.select(s.c.id)
-            .where(*conditions)
-            .order_by(*order, s.c.code_key)
-            .offset(offset)
-            .limit(limit)
+            .where(*conditions, similar, sa.not_(sa.or_(*exact)))
+            .order_by(rank, s.c.code_key)
         )
-        return [r.id for r in await self.conn.execute(query)]
+        more = await self.conn.execute(
+            rest.offset(max(offset - skipped, 0)).limit(limit - len(found))
+        )
+        return found + [r.id for r in more]
 
 
 def _instant(text: str) -> dt.datetime:

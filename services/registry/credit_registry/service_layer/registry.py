@@ -261,10 +261,10 @@ class Registry:
         without a subject."""
         self._check_batch(raw_codes, "codes")
         normalised = [codes.normalise(c) for c in raw_codes]
-        keys = {n: self._lookup_key(n) for n in normalised}
+        keys = {n: self._lookup_keys(n) for n in normalised}
         async with self.db.read() as conn:
             repo = SubjectRepository(conn, self.protector)
-            found = await repo.ids_for_keys(list(set(keys.values())))
+            found = await repo.ids_for_keys(list({k for ks in keys.values() for k in ks}))
             subjects = await repo.load_many(found.values(), details=details)
             survivors = {i: i for i in subjects}
             merged = [s.id for s in subjects.values() if s.merged_into is not None]
@@ -274,15 +274,17 @@ class Registry:
             subjects.update(await repo.load_many(missing, details=details))
         results = []
         for raw, n in zip(raw_codes, normalised, strict=True):
-            subject_id = found.get(keys[n])
+            subject_id = next((found[k] for k in keys[n] if k in found), None)
             subject = subjects.get(survivors[subject_id]) if subject_id else None
             results.append(Resolution(raw, subject))
         return results
 
-    def _lookup_key(self, code: str) -> str:
+    def _lookup_keys(self, code: str) -> list[str]:
+        """The keys a code may be filed under: an 18-digit code that passes the identity
+        check may still be an all-digit unified code, so both are tried, person first."""
         if len(code) == 18 and codes.validate_citizen_id(code).valid:
-            return self.protector.lookup_key(code)
-        return code
+            return [self.protector.lookup_key(code), code]
+        return [code]
 
     async def search(self, cmd: commands.Search) -> tuple[list[Subject], int | None]:
         """Searches by name (substring or similar) or code prefix; returns the next offset."""
@@ -408,11 +410,12 @@ class Registry:
         self, repo: SubjectRepository, raw_code: str, *, follow_merges: bool = True
     ) -> Subject:
         code = codes.normalise(raw_code)
-        key = self._lookup_key(code)
-        subject_id = await repo.id_for_key(key) or await repo.id_for_legacy(code)
+        keys = self._lookup_keys(code)
+        found = await repo.ids_for_keys(keys)
+        subject_id = next((found[k] for k in keys if k in found), None)
         if subject_id is None:
             raise NotFound(
-                f"no subject answers to {'this identity number' if key != code else code}"
+                f"no subject answers to {'this identity number' if len(keys) > 1 else code}"
             )
         if follow_merges:
             subject_id = await repo.survivor_of(subject_id)
