@@ -20,7 +20,8 @@ run: $(STAMP)
 	$(BIN)/credit run
 
 ## Lint, type-check, check generated code, then the whole suite on PostgreSQL/Redis and on the embedded default.
-test: $(STAMP) lint typecheck check-protos check-proto-compat test-postgres test-embedded
+test: $(STAMP) lint typecheck check-protos check-proto-compat
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-postgres test-embedded
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -39,12 +39,14 @@ class Api:
         scopes: list[str],
         department: str = "market_regulation",
         subject_code: str | None = None,
+        **extra: object,
     ) -> dict[str, str]:
         """Creates a client with these scopes; returns its credentials and a bearer header."""
         body: dict[str, object] = {
             "name": "test client",
             "department": department,
             "scopes": scopes,
+            **extra,
         }
         if subject_code:
             body["subject_code"] = subject_code

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from credit_common.db import Database
 from credit_common.migrate import upgrade
+from credit_common.redis_client import make_redis
 from credit_gateway.adapters.backends import (
     Backend,
     ListsClient,
@@ -15,6 +18,7 @@ from credit_gateway.adapters.backends import (
     RegistryClient,
 )
 from credit_gateway.adapters.keys import KeyStore
+from credit_gateway.adapters.limits import RateLimiter
 from credit_gateway.service_layer.audit import AuditLog
 from credit_gateway.service_layer.authorizations import Authorizations
 from credit_gateway.service_layer.clients import Clients
@@ -38,6 +42,8 @@ class Gateway:
     objections: ObjectionsClient
     audit: AuditLog
     authorizations: Authorizations
+    redis: Redis | None = None
+    limiter: RateLimiter | None = None
 
     @property
     def backends(self) -> list[Backend]:
@@ -53,6 +59,8 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.audit.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
         for backend in self.backends:
             await backend.close()
         await self.db.dispose()
@@ -79,6 +87,7 @@ def build(settings: GatewaySettings) -> Gateway:
     )
     lists = ListsClient(settings.lists_address, settings.backend_deadline_seconds)
     objections = ObjectionsClient(settings.objections_address, settings.backend_deadline_seconds)
+    redis = make_redis(settings.redis_url) if settings.redis_url else None
     return Gateway(
         settings,
         db,
@@ -91,4 +100,6 @@ def build(settings: GatewaySettings) -> Gateway:
         objections,
         AuditLog(db),
         Authorizations(db, clients),
+        redis,
+        RateLimiter(redis) if redis else None,
     )

@@ -26,6 +26,13 @@ class GatewaySettings(ServiceSettings):
     # Every backend call carries this deadline; a backend that misses it is a 503.
     backend_deadline_seconds: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024
+    # Token buckets per client (Redis; off without a Redis URL). A client may have its own.
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
+    anonymous_rate_limit_per_second: float = 20.0
+    anonymous_rate_limit_burst: int = 40
+    # How long an Idempotency-Key's first answer is kept for replays.
+    idempotency_ttl_seconds: int = 86_400
     # Bulk uploads are streamed; past this size the upload is refused (413).
     bulk_max_bytes: int = 1024 * 1024 * 1024
     bulk_deadline_seconds: float = 3600.0

@@ -20,6 +20,8 @@ clients = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("rate_per_second", sa.Float(), nullable=True),
+    sa.Column("rate_burst", sa.Integer(), nullable=True),
 )
 
 signing_keys = sa.Table(

@@ -63,6 +63,9 @@ class Caller:
     department: str = ""
     scopes: frozenset[str] = frozenset()
     subject_code: str = ""
+    # The client's own rate limit, when it has one.
+    rate_per_second: float | None = None
+    rate_burst: int | None = None
 
     @property
     def anonymous(self) -> bool:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from credit_common import telemetry
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
+from credit_gateway.entrypoints.middleware import Idempotency, Metrics
 from credit_gateway.entrypoints.routes import (
     admin,
     audit,
@@ -24,6 +25,7 @@ from credit_gateway.entrypoints.routes import (
     objections,
     records,
     registry,
+    report,
 )
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,12 @@ class RequestIdAndLimits:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id.encode()))
+                sent = {name.lower() for name, _ in headers}
+                for name, value in scope.get("state", {}).get("rate_headers", {}).items():
+                    if name.lower().encode() not in sent:
+                        headers.append((name.lower().encode(), value.encode()))
             await send(message)
 
         limit = self.large_bodies.get(scope["path"], self.max_body)
@@ -92,11 +99,13 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.state.gateway = gateway
     telemetry.instrument_fastapi(app)
     problems.install(app)
-    for module in (health, oauth, admin, registry, records, bulk, lists, objections, audit):
+    for module in (health, oauth, admin, registry, records, bulk, lists, objections, audit, report):
         app.include_router(module.router)
+    app.add_middleware(Idempotency, gateway=gateway)
     app.add_middleware(
         RequestIdAndLimits,
         max_body=gateway.settings.max_body_bytes,
         large_bodies={"/v1/records/bulk": gateway.settings.bulk_max_bytes},
     )
+    app.add_middleware(Metrics)
     return app

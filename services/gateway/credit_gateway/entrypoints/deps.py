@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.timeutil import utcnow
+from credit_gateway.adapters import metrics
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import PURPOSE_MAX, PURPOSE_MIN, Caller, Level
 from credit_gateway.entrypoints.problems import Problem
@@ -30,7 +31,9 @@ _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="credit"'}
 async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
     header = request.headers.get("authorization")
     if not header:
-        return Caller()
+        anonymous = Caller()
+        await _rate_limit(request, gateway, anonymous)
+        return anonymous
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(
@@ -44,7 +47,33 @@ async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
     except TokenError as error:
         raise Problem(401, "invalid_token", str(error), headers=_BEARER_CHALLENGE) from error
     request.state.client_id = caller.client_id
+    await _rate_limit(request, gateway, caller)
     return caller
+
+
+async def _rate_limit(request: Request, gateway: Gateway, caller: Caller) -> None:
+    """One token from the caller's bucket (per client, or per address when anonymous)."""
+    if gateway.limiter is None:
+        return
+    settings = gateway.settings
+    if caller.anonymous:
+        host = request.client.host if request.client else "unknown"
+        who = f"ip:{host}"
+        rate, burst = settings.anonymous_rate_limit_per_second, settings.anonymous_rate_limit_burst
+    else:
+        who = f"client:{caller.client_id}"
+        rate = caller.rate_per_second or settings.rate_limit_per_second
+        burst = caller.rate_burst or settings.rate_limit_burst
+    decision = await gateway.limiter.take(who, per_second=rate, burst=burst)
+    request.scope.setdefault("state", {})["rate_headers"] = decision.headers()
+    if not decision.allowed:
+        metrics.RATE_LIMITED.inc()
+        raise Problem(
+            429,
+            "rate_limited",
+            f"too many requests: retry after {decision.retry_after} s",
+            headers=decision.headers(),
+        )
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credit_common.errors import DomainError
 from credit_common.grpc_errors import RemoteError
+from credit_gateway.adapters import metrics
 from credit_gateway.adapters.backends import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BackendUnavailable)
     async def _unavailable(_: Request, exc: BackendUnavailable) -> JSONResponse:
+        metrics.BACKEND_ERRORS.labels(exc.service, "unavailable").inc()
         return problem_response(
             Problem(
                 503,

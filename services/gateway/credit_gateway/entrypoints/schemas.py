@@ -19,11 +19,17 @@ class TokenResponse(BaseModel):
     scope: str
 
 
+class RateLimit(Strict):
+    per_second: float = Field(gt=0, le=100_000)
+    burst: int = Field(ge=1, le=1_000_000)
+
+
 class ClientCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     department: str = Field(min_length=1, max_length=64)
     scopes: list[str] = Field(max_length=20)
     subject_code: str | None = Field(default=None, max_length=32)
+    rate_limit: RateLimit | None = Field(default=None, description="this client's own limit")
 
 
 class ClientPublic(BaseModel):
@@ -617,3 +623,14 @@ class AuditEntry(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntry]
     next_page_token: str | None = None
+
+
+class CreditReport(BaseModel):
+    report_id: str
+    generated_at: dt.datetime
+    level: str
+    as_of: dt.datetime | None = None
+    subject: SubjectPublic
+    records_by_category: dict[str, list[RecordPublic]]
+    lists: SubjectLists
+    open_objections: list[dict[str, Any]]

@@ -26,6 +26,8 @@ class Client:
     subject_code: str
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    rate_per_second: float | None = None
+    rate_burst: int | None = None
 
     @property
     def active(self) -> bool:
@@ -42,6 +44,8 @@ def _client(row: sa.Row[tuple[object, ...]]) -> Client:
         subject_code=m["subject_code"],
         created_at=m["created_at"],
         revoked_at=m["revoked_at"],
+        rate_per_second=m["rate_per_second"],
+        rate_burst=m["rate_burst"],
     )
 
 
@@ -59,6 +63,8 @@ class Clients:
         created_by: str,
         client_id: str | None = None,
         secret: str | None = None,
+        rate_per_second: float | None = None,
+        rate_burst: int | None = None,
     ) -> tuple[Client, str]:
         """Creates a client and returns it with its secret, which is shown only now."""
         problems = []
@@ -91,11 +97,22 @@ class Clients:
                     subject_code=subject_code,
                     created_at=now,
                     created_by=created_by,
+                    rate_per_second=rate_per_second,
+                    rate_burst=rate_burst,
                 )
             )
-        return Client(
-            client_id, name.strip(), department, frozenset(scopes), subject_code, now, None
-        ), secret
+        client = Client(
+            client_id,
+            name.strip(),
+            department,
+            frozenset(scopes),
+            subject_code,
+            now,
+            None,
+            rate_per_second,
+            rate_burst,
+        )
+        return client, secret
 
     async def ensure_admin(self, client_id: str, secret: str) -> None:
         """Creates the bootstrap admin client if it does not exist yet (the secret of an

@@ -83,4 +83,11 @@ class Tokens:
         if client is None or not client.active:
             raise TokenError("client revoked")
         scopes = frozenset(str(claims.get("scope", "")).split()) & client.scopes
-        return Caller(client.client_id, client.department, scopes, client.subject_code)
+        return Caller(
+            client.client_id,
+            client.department,
+            scopes,
+            client.subject_code,
+            client.rate_per_second,
+            client.rate_burst,
+        )

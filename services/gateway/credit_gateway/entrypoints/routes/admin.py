@@ -36,6 +36,8 @@ async def create_client(body: ClientCreate, caller: AdminDep, gateway: GatewayDe
         department=body.department,
         scopes=body.scopes,
         subject_code=(body.subject_code or "").strip().upper(),
+        rate_per_second=body.rate_limit.per_second if body.rate_limit else None,
+        rate_burst=body.rate_limit.burst if body.rate_limit else None,
         created_by=caller.client_id,
     )
     return ClientCreated(**_public(client).model_dump(), client_secret=secret)

@@ -6,8 +6,10 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from credit_gateway.adapters import metrics
 from credit_gateway.entrypoints.deps import GatewayDep
 
 router = APIRouter(tags=["operations"])
@@ -32,3 +34,9 @@ async def readyz(gateway: GatewayDep) -> Any:
         {"status": "ready" if ready else "not_ready", "services": services},
         status_code=200 if ready else 503,
     )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus() -> Response:
+    """Requests, latency histograms and backend errors, in Prometheus text format."""
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

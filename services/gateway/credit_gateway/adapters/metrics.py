@@ -1,0 +1,30 @@
+"""Prometheus metrics of the gateway."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "credit_gateway_requests_total",
+    "HTTP requests by route and status",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "credit_gateway_request_seconds",
+    "HTTP request latency by route",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.0),
+    registry=REGISTRY,
+)
+BACKEND_ERRORS = Counter(
+    "credit_gateway_backend_errors_total",
+    "Failed calls to backend services",
+    ["service", "reason"],
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "credit_gateway_rate_limited_total", "Requests refused by the rate limit", registry=REGISTRY
+)

@@ -1,0 +1,174 @@
+"""Metrics of every request, and Idempotency-Key replays of creating POSTs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from credit_gateway.adapters import metrics
+from credit_gateway.bootstrap import Gateway
+from credit_gateway.entrypoints import problems
+from credit_gateway.service_layer.tokens import TokenError
+
+# Streamed uploads are idempotent by source_ref already; tokens are not "created" resources.
+NOT_IDEMPOTENT = {"/oauth/token", "/v1/records/bulk"}
+
+
+class Metrics:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
+            metrics.LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+
+class Idempotency:
+    """The same Idempotency-Key with the same body replays the first answer; with another
+    body it is a 409. Keys are per client and kept in Redis for a day."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        key = headers.get(b"idempotency-key")
+        redis = self.gateway.redis
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or key is None
+            or redis is None
+            or scope["path"] in NOT_IDEMPOTENT
+        ):
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 255:
+            await problems.problem_response(
+                problems.Problem(
+                    422,
+                    "validation_failed",
+                    "Idempotency-Key must be 1-255 characters",
+                    [{"field": "Idempotency-Key", "message": "1-255 characters"}],
+                )
+            )(scope, receive, send)
+            return
+        owner = await self._owner(headers)
+        if owner is None:  # let the route answer the authentication problem
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        digest = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
+        slot = f"idempotency:{owner}:{hashlib.sha256(key).hexdigest()}"
+        if not await redis.set(
+            slot, json.dumps({"state": "pending", "digest": digest}), nx=True, ex=300
+        ):
+            stored = json.loads(await redis.get(slot) or b"{}")
+            await self._answer_stored(stored, digest, scope, receive, send)
+            return
+        captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+
+        async def replay_body() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers", [])
+                ]
+            elif message["type"] == "http.response.body":
+                captured["body"] += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            if captured["status"] < 500 and captured["status"] not in (401, 403, 429):
+                keep = [
+                    (k, v)
+                    for k, v in captured["headers"]
+                    if k.lower() in ("content-type", "location")
+                ]
+                await redis.set(
+                    slot,
+                    json.dumps(
+                        {
+                            "state": "done",
+                            "digest": digest,
+                            "status": captured["status"],
+                            "headers": keep,
+                            "body": captured["body"].decode("utf-8", "replace"),
+                        }
+                    ),
+                    ex=self.gateway.settings.idempotency_ttl_seconds,
+                )
+            else:
+                await redis.delete(slot)
+
+    async def _owner(self, headers: dict[bytes, bytes]) -> str | None:
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        try:
+            return (await self.gateway.tokens.verify(token.strip())).client_id
+        except TokenError:
+            return None
+
+    async def _answer_stored(
+        self, stored: dict[str, Any], digest: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if stored.get("digest") != digest:
+            problem = problems.Problem(
+                409,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with another request body",
+            )
+        elif stored.get("state") != "done":
+            problem = problems.Problem(
+                409,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still being processed",
+                headers={"Retry-After": "1"},
+            )
+        else:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": stored["status"],
+                    "headers": [
+                        (k.encode("latin-1"), v.encode("latin-1")) for k, v in stored["headers"]
+                    ]
+                    + [(b"idempotent-replayed", b"true")],
+                }
+            )
+            await send({"type": "http.response.body", "body": stored["body"].encode()})
+            return
+        await problems.problem_response(problem)(scope, receive, send)

@@ -1,0 +1,87 @@
+"""The credit report: the subject, its records by category, its list entries and
+measures, its open objections, composed from the services at once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from credit.objections.v1 import objections_pb2 as ob
+from credit.records.v1 import records_pb2 as rec
+from credit_gateway.domain.access import Level
+from credit_gateway.entrypoints import schemas, views
+from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject
+from credit_gateway.entrypoints.objection_views import objection_view
+from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.entrypoints.record_views import LEVEL_TO_PB, record_view, shown_code
+from credit_gateway.entrypoints.routes.lists import entry_view, triggered_view
+
+router = APIRouter(tags=["reports"])
+
+
+@router.get(
+    "/v1/subjects/{code}/report",
+    response_model=schemas.CreditReport,
+    responses={503: {"description": "service_unavailable: a section's service did not answer"}},
+)
+async def report(
+    code: Annotated[str, Path(min_length=1, max_length=32)],
+    read: ReadDep,
+    gateway: GatewayDep,
+    as_of: Annotated[
+        dt.datetime | None, Query(description="RFC 3339: the records as they stood then")
+    ] = None,
+) -> schemas.CreditReport:
+    """Every section comes from its service, asked concurrently, each call with its
+    deadline; a service that does not answer is a 503 naming it, never a report that
+    silently lacks a section."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise Problem(
+            422,
+            "validation_failed",
+            "as_of needs a time zone offset",
+            [{"field": "as_of", "message": "RFC 3339 with offset"}],
+        )
+    subject = await gateway.registry.get(code)
+    level = level_for_subject(subject, read)
+    records_request = rec.ListSubjectRecordsRequest(
+        subject_id=subject.subject_id, level=LEVEL_TO_PB[level], page_size=500
+    )
+    if as_of is not None:
+        records_request.as_of.FromDatetime(as_of.astimezone(dt.UTC))
+    records, status, objections = await asyncio.gather(
+        gateway.records.for_subject(records_request),
+        gateway.lists.status(subject.subject_id, include_past=level > Level.PUBLIC),
+        gateway.objections.search(
+            ob.ListObjectionsRequest(state="open", subject_id=subject.subject_id, page_size=500)
+        ),
+    )
+    audit(gateway, read, [subject.subject_key], "report", level)
+    shown = shown_code(subject, level)
+    by_category: dict[str, list[schemas.RecordPublic]] = {}
+    for record in records.records:
+        by_category.setdefault(record.category, []).append(record_view(record, shown, level))
+    status_view = schemas.SubjectLists(
+        code=shown,
+        restricted=status.restricted,
+        rewarded=status.rewarded,
+        entries=[entry_view(e, subject, level) for e in status.entries],
+        measures=[triggered_view(t) for t in status.measures],
+        level=level.label,
+    )
+    return schemas.CreditReport(
+        report_id=str(uuid.uuid4()),
+        generated_at=dt.datetime.now(dt.UTC),
+        level=level.label,
+        as_of=as_of,
+        subject=views.subject_view(subject, level),
+        records_by_category=by_category,
+        lists=status_view,
+        open_objections=[
+            objection_view(o, shown).model_dump(mode="json") for o in objections.objections
+        ],
+    )

@@ -1,0 +1,170 @@
+"""The gateway in full: the credit report, rate limits, idempotency and metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.conftest import Api, gateway_settings, open_api
+from support.processes import ServiceProcess, free_port, start_objections
+
+ORG = {
+    "kind": "organization",
+    "registration_authority": "9",
+    "org_category": "1",
+    "division_code": "310115",
+}
+
+
+@pytest.fixture
+async def stack(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    lists_process: ServiceProcess,
+    objections_env: dict[str, str],
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Callable[..., Any], ServiceProcess]]:
+    objections = start_objections(
+        {**objections_env, "LISTS_ADDRESS": lists_process.address}, tmp_path, free_port()
+    )
+    closers: list[Any] = []
+
+    async def api(**extra: Any) -> Api:
+        settings = gateway_settings(
+            make_database_url("gw"),
+            registry_process.address,
+            tmp_path,
+            records_address=records_process.address,
+            lists_address=lists_process.address,
+            objections_address=objections.address,
+            redis_url=redis_url,
+            **extra,
+        )
+        client, close = await open_api(settings)
+        closers.append(close)
+        return client
+
+    yield api, objections
+    for close in closers:
+        await close()
+    objections.stop()
+
+
+async def bearer(
+    api: Api, scopes: list[str], department: str = "development_reform", **extra: Any
+) -> dict[str, str]:
+    return {
+        "Authorization": (await api.client(scopes, department=department, **extra))["Authorization"]
+    }
+
+
+async def test_the_report_composes_every_section_and_a_missing_service_is_named(stack: Any) -> None:
+    make_api, objections = stack
+    api = await make_api()
+    registrar = await bearer(api, ["registry:write"])
+    code = (
+        await api.http.post(
+            "/v1/subjects", json={**ORG, "name": "报告测试有限公司"}, headers=registrar
+        )
+    ).json()["code"]
+    market = await bearer(api, ["records:write"], "market_regulation")
+    decided = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    await api.http.post(
+        "/v1/records",
+        headers=market,
+        json={
+            "subject_code": code,
+            "item_code": "admin_penalty",
+            "source_ref": "报告-1",
+            "decided_on": decided,
+            "fields": {
+                "violation_type": "v",
+                "violation_facts": "f",
+                "legal_basis": "b",
+                "penalty_kinds": ["warning"],
+                "penalty_content": "警告",
+                "severity": "general",
+                "deciding_authority": "a",
+            },
+        },
+    )
+    court = await bearer(api, ["lists:write"], "court")
+    await api.http.post(
+        "/v1/list-entries",
+        headers=court,
+        json={
+            "subject_code": code,
+            "list_type": "court_dishonest_debtor",
+            "reason": "拒不履行",
+            "decision_ref": "执1号",
+        },
+    )
+    shared = await bearer(api, ["credit:shared"], "finance")
+    reply = await api.http.get(f"/v1/subjects/{code}/report", headers=shared)
+    assert reply.status_code == 200, reply.text
+    report = reply.json()
+    assert report["level"] == "shared" and report["subject"]["code"] == code
+    assert [r["source_ref"] for r in report["records_by_category"]["行政管理信息"]] == ["报告-1"]
+    assert report["lists"]["restricted"] and report["open_objections"] == []
+    objections.stop()
+    down = await api.http.get(f"/v1/subjects/{code}/report", headers=shared)
+    assert down.status_code == 503 and down.json()["service"] == "objections"
+    assert (await api.http.get(f"/v1/subjects/{code}/lists", headers=shared)).status_code == 200
+
+
+async def test_a_client_past_its_rate_limit_gets_429_with_retry_after(stack: Any) -> None:
+    make_api, _ = stack
+    api = await make_api(anonymous_rate_limit_per_second=0.2, anonymous_rate_limit_burst=3)
+    replies = [await api.http.post("/v1/codes/validate", json={"codes": ["X"]}) for _ in range(4)]
+    assert [r.status_code for r in replies] == [200, 200, 200, 429]
+    assert (
+        replies[0].headers["ratelimit-limit"] == "3"
+        and replies[2].headers["ratelimit-remaining"] == "0"
+    )
+    refused = replies[3]
+    assert refused.json()["code"] == "rate_limited" and int(refused.headers["retry-after"]) >= 1
+    generous = await bearer(api, ["credit:shared"], rate_limit={"per_second": 100, "burst": 50})
+    assert all(
+        [
+            (
+                await api.http.post("/v1/codes/validate", json={"codes": ["X"]}, headers=generous)
+            ).status_code
+            == 200
+            for _ in range(10)
+        ]
+    )
+
+
+async def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(
+    stack: Any,
+) -> None:
+    make_api, _ = stack
+    api = await make_api()
+    registrar = {**(await bearer(api, ["registry:write"])), "Idempotency-Key": "reg-0001"}
+    body = {**ORG, "name": "幂等测试有限公司"}
+    first = await api.http.post("/v1/subjects", json=body, headers=registrar)
+    again = await api.http.post("/v1/subjects", json=body, headers=registrar)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    other = await api.http.post("/v1/subjects", json={**body, "name": "另一个"}, headers=registrar)
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    found = (await api.http.get("/v1/subjects", params={"q": "幂等测试"})).json()["items"]
+    assert len(found) == 1
+
+
+async def test_metrics_count_requests_by_route_and_backend_errors(stack: Any) -> None:
+    make_api, _ = stack
+    api = await make_api()
+    await api.http.get("/v1/subjects/91310115MA8BRK2A83")
+    text = (await api.http.get("/metrics")).text
+    assert (
+        'credit_gateway_requests_total{method="GET",route="/v1/subjects/{code}",status="404"}'
+        in text
+    )
+    assert "credit_gateway_request_seconds_bucket" in text
