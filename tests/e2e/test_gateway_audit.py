@@ -159,3 +159,64 @@ async def test_an_authorization_opens_the_authorized_level_until_it_is_revoked(
         },
     )
     assert past.status_code == 422
+
+
+async def test_what_a_client_must_not_do_is_refused_and_audited(lists_api: Api) -> None:
+    api = lists_api
+    code = await register(api, "越权测试有限公司")
+    other = await register(api, "他人越权有限公司")
+    shared = await api.client(["credit:shared"], department="finance")
+    tax_writer = await bearer(api, ["records:write"], department="tax")
+    me = await bearer(api, ["subject:self"], subject_code=code)
+    attempts = [
+        await api.http.get(
+            f"/v1/subjects/{code}/records",
+            params={"level": "restricted"},
+            headers={"Authorization": shared["Authorization"]},
+        ),
+        await api.http.post(
+            "/v1/records",
+            headers=tax_writer,
+            json={
+                "subject_code": code,
+                "item_code": "court_dishonest",
+                "source_ref": "越权-1",
+                "decided_on": "2026-11-20",
+                "fields": {
+                    "case_number": "x",
+                    "court_name": "x",
+                    "obligation": "x",
+                    "performance": "unperformed",
+                    "dishonest_conduct": "x",
+                },
+            },
+        ),
+        await api.http.get(f"/v1/subjects/{other}/queries", headers=me),
+        await api.http.get(
+            f"/v1/subjects/{code}/lists", headers={"Authorization": "Bearer forged.token.value"}
+        ),
+    ]
+    await api.http.delete(
+        f"/v1/admin/clients/{shared['client_id']}", headers=await api.admin_headers()
+    )
+    attempts.append(
+        await api.http.get(
+            f"/v1/subjects/{code}/lists", headers={"Authorization": shared["Authorization"]}
+        )
+    )
+    assert [a.status_code for a in attempts] == [403, 403, 403, 401, 401]
+    assert [a.json()["code"] for a in attempts] == [
+        "level_not_allowed",
+        "department_mismatch",
+        "not_your_subject",
+        "invalid_token",
+        "invalid_token",
+    ]
+    await api.gateway.audit.flush()
+    refused = [
+        e.query.what
+        for e in await api.gateway.audit.search(limit=100)
+        if e.query.what.startswith("refused")
+    ]
+    for attempt in attempts:
+        assert any(attempt.json()["code"] in what for what in refused), attempt.json()["code"]

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credit_common.errors import DomainError
 from credit_common.grpc_errors import RemoteError
+from credit_common.timeutil import utcnow
 from credit_gateway.adapters import metrics
 from credit_gateway.adapters.backends import BackendUnavailable
 
@@ -89,7 +90,8 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
-    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        _audit_refusal(request, exc.status, exc.code)
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -132,12 +134,13 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RemoteError)
-    async def _remote(_: Request, exc: RemoteError) -> JSONResponse:
+    async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
         status = _GRPC_TO_HTTP.get(exc.code, 500)
         if status == 500:
             log.error("backend error %s: %s", exc.code, exc.message)
             return problem_response(Problem(500, "internal_error", "a backend failed"))
         errors = [{"field": v.field, "message": v.message} for v in exc.violations]
+        _audit_refusal(request, status, exc.reason or exc.code.name.lower())
         return problem_response(
             Problem(
                 status,
@@ -159,3 +162,30 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
         return problem_response(Problem(500, "internal_error", "an unexpected error occurred"))
+
+
+def _audit_refusal(request: Request, status: int, code: str) -> None:
+    """Refused attempts (401, 403) are written to the audit log too, without the subject:
+    the path may hold an identity number, so only the route's template is kept."""
+    if status not in (401, 403):
+        return
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is None:
+        return
+    from credit_gateway.service_layer.audit import Query
+
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    gateway.audit.record(
+        [
+            Query(
+                at=utcnow(),
+                client_id=str(getattr(request.state, "client_id", "") or "anonymous"),
+                department="",
+                subject_key="",
+                level="",
+                purpose="",
+                what=f"refused {status} {code} {request.method} {route}"[:64],
+                request_id=str(request.scope.get("state", {}).get("request_id", ""))[:128],
+            )
+        ]
+    )
