@@ -70,6 +70,33 @@ def test_credit_run_starts_every_service_prints_the_admin_and_stops_on_ctrl_c(
         )
         with urllib.request.urlopen(request, timeout=5) as reply:
             assert json.load(reply)["token_type"] == "Bearer"
+        shown = subprocess.run(
+            [str(CREDIT), "status", "--gateway", base], capture_output=True, text=True, timeout=30
+        )
+        assert shown.returncode == 0 and "registry  ready" in shown.stdout, shown.stdout
+        made = subprocess.run(
+            [
+                str(CREDIT),
+                "client",
+                "create",
+                "--gateway",
+                base,
+                "--admin-id",
+                match[1],
+                "--admin-secret",
+                match[2],
+                "--name",
+                "工商",
+                "--department",
+                "market_regulation",
+                "--scopes",
+                "records:write",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert made.returncode == 0 and json.loads(made.stdout)["client_secret"], made.stdout
         assert (tmp_path / "var" / "registry.db").exists() and (
             tmp_path / "var" / "gateway.db"
         ).exists()

@@ -23,7 +23,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from credit_launcher import upload
+from credit_launcher import operate, upload
 
 # The backend services in start order, with the services each one calls.
 BACKENDS: list[tuple[str, tuple[str, ...]]] = [
@@ -233,6 +233,7 @@ def main() -> None:
     migrate_parser = sub.add_parser("migrate", help="apply every service's migrations")
     migrate_parser.set_defaults(func=migrate)
     upload.add_parser(sub)
+    operate.add_parsers(sub)
     args = parser.parse_args()
     args.func(args)
 
