@@ -28,8 +28,11 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = 4 * 1024 * 1024
     # Token buckets per client (Redis; off without a Redis URL). A client may have its own.
     rate_limit_per_second: float = 50.0
+    # Requests a client may make at once before its bucket empties.
     rate_limit_burst: int = 100
+    # Callers without a token share a bucket per address.
     anonymous_rate_limit_per_second: float = 20.0
+    # Requests an address may make at once without a token.
     anonymous_rate_limit_burst: int = 40
     # How long an Idempotency-Key's first answer is kept for replays.
     idempotency_ttl_seconds: int = 86_400
