@@ -36,16 +36,19 @@ async def test_killing_the_objections_service_after_every_step_applies_the_corre
     )
     api, close = await open_api(settings)
 
-    def kill_and_restart() -> None:
+    async def kill_and_restart() -> None:
         # Right after the step's commit: its event may or may not have reached Redis.
         nonlocal objections
         objections.stop(signal.SIGKILL)
         objections = start_objections(objections_env, tmp_path, port)
+        # The gateway's channel may still be backing off from the dead process (a caller
+        # would get a 503 with Retry-After meanwhile).
+        await eventually(api.gateway.objections.ready, within=10.0)
 
     try:
         p = await parties(api)
         objection_id = (await file(api, p.window, p.record_id)).json()["objection_id"]
-        kill_and_restart()
+        await kill_and_restart()
 
         async def marked() -> bool:
             return bool((await record(api, p.record_id))["under_objection"])
@@ -54,7 +57,7 @@ async def test_killing_the_objections_service_after_every_step_applies_the_corre
         assert (
             await step(api, objection_id, "accept", p.handler, reason="受理")
         ).status_code == 200
-        kill_and_restart()
+        await kill_and_restart()
         verified = await step(
             api,
             objection_id,
@@ -65,19 +68,19 @@ async def test_killing_the_objections_service_after_every_step_applies_the_corre
             note="金额有误",
         )
         assert verified.status_code == 200, verified.text
-        kill_and_restart()
+        await kill_and_restart()
         decided = await step(
             api, objection_id, "decide", p.handler, decision="upheld", reason="有误"
         )
         assert decided.status_code == 200, decided.text
-        kill_and_restart()
+        await kill_and_restart()
 
         async def corrected() -> bool:
             seen = await record(api, p.record_id)
             return bool(seen["version"] == 2 and not seen["under_objection"])
 
         await eventually(corrected, within=10.0)
-        kill_and_restart()  # a restarted relay finds nothing left to publish
+        await kill_and_restart()  # a restarted relay finds nothing left to publish
         await asyncio.sleep(1.0)
         versions = (await api.http.get(f"/v1/records/{p.record_id}/versions")).json()["versions"]
         assert [v["fields"]["fine_amount"] for v in versions] == [1.0, 0.3]
