@@ -75,3 +75,9 @@ settings-table: $(STAMP)
 k8s-render:
 	kubectl kustomize deploy/k8s/overlays/local > /dev/null
 	kubectl kustomize deploy/k8s/overlays/production > /dev/null
+
+bench-records: $(STAMP)
+	$(BIN)/python -m bench.records
+
+bench-lists: $(STAMP)
+	$(BIN)/python -m bench.lists

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from support.backends import BACKEND
-from support.processes import free_port
+from support.processes import free_port_block
 
 CREDIT = Path(sys.executable).parent / "credit"
 
@@ -24,7 +24,8 @@ CREDIT = Path(sys.executable).parent / "credit"
 def test_credit_run_starts_every_service_prints_the_admin_and_stops_on_ctrl_c(
     tmp_path: Path,
 ) -> None:
-    gateway_port, registry_port = free_port(), free_port()
+    registry_port = free_port_block(5)  # four backends on consecutive ports, then the gateway
+    gateway_port = registry_port + 4
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDIT_", "REDIS_URL"))}
     process = subprocess.Popen(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,6 +16,25 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from credit_registry.settings import RegistrySettings
+
+
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports, outside the ephemeral range (which
+    other processes' free_port() draws from)."""
+    for base in random.sample(range(20_000, 30_000, count + 1), 200):
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no block of free ports")
 
 
 def free_port() -> int:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from credit.lists.v1 import lists_pb2 as pb
 from credit_common.errors import FieldViolation, InvalidArgument
+from credit_common.messages import timestamp as ts
 from credit_lists.domain.model import Entry, ListType, Measure
 from credit_lists.service_layer.commands import Caller
 from credit_lists.service_layer.entries import Status, Triggered
-
-
-def ts(value: dt.datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def caller(message: pb.Caller) -> Caller:

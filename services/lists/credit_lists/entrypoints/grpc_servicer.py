@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
 from typing import Any
@@ -11,6 +10,7 @@ from credit.lists.v1 import lists_pb2 as pb
 from credit.lists.v1 import lists_pb2_grpc as pb_grpc
 from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.grpc_errors import map_domain_errors
+from credit_common.messages import offset_of, token_for
 from credit_lists.entrypoints import convert
 from credit_lists.service_layer import commands
 from credit_lists.service_layer.catalogs import Catalogs
@@ -27,23 +27,6 @@ def _uuid(text: str, field: str) -> uuid.UUID:
         raise InvalidArgument(
             f"{field} is not an id", "invalid_argument", [FieldViolation(field, "a UUID")]
         ) from error
-
-
-def _offset(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
-    except ValueError as error:
-        raise InvalidArgument(
-            "invalid page_token",
-            "invalid_argument",
-            [FieldViolation("page_token", "not a token this service issued")],
-        ) from error
-
-
-def _token(offset: int | None) -> str:
-    return "" if offset is None else base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
 
 @map_domain_errors
@@ -111,11 +94,11 @@ class ListsServicer(pb_grpc.ListsServiceServicer):
                 subject_id=_uuid(request.subject_id, "subject_id") if request.subject_id else None,
                 current_only=request.current_only,
                 page_size=request.page_size,
-                offset=_offset(request.page_token),
+                offset=offset_of(request.page_token),
             )
         )
         return pb.ListEntriesResponse(
-            entries=[convert.entry_to_pb(e) for e in entries], next_page_token=_token(nxt)
+            entries=[convert.entry_to_pb(e) for e in entries], next_page_token=token_for(nxt)
         )
 
     async def RemoveEntry(self, request: pb.RemoveEntryRequest, context: Context) -> pb.Entry:

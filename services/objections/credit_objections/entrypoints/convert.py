@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from credit.objections.v1 import objections_pb2 as pb
 from credit_common.errors import FieldViolation, InvalidArgument
+from credit_common.messages import timestamp as ts
 from credit_objections.domain.cases import Actor, Evidence, TargetRef, Transition
 from credit_objections.domain.objections import Objection
 from credit_objections.domain.repairs import Repair
@@ -47,33 +46,6 @@ def evidence(items: Iterable[pb.Evidence]) -> list[Evidence]:
 
 def fields_of(message: struct_pb2.Struct) -> dict[str, Any]:
     return json_format.MessageToDict(message)
-
-
-def offset(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset:"))
-    except ValueError as error:
-        raise InvalidArgument(
-            "invalid page_token",
-            "invalid_argument",
-            [FieldViolation("page_token", "not a token this service issued")],
-        ) from error
-
-
-def token(next_offset: int | None) -> str:
-    if next_offset is None:
-        return ""
-    return base64.urlsafe_b64encode(f"offset:{next_offset}".encode()).decode()
-
-
-def ts(value: dt.datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def _day(value: dt.date | None) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from credit.objections.v1 import objections_pb2 as pb
 from credit.objections.v1 import objections_pb2_grpc as pb_grpc
 from credit_common.grpc_errors import map_domain_errors
+from credit_common.messages import offset_of, token_for
 from credit_common.timeutil import utcnow
 from credit_objections.entrypoints import convert
 from credit_objections.service_layer import commands
@@ -117,13 +118,13 @@ class ObjectionsServicer(pb_grpc.ObjectionsServiceServicer):
                 source_department=request.source_department,
                 filed_by=request.filed_by,
                 page_size=request.page_size,
-                offset=convert.offset(request.page_token),
+                offset=offset_of(request.page_token),
             )
         )
         now = utcnow()
         return pb.ListObjectionsResponse(
             objections=[convert.objection_to_pb(o, now) for o in found],
-            next_page_token=convert.token(nxt),
+            next_page_token=token_for(nxt),
         )
 
     async def ApplyRepair(self, request: pb.ApplyRepairRequest, context: Context) -> pb.Repair:
@@ -164,11 +165,11 @@ class ObjectionsServicer(pb_grpc.ObjectionsServiceServicer):
                 overdue_only=request.overdue_only,
                 filed_by=request.filed_by,
                 page_size=request.page_size,
-                offset=convert.offset(request.page_token),
+                offset=offset_of(request.page_token),
             )
         )
         now = utcnow()
         return pb.ListRepairsResponse(
             repairs=[convert.repair_to_pb(r, now) for r in found],
-            next_page_token=convert.token(nxt),
+            next_page_token=token_for(nxt),
         )

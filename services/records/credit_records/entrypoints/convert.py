@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from credit.records.v1 import records_pb2 as pb
 from credit_common.errors import FieldViolation, InvalidArgument
+from credit_common.messages import timestamp as ts
 from credit_records.adapters.catalog_store import definition_of, item_from_definition
 from credit_records.domain.catalog import CatalogItem, Level
 from credit_records.domain.records import RecordView
@@ -36,14 +35,6 @@ def caller(message: pb.Caller) -> Caller:
             [FieldViolation("caller", "client_id and department")],
         )
     return Caller(message.client_id, message.department)
-
-
-def ts(value: dt.datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def struct(value: dict[str, Any]) -> struct_pb2.Struct:

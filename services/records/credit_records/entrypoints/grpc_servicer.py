@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +11,7 @@ from credit.records.v1 import records_pb2 as pb
 from credit.records.v1 import records_pb2_grpc as pb_grpc
 from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.grpc_errors import map_domain_errors
+from credit_common.messages import offset_of, token_for
 from credit_records.entrypoints import convert
 from credit_records.service_layer import commands
 from credit_records.service_layer.catalog import Catalog
@@ -30,23 +30,6 @@ def _record_id(text: str) -> uuid.UUID:
             "invalid_argument",
             [FieldViolation("record_id", "a UUID")],
         ) from error
-
-
-def _offset(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
-    except ValueError as error:
-        raise InvalidArgument(
-            "invalid page_token",
-            "invalid_argument",
-            [FieldViolation("page_token", "not a token this service issued")],
-        ) from error
-
-
-def _token(offset: int | None) -> str:
-    return "" if offset is None else base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
 
 @map_domain_errors
@@ -172,9 +155,9 @@ class RecordsServicer(pb_grpc.RecordsServiceServicer):
                 item_code=request.item_code,
                 as_of=as_of,
                 page_size=request.page_size,
-                offset=_offset(request.page_token),
+                offset=offset_of(request.page_token),
             )
         )
         return pb.ListSubjectRecordsResponse(
-            records=[convert.record_to_pb(v) for v in views], next_page_token=_token(nxt)
+            records=[convert.record_to_pb(v) for v in views], next_page_token=token_for(nxt)
         )

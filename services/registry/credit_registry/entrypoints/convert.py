@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.errors import FieldViolation, InvalidArgument
+from credit_common.messages import timestamp
 from credit_registry.domain.subjects import Kind, LegacyCode, Status, Subject
 from credit_registry.service_layer import commands
 
@@ -24,14 +23,6 @@ STATUS_TO_PB = {
     Status.MERGED: pb.SUBJECT_STATUS_MERGED,
 }
 PB_TO_STATUS = {v: k for k, v in STATUS_TO_PB.items()}
-
-
-def timestamp(value: dt.datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def subject_to_pb(subject: Subject, requested: str = "") -> pb.Subject:

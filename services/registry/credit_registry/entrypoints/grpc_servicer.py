@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit.registry.v1 import registry_pb2_grpc as pb_grpc
-from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.grpc_errors import map_domain_errors
+from credit_common.messages import offset_of, token_for
 from credit_registry.entrypoints import convert
 from credit_registry.service_layer import commands
 from credit_registry.service_layer.registry import Registry
 
 Context = Any  # grpc.aio.ServicerContext; grpc ships no type stubs
-
-
-def _page_offset(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
-    except ValueError as error:
-        raise InvalidArgument(
-            "invalid page_token",
-            "invalid_argument",
-            [FieldViolation("page_token", "not a token this service issued")],
-        ) from error
-
-
-def _page_token(offset: int | None) -> str:
-    return "" if offset is None else base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
 
 @map_domain_errors
@@ -97,13 +79,13 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
                 kind=convert.PB_TO_KIND.get(request.kind),
                 status=convert.PB_TO_STATUS.get(request.status),
                 page_size=request.page_size,
-                offset=_page_offset(request.page_token),
+                offset=offset_of(request.page_token),
                 exclude_natural_persons_by_name=request.exclude_natural_persons_by_name,
             )
         )
         return pb.SearchSubjectsResponse(
             subjects=[convert.subject_to_pb(s) for s in subjects],
-            next_page_token=_page_token(next_offset),
+            next_page_token=token_for(next_offset),
         )
 
     async def UpdateSubject(self, request: pb.UpdateSubjectRequest, context: Context) -> pb.Subject:

@@ -1,0 +1,44 @@
+"""Small conversions every servicer needs: page tokens and timestamps."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from credit_common.errors import FieldViolation, InvalidArgument
+
+
+def offset_of(token: str) -> int:
+    """The offset a page token stands for (0 for no token)."""
+    if not token:
+        return 0
+    try:
+        value = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
+    except ValueError as error:
+        raise InvalidArgument(
+            "invalid page_token",
+            "invalid_argument",
+            [FieldViolation("page_token", "not a token this service issued")],
+        ) from error
+    if value < 0:
+        raise InvalidArgument(
+            "invalid page_token",
+            "invalid_argument",
+            [FieldViolation("page_token", "not a token this service issued")],
+        )
+    return value
+
+
+def token_for(offset: int | None) -> str:
+    """The page token of the next page ("" when there is none)."""
+    return "" if offset is None else base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def timestamp(value: dt.datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
