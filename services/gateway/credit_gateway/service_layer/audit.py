@@ -60,24 +60,29 @@ class AuditLog:
         self.every = every
         self._queue: asyncio.Queue[Query] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def record(self, queries: Sequence[Query]) -> None:
         for query in queries:
             self._queue.put_nowait(query)
 
     async def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Lets a write in progress finish (cancelling it could lose its batch), then
+        writes whatever is still queued."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
+            self._task = None
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.every)
             try:
                 await self.flush()
             except Exception:
@@ -92,7 +97,7 @@ class AuditLog:
             ]
             try:
                 await self._write(pending)
-            except Exception:
+            except BaseException:  # cancelled too: nothing taken from the queue is dropped
                 for query in pending:  # keep them for the next attempt, in order
                     self._queue.put_nowait(query)
                 raise
