@@ -134,7 +134,7 @@ class RecordConsumers:
         if closed.HasField("corrected_fields") and closed.corrected_fields.fields:
             fields = json_format.MessageToDict(closed.corrected_fields)
             merged_fields = {**record.versions[-1].fields, **fields}
-            await self.records._apply_correction(
+            await self.records.apply_correction(
                 repo, record, merged_fields, actor, record.department, reason, now
             )
             event = Event(
@@ -143,7 +143,7 @@ class RecordConsumers:
                 ev.RecordCorrected(record=summary(record, "corrected"), reason=reason),
             )
         else:
-            await self.records._apply_withdrawal(repo, record, actor, reason, now)
+            await self.records.apply_withdrawal(repo, record, actor, reason, now)
             event = Event(
                 "record.withdrawn",
                 record.subject_key,

@@ -167,7 +167,7 @@ class Records:
         async with self.db.transaction() as conn:
             repo = RecordRepository(conn)
             record = await self._own(repo, cmd.record_id, cmd.caller)
-            await self._apply_correction(
+            await self.apply_correction(
                 repo,
                 record,
                 cmd.fields,
@@ -186,7 +186,7 @@ class Records:
             )
         return await self._view_now(cmd.record_id, Level.RESTRICTED)
 
-    async def _apply_correction(
+    async def apply_correction(
         self,
         repo: RecordRepository,
         record: StoredRecord,
@@ -196,6 +196,7 @@ class Records:
         reason: str,
         now: dt.datetime,
     ) -> None:
+        """Adds the next version inside the caller's transaction (also for upheld objections)."""
         if record.withdrawn_at is not None:
             raise InvalidTransition("a withdrawn record cannot be corrected")
         item = await self.catalog.get(record.item_code)
@@ -234,7 +235,7 @@ class Records:
         async with self.db.transaction() as conn:
             repo = RecordRepository(conn)
             record = await self._own(repo, cmd.record_id, cmd.caller)
-            await self._apply_withdrawal(repo, record, cmd.caller.client_id, cmd.reason, now)
+            await self.apply_withdrawal(repo, record, cmd.caller.client_id, cmd.reason, now)
             await self.outbox.add(
                 conn,
                 Event(
@@ -245,7 +246,7 @@ class Records:
             )
         return await self._view_now(cmd.record_id, Level.RESTRICTED)
 
-    async def _apply_withdrawal(
+    async def apply_withdrawal(
         self,
         repo: RecordRepository,
         record: StoredRecord,
@@ -253,6 +254,7 @@ class Records:
         reason: str,
         now: dt.datetime,
     ) -> None:
+        """Withdraws inside the caller's transaction (also for upheld objections)."""
         if record.withdrawn_at is not None:
             raise InvalidTransition("the record is already withdrawn")
         await repo.set_fields(record.id, withdrawn_at=now, updated_at=now)
