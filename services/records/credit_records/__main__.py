@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import socket
+from collections.abc import Awaitable
 
 from credit.records.v1 import records_pb2, records_pb2_grpc
-from credit_common.consumer import StreamConsumer
+from credit_common.event_loops import event_loops
 from credit_common.grpc_server import GrpcService, serve_until_stopped
 from credit_common.logs import configure_logging
 from credit_common.redis_client import make_redis
-from credit_common.relay import OutboxRelay, stream_name
 from credit_common.telemetry import (
     configure_tracing,
     instrument_grpc_client,
@@ -40,26 +38,22 @@ async def serve(settings: RecordsSettings) -> None:
         ),
         service_names=[records_pb2.DESCRIPTOR.services_by_name["RecordsService"].full_name],
     )
-    background = []
+    background: list[Awaitable[None]] = []
     redis = None
     stop = asyncio.Event()
     if settings.redis_url:
         redis = make_redis(settings.redis_url)
-        background.append(OutboxRelay(app.db, redis, tables.outbox, bootstrap.PRODUCER).run(stop))
-        if settings.consume_events:
-            name = f"{socket.gethostname()}-{os.getpid()}"
-            handlers = app.consumers.handlers()
-            for producer in ("registry", "objections"):
-                consumer = StreamConsumer(
-                    app.db,
-                    redis,
-                    tables.processed_events,
-                    stream=stream_name(producer),
-                    group=GROUP,
-                    consumer=name,
-                    handlers=handlers,
-                )
-                background.append(consumer.run(stop))
+        background += event_loops(
+            app.db,
+            redis,
+            outbox=tables.outbox,
+            processed=tables.processed_events,
+            producer=bootstrap.PRODUCER,
+            group=GROUP,
+            consume_from=("registry", "objections"),
+            handlers=app.consumers.handlers() if settings.consume_events else None,
+            stop=stop,
+        )
     else:
         log.warning("no Redis URL: events stay in the outbox and none are consumed")
 
