@@ -81,3 +81,32 @@ def test_production_refuses_development_secrets() -> None:
         pii_hmac_key="k2-from-the-vault",
     )
     assert ok.environment == "production"
+
+
+async def _count(conn: sa.ext.asyncio.AsyncConnection) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(moments)) or 0)
+
+
+async def _add_moment(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(sa.insert(moments).values(id=uuid.uuid4(), at=dt.datetime.now(dt.UTC)))
+
+
+async def test_a_snapshot_sees_one_state_and_a_plain_read_sees_the_latest(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+        await _add_moment(db)
+        async with db.snapshot() as conn:
+            before = await _count(conn)
+            await _add_moment(db)  # committed by another connection meanwhile
+            assert await _count(conn) == before
+        async with db.read() as conn:
+            first = await _count(conn)
+            await _add_moment(db)
+            assert await _count(conn) == first + 1
+    finally:
+        await db.dispose()

@@ -105,6 +105,13 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        if self.engine.dialect.name == "postgresql":
+            self._snapshot = self.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        else:
+            self._snapshot = self.engine
 
     @property
     def dialect(self) -> str:
@@ -118,7 +125,20 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        """A connection outside any transaction: each statement sees the latest committed
+        data, and there is no BEGIN or ROLLBACK round trip. For a single statement, or
+        statements that need not agree with each other; otherwise use `snapshot`."""
+        async with self._autocommit.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction whose statements all see one committed state
+        (REPEATABLE READ on PostgreSQL; on SQLite an explicit BEGIN, as the driver starts
+        none for reads, and its WAL reader then keeps one snapshot until the end)."""
+        async with self._snapshot.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                await conn.exec_driver_sql("BEGIN")
             yield conn
 
     async def dispose(self) -> None:

@@ -148,7 +148,7 @@ class AuditLog:
         """Recomputes the chain; returns a description of every break (none: intact)."""
         problems: list[str] = []
         prev, expected_seq = GENESIS, None
-        async with self.db.read() as conn:
+        async with self.db.snapshot() as conn:  # one state, and a cursor needs a transaction
             result = await conn.stream(sa.select(query_audit).order_by(query_audit.c.seq))
             async for row in result:
                 if expected_seq is not None and row.seq != expected_seq:

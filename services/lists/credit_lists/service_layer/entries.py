@@ -178,7 +178,7 @@ class Entries:
         return await self.get(entry.id)
 
     async def get(self, entry_id: uuid.UUID) -> Entry:
-        async with self.db.read() as conn:
+        async with self.db.snapshot() as conn:
             entry = await EntryRepository(conn).get(entry_id)
         if entry is None:
             raise NotFound("no such entry")
@@ -202,7 +202,7 @@ class Entries:
         size = min(max(cmd.page_size or 50, 1), MAX_PAGE)
         found: list[Entry] = []
         offset = cmd.offset
-        async with self.db.read() as conn:
+        async with self.db.snapshot() as conn:
             repo = EntryRepository(conn)
             while len(found) <= size:
                 batch = await repo.search(
@@ -294,7 +294,7 @@ class Entries:
 
     async def status(self, subject_id: uuid.UUID, *, include_past: bool) -> Status:
         now = utcnow()
-        async with self.db.read() as conn:
+        async with self.db.snapshot() as conn:
             repo = EntryRepository(conn)
             entries = [
                 e.at(now)

@@ -277,7 +277,7 @@ class Records:
         return await self._view_now(record_id, level)
 
     async def _view_now(self, record_id: uuid.UUID, level: Level) -> RecordView:
-        async with self.db.read() as conn:
+        async with self.db.snapshot() as conn:
             record = await RecordRepository(conn).get(record_id)
         item = await self.catalog.get(record.item_code) if record else None
         seen = view(record, item, level, utcnow()) if record and item else None
@@ -302,7 +302,7 @@ class Records:
         if cmd.category:
             items = [i for i in items if i.category == cmd.category]
         visible_items = [i.item_code for i in items if i.disclosure <= cmd.level]
-        async with self.db.read() as conn:
+        async with self.db.snapshot() as conn:
             records = await RecordRepository(conn).for_subject(
                 cmd.subject_id, item_codes=visible_items, submitted_before=at
             )
