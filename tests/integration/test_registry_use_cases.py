@@ -276,3 +276,29 @@ async def test_an_all_digit_unified_code_that_looks_like_an_identity_number_is_f
     assert subject.code == code
     found = await registry_app.registry.get(code)
     assert found.subject is not None and found.subject.code == code
+
+
+async def test_bulk_resolution_without_details_answers_the_summary_and_follows_merges(
+    registry_app: RegistryApp,
+) -> None:
+    registry = registry_app.registry
+    kept = await registry.register(org(name="存续公司"))
+    gone = await registry.register(org(name="被合并公司"))
+    person = await registry.register(
+        commands.Register(kind=Kind.NATURAL_PERSON, name="李四", id_number="11010519491231002X")
+    )
+    await registry.merge(
+        commands.Merge(code=gone.code, into=kept.code, reason="吸收合并", actor="t")
+    )
+    resolved = await registry.resolve(
+        [gone.code, "11010519491231002X", "91310115MA8BRK2A83"], details=False
+    )
+    by_code = {r.requested: r.subject for r in resolved}
+    assert by_code["91310115MA8BRK2A83"] is None
+    survivor = by_code[gone.code]
+    assert survivor is not None and survivor.id == kept.id and survivor.name == "存续公司"
+    assert survivor.status == Status.ACTIVE and survivor.key == kept.code
+    assert survivor.former_names == [] and survivor.created_at is None  # no details loaded
+    found_person = by_code["11010519491231002X"]
+    assert found_person is not None and found_person.id == person.id
+    assert found_person.kind == Kind.NATURAL_PERSON and found_person.key.startswith("P")

@@ -18,6 +18,15 @@ from credit_registry.adapters.crypto import IdentityProtector
 from credit_registry.domain.subjects import Kind, LegacyCode, Status, Subject
 
 MAX_MERGE_HOPS = 16
+SUMMARY_COLUMNS = (
+    t.subjects.c.id,
+    t.subjects.c.code_key,
+    t.subjects.c.id_cipher,
+    t.subjects.c.kind,
+    t.subjects.c.name,
+    t.subjects.c.status,
+    t.subjects.c.merged_into,
+)
 
 
 class SubjectRepository:
@@ -107,18 +116,38 @@ class SubjectRepository:
     ) -> dict[uuid.UUID, Subject]:
         ids = list(set(ids))
         subjects: dict[uuid.UUID, Subject] = {}
+        if not ids:
+            return subjects
         if details and self.conn.dialect.name == "postgresql":
             return await self._load_with_details_in_one_query(ids)
-        for start in range(0, len(ids), 1000):
+        step = 10_000 if self.conn.dialect.name == "postgresql" else 900
+        columns = t.subjects.c if details else SUMMARY_COLUMNS
+        convert = self._row_to_subject if details else self._row_to_summary
+        for start in range(0, len(ids), step):
             rows = await self.conn.execute(
-                sa.select(t.subjects).where(
-                    self._among_ids(t.subjects.c.id, ids[start : start + 1000])
+                sa.select(*columns).where(
+                    self._among_ids(t.subjects.c.id, ids[start : start + step])
                 )
             )
-            subjects.update({r.id: self._row_to_subject(r) for r in rows})
+            subjects.update({r.id: convert(r) for r in rows})
         if details:
             await self._load_details(list(subjects.values()))
         return subjects
+
+    def _row_to_summary(self, row: Any) -> Subject:
+        """Only what bulk callers read: id, code, key, kind, name, status and merge."""
+        code = row.code_key
+        if row.id_cipher is not None:
+            code = self.protector.decrypt(row.id_cipher)
+        return Subject(
+            id=row.id,
+            code=code,
+            kind=Kind(row.kind),
+            name=row.name,
+            status=Status(row.status),
+            merged_into=row.merged_into,
+            key=row.code_key,
+        )
 
     def _among_ids(self, column: Any, values: list[uuid.UUID]) -> Any:
         if self.conn.dialect.name == "postgresql":

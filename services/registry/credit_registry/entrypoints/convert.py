@@ -54,6 +54,19 @@ def subject_to_pb(subject: Subject, requested: str = "") -> pb.Subject:
     return message
 
 
+def summary_to_pb(subject: Subject, requested: str = "") -> pb.Subject:
+    """The summary a ResolveCodes caller with summary_only gets: no histories, no dates."""
+    return pb.Subject(
+        subject_id=str(subject.id),
+        code=subject.code,
+        kind=KIND_TO_PB[subject.kind],
+        name=subject.name,
+        status=STATUS_TO_PB[subject.status],
+        subject_key=subject.key,
+        requested_code=requested if requested and requested.upper() != subject.code else "",
+    )
+
+
 def register_from_pb(request: pb.RegisterSubjectRequest) -> commands.Register:
     if request.kind not in PB_TO_KIND:
         raise InvalidArgument(

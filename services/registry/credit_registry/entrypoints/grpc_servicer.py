@@ -58,12 +58,13 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         resolved = await self.registry.resolve(
             list(request.codes), details=not request.summary_only
         )
+        to_pb = convert.summary_to_pb if request.summary_only else convert.subject_to_pb
         return pb.ResolveCodesResponse(
             results=[
                 pb.ResolvedCode(
                     requested_code=r.requested,
                     found=r.subject is not None,
-                    subject=convert.subject_to_pb(r.subject, r.requested) if r.subject else None,
+                    subject=to_pb(r.subject, r.requested) if r.subject else None,
                 )
                 for r in resolved
             ]
