@@ -57,7 +57,9 @@ records = sa.Table(
     sa.Column("withdrawn_at", UTCDateTime(), nullable=True),
     sa.Column("repaired_at", UTCDateTime(), nullable=True),
     sa.Column("open_objections", sa.Integer(), nullable=False, server_default="0"),
-    sa.UniqueConstraint("department", "item_code", "source_ref", name="uq_records_source_ref"),
+    # source_ref first: the duplicate check looks up many refs of one department and item
+    # (migration 0002; SQLite keeps the first order).
+    sa.UniqueConstraint("source_ref", "item_code", "department", name="uq_records_source_ref"),
     sa.Index("ix_records_subject", "subject_id", "submitted_at"),
 )
 

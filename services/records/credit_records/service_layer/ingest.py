@@ -3,6 +3,8 @@ idempotent by source_ref so a load cut off half-way can simply be sent again."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -78,16 +80,20 @@ class Ingestion:
     async def run(
         self, caller: Caller, chunks: AsyncIterator[Sequence[RowIn]], *, atomic: bool
     ) -> IngestResult:
-        """Ingests every chunk; with `atomic`, stores nothing unless every row is accepted."""
+        """Ingests every chunk; with `atomic`, stores nothing unless every row is accepted.
+
+        The next chunk is checked and its subjects resolved while the current one is
+        being stored, so the registry, this service and the database work side by side."""
         result = IngestResult(atomic=atomic)
+        prepared = self._prepared(caller, chunks, result)
         if not atomic:
-            async for chunk in chunks:
-                await self._chunk_in_own_transaction(caller, chunk, result)
+            async for fresh in prepared:
+                await self._store_in_own_transaction(fresh, result)
             return result
         try:
             async with self.db.transaction() as conn:
-                async for chunk in chunks:
-                    await self._chunk(conn, caller, chunk, result)
+                async for fresh in prepared:
+                    await self._store(conn, fresh, result)
                 if result.rejected_count:
                     raise _RollBack
         except _RollBack:
@@ -95,14 +101,41 @@ class Ingestion:
             result.accepted = 0
         return result
 
-    async def _chunk_in_own_transaction(
-        self, caller: Caller, chunk: Sequence[RowIn], result: IngestResult
+    async def _prepared(
+        self, caller: Caller, chunks: AsyncIterator[Sequence[RowIn]], result: IngestResult
+    ) -> AsyncIterator[list[tuple[RowIn, StoredRecord]]]:
+        """The chunks' acceptable rows as records, one chunk prepared ahead of the consumer."""
+        queue: asyncio.Queue[list[tuple[RowIn, StoredRecord]] | BaseException | None] = (
+            asyncio.Queue(maxsize=1)
+        )
+
+        async def produce() -> None:
+            try:
+                async for chunk in chunks:
+                    await queue.put(await self._prepare(caller, chunk, result))
+                await queue.put(None)
+            except Exception as error:  # handed to the consumer, which raises it
+                await queue.put(error)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+
+    async def _store_in_own_transaction(
+        self, fresh: list[tuple[RowIn, StoredRecord]], result: IngestResult
     ) -> None:
         for attempt in range(2):
             attempt_result = IngestResult()
             try:
                 async with self.db.transaction() as conn:
-                    await self._chunk(conn, caller, chunk, attempt_result)
+                    await self._store(conn, fresh, attempt_result)
             except (sa.exc.IntegrityError, UniqueViolation):
                 if attempt:
                     raise
@@ -120,9 +153,11 @@ class Ingestion:
         if len(result.rejected) < self.max_listed:
             result.rejected.append((row, errors))
 
-    async def _chunk(
-        self, conn: AsyncConnection, caller: Caller, chunk: Sequence[RowIn], result: IngestResult
-    ) -> None:
+    async def _prepare(
+        self, caller: Caller, chunk: Sequence[RowIn], result: IngestResult
+    ) -> list[tuple[RowIn, StoredRecord]]:
+        """Checks the rows against the catalog and the registry; rejected rows go to
+        `result`, the others come back as new records (not stored yet)."""
         now = utcnow()
         today = china_date(now)
         checked: list[tuple[RowIn, Any]] = []
@@ -173,6 +208,12 @@ class Ingestion:
                 calendar=self.calendar,
             )
             fresh.append((row, record))
+        return fresh
+
+    async def _store(
+        self, conn: AsyncConnection, fresh: list[tuple[RowIn, StoredRecord]], result: IngestResult
+    ) -> None:
+        """Stores the records whose source_ref is new, with their event, in `conn`."""
         to_store = await self._drop_known(conn, fresh, result)
         if not to_store:
             return
