@@ -60,7 +60,8 @@ class Worker:
         async def exited() -> bool:
             return self.process.poll() is not None
 
-        await eventually(exited, "exit", self, within=within)
+        # No process to watch: exiting between two checks is what this waits for.
+        await eventually(exited, f"{self.name} to exit", within=within)
         return self.process.returncode
 
     async def wait_for_line(self, text: str, within: float = 30) -> None:
