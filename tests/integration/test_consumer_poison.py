@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import sqlalchemy as sa
@@ -75,4 +76,60 @@ async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_t
         assert parked.type == "test.value"
     finally:
         await redis.delete(stream_name(producer), f"{stream_name(producer)}.dead")
+        await db.dispose()
+
+
+async def test_a_running_consumer_creates_its_group_again_when_redis_lost_it(
+    database_url: str, redis: Redis
+) -> None:
+    producer = f"lost-{uuid.uuid4().hex[:8]}"
+    db = Database(database_url)
+    stop = asyncio.Event()
+
+    async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+        value = wrappers_pb2.StringValue()
+        envelope.payload.Unpack(value)
+        await conn.execute(sa.insert(applied).values(value=value.value))
+
+    async def publish(value: str) -> None:
+        async with db.transaction() as conn:
+            await Outbox(outbox, producer).add(
+                conn, Event("test.value", "S", wrappers_pb2.StringValue(value=value))
+            )
+        await OutboxRelay(db, redis, outbox, producer).publish_once()
+
+    async def values() -> list[str]:
+        async with db.read() as conn:
+            return sorted(await conn.scalars(sa.select(applied.c.value)))
+
+    async def until(expected: list[str]) -> None:
+        for _ in range(200):
+            if await values() == expected:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"applied {await values()}, expected {expected}")
+
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+        consumer = StreamConsumer(
+            db,
+            redis,
+            processed,
+            stream=stream_name(producer),
+            group="g",
+            consumer="c1",
+            handlers={"test.value": handler},
+        )
+        running = asyncio.create_task(consumer.run(stop))
+        await publish("before")
+        await until(["before"])
+        await redis.delete(stream_name(producer))  # the stream and its group are gone
+        await publish("after")
+        await until(["after", "before"])
+        assert not running.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+        await redis.delete(stream_name(producer))
         await db.dispose()

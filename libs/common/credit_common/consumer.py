@@ -153,15 +153,32 @@ class StreamConsumer:
         await self.redis.xack(self.stream, self.group, message_id)
 
     async def run(self, stop: asyncio.Event, *, reclaim_every: float = 5.0) -> None:
-        await self.ensure_group()
+        """Consumes until `stop`. Redis being away (at start or later) is waited out; a
+        group that is gone (Redis restarted without its data) is created again, from the
+        start of the stream, and the events already applied are skipped."""
         loop = asyncio.get_running_loop()
         next_reclaim = 0.0
+        group_ready = False
         while not stop.is_set():
             try:
+                if not group_ready:
+                    await self.ensure_group()
+                    group_ready = True
                 if loop.time() >= next_reclaim:
                     await self.reclaim()
                     next_reclaim = loop.time() + reclaim_every
                 await self.consume_once(block_ms=200)
+            except ResponseError as error:
+                if "NOGROUP" in str(error):
+                    log.warning(
+                        "group %s on %s is gone (Redis lost its data?); creating it again",
+                        self.group,
+                        self.stream,
+                    )
+                    group_ready = False
+                    continue
+                log.exception("consumer %s/%s failed; retrying", self.group, self.consumer)
+                await asyncio.sleep(1.0)
             except Exception:
                 log.exception("consumer %s/%s failed; retrying", self.group, self.consumer)
                 await asyncio.sleep(1.0)
