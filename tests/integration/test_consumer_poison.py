@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 import uuid
 
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
-from credit_common.consumer import StreamConsumer
+from credit_common.consumer import StreamConsumer, consumer_name
 from credit_common.db import Database
 from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
 from credit_common.relay import OutboxRelay, stream_name
@@ -131,5 +133,55 @@ async def test_a_running_consumer_creates_its_group_again_when_redis_lost_it(
     finally:
         stop.set()
         await asyncio.wait_for(running, 5)
+        await redis.delete(stream_name(producer))
+        await db.dispose()
+
+
+async def test_a_restarted_consumer_takes_over_at_once_what_a_dead_one_on_its_host_left(
+    database_url: str, redis: Redis
+) -> None:
+    producer = f"dead-{uuid.uuid4().hex[:8]}"
+    db = Database(database_url)
+    seen: list[str] = []
+
+    async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+        value = wrappers_pb2.StringValue()
+        envelope.payload.Unpack(value)
+        seen.append(value.value)
+
+    # The pid of a process that has exited: a consumer by that name on this host is dead.
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()
+    gone_pid = child.pid
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            await Outbox(outbox, producer).add(
+                conn, Event("test.value", "S", wrappers_pb2.StringValue(value="left"))
+            )
+        await OutboxRelay(db, redis, outbox, producer).publish_once()
+
+        def consumer(name: str) -> StreamConsumer:
+            return StreamConsumer(
+                db,
+                redis,
+                processed,
+                stream=stream_name(producer),
+                group="g",
+                consumer=name,
+                handlers={"test.value": handler},
+            )
+
+        dead = consumer(f"{socket.gethostname()}-{gone_pid}")
+        await dead.ensure_group()
+        # The dead process had read the message and died before acknowledging it.
+        await redis.xreadgroup("g", dead.consumer, {stream_name(producer): ">"}, count=10)
+        assert seen == []
+        assert await consumer(consumer_name()).recover() == 1
+        assert seen == ["left"]
+        assert (await redis.xpending(stream_name(producer), "g"))["pending"] == 0
+        names = [c["name"] for c in await redis.xinfo_consumers(stream_name(producer), "g")]
+        assert dead.consumer.encode() not in names and dead.consumer not in names
+    finally:
         await redis.delete(stream_name(producer))
         await db.dispose()

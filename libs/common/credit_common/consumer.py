@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -22,6 +24,29 @@ from credit_common.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
+
+
+def consumer_name() -> str:
+    """This process's consumer name: host name and pid (see `_gone_from_this_host`)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _gone_from_this_host(name: str) -> bool:
+    """Whether `name` is a consumer_name() of this host whose process no longer runs."""
+    host, _, pid = name.rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class StreamConsumer:
@@ -76,6 +101,44 @@ class StreamConsumer:
                 continue
             await self._handle_or_park(message_id, fields)
         return len(messages)
+
+    async def recover(self) -> int:
+        """At start: handles what this consumer's name left pending (a container restarted
+        with the same host name and pid), and takes over at once what consumers of this
+        group on this host whose process is gone left pending (the general reclaim waits
+        for the idle limit, as it cannot tell a dead consumer from a slow one)."""
+        handled = 0
+        while True:  # own pending first: reading from id 0 replays them
+            response: Any = await self.redis.xreadgroup(
+                self.group, self.consumer, {self.stream: "0"}, count=self.batch_size
+            )
+            messages: list[Any] = [m for _s, batch in (response or []) for m in batch if m[1]]
+            if not messages:
+                break
+            for message_id, fields in messages:
+                await self._handle_or_park(message_id, fields)
+                handled += 1
+        for info in await self.redis.xinfo_consumers(self.stream, self.group):
+            name = _text(info["name"])
+            if name == self.consumer or not info["pending"] or not _gone_from_this_host(name):
+                continue
+            while pending := await self.redis.xpending_range(
+                self.stream, self.group, min="-", max="+", count=self.batch_size, consumername=name
+            ):
+                claimed: list[Any] = await self.redis.xclaim(
+                    self.stream,
+                    self.group,
+                    self.consumer,
+                    min_idle_time=0,
+                    message_ids=[p["message_id"] for p in pending],
+                )
+                for message_id, fields in claimed:
+                    if fields:
+                        await self._handle_or_park(message_id, fields)
+                        handled += 1
+            await self.redis.xgroup_delconsumer(self.stream, self.group, name)
+            log.info("took over what %s left pending on %s", name, self.stream)
+        return handled
 
     async def consume_once(self, block_ms: int = 1000) -> int:
         response = await self.redis.xreadgroup(
@@ -163,6 +226,7 @@ class StreamConsumer:
             try:
                 if not group_ready:
                     await self.ensure_group()
+                    await self.recover()
                     group_ready = True
                 if loop.time() >= next_reclaim:
                     await self.reclaim()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 from collections.abc import Awaitable, Mapping, Sequence
 
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
-from credit_common.consumer import Handler, StreamConsumer
+from credit_common.consumer import Handler, StreamConsumer, consumer_name
 from credit_common.db import Database
 from credit_common.relay import OutboxRelay, stream_name
 
@@ -31,7 +29,7 @@ def event_loops(
     `handlers` is None), named after this host and process."""
     loops: list[Awaitable[None]] = [OutboxRelay(db, redis, outbox, producer).run(stop)]
     if handlers is not None:
-        name = f"{socket.gethostname()}-{os.getpid()}"
+        name = consumer_name()
         for source in consume_from:
             consumer = StreamConsumer(
                 db,
