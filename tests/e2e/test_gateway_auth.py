@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from e2e.conftest import ADMIN_ID, ADMIN_SECRET, Api
+from e2e.conftest import ADMIN_ID, ADMIN_SECRET, Api, gateway_settings, open_api
+from support.processes import ServiceProcess
 
 ORG = {
     "kind": "organization",
@@ -199,3 +203,43 @@ async def test_a_client_with_unknown_scopes_or_department_is_refused(api: Api) -
     )
     assert reply.status_code == 422
     assert {e["field"] for e in reply.json()["errors"]} == {"department", "scopes"}
+
+
+async def test_a_revocation_at_one_replica_stops_the_tokens_at_the_others(
+    registry_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """Two gateways on one database and one Redis: the second has the client cached when
+    the first revokes it, and refuses its token all the same."""
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        redis_url=redis_url,
+        client_cache_seconds=300.0,
+    )
+    first, close_first = await open_api(settings)
+    second, close_second = await open_api(settings)
+    try:
+        writer = await first.client(["registry:write"])
+        headers = {"Authorization": writer["Authorization"]}
+        created = await second.http.post("/v1/subjects", json=ORG, headers=headers)
+        assert created.status_code == 201, created.text  # the second has it cached now
+        revoke = await first.http.delete(
+            f"/v1/admin/clients/{writer['client_id']}", headers=await first.admin_headers()
+        )
+        assert revoke.status_code == 200
+        for _ in range(100):
+            reply = await second.http.post(
+                "/v1/subjects", json={**ORG, "name": "第二家"}, headers=headers
+            )
+            if reply.status_code == 401:
+                break
+            assert reply.status_code == 201
+            await asyncio.sleep(0.02)
+        assert reply.status_code == 401 and reply.json()["detail"] == "client revoked"
+    finally:
+        await close_second()  # type: ignore[misc]
+        await close_first()  # type: ignore[misc]

@@ -78,15 +78,17 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         raw.create_function("similarity", 2, trigram_similarity, deterministic=True)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     else:
         # No pre-ping (a round trip per checkout on the hot path): connections are recycled
-        # instead, and a dead one fails its request, which callers retry.
+        # instead, and a dead one fails its request, which callers retry. No overflow: under
+        # load, overflow connections were opened and closed for each request (a PostgreSQL
+        # backend started every time); requests wait for one of the pool's instead.
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+            url, pool_size=pool_size, max_overflow=0, pool_timeout=10, pool_recycle=1800
         )
     telemetry.instrument_engine(engine.sync_engine)
     return engine
@@ -102,7 +104,7 @@ def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:
 class Database:
     """One service's database: the engine and transactions over it."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")

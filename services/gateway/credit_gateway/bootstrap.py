@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -19,6 +20,7 @@ from credit_gateway.adapters.backends import (
 )
 from credit_gateway.adapters.keys import KeyStore
 from credit_gateway.adapters.limits import RateLimiter
+from credit_gateway.adapters.revocations import RevocationNotices
 from credit_gateway.service_layer.audit import AuditLog
 from credit_gateway.service_layer.authorizations import Authorizations
 from credit_gateway.service_layer.clients import Clients
@@ -44,6 +46,9 @@ class Gateway:
     authorizations: Authorizations
     redis: Redis | None = None
     limiter: RateLimiter | None = None
+    notices: RevocationNotices | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def backends(self) -> list[Backend]:
@@ -52,12 +57,17 @@ class Gateway:
     async def start(self) -> None:
         await self.keys.load()
         await self.audit.start()
+        if self.notices is not None:
+            self._tasks.append(asyncio.create_task(self.notices.listen(self._stop)))
         if self.settings.admin_client_id and self.settings.admin_client_secret:
             await self.clients.ensure_admin(
                 self.settings.admin_client_id, self.settings.admin_client_secret
             )
 
     async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            await task
         await self.audit.stop()
         if self.redis is not None:
             await self.redis.aclose()
@@ -73,7 +83,7 @@ def migrate(settings: GatewaySettings) -> None:
 def build(settings: GatewaySettings) -> Gateway:
     db = Database(settings.effective_database_url)
     keys = KeyStore(db)
-    clients = Clients(db)
+    clients = Clients(db, cache_seconds=settings.client_cache_seconds)
     tokens = Tokens(
         keys,
         clients,
@@ -88,6 +98,9 @@ def build(settings: GatewaySettings) -> Gateway:
     lists = ListsClient(settings.lists_address, settings.backend_deadline_seconds)
     objections = ObjectionsClient(settings.objections_address, settings.backend_deadline_seconds)
     redis = make_redis(settings.redis_url) if settings.redis_url else None
+    notices = RevocationNotices(redis, clients) if redis else None
+    if notices is not None:
+        clients.on_revoke = notices.publish
     return Gateway(
         settings,
         db,
@@ -102,4 +115,5 @@ def build(settings: GatewaySettings) -> Gateway:
         Authorizations(db, clients),
         redis,
         RateLimiter(redis) if redis else None,
+        notices,
     )

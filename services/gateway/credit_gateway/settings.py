@@ -14,6 +14,9 @@ class GatewaySettings(ServiceSettings):
     )
 
     service_name: str = "gateway"
+    # Redis for rate limits, Idempotency-Key replays and client revocation notices to the
+    # other replicas (`redis://…` or `unix://…`); empty: none of these.
+    redis_url: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     issuer: str = "credit-platform-gateway"
@@ -23,6 +26,9 @@ class GatewaySettings(ServiceSettings):
     records_address: str = "127.0.0.1:50052"
     lists_address: str = "127.0.0.1:50053"
     objections_address: str = "127.0.0.1:50054"
+    # A verified token's client is read again from the database after this long; revoking
+    # a client clears it at once here and, through Redis, in the other replicas.
+    client_cache_seconds: float = 5.0
     # Every backend call carries this deadline; a backend that misses it is a 503.
     backend_deadline_seconds: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024

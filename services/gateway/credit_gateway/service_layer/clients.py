@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -50,8 +52,33 @@ def _client(row: sa.Row[tuple[object, ...]]) -> Client:
 
 
 class Clients:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cache_seconds: float = 0.0) -> None:
         self.db = db
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Client]] = {}
+        # Called with the client id after a revocation here (the gateway tells the others).
+        self.on_revoke: Callable[[str], Awaitable[None]] | None = None
+
+    async def current(self, client_id: str) -> Client | None:
+        """The client as a token check needs it: from a short cache (cache_seconds) that a
+        revocation clears at once; a client not found is not cached."""
+        now = time.monotonic()
+        cached = self._cache.get(client_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        client = await self.get(client_id)
+        if client is not None and self.cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[client_id] = (now + self.cache_seconds, client)
+        return client
+
+    def forget(self, client_id: str) -> None:
+        """Drops the cached client (revoked here or, as another replica says, there)."""
+        self._cache.pop(client_id, None)
+
+    def forget_all(self) -> None:
+        self._cache.clear()
 
     async def create(
         self,
@@ -146,7 +173,8 @@ class Clients:
         return [_client(r) for r in rows]
 
     async def revoke(self, client_id: str) -> Client:
-        """Revokes a client; its tokens stop working at once (every request checks)."""
+        """Revokes a client; its tokens stop working at once (the cache here is cleared and
+        the other replicas are told through `on_revoke`)."""
         async with self.db.transaction() as conn:
             row = (
                 await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
@@ -159,6 +187,9 @@ class Clients:
                     .where(clients.c.client_id == client_id)
                     .values(revoked_at=utcnow())
                 )
+        self.forget(client_id)
+        if self.on_revoke is not None:
+            await self.on_revoke(client_id)
         client = await self.get(client_id)
         assert client is not None
         return client

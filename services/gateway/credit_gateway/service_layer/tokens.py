@@ -79,7 +79,7 @@ class Tokens:
             raise TokenError("token is for another audience") from error
         except jwt.PyJWTError as error:
             raise TokenError("invalid token") from error
-        client = await self.clients.get(claims["sub"])
+        client = await self.clients.current(claims["sub"])
         if client is None or not client.active:
             raise TokenError("client revoked")
         scopes = frozenset(str(claims.get("scope", "")).split()) & client.scopes
