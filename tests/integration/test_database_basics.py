@@ -8,7 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from credit_common.db import GUID, Database, UTCDateTime
+from credit_common.db import GUID, Database, UTCDateTime, insert_rows
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
@@ -108,5 +108,45 @@ async def test_a_snapshot_sees_one_state_and_a_plain_read_sees_the_latest(
             first = await _count(conn)
             await _add_moment(db)
             assert await _count(conn) == first + 1
+    finally:
+        await db.dispose()
+
+
+async def test_insert_rows_writes_every_row_as_given_and_refuses_json(database_url: str) -> None:
+    local = sa.MetaData()
+    blobs = sa.Table(
+        "blobs",
+        local,
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", GUID(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("note", sa.String(40), nullable=True),
+    )
+    documents = sa.Table("documents", local, sa.Column("doc", sa.JSON, nullable=False))
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "at": dt.datetime(2026, 1, 1, 8, i % 60, tzinfo=shanghai),
+            "data": bytes([i % 256, 0, 92, 9, 10]),  # a NUL, a backslash, a tab, a newline
+            "note": None if i % 3 else f"第{i}行\t\\N",
+        }
+        for i in range(1500)
+    ]
+    db = Database(database_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(local.create_all)
+            await insert_rows(conn, blobs, rows)
+        async with db.read() as conn:
+            stored = (await conn.execute(sa.select(blobs).order_by(blobs.c.seq))).all()
+        assert [(r.id, r.at, r.data, r.note) for r in stored] == [
+            (r["id"], r["at"], r["data"], r["note"]) for r in rows
+        ]
+        if db.dialect == "postgresql":
+            with pytest.raises(TypeError, match="JSON"):
+                async with db.transaction() as conn:
+                    await insert_rows(conn, documents, [{"doc": {"a": 1}}, {"doc": {"b": 2}}])
     finally:
         await db.dispose()

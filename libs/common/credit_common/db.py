@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -92,6 +92,31 @@ def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         )
     telemetry.instrument_engine(engine.sync_engine)
     return engine
+
+
+async def insert_rows(
+    conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Inserts many rows in the caller's transaction: COPY on PostgreSQL (an executemany
+    there is still one INSERT per row), executemany on SQLite. The values go to the driver
+    as they are, so JSON columns are refused (psycopg needs them wrapped)."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or len(rows) == 1:
+        await conn.execute(sa.insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    for name in columns:
+        if isinstance(table.c[name].type, sa.JSON):
+            raise TypeError(f"insert_rows cannot COPY the JSON column {table.name}.{name}")
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    async with driver.cursor() as cursor:
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        async with cursor.copy(statement) as copy:
+            for row in rows:
+                await copy.write_row([row[c] for c in columns])
 
 
 def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:

@@ -11,7 +11,7 @@ from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
-from credit_common.db import GUID, UTCDateTime
+from credit_common.db import GUID, UTCDateTime, insert_rows
 from credit_common.timeutil import utcnow
 
 
@@ -91,6 +91,5 @@ class Outbox:
                     "created_at": utcnow(),
                 }
             )
-        if rows:
-            await conn.execute(sa.insert(self.table), rows)
+        await insert_rows(conn, self.table, rows)
         return [str(r["event_id"]) for r in rows]

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import lists_pb2 as ev
-from credit_common.db import Database
+from credit_common.db import Database, insert_rows
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_lists.adapters import tables as t
@@ -83,8 +83,9 @@ class Clock:
         if not rows:
             return 0
         reason = "publicity over" if to_state == State.EFFECTIVE else "validity over"
-        await conn.execute(
-            sa.insert(t.entry_history),
+        await insert_rows(
+            conn,
+            t.entry_history,
             [
                 {
                     "entry_id": r.id,
