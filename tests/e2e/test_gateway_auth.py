@@ -243,3 +243,18 @@ async def test_a_revocation_at_one_replica_stops_the_tokens_at_the_others(
     finally:
         await close_second()  # type: ignore[misc]
         await close_first()  # type: ignore[misc]
+
+
+async def test_nul_characters_are_refused_before_they_reach_a_database(api: Api) -> None:
+    """PostgreSQL cannot store NUL: a NUL anywhere is a clear 4xx, never a 500."""
+    writer = await api.client(["registry:write", "audit:read"])
+    headers = {"Authorization": writer["Authorization"]}
+    in_query = await api.http.get("/v1/audit", params={"subject_code": "\x00A"}, headers=headers)
+    assert in_query.status_code == 422 and in_query.json()["errors"][0]["field"] == "query"
+    in_path = await api.http.get("/v1/subjects/91310115MA1K4%00", headers=headers)
+    assert in_path.status_code == 422
+    in_body = await api.http.post("/v1/subjects", json={**ORG, "name": "A\x00B"}, headers=headers)
+    assert in_body.status_code == 422 and "NUL" in in_body.text
+    form = {"grant_type": "client_credentials", "client_id": "\x00", "client_secret": "x"}
+    assert (await api.http.post("/oauth/token", data=form)).status_code == 401
+    assert await _subject_count(api) == 0

@@ -302,3 +302,12 @@ async def test_bulk_resolution_without_details_answers_the_summary_and_follows_m
     found_person = by_code["11010519491231002X"]
     assert found_person is not None and found_person.id == person.id
     assert found_person.kind == Kind.NATURAL_PERSON and found_person.key.startswith("P")
+
+
+async def test_a_code_or_query_with_a_nul_character_is_not_found_or_refused(
+    registry_app: RegistryApp,
+) -> None:
+    resolved = await registry_app.registry.resolve(["\x00ÛQÃ", "91310115MA1K4\x00"])
+    assert [r.subject for r in resolved] == [None, None]
+    with pytest.raises(InvalidArgument):
+        await registry_app.registry.search(commands.Search(q="有限\x00公司"))

@@ -60,6 +60,18 @@ class RequestIdAndLimits:
                         headers.append((name.lower().encode(), value.encode()))
             await send(message)
 
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"").lower():
+            # No text field anywhere may hold NUL (PostgreSQL cannot store it): refused
+            # here for paths and queries, by schemas.Strict for bodies.
+            await problems.problem_response(
+                problems.Problem(
+                    422,
+                    "validation_failed",
+                    "text must not contain NUL characters",
+                    [{"field": "path" if "\x00" in scope["path"] else "query", "message": "NUL"}],
+                )
+            )(scope, receive, send_with_id)
+            return
         limit = self.large_bodies.get(scope["path"], self.max_body)
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
@@ -100,7 +112,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     telemetry.instrument_fastapi(app)
     problems.install(app)
     for module in (health, oauth, admin, registry, records, bulk, lists, objections, audit, report):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=problems.error_responses())
     app.add_middleware(Idempotency, gateway=gateway)
     app.add_middleware(
         RequestIdAndLimits,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import grpc
@@ -48,6 +49,36 @@ _TITLES = {
 }
 
 
+# The problem document (RFC 9457) as the OpenAPI document describes every error answer.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "stable machine-readable reason"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def error_responses() -> dict[int | str, dict[str, Any]]:
+    """The error answers every route may give, as problem documents."""
+    return {
+        status: {"description": _TITLES[status], "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
+        for status in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+    }
+
+
 class Problem(Exception):
     def __init__(
         self,
@@ -88,6 +119,35 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _methods_of(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives this request's path."""
+    app = request.app
+    paths: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "path_methods", None)
+    if paths is None:
+        paths = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"),
+                [m.upper() for m in operations],
+            )
+            for template, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.path_methods = paths
+    # A path without parameters (/v1/records/bulk) wins over a template it also fits
+    # (/v1/records/{record_id}), as in the routing.
+    exact = [allowed for pattern, allowed in paths if pattern.pattern == _literal(request)]
+    if exact:
+        return sorted(exact[0])
+    methods: set[str] = set()
+    for pattern, allowed in paths:
+        if pattern.match(request.url.path):
+            methods.update(allowed)
+    return sorted(methods)
+
+
+def _literal(request: Request) -> str:
+    return "^" + re.escape(request.url.path) + "$"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -116,9 +176,14 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem_response(Problem(exc.status_code, code, str(exc.detail)))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Every method of the path (RFC 9110), not only those of the first route
+            # Starlette matched: each method is its own route here.
+            headers["Allow"] = ", ".join(_methods_of(request))
+        return problem_response(Problem(exc.status_code, code, str(exc.detail), headers=headers))
 
     @app.exception_handler(BackendUnavailable)
     async def _unavailable(_: Request, exc: BackendUnavailable) -> JSONResponse:

@@ -3,13 +3,57 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _rfc3339_text(value: object) -> object:
+    """Text must be an RFC 3339 date-time: pydantic alone also takes "0.5" as a Unix time."""
+    if isinstance(value, str) and not _RFC3339.fullmatch(value.strip()):
+        raise ValueError("expected an RFC 3339 date-time such as 2026-05-01T08:00:00+08:00")
+    return value
+
+
+# A moment given as text (query parameters): RFC 3339 only.
+Instant = Annotated[dt.datetime, BeforeValidator(_rfc3339_text)]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class Strict(BaseModel):
+    """Request bodies: no unknown fields, and no NUL character in any text (PostgreSQL
+    cannot store it; refused here rather than failing in a service)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL characters")
+        return data
 
 
 class TokenResponse(BaseModel):
@@ -21,7 +65,7 @@ class TokenResponse(BaseModel):
 
 class RateLimit(Strict):
     per_second: float = Field(gt=0, le=100_000)
-    burst: int = Field(ge=1, le=1_000_000)
+    burst: StrictInt = Field(ge=1, le=1_000_000)
 
 
 class ClientCreate(Strict):
@@ -151,20 +195,20 @@ class CatalogItemCreate(Strict):
     nature: Literal["positive", "negative", "neutral"]
     disclosure: Literal["public", "shared", "authorized", "restricted"]
     source_departments: list[str] = Field(min_length=1, max_length=50)
-    publicity_days: int | None = Field(
+    publicity_days: StrictInt | None = Field(
         default=None, ge=0, le=36500, description="fixed publicity from the decision date"
     )
-    min_publicity_days: int | None = Field(
+    min_publicity_days: StrictInt | None = Field(
         default=None, ge=0, le=36500, description="before a repair may end publicity"
     )
     publicity: dict[str, Any] | None = Field(
         default=None,
         description="a full publicity rule (kind fixed|by_severity|field_until|while_active|none)",
     )
-    retention_days: int = Field(default=1826, ge=1, le=36500)
-    repairable: bool = False
+    retention_days: StrictInt = Field(default=1826, ge=1, le=36500)
+    repairable: StrictBool = False
     non_repairable_kinds: list[str] = Field(default_factory=list, max_length=50)
-    late_after_workdays: int = Field(default=0, ge=0, le=365)
+    late_after_workdays: StrictInt = Field(default=0, ge=0, le=365)
     fields: dict[str, Any] = Field(description="JSON Schema of the record fields (type object)")
 
 
@@ -280,11 +324,13 @@ class ListTypeCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     color: Literal["red", "black", "watch"]
     authority_department: str = Field(min_length=1, max_length=64)
-    publicity_days: int = Field(default=0, ge=0, le=3650)
-    default_duration_days: int = Field(default=0, ge=0, le=36500, description="0: until removed")
-    max_duration_days: int = Field(default=0, ge=0, le=36500, description="0: no maximum")
-    min_days_before_repair: int = Field(default=0, ge=0, le=36500)
-    repairable: bool = False
+    publicity_days: StrictInt = Field(default=0, ge=0, le=3650)
+    default_duration_days: StrictInt = Field(
+        default=0, ge=0, le=36500, description="0: until removed"
+    )
+    max_duration_days: StrictInt = Field(default=0, ge=0, le=36500, description="0: no maximum")
+    min_days_before_repair: StrictInt = Field(default=0, ge=0, le=36500)
+    repairable: StrictBool = False
     basis: str = Field(default="", max_length=1000)
 
 
@@ -340,7 +386,7 @@ class EntryCreate(Strict):
 
 class EntryRemove(Strict):
     reason: str = Field(min_length=1, max_length=1000)
-    withdraw: bool = Field(
+    withdraw: StrictBool = Field(
         default=False, description="listed in error: withdrawn rather than removed"
     )
 
@@ -556,7 +602,7 @@ class RepairCreate(Strict):
     target: TargetBody
     grounds: str = Field(min_length=1, max_length=2000)
     evidence: list[EvidenceBody] = Field(default_factory=list, max_length=50)
-    commitment: bool = Field(description="the public credit commitment; must be true")
+    commitment: StrictBool = Field(description="the public credit commitment; must be true")
     subject_code: str | None = Field(default=None, max_length=32)
 
 

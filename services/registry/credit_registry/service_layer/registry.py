@@ -282,6 +282,8 @@ class Registry:
     def _lookup_keys(self, code: str) -> list[str]:
         """The keys a code may be filed under: an 18-digit code that passes the identity
         check may still be an all-digit unified code, so both are tried, person first."""
+        if "\x00" in code:  # nothing is filed under it (and PostgreSQL cannot compare it)
+            return []
         if len(code) == 18 and codes.validate_citizen_id(code).valid:
             return [self.protector.lookup_key(code), code]
         return [code]
@@ -290,6 +292,12 @@ class Registry:
         """Searches by name (substring or similar) or code prefix; returns the next offset."""
         size = min(max(cmd.page_size or 50, 1), MAX_PAGE)
         q = cmd.q.strip()
+        if "\x00" in q:
+            raise InvalidArgument(
+                "q must not contain NUL characters",
+                "invalid_argument",
+                [FieldViolation("q", "NUL character")],
+            )
         prefix = q.upper() if _CODE_PREFIX.fullmatch(q.upper()) else None
         async with self.db.read() as conn:
             repo = SubjectRepository(conn, self.protector)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -154,8 +153,8 @@ async def search_audit(
     gateway: GatewayDep,
     client_id: Annotated[str, Query(max_length=64)] = "",
     subject_code: Annotated[str, Query(max_length=32)] = "",
-    start: Annotated[dt.datetime | None, Query(alias="from")] = None,
-    end: Annotated[dt.datetime | None, Query(alias="to")] = None,
+    start: Annotated[schemas.Instant | None, Query(alias="from")] = None,
+    end: Annotated[schemas.Instant | None, Query(alias="to")] = None,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=50)] = "",
 ) -> schemas.AuditPage:

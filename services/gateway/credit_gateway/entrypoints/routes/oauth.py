@@ -58,7 +58,7 @@ async def token(
     basic = _basic_credentials(request)
     if basic:
         client_id, client_secret = basic
-    if not client_id or not client_secret:
+    if not client_id or not client_secret or "\x00" in client_id:
         return _oauth_error(401, "invalid_client", "client authentication failed")
     client = await gateway.clients.authenticate(client_id, client_secret)
     if client is None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from google.protobuf import struct_pb2
+from starlette.convertors import Convertor, register_url_convertor
 
 from credit.records.v1 import records_pb2 as rec
 from credit_gateway.domain.access import Caller, Level
@@ -27,6 +28,22 @@ router = APIRouter(tags=["records"])
 AdminDep = Annotated[Caller, require("admin")]
 WriterDep = Annotated[Caller, require("records:write")]
 RecordId = Annotated[str, Path(min_length=36, max_length=36, description="a record id (UUID)")]
+
+
+class _UUIDText(Convertor[str]):
+    """A path segment that is a UUID, kept as text: GET /v1/records/bulk is then no record
+    id but a path that only POST answers (405), not a record id too short (422)."""
+
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("uuidtext", _UUIDText())
 
 
 def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
@@ -147,7 +164,7 @@ async def _record_at_level(
     return record, shown_code(subject, level), level
 
 
-@router.get("/v1/records/{record_id}", response_model=schemas.RecordPublic)
+@router.get("/v1/records/{record_id:uuidtext}", response_model=schemas.RecordPublic)
 async def get_record(
     record_id: RecordId, read: ReadDep, gateway: GatewayDep
 ) -> schemas.RecordPublic:
@@ -202,7 +219,7 @@ async def subject_records(
     category: Annotated[str, Query(max_length=100)] = "",
     item_code: Annotated[str, Query(max_length=64)] = "",
     as_of: Annotated[
-        dt.datetime | None, Query(description="RFC 3339; what was visible then")
+        schemas.Instant | None, Query(description="RFC 3339; what was visible then")
     ] = None,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=200)] = "",

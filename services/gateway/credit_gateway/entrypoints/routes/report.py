@@ -33,7 +33,7 @@ async def report(
     read: ReadDep,
     gateway: GatewayDep,
     as_of: Annotated[
-        dt.datetime | None, Query(description="RFC 3339: the records as they stood then")
+        schemas.Instant | None, Query(description="RFC 3339: the records as they stood then")
     ] = None,
 ) -> schemas.CreditReport:
     """Every section comes from its service, asked concurrently, each call with its
