@@ -149,6 +149,7 @@ def test_a_property_based_run_over_every_route_finds_no_contradiction(
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp_path,  # its cache folder goes there, not into the checkout
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
     )
     report.write_text(run.stdout + run.stderr)
