@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -57,18 +59,28 @@ class Event:
     payload: Message
 
 
-def envelope_for(event: Event, producer: str) -> envelope_pb2.Envelope:
+def envelope_for(
+    event: Event,
+    producer: str,
+    *,
+    at: dt.datetime | None = None,
+    trace_context: Mapping[str, str] | None = None,
+) -> envelope_pb2.Envelope:
+    """The envelope of one event; `at` and `trace_context` may be shared by a batch (one
+    transaction, one moment, one trace), which saves working them out per event."""
     envelope = envelope_pb2.Envelope(
         event_id=str(uuid.uuid4()),
         type=event.type,
         subject_code=event.subject_code,
         producer=producer,
     )
-    envelope.occurred_at.FromDatetime(utcnow())
+    envelope.occurred_at.FromDatetime(at or utcnow())
     envelope.payload.Pack(event.payload)
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    envelope.trace_context.update(carrier)
+    if trace_context is None:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        trace_context = carrier
+    envelope.trace_context.update(trace_context)
     return envelope
 
 
@@ -81,14 +93,17 @@ class Outbox:
 
     async def add(self, conn: AsyncConnection, *events: Event) -> list[str]:
         rows = []
+        now = utcnow()
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
         for event in events:
-            envelope = envelope_for(event, self.producer)
+            envelope = envelope_for(event, self.producer, at=now, trace_context=carrier)
             rows.append(
                 {
                     "event_id": uuid.UUID(envelope.event_id),
                     "event_type": event.type,
                     "envelope": envelope.SerializeToString(),
-                    "created_at": utcnow(),
+                    "created_at": now,
                 }
             )
         await insert_rows(conn, self.table, rows)

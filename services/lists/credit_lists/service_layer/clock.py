@@ -83,14 +83,15 @@ class Clock:
         if not rows:
             return 0
         reason = "publicity over" if to_state == State.EFFECTIVE else "validity over"
+        before, after, kind = from_state.value, to_state.value, f"entry.{to_state.value}"
         await insert_rows(
             conn,
             t.entry_history,
             [
                 {
                     "entry_id": r.id,
-                    "from_state": from_state.value,
-                    "to_state": to_state.value,
+                    "from_state": before,
+                    "to_state": after,
                     "at": now,
                     "actor": "clock",
                     "reason": reason,
@@ -102,7 +103,7 @@ class Clock:
             conn,
             *[
                 Event(
-                    f"entry.{to_state.value}",
+                    kind,
                     r.subject_key,
                     ev.EntryChanged(
                         entry_id=str(r.id),
@@ -110,8 +111,8 @@ class Clock:
                         subject_key=r.subject_key,
                         list_type=r.list_type,
                         color=r.color,
-                        from_state=from_state.value,
-                        to_state=to_state.value,
+                        from_state=before,
+                        to_state=after,
                         reason=reason,
                         department=r.department,
                     ),
