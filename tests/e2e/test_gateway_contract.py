@@ -20,22 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from credit_gateway.domain.access import SCOPES as ALL_SCOPES
 from e2e.conftest import ADMIN_ID, ADMIN_SECRET
 from support.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.slow
 
-SCOPES = [
-    "credit:restricted",
-    "registry:write",
-    "records:write",
-    "lists:write",
-    "objections:file",
-    "objections:handle",
-    "objections:verify",
-    "audit:read",
-    "admin",
-]
+# Every scope but the subject's own (it needs a subject) and the lower read levels.
+SCOPES = sorted(ALL_SCOPES - {"subject:self", "credit:shared", "credit:authorized"})
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> dict[str, object]:

@@ -6,9 +6,10 @@ exactly once. (test_objections_reliability.py kills the objections service itsel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,49 +194,62 @@ async def upheld_correction(
     assert [s["action"] for s in kept["transitions"]] == ["file", "accept", "verify", "decide"]
 
 
+@contextlib.asynccontextmanager
+async def records_and_objections(
+    registry: ServiceProcess,
+    redis_url: str,
+    make_database_url: Callable[[str], str],
+    tmp: Path,
+) -> AsyncIterator[tuple[Api, Restartable]]:
+    """A restartable records service, an objections service and a gateway in front."""
+    records = records_service(registry.address, redis_url, make_database_url("rec"), tmp)
+    records.start()
+    objections = start_objections(
+        {
+            "DATABASE_URL": make_database_url("obj"),
+            "REDIS_URL": redis_url,
+            "REGISTRY_ADDRESS": registry.address,
+            "RECORDS_ADDRESS": records.address,
+            "LISTS_ADDRESS": f"127.0.0.1:{free_port()}",
+        },
+        tmp,
+        free_port(),
+    )
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry.address,
+        tmp,
+        records_address=records.address,
+        objections_address=objections.address,
+    )
+    api, close = await open_api(settings)
+    try:
+        yield api, records
+    finally:
+        await close()  # type: ignore[misc]
+        objections.stop()
+        records.stop()
+
+
 async def test_killing_the_records_service_at_every_step_marks_and_corrects_once(
     registry_process: ServiceProcess,
     redis_url: str,
     make_database_url: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
-    records = records_service(
-        registry_process.address, redis_url, make_database_url("rec"), tmp_path
-    )
-    records.start()
-    objections = start_objections(
-        {
-            "DATABASE_URL": make_database_url("obj"),
-            "REDIS_URL": redis_url,
-            "REGISTRY_ADDRESS": registry_process.address,
-            "RECORDS_ADDRESS": records.address,
-            "LISTS_ADDRESS": f"127.0.0.1:{free_port()}",
-        },
-        tmp_path,
-        free_port(),
-    )
-    settings = gateway_settings(
-        make_database_url("gw"),
-        registry_process.address,
-        tmp_path,
-        records_address=records.address,
-        objections_address=objections.address,
-    )
-    api, close = await open_api(settings)
+    async with records_and_objections(registry_process, redis_url, make_database_url, tmp_path) as (
+        api,
+        records,
+    ):
 
-    async def kill_records() -> None:
-        # Right after the step: its event may be in the objections outbox, in the stream,
-        # or being applied by records when the kill comes.
-        records.kill()
-        records.start()
-        await eventually(api.gateway.records.ready, within=10.0)
+        async def kill_records() -> None:
+            # Right after the step: its event may be in the objections outbox, in the
+            # stream, or being applied by records when the kill comes.
+            records.kill()
+            records.start()
+            await eventually(api.gateway.records.ready, within=10.0)
 
-    try:
         await upheld_correction(api, kill_records)
-    finally:
-        await close()  # type: ignore[misc]
-        objections.stop()
-        records.stop()
 
 
 async def test_killing_redis_at_every_step_loses_and_repeats_nothing(
@@ -245,44 +259,19 @@ async def test_killing_redis_at_every_step_loses_and_repeats_nothing(
     tmp_path: Path,
 ) -> None:
     await own_redis.wait_up()
-    records = records_service(
-        registry_process.address, own_redis.url, make_database_url("rec"), tmp_path
-    )
-    records.start()
-    objections = start_objections(
-        {
-            "DATABASE_URL": make_database_url("obj"),
-            "REDIS_URL": own_redis.url,
-            "REGISTRY_ADDRESS": registry_process.address,
-            "RECORDS_ADDRESS": records.address,
-            "LISTS_ADDRESS": f"127.0.0.1:{free_port()}",
-        },
-        tmp_path,
-        free_port(),
-    )
-    settings = gateway_settings(
-        make_database_url("gw"),
-        registry_process.address,
-        tmp_path,
-        records_address=records.address,
-        objections_address=objections.address,
-    )
-    api, close = await open_api(settings)
+    async with records_and_objections(
+        registry_process, own_redis.url, make_database_url, tmp_path
+    ) as (api, _records):
 
-    async def kill_redis() -> None:
-        # Redis is away for a while: relays and consumers fail and retry, the services
-        # keep answering; then it comes back with what it had acknowledged.
-        own_redis.kill()
-        await asyncio.sleep(1.5)
-        own_redis.start()
-        await own_redis.wait_up()
+        async def kill_redis() -> None:
+            # Redis is away for a while: relays and consumers fail and retry, the services
+            # keep answering; then it comes back with what it had acknowledged.
+            own_redis.kill()
+            await asyncio.sleep(1.5)
+            own_redis.start()
+            await own_redis.wait_up()
 
-    try:
         await upheld_correction(api, kill_redis, within=20.0)
-    finally:
-        await close()  # type: ignore[misc]
-        objections.stop()
-        records.stop()
 
 
 async def test_killing_the_lists_service_at_every_step_withdraws_the_entry_once(

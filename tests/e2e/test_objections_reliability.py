@@ -4,7 +4,6 @@ cleared, and the correction is applied exactly once."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import gateway_settings, open_api
-from e2e.test_gateway_objections import eventually, file, parties, record, step
+from e2e.test_gateway_objections import eventually
+from e2e.test_objections_chaos import upheld_correction
 from support.processes import ServiceProcess, free_port, start_objections
 
 pytestmark = pytest.mark.slow
@@ -46,48 +46,7 @@ async def test_killing_the_objections_service_after_every_step_applies_the_corre
         await eventually(api.gateway.objections.ready, within=10.0)
 
     try:
-        p = await parties(api)
-        objection_id = (await file(api, p.window, p.record_id)).json()["objection_id"]
-        await kill_and_restart()
-
-        async def marked() -> bool:
-            return bool((await record(api, p.record_id))["under_objection"])
-
-        await eventually(marked, within=10.0)
-        assert (
-            await step(api, objection_id, "accept", p.handler, reason="受理")
-        ).status_code == 200
-        await kill_and_restart()
-        verified = await step(
-            api,
-            objection_id,
-            "verify",
-            p.market,
-            finding="error_confirmed",
-            corrected_fields={"fine_amount": 0.3},
-            note="金额有误",
-        )
-        assert verified.status_code == 200, verified.text
-        await kill_and_restart()
-        decided = await step(
-            api, objection_id, "decide", p.handler, decision="upheld", reason="有误"
-        )
-        assert decided.status_code == 200, decided.text
-        await kill_and_restart()
-
-        async def corrected() -> bool:
-            seen = await record(api, p.record_id)
-            return bool(seen["version"] == 2 and not seen["under_objection"])
-
-        await eventually(corrected, within=10.0)
-        await kill_and_restart()  # a restarted relay finds nothing left to publish
-        await asyncio.sleep(1.0)
-        versions = (await api.http.get(f"/v1/records/{p.record_id}/versions")).json()["versions"]
-        assert [v["fields"]["fine_amount"] for v in versions] == [1.0, 0.3]
-        kept = (await api.http.get(f"/v1/objections/{objection_id}", headers=p.handler)).json()
-        assert kept["state"] == "upheld"
-        assert [s["action"] for s in kept["transitions"]] == ["file", "accept", "verify", "decide"]
-        assert not (await record(api, p.record_id))["under_objection"]
+        await upheld_correction(api, kill_and_restart)
     finally:
         await close()  # type: ignore[misc]
         objections.stop()

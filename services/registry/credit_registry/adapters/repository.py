@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import functools
 import uuid
@@ -35,25 +36,17 @@ class SubjectRepository:
         self.protector = protector
 
     def _row_to_subject(self, row: Any) -> Subject:
-        code = row.code_key
-        if row.id_cipher is not None:
-            code = self.protector.decrypt(row.id_cipher)
-        return Subject(
-            id=row.id,
-            code=code,
-            kind=Kind(row.kind),
-            name=row.name,
-            status=Status(row.status),
+        summary = self._row_to_summary(row)
+        return dataclasses.replace(
+            summary,
             registration_authority=row.registration_authority,
             org_category=row.org_category,
             division_code=row.division_code,
             org_code=row.org_code or "",
             legal_representative=row.legal_representative,
             registered_on=row.registered_on,
-            merged_into=row.merged_into,
             created_at=row.created_at,
             updated_at=row.updated_at,
-            key=row.code_key,
         )
 
     async def id_for_key(self, code_key: str) -> uuid.UUID | None:
