@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck protos check-protos unit test-postgres test-embedded bench-registry bench-objections clean
+.PHONY: run test lint typecheck protos check-protos unit test-postgres test-embedded bench-registry bench-objections bench-gateway clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-registry: $(STAMP)
 
 bench-objections: $(STAMP)
 	$(BIN)/python -m bench.objections
+
+bench-gateway: $(STAMP)
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) var

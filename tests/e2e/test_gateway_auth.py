@@ -258,3 +258,19 @@ async def test_nul_characters_are_refused_before_they_reach_a_database(api: Api)
     form = {"grant_type": "client_credentials", "client_id": "\x00", "client_secret": "x"}
     assert (await api.http.post("/oauth/token", data=form)).status_code == 401
     assert await _subject_count(api) == 0
+
+
+async def test_a_token_checked_before_is_refused_once_it_has_expired(api: Api) -> None:
+    """Checked tokens are remembered, never past their expiry."""
+    writer = await api.client(["registry:write"])
+    key = api.gateway.keys.current
+    now = dt.datetime.now(dt.UTC)
+    claims = _claims(api, writer["client_id"], exp=now + dt.timedelta(seconds=2))
+    token = jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": key.kid})
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await api.http.post("/v1/subjects", json=ORG, headers=headers)).status_code == 201
+    await asyncio.sleep(
+        max(0.0, (now + dt.timedelta(seconds=2.2) - dt.datetime.now(dt.UTC)).total_seconds())
+    )
+    reply = await api.http.post("/v1/subjects", json={**ORG, "name": "第二家"}, headers=headers)
+    assert reply.status_code == 401 and reply.json()["detail"] == "token expired"

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
-from credit_common.db import Database
+from credit_common.db import Database, insert_rows
 from credit_common.timeutil import utcnow
 from credit_gateway.adapters.tables import query_audit
 
@@ -117,7 +117,7 @@ class AuditLog:
                 digest = chain_hash(prev, query)
                 rows.append({**asdict(query), "prev_hash": prev, "hash": digest})
                 prev = digest
-            await conn.execute(sa.insert(query_audit), rows)
+            await insert_rows(conn, query_audit, rows)
 
     async def search(
         self,
