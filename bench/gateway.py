@@ -38,13 +38,20 @@ import httpx
 from bench.records import (
     ADMIN,
     GATEWAY_DB,
-    NO_RATE_LIMITS,
     RECORDS_DB,
     REDIS_URL,
     start_stack,
     subject_codes_with_records,
 )
-from bench.registry import RESULTS_DIR, _loop_factory, code_under_test, log, pg_url, summary_ms
+from bench.registry import (
+    NO_RATE_LIMITS,
+    RESULTS_DIR,
+    _loop_factory,
+    code_under_test,
+    log,
+    pg_url,
+    summary_ms,
+)
 
 TARGET_MS = 1.0
 

@@ -39,6 +39,7 @@ import psutil
 import psycopg
 
 from bench.registry import (
+    NO_RATE_LIMITS,
     REGISTRY_DB,
     RESULTS_DIR,
     Service,
@@ -117,16 +118,6 @@ def gateway_up(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-NO_RATE_LIMITS = {
-    # The bench drives one client (or anonymous callers from one address) far above the
-    # per-client token buckets; those are lifted so that the figures measure the services.
-    "CREDIT_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
-    "CREDIT_GATEWAY_RATE_LIMIT_BURST": "1000000",
-    "CREDIT_GATEWAY_ANONYMOUS_RATE_LIMIT_PER_SECOND": "1000000",
-    "CREDIT_GATEWAY_ANONYMOUS_RATE_LIMIT_BURST": "1000000",
-}
 
 
 def start_stack(

@@ -56,6 +56,14 @@ PG_SERVER = "postgres@127.0.0.1:5432"
 REGISTRY_DB = "credit_bench_registry"
 GATEWAY_DB = "credit_bench_gateway"
 REDIS_URL = "redis://127.0.0.1:6379/14"
+NO_RATE_LIMITS = {
+    # The load generator stands for many callers (or anonymous callers) from one address:
+    # the buckets are still taken, so their cost is measured, but never empty.
+    "CREDIT_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
+    "CREDIT_GATEWAY_RATE_LIMIT_BURST": "1000000",
+    "CREDIT_GATEWAY_ANONYMOUS_RATE_LIMIT_PER_SECOND": "1000000",
+    "CREDIT_GATEWAY_ANONYMOUS_RATE_LIMIT_BURST": "1000000",
+}
 # Bump when the generated data changes shape, so an old load is not reused.
 DATA_VERSION = 1
 SEED = 20261127
@@ -693,12 +701,7 @@ def start_stack(logs: Path) -> Stack:
                     "CREDIT_GATEWAY_HTTP_PORT": str(gateway_port),
                     "CREDIT_GATEWAY_REGISTRY_ADDRESS": registry_address,
                     "CREDIT_GATEWAY_REDIS_URL": REDIS_URL,
-                    # The load generator stands for many callers from one address: the
-                    # buckets are still taken (their cost is measured), never empty.
-                    "CREDIT_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
-                    "CREDIT_GATEWAY_RATE_LIMIT_BURST": "1000000",
-                    "CREDIT_GATEWAY_ANONYMOUS_RATE_LIMIT_PER_SECOND": "1000000",
-                    "CREDIT_GATEWAY_ANONYMOUS_RATE_LIMIT_BURST": "1000000",
+                    **NO_RATE_LIMITS,
                     "CREDIT_ADMIN_CLIENT_ID": admin_id,
                     "CREDIT_ADMIN_CLIENT_SECRET": admin_secret,
                 },

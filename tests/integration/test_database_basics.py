@@ -112,7 +112,7 @@ async def test_a_snapshot_sees_one_state_and_a_plain_read_sees_the_latest(
         await db.dispose()
 
 
-async def test_insert_rows_writes_every_row_as_given_and_refuses_json(database_url: str) -> None:
+async def test_insert_rows_writes_every_row_as_given_json_included(database_url: str) -> None:
     local = sa.MetaData()
     blobs = sa.Table(
         "blobs",
@@ -144,9 +144,11 @@ async def test_insert_rows_writes_every_row_as_given_and_refuses_json(database_u
         assert [(r.id, r.at, r.data, r.note) for r in stored] == [
             (r["id"], r["at"], r["data"], r["note"]) for r in rows
         ]
-        if db.dialect == "postgresql":
-            with pytest.raises(TypeError, match="JSON"):
-                async with db.transaction() as conn:
-                    await insert_rows(conn, documents, [{"doc": {"a": 1}}, {"doc": {"b": 2}}])
+        docs = [{"doc": {"名称": "甲\t\\", "n": [1, 2.5, None]}}, {"doc": {"b": True}}]
+        async with db.transaction() as conn:
+            await insert_rows(conn, documents, docs)
+        async with db.read() as conn:
+            stored_docs = list(await conn.scalars(sa.select(documents.c.doc)))
+        assert sorted(stored_docs, key=str) == sorted((d["doc"] for d in docs), key=str)
     finally:
         await db.dispose()

@@ -98,17 +98,17 @@ async def insert_rows(
     conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Inserts many rows in the caller's transaction: COPY on PostgreSQL (an executemany
-    there is still one INSERT per row), executemany on SQLite. The values go to the driver
-    as they are, so JSON columns are refused (psycopg needs them wrapped)."""
+    there is still one INSERT per row), executemany on SQLite. Values go to the driver as
+    they are, but for JSON columns, which are wrapped for psycopg here."""
     if not rows:
         return
     if conn.dialect.name != "postgresql" or len(rows) == 1:
         await conn.execute(sa.insert(table), list(rows))
         return
+    from psycopg.types.json import Jsonb
+
     columns = list(rows[0])
-    for name in columns:
-        if isinstance(table.c[name].type, sa.JSON):
-            raise TypeError(f"insert_rows cannot COPY the JSON column {table.name}.{name}")
+    json = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, sa.JSON)}
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
@@ -116,7 +116,10 @@ async def insert_rows(
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         async with cursor.copy(statement) as copy:
             for row in rows:
-                await copy.write_row([row[c] for c in columns])
+                values = [row[c] for c in columns]
+                for i in json:
+                    values[i] = Jsonb(values[i])
+                await copy.write_row(values)
 
 
 def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:

@@ -8,8 +8,10 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.db import Database
 from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
@@ -49,6 +51,10 @@ def _client(row: sa.Row[tuple[object, ...]]) -> Client:
         rate_per_second=m["rate_per_second"],
         rate_burst=m["rate_burst"],
     )
+
+
+async def _row(conn: AsyncConnection, client_id: str) -> sa.Row[Any] | None:
+    return (await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))).first()
 
 
 class Clients:
@@ -145,9 +151,7 @@ class Clients:
         """Creates the bootstrap admin client if it does not exist yet (the secret of an
         existing one is left as it is)."""
         async with self.db.read() as conn:
-            exists = await conn.scalar(
-                sa.select(clients.c.client_id).where(clients.c.client_id == client_id)
-            )
+            exists = await _row(conn, client_id) is not None
         if not exists:
             with contextlib.suppress(Conflict):  # another replica created it first
                 await self.create(
@@ -162,9 +166,7 @@ class Clients:
 
     async def get(self, client_id: str) -> Client | None:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
-            ).first()
+            row = await _row(conn, client_id)
         return _client(row) if row else None
 
     async def list(self) -> list[Client]:
@@ -176,9 +178,7 @@ class Clients:
         """Revokes a client; its tokens stop working at once (the cache here is cleared and
         the other replicas are told through `on_revoke`)."""
         async with self.db.transaction() as conn:
-            row = (
-                await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
-            ).first()
+            row = await _row(conn, client_id)
             if row is None:
                 raise NotFound(f"no client {client_id}")
             if row.revoked_at is None:
@@ -196,9 +196,7 @@ class Clients:
 
     async def authenticate(self, client_id: str, secret: str) -> Client | None:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(sa.select(clients).where(clients.c.client_id == client_id))
-            ).first()
+            row = await _row(conn, client_id)
         if row is None or row.revoked_at is not None or not verify_secret(secret, row.secret_hash):
             return None
         return _client(row)

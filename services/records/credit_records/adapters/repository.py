@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from credit_common.db import insert_rows
 from credit_records.adapters import tables as t
 from credit_records.domain.publicity import Window
 from credit_records.domain.records import StoredRecord, Version
@@ -164,11 +165,11 @@ class RecordRepository:
         return found
 
     async def insert(self, records: Sequence[StoredRecord]) -> None:
-        if not records:
-            return
-        await self.conn.execute(sa.insert(t.records), [record_row(r) for r in records])
-        await self.conn.execute(
-            sa.insert(t.record_versions),
+        """Records with their versions (COPY on PostgreSQL when there are several)."""
+        await insert_rows(self.conn, t.records, [record_row(r) for r in records])
+        await insert_rows(
+            self.conn,
+            t.record_versions,
             [version_row(r.id, v) for r in records for v in r.versions],
         )
 

@@ -23,7 +23,6 @@ from credit_common.errors import FieldViolation
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_common.workdays import WorkCalendar
-from credit_records.adapters.bulk import copy_records
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord, china_date
@@ -217,10 +216,7 @@ class Ingestion:
         to_store = await self._drop_known(conn, fresh, result)
         if not to_store:
             return
-        if conn.dialect.name == "postgresql":
-            await copy_records(conn, to_store)
-        else:
-            await RecordRepository(conn).insert(to_store)
+        await RecordRepository(conn).insert(to_store)
         await self.outbox.add(
             conn,
             Event("record.created", "", ev.RecordsCreated(records=[summary(r) for r in to_store])),
