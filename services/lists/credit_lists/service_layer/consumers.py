@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2, objections_pb2, records_pb2, subject_pb2
+from credit.events.v1 import lists_pb2 as ev
 from credit_common.errors import DomainError
+from credit_common.outbox import Event
 from credit_common.timeutil import UTC
 from credit_lists.adapters import tables as t
 from credit_lists.adapters.repository import EntryRepository
@@ -130,13 +132,23 @@ class ListConsumers:
         envelope.payload.Unpack(corrected)
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
         repo = EntryRepository(conn)
-        for entry in await self._entries_based_on(conn, corrected.record.record_id):
+        entries = await self._entries_based_on(conn, corrected.record.record_id)
+        for entry in entries:
             await repo.add_note(
                 entry.id,
                 entry.state,
                 now,
                 "records",
                 f"basis record corrected (version {corrected.record.version}): {corrected.reason}",
+            )
+        if entries:
+            await self._marked(
+                conn,
+                envelope,
+                entries[0].subject_key,
+                sorted({str(e.subject_id) for e in entries}),
+                [e.id for e in entries],
+                "basis_corrected",
             )
 
     async def on_objection_filed(
@@ -147,11 +159,24 @@ class ListConsumers:
         envelope.payload.Unpack(filed)
         if filed.target.kind != "list_entry":
             return
-        await conn.execute(
-            sa.update(t.entries)
-            .where(t.entries.c.id == uuid.UUID(filed.target.id))
-            .values(open_objections=t.entries.c.open_objections + 1)
-        )
+        entry_id = uuid.UUID(filed.target.id)
+        owner = (
+            await conn.execute(
+                sa.update(t.entries)
+                .where(t.entries.c.id == entry_id)
+                .values(open_objections=t.entries.c.open_objections + 1)
+                .returning(t.entries.c.subject_id, t.entries.c.subject_key)
+            )
+        ).first()
+        if owner is not None:
+            await self._marked(
+                conn,
+                envelope,
+                owner.subject_key,
+                [str(owner.subject_id)],
+                [entry_id],
+                "objection_opened",
+            )
 
     async def on_objection_closed(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
@@ -162,11 +187,23 @@ class ListConsumers:
             return
         entry_id = uuid.UUID(closed.target.id)
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        await conn.execute(
-            sa.update(t.entries)
-            .where(t.entries.c.id == entry_id, t.entries.c.open_objections > 0)
-            .values(open_objections=t.entries.c.open_objections - 1)
-        )
+        owner = (
+            await conn.execute(
+                sa.update(t.entries)
+                .where(t.entries.c.id == entry_id, t.entries.c.open_objections > 0)
+                .values(open_objections=t.entries.c.open_objections - 1)
+                .returning(t.entries.c.subject_id, t.entries.c.subject_key)
+            )
+        ).first()
+        if owner is not None:
+            await self._marked(
+                conn,
+                envelope,
+                owner.subject_key,
+                [str(owner.subject_id)],
+                [entry_id],
+                "objection_closed",
+            )
         if closed.outcome != "upheld":
             return
         repo = EntryRepository(conn)
@@ -239,3 +276,36 @@ class ListConsumers:
                 f"subject merged into {merged.survivor_code}: {merged.reason}",
             )
         self.entries.directory.forget(merged.merged_code)
+        if moved:
+            await self._marked(
+                conn,
+                envelope,
+                merged.survivor_code,
+                [merged.subject_id, merged.survivor_id],
+                [row.id for row in moved],
+                "moved",
+            )
+
+    async def _marked(
+        self,
+        conn: AsyncConnection,
+        cause: envelope_pb2.Envelope,
+        subject_key: str,
+        subject_ids: list[str],
+        entry_ids: list[uuid.UUID],
+        mark: str,
+    ) -> None:
+        """Tells, in the same transaction, that entries changed in what they show."""
+        await self.entries.outbox.add(
+            conn,
+            Event(
+                "entry.marked",
+                subject_key,
+                ev.EntriesMarked(
+                    subject_ids=subject_ids,
+                    entry_ids=[str(i) for i in entry_ids],
+                    mark=mark,
+                    cause_event_id=cause.event_id,
+                ),
+            ),
+        )

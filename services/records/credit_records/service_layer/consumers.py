@@ -70,6 +70,15 @@ class RecordConsumers:
                 f"from {merged.subject_id} to {merged.survivor_id}",
             )
         self.records.directory.forget(merged.merged_code)
+        if ids:
+            await self._marked(
+                conn,
+                envelope,
+                merged.survivor_code,
+                [merged.subject_id, merged.survivor_id],
+                ids,
+                "moved",
+            )
 
     async def on_objection_filed(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
@@ -79,8 +88,14 @@ class RecordConsumers:
         if filed.target.kind != "record":
             return
         record_id = uuid.UUID(filed.target.id)
-        exists = await conn.scalar(sa.select(t.records.c.id).where(t.records.c.id == record_id))
-        if exists is None:
+        owner = (
+            await conn.execute(
+                sa.select(t.records.c.subject_id, t.records.c.subject_key).where(
+                    t.records.c.id == record_id
+                )
+            )
+        ).first()
+        if owner is None:
             return
         opened = envelope.occurred_at.ToDatetime(tzinfo=UTC)
         await conn.execute(
@@ -95,6 +110,14 @@ class RecordConsumers:
             sa.update(t.records)
             .where(t.records.c.id == record_id)
             .values(open_objections=t.records.c.open_objections + 1)
+        )
+        await self._marked(
+            conn,
+            envelope,
+            owner.subject_key,
+            [str(owner.subject_id)],
+            [record_id],
+            "objection_opened",
         )
 
     async def on_objection_closed(
@@ -118,10 +141,21 @@ class RecordConsumers:
             .returning(t.objection_marks.c.record_id)
         )
         if cleared.first() is not None:
-            await conn.execute(
-                sa.update(t.records)
-                .where(t.records.c.id == record_id)
-                .values(open_objections=t.records.c.open_objections - 1)
+            owner = (
+                await conn.execute(
+                    sa.update(t.records)
+                    .where(t.records.c.id == record_id)
+                    .values(open_objections=t.records.c.open_objections - 1)
+                    .returning(t.records.c.subject_id, t.records.c.subject_key)
+                )
+            ).one()
+            await self._marked(
+                conn,
+                envelope,
+                owner.subject_key,
+                [str(owner.subject_id)],
+                [record_id],
+                "objection_closed",
             )
         if closed.outcome != "upheld":
             return
@@ -165,9 +199,18 @@ class RecordConsumers:
             sa.update(t.records)
             .where(t.records.c.id == record_id, t.records.c.repaired_at.is_(None))
             .values(repaired_at=now, updated_at=now)
-            .returning(t.records.c.id)
+            .returning(t.records.c.subject_id, t.records.c.subject_key)
         )
-        if updated.first() is not None:
+        owner = updated.first()
+        if owner is not None:
+            await self._marked(
+                conn,
+                envelope,
+                owner.subject_key,
+                [str(owner.subject_id)],
+                [record_id],
+                "repaired",
+            )
             await RecordRepository(conn).add_history(
                 record_id,
                 "repaired",
@@ -176,3 +219,27 @@ class RecordConsumers:
                 decided.reason,
                 f"repair {decided.repair_id}",
             )
+
+    async def _marked(
+        self,
+        conn: AsyncConnection,
+        cause: envelope_pb2.Envelope,
+        subject_key: str,
+        subject_ids: list[str],
+        record_ids: list[uuid.UUID],
+        mark: str,
+    ) -> None:
+        """Tells, in the same transaction, that records changed in what they show."""
+        await self.records.outbox.add(
+            conn,
+            Event(
+                "record.marked",
+                subject_key,
+                ev.RecordsMarked(
+                    subject_ids=subject_ids,
+                    record_ids=[str(i) for i in record_ids],
+                    mark=mark,
+                    cause_event_id=cause.event_id,
+                ),
+            ),
+        )

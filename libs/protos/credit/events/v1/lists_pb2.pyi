@@ -1,5 +1,7 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable
 from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -25,3 +27,15 @@ class EntryChanged(_message.Message):
     reason: str
     department: str
     def __init__(self, entry_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., subject_key: _Optional[str] = ..., list_type: _Optional[str] = ..., color: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., reason: _Optional[str] = ..., department: _Optional[str] = ...) -> None: ...
+
+class EntriesMarked(_message.Message):
+    __slots__ = ("subject_ids", "entry_ids", "mark", "cause_event_id")
+    SUBJECT_IDS_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_IDS_FIELD_NUMBER: _ClassVar[int]
+    MARK_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    subject_ids: _containers.RepeatedScalarFieldContainer[str]
+    entry_ids: _containers.RepeatedScalarFieldContainer[str]
+    mark: str
+    cause_event_id: str
+    def __init__(self, subject_ids: _Optional[_Iterable[str]] = ..., entry_ids: _Optional[_Iterable[str]] = ..., mark: _Optional[str] = ..., cause_event_id: _Optional[str] = ...) -> None: ...

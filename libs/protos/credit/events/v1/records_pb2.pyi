@@ -49,3 +49,15 @@ class RecordWithdrawn(_message.Message):
     record: RecordSummary
     reason: str
     def __init__(self, record: _Optional[_Union[RecordSummary, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RecordsMarked(_message.Message):
+    __slots__ = ("subject_ids", "record_ids", "mark", "cause_event_id")
+    SUBJECT_IDS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_IDS_FIELD_NUMBER: _ClassVar[int]
+    MARK_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    subject_ids: _containers.RepeatedScalarFieldContainer[str]
+    record_ids: _containers.RepeatedScalarFieldContainer[str]
+    mark: str
+    cause_event_id: str
+    def __init__(self, subject_ids: _Optional[_Iterable[str]] = ..., record_ids: _Optional[_Iterable[str]] = ..., mark: _Optional[str] = ..., cause_event_id: _Optional[str] = ...) -> None: ...
