@@ -4,6 +4,7 @@ request path, chained by hashes so that any change or gap shows."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import hashlib
@@ -58,13 +59,15 @@ class AuditLog:
         self.db = db
         self.batch = batch
         self.every = every
-        self._queue: asyncio.Queue[Query] = asyncio.Queue()
+        self._queue: collections.deque[Query] = collections.deque()
+        # One flush at a time: a flush returns only when what was recorded before it is
+        # written, including a batch the background task is writing at that moment.
+        self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     def record(self, queries: Sequence[Query]) -> None:
-        for query in queries:
-            self._queue.put_nowait(query)
+        self._queue.extend(queries)
 
     async def start(self) -> None:
         self._stopping = asyncio.Event()
@@ -89,19 +92,17 @@ class AuditLog:
                 log.exception("audit flush failed; the entries stay queued")
 
     async def flush(self) -> int:
-        """Writes everything queued; returns how many entries it wrote."""
+        """Writes everything recorded so far; returns how many entries it wrote."""
         written = 0
-        while not self._queue.empty():
-            pending = [
-                self._queue.get_nowait() for _ in range(min(self.batch, self._queue.qsize()))
-            ]
-            try:
-                await self._write(pending)
-            except BaseException:  # cancelled too: nothing taken from the queue is dropped
-                for query in pending:  # keep them for the next attempt, in order
-                    self._queue.put_nowait(query)
-                raise
-            written += len(pending)
+        async with self._flushing:
+            while self._queue:
+                pending = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
+                try:
+                    await self._write(pending)
+                except BaseException:  # cancelled too: nothing taken from the queue is dropped
+                    self._queue.extendleft(reversed(pending))  # first again, in order
+                    raise
+                written += len(pending)
         return written
 
     async def _write(self, queries: list[Query]) -> None:

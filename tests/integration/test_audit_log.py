@@ -1,0 +1,47 @@
+"""The query audit's batched writer: a flush returns only when everything recorded before
+it is written, including the batch the background writer holds at that moment."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from credit_common.db import Database
+from credit_gateway import bootstrap
+from credit_gateway.service_layer.audit import AuditLog, Query
+from credit_gateway.settings import GatewaySettings
+
+
+def _query(i: int) -> Query:
+    return Query(
+        at=dt.datetime.now(dt.UTC),
+        client_id="c",
+        department="d",
+        subject_key=f"s{i}",
+        level="public",
+        purpose="",
+        what="report",
+        request_id=str(i),
+    )
+
+
+async def test_a_flush_waits_for_the_batch_being_written(database_url: str, tmp_path: Path) -> None:
+    bootstrap.migrate(GatewaySettings(database_url=database_url, var_dir=tmp_path))
+    db = Database(database_url)
+    audit = AuditLog(db, batch=50)
+    try:
+        for round_ in range(5):
+            audit.record([_query(round_ * 200 + i) for i in range(200)])
+            background = asyncio.create_task(audit.flush())  # the writer's own flush
+            await asyncio.sleep(0)  # it has taken its first batch and is writing it
+            await audit.flush()
+            async with db.read() as conn:
+                count = await conn.scalar(sa.text("SELECT count(*) FROM query_audit"))
+            assert count == (round_ + 1) * 200
+            await background
+        assert await audit.verify() == []
+    finally:
+        await db.dispose()
