@@ -18,8 +18,10 @@ from credit_gateway.adapters.backends import (
     RecordsClient,
     RegistryClient,
 )
+from credit_gateway.adapters.cache_events import CacheInvalidator
 from credit_gateway.adapters.keys import KeyStore
 from credit_gateway.adapters.limits import RateLimiter
+from credit_gateway.adapters.public_cache import PublicCache
 from credit_gateway.adapters.revocations import RevocationNotices
 from credit_gateway.service_layer.audit import AuditLog
 from credit_gateway.service_layer.authorizations import Authorizations
@@ -47,6 +49,7 @@ class Gateway:
     redis: Redis | None = None
     limiter: RateLimiter | None = None
     notices: RevocationNotices | None = None
+    cache: PublicCache | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -59,6 +62,14 @@ class Gateway:
         await self.audit.start()
         if self.notices is not None:
             self._tasks.append(asyncio.create_task(self.notices.listen(self._stop)))
+        if self.cache is not None:
+            # Begun before serving, so nothing kept before this start is served.
+            invalidator = CacheInvalidator(self.cache.redis, self.cache)
+            try:
+                positions: dict[str, str] | None = await invalidator.begin()
+            except Exception:
+                positions = None  # Redis away: the cache is too; the listener retries
+            self._tasks.append(asyncio.create_task(invalidator.run(self._stop, positions)))
         if self.settings.admin_client_id and self.settings.admin_client_secret:
             await self.clients.ensure_admin(
                 self.settings.admin_client_id, self.settings.admin_client_secret
@@ -101,6 +112,11 @@ def build(settings: GatewaySettings) -> Gateway:
     notices = RevocationNotices(redis, clients) if redis else None
     if notices is not None:
         clients.on_revoke = notices.publish
+    cache = (
+        PublicCache(redis, settings.public_cache_seconds)
+        if redis is not None and settings.public_cache_seconds > 0
+        else None
+    )
     return Gateway(
         settings,
         db,
@@ -116,4 +132,5 @@ def build(settings: GatewaySettings) -> Gateway:
         redis,
         RateLimiter(redis) if redis else None,
         notices,
+        cache,
     )

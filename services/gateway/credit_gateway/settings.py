@@ -40,6 +40,9 @@ class GatewaySettings(ServiceSettings):
     anonymous_rate_limit_per_second: float = 20.0
     # Requests an address may make at once without a token.
     anonymous_rate_limit_burst: int = 40
+    # Public-level answers (subject, records, lists, report) are kept in Redis at most this
+    # long; any event about the subject drops them at once. 0: no cache.
+    public_cache_seconds: float = 30.0
     # How long an Idempotency-Key's first answer is kept for replays.
     idempotency_ttl_seconds: int = 86_400
     # Bulk uploads are streamed; past this size the upload is refused (413).

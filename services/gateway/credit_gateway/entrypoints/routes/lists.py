@@ -10,8 +10,9 @@ from fastapi import APIRouter, Path, Query
 from credit.lists.v1 import lists_pb2 as lst
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.masking import mask_name
+from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.domain.access import Caller, Level
-from credit_gateway.entrypoints import schemas
+from credit_gateway.entrypoints import caching, schemas
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject, require
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import shown_code
@@ -138,6 +139,7 @@ async def put_list_type(
     stored = await gateway.lists.put_list_type(
         lst.PutListTypeRequest(actor=caller.client_id, list_type=lst.ListType(**body.model_dump()))
     )
+    await caching.drop_all(gateway)
     return list_type_view(stored)
 
 
@@ -156,6 +158,7 @@ async def put_measure(
     stored = await gateway.lists.put_measure(
         lst.PutMeasureRequest(actor=caller.client_id, measure=lst.Measure(**body.model_dump()))
     )
+    await caching.drop_all(gateway)
     return measure_view(stored)
 
 
@@ -182,6 +185,7 @@ async def propose(
             )
         request.valid_until.FromDatetime(body.valid_until.astimezone(dt.UTC))
     entry = await gateway.lists.propose(request)
+    await caching.drop(gateway, entry.subject_id, LISTINGS)
     subject = await gateway.registry.get(body.subject_code)
     return entry_view(entry, subject, Level.RESTRICTED, history=True)
 
@@ -195,8 +199,20 @@ async def search_entries(
     subject_code: Annotated[str, Query(max_length=32)] = "",
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=200)] = "",
-) -> schemas.EntryPage:
+) -> Any:
     """Entries; the public level sees those in publicity or effective, natural persons masked."""
+    # The public listing of a list (by type and state, not by subject) is kept; any entry
+    # or subject event drops every kept listing.
+    key = (
+        None
+        if subject_code
+        else caching.public_key(
+            gateway, read, "list-entries", list_type, state or "", str(page_size), page_token
+        )
+    )
+    kept = await caching.cached(gateway, read, key, None)
+    if isinstance(kept, Hit):
+        return caching.json_response(kept.body)
     subject_id = ""
     if subject_code:
         subject = await gateway.registry.get(subject_code)
@@ -222,9 +238,14 @@ async def search_entries(
         person = found is not None and found.kind == pb.SUBJECT_KIND_NATURAL_PERSON
         level = Level.PUBLIC if person and not read.purpose else read.level
         items.append(entry_view(e, found, level))
-    return schemas.EntryPage(
+    page = schemas.EntryPage(
         items=items, next_page_token=reply.next_page_token or None, level=read.level.label
     )
+    if key is None:
+        return page
+    body = page.model_dump_json().encode()
+    await caching.keep_listing(gateway, key, kept, body, caching.changes_by_time(entries=items))
+    return caching.json_response(body)
 
 
 @router.get("/v1/list-entries/{entry_id}", response_model=schemas.EntryPublic)
@@ -248,6 +269,7 @@ async def remove_entry(
             caller=_caller(caller), entry_id=entry_id, reason=body.reason, withdraw=body.withdraw
         )
     )
+    await caching.drop(gateway, entry.subject_id, LISTINGS)
     subject = (await subjects_of(gateway, [entry])).get(entry.subject_key)
     return entry_view(entry, subject, Level.RESTRICTED, history=True)
 
@@ -255,13 +277,17 @@ async def remove_entry(
 @router.get("/v1/subjects/{code}/lists", response_model=schemas.SubjectLists)
 async def subject_lists(
     code: Annotated[str, Path(min_length=1, max_length=32)], read: ReadDep, gateway: GatewayDep
-) -> schemas.SubjectLists:
+) -> Any:
     """A subject's current entries and the measures they trigger (past ones too from shared up)."""
+    key = caching.public_key(gateway, read, "lists", code)
+    found = await caching.cached(gateway, read, key, "lists")
+    if isinstance(found, Hit):
+        return caching.json_response(found.body)
     subject = await gateway.registry.get(code)
     level = level_for_subject(subject, read)
     status = await gateway.lists.status(subject.subject_id, include_past=level > Level.PUBLIC)
     audit(gateway, read, [subject.subject_key], "lists", level)
-    return schemas.SubjectLists(
+    view = schemas.SubjectLists(
         code=shown_code(subject, level),
         restricted=status.restricted,
         rewarded=status.rewarded,
@@ -269,6 +295,13 @@ async def subject_lists(
         measures=[triggered_view(t) for t in status.measures],
         level=level.label,
     )
+    if key is None:
+        return view
+    body = view.model_dump_json().encode()
+    await caching.keep(
+        gateway, key, found, subject, body, caching.changes_by_time(entries=view.entries)
+    )
+    return caching.json_response(body)
 
 
 @router.post(

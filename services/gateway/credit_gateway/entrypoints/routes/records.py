@@ -12,8 +12,9 @@ from google.protobuf import struct_pb2
 from starlette.convertors import Convertor, register_url_convertor
 
 from credit.records.v1 import records_pb2 as rec
+from credit_gateway.adapters.public_cache import Hit
 from credit_gateway.domain.access import Caller, Level
-from credit_gateway.entrypoints import schemas
+from credit_gateway.entrypoints import caching, schemas
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject, require
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import (
@@ -115,6 +116,7 @@ async def put_item(
             ),
         )
     )
+    await caching.drop_all(gateway)
     return item_view(item)
 
 
@@ -139,6 +141,7 @@ async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: 
             fields=_struct(body.fields),
         )
     )
+    await caching.drop(gateway, reply.record.subject_id)
     subject = await gateway.registry.get(body.subject_code)
     view = record_view(reply.record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if reply.created else 200)
@@ -195,6 +198,7 @@ async def correct_record(
             reason=body.reason,
         )
     )
+    await caching.drop(gateway, record.subject_id)
     subject = await gateway.registry.get(record.subject_code)
     return record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
 
@@ -207,6 +211,7 @@ async def withdraw_record(
     record = await gateway.records.withdraw(
         rec.WithdrawRecordRequest(caller=_caller(caller), record_id=record_id, reason=body.reason)
     )
+    await caching.drop(gateway, record.subject_id)
     subject = await gateway.registry.get(record.subject_code)
     return record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
 
@@ -223,7 +228,7 @@ async def subject_records(
     ] = None,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=200)] = "",
-) -> schemas.RecordPage:
+) -> Any:
     """A subject's records as the caller's level sees them, now or as of a past moment."""
     if as_of is not None and as_of.tzinfo is None:
         raise Problem(
@@ -232,6 +237,16 @@ async def subject_records(
             "as_of needs a time zone offset",
             [{"field": "as_of", "message": "RFC 3339 with offset"}],
         )
+    key = (
+        caching.public_key(
+            gateway, read, "records", code, category, item_code, str(page_size), page_token
+        )
+        if as_of is None
+        else None
+    )
+    found = await caching.cached(gateway, read, key, "records")
+    if isinstance(found, Hit):
+        return caching.json_response(found.body)
     subject = await gateway.registry.get(code)
     level = level_for_subject(subject, read)
     request = rec.ListSubjectRecordsRequest(
@@ -247,9 +262,16 @@ async def subject_records(
     reply = await gateway.records.for_subject(request)
     audit(gateway, read, [subject.subject_key], "records", level)
     shown = shown_code(subject, level)
-    return schemas.RecordPage(
+    page = schemas.RecordPage(
         items=[record_view(r, shown, level) for r in reply.records],
         next_page_token=reply.next_page_token or None,
         level=level.label,
         as_of=as_of,
     )
+    if key is None:
+        return page
+    body = page.model_dump_json().encode()
+    await caching.keep(
+        gateway, key, found, subject, body, caching.changes_by_time(records=page.items)
+    )
+    return caching.json_response(body)

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from credit.registry.v1 import registry_pb2 as pb
+from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.domain.access import Caller, Level
-from credit_gateway.entrypoints import schemas, views
+from credit_gateway.entrypoints import caching, schemas, views
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
 
 router = APIRouter(tags=["registry"])
@@ -45,10 +46,19 @@ async def register_subject(
 
 
 @router.get("/v1/subjects/{code}", response_model=schemas.SubjectPublic)
-async def get_subject(code: CodePath, read: ReadDep, gateway: GatewayDep) -> schemas.SubjectPublic:
+async def get_subject(code: CodePath, read: ReadDep, gateway: GatewayDep) -> Any:
     """A subject by unified code, legacy code or identity number; merged codes answer with the survivor."""
+    key = caching.public_key(gateway, read, "subject", code)
+    found = await caching.cached(gateway, read, key, None)
+    if isinstance(found, Hit):
+        return caching.json_response(found.body)
     subject = await gateway.registry.get(code)
-    return views.subject_view(subject, level_for_subject(subject, read))
+    view = views.subject_view(subject, level_for_subject(subject, read))
+    if key is None:
+        return view
+    body = view.model_dump_json().encode()
+    await caching.keep(gateway, key, found, subject, body)
+    return caching.json_response(body)
 
 
 @router.get("/v1/subjects", response_model=schemas.SubjectPage)
@@ -101,6 +111,7 @@ async def update_subject(
     if body.status is not None:
         request.status = views.STATUS_VALUES[body.status]
     subject = await gateway.registry.update(request)
+    await caching.drop(gateway, subject.subject_id, LISTINGS)
     return views.subject_view(
         subject, Level.RESTRICTED if views.is_person(subject) else Level.SHARED
     )

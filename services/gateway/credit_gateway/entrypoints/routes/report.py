@@ -8,12 +8,14 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import TypeAdapter
 
 from credit.objections.v1 import objections_pb2 as ob
 from credit.records.v1 import records_pb2 as rec
+from credit_gateway.adapters.public_cache import Hit
 from credit_gateway.domain.access import Level
-from credit_gateway.entrypoints import schemas, views
+from credit_gateway.entrypoints import caching, schemas, views
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject
 from credit_gateway.entrypoints.objection_views import objection_view
 from credit_gateway.entrypoints.problems import Problem
@@ -21,6 +23,18 @@ from credit_gateway.entrypoints.record_views import LEVEL_TO_PB, record_view, sh
 from credit_gateway.entrypoints.routes.lists import entry_view, triggered_view
 
 router = APIRouter(tags=["reports"])
+_INSTANT = TypeAdapter(dt.datetime)
+# Each report has its own id and time: kept answers hold the rest.
+_OWN = {"report_id", "generated_at"}
+
+
+def _issued(sections: bytes) -> Response:
+    """A report from its sections (a JSON object without the two fields of its own)."""
+    head = b'{"report_id":"%s","generated_at":%s' % (
+        str(uuid.uuid4()).encode(),
+        _INSTANT.dump_json(dt.datetime.now(dt.UTC)),
+    )
+    return caching.json_response(head + (b"," + sections[1:] if sections != b"{}" else b"}"))
 
 
 @router.get(
@@ -35,7 +49,7 @@ async def report(
     as_of: Annotated[
         schemas.Instant | None, Query(description="RFC 3339: the records as they stood then")
     ] = None,
-) -> schemas.CreditReport:
+) -> Response:
     """Every section comes from its service, asked concurrently, each call with its
     deadline; a service that does not answer is a 503 naming it, never a report that
     silently lacks a section."""
@@ -46,6 +60,10 @@ async def report(
             "as_of needs a time zone offset",
             [{"field": "as_of", "message": "RFC 3339 with offset"}],
         )
+    key = caching.public_key(gateway, read, "report", code) if as_of is None else None
+    found = await caching.cached(gateway, read, key, "report")
+    if isinstance(found, Hit):
+        return _issued(found.body)
     subject = await gateway.registry.get(code)
     level = level_for_subject(subject, read)
     records_request = rec.ListSubjectRecordsRequest(
@@ -73,15 +91,20 @@ async def report(
         measures=[triggered_view(t) for t in status.measures],
         level=level.label,
     )
-    return schemas.CreditReport(
-        report_id=str(uuid.uuid4()),
+    open_objections = [objection_view(o, shown) for o in objections.objections]
+    report = schemas.CreditReport(
+        report_id="",
         generated_at=dt.datetime.now(dt.UTC),
         level=level.label,
         as_of=as_of,
         subject=views.subject_view(subject, level),
         records_by_category=by_category,
         lists=status_view,
-        open_objections=[
-            objection_view(o, shown).model_dump(mode="json") for o in objections.objections
-        ],
+        open_objections=[o.model_dump(mode="json") for o in open_objections],
     )
+    sections = report.model_dump_json(exclude=_OWN).encode()
+    fresh_until = caching.changes_by_time(
+        (r for rs in by_category.values() for r in rs), status_view.entries, open_objections
+    )
+    await caching.keep(gateway, key, found, subject, sections, fresh_until)
+    return _issued(sections)
