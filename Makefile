@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck protos check-protos unit test-postgres test-embedded bench-registry bench-objections bench-gateway clean
+.PHONY: run test lint typecheck protos check-protos unit test-postgres test-embedded bench-registry bench-objections bench-gateway bench-report clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-objections: $(STAMP)
 
 bench-gateway: $(STAMP)
 	$(BIN)/python -m bench.gateway
+
+bench-report: $(STAMP)
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf $(VENV) var
