@@ -141,6 +141,28 @@ async def test_a_client_past_its_rate_limit_gets_429_with_retry_after(stack: Any
     )
 
 
+async def test_redis_out_of_reach_is_a_503_naming_it_not_an_error(
+    registry_process: ServiceProcess, make_database_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Redis holds the rate limits: when no connection to it can be had (down, or every
+    connection busy past the pool's wait), a request is told to come back, like a backend
+    that does not answer; public answers are then not served from the cache."""
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    api, close = await open_api(settings)
+    try:
+        reply = await api.http.post("/v1/codes/validate", json={"codes": ["X"]})
+        assert reply.status_code == 503, reply.text
+        assert reply.json()["service"] == "redis" and reply.headers["retry-after"] == "1"
+        assert api.gateway.cache is not None and not api.gateway.cache.following
+    finally:
+        await close()  # type: ignore[misc]
+
+
 async def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(
     stack: Any,
 ) -> None:

@@ -10,6 +10,8 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credit_common.errors import DomainError
@@ -194,6 +196,23 @@ def install(app: FastAPI) -> None:
                 "service_unavailable",
                 f"the {exc.service} service did not answer in time",
                 service=exc.service,
+                headers={"Retry-After": "1"},
+            )
+        )
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def _redis_away(_: Request, exc: Exception) -> JSONResponse:
+        """Redis (rate limits, Idempotency-Key replays) unreachable, or every connection
+        to it busy past the wait: the caller may try again, as with a backend."""
+        log.warning("redis unavailable: %s", exc)
+        metrics.BACKEND_ERRORS.labels("redis", "unavailable").inc()
+        return problem_response(
+            Problem(
+                503,
+                "service_unavailable",
+                "the redis service did not answer in time",
+                service="redis",
                 headers={"Retry-After": "1"},
             )
         )
