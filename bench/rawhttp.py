@@ -29,34 +29,44 @@ class RawHttp:
         return cls(host, int(port or 80), **kwargs)
 
     async def get(self, path: str, headers: Mapping[str, str] | None = None) -> Reply:
+        head = (
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+            + "\r\n"
+        ).encode()
         async with self._slots:
             if self._idle:
                 reader, writer = self._idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-            head = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n" + "".join(
-                f"{k}: {v}\r\n" for k, v in (headers or {}).items()
-            )
-            writer.write(head.encode() + b"\r\n")
-            try:
-                status_line = await reader.readuntil(b"\r\n")
-                length, close = 0, False
-                while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
-                    name, _, value = line.partition(b":")
-                    name = name.strip().lower()
-                    if name == b"content-length":
-                        length = int(value)
-                    elif name == b"connection" and value.strip().lower() == b"close":
-                        close = True
-                body = await reader.readexactly(length)
-            except BaseException:
-                writer.close()
-                raise
-            if close:
-                writer.close()
-            else:
-                self._idle.append((reader, writer))
-            return Reply(int(status_line.split(b" ", 2)[1]), body)
+                try:
+                    return await self._exchange(reader, writer, head)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    pass  # the server closed the idle connection (keep-alive timeout): anew
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            return await self._exchange(reader, writer, head)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes
+    ) -> Reply:
+        writer.write(head)
+        try:
+            status_line = await reader.readuntil(b"\r\n")
+            length, close = 0, False
+            while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    close = True
+            body = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        if close:
+            writer.close()
+        else:
+            self._idle.append((reader, writer))
+        return Reply(int(status_line.split(b" ", 2)[1]), body)
 
     async def aclose(self) -> None:
         for _reader, writer in self._idle:

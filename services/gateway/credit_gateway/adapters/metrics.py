@@ -28,3 +28,10 @@ BACKEND_ERRORS = Counter(
 RATE_LIMITED = Counter(
     "credit_gateway_rate_limited_total", "Requests refused by the rate limit", registry=REGISTRY
 )
+PUBLIC_CACHE = Counter(
+    "credit_gateway_public_cache_total",
+    "Public cache lookups and stores: hit, miss, stored, refused (changed meanwhile or "
+    "expiring at once), unavailable (Redis away or nobody following the events)",
+    ["outcome"],
+    registry=REGISTRY,
+)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from credit_gateway.adapters import metrics
+
 log = logging.getLogger(__name__)
 
 PREFIX = "credit:gateway:public"
@@ -113,6 +115,7 @@ class PublicCache:
 
     async def lookup(self, key: str) -> Hit | Miss:
         if not self.following:
+            metrics.PUBLIC_CACHE.labels("unavailable").inc()
             return Miss(None)
         try:
             found, value = await self._lookup(
@@ -120,10 +123,13 @@ class PublicCache:
             )
         except Exception:
             log.warning("public cache: lookup failed; answering uncached", exc_info=True)
+            metrics.PUBLIC_CACHE.labels("unavailable").inc()
             return Miss(None)
         if int(found) == 1:
+            metrics.PUBLIC_CACHE.labels("hit").inc()
             subject_key, _, body = bytes(value).partition(b"\n")
             return Hit(subject_key.decode(), body)
+        metrics.PUBLIC_CACHE.labels("miss").inc()
         return Miss(int(value))
 
     async def store(
@@ -145,6 +151,7 @@ class PublicCache:
             left = (fresh_until - dt.datetime.now(dt.UTC)).total_seconds()
             ttl_ms = min(ttl_ms, int(left * 1000))
         if ttl_ms <= 0:
+            metrics.PUBLIC_CACHE.labels("refused").inc()
             return False
         value = b"%d\n%s\n%s\n%s" % (
             miss.stamp,
@@ -160,6 +167,7 @@ class PublicCache:
         except Exception:
             log.warning("public cache: store failed", exc_info=True)
             return False
+        metrics.PUBLIC_CACHE.labels("stored" if int(kept) else "refused").inc()
         return bool(int(kept))
 
     async def invalidate(self, subject_ids: Iterable[str]) -> int:
