@@ -145,9 +145,8 @@ def table(service: str, settings: type[BaseSettings]) -> str:
         if name == "database_url" or name.endswith(("_key", "_secret")):
             meaning += " Required in production."
         env = " or ".join(f"`{e}`" for e in _env_names(settings, name, field))
-        rows.append(
-            f"| `{name}` | {env} | {_cell(_default(field.default))} | {_cell(meaning.strip())} |"
-        )
+        default = field.get_default(call_default_factory=True)
+        rows.append(f"| `{name}` | {env} | {_cell(_default(default))} | {_cell(meaning.strip())} |")
     return "\n".join(rows)
 
 

@@ -1,4 +1,4 @@
-"""`python -m credit_registry [serve|migrate]`."""
+"""`python -m credit_registry [serve|migrate|rekey]`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from credit_common.telemetry import configure_tracing, instrument_grpc_server
 from credit_registry import bootstrap
 from credit_registry.adapters import tables
 from credit_registry.entrypoints.grpc_servicer import RegistryServicer
+from credit_registry.service_layer.rekey import rekey
 from credit_registry.settings import RegistrySettings
 
 log = logging.getLogger("credit_registry")
@@ -54,13 +55,40 @@ async def serve(settings: RegistrySettings) -> None:
     )
 
 
+async def _rekey(settings: RegistrySettings) -> None:
+    app = bootstrap.build(settings)
+    try:
+        done = await rekey(
+            app.db,
+            app.registry.protector,
+            progress=lambda seen, moved: log.info("rekey: %d examined, %d rewritten", seen, moved),
+        )
+    finally:
+        await app.db.dispose()
+    log.info(
+        "rekey done: %d identity numbers examined, %d rewritten under the current key; the "
+        "old keys may now be removed from CREDIT_REGISTRY_PII_ENCRYPTION_OLD_KEYS",
+        done.examined,
+        done.rewritten,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="credit_registry")
-    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument(
+        "command",
+        choices=["serve", "migrate", "rekey"],
+        nargs="?",
+        default="serve",
+        help="rekey: re-encrypt every identity number under the current key",
+    )
     parser.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
     args = parser.parse_args()
     settings = RegistrySettings()
     configure_logging("registry", fmt=settings.log_format, level=settings.log_level)
+    if args.command == "rekey":
+        asyncio.run(_rekey(settings))
+        return
     if args.command == "migrate" or not args.no_migrate:
         bootstrap.migrate(settings)
         if args.command == "migrate":

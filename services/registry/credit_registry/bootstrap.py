@@ -31,7 +31,9 @@ def migrate(settings: RegistrySettings) -> None:
 
 def build(settings: RegistrySettings) -> RegistryApp:
     db = Database(settings.effective_database_url)
-    protector = IdentityProtector(settings.pii_encryption_key, settings.pii_hmac_key)
+    protector = IdentityProtector(
+        settings.pii_encryption_key, settings.pii_hmac_key, settings.pii_encryption_old_keys
+    )
     registry = Registry(
         db,
         protector,

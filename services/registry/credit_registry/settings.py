@@ -22,6 +22,9 @@ class RegistrySettings(ServiceSettings):
     # Identity-number protection: AES-GCM key and HMAC key (any string; hashed to 32 bytes).
     pii_encryption_key: str = Field(default=f"{DEV_SECRET_MARKER}-pii-encryption")
     pii_hmac_key: str = Field(default=f"{DEV_SECRET_MARKER}-pii-hmac")
+    # Former encryption keys, still read, never written (a JSON list): keep them until
+    # `python -m credit_registry rekey` has moved every identity number to the current key.
+    pii_encryption_old_keys: list[str] = Field(default_factory=list)
     max_batch: int = 10_000
 
     @property
