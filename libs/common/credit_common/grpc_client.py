@@ -36,11 +36,16 @@ class Backend:
 
     @property
     def channel(self) -> Any:
-        """The channel, made on first use inside the running event loop."""
+        """The channel, made on first use inside the running event loop. Calls are spread
+        over every address the target resolves to (round_robin): with a headless
+        Kubernetes Service, one connection per backend pod, each call to the next. The
+        servers end connections after a few minutes (GrpcService), so names are resolved
+        again and new pods join."""
         if self._channel is None:
             self._channel = grpc.aio.insecure_channel(
                 self.address,
                 options=[
+                    ("grpc.lb_policy_name", "round_robin"),
                     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
                     ("grpc.initial_reconnect_backoff_ms", 200),
                     ("grpc.max_reconnect_backoff_ms", 1000),

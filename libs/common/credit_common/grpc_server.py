@@ -35,6 +35,10 @@ class GrpcService:
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                # Clients reconnect (and resolve the backend's name again, finding pods
+                # added since) at least this often; calls in flight get the grace to end.
+                ("grpc.max_connection_age_ms", 300_000),
+                ("grpc.max_connection_age_grace_ms", 60_000),
             ],
         )
         register(self.server)

@@ -148,8 +148,10 @@ def test_the_config_addresses_every_service_it_calls_by_its_service_and_port(
     for callee in spec.calls:
         callee_port = spec_of(callee).port
         assert data[f"{spec.prefix}{callee.upper()}_ADDRESS"] == f"{callee}:{callee_port}"
-        ports = _named(resources, "Service", callee)["spec"]["ports"]
-        assert [p["port"] for p in ports] == [callee_port]
+        callee_service = _named(resources, "Service", callee)["spec"]
+        assert [p["port"] for p in callee_service["ports"]] == [callee_port]
+        # Headless, so that the caller's round_robin channel sees every pod.
+        assert callee_service.get("clusterIP") == "None"
 
 
 def test_every_deployment_has_a_service_a_disruption_budget_and_an_autoscaler(

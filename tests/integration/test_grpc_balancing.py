@@ -1,0 +1,46 @@
+"""A backend client spreads its calls over every address of its target (round_robin), as
+it does over the pods behind a headless Kubernetes Service."""
+
+from __future__ import annotations
+
+import collections
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from credit_common.grpc_client import Backend
+
+
+class CountingHealth(health_pb2_grpc.HealthServicer):
+    def __init__(self, name: str, seen: collections.Counter[str]) -> None:
+        self.name = name
+        self.seen = seen
+
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
+        self.seen[self.name] += 1
+        return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+
+
+async def test_calls_go_to_every_replica_in_turn() -> None:
+    seen: collections.Counter[str] = collections.Counter()
+    servers, ports = [], []
+    for name in ("a", "b", "c"):
+        server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(CountingHealth(name, seen), server)
+        ports.append(server.add_insecure_port("127.0.0.1:0"))
+        await server.start()
+        servers.append(server)
+    target = "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    backend = Backend("records", target, deadline=2.0)
+    try:
+        stub = backend.stub(health_pb2_grpc.HealthStub)
+        for _ in range(60):
+            await backend.call(stub.Check, health_pb2.HealthCheckRequest(), idempotent=True)
+        assert set(seen) == {"a", "b", "c"}
+        assert min(seen.values()) >= 15, seen
+    finally:
+        await backend.close()
+        for server in servers:
+            await server.stop(None)
