@@ -47,8 +47,8 @@ class Backend:
                 options=[
                     ("grpc.lb_policy_name", "round_robin"),
                     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                    ("grpc.initial_reconnect_backoff_ms", 200),
-                    ("grpc.max_reconnect_backoff_ms", 1000),
+                    ("grpc.initial_reconnect_backoff_ms", 100),
+                    ("grpc.max_reconnect_backoff_ms", 500),
                 ],
             )
         return self._channel
@@ -60,7 +60,10 @@ class Backend:
         for attempt in range(attempts):
             remaining = deadline - loop.time()
             try:
-                return await rpc(request, timeout=max(remaining, 0.05), wait_for_ready=False)
+                # Waits (within the deadline) for a connection that is being made again, e.g.
+                # after the backend restarted, instead of failing while the channel backs
+                # off; a call is still sent once. A backend that stays away: DEADLINE_EXCEEDED.
+                return await rpc(request, timeout=max(remaining, 0.05), wait_for_ready=True)
             except grpc.aio.AioRpcError as error:
                 if error.code() not in _UNAVAILABLE:
                     raise from_rpc_error(error) from error
@@ -74,7 +77,7 @@ class Backend:
     ) -> T:
         """A client-streaming call: never retried (the stream is consumed once)."""
         try:
-            return await rpc(messages, timeout=deadline)
+            return await rpc(messages, timeout=deadline, wait_for_ready=True)
         except grpc.aio.AioRpcError as error:
             if error.code() in _UNAVAILABLE:
                 raise BackendUnavailable(self.name, error.code().name.lower()) from error
