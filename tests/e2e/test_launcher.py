@@ -1,4 +1,5 @@
-"""`credit run`: the first command of the README starts everything and stops it cleanly."""
+"""`credit run`: the first command of the README starts everything; `credit status`,
+`client create` and `catalogs` work against it; `credit stop` stops it cleanly."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ CREDIT = Path(sys.executable).parent / "credit"
 
 
 @pytest.mark.skipif(BACKEND != "embedded", reason="the launcher's default is the embedded mode")
-def test_credit_run_starts_every_service_prints_the_admin_and_stops_on_ctrl_c(
+def test_credit_run_starts_every_service_and_credit_stop_stops_it(
     tmp_path: Path,
 ) -> None:
     registry_port = free_port_block(5)  # four backends on consecutive ports, then the gateway
@@ -101,11 +102,33 @@ def test_credit_run_starts_every_service_prints_the_admin_and_stops_on_ctrl_c(
         assert (tmp_path / "var" / "registry.db").exists() and (
             tmp_path / "var" / "gateway.db"
         ).exists()
+        loaded = subprocess.run(
+            [str(CREDIT), "catalogs", "--var", str(tmp_path / "var")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        said = loaded.stdout + loaded.stderr
+        assert loaded.returncode == 0, said
+        # Serving seeded them already: loading again adds nothing and changes no version.
+        assert "shipped catalog items: 0 added" in said, said
+        assert "shipped list types and measures: 0 added" in said, said
+        stopped = subprocess.run(
+            [str(CREDIT), "stop", "--var", str(tmp_path / "var")],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            env=env,
+        )
+        assert stopped.returncode == 0 and "stopped (pid" in stopped.stdout, stopped.stdout
     finally:
-        process.send_signal(signal.SIGINT)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0
     assert "stopped" in rest
+    assert not (tmp_path / "var" / "credit.pid").exists()
     time.sleep(0.5)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/healthz", timeout=2)

@@ -141,9 +141,16 @@ class Launcher:
         print("stopped", flush=True)
 
 
+PID_FILE = "credit.pid"
+
+
 def run(args: argparse.Namespace) -> None:
     var = Path(args.var).resolve()
     var.mkdir(parents=True, exist_ok=True)
+    pid_file = var / PID_FILE
+    if pid_file.exists() and _alive(int(pid_file.read_text() or 0)):
+        raise SystemExit(f"already running (pid {pid_file.read_text()}); `credit stop` stops it")
+    pid_file.write_text(str(os.getpid()))
     launcher = Launcher(var)
     stopping = False
 
@@ -205,6 +212,53 @@ def run(args: argparse.Namespace) -> None:
             time.sleep(0.3)
     finally:
         launcher.stop()
+        pid_file.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (an exited one its parent has not reaped yet does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc here: what kill(0) said
+
+
+def stop(args: argparse.Namespace) -> None:
+    """Stops a `credit run` started with the same --var (from another terminal or script):
+    the same clean stop as Ctrl-C, and waits for it."""
+    pid_file = Path(args.var).resolve() / PID_FILE
+    pid = int(pid_file.read_text() or 0) if pid_file.exists() else 0
+    if not _alive(pid):
+        pid_file.unlink(missing_ok=True)
+        print("not running")
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"pid {pid} still running after {args.timeout:g} s")
+        time.sleep(0.2)
+    print(f"stopped (pid {pid})")
+
+
+def catalogs(args: argparse.Namespace) -> None:
+    """Adds the shipped catalog items, list types and measures that the databases do not
+    define yet (defined ones keep their versions); each service also does it when it starts."""
+    var = str(Path(args.var).resolve())
+    for name in ("records", "lists"):
+        env = dict(os.environ)
+        env.setdefault(f"CREDIT_{name.upper()}_VAR_DIR", var)  # the embedded databases of `run`
+        subprocess.run([sys.executable, "-m", f"credit_{name}", "seed"], check=True, env=env)
+        print(f"credit_{name}: shipped catalog loaded", flush=True)
 
 
 def migrate(args: argparse.Namespace) -> None:
@@ -232,6 +286,17 @@ def main() -> None:
     run_parser.set_defaults(func=run)
     migrate_parser = sub.add_parser("migrate", help="apply every service's migrations")
     migrate_parser.set_defaults(func=migrate)
+    stop_parser = sub.add_parser("stop", help="stop what `credit run` started")
+    stop_parser.add_argument("--var", default="var", help="the folder `credit run` was given")
+    stop_parser.add_argument("--timeout", type=float, default=60.0)
+    stop_parser.set_defaults(func=stop)
+    catalogs_parser = sub.add_parser(
+        "catalogs", help="load the shipped catalogs (items, list types, measures) not yet defined"
+    )
+    catalogs_parser.add_argument(
+        "--var", default="var", help="the folder `credit run` was given (embedded databases)"
+    )
+    catalogs_parser.set_defaults(func=catalogs)
     upload.add_parser(sub)
     operate.add_parsers(sub)
     args = parser.parse_args()

@@ -71,9 +71,28 @@ async def serve(settings: ListsSettings) -> None:
     )
 
 
+async def _seed(settings: ListsSettings) -> None:
+    app = bootstrap.build(settings)
+    try:
+        added = await app.definitions.seed_shipped()
+    finally:
+        await app.stop()
+    log.info(
+        "shipped list types and measures: %d added (%s); the others were defined already",
+        len(added),
+        ", ".join(added) or "none",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="credit_lists")
-    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument(
+        "command",
+        choices=["serve", "migrate", "seed"],
+        nargs="?",
+        default="serve",
+        help="seed: add the shipped list types and measures not defined yet (serving does it too)",
+    )
     parser.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
     args = parser.parse_args()
     settings = ListsSettings()
@@ -82,6 +101,9 @@ def main() -> None:
         bootstrap.migrate(settings)
         if args.command == "migrate":
             return
+    if args.command == "seed":
+        asyncio.run(_seed(settings))
+        return
     if configure_tracing("lists"):
         instrument_grpc_server()
         instrument_grpc_client()

@@ -72,9 +72,28 @@ async def serve(settings: RecordsSettings) -> None:
     )
 
 
+async def _seed(settings: RecordsSettings) -> None:
+    app = bootstrap.build(settings)
+    try:
+        added = await app.store.seed_shipped()
+    finally:
+        await app.stop()
+    log.info(
+        "shipped catalog items: %d added (%s); the others were defined already",
+        len(added),
+        ", ".join(added) or "none",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="credit_records")
-    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument(
+        "command",
+        choices=["serve", "migrate", "seed"],
+        nargs="?",
+        default="serve",
+        help="seed: add the shipped catalog items not defined yet (serving does it too)",
+    )
     parser.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
     args = parser.parse_args()
     settings = RecordsSettings()
@@ -83,6 +102,9 @@ def main() -> None:
         bootstrap.migrate(settings)
         if args.command == "migrate":
             return
+    if args.command == "seed":
+        asyncio.run(_seed(settings))
+        return
     if configure_tracing("records"):
         instrument_grpc_server()
         instrument_grpc_client()

@@ -123,8 +123,11 @@ class Definitions:
             self.measures[value.measure_code] = value
             self._index()
 
-    async def seed_shipped(self) -> None:
+    async def seed_shipped(self) -> list[str]:
+        """Adds the shipped list types and measures that are not defined yet (a defined one
+        keeps its current version); returns their codes."""
         shipped = json.loads(SHIPPED.read_text(encoding="utf-8"))
+        added: list[str] = []
         async with self.db.transaction() as conn:
             existing = {
                 (r.kind, r.code)
@@ -135,9 +138,12 @@ class Definitions:
                     await self.put(
                         conn, "list_type", d["list_type"], definition(list_type_of(d)), "shipped"
                     )
+                    added.append(d["list_type"])
             for d in shipped["measures"]:
                 if ("measure", d["measure_code"]) not in existing:
                     await self.put(
                         conn, "measure", d["measure_code"], definition(measure_of(d)), "shipped"
                     )
+                    added.append(d["measure_code"])
         await self.load()
+        return added
