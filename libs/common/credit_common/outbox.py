@@ -66,22 +66,31 @@ def envelope_for(
     at: dt.datetime | None = None,
     trace_context: Mapping[str, str] | None = None,
 ) -> envelope_pb2.Envelope:
-    """The envelope of one event; `at` and `trace_context` may be shared by a batch (one
-    transaction, one moment, one trace), which saves working them out per event."""
-    envelope = envelope_pb2.Envelope(
-        event_id=str(uuid.uuid4()),
-        type=event.type,
-        subject_code=event.subject_code,
-        producer=producer,
-    )
-    envelope.occurred_at.FromDatetime(at or utcnow())
-    envelope.payload.Pack(event.payload)
+    """The envelope of one event (a batch shares its moment and trace: `Outbox.add`)."""
     if trace_context is None:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         trace_context = carrier
-    envelope.trace_context.update(trace_context)
-    return envelope
+    return _Envelopes(producer, at or utcnow(), trace_context).make(event, str(uuid.uuid4()))
+
+
+class _Envelopes:
+    """Envelopes of one batch: one transaction, so one moment and one trace context, worked
+    out once (converting the moment per event was a fifth of the lists clock's CPU)."""
+
+    def __init__(self, producer: str, at: dt.datetime, trace_context: Mapping[str, str]) -> None:
+        self.template = envelope_pb2.Envelope(producer=producer)
+        self.template.occurred_at.FromDatetime(at)
+        self.template.trace_context.update(trace_context)
+
+    def make(self, event: Event, event_id: str) -> envelope_pb2.Envelope:
+        envelope = envelope_pb2.Envelope()
+        envelope.CopyFrom(self.template)
+        envelope.event_id = event_id
+        envelope.type = event.type
+        envelope.subject_code = event.subject_code
+        envelope.payload.Pack(event.payload)
+        return envelope
 
 
 class Outbox:
@@ -92,19 +101,23 @@ class Outbox:
         self.producer = producer
 
     async def add(self, conn: AsyncConnection, *events: Event) -> list[str]:
-        rows = []
+        """Writes the events' envelopes; returns their event ids."""
         now = utcnow()
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
+        envelopes = _Envelopes(self.producer, now, carrier)
+        rows, ids = [], []
         for event in events:
-            envelope = envelope_for(event, self.producer, at=now, trace_context=carrier)
+            event_id = uuid.uuid4()
+            text = str(event_id)
+            ids.append(text)
             rows.append(
                 {
-                    "event_id": uuid.UUID(envelope.event_id),
+                    "event_id": event_id,
                     "event_type": event.type,
-                    "envelope": envelope.SerializeToString(),
+                    "envelope": envelopes.make(event, text).SerializeToString(),
                     "created_at": now,
                 }
             )
         await insert_rows(conn, self.table, rows)
-        return [str(r["event_id"]) for r in rows]
+        return ids
