@@ -32,6 +32,7 @@ import httpx
 import psutil
 import psycopg
 
+from bench.rawhttp import RawHttp
 from bench.records import LISTS_DB, Stack, bearer, registry_subjects, start_stack
 from bench.registry import (
     REGISTRY_DB,
@@ -46,8 +47,11 @@ from bench.registry import (
     summary_ms,
 )
 
-TARGET_CHECK_MS = None  # the issue gives no figure for the check; reported as measured
-TARGET_STATUS_P99_MS = None
+# Issue 4: the batch check of 10,000 codes <= 300 ms through the gateway; a subject's status
+# p99 <= 15 ms at 300 requests/s; 100,000 due transitions applied in <= 10 s.
+TARGET_CHECK_MS = 300.0
+TARGET_STATUS_P99_MS = 15.0
+TARGET_CLOCK_S = 10.0
 ENTRY_COLUMNS = (
     "id, subject_id, subject_key, list_type, color, department, reason, decision_ref, "
     "proposed_by, proposed_at, state, publicity_until, valid_until, effective_from, "
@@ -141,28 +145,29 @@ async def scenario_status(
     stack: Stack, listed: list[str], unlisted: list[str], rate: float, seconds: float
 ) -> dict[str, Any]:
     rng = random.Random(4)
-    limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
     restricted: list[bool] = []
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=10, limits=limits) as http:
+    # The light client: httpx would take a millisecond of the two cores per request.
+    http = RawHttp.for_base(stack.base_url)
 
-        async def send(i: int) -> str | None:
-            code = rng.choice(listed if i % 2 else unlisted)
-            reply = await http.get(f"/v1/subjects/{code}/lists")
-            if reply.status_code != 200:
-                return f"http_{reply.status_code}"
-            restricted.append(bool(reply.json().get("restricted")))
-            return None
+    async def send(i: int) -> str | None:
+        code = rng.choice(listed if i % 2 else unlisted)
+        reply = await http.get(f"/v1/subjects/{code}/lists")
+        if reply.status != 200:
+            return f"http_{reply.status}"
+        restricted.append(b'"restricted":true' in reply.body)
+        return None
 
-        sequential = []
-        for i in range(20):
-            t0 = time.perf_counter()
-            await send(i)
-            sequential.append(time.perf_counter() - t0)
-        await open_loop(send, rate, 2)  # warm-up
-        restricted.clear()
-        busy0 = psutil.cpu_times()
-        run = await open_loop(send, rate, seconds)
-        busy1 = psutil.cpu_times()
+    sequential = []
+    for i in range(20):
+        t0 = time.perf_counter()
+        await send(i)
+        sequential.append(time.perf_counter() - t0)
+    await open_loop(send, rate, 2)  # warm-up
+    restricted.clear()
+    busy0 = psutil.cpu_times()
+    run = await open_loop(send, rate, seconds)
+    busy1 = psutil.cpu_times()
+    await http.aclose()
     out = run_result(run, offered=rate)
     out["sequential_ms"] = summary_ms(sequential)
     out["restricted_share"] = round(sum(restricted) / max(len(restricted), 1), 2)
@@ -219,8 +224,8 @@ def summary(results: dict[str, Any], entries: int) -> list[tuple[str, str, str, 
                 f"restrictions/check 10,000 codes ({entries:,} entries)",
                 f"{r['calls']} calls: p50 {lat.get('p50')} ms, max {lat.get('max')} ms, "
                 f"errors {len(r['errors'])}",
-                "reported (no figure in the brief)",
-                "n/a",
+                f"<= {TARGET_CHECK_MS:g} ms",
+                "MET" if lat and lat["max"] <= TARGET_CHECK_MS and not r["errors"] else "MISSED",
                 f"busy {r['machine_busy']:.0%}",
             )
         )
@@ -231,8 +236,10 @@ def summary(results: dict[str, Any], entries: int) -> list[tuple[str, str, str, 
                 f"GET /v1/subjects/{{code}}/lists @ {r['offered_rate']:g}/s",
                 f"achieved {r['achieved_rate']}/s, p50 {lat.get('p50')}, p99 {lat.get('p99')}, "
                 f"max {lat.get('max')} ms, errors {sum(r['errors'].values())}",
-                "p99 reported (no figure in the brief)",
-                "n/a",
+                f"p99 <= {TARGET_STATUS_P99_MS:g} ms",
+                "MET"
+                if lat and lat["p99"] <= TARGET_STATUS_P99_MS and not sum(r["errors"].values())
+                else "MISSED",
                 f"busy {r['machine_busy']:.0%}",
             )
         )
@@ -241,8 +248,8 @@ def summary(results: dict[str, Any], entries: int) -> list[tuple[str, str, str, 
             (
                 f"Clock.tick {r['due']:,} due transitions",
                 f"applied {r['applied']:,} in {r['seconds']}s ({r['per_second']:,}/s)",
-                "all applied in one tick",
-                "MET" if r["applied"] == r["due"] else "MISSED",
+                f"all applied, <= {TARGET_CLOCK_S:g} s",
+                "MET" if r["applied"] == r["due"] and r["seconds"] <= TARGET_CLOCK_S else "MISSED",
                 f"busy {r['machine_busy']:.0%}",
             )
         )
