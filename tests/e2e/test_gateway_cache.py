@@ -155,7 +155,9 @@ async def test_public_answers_are_kept_until_a_change_elsewhere_drops_them(stack
         )
 
     await eventually(kept_twice)
-    objections.stop()
+    # (stopped from another thread: waiting for it here would block the gateway's loop,
+    # which runs in this process)
+    await asyncio.to_thread(objections.stop)
     assert (await public(report_path))["lists"]["restricted"]
     shared = await bearer(reader, ["credit:shared"], "finance")
     down = await reader.http.get(report_path, headers=shared)

@@ -158,3 +158,39 @@ async def test_the_listener_drops_the_subjects_of_the_events_that_arrive(
     stop.set()
     await task
     assert not cache.following
+
+
+async def test_after_losing_its_connection_the_listener_reads_on_from_where_it_stopped(
+    cache: PublicCache, redis: Redis
+) -> None:
+    """Nothing is served while it is away, the events written meanwhile are applied when
+    it is back, and what they do not concern stays kept."""
+    stream = f"test:stream:{uuid.uuid4().hex}"
+    subject, other = str(uuid.uuid4()), str(uuid.uuid4())
+    listener = CacheInvalidator(redis, cache, streams=[stream])
+    positions = await listener.begin()
+    mine, theirs = cache.key("mine"), cache.key("theirs")
+    for key, who in ((mine, subject), (theirs, other)):
+        miss = await cache.lookup(key)
+        assert isinstance(miss, Miss) and await cache.store(key, miss, who, "k", b"v")
+    stop = asyncio.Event()
+    task = asyncio.create_task(listener.run(stop, positions, block_ms=50))
+    await asyncio.sleep(0.2)
+    await redis.client_kill_filter(_type="normal", skipme=True)  # the listener's XREAD too
+    for _ in range(40):
+        if not cache.following:
+            break
+        await asyncio.sleep(0.05)
+    assert not cache.following  # it noticed, and answers nothing meanwhile
+    assert await cache.lookup(theirs) == Miss(None)
+    payload = records_pb2.RecordsMarked(subject_ids=[subject])
+    await redis.xadd(stream, {"envelope": _envelope(Event("record.marked", "", payload))})
+    for _ in range(100):  # back, caught up, and the event applied
+        if cache.following and isinstance(await cache.lookup(mine), Miss):
+            break
+        await asyncio.sleep(0.05)
+    assert cache.following
+    assert isinstance(await cache.lookup(mine), Miss)
+    assert isinstance(await cache.lookup(theirs), Hit)  # not dropped wholesale
+    stop.set()
+    await task

@@ -1,9 +1,9 @@
 """Drops public cache entries as the services' events arrive.
 
 Every replica reads every event stream itself (plain XREAD, no consumer group): dropping
-is idempotent, and no replica's death can leave an event pending. What a replica did not
-read (before it started, or while Redis was away) cannot be known, so each (re)start
-drops the whole cache first, after noting where the streams end."""
+is idempotent, and no replica's death can leave an event pending. What happened before a
+replica started cannot be known, so each start drops the whole cache first, after noting
+where the streams end; after a failure the listener resumes from where it stopped."""
 
 from __future__ import annotations
 
@@ -136,6 +136,9 @@ class CacheInvalidator:
     async def _follow(
         self, stop: asyncio.Event, positions: dict[str, str] | None, block_ms: int
     ) -> None:
+        """After a failure (Redis away, a read timing out) the cache answers nothing until
+        the listener has read again from where it stopped, up to the streams' ends: the
+        events in between are in the streams, so nothing needs dropping wholesale."""
         while not stop.is_set():
             try:
                 if positions is None:
@@ -144,12 +147,15 @@ class CacheInvalidator:
                     response: Any = await self.redis.xread(
                         dict(positions.items()), count=self.batch_size, block=block_ms
                     )
+                    behind = False
                     for stream, messages in response or []:
                         if messages:
                             await self.apply(messages)
                             positions[stream.decode()] = messages[-1][0].decode()
+                            behind = behind or len(messages) >= self.batch_size
+                    if not behind:
+                        self.cache.following = True
             except Exception:
                 self.cache.following = False
-                log.warning("public cache: event listener failed; restarting", exc_info=True)
-                positions = None
+                log.warning("public cache: event listener failed; resuming", exc_info=True)
                 await asyncio.sleep(1.0)
