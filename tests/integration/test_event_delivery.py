@@ -29,6 +29,7 @@ from credit_common.db import Database
 from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
 from support import event_worker as worker
+from support.backends import BACKEND
 
 pytestmark = pytest.mark.slow
 
@@ -344,3 +345,26 @@ async def test_a_pending_message_trimmed_from_the_stream_does_not_stall_the_cons
     assert applied_ids == {*first, *later} - {
         envelope_pb2.Envelope.FromString(gone[b"envelope"]).event_id
     }
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="notifications are PostgreSQL's")
+async def test_on_postgresql_a_commit_wakes_the_relay_at_once(
+    db: Database, redis: Redis, producer: str
+) -> None:
+    """The relay waits for the outbox's notification instead of polling: with polling set to
+    a minute, committed events still reach the stream at once."""
+    relay = OutboxRelay(db, redis, worker.outbox, producer)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop, idle_seconds=60, notified_idle_seconds=60))
+    try:
+        await asyncio.sleep(0.5)  # listening
+        for round_ in range(3):
+            await write_events(db, producer, 5)
+            for _ in range(100):
+                if await redis.xlen(stream_name(producer)) == 5 * (round_ + 1):
+                    break
+                await asyncio.sleep(0.02)
+            assert await redis.xlen(stream_name(producer)) == 5 * (round_ + 1)
+    finally:
+        stop.set()
+        await running

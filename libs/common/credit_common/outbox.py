@@ -93,12 +93,19 @@ class _Envelopes:
         return envelope
 
 
+def outbox_channel(producer: str) -> str:
+    """The PostgreSQL notification channel that wakes `producer`'s outbox relays."""
+    return f"credit_outbox_{producer}"
+
+
 class Outbox:
-    """Writes events beside the data that caused them, in the same transaction."""
+    """Writes events beside the data that caused them, in the same transaction; on
+    PostgreSQL it also notifies the relays (delivered at commit, once per transaction)."""
 
     def __init__(self, table: sa.Table, producer: str) -> None:
         self.table = table
         self.producer = producer
+        self.channel = outbox_channel(producer)
 
     async def add(self, conn: AsyncConnection, *events: Event) -> list[str]:
         """Writes the events' envelopes; returns their event ids."""
@@ -120,4 +127,6 @@ class Outbox:
                 }
             )
         await insert_rows(conn, self.table, rows)
+        if rows and conn.dialect.name == "postgresql":
+            await conn.execute(sa.select(sa.func.pg_notify(self.channel, "")))
         return ids

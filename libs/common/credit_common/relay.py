@@ -7,10 +7,14 @@ import contextlib
 import logging
 import zlib
 
+import psycopg
 import sqlalchemy as sa
+from psycopg import sql as psql
 from redis.asyncio import Redis
+from sqlalchemy.engine import URL
 
 from credit_common.db import Database
+from credit_common.outbox import outbox_channel
 from credit_common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,7 @@ class OutboxRelay:
         self.db = db
         self.redis = redis
         self.table = table
+        self.producer = producer
         self.stream = stream_name(producer)
         self.batch_size = batch_size
         self.maxlen = maxlen
@@ -77,14 +82,73 @@ class OutboxRelay:
             )
             return len(rows)
 
-    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 0.05) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        idle_seconds: float = 0.05,
+        notified_idle_seconds: float = 2.0,
+    ) -> None:
+        """Publishes until `stop`. With nothing to publish it waits `idle_seconds` (SQLite),
+        or on PostgreSQL for the outbox's notification (a commit with events in it), looking
+        anyway every `notified_idle_seconds` (a notification lost with a connection, or an
+        advisory lock held by another replica that stopped)."""
+        wake = asyncio.Event()
+        listening = asyncio.Event()
+        listener = None
+        if self.db.dialect == "postgresql":
+            listener = asyncio.create_task(self._listen(stop, wake, listening))
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    published = await self.publish_once()
+                except Exception:
+                    log.exception("outbox relay failed; retrying")
+                    published = 0
+                    await asyncio.sleep(1.0)
+                if published == 0:
+                    idle = notified_idle_seconds if listening.is_set() else idle_seconds
+                    await _first(stop, wake, seconds=idle)
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+
+    async def _listen(
+        self, stop: asyncio.Event, wake: asyncio.Event, listening: asyncio.Event
+    ) -> None:
+        """LISTENs on its own connection and wakes the relay per notification; while it
+        cannot, the relay polls."""
+        channel = outbox_channel(self.producer)
+        conninfo = _libpq_url(self.db.engine.url)
         while not stop.is_set():
             try:
-                published = await self.publish_once()
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(psql.SQL("LISTEN {}").format(psql.Identifier(channel)))
+                    listening.set()
+                    wake.set()  # what was committed before it listened
+                    async for _ in conn.notifies():
+                        wake.set()
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                log.exception("outbox relay failed; retrying")
-                published = 0
-                await asyncio.sleep(1.0)
-            if published == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+                log.warning("outbox relay: cannot listen on %s; polling", channel, exc_info=True)
+            listening.clear()
+            await _first(stop, asyncio.Event(), seconds=1.0)
+
+
+async def _first(stop: asyncio.Event, wake: asyncio.Event, *, seconds: float) -> None:
+    """Returns when `stop` or `wake` is set, or after `seconds`."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+
+
+def _libpq_url(url: URL) -> str:
+    """The SQLAlchemy URL as a libpq connection string (no driver suffix)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
