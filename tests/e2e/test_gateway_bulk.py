@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
 from e2e.conftest import Api
 from support import samples
+from support.processes import ServiceProcess
 
 CSV_TYPE = {"content-type": "text/csv"}
 XLSX_TYPE = {"content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -173,3 +175,18 @@ async def test_wrong_headers_types_and_sizes_are_clear_errors(records_api: Api) 
         "/v1/records/bulk", content=b"x", headers={**headers, **CSV_TYPE, "content-length": huge}
     )
     assert reply.status_code == 413 and reply.json()["code"] == "payload_too_large"
+
+
+async def test_an_upload_while_the_records_service_is_away_is_told_so_and_stores_nothing(
+    loaded: Api, records_process: ServiceProcess
+) -> None:
+    """A bulk upload's deadline is long (an hour); with the records service away it must
+    not wait for it that long: a 503 naming it, now, and the caller sends again."""
+    headers = {**(await writer(loaded)), **CSV_TYPE}
+    body = (samples.SAMPLES / "admin_penalties.csv").read_bytes()
+    await asyncio.to_thread(records_process.stop)
+    reply = await asyncio.wait_for(
+        loaded.http.post("/v1/records/bulk", content=body, headers=headers), timeout=60
+    )
+    assert reply.status_code == 503, reply.text
+    assert reply.json()["service"] == "records"

@@ -75,9 +75,11 @@ class Backend:
     async def call_stream(
         self, rpc: Callable[..., Awaitable[T]], messages: Any, *, deadline: float
     ) -> T:
-        """A client-streaming call: never retried (the stream is consumed once)."""
+        """A client-streaming call: never retried (the stream is consumed once), and not
+        waiting for a connection either: its deadline is long (a bulk upload), and a caller
+        told at once that the backend is away can try again."""
         try:
-            return await rpc(messages, timeout=deadline, wait_for_ready=True)
+            return await rpc(messages, timeout=deadline, wait_for_ready=False)
         except grpc.aio.AioRpcError as error:
             if error.code() in _UNAVAILABLE:
                 raise BackendUnavailable(self.name, error.code().name.lower()) from error
