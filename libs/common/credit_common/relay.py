@@ -136,7 +136,8 @@ class OutboxRelay:
             except Exception:
                 log.warning("outbox relay: cannot listen on %s; polling", channel, exc_info=True)
             listening.clear()
-            await _first(stop, asyncio.Event(), seconds=1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
 async def _first(stop: asyncio.Event, wake: asyncio.Event, *, seconds: float) -> None:

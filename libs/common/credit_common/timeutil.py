@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 UTC = dt.UTC
+# China Standard Time: the days that publicity windows and deadlines count in.
+CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 def utcnow() -> dt.datetime:

@@ -8,8 +8,8 @@ How an answer stays true:
   passed it meanwhile; a lookup serves an entry only while its stamp is not behind the
   subject's generation. So an answer composed from backend reads that began before a
   change can never be served after the change is known here.
-- A `floor` drops everything at once: when the event listener (re)starts, as it cannot
-  know what it missed, and when a catalog, list type or measure changes.
+- A `floor` drops everything at once: when a gateway starts following the events, as it
+  cannot know what it missed, and when a catalog, list type or measure changes.
 - Entries live at most `ttl` and never past the moment their content changes by time alone
   (a publicity window ending); generations outlive the entries they can refuse.
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import Response
+from pydantic import BaseModel
 
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.timeutil import CHINA
 from credit_gateway.adapters.public_cache import LISTINGS, Hit, Miss
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Level
@@ -22,9 +25,6 @@ from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.deps import ReadContext, audit
 
 log = logging.getLogger(__name__)
-
-# Records are public through the last day of their window, China time (records service).
-CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 def json_response(body: bytes) -> Response:
@@ -60,34 +60,37 @@ async def keep(
     gateway: Gateway,
     key: str | None,
     found: Hit | Miss | None,
-    subject: pb.Subject,
+    subject: pb.Subject | None,
     body: bytes,
     fresh_until: dt.datetime | None = None,
 ) -> None:
-    if (
-        key is None
-        or gateway.cache is None
-        or not isinstance(found, Miss)
-        or subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
-    ):
+    """Keeps an answer about `subject` (None: a public listing of list entries, of many
+    subjects, dropped by any entry or subject event under the LISTINGS generation)."""
+    if key is None or gateway.cache is None or not isinstance(found, Miss):
         return
-    await gateway.cache.store(
-        key, found, subject.subject_id, subject.subject_key, body, fresh_until=fresh_until
-    )
+    if subject is None:
+        await gateway.cache.store(key, found, LISTINGS, "", body, fresh_until=fresh_until)
+    elif subject.kind != pb.SUBJECT_KIND_NATURAL_PERSON:
+        await gateway.cache.store(
+            key, found, subject.subject_id, subject.subject_key, body, fresh_until=fresh_until
+        )
 
 
-async def keep_listing(
+async def answer(
     gateway: Gateway,
     key: str | None,
     found: Hit | Miss | None,
-    body: bytes,
+    subject: pb.Subject | None,
+    view: BaseModel,
     fresh_until: dt.datetime | None = None,
-) -> None:
-    """Keeps a public listing of list entries (many subjects: dropped by any entry or
-    subject event, under the LISTINGS generation)."""
-    if key is None or gateway.cache is None or not isinstance(found, Miss):
-        return
-    await gateway.cache.store(key, found, LISTINGS, "", body, fresh_until=fresh_until)
+) -> Any:
+    """What a cacheable route returns: the view as it is when the read is not cacheable,
+    else its JSON, kept (see `keep`)."""
+    if key is None:
+        return view
+    body = view.model_dump_json().encode()
+    await keep(gateway, key, found, subject, body, fresh_until)
+    return json_response(body)
 
 
 async def drop(gateway: Gateway, *subject_ids: str) -> None:
@@ -121,7 +124,7 @@ def changes_by_time(
     open objection's step falling overdue."""
     now = dt.datetime.now(dt.UTC)
     moments: list[dt.datetime] = []
-    for record in records:
+    for record in records:  # public through the last day of its window, China time
         if record.publicity_until is not None:
             moments.append(
                 dt.datetime.combine(

@@ -159,24 +159,7 @@ class ListConsumers:
         envelope.payload.Unpack(filed)
         if filed.target.kind != "list_entry":
             return
-        entry_id = uuid.UUID(filed.target.id)
-        owner = (
-            await conn.execute(
-                sa.update(t.entries)
-                .where(t.entries.c.id == entry_id)
-                .values(open_objections=t.entries.c.open_objections + 1)
-                .returning(t.entries.c.subject_id, t.entries.c.subject_key)
-            )
-        ).first()
-        if owner is not None:
-            await self._marked(
-                conn,
-                envelope,
-                owner.subject_key,
-                [str(owner.subject_id)],
-                [entry_id],
-                "objection_opened",
-            )
+        await self._count_objection(conn, envelope, uuid.UUID(filed.target.id), +1)
 
     async def on_objection_closed(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
@@ -187,23 +170,7 @@ class ListConsumers:
             return
         entry_id = uuid.UUID(closed.target.id)
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        owner = (
-            await conn.execute(
-                sa.update(t.entries)
-                .where(t.entries.c.id == entry_id, t.entries.c.open_objections > 0)
-                .values(open_objections=t.entries.c.open_objections - 1)
-                .returning(t.entries.c.subject_id, t.entries.c.subject_key)
-            )
-        ).first()
-        if owner is not None:
-            await self._marked(
-                conn,
-                envelope,
-                owner.subject_key,
-                [str(owner.subject_id)],
-                [entry_id],
-                "objection_closed",
-            )
+        await self._count_objection(conn, envelope, entry_id, -1)
         if closed.outcome != "upheld":
             return
         repo = EntryRepository(conn)
@@ -284,6 +251,26 @@ class ListConsumers:
                 [merged.subject_id, merged.survivor_id],
                 [row.id for row in moved],
                 "moved",
+            )
+
+    async def _count_objection(
+        self, conn: AsyncConnection, cause: envelope_pb2.Envelope, entry_id: uuid.UUID, step: int
+    ) -> None:
+        """Counts an objection opened (+1) or closed (-1) on the entry, and says so."""
+        query = sa.update(t.entries).where(t.entries.c.id == entry_id)
+        if step < 0:
+            query = query.where(t.entries.c.open_objections > 0)
+        owner = (
+            await conn.execute(
+                query.values(open_objections=t.entries.c.open_objections + step).returning(
+                    t.entries.c.subject_id, t.entries.c.subject_key
+                )
+            )
+        ).first()
+        if owner is not None:
+            mark = "objection_opened" if step > 0 else "objection_closed"
+            await self._marked(
+                conn, cause, owner.subject_key, [str(owner.subject_id)], [entry_id], mark
             )
 
     async def _marked(

@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from credit_common.timeutil import CHINA
 from credit_common.workdays import WorkCalendar
-
-CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 def china_date(moment: dt.datetime) -> dt.date:

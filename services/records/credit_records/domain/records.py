@@ -9,10 +9,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from credit_common.timeutil import CHINA
 from credit_records.domain.catalog import CatalogItem, Level
 from credit_records.domain.publicity import Moment, Window, publicly_visible, status_at, visible_at
-
-CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 def china_date(moment: dt.datetime) -> dt.date:

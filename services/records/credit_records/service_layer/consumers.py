@@ -88,36 +88,15 @@ class RecordConsumers:
         if filed.target.kind != "record":
             return
         record_id = uuid.UUID(filed.target.id)
-        owner = (
-            await conn.execute(
-                sa.select(t.records.c.subject_id, t.records.c.subject_key).where(
-                    t.records.c.id == record_id
-                )
-            )
-        ).first()
-        if owner is None:
-            return
-        opened = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        if not await self._count_objection(conn, envelope, record_id, +1):
+            return  # no such record
         await conn.execute(
             sa.insert(t.objection_marks).values(
                 record_id=record_id,
                 objection_id=filed.objection_id,
-                opened_at=opened,
+                opened_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
                 closed_at=None,
             )
-        )
-        await conn.execute(
-            sa.update(t.records)
-            .where(t.records.c.id == record_id)
-            .values(open_objections=t.records.c.open_objections + 1)
-        )
-        await self._marked(
-            conn,
-            envelope,
-            owner.subject_key,
-            [str(owner.subject_id)],
-            [record_id],
-            "objection_opened",
         )
 
     async def on_objection_closed(
@@ -141,22 +120,7 @@ class RecordConsumers:
             .returning(t.objection_marks.c.record_id)
         )
         if cleared.first() is not None:
-            owner = (
-                await conn.execute(
-                    sa.update(t.records)
-                    .where(t.records.c.id == record_id)
-                    .values(open_objections=t.records.c.open_objections - 1)
-                    .returning(t.records.c.subject_id, t.records.c.subject_key)
-                )
-            ).one()
-            await self._marked(
-                conn,
-                envelope,
-                owner.subject_key,
-                [str(owner.subject_id)],
-                [record_id],
-                "objection_closed",
-            )
+            await self._count_objection(conn, envelope, record_id, -1)
         if closed.outcome != "upheld":
             return
         repo = RecordRepository(conn)
@@ -219,6 +183,27 @@ class RecordConsumers:
                 decided.reason,
                 f"repair {decided.repair_id}",
             )
+
+    async def _count_objection(
+        self, conn: AsyncConnection, cause: envelope_pb2.Envelope, record_id: uuid.UUID, step: int
+    ) -> bool:
+        """Counts an objection opened (+1) or closed (-1) on the record, and says so;
+        returns whether the record exists."""
+        owner = (
+            await conn.execute(
+                sa.update(t.records)
+                .where(t.records.c.id == record_id)
+                .values(open_objections=t.records.c.open_objections + step)
+                .returning(t.records.c.subject_id, t.records.c.subject_key)
+            )
+        ).first()
+        if owner is None:
+            return False
+        mark = "objection_opened" if step > 0 else "objection_closed"
+        await self._marked(
+            conn, cause, owner.subject_key, [str(owner.subject_id)], [record_id], mark
+        )
+        return True
 
     async def _marked(
         self,

@@ -241,11 +241,9 @@ async def search_entries(
     page = schemas.EntryPage(
         items=items, next_page_token=reply.next_page_token or None, level=read.level.label
     )
-    if key is None:
-        return page
-    body = page.model_dump_json().encode()
-    await caching.keep_listing(gateway, key, kept, body, caching.changes_by_time(entries=items))
-    return caching.json_response(body)
+    return await caching.answer(
+        gateway, key, kept, None, page, caching.changes_by_time(entries=items)
+    )
 
 
 @router.get("/v1/list-entries/{entry_id}", response_model=schemas.EntryPublic)
@@ -295,13 +293,9 @@ async def subject_lists(
         measures=[triggered_view(t) for t in status.measures],
         level=level.label,
     )
-    if key is None:
-        return view
-    body = view.model_dump_json().encode()
-    await caching.keep(
-        gateway, key, found, subject, body, caching.changes_by_time(entries=view.entries)
+    return await caching.answer(
+        gateway, key, found, subject, view, caching.changes_by_time(entries=view.entries)
     )
-    return caching.json_response(body)
 
 
 @router.post(

@@ -268,10 +268,6 @@ async def subject_records(
         level=level.label,
         as_of=as_of,
     )
-    if key is None:
-        return page
-    body = page.model_dump_json().encode()
-    await caching.keep(
-        gateway, key, found, subject, body, caching.changes_by_time(records=page.items)
+    return await caching.answer(
+        gateway, key, found, subject, page, caching.changes_by_time(records=page.items)
     )
-    return caching.json_response(body)

@@ -54,11 +54,7 @@ async def get_subject(code: CodePath, read: ReadDep, gateway: GatewayDep) -> Any
         return caching.json_response(found.body)
     subject = await gateway.registry.get(code)
     view = views.subject_view(subject, level_for_subject(subject, read))
-    if key is None:
-        return view
-    body = view.model_dump_json().encode()
-    await caching.keep(gateway, key, found, subject, body)
-    return caching.json_response(body)
+    return await caching.answer(gateway, key, found, subject, view)
 
 
 @router.get("/v1/subjects", response_model=schemas.SubjectPage)
