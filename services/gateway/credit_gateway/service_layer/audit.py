@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -44,10 +44,20 @@ class Logged:
     hash: str
 
 
+# The canonical form of an entry: its fields as sorted compact JSON. Built from the
+# instance's dict, not dataclasses.asdict (which deep-copies every value: a third of the
+# gateway's CPU when a 10,000-code check is audited); the hashes are the same.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _fields(query: Query) -> dict[str, object]:
+    return dict(vars(query))
+
+
 def chain_hash(prev_hash: str, query: Query) -> str:
-    body = asdict(query)
+    body = _fields(query)
     body["at"] = query.at.isoformat()
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = _CANONICAL.encode(body)
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
@@ -116,7 +126,7 @@ class AuditLog:
             rows = []
             for query in queries:
                 digest = chain_hash(prev, query)
-                rows.append({**asdict(query), "prev_hash": prev, "hash": digest})
+                rows.append({**_fields(query), "prev_hash": prev, "hash": digest})
                 prev = digest
             await insert_rows(conn, query_audit, rows)
 

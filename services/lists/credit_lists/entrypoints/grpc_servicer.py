@@ -126,19 +126,23 @@ class ListsServicer(pb_grpc.ListsServiceServicer):
         checked = await self.entries.check(list(request.subject_codes), list(request.measure_codes))
         results = []
         for c in checked:
-            result = pb.RestrictionResult(
-                code=c.code,
-                found=c.status is not None,
-                error=c.error,
-                canonical_code=c.canonical_code,
-                subject_key=c.subject_key,
-                natural_person=c.natural_person,
+            if c.status is None:
+                results.append(pb.RestrictionResult(code=c.code, error=c.error))
+                continue
+            measures = c.status.measures
+            results.append(
+                pb.RestrictionResult(
+                    code=c.code,
+                    found=True,
+                    error=c.error,
+                    canonical_code=c.canonical_code,
+                    subject_key=c.subject_key,
+                    natural_person=c.natural_person,
+                    restricted=c.status.restricted,
+                    rewarded=c.status.rewarded,
+                    measures=[convert.triggered_to_pb(t) for t in measures] if measures else None,
+                )
             )
-            if c.status is not None:
-                result.restricted = c.status.restricted
-                result.rewarded = c.status.rewarded
-                result.measures.extend(convert.triggered_to_pb(t) for t in c.status.measures)
-            results.append(result)
         return pb.CheckRestrictionsResponse(results=results)
 
     async def RecordFeedback(

@@ -337,11 +337,13 @@ class Entries:
                     Checked(raw, None, error="unknown subject" if code else "empty code")
                 )
                 continue
-            mine = by_subject.get(ref.subject_id, [])
+            mine = by_subject.get(ref.subject_id)
             results.append(
                 Checked(
                     raw,
-                    Status(mine, self.measures_for(mine, measure_codes)),
+                    Status(mine, self.measures_for(mine, measure_codes))
+                    if mine
+                    else Status([], []),
                     canonical_code="" if ref.natural_person else ref.key,
                     natural_person=ref.natural_person,
                     subject_key=ref.key,

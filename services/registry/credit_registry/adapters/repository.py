@@ -90,6 +90,35 @@ class SubjectRepository:
                     found.setdefault(r.value, r.subject_id)
         return found
 
+    async def summaries_for_keys(
+        self, keys: Sequence[str]
+    ) -> tuple[dict[str, uuid.UUID], dict[uuid.UUID, Subject]]:
+        """ids_for_keys and load_many(details=False) in one query per chunk: the subject
+        ids by key (code key, then legacy code) and their summaries."""
+        found: dict[str, uuid.UUID] = {}
+        subjects: dict[uuid.UUID, Subject] = {}
+        step = 10_000 if self.conn.dialect.name == "postgresql" else 900
+        for start in range(0, len(keys), step):
+            chunk = list(keys[start : start + step])
+            rows = await self.conn.execute(
+                sa.select(*SUMMARY_COLUMNS).where(self._among(t.subjects.c.code_key, chunk))
+            )
+            for r in rows:
+                found[r.code_key] = r.id
+                subjects[r.id] = self._row_to_summary(r)
+            legacy = [k for k in chunk if k not in found and len(k) in (9, 15)]
+            if legacy:
+                lc = t.legacy_codes
+                rows = await self.conn.execute(
+                    sa.select(lc.c.value, *SUMMARY_COLUMNS)
+                    .join(lc, lc.c.subject_id == t.subjects.c.id)
+                    .where(self._among(lc.c.value, legacy))
+                )
+                for r in rows:
+                    found.setdefault(r.value, r.id)
+                    subjects.setdefault(r.id, self._row_to_summary(r))
+        return found, subjects
+
     async def load(
         self, subject_id: uuid.UUID, *, for_update: bool = False, details: bool = True
     ) -> Subject | None:

@@ -264,8 +264,12 @@ class Registry:
         keys = {n: self._lookup_keys(n) for n in normalised}
         async with self.db.read() as conn:
             repo = SubjectRepository(conn, self.protector)
-            found = await repo.ids_for_keys(list({k for ks in keys.values() for k in ks}))
-            subjects = await repo.load_many(found.values(), details=details)
+            wanted = list({k for ks in keys.values() for k in ks})
+            if details:
+                found = await repo.ids_for_keys(wanted)
+                subjects = await repo.load_many(found.values(), details=True)
+            else:  # bulk callers: one query gives ids and summaries
+                found, subjects = await repo.summaries_for_keys(wanted)
             survivors = {i: i for i in subjects}
             merged = [s.id for s in subjects.values() if s.merged_into is not None]
             for merged_id in merged:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import caching, schemas, views
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
+from credit_gateway.entrypoints.responses import BatchJSON
 
 router = APIRouter(tags=["registry"])
 WriterDep = Annotated[Caller, require("registry:write")]
@@ -148,4 +148,4 @@ async def validate_codes(body: schemas.ValidateRequest, read: ReadDep, gateway: 
         if not (hide_person and r.kind == "citizen_id"):
             result["registered"] = r.registered
         results.append(result)
-    return JSONResponse({"results": results})
+    return BatchJSON({"results": results})
