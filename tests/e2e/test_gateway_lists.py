@@ -6,7 +6,12 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import grpc
+
+from credit.lists.v1 import lists_pb2 as lst
+from credit.lists.v1 import lists_pb2_grpc as lst_grpc
 from e2e.conftest import Api
+from support.processes import ServiceProcess
 
 ORG = {
     "kind": "organization",
@@ -103,6 +108,92 @@ async def test_a_court_listing_restricts_at_once_and_its_removal_lifts_it(lists_
         )
     ).json()
     assert not after["results"][0]["restricted"]
+
+
+async def test_a_grouped_check_names_the_same_measures_as_a_full_one(
+    lists_api: Api, lists_process: ServiceProcess
+) -> None:
+    """The gateway asks for measures grouped by list type; a caller that does not (an
+    older gateway) still gets every measure in full, and both say the same."""
+    api = lists_api
+    admin = await api.admin_headers()
+    honour = {  # a red list without publicity, so that its entries reward at once
+        "list_type": "grouped_test_honour_roll",
+        "name": "守信测试名单",
+        "color": "red",
+        "authority_department": "tax",
+    }
+    assert (await api.http.post("/v1/list-types", json=honour, headers=admin)).status_code == 201
+    reward = {
+        "measure_code": "grouped_test_priority",
+        "name": "优先办理",
+        "kind": "reward",
+        "implementing_department": "tax",
+        "list_types": ["grouped_test_honour_roll"],
+    }
+    assert (await api.http.post("/v1/measures", json=reward, headers=admin)).status_code == 201
+    punished, rewarded, both = [await register(api, f"分组测试{i}有限公司") for i in range(3)]
+    court = await headers(api, ["lists:write"], "court")
+    tax = await headers(api, ["lists:write"], "tax")
+    for code, list_type, dept in [
+        (punished, "court_dishonest_debtor", court),
+        (both, "court_dishonest_debtor", court),
+        (rewarded, "grouped_test_honour_roll", tax),
+        (both, "grouped_test_honour_roll", tax),
+    ]:
+        reply = await api.http.post("/v1/list-entries", json=entry(code, list_type), headers=dept)
+        assert reply.status_code == 201, reply.text
+    codes = [punished, rewarded, both, "91310115MA8BRK2A83"]
+
+    def measures(result: Any, groups: Any) -> list[tuple[str, ...]]:
+        named = [
+            (m.measure_code, m.name, m.kind, m.entry_id, m.list_type, m.basis)
+            for m in result.measures
+        ]
+        for t in result.triggering:
+            named += [
+                (m.measure_code, m.name, m.kind, t.entry_id, t.list_type, m.basis)
+                for m in groups[t.list_type].measures
+            ]
+        return sorted(named)
+
+    async with grpc.aio.insecure_channel(lists_process.address) as channel:
+        stub = lst_grpc.ListsServiceStub(channel)
+        for asked in ([], ["no_flights", "grouped_test_priority"]):
+            full, grouped = [
+                await stub.CheckRestrictions(
+                    lst.CheckRestrictionsRequest(
+                        subject_codes=codes, measure_codes=asked, grouped=g
+                    )
+                )
+                for g in (False, True)
+            ]
+            assert not full.measures_by_list_type and not any(r.triggering for r in full.results)
+            assert not any(r.measures for r in grouped.results)
+            for f, g in zip(full.results, grouped.results, strict=True):
+                assert (f.code, f.found, f.restricted, f.rewarded, f.error) == (
+                    g.code,
+                    g.found,
+                    g.restricted,
+                    g.rewarded,
+                    g.error,
+                )
+                assert measures(f, {}) == measures(g, grouped.measures_by_list_type)
+            flags = [(r.restricted, r.rewarded) for r in grouped.results]
+            assert flags == [(True, False), (False, True), (True, True), (False, False)]
+            assert measures(full.results[2], {}), "the listed subject's measures are named"
+            if not asked:
+                everything = measures(full.results[2], {})
+    gateway = (
+        await api.http.post(
+            "/v1/restrictions/check",
+            json={"subject_codes": codes},
+            headers=await headers(api, ["credit:shared"]),
+        )
+    ).json()["results"]
+    assert sorted(
+        (m["measure_code"], m["entry_id"], m["list_type"]) for m in gateway[2]["measures"]
+    ) == sorted((m[0], m[3], m[4]) for m in everything)
 
 
 async def test_a_listing_with_publicity_waits_and_shows_on_the_public_listing(

@@ -101,6 +101,17 @@ def entry_to_pb(entry: Entry) -> pb.Entry:
     return message
 
 
+def measure_in_effect_pb(m: Measure) -> pb.TriggeredMeasure:
+    """A measure as a restriction check names it, without the entry that triggers it."""
+    return pb.TriggeredMeasure(
+        measure_code=m.measure_code,
+        name=m.name,
+        kind=m.kind,
+        basis=m.basis,
+        implementing_department=m.implementing_department,
+    )
+
+
 def triggered_to_pb(value: Triggered) -> pb.TriggeredMeasure:
     m = value.measure
     return pb.TriggeredMeasure(

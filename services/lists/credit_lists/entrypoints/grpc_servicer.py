@@ -123,27 +123,49 @@ class ListsServicer(pb_grpc.ListsServiceServicer):
     async def CheckRestrictions(
         self, request: pb.CheckRestrictionsRequest, context: Context
     ) -> pb.CheckRestrictionsResponse:
-        checked = await self.entries.check(list(request.subject_codes), list(request.measure_codes))
+        check = await self.entries.check(list(request.subject_codes), list(request.measure_codes))
+        grouped = request.grouped
+        templates = {
+            lt: [convert.measure_in_effect_pb(m) for m in measures]
+            for lt, measures in check.measures_by_list_type.items()
+        }
         results = []
-        for c in checked:
-            if c.status is None:
+        for c in check.results:
+            if not c.found:
                 results.append(pb.RestrictionResult(code=c.code, error=c.error))
                 continue
-            measures = c.status.measures
-            results.append(
-                pb.RestrictionResult(
-                    code=c.code,
-                    found=True,
-                    error=c.error,
-                    canonical_code=c.canonical_code,
-                    subject_key=c.subject_key,
-                    natural_person=c.natural_person,
-                    restricted=c.status.restricted,
-                    rewarded=c.status.rewarded,
-                    measures=[convert.triggered_to_pb(t) for t in measures] if measures else None,
-                )
+            result = pb.RestrictionResult(
+                code=c.code,
+                found=True,
+                error=c.error,
+                canonical_code=c.canonical_code,
+                subject_key=c.subject_key,
+                natural_person=c.natural_person,
+                restricted=c.restricted,
+                rewarded=c.rewarded,
             )
-        return pb.CheckRestrictionsResponse(results=results)
+            if grouped:
+                result.triggering.extend(
+                    pb.TriggeringEntry(entry_id=str(e.id), list_type=e.list_type)
+                    for e in c.triggering
+                )
+            else:  # every measure in full, for callers that do not ask for groups
+                for e in c.triggering:
+                    entry_id = str(e.id)
+                    for template in templates[e.list_type]:
+                        measure = result.measures.add()
+                        measure.CopyFrom(template)
+                        measure.entry_id = entry_id
+                        measure.list_type = e.list_type
+            results.append(result)
+        return pb.CheckRestrictionsResponse(
+            results=results,
+            measures_by_list_type=(
+                {lt: pb.MeasureSet(measures=ms) for lt, ms in templates.items()}
+                if grouped
+                else None
+            ),
+        )
 
     async def RecordFeedback(
         self, request: pb.RecordFeedbackRequest, context: Context

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from credit.events.v1 import lists_pb2 as ev
 from credit_common.db import Database
@@ -71,12 +71,25 @@ class Status:
 
 @dataclass(frozen=True)
 class Checked:
+    """One code of a restriction check. `triggering`: the subject's effective entries whose
+    list types trigger at least one asked measure (the measures are the check's
+    `measures_by_list_type`, the same for every subject)."""
+
     code: str
-    status: Status | None
+    found: bool
+    triggering: list[Entry] = field(default_factory=list)
+    restricted: bool = False
+    rewarded: bool = False
     canonical_code: str = ""
     natural_person: bool = False
     error: str = ""
     subject_key: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    results: list[Checked]
+    measures_by_list_type: dict[str, list[Measure]]
 
 
 class Entries:
@@ -303,7 +316,7 @@ class Entries:
             await repo.complete(entries, history=False)
         return Status(entries, self.measures_for(entries))
 
-    async def check(self, codes: Sequence[str], measure_codes: Sequence[str]) -> list[Checked]:
+    async def check(self, codes: Sequence[str], measure_codes: Sequence[str]) -> Check:
         """For each code: restricted or rewarded, by which measures, from which entries."""
         if len(codes) > MAX_BATCH:
             raise InvalidArgument(
@@ -326,27 +339,41 @@ class Entries:
             entries = [
                 e.at(now) for e in await EntryRepository(conn).for_subjects(ids, current_only=True)
             ]
+        # The asked measures per list type, worked out once for the whole batch.
+        wanted = set(measure_codes)
+        per_type: dict[str, list[Measure]] = {}
         by_subject: dict[uuid.UUID, list[Entry]] = {}
         for entry in entries:
-            by_subject.setdefault(entry.subject_id, []).append(entry)
+            if entry.state != State.EFFECTIVE:
+                continue
+            if entry.list_type not in per_type:
+                per_type[entry.list_type] = [
+                    m
+                    for m in self.definitions.by_list_type.get(entry.list_type, [])
+                    if not wanted or m.measure_code in wanted
+                ]
+            if per_type[entry.list_type]:
+                by_subject.setdefault(entry.subject_id, []).append(entry)
+        kinds = {lt: {m.kind for m in measures} for lt, measures in per_type.items()}
         results = []
         for raw, code in zip(codes, normalised, strict=True):
             ref = refs.get(code) if code else None
             if ref is None:
-                results.append(
-                    Checked(raw, None, error="unknown subject" if code else "empty code")
-                )
+                error = "unknown subject" if code else "empty code"
+                results.append(Checked(raw, False, error=error))
                 continue
-            mine = by_subject.get(ref.subject_id)
+            mine = by_subject.get(ref.subject_id, [])
+            triggered = set().union(*(kinds[e.list_type] for e in mine)) if mine else set()
             results.append(
                 Checked(
                     raw,
-                    Status(mine, self.measures_for(mine, measure_codes))
-                    if mine
-                    else Status([], []),
+                    True,
+                    mine,
+                    restricted="punish" in triggered,
+                    rewarded="reward" in triggered,
                     canonical_code="" if ref.natural_person else ref.key,
                     natural_person=ref.natural_person,
                     subject_key=ref.key,
                 )
             )
-        return results
+        return Check(results, {lt: m for lt, m in per_type.items() if m})

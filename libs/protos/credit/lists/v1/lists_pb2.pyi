@@ -252,15 +252,25 @@ class SubjectStatusResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., measures: _Optional[_Iterable[_Union[TriggeredMeasure, _Mapping]]] = ..., restricted: _Optional[bool] = ..., rewarded: _Optional[bool] = ...) -> None: ...
 
 class CheckRestrictionsRequest(_message.Message):
-    __slots__ = ("subject_codes", "measure_codes")
+    __slots__ = ("subject_codes", "measure_codes", "grouped")
     SUBJECT_CODES_FIELD_NUMBER: _ClassVar[int]
     MEASURE_CODES_FIELD_NUMBER: _ClassVar[int]
+    GROUPED_FIELD_NUMBER: _ClassVar[int]
     subject_codes: _containers.RepeatedScalarFieldContainer[str]
     measure_codes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, subject_codes: _Optional[_Iterable[str]] = ..., measure_codes: _Optional[_Iterable[str]] = ...) -> None: ...
+    grouped: bool
+    def __init__(self, subject_codes: _Optional[_Iterable[str]] = ..., measure_codes: _Optional[_Iterable[str]] = ..., grouped: _Optional[bool] = ...) -> None: ...
+
+class TriggeringEntry(_message.Message):
+    __slots__ = ("entry_id", "list_type")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    LIST_TYPE_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    list_type: str
+    def __init__(self, entry_id: _Optional[str] = ..., list_type: _Optional[str] = ...) -> None: ...
 
 class RestrictionResult(_message.Message):
-    __slots__ = ("code", "found", "restricted", "rewarded", "measures", "error", "canonical_code", "natural_person", "subject_key")
+    __slots__ = ("code", "found", "restricted", "rewarded", "measures", "error", "canonical_code", "natural_person", "subject_key", "triggering")
     CODE_FIELD_NUMBER: _ClassVar[int]
     FOUND_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_FIELD_NUMBER: _ClassVar[int]
@@ -270,6 +280,7 @@ class RestrictionResult(_message.Message):
     CANONICAL_CODE_FIELD_NUMBER: _ClassVar[int]
     NATURAL_PERSON_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    TRIGGERING_FIELD_NUMBER: _ClassVar[int]
     code: str
     found: bool
     restricted: bool
@@ -279,13 +290,29 @@ class RestrictionResult(_message.Message):
     canonical_code: str
     natural_person: bool
     subject_key: str
-    def __init__(self, code: _Optional[str] = ..., found: _Optional[bool] = ..., restricted: _Optional[bool] = ..., rewarded: _Optional[bool] = ..., measures: _Optional[_Iterable[_Union[TriggeredMeasure, _Mapping]]] = ..., error: _Optional[str] = ..., canonical_code: _Optional[str] = ..., natural_person: _Optional[bool] = ..., subject_key: _Optional[str] = ...) -> None: ...
+    triggering: _containers.RepeatedCompositeFieldContainer[TriggeringEntry]
+    def __init__(self, code: _Optional[str] = ..., found: _Optional[bool] = ..., restricted: _Optional[bool] = ..., rewarded: _Optional[bool] = ..., measures: _Optional[_Iterable[_Union[TriggeredMeasure, _Mapping]]] = ..., error: _Optional[str] = ..., canonical_code: _Optional[str] = ..., natural_person: _Optional[bool] = ..., subject_key: _Optional[str] = ..., triggering: _Optional[_Iterable[_Union[TriggeringEntry, _Mapping]]] = ...) -> None: ...
+
+class MeasureSet(_message.Message):
+    __slots__ = ("measures",)
+    MEASURES_FIELD_NUMBER: _ClassVar[int]
+    measures: _containers.RepeatedCompositeFieldContainer[TriggeredMeasure]
+    def __init__(self, measures: _Optional[_Iterable[_Union[TriggeredMeasure, _Mapping]]] = ...) -> None: ...
 
 class CheckRestrictionsResponse(_message.Message):
-    __slots__ = ("results",)
+    __slots__ = ("results", "measures_by_list_type")
+    class MeasuresByListTypeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: MeasureSet
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[MeasureSet, _Mapping]] = ...) -> None: ...
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    MEASURES_BY_LIST_TYPE_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[RestrictionResult]
-    def __init__(self, results: _Optional[_Iterable[_Union[RestrictionResult, _Mapping]]] = ...) -> None: ...
+    measures_by_list_type: _containers.MessageMap[str, MeasureSet]
+    def __init__(self, results: _Optional[_Iterable[_Union[RestrictionResult, _Mapping]]] = ..., measures_by_list_type: _Optional[_Mapping[str, MeasureSet]] = ...) -> None: ...
 
 class RecordFeedbackRequest(_message.Message):
     __slots__ = ("caller", "entry_id", "measure_code", "applied_on", "outcome", "note")

@@ -315,9 +315,17 @@ async def check(
     entries. Unknown codes are reported per code; a natural person needs a stated purpose."""
     reply = await gateway.lists.check(
         lst.CheckRestrictionsRequest(
-            subject_codes=body.subject_codes, measure_codes=body.measure_codes
+            subject_codes=body.subject_codes, measure_codes=body.measure_codes, grouped=True
         )
     )
+    # The measures each list type triggers, once; each result names its entries.
+    per_type = {
+        list_type: [triggered_fields(m) for m in group.measures]
+        for list_type, group in reply.measures_by_list_type.items()
+    }
+    # A lists service from before `grouped` names every measure in full in each result
+    # (and then never fills the groups).
+    in_full = not per_type
     audited = [
         r.subject_key
         for r in reply.results
@@ -338,7 +346,13 @@ async def check(
             "code": r.code,
             "restricted": r.restricted,
             "rewarded": r.rewarded,
-            "measures": [triggered_fields(t) for t in r.measures],
+            "measures": [triggered_fields(t) for t in r.measures]
+            if in_full
+            else [
+                {**fields, "entry_id": t.entry_id, "list_type": t.list_type}
+                for t in r.triggering
+                for fields in per_type[t.list_type]
+            ],
         }
         if r.canonical_code and r.canonical_code != r.code.strip().upper():
             result["canonical_code"] = r.canonical_code
