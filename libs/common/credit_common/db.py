@@ -122,6 +122,21 @@ async def insert_rows(
                 await copy.write_row(values)
 
 
+def among(
+    dialect: str, column: sa.ColumnElement[Any], values: Sequence[Any], item_type: Any
+) -> sa.ColumnElement[bool]:
+    """column IN values, for thousands of values. On PostgreSQL one array parameter,
+    unnested in a subquery: PostgreSQL then looks each value up in the column's index.
+    Given `column = ANY(array)` instead, it planned a parallel scan of the whole table
+    once the array held some thousands of values (10,000 codes against 1,000,000
+    subjects: three processes busy for 65 ms rather than one for 75 ms). Elsewhere a
+    plain IN list (keep it under SQLite's 999 parameters)."""
+    if dialect == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(item_type))
+        return column.in_(sa.select(sa.func.unnest(array)))
+    return column.in_(list(values))
+
+
 def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING on either dialect."""
     if engine_dialect == "postgresql":

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from credit_common.db import among
 from credit_lists.adapters import tables as t
 from credit_lists.domain.model import Entry, State, Transition
 
@@ -43,11 +44,7 @@ class EntryRepository:
         self.conn = conn
 
     def _among(self, column: Any, values: list[Any]) -> Any:
-        if self.conn.dialect.name == "postgresql":
-            return column == sa.any_(
-                sa.bindparam(None, values, type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True)))
-            )
-        return column.in_(values)
+        return among(self.conn.dialect.name, column, values, postgresql.UUID(as_uuid=True))
 
     async def get(
         self, entry_id: uuid.UUID, *, for_update: bool = False, details: bool = True

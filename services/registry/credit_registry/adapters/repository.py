@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from credit_common.db import among
 from credit_registry.adapters import tables as t
 from credit_registry.adapters.crypto import IdentityProtector
 from credit_registry.domain.subjects import Kind, LegacyCode, Status, Subject
@@ -60,12 +61,7 @@ class SubjectRepository:
         )
 
     def _among(self, column: sa.Column[str], values: list[str]) -> sa.ColumnElement[bool]:
-        """column IN values: one array parameter on PostgreSQL, a plain IN list elsewhere."""
-        if self.conn.dialect.name == "postgresql":
-            return column == sa.any_(
-                sa.bindparam(None, values, type_=postgresql.ARRAY(sa.String()))
-            )
-        return column.in_(values)
+        return among(self.conn.dialect.name, column, values, sa.String())
 
     async def ids_for_keys(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
         """Subject ids by code key, then by legacy code for the keys not found."""
@@ -172,10 +168,7 @@ class SubjectRepository:
         )
 
     def _among_ids(self, column: Any, values: list[uuid.UUID]) -> Any:
-        if self.conn.dialect.name == "postgresql":
-            array = postgresql.ARRAY(postgresql.UUID(as_uuid=True))
-            return column == sa.any_(sa.bindparam(None, values, type_=array))
-        return column.in_(values)
+        return among(self.conn.dialect.name, column, values, postgresql.UUID(as_uuid=True))
 
     async def _load_with_details_in_one_query(
         self, ids: list[uuid.UUID]
