@@ -26,20 +26,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         checked = await self.registry.validate(
             list(request.codes), check_registered=request.check_registered
         )
-        return pb.ValidateCodesResponse(
-            results=[
-                pb.CodeValidation(
-                    code=c.validation.code,
-                    valid=c.validation.valid,
-                    kind=c.validation.kind or "",
-                    reason=c.validation.reason or "",
-                    warnings=list(c.validation.warnings),
-                    note=c.validation.note or "",
-                    registered=c.registered,
-                )
-                for c in checked
-            ]
-        )
+        return pb.ValidateCodesResponse(results=[convert.validation_to_pb(c) for c in checked])
 
     async def RegisterSubject(
         self, request: pb.RegisterSubjectRequest, context: Context
