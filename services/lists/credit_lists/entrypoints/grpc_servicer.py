@@ -129,12 +129,15 @@ class ListsServicer(pb_grpc.ListsServiceServicer):
             lt: [convert.measure_in_effect_pb(m) for m in measures]
             for lt, measures in check.measures_by_list_type.items()
         }
-        results = []
+        # Results added in place: building each message and then copying it into the
+        # reply cost twice as much for 10,000.
+        reply = pb.CheckRestrictionsResponse()
+        add = reply.results.add
         for c in check.results:
             if not c.found:
-                results.append(pb.RestrictionResult(code=c.code, error=c.error))
+                add(code=c.code, error=c.error)
                 continue
-            result = pb.RestrictionResult(
+            result = add(
                 code=c.code,
                 found=True,
                 error=c.error,
@@ -145,10 +148,8 @@ class ListsServicer(pb_grpc.ListsServiceServicer):
                 rewarded=c.rewarded,
             )
             if grouped:
-                result.triggering.extend(
-                    pb.TriggeringEntry(entry_id=str(e.id), list_type=e.list_type)
-                    for e in c.triggering
-                )
+                for e in c.triggering:
+                    result.triggering.add(entry_id=str(e.id), list_type=e.list_type)
             else:  # every measure in full, for callers that do not ask for groups
                 for e in c.triggering:
                     entry_id = str(e.id)
@@ -157,15 +158,10 @@ class ListsServicer(pb_grpc.ListsServiceServicer):
                         measure.CopyFrom(template)
                         measure.entry_id = entry_id
                         measure.list_type = e.list_type
-            results.append(result)
-        return pb.CheckRestrictionsResponse(
-            results=results,
-            measures_by_list_type=(
-                {lt: pb.MeasureSet(measures=ms) for lt, ms in templates.items()}
-                if grouped
-                else None
-            ),
-        )
+        if grouped:
+            for lt, measures in templates.items():
+                reply.measures_by_list_type[lt].measures.extend(measures)
+        return reply
 
     async def RecordFeedback(
         self, request: pb.RecordFeedbackRequest, context: Context

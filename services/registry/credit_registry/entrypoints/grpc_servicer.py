@@ -26,7 +26,10 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         checked = await self.registry.validate(
             list(request.codes), check_registered=request.check_registered
         )
-        return pb.ValidateCodesResponse(results=[convert.validation_to_pb(c) for c in checked])
+        reply = pb.ValidateCodesResponse()
+        for c in checked:
+            convert.add_validation(reply.results, c)
+        return reply
 
     async def RegisterSubject(
         self, request: pb.RegisterSubjectRequest, context: Context
@@ -45,17 +48,22 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         resolved = await self.registry.resolve(
             list(request.codes), details=not request.summary_only
         )
-        to_pb = convert.summary_to_pb if request.summary_only else convert.subject_to_pb
-        return pb.ResolveCodesResponse(
-            results=[
-                pb.ResolvedCode(
+        reply = pb.ResolveCodesResponse()
+        add = reply.results.add
+        for r in resolved:
+            if r.subject is None:
+                add(requested_code=r.requested, found=False)
+            elif request.summary_only:
+                add(
                     requested_code=r.requested,
-                    found=r.subject is not None,
-                    subject=to_pb(r.subject, r.requested) if r.subject else None,
+                    found=True,
+                    subject=convert.summary_fields(r.subject, r.requested),
                 )
-                for r in resolved
-            ]
-        )
+            else:
+                add(requested_code=r.requested, found=True).subject.CopyFrom(
+                    convert.subject_to_pb(r.subject, r.requested)
+                )
+        return reply
 
     async def SearchSubjects(
         self, request: pb.SearchSubjectsRequest, context: Context
