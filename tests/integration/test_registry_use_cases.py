@@ -233,6 +233,50 @@ async def test_batch_validation_takes_ten_thousand_codes_and_refuses_more(
     assert error.value.reason == "batch_too_large"
 
 
+async def test_batch_validation_says_which_codes_are_registered_under_every_kind_of_key(
+    registry_app: RegistryApp,
+) -> None:
+    """The registered check looks codes up while they are validated: each kind of key
+    (unified code, organisation code, legacy registration number, identity number) is
+    found, and an invalid or unknown code is never registered."""
+    registry = registry_app.registry
+    subject = await registry.register(
+        org(
+            org_code="MA8BRK2A8",
+            legacy_codes=[LegacyCode("registration_number", "110108000000016")],
+        )
+    )
+    await registry.register(
+        commands.Register(kind=Kind.NATURAL_PERSON, name="张三", id_number="11010519491231002X")
+    )
+    batch = (
+        [
+            subject.code.lower(),  # registered, given in lower case
+            "MA8BRK2A8",  # its organisation code
+            "110108000000016",  # its legacy registration number
+            "11010519491231002x",  # a registered person
+            "91350100M0001TGQXM",  # valid, not registered
+            subject.code[:-1] + ("0" if subject.code[-1] != "0" else "1"),  # check fails
+            "11010519491231003X",  # a person's number that fails its check
+        ]
+        * 300
+    )
+    results = await registry.validate(batch, check_registered=True)
+    flags = [(r.validation.valid, r.registered) for r in results[:7]]
+    assert flags == [
+        (True, True),
+        (True, True),
+        (True, True),
+        (True, True),
+        (True, False),
+        (False, False),
+        (False, False),
+    ]
+    assert [(r.validation.valid, r.registered) for r in results] == flags * 300
+    unchecked = await registry.validate(batch[:7], check_registered=False)
+    assert [r.registered for r in unchecked] == [False] * 7
+
+
 async def test_every_change_writes_an_event_in_the_same_transaction(
     registry_app: RegistryApp,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from credit_registry.domain.subjects import (
 from credit_registry.service_layer import commands
 
 MAX_PAGE = 500
+_VALIDATE_SLICE = 1000  # codes validated between two turns of the event loop
 _CODE_PREFIX = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2,18}$")
 
 
@@ -70,17 +72,34 @@ class Registry:
     async def validate(
         self, raw_codes: Sequence[str], *, check_registered: bool
     ) -> list[CheckedCode]:
-        """Validates codes of any kind and, if asked, whether each is registered."""
+        """Validates codes of any kind and, if asked, whether each is registered.
+
+        The registered check does not wait for the validation: the codes are looked up
+        (under every key they may be filed under) while their check characters are
+        verified, so the database works on one core while this process works on the
+        other; a code counts as registered only if it is valid and its key was found."""
         self._check_batch(raw_codes, "codes")
         today = utcnow().date()
-        results = [codes.validate_any(c, self.exceptions, today) for c in raw_codes]
-        registered: set[str] = set()
+        lookup = None
         if check_registered:
-            keys = {self._key_for(v): v.code for v in results if v.valid}
-            async with self.db.read() as conn:
-                found = await SubjectRepository(conn, self.protector).ids_for_keys(list(keys))
-            registered = {keys[k] for k in found}
-        return [CheckedCode(v, v.code in registered) for v in results]
+            lookup = asyncio.create_task(self._filed([codes.normalise(c) for c in raw_codes]))
+        try:
+            results: list[codes.Validation] = []
+            for start in range(0, len(raw_codes), _VALIDATE_SLICE):
+                part = raw_codes[start : start + _VALIDATE_SLICE]
+                results += [codes.validate_any(c, self.exceptions, today) for c in part]
+                await asyncio.sleep(0)  # the lookup goes on between slices
+            found = await lookup if lookup is not None else set()
+        finally:
+            if lookup is not None and not lookup.done():
+                lookup.cancel()
+        return [CheckedCode(v, v.valid and self._key_for(v) in found) for v in results]
+
+    async def _filed(self, normalised: list[str]) -> set[str]:
+        """The keys among these codes' possible keys that a subject is filed under."""
+        keys = list({k for code in normalised for k in self._lookup_keys(code)})
+        async with self.db.read() as conn:
+            return set(await SubjectRepository(conn, self.protector).ids_for_keys(keys))
 
     def _check_batch(self, items: Sequence[str], field: str) -> None:
         if len(items) > self.max_batch:
