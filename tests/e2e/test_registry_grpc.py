@@ -123,3 +123,46 @@ async def test_two_registry_processes_allocating_at_once_never_hand_out_the_same
     every = first_codes + second_codes
     assert len(every) == len(set(every)) == 120
     assert all(codes.validate_uscc(c).valid for c in every)
+
+
+async def test_a_summary_lookup_answers_whom_a_code_names_without_the_details(
+    registry_process: ServiceProcess,
+) -> None:
+    async with grpc.aio.insecure_channel(registry_process.address) as channel:
+        stub = pb_grpc.RegistryServiceStub(channel)
+        person = await stub.RegisterSubject(
+            pb.RegisterSubjectRequest(
+                kind=pb.SUBJECT_KIND_NATURAL_PERSON, name="王五", id_number="110105198001010016"
+            ),
+            timeout=5,
+        )
+        org = await stub.RegisterSubject(
+            pb.RegisterSubjectRequest(
+                kind=pb.SUBJECT_KIND_ORGANIZATION,
+                name="摘要测试有限公司",
+                registration_authority="9",
+                org_category="1",
+                division_code="310115",
+                legacy_codes=[pb.LegacyCode(type="registration_number", value="310115000000012")],
+            ),
+            timeout=5,
+        )
+        for subject, asked in [(person, "110105198001010016"), (org, "310115000000012")]:
+            full = await stub.GetSubject(pb.GetSubjectRequest(code=asked), timeout=5)
+            summary = await stub.GetSubject(
+                pb.GetSubjectRequest(code=asked, summary_only=True), timeout=5
+            )
+            named = (
+                "subject_id",
+                "code",
+                "subject_key",
+                "kind",
+                "status",
+                "name",
+                "requested_code",
+            )
+            assert [getattr(summary, f) for f in named] == [getattr(full, f) for f in named]
+            assert summary.subject_id == subject.subject_id
+            assert full.status_history and not summary.status_history
+        assert summary.requested_code == "310115000000012" and not summary.legacy_codes
+        assert full.legacy_codes

@@ -43,9 +43,13 @@ class RegistryClient(Backend):
         request = pb.ResolveCodesRequest(codes=codes, summary_only=True)
         return await self.call(self._stub.ResolveCodes, request, idempotent=True)
 
-    async def get(self, code: str) -> pb.Subject:
+    async def get(self, code: str, *, summary: bool = False) -> pb.Subject:
+        """The subject a code names; `summary`: only its id, code, key, kind, status and
+        name (half the registry's work: no histories, legacy codes or dates)."""
         return await self.call(
-            self._stub.GetSubject, pb.GetSubjectRequest(code=code), idempotent=True
+            self._stub.GetSubject,
+            pb.GetSubjectRequest(code=code, summary_only=summary),
+            idempotent=True,
         )
 
     async def search(self, request: pb.SearchSubjectsRequest) -> pb.SearchSubjectsResponse:

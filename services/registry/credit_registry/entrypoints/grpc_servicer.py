@@ -38,8 +38,10 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         return convert.subject_to_pb(subject)
 
     async def GetSubject(self, request: pb.GetSubjectRequest, context: Context) -> pb.Subject:
-        resolution = await self.registry.get(request.code)
+        resolution = await self.registry.get(request.code, details=not request.summary_only)
         assert resolution.subject is not None
+        if request.summary_only:
+            return pb.Subject(**convert.summary_fields(resolution.subject, resolution.requested))
         return convert.subject_to_pb(resolution.subject, resolution.requested)
 
     async def ResolveCodes(

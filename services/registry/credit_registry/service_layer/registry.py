@@ -268,9 +268,9 @@ class Registry:
 
     # -- lookup ---------------------------------------------------------------------
 
-    async def get(self, raw_code: str) -> Resolution:
+    async def get(self, raw_code: str, *, details: bool = True) -> Resolution:
         """Finds a subject by code, legacy code or identity number, following merges."""
-        resolved = await self.resolve([raw_code])
+        resolved = await self.resolve([raw_code], details=details)
         if resolved[0].subject is None:
             raise NotFound("no subject answers to this code", "not_found")
         return resolved[0]

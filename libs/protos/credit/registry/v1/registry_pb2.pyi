@@ -163,10 +163,12 @@ class RegisterSubjectRequest(_message.Message):
     def __init__(self, kind: _Optional[_Union[SubjectKind, str]] = ..., name: _Optional[str] = ..., registration_authority: _Optional[str] = ..., org_category: _Optional[str] = ..., division_code: _Optional[str] = ..., org_code: _Optional[str] = ..., id_number: _Optional[str] = ..., legal_representative: _Optional[str] = ..., registered_on: _Optional[str] = ..., legacy_codes: _Optional[_Iterable[_Union[LegacyCode, _Mapping]]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class GetSubjectRequest(_message.Message):
-    __slots__ = ("code",)
+    __slots__ = ("code", "summary_only")
     CODE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_ONLY_FIELD_NUMBER: _ClassVar[int]
     code: str
-    def __init__(self, code: _Optional[str] = ...) -> None: ...
+    summary_only: bool
+    def __init__(self, code: _Optional[str] = ..., summary_only: _Optional[bool] = ...) -> None: ...
 
 class ResolveCodesRequest(_message.Message):
     __slots__ = ("codes", "summary_only")

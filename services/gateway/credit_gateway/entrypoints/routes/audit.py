@@ -68,7 +68,7 @@ async def _own_subject(code: str, caller: Caller, gateway: GatewayDep) -> pb.Sub
     """The subject, if the caller is it (subject:self)."""
     if "subject:self" not in caller.scopes:
         raise Problem(403, "scope_missing", "this call needs the subject:self scope")
-    subject = await gateway.registry.get(code)
+    subject = await gateway.registry.get(code, summary=True)
     if not caller.is_self(subject.code):
         raise Problem(403, "not_your_subject", "a subject may only act for itself")
     return subject
@@ -132,7 +132,7 @@ async def who_queried(
             "this call needs a token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    subject = await gateway.registry.get(code)
+    subject = await gateway.registry.get(code, summary=True)
     if "audit:read" not in caller.scopes and not caller.is_self(subject.code):
         raise Problem(
             403, "not_your_subject", "only the subject itself or an auditor may see who queried it"
@@ -161,7 +161,7 @@ async def search_audit(
     """The query audit log, newest first."""
     subject_key = ""
     if subject_code:
-        subject_key = (await gateway.registry.get(subject_code)).subject_key
+        subject_key = (await gateway.registry.get(subject_code, summary=True)).subject_key
     offset = _offset(page_token)
     found = await gateway.audit.search(
         client_id=client_id,

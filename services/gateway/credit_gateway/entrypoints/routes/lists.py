@@ -191,7 +191,7 @@ async def propose(
         request.valid_until.FromDatetime(body.valid_until.astimezone(dt.UTC))
     entry = await gateway.lists.propose(request)
     await caching.drop(gateway, entry.subject_id, LISTINGS)
-    subject = await gateway.registry.get(body.subject_code)
+    subject = await gateway.registry.get(body.subject_code, summary=True)
     return entry_view(entry, subject, Level.RESTRICTED, history=True)
 
 
@@ -220,7 +220,7 @@ async def search_entries(
         return caching.json_response(kept.body)
     subject_id = ""
     if subject_code:
-        subject = await gateway.registry.get(subject_code)
+        subject = await gateway.registry.get(subject_code, summary=True)
         level_for_subject(subject, read)
         subject_id = subject.subject_id
     public = read.level == Level.PUBLIC
@@ -286,7 +286,7 @@ async def subject_lists(
     found = await caching.cached(gateway, read, key, "lists")
     if isinstance(found, Hit):
         return caching.json_response(found.body)
-    subject = await gateway.registry.get(code)
+    subject = await gateway.registry.get(code, summary=True)
     level = level_for_subject(subject, read)
     status = await gateway.lists.status(subject.subject_id, include_past=level > Level.PUBLIC)
     audit(gateway, read, [subject.subject_key], "lists", level)

@@ -50,7 +50,7 @@ async def _acting_for(gateway: GatewayDep, caller: Caller, subject_code: str | N
     if "objections:file" in caller.scopes:
         return subject_code or ""
     if subject_code and subject_code != caller.subject_code:
-        named = await gateway.registry.get(subject_code)
+        named = await gateway.registry.get(subject_code, summary=True)
         if not caller.is_self(named.code):
             raise Problem(403, "subject_mismatch", "a subject files only for itself")
     return caller.subject_code
@@ -81,7 +81,7 @@ async def _audience(gateway: GatewayDep, caller: Caller) -> Audience:
         return Audience(True, caller.client_id)
     subject_id = ""
     if "subject:self" in caller.scopes and caller.subject_code:
-        subject_id = (await gateway.registry.get(caller.subject_code)).subject_id
+        subject_id = (await gateway.registry.get(caller.subject_code, summary=True)).subject_id
     department = caller.department if "objections:verify" in caller.scopes else ""
     return Audience(False, caller.client_id, department, subject_id)
 
@@ -91,7 +91,9 @@ async def _filters(
 ) -> tuple[str, str, str]:
     """(subject_id, source_department, filed_by) a listing is narrowed to."""
     audience = await _audience(gateway, caller)
-    asked = (await gateway.registry.get(subject_code)).subject_id if subject_code else ""
+    asked = (
+        (await gateway.registry.get(subject_code, summary=True)).subject_id if subject_code else ""
+    )
     if audience.everything:
         return asked, "", ""
     if audience.department:

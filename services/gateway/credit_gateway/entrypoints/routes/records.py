@@ -142,7 +142,7 @@ async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: 
         )
     )
     await caching.drop(gateway, reply.record.subject_id)
-    subject = await gateway.registry.get(body.subject_code)
+    subject = await gateway.registry.get(body.subject_code, summary=True)
     view = record_view(reply.record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if reply.created else 200)
 
@@ -155,7 +155,7 @@ async def _record_at_level(
             record_id=record_id, level=LEVEL_TO_PB[read.level], with_versions=versions
         )
     )
-    subject = await gateway.registry.get(record.subject_code)
+    subject = await gateway.registry.get(record.subject_code, summary=True)
     level = level_for_subject(subject, read)
     audit(gateway, read, [subject.subject_key], "record", level)
     if level != read.level:  # the subject itself: everything
@@ -199,7 +199,7 @@ async def correct_record(
         )
     )
     await caching.drop(gateway, record.subject_id)
-    subject = await gateway.registry.get(record.subject_code)
+    subject = await gateway.registry.get(record.subject_code, summary=True)
     return record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
 
 
@@ -212,7 +212,7 @@ async def withdraw_record(
         rec.WithdrawRecordRequest(caller=_caller(caller), record_id=record_id, reason=body.reason)
     )
     await caching.drop(gateway, record.subject_id)
-    subject = await gateway.registry.get(record.subject_code)
+    subject = await gateway.registry.get(record.subject_code, summary=True)
     return record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
 
 
@@ -247,7 +247,7 @@ async def subject_records(
     found = await caching.cached(gateway, read, key, "records")
     if isinstance(found, Hit):
         return caching.json_response(found.body)
-    subject = await gateway.registry.get(code)
+    subject = await gateway.registry.get(code, summary=True)
     level = level_for_subject(subject, read)
     request = rec.ListSubjectRecordsRequest(
         subject_id=subject.subject_id,
