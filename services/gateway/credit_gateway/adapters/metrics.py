@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -27,6 +27,17 @@ BACKEND_ERRORS = Counter(
 )
 RATE_LIMITED = Counter(
     "credit_gateway_rate_limited_total", "Requests refused by the rate limit", registry=REGISTRY
+)
+SHED = Counter(
+    "credit_gateway_shed_total",
+    "Requests answered 503 at once because the gateway had its limit of requests in "
+    "progress (max_in_flight) for longer than in_flight_wait_seconds",
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge(
+    "credit_gateway_in_flight",
+    "Requests in progress (health and metrics not counted)",
+    registry=REGISTRY,
 )
 PUBLIC_CACHE = Counter(
     "credit_gateway_public_cache_total",

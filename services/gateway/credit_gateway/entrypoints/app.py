@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from credit_common import telemetry
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
-from credit_gateway.entrypoints.middleware import Idempotency, Metrics
+from credit_gateway.entrypoints.middleware import Idempotency, InFlightLimit, Metrics
 from credit_gateway.entrypoints.routes import (
     admin,
     audit,
@@ -114,6 +114,11 @@ def create_app(gateway: Gateway) -> FastAPI:
     for module in (health, oauth, admin, registry, records, bulk, lists, objections, audit, report):
         app.include_router(module.router, responses=problems.error_responses())
     app.add_middleware(Idempotency, gateway=gateway)
+    app.add_middleware(
+        InFlightLimit,
+        limit=gateway.settings.max_in_flight,
+        wait=gateway.settings.in_flight_wait_seconds,
+    )
     app.add_middleware(
         RequestIdAndLimits,
         max_body=gateway.settings.max_body_bytes,

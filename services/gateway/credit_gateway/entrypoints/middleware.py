@@ -1,7 +1,8 @@
-"""Metrics of every request, and Idempotency-Key replays of creating POSTs."""
+"""Metrics of every request, load shedding, and Idempotency-Key replays of creating POSTs."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -41,6 +42,49 @@ class Metrics:
             path = getattr(route, "path", "unmatched")
             metrics.REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
             metrics.LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+
+class InFlightLimit:
+    """Sheds load: with `limit` requests in progress, the next waits at most `wait`
+    seconds for a place, then is answered 503 at once. Under overload the gateway
+    otherwise queues requests behind work that will miss its deadlines, and serves fewer
+    of them in time than it could; shed callers are told to retry (Retry-After)."""
+
+    EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+
+    def __init__(self, app: ASGIApp, limit: int, wait: float) -> None:
+        self.app = app
+        self.wait = wait
+        self._places = asyncio.Semaphore(limit) if limit > 0 else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._places is None or scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        try:
+            if self._places.locked():
+                await asyncio.wait_for(self._places.acquire(), self.wait)
+            else:  # a place is free: no timer, no task
+                await self._places.acquire()
+        except TimeoutError:
+            metrics.SHED.inc()
+            answer = problems.problem_response(
+                problems.Problem(
+                    503,
+                    "service_unavailable",
+                    "the gateway is at its limit of requests in progress; try again shortly",
+                    service="gateway",
+                    headers={"Retry-After": "1"},
+                )
+            )
+            await answer(scope, receive, send)
+            return
+        metrics.IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            metrics.IN_FLIGHT.dec()
+            self._places.release()
 
 
 class Idempotency:
