@@ -32,11 +32,12 @@ class GatewaySettings(ServiceSettings):
     # Every backend call carries this deadline; a backend that misses it is a 503.
     backend_deadline_seconds: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024
-    # Load shedding: past this many requests in progress at once, a request waits at most
-    # in_flight_wait_seconds for one to finish, then gets 503 (service "gateway", with
-    # Retry-After) rather than queueing behind work whose callers would give up. Health,
-    # readiness and metrics are never held back. 0: no limit.
+    # Load shedding: past this many requests in progress at once, a request waits for one
+    # to finish, then gets 503 (service "gateway", with Retry-After) rather than queueing
+    # behind work whose callers would give up. Health, readiness and metrics are never
+    # held back. 0: no limit.
     max_in_flight: int = 128
+    # How long a request past max_in_flight waits for a place before its 503.
     in_flight_wait_seconds: float = 1.0
     # Token buckets per client (Redis; off without a Redis URL). A client may have its own.
     rate_limit_per_second: float = 50.0
