@@ -269,6 +269,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=30,
         help="gateway→lists and lists→registry deadline, s (defaults 2 and 5 time out the check)",
     )
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="the gateway's load shedding limit (its default if not given; 0: none)",
+    )
+    p.add_argument(
+        "--in-flight-wait", type=float, default=None, help="the gateway's wait for a place, s"
+    )
     return p.parse_args(argv)
 
 
@@ -294,11 +303,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     recreate_database(LISTS_DB)
     results: dict[str, Any] = {}
     deadline = str(args.deadline)
+    gateway_env = {"CREDIT_GATEWAY_BACKEND_DEADLINE_SECONDS": deadline}
+    if args.max_in_flight is not None:
+        gateway_env["CREDIT_GATEWAY_MAX_IN_FLIGHT"] = str(args.max_in_flight)
+    if args.in_flight_wait is not None:
+        gateway_env["CREDIT_GATEWAY_IN_FLIGHT_WAIT_SECONDS"] = str(args.in_flight_wait)
     stack = start_stack(
         logs,
         ["lists"],
         {"lists": LISTS_DB},
-        {"CREDIT_GATEWAY_BACKEND_DEADLINE_SECONDS": deadline},
+        gateway_env,
         {"CREDIT_LISTS_BACKEND_DEADLINE_SECONDS": deadline},
     )
     log(f"  services up: {stack.addresses}")
