@@ -122,6 +122,9 @@ async def insert_rows(
                 await copy.write_row(values)
 
 
+_FEW = 50  # up to this many values, `= ANY(array)` (0.17 ms a lookup against 0.26)
+
+
 def among(
     dialect: str, column: sa.ColumnElement[Any], values: Sequence[Any], item_type: Any
 ) -> sa.ColumnElement[bool]:
@@ -130,9 +133,12 @@ def among(
     Given `column = ANY(array)` instead, it planned a parallel scan of the whole table
     once the array held some thousands of values (10,000 codes against 1,000,000
     subjects: three processes busy for 65 ms rather than one for 75 ms). Elsewhere a
-    plain IN list (keep it under SQLite's 999 parameters)."""
+    plain IN list (keep it under SQLite's 999 parameters). A few values (a single lookup)
+    keep `= ANY(array)`, which PostgreSQL plans in less time."""
     if dialect == "postgresql":
         array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(item_type))
+        if len(values) <= _FEW:
+            return column == sa.any_(array)  # type: ignore[no-any-return]
         return column.in_(sa.select(sa.func.unnest(array)))
     return column.in_(list(values))
 
