@@ -113,16 +113,10 @@ def measure_in_effect_pb(m: Measure) -> pb.TriggeredMeasure:
 
 
 def triggered_to_pb(value: Triggered) -> pb.TriggeredMeasure:
-    m = value.measure
-    return pb.TriggeredMeasure(
-        measure_code=m.measure_code,
-        name=m.name,
-        kind=m.kind,
-        entry_id=str(value.entry.id),
-        list_type=value.entry.list_type,
-        basis=m.basis,
-        implementing_department=m.implementing_department,
-    )
+    message = measure_in_effect_pb(value.measure)
+    message.entry_id = str(value.entry.id)
+    message.list_type = value.entry.list_type
+    return message
 
 
 def status_to_pb(status: Status) -> pb.SubjectStatusResponse:
