@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit.registry.v1 import registry_pb2_grpc as pb_grpc
@@ -17,8 +17,7 @@ PARALLEL = 4  # calls in flight at once
 PERSON = pb.SUBJECT_KIND_NATURAL_PERSON
 
 
-@dataclass(frozen=True)
-class SubjectRef:
+class SubjectRef(NamedTuple):  # a tuple: a 10,000-code check makes 10,000 of them
     subject_id: uuid.UUID
     key: str
     natural_person: bool

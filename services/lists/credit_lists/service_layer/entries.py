@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from credit.events.v1 import lists_pb2 as ev
 from credit_common.db import Database
@@ -21,6 +22,7 @@ from credit_lists.service_layer import commands
 
 MAX_PAGE = 500
 MAX_BATCH = 10_000
+_NONE: frozenset[str] = frozenset()  # the measure kinds of a subject on no list
 # Stored states a computed state can come from (the clock moves publicity → effective → expired).
 STORED_FOR = {
     State.PUBLICITY: (State.PUBLICITY,),
@@ -69,15 +71,14 @@ class Status:
         return any(t.measure.kind == "reward" for t in self.measures)
 
 
-@dataclass(frozen=True)
-class Checked:
-    """One code of a restriction check. `triggering`: the subject's effective entries whose
-    list types trigger at least one asked measure (the measures are the check's
-    `measures_by_list_type`, the same for every subject)."""
+class Checked(NamedTuple):
+    """One code of a restriction check (a tuple: a check makes 10,000). `triggering`: the
+    subject's effective entries whose list types trigger at least one asked measure (the
+    measures are the check's `measures_by_list_type`, the same for every subject)."""
 
     code: str
     found: bool
-    triggering: list[Entry] = field(default_factory=list)
+    triggering: tuple[Entry, ...] = ()
     restricted: bool = False
     rewarded: bool = False
     canonical_code: str = ""
@@ -362,13 +363,13 @@ class Entries:
                 error = "unknown subject" if code else "empty code"
                 results.append(Checked(raw, False, error=error))
                 continue
-            mine = by_subject.get(ref.subject_id, [])
-            triggered = set().union(*(kinds[e.list_type] for e in mine)) if mine else set()
+            mine = by_subject.get(ref.subject_id)
+            triggered = set().union(*(kinds[e.list_type] for e in mine)) if mine else _NONE
             results.append(
                 Checked(
                     raw,
                     True,
-                    mine,
+                    tuple(mine) if mine else (),
                     restricted="punish" in triggered,
                     rewarded="reward" in triggered,
                     canonical_code="" if ref.natural_person else ref.key,
