@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import logging
-import sys
 
 import uvicorn
 
-from credit_common.logs import configure_logging
+from credit_common import cli
 from credit_common.telemetry import configure_tracing, instrument_grpc_client
 from credit_gateway import bootstrap
 from credit_gateway.entrypoints.app import create_app
@@ -41,27 +38,7 @@ async def rotate_key(settings: GatewaySettings) -> None:
     print(f"new signing key {key.kid}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="credit_gateway")
-    parser.add_argument(
-        "command",
-        choices=["serve", "migrate", "audit-check", "rotate-key"],
-        nargs="?",
-        default="serve",
-    )
-    parser.add_argument("--no-migrate", action="store_true")
-    args = parser.parse_args()
-    settings = GatewaySettings()
-    configure_logging("gateway", fmt=settings.log_format, level=settings.log_level)
-    if args.command == "audit-check":
-        sys.exit(asyncio.run(audit_check(settings)))
-    if args.command == "rotate-key":
-        asyncio.run(rotate_key(settings))
-        return
-    if args.command == "migrate" or not args.no_migrate:
-        bootstrap.migrate(settings)
-        if args.command == "migrate":
-            return
+def _serve(settings: GatewaySettings) -> None:
     if configure_tracing("gateway"):
         instrument_grpc_client()
     app = create_app(bootstrap.build(settings))
@@ -75,6 +52,19 @@ def main() -> None:
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
+
+
+def main() -> None:
+    cli.run(
+        "gateway",
+        GatewaySettings,
+        migrate=bootstrap.migrate,
+        serve=_serve,
+        commands={
+            "audit-check": cli.Command(audit_check, "verify the query audit log's hash chain"),
+            "rotate-key": cli.Command(rotate_key, "add a new token signing key"),
+        },
     )
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from collections.abc import Awaitable
 
 from credit.lists.v1 import lists_pb2, lists_pb2_grpc
+from credit_common import cli
 from credit_common.event_loops import event_loops
 from credit_common.grpc_server import GrpcService, serve_until_stopped
-from credit_common.logs import configure_logging
 from credit_common.redis_client import make_redis
 from credit_common.telemetry import (
     configure_tracing,
@@ -84,30 +83,27 @@ async def _seed(settings: ListsSettings) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="credit_lists")
-    parser.add_argument(
-        "command",
-        choices=["serve", "migrate", "seed"],
-        nargs="?",
-        default="serve",
-        help="seed: add the shipped list types and measures not defined yet (serving does it too)",
-    )
-    parser.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
-    args = parser.parse_args()
-    settings = ListsSettings()
-    configure_logging("lists", fmt=settings.log_format, level=settings.log_level)
-    if args.command == "migrate" or not args.no_migrate:
-        bootstrap.migrate(settings)
-        if args.command == "migrate":
-            return
-    if args.command == "seed":
-        asyncio.run(_seed(settings))
-        return
+def _serve(settings: ListsSettings) -> None:
     if configure_tracing("lists"):
         instrument_grpc_server()
         instrument_grpc_client()
     asyncio.run(serve(settings))
+
+
+def main() -> None:
+    cli.run(
+        "lists",
+        ListsSettings,
+        migrate=bootstrap.migrate,
+        serve=_serve,
+        commands={
+            "seed": cli.Command(
+                _seed,
+                "add the shipped list types and measures not defined yet (serving does it too)",
+                migrate_first=True,
+            )
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from collections.abc import Awaitable
 
 from credit.objections.v1 import objections_pb2, objections_pb2_grpc
+from credit_common import cli
 from credit_common.event_loops import event_loops
 from credit_common.grpc_server import GrpcService, serve_until_stopped
-from credit_common.logs import configure_logging
 from credit_common.redis_client import make_redis
 from credit_common.telemetry import (
     configure_tracing,
@@ -73,21 +72,15 @@ async def serve(settings: ObjectionsSettings) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="credit_objections")
-    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
-    parser.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
-    args = parser.parse_args()
-    settings = ObjectionsSettings()
-    configure_logging("objections", fmt=settings.log_format, level=settings.log_level)
-    if args.command == "migrate" or not args.no_migrate:
-        bootstrap.migrate(settings)
-        if args.command == "migrate":
-            return
+def _serve(settings: ObjectionsSettings) -> None:
     if configure_tracing("objections"):
         instrument_grpc_server()
         instrument_grpc_client()
     asyncio.run(serve(settings))
+
+
+def main() -> None:
+    cli.run("objections", ObjectionsSettings, migrate=bootstrap.migrate, serve=_serve)
 
 
 if __name__ == "__main__":

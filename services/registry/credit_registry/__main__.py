@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 
 from credit.registry.v1 import registry_pb2, registry_pb2_grpc
+from credit_common import cli
 from credit_common.grpc_server import GrpcService, serve_until_stopped
-from credit_common.logs import configure_logging
 from credit_common.redis_client import make_redis
 from credit_common.relay import OutboxRelay
 from credit_common.telemetry import configure_tracing, instrument_grpc_server
@@ -73,29 +72,22 @@ async def _rekey(settings: RegistrySettings) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="credit_registry")
-    parser.add_argument(
-        "command",
-        choices=["serve", "migrate", "rekey"],
-        nargs="?",
-        default="serve",
-        help="rekey: re-encrypt every identity number under the current key",
-    )
-    parser.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
-    args = parser.parse_args()
-    settings = RegistrySettings()
-    configure_logging("registry", fmt=settings.log_format, level=settings.log_level)
-    if args.command == "rekey":
-        asyncio.run(_rekey(settings))
-        return
-    if args.command == "migrate" or not args.no_migrate:
-        bootstrap.migrate(settings)
-        if args.command == "migrate":
-            return
+def _serve(settings: RegistrySettings) -> None:
     if configure_tracing("registry"):
         instrument_grpc_server()
     asyncio.run(serve(settings))
+
+
+def main() -> None:
+    cli.run(
+        "registry",
+        RegistrySettings,
+        migrate=bootstrap.migrate,
+        serve=_serve,
+        commands={
+            "rekey": cli.Command(_rekey, "re-encrypt every identity number under the current key")
+        },
+    )
 
 
 if __name__ == "__main__":

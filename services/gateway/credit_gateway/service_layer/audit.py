@@ -54,10 +54,6 @@ _ORDER = sorted(Query._fields)
 _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
-def _fields(query: Query) -> dict[str, object]:
-    return query._asdict()
-
-
 @functools.lru_cache(maxsize=64)  # the entries of one request share their moment
 def _iso(at: dt.datetime) -> str:
     return at.isoformat()
@@ -138,7 +134,7 @@ class AuditLog:
             rows = []
             for query in queries:
                 digest = chain_hash(prev, query)
-                rows.append({**_fields(query), "prev_hash": prev, "hash": digest})
+                rows.append({**query._asdict(), "prev_hash": prev, "hash": digest})
                 prev = digest
             await insert_rows(conn, query_audit, rows)
 

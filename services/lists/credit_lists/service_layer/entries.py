@@ -78,7 +78,7 @@ class Checked(NamedTuple):
 
     code: str
     found: bool
-    triggering: tuple[Entry, ...] = ()
+    triggering: Sequence[Entry] = ()
     restricted: bool = False
     rewarded: bool = False
     canonical_code: str = ""
@@ -294,16 +294,12 @@ class Entries:
             )
         return entry
 
-    def measures_for(
-        self, entries: Sequence[Entry], measure_codes: Sequence[str] = ()
-    ) -> list[Triggered]:
-        wanted = set(measure_codes)
+    def measures_for(self, entries: Sequence[Entry]) -> list[Triggered]:
         return [
             Triggered(m, e)
             for e in entries
             if e.state == State.EFFECTIVE
             for m in self.definitions.by_list_type.get(e.list_type, [])
-            if not wanted or m.measure_code in wanted
         ]
 
     async def status(self, subject_id: uuid.UUID, *, include_past: bool) -> Status:
@@ -369,7 +365,7 @@ class Entries:
                 Checked(
                     raw,
                     True,
-                    tuple(mine) if mine else (),
+                    mine or (),
                     restricted="punish" in triggered,
                     rewarded="reward" in triggered,
                     canonical_code="" if ref.natural_person else ref.key,

@@ -63,27 +63,37 @@ class SubjectRepository:
     def _among(self, column: sa.Column[str], values: list[str]) -> sa.ColumnElement[bool]:
         return among(self.conn.dialect.name, column, values, sa.String())
 
-    async def ids_for_keys(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
-        """Subject ids by code key, then by legacy code for the keys not found."""
-        found: dict[str, uuid.UUID] = {}
+    async def _rows_for_keys(self, keys: Sequence[str], columns: Sequence[Any]) -> list[Any]:
+        """`columns` of the subjects filed under these keys, each row with the key that found
+        it (`filed_key`): by code key, then by legacy code for the keys not found."""
+        rows: list[Any] = []
+        lc = t.legacy_codes
         step = 10_000 if self.conn.dialect.name == "postgresql" else 900
         for start in range(0, len(keys), step):
             chunk = list(keys[start : start + step])
-            rows = await self.conn.execute(
-                sa.select(t.subjects.c.code_key, t.subjects.c.id).where(
+            by_code = await self.conn.execute(
+                sa.select(t.subjects.c.code_key.label("filed_key"), *columns).where(
                     self._among(t.subjects.c.code_key, chunk)
                 )
             )
-            found.update({r.code_key: r.id for r in rows})
-            legacy = [k for k in chunk if k not in found and len(k) in (9, 15)]
+            found = by_code.all()
+            rows += found
+            hit = {r.filed_key for r in found}
+            legacy = [k for k in chunk if k not in hit and len(k) in (9, 15)]
             if legacy:
-                rows = await self.conn.execute(
-                    sa.select(t.legacy_codes.c.value, t.legacy_codes.c.subject_id).where(
-                        self._among(t.legacy_codes.c.value, legacy)
-                    )
+                by_legacy = await self.conn.execute(
+                    sa.select(lc.c.value.label("filed_key"), *columns)
+                    .join(lc, lc.c.subject_id == t.subjects.c.id)
+                    .where(self._among(lc.c.value, legacy))
                 )
-                for r in rows:
-                    found.setdefault(r.value, r.subject_id)
+                rows += by_legacy.all()
+        return rows
+
+    async def ids_for_keys(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
+        """Subject ids by code key, then by legacy code for the keys not found."""
+        found: dict[str, uuid.UUID] = {}
+        for r in await self._rows_for_keys(keys, (t.subjects.c.id,)):
+            found.setdefault(r.filed_key, r.id)
         return found
 
     async def summaries_for_keys(
@@ -93,26 +103,10 @@ class SubjectRepository:
         ids by key (code key, then legacy code) and their summaries."""
         found: dict[str, uuid.UUID] = {}
         subjects: dict[uuid.UUID, Subject] = {}
-        step = 10_000 if self.conn.dialect.name == "postgresql" else 900
-        for start in range(0, len(keys), step):
-            chunk = list(keys[start : start + step])
-            rows = await self.conn.execute(
-                sa.select(*SUMMARY_COLUMNS).where(self._among(t.subjects.c.code_key, chunk))
-            )
-            for r in rows:
-                found[r.code_key] = r.id
+        for r in await self._rows_for_keys(keys, SUMMARY_COLUMNS):
+            found.setdefault(r.filed_key, r.id)
+            if r.id not in subjects:
                 subjects[r.id] = self._row_to_summary(r)
-            legacy = [k for k in chunk if k not in found and len(k) in (9, 15)]
-            if legacy:
-                lc = t.legacy_codes
-                rows = await self.conn.execute(
-                    sa.select(lc.c.value, *SUMMARY_COLUMNS)
-                    .join(lc, lc.c.subject_id == t.subjects.c.id)
-                    .where(self._among(lc.c.value, legacy))
-                )
-                for r in rows:
-                    found.setdefault(r.value, r.id)
-                    subjects.setdefault(r.id, self._row_to_summary(r))
         return found, subjects
 
     async def load(
