@@ -48,6 +48,7 @@ import redis
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.registry import NO_RATE_LIMITS
 from credit.objections.v1 import objections_pb2 as ob
 from credit.objections.v1 import objections_pb2_grpc as ob_grpc
 from credit_objections.adapters import tables
@@ -183,6 +184,7 @@ def start_stack(logs: Path) -> Stack:
                     f"{prefix}HTTP_PORT": str(ports[name]),
                     "CREDIT_ADMIN_CLIENT_ID": ADMIN[0],
                     "CREDIT_ADMIN_CLIENT_SECRET": ADMIN[1],
+                    **NO_RATE_LIMITS,
                 }
             )
         else:
