@@ -65,7 +65,8 @@ class SubjectRepository:
 
     async def _rows_for_keys(self, keys: Sequence[str], columns: Sequence[Any]) -> list[Any]:
         """`columns` of the subjects filed under these keys, each row with the key that found
-        it (`filed_key`): by code key, then by legacy code for the keys not found."""
+        it (`filed_key`): by code key, then by legacy code for the keys not found. Without
+        columns, only the keys: both indexes answer alone (no table rows read)."""
         rows: list[Any] = []
         lc = t.legacy_codes
         step = 10_000 if self.conn.dialect.name == "postgresql" else 900
@@ -81,13 +82,16 @@ class SubjectRepository:
             hit = {r.filed_key for r in found}
             legacy = [k for k in chunk if k not in hit and len(k) in (9, 15)]
             if legacy:
-                by_legacy = await self.conn.execute(
-                    sa.select(lc.c.value.label("filed_key"), *columns)
-                    .join(lc, lc.c.subject_id == t.subjects.c.id)
-                    .where(self._among(lc.c.value, legacy))
-                )
+                query = sa.select(lc.c.value.label("filed_key"), *columns)
+                if columns:
+                    query = query.join(lc, lc.c.subject_id == t.subjects.c.id)
+                by_legacy = await self.conn.execute(query.where(self._among(lc.c.value, legacy)))
                 rows += by_legacy.all()
         return rows
+
+    async def filed_keys(self, keys: Sequence[str]) -> set[str]:
+        """The keys among these that a subject is filed under (code key or legacy code)."""
+        return {r.filed_key for r in await self._rows_for_keys(keys, ())}
 
     async def ids_for_keys(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
         """Subject ids by code key, then by legacy code for the keys not found."""

@@ -274,6 +274,12 @@ def validate_citizen_id(code: str, today: datetime.date | None = None) -> Valida
     return Validation(code, True, kind)
 
 
+def is_citizen_id(code: str) -> bool:
+    """Whether a normalised code is a valid citizen identity number (cheap for the many
+    that are not even shaped like one)."""
+    return _CITIZEN_SHAPE.fullmatch(code) is not None and validate_citizen_id(code).valid
+
+
 def _looks_like_citizen_id(code: str) -> bool:
     born = _birth_date(code) if _CITIZEN_SHAPE.fullmatch(code) else None
     return born is not None and 1900 <= born.year <= 2099

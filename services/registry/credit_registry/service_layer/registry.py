@@ -99,7 +99,7 @@ class Registry:
         """The keys among these codes' possible keys that a subject is filed under."""
         keys = list({k for code in normalised for k in self._lookup_keys(code)})
         async with self.db.read() as conn:
-            return set(await SubjectRepository(conn, self.protector).ids_for_keys(keys))
+            return await SubjectRepository(conn, self.protector).filed_keys(keys)
 
     def _check_batch(self, items: Sequence[str], field: str) -> None:
         if len(items) > self.max_batch:
@@ -307,7 +307,7 @@ class Registry:
         check may still be an all-digit unified code, so both are tried, person first."""
         if "\x00" in code:  # nothing is filed under it (and PostgreSQL cannot compare it)
             return []
-        if len(code) == 18 and codes.validate_citizen_id(code).valid:
+        if len(code) == 18 and codes.is_citizen_id(code):
             return [self.protector.lookup_key(code), code]
         return [code]
 
