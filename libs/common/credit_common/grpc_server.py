@@ -11,6 +11,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from credit_common import heap
+
 log = logging.getLogger(__name__)
 
 Register = Callable[[grpc.aio.Server], None]
@@ -81,6 +83,7 @@ async def serve_until_stopped(
     stop = asyncio.Event()
     install_stop_signals(stop)
     await service.start()
+    heap.settle()
     if on_ready:
         on_ready(service.port)
     tasks = [asyncio.ensure_future(job) for job in background]

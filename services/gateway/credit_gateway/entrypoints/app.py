@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from credit_common import telemetry
+from credit_common import heap, telemetry
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
 from credit_gateway.entrypoints.middleware import Idempotency, InFlightLimit, Metrics
@@ -99,6 +99,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        heap.settle()
         yield
         await gateway.stop()
 
