@@ -105,7 +105,10 @@ async def scenario_check(
         restricted_counts: list[int] = []
         errors: list[str] = []
         busy0 = psutil.cpu_times()
+        cpu0: dict[str, float] = {}
         for i in range(calls + 1):
+            if i == 1:  # after the warm-up call
+                cpu0 = process_cpu(stack)
             batch = rng.sample(listed, 2_000) + rng.sample(unlisted, 8_000)
             rng.shuffle(batch)
             t0 = time.perf_counter()
@@ -123,7 +126,12 @@ async def scenario_check(
             restricted_counts.append(sum(1 for r in results if r["restricted"]))
             latencies.append(elapsed)
         busy1 = psutil.cpu_times()
+        cpu1 = process_cpu(stack)
     out = {
+        "cpu_ms_per_call": {
+            name: round((cpu1[name] - cpu0.get(name, cpu1[name])) * 1000 / max(calls, 1), 1)
+            for name in cpu1
+        },
         "calls": len(latencies),
         "codes_per_call": 10_000,
         "listed_per_call": 2_000,
@@ -138,7 +146,16 @@ async def scenario_check(
         f"{lat.get('max')} ms; restricted per call {restricted_counts[:3]}…; errors {len(errors)}; "
         f"machine {out['machine_busy']:.0%} busy"
     )
+    log(f"  CPU per call, ms: {out['cpu_ms_per_call']}")
     return out
+
+
+def process_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user + system) each service process has used so far."""
+    return {
+        name: sum(psutil.Process(service.pid).cpu_times()[:2])
+        for name, service in stack.services.items()
+    }
 
 
 async def scenario_status(
