@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
-from credit_common.db import GUID, Database, UTCDateTime, insert_rows
+from credit_common.db import GUID, Database, UTCDateTime, among, insert_rows
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
@@ -150,5 +152,45 @@ async def test_insert_rows_writes_every_row_as_given_json_included(database_url:
         async with db.read() as conn:
             stored_docs = list(await conn.scalars(sa.select(documents.c.doc)))
         assert sorted(stored_docs, key=str) == sorted((d["doc"] for d in docs), key=str)
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("how_many", [3, 50, 51, 2_000])
+async def test_among_finds_exactly_the_rows_asked_for_by_uuid_and_by_text(
+    database_url: str, how_many: int
+) -> None:
+    """A few values (one array parameter), many (unnested; UUIDs as one text literal),
+    and values that are in no row."""
+    table = sa.Table(
+        "among_rows",
+        sa.MetaData(),
+        sa.Column("id", GUID(), primary_key=True),
+        sa.Column("code", sa.String(32), nullable=False),
+    )
+    rows = [{"id": uuid.uuid4(), "code": f"C{n:05d}"} for n in range(3_000)]
+    db = Database(database_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(table.metadata.create_all)
+            await insert_rows(conn, table, rows)
+        asked = rows[7 : 7 + how_many]
+        ids = [r["id"] for r in asked] + [uuid.uuid4()]
+        codes = [r["code"] for r in asked] + ["NOT-THERE", 'quote"and,comma']
+
+        async def found(column: sa.Column[Any], values: list[Any], item_type: Any) -> set[Any]:
+            dialect = db.dialect
+            step = len(values) if dialect == "postgresql" else 900  # SQLite: 999 parameters
+            seen: set[Any] = set()
+            async with db.read() as conn:
+                for start in range(0, len(values), step):
+                    where = among(dialect, column, values[start : start + step], item_type)
+                    seen |= set((await conn.execute(sa.select(column).where(where))).scalars())
+            return seen
+
+        assert await found(table.c.id, ids, postgresql.UUID(as_uuid=True)) == {
+            r["id"] for r in asked
+        }
+        assert await found(table.c.code, codes, sa.String()) == {r["code"] for r in asked}
     finally:
         await db.dispose()

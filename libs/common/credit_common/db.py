@@ -136,9 +136,16 @@ def among(
     plain IN list (keep it under SQLite's 999 parameters). A few values (a single lookup)
     keep `= ANY(array)`, which PostgreSQL plans in less time."""
     if dialect == "postgresql":
-        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(item_type))
+        array: sa.ColumnElement[Any] = sa.bindparam(
+            None, list(values), type_=postgresql.ARRAY(item_type)
+        )
         if len(values) <= _FEW:
             return column == sa.any_(array)  # type: ignore[no-any-return]
+        if all(type(v) is uuid.UUID for v in values):
+            # One text parameter cast on the server: psycopg's array dumper spent 1 µs
+            # on each UUID (a tenth of the lists service's work in a 10,000-code check).
+            literal = "{" + ",".join([str(v) for v in values]) + "}"
+            array = sa.cast(sa.bindparam(None, literal, type_=sa.Text), postgresql.ARRAY(item_type))
         return column.in_(sa.select(sa.func.unnest(array)))
     return column.in_(list(values))
 
