@@ -36,6 +36,22 @@ async def test_an_answer_is_kept_and_served_until_its_subject_changes(cache: Pub
     assert isinstance(await cache.lookup(key), Miss)
 
 
+async def test_a_store_under_way_is_waited_for_and_still_refused_after_a_change(
+    cache: PublicCache,
+) -> None:
+    """store_soon returns at once (the answer goes out); drain waits for the stores, and a
+    store begun before a change is refused by its stamp like any other."""
+    kept, stale, subject = cache.key("s", "1"), cache.key("s", "2"), str(uuid.uuid4())
+    first, second = await cache.lookup(kept), await cache.lookup(stale)
+    assert isinstance(first, Miss) and isinstance(second, Miss)
+    cache.store_soon(kept, first, str(uuid.uuid4()), "K", b"kept")
+    await cache.invalidate([subject])
+    cache.store_soon(stale, second, subject, "S", b"stale")
+    await cache.drain()
+    assert await cache.lookup(kept) == Hit("K", b"kept")
+    assert isinstance(await cache.lookup(stale), Miss)
+
+
 async def test_an_answer_begun_before_a_change_is_not_kept(cache: PublicCache) -> None:
     """The race the stamps exist for: the backends were asked, the subject changed and its
     event was applied, then the (old) answer arrives to be stored."""

@@ -80,6 +80,8 @@ class Gateway:
         for task in self._tasks:
             await task
         await self.audit.stop()
+        if self.cache is not None:
+            await self.cache.drain()
         if self.redis is not None:
             await self.redis.aclose()
         for backend in self.backends:

@@ -19,6 +19,7 @@ gateway answers uncached."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -107,6 +108,7 @@ class PublicCache:
         self._store = redis.register_script(_STORE)
         self._invalidate = redis.register_script(_INVALIDATE)
         self._invalidate_all = redis.register_script(_INVALIDATE_ALL)
+        self._storing: set[asyncio.Task[bool]] = set()
 
     def key(self, *parts: str) -> str:
         """The entry key of a question (route, code, query): a hash, no code in the clear."""
@@ -131,6 +133,29 @@ class PublicCache:
             return Hit(subject_key.decode(), body)
         metrics.PUBLIC_CACHE.labels("miss").inc()
         return Miss(int(value))
+
+    def store_soon(
+        self,
+        key: str,
+        miss: Miss,
+        subject_id: str,
+        subject_key: str,
+        body: bytes,
+        *,
+        fresh_until: dt.datetime | None = None,
+    ) -> None:
+        """`store` without waiting for it: the reader has its answer one Redis round trip
+        sooner. (Not as a response's background task: HTTP/1.1 would hold the connection
+        until it ended.) A store landing after a change is refused by its stamp as ever."""
+        task = asyncio.create_task(
+            self.store(key, miss, subject_id, subject_key, body, fresh_until=fresh_until)
+        )
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+
+    async def drain(self) -> None:
+        """Waits for the stores still under way (before the Redis client closes)."""
+        await asyncio.gather(*self._storing, return_exceptions=True)
 
     async def store(
         self,

@@ -56,7 +56,7 @@ async def cached(
     return found
 
 
-async def keep(
+def keep(
     gateway: Gateway,
     key: str | None,
     found: Hit | Miss | None,
@@ -65,13 +65,14 @@ async def keep(
     fresh_until: dt.datetime | None = None,
 ) -> None:
     """Keeps an answer about `subject` (None: a public listing of list entries, of many
-    subjects, dropped by any entry or subject event under the LISTINGS generation)."""
+    subjects, dropped by any entry or subject event under the LISTINGS generation), while
+    the answer goes out."""
     if key is None or gateway.cache is None or not isinstance(found, Miss):
         return
     if subject is None:
-        await gateway.cache.store(key, found, LISTINGS, "", body, fresh_until=fresh_until)
+        gateway.cache.store_soon(key, found, LISTINGS, "", body, fresh_until=fresh_until)
     elif subject.kind != pb.SUBJECT_KIND_NATURAL_PERSON:
-        await gateway.cache.store(
+        gateway.cache.store_soon(
             key, found, subject.subject_id, subject.subject_key, body, fresh_until=fresh_until
         )
 
@@ -89,7 +90,7 @@ async def answer(
     if key is None:
         return view
     body = view.model_dump_json().encode()
-    await keep(gateway, key, found, subject, body, fresh_until)
+    keep(gateway, key, found, subject, body, fresh_until)
     return json_response(body)
 
 

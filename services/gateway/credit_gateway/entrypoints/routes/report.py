@@ -106,5 +106,5 @@ async def report(
     fresh_until = caching.changes_by_time(
         (r for rs in by_category.values() for r in rs), status_view.entries, open_objections
     )
-    await caching.keep(gateway, key, found, subject, sections, fresh_until)
+    caching.keep(gateway, key, found, subject, sections, fresh_until)
     return _issued(sections)
