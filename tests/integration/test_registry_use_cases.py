@@ -277,6 +277,25 @@ async def test_batch_validation_says_which_codes_are_registered_under_every_kind
     assert [r.registered for r in unchecked] == [False] * 7
 
 
+async def test_an_all_digit_unified_code_that_passes_the_identity_check_is_found_as_itself(
+    registry_app: RegistryApp,
+) -> None:
+    """911101198506120039 is a valid unified code (division 110119, organisation code
+    850612003) and also a valid identity number (born 12 June 1985). Registered as an
+    organisation, it is found and checked as one; unregistered, it reads as a person."""
+    registry = registry_app.registry
+    code = "911101198506120039"
+    assert codes.validate_any(code).kind == "citizen_id"
+    subject = await registry.register(org(division_code="110119", org_code="850612003"))
+    assert subject.code == code
+    assert (await registry.get(code)).subject.id == subject.id
+    [checked] = await registry.validate([code], check_registered=True)
+    assert checked.registered and checked.validation.kind == "uscc"
+    other = "911101198506160049"  # the same shape, not registered
+    [unknown] = await registry.validate([other], check_registered=True)
+    assert not unknown.registered and unknown.validation.kind == "citizen_id"
+
+
 async def test_every_change_writes_an_event_in_the_same_transaction(
     registry_app: RegistryApp,
 ) -> None:

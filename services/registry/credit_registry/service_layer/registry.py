@@ -93,7 +93,21 @@ class Registry:
         finally:
             if lookup is not None and not lookup.done():
                 lookup.cancel()
-        return [CheckedCode(v, v.valid and self._key_for(v) in found) for v in results]
+        return [self._checked(v, found) for v in results]
+
+    def _checked(self, validation: codes.Validation, found: set[str]) -> CheckedCode:
+        """An 18-digit code valid both as an identity number and as a unified code is taken
+        for a person (validate_any), unless no person but an organisation is filed under
+        it: then it is that organisation's unified code."""
+        if not validation.valid:
+            return CheckedCode(validation, False)
+        if self._key_for(validation) in found:
+            return CheckedCode(validation, True)
+        if validation.kind == "citizen_id" and validation.code in found:
+            as_unified = codes.validate_uscc(validation.code, self.exceptions)
+            if as_unified.valid:
+                return CheckedCode(as_unified, True)
+        return CheckedCode(validation, False)
 
     async def _filed(self, normalised: list[str]) -> set[str]:
         """The keys among these codes' possible keys that a subject is filed under."""
