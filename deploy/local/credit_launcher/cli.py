@@ -90,7 +90,8 @@ def _admin_credentials(var: Path) -> tuple[str, str]:
     if stored.exists():
         data: dict[str, Any] = json.loads(stored.read_text())
         return str(data["client_id"]), str(data["client_secret"])
-    client_id, secret = "admin", secrets.token_urlsafe(24)
+    # Prefixed: a secret beginning with "-" could not be given to `--admin-secret`.
+    client_id, secret = "admin", "cs_" + secrets.token_urlsafe(24)
     stored.write_text(json.dumps({"client_id": client_id, "client_secret": secret}))
     stored.chmod(0o600)
     return client_id, secret

@@ -12,7 +12,9 @@ _N, _R, _P = 2**14, 8, 1
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(32)
+    """32 random bytes, URL-safe. The prefix keeps a secret from beginning with "-", which
+    a command line (`credit client create --admin-secret …`) would take for an option."""
+    return "cs_" + secrets.token_urlsafe(32)
 
 
 def hash_secret(secret: str) -> str:
