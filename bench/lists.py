@@ -181,11 +181,15 @@ async def scenario_status(
         sequential.append(time.perf_counter() - t0)
     await open_loop(send, rate, 2)  # warm-up
     restricted.clear()
-    busy0 = psutil.cpu_times()
+    busy0, cpu0 = psutil.cpu_times(), process_cpu(stack)
     run = await open_loop(send, rate, seconds)
-    busy1 = psutil.cpu_times()
+    busy1, cpu1 = psutil.cpu_times(), process_cpu(stack)
     await http.aclose()
     out = run_result(run, offered=rate)
+    answered = max(out["ok"], 1)
+    out["cpu_ms_per_request"] = {
+        name: round((cpu1[name] - cpu0[name]) * 1000 / answered, 2) for name in cpu1
+    }
     out["sequential_ms"] = summary_ms(sequential)
     out["restricted_share"] = round(sum(restricted) / max(len(restricted), 1), 2)
     out["machine_busy"] = busy_between(busy0, busy1)
@@ -193,7 +197,8 @@ async def scenario_status(
     log(
         f"  status @ {rate:g}/s: achieved {out['achieved_rate']}/s, p50 {lat.get('p50')}, p99 "
         f"{lat.get('p99')}, max {lat.get('max')} ms; errors {out['errors']}; one at a time p50 "
-        f"{out['sequential_ms'].get('p50')} ms; machine {out['machine_busy']:.0%} busy"
+        f"{out['sequential_ms'].get('p50')} ms; machine {out['machine_busy']:.0%} busy; "
+        f"CPU per request, ms: {out['cpu_ms_per_request']}"
     )
     return out
 
