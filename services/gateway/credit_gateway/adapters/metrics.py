@@ -42,7 +42,8 @@ IN_FLIGHT = Gauge(
 PUBLIC_CACHE = Counter(
     "credit_gateway_public_cache_total",
     "Public cache lookups and stores: hit, miss, stored, refused (changed meanwhile or "
-    "expiring at once), unavailable (Redis away or nobody following the events)",
+    "expiring at once), unavailable (Redis away or nobody following the events), skipped "
+    "(too many stores still under way)",
     ["outcome"],
     registry=REGISTRY,
 )

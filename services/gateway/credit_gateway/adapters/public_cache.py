@@ -80,6 +80,9 @@ return n
 """
 
 
+MAX_PENDING_STORES = 256  # per gateway replica
+
+
 @dataclass(frozen=True)
 class Hit:
     subject_key: str
@@ -146,16 +149,27 @@ class PublicCache:
     ) -> None:
         """`store` without waiting for it: the reader has its answer one Redis round trip
         sooner. (Not as a response's background task: HTTP/1.1 would hold the connection
-        until it ended.) A store landing after a change is refused by its stamp as ever."""
+        until it ended.) A store landing after a change is refused by its stamp as ever.
+        With MAX_PENDING_STORES still under way (Redis slow or away) the answer is not kept:
+        a cache is never worth a backlog."""
+        if len(self._storing) >= MAX_PENDING_STORES:
+            metrics.PUBLIC_CACHE.labels("skipped").inc()
+            return
         task = asyncio.create_task(
             self.store(key, miss, subject_id, subject_key, body, fresh_until=fresh_until)
         )
         self._storing.add(task)
         task.add_done_callback(self._storing.discard)
 
-    async def drain(self) -> None:
-        """Waits for the stores still under way (before the Redis client closes)."""
-        await asyncio.gather(*self._storing, return_exceptions=True)
+    async def drain(self, grace: float = 2.0) -> None:
+        """Waits up to `grace` s for the stores still under way (before the Redis client
+        closes); a store Redis does not answer by then is given up (a cache entry lost)."""
+        if not self._storing:
+            return
+        _done, late = await asyncio.wait(set(self._storing), timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def store(
         self,
