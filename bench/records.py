@@ -200,7 +200,8 @@ class Subjects:
 
 def registry_subjects(count: int, seed: int = 7) -> Subjects:
     """Active organisations of the registry bench DB (not those whose code also passes the
-    citizen-identity check: the registry takes those for identity numbers)."""
+    citizen-identity check: left out as in earlier runs, when the registry took those for
+    identity numbers; see bench.registry.sample)."""
     with psycopg.connect(pg_url(REGISTRY_DB)) as conn:
         total = conn.execute("SELECT count(*) FROM subjects").fetchone()
         assert total is not None
