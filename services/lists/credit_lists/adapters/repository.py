@@ -15,6 +15,19 @@ from credit_common.db import among
 from credit_lists.adapters import tables as t
 from credit_lists.domain.model import Entry, State, Transition
 
+# One subject's entries (a status read, the commonest read): statements built once, so
+# that each read only binds its subject (no statement to build, no cache key to compute).
+_CURRENT = (State.PUBLICITY.value, State.EFFECTIVE.value)
+_OF_SUBJECT = (
+    sa.select(t.entries)
+    .where(t.entries.c.subject_id == sa.bindparam("subject_id"))
+    .order_by(t.entries.c.proposed_at)
+)
+_CURRENT_OF_SUBJECT = _OF_SUBJECT.where(sa.or_(*(t.entries.c.state == state for state in _CURRENT)))
+_BASES = sa.select(t.entry_basis).where(
+    t.entry_basis.c.entry_id.in_(sa.bindparam("entry_ids", expanding=True))
+)
+
 
 def _entry(row: Any) -> Entry:
     return Entry(
@@ -65,9 +78,7 @@ class EntryRepository:
             return
         by_id = {e.id: e for e in entries}
         ids = list(by_id)
-        for row in await self.conn.execute(
-            sa.select(t.entry_basis).where(t.entry_basis.c.entry_id.in_(ids))
-        ):
+        for row in await self.conn.execute(_BASES, {"entry_ids": ids}):
             by_id[row.entry_id].basis_record_ids.append(row.record_id)
         if history:
             rows = await self.conn.execute(
@@ -85,6 +96,9 @@ class EntryRepository:
     ) -> list[Entry]:
         found: list[Entry] = []
         ids = list(subject_ids)
+        if len(ids) == 1:
+            query = _CURRENT_OF_SUBJECT if current_only else _OF_SUBJECT
+            return [_entry(r) for r in await self.conn.execute(query, {"subject_id": ids[0]})]
         for start in range(0, len(ids), 10_000):
             query = sa.select(t.entries).where(
                 self._among(t.entries.c.subject_id, ids[start : start + 10_000])
