@@ -68,6 +68,14 @@ class SubjectRepository:
         it (`filed_key`): by code key, then by legacy code for the keys not found. Without
         columns, only the keys: both indexes answer alone (no table rows read)."""
         rows: list[Any] = []
+        if len(keys) <= _FEW_KEYS:  # one code's lookup: statements built once
+            code_query, legacy_query = _statements_for_few(tuple(columns))
+            rows = list(await self.conn.execute(code_query, {"keys": list(keys)}))
+            hit = {r.filed_key for r in rows}
+            legacy = [k for k in keys if k not in hit and len(k) in (9, 15)]
+            if legacy:
+                rows += await self.conn.execute(legacy_query, {"keys": legacy})
+            return rows
         lc = t.legacy_codes
         step = 10_000 if self.conn.dialect.name == "postgresql" else 900
         for start in range(0, len(keys), step):
@@ -82,10 +90,9 @@ class SubjectRepository:
             hit = {r.filed_key for r in found}
             legacy = [k for k in chunk if k not in hit and len(k) in (9, 15)]
             if legacy:
-                query = sa.select(lc.c.value.label("filed_key"), *columns)
-                if columns:
-                    query = query.join(lc, lc.c.subject_id == t.subjects.c.id)
-                by_legacy = await self.conn.execute(query.where(self._among(lc.c.value, legacy)))
+                by_legacy = await self.conn.execute(
+                    _by_legacy(columns).where(self._among(lc.c.value, legacy))
+                )
                 rows += by_legacy.all()
         return rows
 
@@ -398,6 +405,26 @@ def _instant(text: str) -> dt.datetime:
     """A timestamptz as PostgreSQL's JSON renders it, as an aware datetime."""
     value = dt.datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+_FEW_KEYS = 4  # a single code's lookup asks for one or two keys
+
+
+def _by_legacy(columns: Sequence[Any]) -> sa.Select[Any]:
+    """`columns` of subjects by legacy code; without columns only the codes (no join)."""
+    lc = t.legacy_codes
+    query = sa.select(lc.c.value.label("filed_key"), *columns)
+    return query.join(lc, lc.c.subject_id == t.subjects.c.id) if columns else query
+
+
+@functools.cache
+def _statements_for_few(columns: tuple[Any, ...]) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """Built once per column set: subjects by a few code keys, then by legacy codes."""
+    keys: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
+    by_code = sa.select(t.subjects.c.code_key.label("filed_key"), *columns).where(
+        t.subjects.c.code_key.in_(keys)
+    )
+    return by_code, _by_legacy(columns).where(t.legacy_codes.c.value.in_(keys))
 
 
 @functools.cache
