@@ -104,9 +104,7 @@ class EntryRepository:
                 self._among(t.entries.c.subject_id, ids[start : start + 10_000])
             )
             if current_only:
-                query = query.where(
-                    t.entries.c.state.in_([State.PUBLICITY.value, State.EFFECTIVE.value])
-                )
+                query = query.where(t.entries.c.state.in_(_CURRENT))
             found += [
                 _entry(r) for r in await self.conn.execute(query.order_by(t.entries.c.proposed_at))
             ]

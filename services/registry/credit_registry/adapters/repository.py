@@ -81,9 +81,7 @@ class SubjectRepository:
         for start in range(0, len(keys), step):
             chunk = list(keys[start : start + step])
             by_code = await self.conn.execute(
-                sa.select(t.subjects.c.code_key.label("filed_key"), *columns).where(
-                    self._among(t.subjects.c.code_key, chunk)
-                )
+                _by_code(columns).where(self._among(t.subjects.c.code_key, chunk))
             )
             found = by_code.all()
             rows += found
@@ -410,6 +408,11 @@ def _instant(text: str) -> dt.datetime:
 _FEW_KEYS = 4  # a single code's lookup asks for one or two keys
 
 
+def _by_code(columns: Sequence[Any]) -> sa.Select[Any]:
+    """`columns` of subjects by code key, each row with the key (`filed_key`)."""
+    return sa.select(t.subjects.c.code_key.label("filed_key"), *columns)
+
+
 def _by_legacy(columns: Sequence[Any]) -> sa.Select[Any]:
     """`columns` of subjects by legacy code; without columns only the codes (no join)."""
     lc = t.legacy_codes
@@ -421,10 +424,10 @@ def _by_legacy(columns: Sequence[Any]) -> sa.Select[Any]:
 def _statements_for_few(columns: tuple[Any, ...]) -> tuple[sa.Select[Any], sa.Select[Any]]:
     """Built once per column set: subjects by a few code keys, then by legacy codes."""
     keys: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
-    by_code = sa.select(t.subjects.c.code_key.label("filed_key"), *columns).where(
-        t.subjects.c.code_key.in_(keys)
+    return (
+        _by_code(columns).where(t.subjects.c.code_key.in_(keys)),
+        _by_legacy(columns).where(t.legacy_codes.c.value.in_(keys)),
     )
-    return by_code, _by_legacy(columns).where(t.legacy_codes.c.value.in_(keys))
 
 
 @functools.cache
