@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from credit_common.errors import Conflict, InvalidArgument, InvalidTransition, NotFound
-from credit_registry.adapters import tables
+from credit_registry.adapters import repository, tables
 from credit_registry.bootstrap import RegistryApp
 from credit_registry.domain import codes
 from credit_registry.domain.subjects import Kind, LegacyCode, Status
@@ -205,6 +205,36 @@ async def test_search_pages_through_results(registry_app: RegistryApp) -> None:
             break
         offset = nxt
     assert len(seen) == len(set(seen)) == 7
+
+
+async def test_a_common_fragment_pages_through_its_matches_in_id_order(
+    registry_app: RegistryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fragment found often among the first subjects by id is answered by walking them in
+    id order; the sample is made small here, so deeper pages widen the walk and the last
+    one reaches the end of the table."""
+    monkeypatch.setattr(repository, "SEARCH_SAMPLE", 8)
+    monkeypatch.setattr(repository, "COMMON_MATCHES", 1)
+    common = set()
+    for i in range(30):
+        subject = await registry_app.registry.register(org(name=f"常见片段贸易{i}号有限公司"))
+        common.add(subject.code)
+    for i in range(10):
+        await registry_app.registry.register(org(name=f"其他名称商店{i}"))
+    seen = []
+    offset: int | None = 0
+    while offset is not None:
+        page, offset = await registry_app.registry.search(
+            commands.Search(q="常见片段", page_size=4, offset=offset)
+        )
+        seen += page
+    assert len(seen) == 30 and {s.code for s in seen} == common
+    assert [s.id for s in seen] == sorted(s.id for s in seen)  # not by name length
+    # A rare fragment is still ranked shortest name first.
+    monkeypatch.setattr(repository, "COMMON_MATCHES", 64)
+    found, _ = await registry_app.registry.search(commands.Search(q="常见片段"))
+    assert [len(s.name) for s in found] == sorted(len(s.name) for s in found)
+    assert {s.code for s in found} == common
 
 
 async def test_natural_persons_can_be_left_out_of_name_search(registry_app: RegistryApp) -> None:

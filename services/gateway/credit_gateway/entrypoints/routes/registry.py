@@ -70,8 +70,11 @@ async def search_subjects(
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=200)] = "",
 ) -> schemas.SubjectPage:
-    """Searches subjects. Natural persons are never found by name at the public level, nor
-    above it without a stated purpose."""
+    """Searches subjects. Names that contain `q` (or codes that start with it) come first:
+    shortest name first, or, when `q` is common (in more than one name in 256), in a fixed
+    order that follows no field; then names merely similar to `q`, most similar first.
+    Natural persons are never found by name at the public level, nor above it without a
+    stated purpose."""
     persons_hidden = read.level == Level.PUBLIC or not read.purpose
     reply = await gateway.registry.search(
         pb.SearchSubjectsRequest(
