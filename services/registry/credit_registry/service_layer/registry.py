@@ -299,8 +299,7 @@ class Registry:
             repo = SubjectRepository(conn, self.protector)
             wanted = list({k for ks in keys.values() for k in ks})
             if details:
-                found = await repo.ids_for_keys(wanted)
-                subjects = await repo.load_many(found.values(), details=True)
+                found, subjects = await repo.subjects_for_keys(wanted)
             else:  # bulk callers: one query gives ids and summaries
                 found, subjects = await repo.summaries_for_keys(wanted)
             survivors = {i: i for i in subjects}
