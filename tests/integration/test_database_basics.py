@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from credit_common.db import GUID, Database, UTCDateTime, among, insert_rows
+from credit_common.db import GUID, Database, JsonText, UTCDateTime, among, insert_rows
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
@@ -152,6 +153,18 @@ async def test_insert_rows_writes_every_row_as_given_json_included(database_url:
         async with db.read() as conn:
             stored_docs = list(await conn.scalars(sa.select(documents.c.doc)))
         assert sorted(stored_docs, key=str) == sorted((d["doc"] for d in docs), key=str)
+        # Already encoded (JsonText): stored as the document it is, not as a JSON string,
+        # whether copied (several rows) or inserted (one row).
+        encoded = [{"doc": JsonText(json.dumps(d["doc"], ensure_ascii=False))} for d in docs]
+        for batch in (encoded, encoded[:1]):
+            async with db.transaction() as conn:
+                await conn.execute(sa.delete(documents))
+                await insert_rows(conn, documents, batch)
+            async with db.read() as conn:
+                stored_docs = list(await conn.scalars(sa.select(documents.c.doc)))
+            assert sorted(stored_docs, key=str) == sorted(
+                (d["doc"] for d in docs[: len(batch)]), key=str
+            )
     finally:
         await db.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json as _json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -94,16 +95,25 @@ def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     return engine
 
 
+class JsonText(str):
+    """A JSON column's value already encoded as JSON text (see `insert_rows`)."""
+
+
 async def insert_rows(
     conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Inserts many rows in the caller's transaction: COPY on PostgreSQL (an executemany
     there is still one INSERT per row), executemany on SQLite. Values go to the driver as
-    they are, but for JSON columns, which are wrapped for psycopg here."""
+    they are, but for JSON columns, which are wrapped for psycopg here; a JsonText value
+    is copied as the text it is, not encoded again."""
     if not rows:
         return
     if conn.dialect.name != "postgresql" or len(rows) == 1:
-        await conn.execute(sa.insert(table), list(rows))
+        decoded = [
+            {k: _json.loads(v) if isinstance(v, JsonText) else v for k, v in row.items()}
+            for row in rows
+        ]
+        await conn.execute(sa.insert(table), decoded)
         return
     from psycopg.types.json import Jsonb
 
@@ -118,7 +128,8 @@ async def insert_rows(
             for row in rows:
                 values = [row[c] for c in columns]
                 for i in json:
-                    values[i] = Jsonb(values[i])
+                    if not isinstance(values[i], JsonText):
+                        values[i] = Jsonb(values[i])
                 await copy.write_row(values)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import insert_rows
+from credit_common.db import JsonText, insert_rows
 from credit_records.adapters import tables as t
 from credit_records.domain.publicity import Window
 from credit_records.domain.records import StoredRecord, Version
@@ -48,7 +48,7 @@ def version_row(record_id: uuid.UUID, v: Version) -> dict[str, Any]:
     return {
         "record_id": record_id,
         "version": v.version,
-        "fields": v.fields,
+        "fields": v.fields if v.fields_json is None else JsonText(v.fields_json),
         "schema_version": v.schema_version,
         "recorded_at": v.recorded_at,
         "recorded_by": v.recorded_by,
@@ -153,6 +153,8 @@ class RecordRepository:
         """(record id, content hash) of the records these source refs already name."""
         refs = list(refs)
         found: dict[str, tuple[uuid.UUID, str]] = {}
+        # An IN list, not credit_common.db.among: with among's unnested array, a bulk load
+        # of 300,000 rows cost PostgreSQL 17 more CPU seconds (about 55 ms a chunk).
         for start in range(0, len(refs), 1000):
             rows = await self.conn.execute(
                 sa.select(t.records.c.source_ref, t.records.c.id, t.records.c.content_hash).where(

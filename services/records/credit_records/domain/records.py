@@ -19,16 +19,20 @@ def china_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(CHINA).date()
 
 
+def canonical_json(fields: dict[str, Any]) -> str:
+    """Fields as compact JSON with sorted keys: hashed into the content hash and stored as
+    they are, so a bulk load encodes each row's fields once."""
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def content_hash(
-    subject_id: uuid.UUID, item_code: str, decided_on: dt.date, fields: dict[str, Any]
+    subject_id: uuid.UUID, item_code: str, decided_on: dt.date, fields_json: str
 ) -> str:
-    canonical = json.dumps(
-        [str(subject_id), item_code, decided_on.isoformat(), fields],
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of `[subject id, item code, decision date, fields]` as compact JSON with
+    sorted keys (the fields given as `canonical_json` made them)."""
+    head = [str(subject_id), item_code, decided_on.isoformat()]
+    canonical = "[" + ",".join(json.dumps(s, ensure_ascii=False) for s in head)
+    return hashlib.sha256(f"{canonical},{fields_json}]".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Version:
     recorded_by: str
     department: str
     reason: str
+    # The fields as canonical_json encoded them, when that was done already.
+    fields_json: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

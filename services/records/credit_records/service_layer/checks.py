@@ -12,7 +12,7 @@ from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.domain.catalog import CatalogItem
 from credit_records.domain.publicity import window_for
-from credit_records.domain.records import StoredRecord, Version, content_hash
+from credit_records.domain.records import StoredRecord, Version, canonical_json, content_hash
 
 MAX_SOURCE_REF = 200
 
@@ -85,7 +85,10 @@ def new_record(
     if item.late_after_workdays:
         elapsed = calendar.workdays_between(checked.decided_on, today)
         late, note = elapsed.value > item.late_after_workdays, elapsed.note
-    version = Version(1, checked.fields, item.schema_version, now, client_id, department, "")
+    fields_json = canonical_json(checked.fields)
+    version = Version(
+        1, checked.fields, item.schema_version, now, client_id, department, "", fields_json
+    )
     record = StoredRecord(
         id=uuid.uuid4(),
         subject_id=subject_id,
@@ -94,7 +97,7 @@ def new_record(
         department=department,
         source_ref=source_ref,
         decided_on=checked.decided_on,
-        content_hash=content_hash(subject_id, item.item_code, checked.decided_on, checked.fields),
+        content_hash=content_hash(subject_id, item.item_code, checked.decided_on, fields_json),
         current_version=1,
         window=window_for(item, checked.decided_on, checked.fields),
         late=late,
