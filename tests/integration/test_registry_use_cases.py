@@ -237,6 +237,25 @@ async def test_a_common_fragment_pages_through_its_matches_in_id_order(
     assert {s.code for s in found} == common
 
 
+async def test_a_two_character_text_finds_the_names_containing_it_and_the_codes_it_starts(
+    registry_app: RegistryApp,
+) -> None:
+    """Two characters are too few for a trigram: on PostgreSQL the names' two-character
+    pieces are indexed instead (migration 0004); the answer is the same on either database."""
+    shop = await registry_app.registry.register(org(name="宏远商店"))
+    company = await registry_app.registry.register(org(name="北京宏远科技有限公司"))
+    await registry_app.registry.register(org(name="远宏贸易公司"))
+    found, _ = await registry_app.registry.search(commands.Search(q="宏远"))
+    assert [s.code for s in found[:2]] == [shop.code, company.code]
+    assert all("宏远" in s.name for s in found[:2])
+    found, _ = await registry_app.registry.search(commands.Search(q="91"))
+    assert {shop.code, company.code} <= {s.code for s in found}  # by code prefix
+    if registry_app.db.engine.dialect.name == "postgresql":
+        async with registry_app.db.read() as conn:
+            pieces = await conn.scalar(sa.text("SELECT name_bigrams('宏远华信')"))
+        assert sorted(pieces) == ["华信", "宏远", "远华"]
+
+
 async def test_natural_persons_can_be_left_out_of_name_search(registry_app: RegistryApp) -> None:
     await registry_app.registry.register(
         commands.Register(kind=Kind.NATURAL_PERSON, name="王小明", id_number="11010519491231002X")

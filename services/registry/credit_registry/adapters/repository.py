@@ -401,13 +401,23 @@ class SubjectRepository:
             return sa.and_(*filters(c), sa.or_(*either))
 
         first = exact(s.c)
+        indexed = first
+        if len(q) == 2 and self.conn.dialect.name == "postgresql":
+            # Too short for a trigram: the names holding it as one of their two-character
+            # pieces (migration 0004), which is the same as containing it.
+            pieces = sa.bindparam(None, [q], type_=postgresql.ARRAY(sa.Text()))
+            indexed = sa.and_(sa.func.name_bigrams(s.c.name).op("@>")(pieces), first)
+            if code_prefix:
+                indexed = sa.or_(
+                    indexed, sa.and_(*conditions, s.c.code_key.like(f"{code_prefix}%"))
+                )
         found = await self._common_matches(exact, offset, limit)
         if found is None:  # a rare fragment: every match, shortest name first
             found = [
                 r.id
                 for r in await self.conn.execute(
                     sa.select(s.c.id)
-                    .where(first)
+                    .where(indexed)
                     .order_by(sa.func.length(s.c.name), s.c.code_key)
                     .offset(offset)
                     .limit(limit)
@@ -418,7 +428,8 @@ class SubjectRepository:
         skipped = offset
         if offset and not found:
             skipped = int(
-                await self.conn.scalar(sa.select(sa.func.count()).select_from(s).where(first)) or 0
+                await self.conn.scalar(sa.select(sa.func.count()).select_from(s).where(indexed))
+                or 0
             )
         similar: Any
         if self.conn.dialect.name == "postgresql":
