@@ -112,3 +112,36 @@ async def test_an_open_objection_holds_an_entry_in_publicity(
     assert await lists_app.clock.tick(later) == 0
     held = (await lists_app.entries.get(entry.id)).at(later)
     assert held.state == State.PUBLICITY
+
+
+async def test_many_due_entries_move_on_once_with_batches_side_by_side_in_two_replicas(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """Small batches, two workers in each of two replicas (PostgreSQL; one on SQLite): every
+    entry is moved once, with one history row and one event each."""
+    code = await register(registry_process)
+    entries = [
+        await lists_app.entries.propose(
+            commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", f"决定书{i}号")
+        )
+        for i in range(23)
+    ]
+    later = max(e.publicity_until for e in entries) + dt.timedelta(seconds=1)
+    second = build(lists_app.settings)
+    try:
+        for clock in (lists_app.clock, second.clock):
+            clock.batch = 4
+        moved = await asyncio.gather(lists_app.clock.tick(later), second.clock.tick(later))
+        assert sum(moved) == len(entries)
+        for entry in entries:
+            history = await transitions(lists_app, entry.id)
+            assert history[1:] == [("publicity", "effective", "clock")]  # after the proposal
+        async with lists_app.db.read() as conn:
+            events = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(t.outbox)
+                .where(t.outbox.c.event_type == "entry.effective")
+            )
+        assert events == len(entries)
+    finally:
+        await second.db.dispose()

@@ -23,13 +23,21 @@ log = logging.getLogger(__name__)
 
 
 class Clock:
-    def __init__(self, db: Database, outbox: Outbox, *, batch: int = 5000) -> None:
+    def __init__(
+        self, db: Database, outbox: Outbox, *, batch: int = 5000, workers: int = 2
+    ) -> None:
         self.db = db
         self.outbox = outbox
         self.batch = batch
+        # Batches applied side by side on PostgreSQL, where SKIP LOCKED hands each its own
+        # entries: one batch's events are written while the database updates the next.
+        # SQLite has one writer at a time.
+        self.workers = workers if db.engine.dialect.name == "postgresql" else 1
 
     async def tick(self, now: dt.datetime | None = None) -> int:
-        """Applies every transition due at `now`; returns how many it applied."""
+        """Applies every transition due at `now`; returns how many it applied. Entries
+        whose publicity ends become effective before any expiry is applied, so an entry
+        due for both is expired by the same tick."""
         now = now or utcnow()
         total = 0
         for from_state, to_state, due, extra in (
@@ -41,13 +49,26 @@ class Clock:
             ),
             (State.EFFECTIVE, State.EXPIRED, t.entries.c.valid_until, {}),
         ):
-            while True:
-                async with self.db.transaction() as conn:
-                    moved = await self._step(conn, from_state, to_state, due, extra, now)
-                total += moved
-                if moved < self.batch:
-                    break
+            async with asyncio.TaskGroup() as group:  # one failing stops the others
+                drains = [
+                    group.create_task(self._drain(from_state, to_state, due, extra, now))
+                    for _ in range(self.workers)
+                ]
+            total += sum(d.result() for d in drains)
         return total
+
+    async def _drain(
+        self, from_state: State, to_state: State, due: Any, extra: dict[str, Any], now: dt.datetime
+    ) -> int:
+        """Batches of one transition, each in its own transaction, until none is left (or
+        what is left is being applied by another worker or replica)."""
+        applied = 0
+        while True:
+            async with self.db.transaction() as conn:
+                moved = await self._step(conn, from_state, to_state, due, extra, now)
+            applied += moved
+            if moved < self.batch:
+                return applied
 
     async def _step(
         self,
