@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
-            "CREATE INDEX ix_subjects_search_sample ON subjects (id) "
+            "CREATE INDEX IF NOT EXISTS ix_subjects_search_sample ON subjects (id) "
             "INCLUDE (name, kind, status, division_code, code_key)"
         )
 

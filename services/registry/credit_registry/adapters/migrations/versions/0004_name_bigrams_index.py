@@ -23,12 +23,15 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(
-        "CREATE FUNCTION name_bigrams(name text) RETURNS text[] "
+        "CREATE OR REPLACE FUNCTION name_bigrams(name text) RETURNS text[] "
         "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ "
         "SELECT coalesce(array_agg(DISTINCT substr(name, i, 2)), '{}') "
         "FROM generate_series(1, char_length(name) - 1) AS i $$"
     )
-    op.execute("CREATE INDEX ix_subjects_name_bigrams ON subjects USING gin (name_bigrams(name))")
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS ix_subjects_name_bigrams ON subjects "
+        "USING gin (name_bigrams(name))"
+    )
 
 
 def downgrade() -> None:
