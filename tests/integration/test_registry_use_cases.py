@@ -256,6 +256,25 @@ async def test_a_two_character_text_finds_the_names_containing_it_and_the_codes_
         assert sorted(pieces) == ["华信", "宏远", "远华"]
 
 
+async def test_a_text_of_common_words_finds_its_near_miss_not_every_name_alike_in_them(
+    registry_app: RegistryApp,
+) -> None:
+    """凯有限责任公司 shares 有限责任公司 with every such name, enough for trigram
+    similarity. On PostgreSQL similar names are gathered through the text's distinctive
+    trigrams (name_sample.py): the near miss 凯达有限责任公司 comes, names alike only in
+    有限责任公司 do not. Either way the near miss comes first."""
+    target = await registry_app.registry.register(org(name="凯达有限责任公司"))
+    others = set()
+    for char in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉":
+        others.add((await registry_app.registry.register(org(name=f"{char}有限责任公司"))).code)
+    found, _ = await registry_app.registry.search(commands.Search(q="凯有限责任公司"))
+    assert found and found[0].code == target.code
+    if registry_app.db.engine.dialect.name == "postgresql":
+        assert [s.code for s in found] == [target.code]
+    else:
+        assert {s.code for s in found[1:]} <= others
+
+
 async def test_natural_persons_can_be_left_out_of_name_search(registry_app: RegistryApp) -> None:
     await registry_app.registry.register(
         commands.Register(kind=Kind.NATURAL_PERSON, name="王小明", id_number="11010519491231002X")

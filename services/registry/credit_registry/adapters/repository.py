@@ -29,6 +29,9 @@ SEARCH_SAMPLE = 4096
 COMMON_MATCHES = 16
 # Names merely similar to the text are ranked among at most this many of them.
 SIMILAR_CANDIDATES = 200
+# pg_trgm's default word_similarity_threshold: the share of the text's trigrams a
+# similar name holds.
+WORD_SIMILARITY = 0.6
 SUMMARY_COLUMNS = (
     t.subjects.c.id,
     t.subjects.c.code_key,
@@ -369,7 +372,11 @@ class SubjectRepository:
         offset: int,
         limit: int,
         similarity_threshold: float,
+        narrowed_by: Sequence[str] | None = None,
     ) -> list[uuid.UUID]:
+        """Names that contain `q` (or codes it starts), then names similar to it: on
+        PostgreSQL, given `narrowed_by` (trigrams of `q` that few names hold), only names
+        that hold one of them (an empty list: no similar names)."""
         s = t.subjects
 
         def filters(c: Any) -> list[Any]:
@@ -389,7 +396,7 @@ class SubjectRepository:
         # First the names that contain the text and the code prefix, then, if the page is
         # not full, names that are merely similar: a common fragment never makes the
         # database rank tens of thousands of similar names.
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = _escape_like(q)
 
         def exact(c: Any) -> Any:
             substring: Any = c.name.like(f"%{escaped}%", escape="\\")
@@ -423,7 +430,8 @@ class SubjectRepository:
                     .limit(limit)
                 )
             ]
-        if len(found) == limit:
+        postgres = self.conn.dialect.name == "postgresql"
+        if len(found) == limit or (postgres and narrowed_by is not None and not narrowed_by):
             return found
         skipped = offset
         if offset and not found:
@@ -432,7 +440,17 @@ class SubjectRepository:
                 or 0
             )
         similar: Any
-        if self.conn.dialect.name == "postgresql":
+        if postgres and narrowed_by:
+            # Candidates through the distinctive trigrams' short index lists; word
+            # similarity as a function, so the planner does not also ask the index for it.
+            similar = sa.and_(
+                sa.or_(*[s.c.name.ilike(_holding(g), escape="\\") for g in narrowed_by]),
+                sa.func.word_similarity(q, s.c.name) >= WORD_SIMILARITY,
+            )
+
+            def rank(name: Any) -> Any:
+                return sa.func.word_similarity(q, name).desc()
+        elif postgres:
             similar = sa.literal(q).op("<%")(
                 s.c.name
             )  # word similarity, served by the trigram index
@@ -464,6 +482,12 @@ class SubjectRepository:
             rest.offset(max(offset - skipped, 0)).limit(limit - len(found))
         )
         return found + [r.id for r in more]
+
+    async def sample_names(self) -> list[str]:
+        """The names of the first SEARCH_SAMPLE subjects in id order (a fair sample)."""
+        s = t.subjects
+        query = sa.select(s.c.name).order_by(s.c.id).limit(SEARCH_SAMPLE)
+        return list(await self.conn.scalars(query))
 
     async def _common_matches(
         self, matching: Callable[[Any], Any], offset: int, limit: int
@@ -500,6 +524,23 @@ class SubjectRepository:
                 if int(await self.conn.scalar(seen) or 0) < window:  # all subjects seen
                     return ids[offset : offset + limit]
             window = max(window * 2, math.ceil(window * wanted / len(ids) * 1.25))
+
+
+def _holding(trigram: str) -> str:
+    """An ILIKE pattern for the names that hold a trigram as pg_trgm pads them (leading
+    spaces: at the start; a trailing one: at the end). A name of several words holds
+    more than the pattern finds: these only gather candidates."""
+    core = _escape_like(trigram.strip())
+    if trigram.startswith(" "):
+        return f"{core}%"
+    if trigram.endswith(" "):
+        return f"%{core}"
+    return f"%{core}%"
+
+
+def _escape_like(text: str) -> str:
+    """The text as a LIKE pattern matching it literally (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _instant(text: str) -> dt.datetime:

@@ -27,6 +27,7 @@ from credit_registry.domain.subjects import (
     encode_counter,
 )
 from credit_registry.service_layer import commands
+from credit_registry.service_layer.name_sample import NameSample
 
 MAX_PAGE = 500
 _VALIDATE_SLICE = 1000  # codes validated between two turns of the event loop
@@ -66,6 +67,7 @@ class Registry:
         self.allocation_start = allocation_start
         self.allocation_end = allocation_end
         self.max_batch = max_batch
+        self.names = NameSample(self._sample_names)
 
     # -- validation -----------------------------------------------------------------
 
@@ -324,6 +326,10 @@ class Registry:
             return [self.protector.lookup_key(code), code]
         return [code]
 
+    async def _sample_names(self) -> list[str]:
+        async with self.db.read() as conn:
+            return await SubjectRepository(conn, self.protector).sample_names()
+
     async def search(self, cmd: commands.Search) -> tuple[list[Subject], int | None]:
         """Searches by name (substring or similar) or code prefix; returns the next offset."""
         size = min(max(cmd.page_size or 50, 1), MAX_PAGE)
@@ -335,6 +341,7 @@ class Registry:
                 [FieldViolation("q", "NUL character")],
             )
         prefix = q.upper() if _CODE_PREFIX.fullmatch(q.upper()) else None
+        narrowing = await self.names.narrowing(q) if q else None
         async with self.db.read() as conn:
             repo = SubjectRepository(conn, self.protector)
             ids = await repo.search(
@@ -347,6 +354,7 @@ class Registry:
                 offset=cmd.offset,
                 limit=size + 1,
                 similarity_threshold=0.3,
+                narrowed_by=narrowing,
             )
             subjects = await repo.load_many(ids[:size])
         ordered = [subjects[i] for i in ids[:size]]
