@@ -439,30 +439,7 @@ class SubjectRepository:
                 await self.conn.scalar(sa.select(sa.func.count()).select_from(s).where(indexed))
                 or 0
             )
-        similar: Any
-        if postgres and narrowed_by:
-            # Candidates through the distinctive trigrams' short index lists; word
-            # similarity as a function, so the planner does not also ask the index for it.
-            similar = sa.and_(
-                sa.or_(*[s.c.name.ilike(_holding(g), escape="\\") for g in narrowed_by]),
-                sa.func.word_similarity(q, s.c.name) >= WORD_SIMILARITY,
-            )
-
-            def rank(name: Any) -> Any:
-                return sa.func.word_similarity(q, name).desc()
-        elif postgres:
-            similar = sa.literal(q).op("<%")(
-                s.c.name
-            )  # word similarity, served by the trigram index
-
-            def rank(name: Any) -> Any:
-                return sa.func.word_similarity(q, name).desc()
-        else:
-            similar = sa.func.similarity(s.c.name, q) >= similarity_threshold
-
-            def rank(name: Any) -> Any:
-                return sa.func.similarity(name, q).desc()
-
+        similar, rank = self._similarity(q, narrowed_by, similarity_threshold)
         if exclude_persons_by_name:
             similar = sa.and_(similar, s.c.kind != Kind.NATURAL_PERSON.value)
         # Ranked among the first SIMILAR_CANDIDATES the trigram index yields: word
@@ -477,11 +454,31 @@ class SubjectRepository:
         if self.conn.dialect.name == "postgresql":
             similar_names = sa.select(similar_names.cte().prefix_with("MATERIALIZED"))
         candidates = similar_names.limit(SIMILAR_CANDIDATES).subquery()
-        rest = sa.select(candidates.c.id).order_by(rank(candidates.c.name), candidates.c.code_key)
+        rest = sa.select(candidates.c.id).order_by(
+            rank(candidates.c.name).desc(), candidates.c.code_key
+        )
         more = await self.conn.execute(
             rest.offset(max(offset - skipped, 0)).limit(limit - len(found))
         )
         return found + [r.id for r in more]
+
+    def _similarity(
+        self, q: str, narrowed_by: Sequence[str] | None, threshold: float
+    ) -> tuple[Any, Callable[[Any], Any]]:
+        """The condition a name similar to `q` meets, and how to rank a name by it."""
+        name = t.subjects.c.name
+        if self.conn.dialect.name != "postgresql":
+            return sa.func.similarity(name, q) >= threshold, lambda n: sa.func.similarity(n, q)
+
+        def rank(n: Any) -> Any:
+            return sa.func.word_similarity(q, n)
+
+        if not narrowed_by:
+            return sa.literal(q).op("<%")(name), rank  # served by the trigram index
+        # Candidates through the distinctive trigrams' short index lists; word similarity
+        # as a function, so the planner does not also ask the index for it.
+        holding = sa.or_(*[name.ilike(_holding(g), escape="\\") for g in narrowed_by])
+        return sa.and_(holding, rank(name) >= WORD_SIMILARITY), rank
 
     async def sample_names(self) -> list[str]:
         """The names of the first SEARCH_SAMPLE subjects in id order (a fair sample)."""
