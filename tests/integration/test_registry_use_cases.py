@@ -275,6 +275,22 @@ async def test_a_text_of_common_words_finds_its_near_miss_not_every_name_alike_i
         assert {s.code for s in found[1:]} <= others
 
 
+async def test_the_most_similar_name_comes_first_among_hundreds_of_similar_ones(
+    registry_app: RegistryApp,
+) -> None:
+    """Every similar name is ranked, not only the first few hundred the database yields;
+    and a page far beyond the last match is empty, not an error."""
+    for i in range(300):
+        await registry_app.registry.register(org(name=f"凯达国际物流{i}"))
+    near_miss = await registry_app.registry.register(org(name="凯达国际贸异"))
+    found, _ = await registry_app.registry.search(commands.Search(q="凯达国际贸易"))
+    assert found and found[0].code == near_miss.code
+    page, after = await registry_app.registry.search(
+        commands.Search(q="凯达国际", page_size=5, offset=10**12)
+    )
+    assert page == [] and after is None
+
+
 async def test_natural_persons_can_be_left_out_of_name_search(registry_app: RegistryApp) -> None:
     await registry_app.registry.register(
         commands.Register(kind=Kind.NATURAL_PERSON, name="王小明", id_number="11010519491231002X")

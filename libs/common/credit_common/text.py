@@ -7,9 +7,14 @@ import re
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def words(text: str) -> list[str]:
+    """The words pg_trgm splits a text into (lower-cased)."""
+    return _WORD.findall(text.lower())  # type: ignore[no-any-return]
+
+
 def trigrams(text: str) -> set[str]:
     grams: set[str] = set()
-    for word in _WORD.findall(text.lower()):
+    for word in words(text):
         padded = f"  {word} "
         grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
     return grams

@@ -27,8 +27,6 @@ SEARCH_SAMPLE = 4096
 # ... and when it finds at least this many there (one name in 256), the fragment is
 # common: its matches come in id order, found by walking, not ranked by name length.
 COMMON_MATCHES = 16
-# Names merely similar to the text are ranked among at most this many of them.
-SIMILAR_CANDIDATES = 200
 # pg_trgm's default word_similarity_threshold: the share of the text's trigrams a
 # similar name holds.
 WORD_SIMILARITY = 0.6
@@ -442,20 +440,12 @@ class SubjectRepository:
         similar, rank = self._similarity(q, narrowed_by, similarity_threshold)
         if exclude_persons_by_name:
             similar = sa.and_(similar, s.c.kind != Kind.NATURAL_PERSON.value)
-        # Ranked among the first SIMILAR_CANDIDATES the trigram index yields: word
-        # similarity costs tens of microseconds a name, and one differing character of
-        # 致广告有限公司 makes thousands of names similar enough.
-        # On PostgreSQL the candidates are a materialized CTE, planned on its own: seeing the
-        # LIMIT, the planner would scan the table and compute the similarity of every name
-        # until enough pass (70 ms for 锦集团有限公司) rather than ask the trigram index.
-        similar_names = sa.select(s.c.id, s.c.name, s.c.code_key).where(
-            *conditions, similar, sa.not_(first)
-        )
-        if self.conn.dialect.name == "postgresql":
-            similar_names = sa.select(similar_names.cte().prefix_with("MATERIALIZED"))
-        candidates = similar_names.limit(SIMILAR_CANDIDATES).subquery()
-        rest = sa.select(candidates.c.id).order_by(
-            rank(candidates.c.name).desc(), candidates.c.code_key
+        # Every similar name ranked (the narrowing keeps their number small where it
+        # would not be: service_layer/name_sample.py).
+        rest = (
+            sa.select(s.c.id)
+            .where(*conditions, similar, sa.not_(first))
+            .order_by(rank(s.c.name).desc(), s.c.code_key)
         )
         more = await self.conn.execute(
             rest.offset(max(offset - skipped, 0)).limit(limit - len(found))
@@ -499,7 +489,7 @@ class SubjectRepository:
         walk by the density the sample showed.
         """
         s = t.subjects
-        wanted = max(offset + limit, COMMON_MATCHES)
+        wanted = min(max(offset + limit, COMMON_MATCHES), _LARGEST_WINDOW)
         window = SEARCH_SAMPLE
         while True:
             walk = (
@@ -520,7 +510,13 @@ class SubjectRepository:
                 )
                 if int(await self.conn.scalar(seen) or 0) < window:  # all subjects seen
                     return ids[offset : offset + limit]
+            if window == _LARGEST_WINDOW:
+                return ids[offset : offset + limit]
             window = max(window * 2, math.ceil(window * wanted / len(ids) * 1.25))
+            window = min(window, _LARGEST_WINDOW)  # a deep page: at most the whole table
+
+
+_LARGEST_WINDOW = 2**31 - 1  # PostgreSQL's LIMIT parameter is an integer
 
 
 def _holding(trigram: str) -> str:
