@@ -8,7 +8,7 @@ import datetime as dt
 import functools
 import math
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,7 +82,7 @@ class SubjectRepository:
             code_query, legacy_query = _statements_for_few(tuple(columns))
             rows = list(await self.conn.execute(code_query, {"keys": list(keys)}))
             hit = {r.filed_key for r in rows}
-            legacy = [k for k in keys if k not in hit and len(k) in (9, 15)]
+            legacy = _maybe_legacy(keys, hit)
             if legacy:
                 rows += await self.conn.execute(legacy_query, {"keys": legacy})
             return rows
@@ -96,7 +96,7 @@ class SubjectRepository:
             found = by_code.all()
             rows += found
             hit = {r.filed_key for r in found}
-            legacy = [k for k in chunk if k not in hit and len(k) in (9, 15)]
+            legacy = _maybe_legacy(chunk, hit)
             if legacy:
                 by_legacy = await self.conn.execute(
                     _by_legacy(columns).where(self._among(lc.c.value, legacy))
@@ -130,7 +130,7 @@ class SubjectRepository:
         for row in rows:
             found[row.filed_key] = row.id
             subjects[row.id] = self._row_with_details(row)
-        legacy = [k for k in keys if k not in found and len(k) in (9, 15)]
+        legacy = _maybe_legacy(keys, found)
         if legacy:
             _, legacy_query = _statements_for_few((t.subjects.c.id,))
             for r in await self.conn.execute(legacy_query, {"keys": legacy}):
@@ -405,9 +405,10 @@ class SubjectRepository:
                 either.append(c.code_key.like(f"{code_prefix}%"))
             return sa.and_(*filters(c), sa.or_(*either))
 
+        postgres = self.conn.dialect.name == "postgresql"
         first = exact(s.c)
         indexed = first
-        if len(q) == 2 and self.conn.dialect.name == "postgresql":
+        if len(q) == 2 and postgres:
             # Too short for a trigram: the names holding it as one of their two-character
             # pieces (migration 0004), which is the same as containing it.
             pieces = sa.bindparam(None, [q], type_=postgresql.ARRAY(sa.Text()))
@@ -428,7 +429,6 @@ class SubjectRepository:
                     .limit(limit)
                 )
             ]
-        postgres = self.conn.dialect.name == "postgresql"
         if len(found) == limit or (postgres and narrowed_by is not None and not narrowed_by):
             return found
         skipped = offset
@@ -543,6 +543,12 @@ def _instant(text: str) -> dt.datetime:
 
 
 _FEW_KEYS = 4  # a single code's lookup asks for one or two keys
+
+
+def _maybe_legacy(keys: Iterable[str], found: Container[str]) -> list[str]:
+    """The keys not found by code key that are shaped like a legacy code (an organisation
+    code of 9 characters, a registration number of 15)."""
+    return [k for k in keys if k not in found and len(k) in (9, 15)]
 
 
 def _by_code(columns: Sequence[Any]) -> sa.Select[Any]:

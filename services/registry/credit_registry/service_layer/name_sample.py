@@ -20,12 +20,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from credit_common.text import trigrams, words
+from credit_registry.adapters.repository import WORD_SIMILARITY
 
 log = logging.getLogger(__name__)
 
-# pg_trgm's default word_similarity_threshold: a similar name holds this share of the
-# text's trigrams.
-SIMILAR_SHARE = 0.6
 # Similar names are found through the trigram index as it is, unless more than this share
 # of the names may be similar (as many hold the trigrams that would make one similar) ...
 BROAD = 0.002
@@ -61,7 +59,7 @@ class NameSample:
         if not grams or not await self._fresh():
             return None
         counts = sorted((self._frequency[g] for g in grams), reverse=True)
-        needed = math.ceil(SIMILAR_SHARE * len(grams))
+        needed = math.ceil(WORD_SIMILARITY * len(grams))
         broad = counts[needed - 1] > BROAD * self._names
         if not broad and sum(counts) < HEAVY * self._names:
             return None
