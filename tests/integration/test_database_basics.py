@@ -115,6 +115,33 @@ async def test_a_snapshot_sees_one_state_and_a_plain_read_sees_the_latest(
         await db.dispose()
 
 
+async def test_a_read_run_often_in_snapshots_is_prepared_once_and_kept(
+    database_url: str,
+) -> None:
+    """psycopg prepares a statement after its fifth run on a connection, and forgets every
+    prepared statement on ROLLBACK: snapshots end with COMMIT so theirs are kept."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("prepared statements are PostgreSQL's")
+    db = Database(database_url, pool_size=1)  # one connection: every snapshot shares it
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+        query = sa.select(sa.func.count()).select_from(moments).where(moments.c.at.is_not(None))
+        for _ in range(8):
+            async with db.snapshot() as conn:
+                await conn.scalar(query)
+        async with db.snapshot() as conn:
+            prepared = await conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_prepared_statements "
+                    "WHERE statement LIKE '%FROM moments%'"
+                )
+            )
+        assert prepared == 1
+    finally:
+        await db.dispose()
+
+
 async def test_insert_rows_writes_every_row_as_given_json_included(database_url: str) -> None:
     local = sa.MetaData()
     blobs = sa.Table(

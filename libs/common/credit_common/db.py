@@ -204,11 +204,16 @@ class Database:
     async def snapshot(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction whose statements all see one committed state
         (REPEATABLE READ on PostgreSQL; on SQLite an explicit BEGIN, as the driver starts
-        none for reads, and its WAL reader then keeps one snapshot until the end)."""
+        none for reads, and its WAL reader then keeps one snapshot until the end).
+
+        It ends with COMMIT, not the pool's ROLLBACK: psycopg forgets every prepared
+        statement of a connection on ROLLBACK (and deallocates them on the server), so reads
+        that ended so were parsed and planned anew each time, however often they ran."""
         async with self._snapshot.connect() as conn:
             if conn.dialect.name == "sqlite":
                 await conn.exec_driver_sql("BEGIN")
             yield conn
+            await conn.commit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
