@@ -85,6 +85,41 @@ def _record(row: Any) -> StoredRecord:
     )
 
 
+def _version(row: Any) -> Version:
+    return Version(
+        row.version,
+        row.fields,
+        row.schema_version,
+        row.recorded_at,
+        row.recorded_by,
+        row.department,
+        row.reason,
+    )
+
+
+# A subject's records, the commonest read (records, reports): statements built once, with
+# no IN list, so each is compiled once and PostgreSQL can keep it prepared. Versions and
+# marks come by the same condition on the subject as the records, not by a list of ids.
+_OF_SUBJECT = sa.and_(
+    t.records.c.subject_id == sa.bindparam("subject_id"),
+    t.records.c.submitted_at <= sa.bindparam("at"),
+)
+_SUBJECT_RECORDS = (
+    sa.select(t.records).where(_OF_SUBJECT).order_by(t.records.c.decided_on.desc(), t.records.c.id)
+)
+_SUBJECT_VERSIONS = (
+    sa.select(t.record_versions)
+    .join(t.records, t.records.c.id == t.record_versions.c.record_id)
+    .where(_OF_SUBJECT)
+    .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
+)
+_SUBJECT_MARKS = (
+    sa.select(t.objection_marks)
+    .join(t.records, t.records.c.id == t.objection_marks.c.record_id)
+    .where(_OF_SUBJECT)
+)
+
+
 class RecordRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -104,19 +139,27 @@ class RecordRepository:
         self,
         subject_id: uuid.UUID,
         *,
-        item_codes: Sequence[str] | None,
+        item_codes: Iterable[str] | None,
         submitted_before: dt.datetime,
     ) -> list[StoredRecord]:
-        query = sa.select(t.records).where(
-            t.records.c.subject_id == subject_id, t.records.c.submitted_at <= submitted_before
-        )
-        if item_codes is not None:
-            query = query.where(t.records.c.item_code.in_(item_codes))
-        rows = (
-            await self.conn.execute(query.order_by(t.records.c.decided_on.desc(), t.records.c.id))
-        ).all()
-        records = [_record(r) for r in rows]
-        await self._complete(records)
+        """The subject's records submitted by `submitted_before` (of `item_codes` only, when
+        given), newest decision first, each with its versions and objection marks."""
+        bound = {"subject_id": subject_id, "at": submitted_before}
+        wanted = None if item_codes is None else set(item_codes)
+        records = [
+            _record(r)
+            for r in (await self.conn.execute(_SUBJECT_RECORDS, bound)).all()
+            if wanted is None or r.item_code in wanted
+        ]
+        if not records:
+            return []
+        by_id = {r.id: r for r in records}
+        for v in await self.conn.execute(_SUBJECT_VERSIONS, bound):
+            if (record := by_id.get(v.record_id)) is not None:
+                record.versions.append(_version(v))
+        for m in await self.conn.execute(_SUBJECT_MARKS, bound):
+            if (record := by_id.get(m.record_id)) is not None:
+                record.marks.append((m.opened_at, m.closed_at))
         return records
 
     async def _complete(self, records: list[StoredRecord]) -> None:
@@ -130,17 +173,7 @@ class RecordRepository:
             .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
         )
         for v in versions:
-            by_id[v.record_id].versions.append(
-                Version(
-                    v.version,
-                    v.fields,
-                    v.schema_version,
-                    v.recorded_at,
-                    v.recorded_by,
-                    v.department,
-                    v.reason,
-                )
-            )
+            by_id[v.record_id].versions.append(_version(v))
         marks = await self.conn.execute(
             sa.select(t.objection_marks).where(t.objection_marks.c.record_id.in_(ids))
         )
