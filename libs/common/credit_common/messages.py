@@ -36,9 +36,13 @@ def token_for(offset: int | None) -> str:
     return "" if offset is None else base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def timestamp(value: dt.datetime | None) -> Timestamp | None:
+    """The moment as a Timestamp (a naive datetime is read as UTC, as FromDatetime does),
+    computed directly: FromDatetime takes several times longer, once per record sent."""
     if value is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    since = (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)) - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1_000)
