@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import json_format, struct_pb2
 
 from credit.events.v1 import envelope_pb2, objections_pb2, subject_pb2
+from credit.records.v1 import records_pb2, records_pb2_grpc
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
 from credit_common.errors import Conflict, InvalidArgument, InvalidTransition, PermissionDenied
@@ -295,3 +298,47 @@ async def test_merges_objections_and_repairs_arrive_as_events(
         await records_app.records.get(record.id, Level.PUBLIC)
     shared = await records_app.records.get(record.id, Level.SHARED)
     assert shared.repaired
+
+
+async def test_a_subjects_records_carry_their_fields_as_json_text_when_asked(
+    records_process: ServiceProcess, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    fields = penalty(penalty_kinds=["warning", "fine"], fine_amount=5000)
+    body = struct_pb2.Struct()
+    body.update(fields)
+    async with grpc.aio.insecure_channel(records_process.address) as channel:
+        stub = records_pb2_grpc.RecordsServiceStub(channel)
+        submitted = await stub.SubmitRecord(
+            records_pb2.SubmitRecordRequest(
+                caller=records_pb2.Caller(client_id="cl_market", department="market_regulation"),
+                subject_code=code,
+                item_code="admin_penalty",
+                source_ref="某监罚〔2026〕77号",
+                decided_on=(utcnow().date() - dt.timedelta(days=1)).isoformat(),
+                fields=body,
+            ),
+            timeout=10,
+        )
+        subject_id = submitted.record.subject_id
+
+        async def listed(as_json: bool) -> records_pb2.Record:
+            reply = await stub.ListSubjectRecords(
+                records_pb2.ListSubjectRecordsRequest(
+                    subject_id=subject_id,
+                    level=records_pb2.LEVEL_RESTRICTED,
+                    fields_as_json=as_json,
+                ),
+                timeout=10,
+            )
+            [record] = reply.records
+            return record
+
+        as_json, as_struct = await listed(True), await listed(False)
+    assert json.loads(as_json.fields_json) == fields
+    assert not as_json.HasField("fields")
+    assert json_format.MessageToDict(as_struct.fields) == fields
+    assert as_struct.fields_json == ""
+    as_json.ClearField("fields_json")
+    as_struct.ClearField("fields")
+    assert as_json == as_struct  # the rest of the record is the same either way

@@ -94,6 +94,10 @@ class RecordsClient(Backend):
     async def for_subject(
         self, request: rec.ListSubjectRecordsRequest
     ) -> rec.ListSubjectRecordsResponse:
+        """Fields come as JSON text (`Record.fields_json`): many records at a time, each a
+        Struct to build and to read back otherwise. A records service from before the flag
+        sends Structs, which `record_views.fields_of` reads too."""
+        request.fields_as_json = True
         return await self.call(self._stub.ListSubjectRecords, request, idempotent=True)
 
     async def ingest(

@@ -36,6 +36,14 @@ def _ts(message: Any, name: str) -> dt.datetime | None:
     return getattr(message, name).ToDatetime(tzinfo=dt.UTC) if message.HasField(name) else None
 
 
+def fields_of(record: rec.Record) -> dict[str, Any]:
+    """The record's fields, sent as JSON text (when asked for) or as a Struct."""
+    if record.fields_json:
+        fields: dict[str, Any] = json.loads(record.fields_json)
+        return fields
+    return json_format.MessageToDict(record.fields)
+
+
 def record_view(record: rec.Record, subject_code: str, level: Level) -> schemas.RecordPublic:
     return schemas.RecordPublic(
         record_id=record.record_id,
@@ -50,7 +58,7 @@ def record_view(record: rec.Record, subject_code: str, level: Level) -> schemas.
         decided_on=dt.date.fromisoformat(record.decided_on),
         status=cast(Any, record.status),
         version=record.version,
-        fields=json_format.MessageToDict(record.fields),
+        fields=fields_of(record),
         severity=record.severity or None,
         publicity_until=_date(record.publicity_until),
         retention_until=_date(record.retention_until),

@@ -122,41 +122,58 @@ def item_from_pb(message: pb.CatalogItem) -> CatalogItem:
     )
 
 
+def record_fields(
+    seen: RecordView, *, calendar_note: str = "", fields_as_json: bool = False
+) -> dict[str, Any]:
+    """A Record message's fields (for `pb.Record(**…)` or, with no copy, a reply's
+    `records.add(**…)`); the record's own fields as JSON text when `fields_as_json`, else
+    as a Struct."""
+    r, item, w = seen.record, seen.item, seen.record.window
+    message: dict[str, Any] = {
+        "record_id": str(r.id),
+        "subject_id": str(r.subject_id),
+        "subject_code": r.subject_key,
+        "item_code": r.item_code,
+        "item_name": item.name,
+        "category": item.category,
+        "nature": item.nature,
+        "disclosure": item.disclosure.label,
+        "department": r.department,
+        "source_ref": r.source_ref,
+        "decided_on": r.decided_on.isoformat(),
+        "status": seen.status,
+        "version": seen.version.version,
+        "publicity_until": w.publicity_until.isoformat()
+        if w.publicity_until and not w.never_public
+        else "",
+        "retention_until": w.retention_until.isoformat(),
+        "publicly_visible": seen.publicly_visible,
+        "late": r.late,
+        "repairable": w.repairable,
+        "repaired": seen.repaired,
+        "under_objection": seen.under_objection,
+        "submitted_at": ts(r.submitted_at),
+        "updated_at": ts(r.updated_at),
+        "severity": w.severity,
+        "repair_possible_from": w.repair_possible_from.isoformat()
+        if w.repair_possible_from
+        else "",
+        "never_public": w.never_public,
+        "calendar_note": calendar_note,
+    }
+    fields = seen.version.fields
+    if fields_as_json:
+        message["fields_json"] = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    else:
+        message["fields"] = struct(fields)
+    return message
+
+
 def record_to_pb(
     seen: RecordView, *, with_versions: bool = False, calendar_note: str = ""
 ) -> pb.Record:
-    r, item, w = seen.record, seen.item, seen.record.window
-    message = pb.Record(
-        record_id=str(r.id),
-        subject_id=str(r.subject_id),
-        subject_code=r.subject_key,
-        item_code=r.item_code,
-        item_name=item.name,
-        category=item.category,
-        nature=item.nature,
-        disclosure=item.disclosure.label,
-        department=r.department,
-        source_ref=r.source_ref,
-        decided_on=r.decided_on.isoformat(),
-        status=seen.status,
-        version=seen.version.version,
-        fields=struct(seen.version.fields),
-        publicity_until=w.publicity_until.isoformat()
-        if w.publicity_until and not w.never_public
-        else "",
-        retention_until=w.retention_until.isoformat(),
-        publicly_visible=seen.publicly_visible,
-        late=r.late,
-        repairable=w.repairable,
-        repaired=seen.repaired,
-        under_objection=seen.under_objection,
-        submitted_at=ts(r.submitted_at),
-        updated_at=ts(r.updated_at),
-        severity=w.severity,
-        repair_possible_from=w.repair_possible_from.isoformat() if w.repair_possible_from else "",
-        never_public=w.never_public,
-        calendar_note=calendar_note,
-    )
+    r = seen.record
+    message = pb.Record(**record_fields(seen, calendar_note=calendar_note))
     if with_versions:
         for v in r.versions:
             if v.version <= seen.version.version:

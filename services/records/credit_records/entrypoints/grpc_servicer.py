@@ -158,6 +158,8 @@ class RecordsServicer(pb_grpc.RecordsServiceServicer):
                 offset=offset_of(request.page_token),
             )
         )
-        return pb.ListSubjectRecordsResponse(
-            records=[convert.record_to_pb(v) for v in views], next_page_token=token_for(nxt)
-        )
+        reply = pb.ListSubjectRecordsResponse(next_page_token=token_for(nxt))
+        add = reply.records.add
+        for v in views:
+            add(**convert.record_fields(v, fields_as_json=request.fields_as_json))
+        return reply

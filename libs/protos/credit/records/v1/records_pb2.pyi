@@ -164,7 +164,7 @@ class RecordVersion(_message.Message):
     def __init__(self, version: _Optional[int] = ..., fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., schema_version: _Optional[int] = ..., submitted_by: _Optional[str] = ..., department: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Record(_message.Message):
-    __slots__ = ("record_id", "subject_id", "subject_code", "item_code", "item_name", "category", "nature", "disclosure", "department", "source_ref", "decided_on", "status", "version", "fields", "publicity_until", "retention_until", "publicly_visible", "late", "repairable", "repaired", "under_objection", "submitted_at", "updated_at", "versions", "severity", "repair_possible_from", "never_public", "calendar_note")
+    __slots__ = ("record_id", "subject_id", "subject_code", "item_code", "item_name", "category", "nature", "disclosure", "department", "source_ref", "decided_on", "status", "version", "fields", "publicity_until", "retention_until", "publicly_visible", "late", "repairable", "repaired", "under_objection", "submitted_at", "updated_at", "versions", "severity", "repair_possible_from", "never_public", "calendar_note", "fields_json")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,7 @@ class Record(_message.Message):
     REPAIR_POSSIBLE_FROM_FIELD_NUMBER: _ClassVar[int]
     NEVER_PUBLIC_FIELD_NUMBER: _ClassVar[int]
     CALENDAR_NOTE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_JSON_FIELD_NUMBER: _ClassVar[int]
     record_id: str
     subject_id: str
     subject_code: str
@@ -221,7 +222,8 @@ class Record(_message.Message):
     repair_possible_from: str
     never_public: bool
     calendar_note: str
-    def __init__(self, record_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., subject_code: _Optional[str] = ..., item_code: _Optional[str] = ..., item_name: _Optional[str] = ..., category: _Optional[str] = ..., nature: _Optional[str] = ..., disclosure: _Optional[str] = ..., department: _Optional[str] = ..., source_ref: _Optional[str] = ..., decided_on: _Optional[str] = ..., status: _Optional[str] = ..., version: _Optional[int] = ..., fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., publicity_until: _Optional[str] = ..., retention_until: _Optional[str] = ..., publicly_visible: _Optional[bool] = ..., late: _Optional[bool] = ..., repairable: _Optional[bool] = ..., repaired: _Optional[bool] = ..., under_objection: _Optional[bool] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., versions: _Optional[_Iterable[_Union[RecordVersion, _Mapping]]] = ..., severity: _Optional[str] = ..., repair_possible_from: _Optional[str] = ..., never_public: _Optional[bool] = ..., calendar_note: _Optional[str] = ...) -> None: ...
+    fields_json: str
+    def __init__(self, record_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., subject_code: _Optional[str] = ..., item_code: _Optional[str] = ..., item_name: _Optional[str] = ..., category: _Optional[str] = ..., nature: _Optional[str] = ..., disclosure: _Optional[str] = ..., department: _Optional[str] = ..., source_ref: _Optional[str] = ..., decided_on: _Optional[str] = ..., status: _Optional[str] = ..., version: _Optional[int] = ..., fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., publicity_until: _Optional[str] = ..., retention_until: _Optional[str] = ..., publicly_visible: _Optional[bool] = ..., late: _Optional[bool] = ..., repairable: _Optional[bool] = ..., repaired: _Optional[bool] = ..., under_objection: _Optional[bool] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., versions: _Optional[_Iterable[_Union[RecordVersion, _Mapping]]] = ..., severity: _Optional[str] = ..., repair_possible_from: _Optional[str] = ..., never_public: _Optional[bool] = ..., calendar_note: _Optional[str] = ..., fields_json: _Optional[str] = ...) -> None: ...
 
 class RowError(_message.Message):
     __slots__ = ("field", "message")
@@ -328,7 +330,7 @@ class GetRecordRequest(_message.Message):
     def __init__(self, record_id: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., with_versions: _Optional[bool] = ...) -> None: ...
 
 class ListSubjectRecordsRequest(_message.Message):
-    __slots__ = ("subject_id", "level", "category", "item_code", "as_of", "page_size", "page_token")
+    __slots__ = ("subject_id", "level", "category", "item_code", "as_of", "page_size", "page_token", "fields_as_json")
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -336,6 +338,7 @@ class ListSubjectRecordsRequest(_message.Message):
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_AS_JSON_FIELD_NUMBER: _ClassVar[int]
     subject_id: str
     level: Level
     category: str
@@ -343,7 +346,8 @@ class ListSubjectRecordsRequest(_message.Message):
     as_of: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, subject_id: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., item_code: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    fields_as_json: bool
+    def __init__(self, subject_id: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., item_code: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., fields_as_json: _Optional[bool] = ...) -> None: ...
 
 class ListSubjectRecordsResponse(_message.Message):
     __slots__ = ("records", "next_page_token")
