@@ -40,6 +40,7 @@ from bench.registry import (
     _loop_factory,
     code_under_test,
     log,
+    one_at_a_time,
     open_loop,
     pg_url,
     recreate_database,
@@ -174,11 +175,7 @@ async def scenario_status(
         restricted.append(b'"restricted":true' in reply.body)
         return None
 
-    sequential = []
-    for i in range(20):
-        t0 = time.perf_counter()
-        await send(i)
-        sequential.append(time.perf_counter() - t0)
+    sequential = await one_at_a_time(send)
     await open_loop(send, rate, 2)  # warm-up
     restricted.clear()
     busy0, cpu0 = psutil.cpu_times(), process_cpu(stack)

@@ -52,6 +52,7 @@ from bench.registry import (
     free_port,
     grpc_healthy,
     log,
+    one_at_a_time,
     open_loop,
     pg_url,
     recreate_database,
@@ -451,11 +452,7 @@ async def _reads_run(
     stack: Stack, send: Any, items: list[int], rate: float, seconds: float, label: str
 ) -> dict[str, Any]:
     """Twenty reads one at a time, a warm-up, then the open loop; figures and CPU."""
-    one_by_one = []
-    for i in range(20):
-        t0 = time.perf_counter()
-        await send(i)
-        one_by_one.append(time.perf_counter() - t0)
+    one_by_one = await one_at_a_time(send)
     await open_loop(send, rate, 2)  # warm-up
     items.clear()
     busy0 = psutil.cpu_times()

@@ -849,6 +849,17 @@ class Run:
 Send = Callable[[int], Awaitable[str | None]]  # returns None when fine, else an error label
 
 
+async def one_at_a_time(send: Send, times: int = 20) -> list[float]:
+    """Seconds each of `times` requests takes, sent one after another (the latency of a
+    request with nothing else in flight)."""
+    took = []
+    for i in range(times):
+        t0 = time.perf_counter()
+        await send(i)
+        took.append(time.perf_counter() - t0)
+    return took
+
+
 async def open_loop(
     send: Send, rate: float, seconds: float, *, max_outstanding: int = 1000, drain: float = 10.0
 ) -> Run:

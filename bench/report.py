@@ -60,6 +60,7 @@ from bench.registry import (
     load,
     loaded_count,
     log,
+    one_at_a_time,
     open_loop,
     pg_url,
     recreate_database,
@@ -162,12 +163,7 @@ async def run_report(
         await open_loop(lambda i: _ask(http, order[i], headers), 50, warm / 50)
     else:
         await open_loop(sender(0), rate, 2)  # warm-up
-    one_by_one = []
-    send = sender(warm)
-    for i in range(30):
-        t0 = time.perf_counter()
-        await send(i)
-        one_by_one.append(time.perf_counter() - t0)
+    one_by_one = await one_at_a_time(sender(warm), 30)
     sections.clear()
     busy0, svc0, cache0 = psutil.cpu_times(), stack.cpu(), await cache_counts(http)
     run = await open_loop(sender(warm + 30), rate, seconds)
