@@ -37,9 +37,11 @@ def _ts(message: Any, name: str) -> dt.datetime | None:
 
 
 def fields_of(record: rec.Record) -> dict[str, Any]:
-    """The record's fields, sent as JSON text (when asked for) or as a Struct."""
+    """The record's fields, sent as JSON text (when asked for) or as a Struct. Numbers read
+    as floats either way (a Struct holds every number as a double), so every route shows a
+    record's fields alike: 5000 as 5000.0, whichever way they came."""
     if record.fields_json:
-        fields: dict[str, Any] = json.loads(record.fields_json)
+        fields: dict[str, Any] = json.loads(record.fields_json, parse_int=float)
         return fields
     return json_format.MessageToDict(record.fields)
 
