@@ -565,18 +565,26 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
 def _reads_verdict(reads: dict[str, Any], label: str) -> tuple[str, str]:
     """The issue's targets: p99 <= 20 ms at 200/s for the current records (every request
     answered); an as-of read no slower than twice the current one (judged at p99)."""
-    x = reads[label]
-    p99 = x["latency_ms"].get("p99")
-    answered_all = not x["errors"] and x["offered_rate"] >= TARGET_READ_RATE
+
+    def answered_all(run: dict[str, Any]) -> bool:
+        return not run["errors"] and run["offered_rate"] >= TARGET_READ_RATE
+
+    current = reads["current"]
     if label == "current":
-        met = answered_all and p99 is not None and p99 <= TARGET_READ_P99_MS
+        p99 = current["latency_ms"].get("p99")
+        met = answered_all(current) and p99 is not None and p99 <= TARGET_READ_P99_MS
         return (
             f"p99 <= {TARGET_READ_P99_MS:g} ms at {TARGET_READ_RATE}/s, no errors",
             "MET" if met else "MISSED",
         )
+    # Both runs answered in full: a current p99 taken over the survivors of an overload
+    # would make any as-of figure look good beside it.
     ratio = reads.get("ratio_as_of_to_current_p99")
-    met = answered_all and ratio is not None and ratio <= 2
-    return ("as-of p99 <= 2x the current p99, no errors", "MET" if met else "MISSED")
+    met = answered_all(current) and answered_all(reads["as_of"]) and ratio is not None
+    return (
+        "as-of p99 <= 2x the current p99, both runs without errors",
+        "MET" if met and ratio <= 2 else "MISSED",
+    )
 
 
 def print_summary(rows: list[tuple[str, str, str, str, str]]) -> None:
