@@ -208,7 +208,8 @@ class Database:
 
         It ends with COMMIT, not the pool's ROLLBACK: psycopg forgets every prepared
         statement of a connection on ROLLBACK (and deallocates them on the server), so reads
-        that ended so were parsed and planned anew each time, however often they ran."""
+        that ended so were parsed and planned anew each time, however often they ran. For
+        reads only: PostgreSQL refuses a write in it, SQLite would keep one."""
         async with self._snapshot.connect() as conn:
             if conn.dialect.name == "sqlite":
                 await conn.exec_driver_sql("BEGIN")
