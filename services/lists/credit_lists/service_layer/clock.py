@@ -32,7 +32,7 @@ class Clock:
         # Batches applied side by side on PostgreSQL, where SKIP LOCKED hands each its own
         # entries: one batch's events are written while the database updates the next.
         # SQLite has one writer at a time.
-        self.workers = workers if db.engine.dialect.name == "postgresql" else 1
+        self.workers = workers if db.dialect == "postgresql" else 1
 
     async def tick(self, now: dt.datetime | None = None) -> int:
         """Applies every transition due at `now`; returns how many it applied. Entries

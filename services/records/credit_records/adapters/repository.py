@@ -97,6 +97,18 @@ def _version(row: Any) -> Version:
     )
 
 
+def _attach(records: list[StoredRecord], versions: Iterable[Any], marks: Iterable[Any]) -> None:
+    """Gives each record its version rows (in version order) and objection marks; rows of
+    other records (a subject's records of items not asked for) are passed over."""
+    by_id = {r.id: r for r in records}
+    for v in versions:
+        if (record := by_id.get(v.record_id)) is not None:
+            record.versions.append(_version(v))
+    for m in marks:
+        if (record := by_id.get(m.record_id)) is not None:
+            record.marks.append((m.opened_at, m.closed_at))
+
+
 # A subject's records, the commonest read (records, reports): statements built once, with
 # no IN list, so each is compiled once and PostgreSQL can keep it prepared. Versions and
 # marks come by the same condition on the subject as the records, not by a list of ids.
@@ -153,32 +165,26 @@ class RecordRepository:
         ]
         if not records:
             return []
-        by_id = {r.id: r for r in records}
-        for v in await self.conn.execute(_SUBJECT_VERSIONS, bound):
-            if (record := by_id.get(v.record_id)) is not None:
-                record.versions.append(_version(v))
-        for m in await self.conn.execute(_SUBJECT_MARKS, bound):
-            if (record := by_id.get(m.record_id)) is not None:
-                record.marks.append((m.opened_at, m.closed_at))
+        _attach(
+            records,
+            await self.conn.execute(_SUBJECT_VERSIONS, bound),
+            await self.conn.execute(_SUBJECT_MARKS, bound),
+        )
         return records
 
     async def _complete(self, records: list[StoredRecord]) -> None:
         if not records:
             return
-        by_id = {r.id: r for r in records}
-        ids = list(by_id)
+        ids = [r.id for r in records]
         versions = await self.conn.execute(
             sa.select(t.record_versions)
             .where(t.record_versions.c.record_id.in_(ids))
             .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
         )
-        for v in versions:
-            by_id[v.record_id].versions.append(_version(v))
         marks = await self.conn.execute(
             sa.select(t.objection_marks).where(t.objection_marks.c.record_id.in_(ids))
         )
-        for m in marks:
-            by_id[m.record_id].marks.append((m.opened_at, m.closed_at))
+        _attach(records, versions, marks)
 
     async def by_source_refs(
         self, department: str, item_code: str, refs: Iterable[str]

@@ -12,7 +12,7 @@ from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.messages import timestamp as ts
 from credit_records.adapters.catalog_store import definition_of, item_from_definition
 from credit_records.domain.catalog import CatalogItem, Level
-from credit_records.domain.records import RecordView
+from credit_records.domain.records import RecordView, canonical_json
 from credit_records.service_layer.commands import Caller
 
 LEVELS: dict[int, Level] = {
@@ -161,11 +161,11 @@ def record_fields(
         "never_public": w.never_public,
         "calendar_note": calendar_note,
     }
-    fields = seen.version.fields
-    if fields_as_json:
-        message["fields_json"] = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    version = seen.version
+    if fields_as_json:  # as stored they were encoded, when that was done here already
+        message["fields_json"] = version.fields_json or canonical_json(version.fields)
     else:
-        message["fields"] = struct(fields)
+        message["fields"] = struct(version.fields)
     return message
 
 
