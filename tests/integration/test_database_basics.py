@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from credit_common.db import GUID, Database, JsonText, UTCDateTime, among, insert_rows
+from credit_common.db import GUID, Database, JsonText, UTCDateTime, among, by_name, insert_rows
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
@@ -42,6 +42,29 @@ async def test_an_aware_time_comes_back_as_the_same_instant_in_utc(database_url:
             )
         assert read == written and read.tzinfo == dt.UTC and read.hour == 15
         assert later == 1
+    finally:
+        await db.dispose()
+
+
+async def test_by_name_gives_each_column_as_the_row_has_it_labels_included(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    try:
+        written = {"id": uuid.uuid4(), "at": dt.datetime(2026, 3, 31, 15, 30, tzinfo=dt.UTC)}
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(sa.insert(moments).values(**written))
+        async with db.read() as conn:
+            row = (await conn.execute(sa.select(moments, moments.c.id.label("filed_key")))).one()
+        columns = by_name(row)
+        assert dict(columns) == {**written, "filed_key": written["id"]}
+        assert (columns["id"], columns["at"], columns["filed_key"]) == (
+            row.id,
+            row.at,
+            row.filed_key,
+        )
+        assert isinstance(columns["id"], uuid.UUID) and columns["at"].tzinfo == dt.UTC
     finally:
         await db.dispose()
 

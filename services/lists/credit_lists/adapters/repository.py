@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import among
+from credit_common.db import among, by_name
 from credit_lists.adapters import tables as t
 from credit_lists.domain.model import Entry, State, Transition
 
@@ -30,25 +30,26 @@ _BASES = sa.select(t.entry_basis).where(
 
 
 def _entry(row: Any) -> Entry:
+    row = by_name(row)
     return Entry(
-        id=row.id,
-        subject_id=row.subject_id,
-        subject_key=row.subject_key,
-        list_type=row.list_type,
-        color=row.color,
-        department=row.department,
-        reason=row.reason,
-        decision_ref=row.decision_ref,
+        id=row["id"],
+        subject_id=row["subject_id"],
+        subject_key=row["subject_key"],
+        list_type=row["list_type"],
+        color=row["color"],
+        department=row["department"],
+        reason=row["reason"],
+        decision_ref=row["decision_ref"],
         basis_record_ids=[],
-        proposed_by=row.proposed_by,
-        proposed_at=row.proposed_at,
-        state=State(row.state),
-        publicity_until=row.publicity_until,
-        valid_until=row.valid_until,
-        effective_from=row.effective_from,
-        open_objections=row.open_objections,
-        repairable=row.repairable,
-        repair_possible_from=row.repair_possible_from,
+        proposed_by=row["proposed_by"],
+        proposed_at=row["proposed_at"],
+        state=State(row["state"]),
+        publicity_until=row["publicity_until"],
+        valid_until=row["valid_until"],
+        effective_from=row["effective_from"],
+        open_objections=row["open_objections"],
+        repairable=row["repairable"],
+        repair_possible_from=row["repair_possible_from"],
     )
 
 
@@ -78,8 +79,8 @@ class EntryRepository:
             return
         by_id = {e.id: e for e in entries}
         ids = list(by_id)
-        for row in await self.conn.execute(_BASES, {"entry_ids": ids}):
-            by_id[row.entry_id].basis_record_ids.append(row.record_id)
+        for basis in (await self.conn.execute(_BASES, {"entry_ids": ids})).mappings():
+            by_id[basis["entry_id"]].basis_record_ids.append(basis["record_id"])
         if history:
             rows = await self.conn.execute(
                 sa.select(t.entry_history)

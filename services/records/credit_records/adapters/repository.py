@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import JsonText, insert_rows
+from credit_common.db import JsonText, by_name, insert_rows
 from credit_records.adapters import tables as t
 from credit_records.domain.publicity import Window
 from credit_records.domain.records import StoredRecord, Version
@@ -58,42 +58,44 @@ def version_row(record_id: uuid.UUID, v: Version) -> dict[str, Any]:
 
 
 def _record(row: Any) -> StoredRecord:
+    row = by_name(row)
     return StoredRecord(
-        id=row.id,
-        subject_id=row.subject_id,
-        subject_key=row.subject_key,
-        item_code=row.item_code,
-        department=row.department,
-        source_ref=row.source_ref,
-        decided_on=row.decided_on,
-        content_hash=row.content_hash,
-        current_version=row.current_version,
+        id=row["id"],
+        subject_id=row["subject_id"],
+        subject_key=row["subject_key"],
+        item_code=row["item_code"],
+        department=row["department"],
+        source_ref=row["source_ref"],
+        decided_on=row["decided_on"],
+        content_hash=row["content_hash"],
+        current_version=row["current_version"],
         window=Window(
-            never_public=row.never_public,
-            publicity_until=row.publicity_until,
-            retention_until=row.retention_until,
-            repairable=row.repairable,
-            repair_possible_from=row.repair_possible_from,
-            severity=row.severity,
+            never_public=row["never_public"],
+            publicity_until=row["publicity_until"],
+            retention_until=row["retention_until"],
+            repairable=row["repairable"],
+            repair_possible_from=row["repair_possible_from"],
+            severity=row["severity"],
         ),
-        late=row.late,
-        submitted_at=row.submitted_at,
-        submitted_by=row.submitted_by,
-        updated_at=row.updated_at,
-        withdrawn_at=row.withdrawn_at,
-        repaired_at=row.repaired_at,
+        late=row["late"],
+        submitted_at=row["submitted_at"],
+        submitted_by=row["submitted_by"],
+        updated_at=row["updated_at"],
+        withdrawn_at=row["withdrawn_at"],
+        repaired_at=row["repaired_at"],
     )
 
 
 def _version(row: Any) -> Version:
+    row = by_name(row)
     return Version(
-        row.version,
-        row.fields,
-        row.schema_version,
-        row.recorded_at,
-        row.recorded_by,
-        row.department,
-        row.reason,
+        row["version"],
+        row["fields"],
+        row["schema_version"],
+        row["recorded_at"],
+        row["recorded_by"],
+        row["department"],
+        row["reason"],
     )
 
 
@@ -102,11 +104,12 @@ def _attach(records: list[StoredRecord], versions: Iterable[Any], marks: Iterabl
     other records (a subject's records of items not asked for) are passed over."""
     by_id = {r.id: r for r in records}
     for v in versions:
-        if (record := by_id.get(v.record_id)) is not None:
+        if (record := by_id.get(by_name(v)["record_id"])) is not None:
             record.versions.append(_version(v))
     for m in marks:
-        if (record := by_id.get(m.record_id)) is not None:
-            record.marks.append((m.opened_at, m.closed_at))
+        mark = by_name(m)
+        if (record := by_id.get(mark["record_id"])) is not None:
+            record.marks.append((mark["opened_at"], mark["closed_at"]))
 
 
 # A subject's records, the commonest read (records, reports): statements built once, with
@@ -161,7 +164,7 @@ class RecordRepository:
         records = [
             _record(r)
             for r in (await self.conn.execute(_SUBJECT_RECORDS, bound)).all()
-            if wanted is None or r.item_code in wanted
+            if wanted is None or by_name(r)["item_code"] in wanted
         ]
         if not records:
             return []

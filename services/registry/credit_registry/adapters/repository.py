@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import among
+from credit_common.db import among, by_name
 from credit_registry.adapters import tables as t
 from credit_registry.adapters.crypto import IdentityProtector
 from credit_registry.domain.subjects import Kind, LegacyCode, Status, Subject
@@ -48,16 +48,17 @@ class SubjectRepository:
 
     def _row_to_subject(self, row: Any) -> Subject:
         summary = self._row_to_summary(row)
+        row = by_name(row)
         return dataclasses.replace(
             summary,
-            registration_authority=row.registration_authority,
-            org_category=row.org_category,
-            division_code=row.division_code,
-            org_code=row.org_code or "",
-            legal_representative=row.legal_representative,
-            registered_on=row.registered_on,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            registration_authority=row["registration_authority"],
+            org_category=row["org_category"],
+            division_code=row["division_code"],
+            org_code=row["org_code"] or "",
+            legal_representative=row["legal_representative"],
+            registered_on=row["registered_on"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
         )
 
     async def id_for_key(self, code_key: str) -> uuid.UUID | None:
@@ -81,7 +82,7 @@ class SubjectRepository:
         if len(keys) <= _FEW_KEYS:  # one code's lookup: statements built once
             code_query, legacy_query = _statements_for_few(tuple(columns))
             rows = list(await self.conn.execute(code_query, {"keys": list(keys)}))
-            hit = {r.filed_key for r in rows}
+            hit = {by_name(r)["filed_key"] for r in rows}
             legacy = _maybe_legacy(keys, hit)
             if legacy:
                 rows += await self.conn.execute(legacy_query, {"keys": legacy})
@@ -95,7 +96,7 @@ class SubjectRepository:
             )
             found = by_code.all()
             rows += found
-            hit = {r.filed_key for r in found}
+            hit = {by_name(r)["filed_key"] for r in found}
             legacy = _maybe_legacy(chunk, hit)
             if legacy:
                 by_legacy = await self.conn.execute(
@@ -106,13 +107,13 @@ class SubjectRepository:
 
     async def filed_keys(self, keys: Sequence[str]) -> set[str]:
         """The keys among these that a subject is filed under (code key or legacy code)."""
-        return {r.filed_key for r in await self._rows_for_keys(keys, ())}
+        return {by_name(r)["filed_key"] for r in await self._rows_for_keys(keys, ())}
 
     async def ids_for_keys(self, keys: Sequence[str]) -> dict[str, uuid.UUID]:
         """Subject ids by code key, then by legacy code for the keys not found."""
         found: dict[str, uuid.UUID] = {}
         for r in await self._rows_for_keys(keys, (t.subjects.c.id,)):
-            found.setdefault(r.filed_key, r.id)
+            found.setdefault(by_name(r)["filed_key"], by_name(r)["id"])
         return found
 
     async def subjects_for_keys(
@@ -146,9 +147,10 @@ class SubjectRepository:
         found: dict[str, uuid.UUID] = {}
         subjects: dict[uuid.UUID, Subject] = {}
         for r in await self._rows_for_keys(keys, SUMMARY_COLUMNS):
-            found.setdefault(r.filed_key, r.id)
-            if r.id not in subjects:
-                subjects[r.id] = self._row_to_summary(r)
+            row = by_name(r)
+            found.setdefault(row["filed_key"], row["id"])
+            if row["id"] not in subjects:
+                subjects[row["id"]] = self._row_to_summary(r)
         return found, subjects
 
     async def load(
@@ -183,24 +185,25 @@ class SubjectRepository:
                     self._among_ids(t.subjects.c.id, ids[start : start + step])
                 )
             )
-            subjects.update({r.id: convert(r) for r in rows})
+            subjects.update({by_name(r)["id"]: convert(r) for r in rows})
         if details:
             await self._load_details(list(subjects.values()))
         return subjects
 
     def _row_to_summary(self, row: Any) -> Subject:
         """Only what bulk callers read: id, code, key, kind, name, status and merge."""
-        code = row.code_key
-        if row.id_cipher is not None:
-            code = self.protector.decrypt(row.id_cipher)
+        row = by_name(row)
+        code = row["code_key"]
+        if row["id_cipher"] is not None:
+            code = self.protector.decrypt(row["id_cipher"])
         return Subject(
-            id=row.id,
+            id=row["id"],
             code=code,
-            kind=Kind(row.kind),
-            name=row.name,
-            status=Status(row.status),
-            merged_into=row.merged_into,
-            key=row.code_key,
+            kind=Kind(row["kind"]),
+            name=row["name"],
+            status=Status(row["status"]),
+            merged_into=row["merged_into"],
+            key=row["code_key"],
         )
 
     def _among_ids(self, column: Any, values: list[uuid.UUID]) -> Any:
