@@ -56,17 +56,27 @@ async def test_by_name_gives_each_column_as_the_row_has_it_labels_included(
             await conn.run_sync(metadata.create_all)
             await conn.execute(sa.insert(moments).values(**written))
         async with db.read() as conn:
-            row = (await conn.execute(sa.select(moments, moments.c.id.label("filed_key")))).one()
+            row = (
+                await conn.execute(
+                    sa.select(moments.c.at, sa.literal("K-1").label("filed_key"), moments.c.id)
+                )
+            ).one()
         columns = by_name(row)
-        assert dict(columns) == {**written, "filed_key": written["id"]}
-        assert (columns["id"], columns["at"], columns["filed_key"]) == (
-            row.id,
-            row.at,
-            row.filed_key,
-        )
+        assert dict(columns) == {**written, "filed_key": "K-1"}
+        assert list(columns) == ["at", "filed_key", "id"]
         assert isinstance(columns["id"], uuid.UUID) and columns["at"].tzinfo == dt.UTC
     finally:
         await db.dispose()
+
+
+def test_guid_leaves_postgresql_uuids_to_the_driver_and_converts_text_elsewhere() -> None:
+    from sqlalchemy.dialects.postgresql import psycopg
+    from sqlalchemy.dialects.sqlite import aiosqlite
+
+    assert GUID().result_processor(psycopg.dialect(), None) is None
+    convert = GUID().result_processor(aiosqlite.dialect(), None)
+    value = uuid.uuid4()
+    assert convert is not None and convert(str(value)) == value and convert(None) is None
 
 
 async def test_a_naive_time_is_refused_rather_than_guessed(database_url: str) -> None:
