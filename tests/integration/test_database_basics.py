@@ -11,7 +11,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from credit_common.db import GUID, Database, JsonText, UTCDateTime, among, by_name, insert_rows
+from credit_common.db import (
+    GUID,
+    Database,
+    JsonText,
+    UTCDateTime,
+    among,
+    by_name,
+    insert_rows,
+    insert_values,
+)
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
@@ -207,6 +216,18 @@ async def test_insert_rows_writes_every_row_as_given_json_included(database_url:
         assert [(r.id, r.at, r.data, r.note) for r in stored] == [
             (r["id"], r["at"], r["data"], r["note"]) for r in rows
         ]
+        # The same rows given as values in the order of the columns named (several: COPY;
+        # one: an insert), in another order than the table's.
+        names = ("note", "data", "at", "id")
+        for batch in (rows, rows[:1]):
+            async with db.transaction() as conn:
+                await conn.execute(sa.delete(blobs))
+                await insert_values(conn, blobs, names, [[r[n] for n in names] for r in batch])
+            async with db.read() as conn:
+                again = (await conn.execute(sa.select(blobs).order_by(blobs.c.seq))).all()
+            assert [(r.id, r.at, r.data, r.note) for r in again] == [
+                (r["id"], r["at"], r["data"], r["note"]) for r in batch
+            ]
         docs = [{"doc": {"名称": "甲\t\\", "n": [1, 2.5, None]}}, {"doc": {"b": True}}]
         async with db.transaction() as conn:
             await insert_rows(conn, documents, docs)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from credit_common.db import Database, insert_rows
+from credit_common.db import Database, insert_values
 from credit_common.timeutil import utcnow
 from credit_gateway.adapters.tables import query_audit
 
@@ -65,10 +65,16 @@ def _field(query: Query, name: str) -> str:
     return f'"{name}":{encoded}'
 
 
+_SUBJECT = Query._fields.index("subject_key")
+_COLUMNS = (*Query._fields, "prev_hash", "hash")  # an entry's row: the query, then its links
+
+
 @functools.lru_cache(maxsize=64)
-def _around_subject(shared: Query) -> tuple[str, str]:
-    """The canonical form before and after the subject key: the same for every entry of
-    one request (a 10,000-code check writes 10,000 entries that differ only there)."""
+def _around_subject(others: tuple[object, ...]) -> tuple[str, str]:
+    """The canonical form before and after the subject key, given the entry's other fields
+    (in Query's order): the same for every entry of one request (a 10,000-code check writes
+    10,000 entries that differ only there). A plain tuple, not `_replace`: 2 µs an entry."""
+    shared = Query._make((*others[:_SUBJECT], "", *others[_SUBJECT:]))
     before = [_field(shared, n) for n in _ORDER if n < "subject_key"]
     after = [_field(shared, n) for n in _ORDER if n > "subject_key"]
     return "{" + "".join(f"{f}," for f in before) + '"subject_key":', "".join(
@@ -77,7 +83,7 @@ def _around_subject(shared: Query) -> tuple[str, str]:
 
 
 def chain_hash(prev_hash: str, query: Query) -> str:
-    before, after = _around_subject(query._replace(subject_key=""))
+    before, after = _around_subject(query[:_SUBJECT] + query[_SUBJECT + 1 :])
     canonical = before + _encode_str(query.subject_key) + after
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
@@ -86,7 +92,10 @@ class AuditLog:
     """Reads enqueue their entries; one task writes them in batches. Stopping flushes
     everything enqueued, so a clean stop loses nothing."""
 
-    def __init__(self, db: Database, *, batch: int = 500, every: float = 0.05) -> None:
+    def __init__(self, db: Database, *, batch: int = 10_000, every: float = 0.05) -> None:
+        # A batch is one transaction (chain lock, last hash, COPY, commit), ~5 ms of CPU
+        # apart from its rows: a 10,000-code check's entries in 20 batches of 500 cost the
+        # gateway 200 ms of CPU, in one batch 90 ms.
         self.db = db
         self.batch = batch
         self.every = every
@@ -147,9 +156,9 @@ class AuditLog:
             rows = []
             for query in queries:
                 digest = chain_hash(prev, query)
-                rows.append({**query._asdict(), "prev_hash": prev, "hash": digest})
+                rows.append((*query, prev, digest))
                 prev = digest
-            await insert_rows(conn, query_audit, rows)
+            await insert_values(conn, query_audit, _COLUMNS, rows)
 
     async def search(
         self,
