@@ -17,7 +17,6 @@ from credit_common.db import (
     JsonText,
     UTCDateTime,
     among,
-    by_name,
     insert_rows,
     insert_values,
 )
@@ -55,29 +54,6 @@ async def test_an_aware_time_comes_back_as_the_same_instant_in_utc(database_url:
         await db.dispose()
 
 
-async def test_by_name_gives_each_column_as_the_row_has_it_labels_included(
-    database_url: str,
-) -> None:
-    db = Database(database_url)
-    try:
-        written = {"id": uuid.uuid4(), "at": dt.datetime(2026, 3, 31, 15, 30, tzinfo=dt.UTC)}
-        async with db.transaction() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(sa.insert(moments).values(**written))
-        async with db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(moments.c.at, sa.literal("K-1").label("filed_key"), moments.c.id)
-                )
-            ).one()
-        columns = by_name(row)
-        assert dict(columns) == {**written, "filed_key": "K-1"}
-        assert list(columns) == ["at", "filed_key", "id"]
-        assert isinstance(columns["id"], uuid.UUID) and columns["at"].tzinfo == dt.UTC
-    finally:
-        await db.dispose()
-
-
 def test_guid_leaves_postgresql_uuids_to_the_driver_and_converts_text_elsewhere() -> None:
     from sqlalchemy.dialects.postgresql import psycopg
     from sqlalchemy.dialects.sqlite import aiosqlite
@@ -86,6 +62,27 @@ def test_guid_leaves_postgresql_uuids_to_the_driver_and_converts_text_elsewhere(
     convert = GUID().result_processor(aiosqlite.dialect(), None)
     value = uuid.uuid4()
     assert convert is not None and convert(str(value)) == value and convert(None) is None
+
+
+async def test_rows_read_as_mappings_give_each_column_labels_included(
+    database_url: str,
+) -> None:
+    """The repositories read rows as mappings by key (`.mappings()`): each column as the
+    row has it, a label with its own value, in the select's order."""
+    db = Database(database_url)
+    try:
+        written = {"id": uuid.uuid4(), "at": dt.datetime(2026, 3, 31, 15, 30, tzinfo=dt.UTC)}
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(sa.insert(moments).values(**written))
+        async with db.read() as conn:
+            query = sa.select(moments.c.at, sa.literal("K-1").label("filed_key"), moments.c.id)
+            row = (await conn.execute(query)).mappings().one()
+        assert dict(row) == {**written, "filed_key": "K-1"}
+        assert list(row) == ["at", "filed_key", "id"]
+        assert isinstance(row["id"], uuid.UUID) and row["at"].tzinfo == dt.UTC
+    finally:
+        await db.dispose()
 
 
 async def test_a_naive_time_is_refused_rather_than_guessed(database_url: str) -> None:

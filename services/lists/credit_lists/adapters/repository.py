@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import among, by_name
+from credit_common.db import among
 from credit_lists.adapters import tables as t
 from credit_lists.domain.model import Entry, State, Transition
 
@@ -29,8 +29,9 @@ _BASES = sa.select(t.entry_basis).where(
 )
 
 
-def _entry(row: Any) -> Entry:
-    row = by_name(row)
+def _entry(row: sa.RowMapping) -> Entry:
+    # Rows come as mappings (`.mappings()`) and are read by key: see the records
+    # repository's `_record` (a batch check reads thousands of entries).
     return Entry(
         id=row["id"],
         subject_id=row["subject_id"],
@@ -66,7 +67,7 @@ class EntryRepository:
         query = sa.select(t.entries).where(t.entries.c.id == entry_id)
         if for_update and self.conn.dialect.name == "postgresql":
             query = query.with_for_update()
-        row = (await self.conn.execute(query)).first()
+        row = (await self.conn.execute(query)).mappings().first()
         if row is None:
             return None
         entry = _entry(row)
@@ -99,16 +100,16 @@ class EntryRepository:
         ids = list(subject_ids)
         if len(ids) == 1:
             query = _CURRENT_OF_SUBJECT if current_only else _OF_SUBJECT
-            return [_entry(r) for r in await self.conn.execute(query, {"subject_id": ids[0]})]
+            rows = await self.conn.execute(query, {"subject_id": ids[0]})
+            return [_entry(r) for r in rows.mappings()]
         for start in range(0, len(ids), 10_000):
             query = sa.select(t.entries).where(
                 self._among(t.entries.c.subject_id, ids[start : start + 10_000])
             )
             if current_only:
                 query = query.where(t.entries.c.state.in_(_CURRENT))
-            found += [
-                _entry(r) for r in await self.conn.execute(query.order_by(t.entries.c.proposed_at))
-            ]
+            rows = await self.conn.execute(query.order_by(t.entries.c.proposed_at))
+            found += [_entry(r) for r in rows.mappings()]
         return found
 
     async def search(
@@ -132,7 +133,7 @@ class EntryRepository:
             .offset(offset)
             .limit(limit)
         )
-        return [_entry(r) for r in rows]
+        return [_entry(r) for r in rows.mappings()]
 
     async def insert(self, entry: Entry) -> None:
         await self.conn.execute(
