@@ -179,7 +179,9 @@ def among(
         if all(type(v) is uuid.UUID for v in values):
             # One text parameter cast on the server: psycopg's array dumper spent 1 µs
             # on each UUID (a tenth of the lists service's work in a 10,000-code check).
-            literal = "{" + ",".join([str(v) for v in values]) + "}"
+            # Each as its 32 hex digits, which PostgreSQL reads as a UUID too (0.4 µs a
+            # value against 1 µs for str()).
+            literal = "{" + ",".join([v.hex for v in values]) + "}"
             array = sa.cast(sa.bindparam(None, literal, type_=sa.Text), postgresql.ARRAY(item_type))
         return column.in_(sa.select(sa.func.unnest(array)))
     return column.in_(list(values))
