@@ -1,4 +1,10 @@
-"""The database engine, a UTC datetime type that holds on both dialects, and the unit of work."""
+"""The database engine, a UTC datetime type that holds on both dialects, and the unit of work.
+
+Reading many rows: the repositories fetch the rows they turn into objects as mappings
+(`result.mappings()`, made as the rows are fetched, no dearer than plain rows) and read them
+by key (~0.15 µs). With SQLAlchemy 2.1 a Row's `row.name` reaches Row.__getattr__ only after
+a failed lookup through its class and bases (~0.8 µs a column: ~20 µs for a record's 22),
+and a Row's `_mapping` is made anew each time it is asked for (~2 µs)."""
 
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ _BASES = sa.select(t.entry_basis).where(
 
 
 def _entry(row: sa.RowMapping) -> Entry:
-    # Rows come as mappings (`.mappings()`) and are read by key: see the records
-    # repository's `_record` (a batch check reads thousands of entries).
+    # A mapping read by key, not a Row's attributes: see credit_common.db (a batch
+    # check reads thousands of entries).
     return Entry(
         id=row["id"],
         subject_id=row["subject_id"],

@@ -78,12 +78,8 @@ class SubjectRepository:
     ) -> list[sa.RowMapping]:
         """`columns` of the subjects filed under these keys, each row with the key that found
         it (`filed_key`): by code key, then by legacy code for the keys not found. Without
-        columns, only the keys: both indexes answer alone (no table rows read).
-
-        Rows here and below come as mappings (`.mappings()`, made as they are fetched) and
-        are read by key: a Row's `row.name` reaches Row.__getattr__ only after a failed
-        lookup through its class and bases (~0.8 µs a column, SQLAlchemy 2.1), and a Row's
-        `_mapping` is made anew on each use (~2 µs); a mapping's key costs ~0.15 µs."""
+        columns, only the keys: both indexes answer alone (no table rows read). Rows here
+        and below are mappings read by key, not Rows' attributes: see credit_common.db."""
         rows: list[sa.RowMapping] = []
         if len(keys) <= _FEW_KEYS:  # one code's lookup: statements built once
             code_query, legacy_query = _statements_for_few(tuple(columns))
