@@ -145,3 +145,38 @@ async def test_many_due_entries_move_on_once_with_batches_side_by_side_in_two_re
         assert events == len(entries)
     finally:
         await second.db.dispose()
+
+
+async def test_a_status_names_each_entry_once_with_all_its_basis_records(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """A status is read in one statement joining entries to their basis records: an entry
+    with two bases comes once with both, one with none comes with none, a withdrawn entry only
+    among past ones."""
+    code = await register(registry_process)
+    propose = lists_app.entries.propose
+    two = await propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书甲")
+    )
+    none = await propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书乙")
+    )
+    gone = await propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书丙")
+    )
+    bases = sorted(str(uuid.uuid4()) for _ in range(2))
+    async with lists_app.db.transaction() as conn:  # as a listing rule with two records would
+        await conn.execute(
+            sa.insert(t.entry_basis), [{"entry_id": two.id, "record_id": r} for r in bases]
+        )
+        await conn.execute(
+            sa.insert(t.entry_basis), [{"entry_id": gone.id, "record_id": str(uuid.uuid4())}]
+        )
+    await lists_app.entries.remove(commands.Remove(MARKET, gone.id, "撤销", withdraw=True))
+
+    current = await lists_app.entries.status(two.subject_id, include_past=False)
+    assert [(e.id, e.basis_record_ids) for e in current.entries] == [(two.id, bases), (none.id, [])]
+    past = await lists_app.entries.status(two.subject_id, include_past=True)
+    assert [e.id for e in past.entries] == [two.id, none.id, gone.id]
+    assert [len(e.basis_record_ids) for e in past.entries] == [2, 0, 1]
+    assert past.entries[2].state == State.WITHDRAWN

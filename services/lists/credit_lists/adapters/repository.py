@@ -27,6 +27,19 @@ _CURRENT_OF_SUBJECT = _OF_SUBJECT.where(sa.or_(*(t.entries.c.state == state for 
 _BASES = sa.select(t.entry_basis).where(
     t.entry_basis.c.entry_id.in_(sa.bindparam("entry_ids", expanding=True))
 )
+# A subject's entries with their basis records, in one statement: a status read needs no
+# transaction (statements that must agree) and no second round trip. An entry comes once a
+# basis record (a row with none when it has none), in order.
+_WITH_BASES = sa.outerjoin(t.entries, t.entry_basis, t.entry_basis.c.entry_id == t.entries.c.id)
+_OF_SUBJECT_WITH_BASES = (
+    sa.select(t.entries, t.entry_basis.c.record_id.label("basis_record_id"))
+    .select_from(_WITH_BASES)
+    .where(t.entries.c.subject_id == sa.bindparam("subject_id"))
+    .order_by(t.entries.c.proposed_at, t.entries.c.id, t.entry_basis.c.record_id)
+)
+_CURRENT_OF_SUBJECT_WITH_BASES = _OF_SUBJECT_WITH_BASES.where(
+    sa.or_(*(t.entries.c.state == state for state in _CURRENT))
+)
 
 
 def _entry(row: sa.RowMapping) -> Entry:
@@ -110,6 +123,18 @@ class EntryRepository:
                 query = query.where(t.entries.c.state.in_(_CURRENT))
             rows = await self.conn.execute(query.order_by(t.entries.c.proposed_at))
             found += [_entry(r) for r in rows.mappings()]
+        return found
+
+    async def of_subject(self, subject_id: uuid.UUID, *, current_only: bool) -> list[Entry]:
+        """One subject's entries with their basis records (no history), by one statement."""
+        query = _CURRENT_OF_SUBJECT_WITH_BASES if current_only else _OF_SUBJECT_WITH_BASES
+        rows = await self.conn.execute(query, {"subject_id": subject_id})
+        found: list[Entry] = []
+        for row in rows.mappings():
+            if not found or found[-1].id != row["id"]:
+                found.append(_entry(row))
+            if row["basis_record_id"] is not None:
+                found[-1].basis_record_ids.append(row["basis_record_id"])
         return found
 
     async def search(

@@ -304,13 +304,11 @@ class Entries:
 
     async def status(self, subject_id: uuid.UUID, *, include_past: bool) -> Status:
         now = utcnow()
-        async with self.db.snapshot() as conn:
-            repo = EntryRepository(conn)
-            entries = [
-                e.at(now)
-                for e in await repo.for_subjects([subject_id], current_only=not include_past)
-            ]
-            await repo.complete(entries, history=False)
+        async with self.db.read() as conn:
+            found = await EntryRepository(conn).of_subject(
+                subject_id, current_only=not include_past
+            )
+        entries = [e.at(now) for e in found]
         return Status(entries, self.measures_for(entries))
 
     async def check(self, codes: Sequence[str], measure_codes: Sequence[str]) -> Check:
