@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 
 import grpc
+import pytest
 import sqlalchemy as sa
 
 from credit.registry.v1 import registry_pb2 as rpb
@@ -17,6 +18,7 @@ from credit_lists.adapters import tables as t
 from credit_lists.bootstrap import ListsApp, build
 from credit_lists.domain.model import State
 from credit_lists.service_layer import commands
+from credit_lists.service_layer import entries as entries_module
 from support.processes import ServiceProcess
 
 MARKET = commands.Caller("cl_market", "market_regulation")
@@ -180,3 +182,41 @@ async def test_a_status_names_each_entry_once_with_all_its_basis_records(
     assert [e.id for e in past.entries] == [two.id, none.id, gone.id]
     assert [len(e.basis_record_ids) for e in past.entries] == [2, 0, 1]
     assert past.entries[2].state == State.WITHDRAWN
+
+
+async def test_a_check_read_in_parts_answers_as_one_read_in_one_part(
+    lists_app: ListsApp, registry_process: ServiceProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check resolves its codes and reads their entries a part at a time, side by side:
+    with parts of two codes, the same subject named in several parts, unknown and empty
+    codes, the answer is the one a single part gives, code by code."""
+    listed, other, unlisted = [await register(registry_process) for _ in range(3)]
+    for code, ref in ((listed, "决定书丁"), (listed, "决定书戊"), (other, "决定书己")):
+        entry = await lists_app.entries.propose(
+            commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", ref)
+        )
+        async with lists_app.db.transaction() as conn:  # its publicity over: effective
+            await conn.execute(
+                sa.update(t.entries)
+                .where(t.entries.c.id == entry.id)
+                .values(publicity_until=utcnow() - dt.timedelta(seconds=1))
+            )
+    codes = [listed, unlisted, "91310000MA1FL0000X", listed.lower(), "", other, f" {listed} "]
+
+    def answers(check: entries_module.Check) -> list[tuple[object, ...]]:
+        return [
+            (r.code, r.found, r.error, r.restricted, sorted(e.decision_ref for e in r.triggering))
+            for r in check.results
+        ]
+
+    monkeypatch.setattr(entries_module, "CHECK_PART", 10_000)
+    whole = answers(await lists_app.entries.check(codes, []))
+    lists_app.directory._cache.clear()
+    monkeypatch.setattr(entries_module, "CHECK_PART", 2)
+    in_parts = answers(await lists_app.entries.check(codes, []))
+    assert in_parts == whole
+    assert [(r[1], r[3]) for r in whole] == [
+        (True, True), (True, False), (False, False), (True, True), (False, False),
+        (True, True), (True, True),
+    ]  # fmt: skip
+    assert whole[0][4] == ["决定书丁", "决定书戊"] and whole[5][4] == ["决定书己"]
