@@ -251,15 +251,19 @@ async def test_insert_rows_writes_every_row_as_given_json_included(database_url:
 async def test_among_finds_exactly_the_rows_asked_for_by_uuid_and_by_text(
     database_url: str, how_many: int
 ) -> None:
-    """A few values (one array parameter), many (unnested; UUIDs as one text literal),
-    and values that are in no row."""
+    """A few values (one array parameter), many (unnested; UUIDs and text as one text
+    literal), and values that are in no row."""
     table = sa.Table(
         "among_rows",
         sa.MetaData(),
         sa.Column("id", GUID(), primary_key=True),
         sa.Column("code", sa.String(32), nullable=False),
     )
+    # Text an array literal must quote or escape, among the first values asked for.
+    tricky = ['quote"in', "back\\slash", "comma,{brace}", " spaced ", "NULL", "", "中文代码"]
     rows = [{"id": uuid.uuid4(), "code": f"C{n:05d}"} for n in range(3_000)]
+    for row, code in zip(rows[7:], tricky, strict=False):
+        row["code"] = code
     db = Database(database_url)
     try:
         async with db.transaction() as conn:

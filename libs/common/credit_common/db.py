@@ -189,6 +189,13 @@ def among(
             # value against 1 µs for str()).
             literal = "{" + ",".join([v.hex for v in values]) + "}"
             array = sa.cast(sa.bindparam(None, literal, type_=sa.Text), postgresql.ARRAY(item_type))
+        elif all(type(v) is str for v in values):
+            # Likewise for text (codes, keys: 7 ms for 10,000 through the dumper, 0.8 ms
+            # so): each element quoted, a backslash or a double quote in it escaped, which
+            # is all an array literal's quoted element needs.
+            quoted = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+            literal = '{"' + '","'.join(quoted) + '"}'
+            array = sa.cast(sa.bindparam(None, literal, type_=sa.Text), postgresql.ARRAY(item_type))
         return column.in_(sa.select(sa.func.unnest(array)))
     return column.in_(list(values))
 
