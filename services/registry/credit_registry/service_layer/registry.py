@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from credit.events.v1 import subject_pb2
 from credit_common.db import Database
@@ -40,8 +41,7 @@ class Resolution:
     subject: Subject | None
 
 
-@dataclass(frozen=True)
-class CheckedCode:
+class CheckedCode(NamedTuple):  # a tuple, as codes.Validation
     validation: codes.Validation
     registered: bool
 
