@@ -45,3 +45,35 @@ async def test_a_flush_waits_for_the_batch_being_written(database_url: str, tmp_
         assert await audit.verify() == []
     finally:
         await db.dispose()
+
+
+async def test_reads_of_many_subjects_are_written_in_order_across_batches(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A request's reads of many subjects are queued as one item and made into entries as
+    they are written: split across batches, between single entries, in the order recorded,
+    each the template with its own subject key; the chain holds."""
+    bootstrap.migrate(GatewaySettings(database_url=database_url, var_dir=tmp_path))
+    db = Database(database_url)
+    audit = AuditLog(db, batch=3)
+    try:
+        template = _query(0)._replace(subject_key="", request_id="many", what="restriction_check")
+        audit.record([_query(1)])
+        audit.record_reads(template, ["k1", "k2", "k3", "k4", "k5"])
+        audit.record_reads(template, [])
+        audit.record([_query(2)])
+        assert await audit.flush() == 7
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text("SELECT subject_key, request_id, what FROM query_audit ORDER BY seq")
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("s1", "1", "report"),
+            *[(f"k{i}", "many", "restriction_check") for i in range(1, 6)],
+            ("s2", "2", "report"),
+        ]
+        assert await audit.verify() == []
+    finally:
+        await db.dispose()

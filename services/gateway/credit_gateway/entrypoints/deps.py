@@ -191,20 +191,17 @@ def audit(
     """Writes one audit entry per subject read (batched, off the request path)."""
     if not subject_keys:
         return
-    now = utcnow()
-    gateway.audit.record(
-        [
-            AuditQuery(
-                at=now,
-                client_id=read.caller.client_id or "anonymous",
-                department=read.caller.department,
-                subject_key=key,
-                level=level.label,
-                purpose=read.purpose,
-                what=what,
-                request_id=read.request_id,
-                authorization_id=read.grant.id if read.grant else "",
-            )
-            for key in subject_keys
-        ]
+    gateway.audit.record_reads(
+        AuditQuery(
+            at=utcnow(),
+            client_id=read.caller.client_id or "anonymous",
+            department=read.caller.department,
+            subject_key="",
+            level=level.label,
+            purpose=read.purpose,
+            what=what,
+            request_id=read.request_id,
+            authorization_id=read.grant.id if read.grant else "",
+        ),
+        subject_keys,
     )

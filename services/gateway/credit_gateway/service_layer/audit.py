@@ -38,6 +38,19 @@ class Query(NamedTuple):  # a tuple: a 10,000-code check makes 10,000 of them
     authorization_id: str = ""
 
 
+class _Reads(NamedTuple):
+    """Reads of many subjects by one request, queued as one item: its entries (the
+    template with each subject key) are made when they are written, not while the request
+    that read 10,000 subjects waits."""
+
+    template: Query
+    subject_keys: Sequence[str]
+
+    def entries(self, start: int, stop: int) -> list[Query]:
+        head, tail = self.template[:_SUBJECT], self.template[_SUBJECT + 1 :]
+        return [Query._make((*head, key, *tail)) for key in self.subject_keys[start:stop]]
+
+
 @dataclass(frozen=True)
 class Logged:
     seq: int
@@ -99,7 +112,7 @@ class AuditLog:
         self.db = db
         self.batch = batch
         self.every = every
-        self._queue: collections.deque[Query] = collections.deque()
+        self._queue: collections.deque[Query | _Reads] = collections.deque()
         # One flush at a time: a flush returns only when what was recorded before it is
         # written, including a batch the background task is writing at that moment.
         self._flushing = asyncio.Lock()
@@ -108,6 +121,25 @@ class AuditLog:
 
     def record(self, queries: Sequence[Query]) -> None:
         self._queue.extend(queries)
+
+    def record_reads(self, template: Query, subject_keys: Sequence[str]) -> None:
+        """One entry per subject key, each the template with that key."""
+        if subject_keys:
+            self._queue.append(_Reads(template, subject_keys))
+
+    def _take(self) -> list[Query]:
+        """The next batch of entries from the queue, in order (reads split as needed)."""
+        taken: list[Query] = []
+        while self._queue and len(taken) < self.batch:
+            item = self._queue.popleft()
+            if isinstance(item, _Reads):
+                room = self.batch - len(taken)
+                taken += item.entries(0, room)
+                if len(item.subject_keys) > room:
+                    self._queue.appendleft(_Reads(item.template, item.subject_keys[room:]))
+            else:
+                taken.append(item)
+        return taken
 
     async def start(self) -> None:
         self._stopping = asyncio.Event()
@@ -136,7 +168,7 @@ class AuditLog:
         written = 0
         async with self._flushing:
             while self._queue:
-                pending = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
+                pending = self._take()
                 try:
                     await self._write(pending)
                 except BaseException:  # cancelled too: nothing taken from the queue is dropped

@@ -326,15 +326,11 @@ async def check(
     # A lists service from before `grouped` names every measure in full in each result
     # (and then never fills the groups).
     in_full = not per_type
-    audited = [
-        r.subject_key
-        for r in reply.results
-        if r.found and not (r.natural_person and not read.purpose)
-    ]
-    audit(gateway, read, audited, "restriction_check", read.level)
     # Plain dicts in the shape of schemas.RestrictionResults: 10,000 response models,
-    # validated again by FastAPI, cost more than the check itself.
+    # validated again by FastAPI, cost more than the check itself. One pass over the
+    # results (each access to one makes a new message object) also gathers the audited.
     results: list[dict[str, Any]] = []
+    audited: list[str] = []
     for r in reply.results:
         if r.natural_person and not read.purpose:
             result: dict[str, Any] = {"code": r.code, "restricted": False, "rewarded": False}
@@ -342,6 +338,8 @@ async def check(
             result["error"] = "purpose_required"
             results.append(result)
             continue
+        if r.found:
+            audited.append(r.subject_key)
         result = {
             "code": r.code,
             "restricted": r.restricted,
@@ -359,6 +357,7 @@ async def check(
         if r.error:
             result["error"] = r.error
         results.append(result)
+    audit(gateway, read, audited, "restriction_check", read.level)
     return BatchJSON({"results": results, "level": read.level.label})
 
 
