@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import importlib
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql
 
 from credit_common.db import (
@@ -289,3 +293,41 @@ async def test_among_finds_exactly_the_rows_asked_for_by_uuid_and_by_text(
         assert await found(table.c.code, codes, sa.String()) == {r["code"] for r in asked}
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("service", "module"),
+    [
+        ("registry", "credit_registry"),
+        ("records", "credit_records"),
+        ("lists", "credit_lists"),
+        ("objections", "credit_objections"),
+        ("gateway", "credit_gateway"),
+    ],
+)
+def test_each_service_keeps_the_pool_its_settings_name(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: str, module: str
+) -> None:
+    """CREDIT_<SERVICE>_DATABASE_POOL_SIZE is how many connections a process keeps to
+    PostgreSQL (five services of 20 each once filled a server's 100); 0 is refused."""
+    bootstrap = importlib.import_module(f"{module}.bootstrap")
+    settings_module = importlib.import_module(f"{module}.settings")
+    cls = next(
+        c
+        for c in vars(settings_module).values()
+        if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings
+    )
+    prefix = f"CREDIT_{service.upper()}_"
+    monkeypatch.setenv(prefix + "DATABASE_URL", database_url)
+    monkeypatch.setenv(prefix + "VAR_DIR", str(tmp_path))
+    monkeypatch.setenv(prefix + "DATABASE_POOL_SIZE", "3")
+    app = bootstrap.build(cls())
+    try:
+        if app.db.dialect == "postgresql":
+            assert app.db.engine.pool.size() == 3
+        assert cls().database_pool_size == 3
+    finally:
+        asyncio.run(app.db.dispose())
+    monkeypatch.setenv(prefix + "DATABASE_POOL_SIZE", "0")
+    with pytest.raises(ValidationError):
+        cls()

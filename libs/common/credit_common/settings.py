@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
 DEV_SECRET_MARKER = "dev-only"
@@ -16,6 +16,10 @@ class ServiceSettings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     database_url: str = ""
+    # Connections this process keeps to its PostgreSQL database (no more are opened; a
+    # request waits up to 10 s for one). Every replica of every service on one server
+    # counts against its max_connections (100 by default).
+    database_pool_size: int = Field(default=20, ge=1, le=500)
     redis_url: str = ""
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0

@@ -94,7 +94,7 @@ def migrate(settings: GatewaySettings) -> None:
 
 
 def build(settings: GatewaySettings) -> Gateway:
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
     keys = KeyStore(db)
     clients = Clients(db, cache_seconds=settings.client_cache_seconds)
     tokens = Tokens(

@@ -51,7 +51,7 @@ def migrate(settings: ListsSettings) -> None:
 
 
 def build(settings: ListsSettings) -> ListsApp:
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
     definitions = Definitions(db)
     directory = SubjectDirectory(settings.registry_address, settings.backend_deadline_seconds)
     records = RecordsClient(settings.records_address, settings.backend_deadline_seconds)

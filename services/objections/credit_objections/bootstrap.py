@@ -56,7 +56,7 @@ def schedule(settings: ObjectionsSettings) -> Schedule:
 
 
 def build(settings: ObjectionsSettings) -> ObjectionsApp:
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
     deadline = settings.backend_deadline_seconds
     targets = Targets(
         RecordsClient(settings.records_address, deadline),

@@ -47,7 +47,7 @@ def migrate(settings: RecordsSettings) -> None:
 
 
 def build(settings: RecordsSettings) -> RecordsApp:
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
     store = CatalogStore(db)
     directory = SubjectDirectory(settings.registry_address, settings.registry_deadline_seconds)
     outbox = Outbox(tables.outbox, PRODUCER)

@@ -30,7 +30,7 @@ def migrate(settings: RegistrySettings) -> None:
 
 
 def build(settings: RegistrySettings) -> RegistryApp:
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
     protector = IdentityProtector(
         settings.pii_encryption_key, settings.pii_hmac_key, settings.pii_encryption_old_keys
     )
