@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from e2e.conftest import Api, gateway_settings, open_api
+from e2e.conftest import ADMIN_ID, ADMIN_SECRET, Api, gateway_settings, open_api
 from support import samples
+from support.backends import BACKEND, PG_ADMIN_DSN
 from support.processes import ServiceProcess, free_port
 
 PERSON = {"kind": "natural_person", "name": "张三丰", "id_number": "11010519491231002X"}
@@ -272,3 +274,62 @@ async def test_identity_numbers_never_reach_a_log(
     # The test's own HTTP client logs its URLs; everything the platform logged is checked.
     platform = [r.getMessage() for r in caplog.records if r.name != "httpx"]
     assert platform and not [m for m in platform if "11010519491231002X" in m]
+
+
+def _take_database_away(database_url: str) -> Callable[[], None]:
+    """Makes the gateway's own database refuse every connection, as a real server does
+    (PostgreSQL: connections not allowed, its sessions ended; SQLite: the file out of the
+    way, a directory in its place); returns how to bring it back."""
+    if BACKEND == "postgres":
+        name = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+
+        def back() -> None:
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+        return back
+    path = Path(database_url.removeprefix("sqlite+aiosqlite:///"))
+    aside = path.with_suffix(".aside")
+    path.rename(aside)
+    path.mkdir()
+
+    def restore() -> None:
+        path.rmdir()
+        aside.rename(path)
+
+    return restore
+
+
+async def test_the_gateways_own_database_away_is_a_503_naming_it_and_the_gateway_recovers(
+    registry_process: ServiceProcess, make_database_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    """PostgreSQL at its connection limit (as five services' pools once made it) or the
+    database gone: a token request, which reads the client, is answered 503
+    service_unavailable naming the database, not 500; the process stays up and answers
+    again once the database is back."""
+    url = make_database_url("gw")
+    api, close = await open_api(gateway_settings(url, registry_process.address, tmp_path))
+    form = {"grant_type": "client_credentials", "client_id": ADMIN_ID}
+    try:
+        await api.gateway.db.engine.dispose()  # no pooled connection outlives the change
+        bring_back = _take_database_away(url)
+        try:
+            reply = await api.http.post(
+                "/oauth/token", data={**form, "client_secret": ADMIN_SECRET}
+            )
+            assert reply.status_code == 503, reply.text
+            assert reply.json()["code"] == "service_unavailable"
+            assert reply.json()["service"] == "database"
+            assert reply.headers["retry-after"] == "1"
+            assert (await api.http.get("/healthz")).status_code == 200
+        finally:
+            bring_back()
+        assert await api.token(ADMIN_ID, ADMIN_SECRET)
+    finally:
+        await close()  # type: ignore[misc]

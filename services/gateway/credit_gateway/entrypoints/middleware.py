@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+import sqlalchemy.exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credit_gateway.adapters import metrics
@@ -183,8 +184,8 @@ class Idempotency:
             return None
         try:
             return (await self.gateway.tokens.verify(token.strip())).client_id
-        except TokenError:
-            return None
+        except (TokenError, sa_exc.OperationalError, sa_exc.TimeoutError):
+            return None  # the route answers (a database away: 503 there)
 
     async def _answer_stored(
         self, stored: dict[str, Any], digest: str, scope: Scope, receive: Receive, send: Send

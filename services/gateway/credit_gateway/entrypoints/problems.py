@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import grpc
+import sqlalchemy.exc as sa_exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -213,6 +214,25 @@ def install(app: FastAPI) -> None:
                 "service_unavailable",
                 "the redis service did not answer in time",
                 service="redis",
+                headers={"Retry-After": "1"},
+            )
+        )
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _database_away(_: Request, exc: Exception) -> JSONResponse:
+        """The gateway's own database (clients, signing keys, grants, the audit) refused a
+        connection, had none free in time, or rolled the transaction back: nothing was
+        changed, and the caller may try again, as the services tell the gateway (gRPC
+        UNAVAILABLE) for theirs."""
+        log.warning("the gateway's database is unavailable: %s", exc)
+        metrics.BACKEND_ERRORS.labels("database", "unavailable").inc()
+        return problem_response(
+            Problem(
+                503,
+                "service_unavailable",
+                "the gateway's database did not answer in time",
+                service="database",
                 headers={"Retry-After": "1"},
             )
         )
