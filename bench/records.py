@@ -125,6 +125,11 @@ def gateway_up(base: str) -> bool:
         return False
 
 
+# Connections each service keeps: five services of the default 20 filled this server's
+# max_connections (100) in the report bench (the gateway, refused one, failed requests).
+BENCH_POOL_SIZE = 15
+
+
 def start_stack(
     logs: Path,
     backends: Sequence[str],
@@ -153,6 +158,7 @@ def start_stack(
                 f"{prefix}GRPC_PORT": str(ports[name]),
                 f"{prefix}REDIS_URL": REDIS_URL,
                 f"{prefix}VAR_DIR": str(logs),
+                f"{prefix}DATABASE_POOL_SIZE": str(BENCH_POOL_SIZE),
                 **{prefix + k: v for k, v in wiring.items()},
                 **(backend_extra or {}),
             }
@@ -162,6 +168,7 @@ def start_stack(
             "CREDIT_GATEWAY_DATABASE_URL": pg_url(GATEWAY_DB, "postgresql+psycopg"),
             "CREDIT_GATEWAY_HTTP_PORT": str(ports["gateway"]),
             "CREDIT_GATEWAY_REDIS_URL": REDIS_URL,
+            "CREDIT_GATEWAY_DATABASE_POOL_SIZE": str(BENCH_POOL_SIZE),
             "CREDIT_ADMIN_CLIENT_ID": ADMIN[0],
             "CREDIT_ADMIN_CLIENT_SECRET": ADMIN[1],
             **{"CREDIT_GATEWAY_" + k: v for k, v in wiring.items()},
