@@ -21,6 +21,23 @@ from support.processes import free_port_block
 CREDIT = Path(sys.executable).parent / "credit"
 
 
+def _started_env(module: str, setting: str) -> str | None:
+    """The value the launcher gave a service process it started (read from /proc)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            if command[1:3] != [b"-m", module.encode()]:
+                continue
+            variables = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        wanted = f"CREDIT_{module.removeprefix('credit_').upper()}_{setting}=".encode()
+        for variable in variables:
+            if variable.startswith(wanted):
+                return variable[len(wanted) :].decode()
+    return None
+
+
 @pytest.mark.skipif(BACKEND != "embedded", reason="the launcher's default is the embedded mode")
 def test_credit_run_starts_every_service_and_credit_stop_stops_it(
     tmp_path: Path,
@@ -99,6 +116,9 @@ def test_credit_run_starts_every_service_and_credit_stop_stops_it(
             timeout=30,
         )
         assert made.returncode == 0 and json.loads(made.stdout)["client_secret"], made.stdout
+        # Five pools of the services' default 20 would fill a PostgreSQL server's 100.
+        assert _started_env("credit_registry", "DATABASE_POOL_SIZE") == "10"
+        assert _started_env("credit_gateway", "DATABASE_POOL_SIZE") == "10"
         assert (tmp_path / "var" / "registry.db").exists() and (
             tmp_path / "var" / "gateway.db"
         ).exists()

@@ -25,6 +25,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from credit_launcher import operate, upload
 
+# Connections each process keeps to its database unless CREDIT_<SERVICE>_DATABASE_POOL_SIZE
+# says otherwise: five at the services' default of 20 would take every connection of a
+# PostgreSQL server at its default max_connections (100) on this one machine.
+LOCAL_POOL_SIZE = "10"
+
 # The backend services in start order, with the services each one calls.
 BACKENDS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ()),
@@ -174,6 +179,7 @@ def run(args: argparse.Namespace) -> None:
             env = {
                 f"{prefix}REDIS_URL": os.environ.get(f"{prefix}REDIS_URL", redis_url),
                 f"{prefix}GRPC_PORT": str(port),
+                f"{prefix}DATABASE_POOL_SIZE": _pool_size(prefix),
             }
             env.update(
                 {f"{prefix}{dep.upper()}_ADDRESS": f"127.0.0.1:{ports[dep]}" for dep in needs}
@@ -193,6 +199,7 @@ def run(args: argparse.Namespace) -> None:
                         "CREDIT_GATEWAY_REDIS_URL", redis_url
                     ),
                     "CREDIT_GATEWAY_HTTP_PORT": str(gateway_port),
+                    "CREDIT_GATEWAY_DATABASE_POOL_SIZE": _pool_size("CREDIT_GATEWAY_"),
                     **{
                         f"CREDIT_GATEWAY_{name.upper()}_ADDRESS": f"127.0.0.1:{port}"
                         for name, port in ports.items()
@@ -249,6 +256,10 @@ def stop(args: argparse.Namespace) -> None:
             raise SystemExit(f"pid {pid} still running after {args.timeout:g} s")
         time.sleep(0.2)
     print(f"stopped (pid {pid})")
+
+
+def _pool_size(prefix: str) -> str:
+    return os.environ.get(f"{prefix}DATABASE_POOL_SIZE", LOCAL_POOL_SIZE)
 
 
 def catalogs(args: argparse.Namespace) -> None:
