@@ -307,29 +307,44 @@ def _take_database_away(database_url: str) -> Callable[[], None]:
 
 
 async def test_the_gateways_own_database_away_is_a_503_naming_it_and_the_gateway_recovers(
-    registry_process: ServiceProcess, make_database_url: Callable[[str], str], tmp_path: Path
+    registry_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
 ) -> None:
-    """PostgreSQL at its connection limit (as five services' pools once made it) or the
+    """PostgreSQL refusing connections (as five services' pools once made it) or the
     database gone: a token request, which reads the client, is answered 503
-    service_unavailable naming the database, not 500; the process stays up and answers
-    again once the database is back."""
+    service_unavailable naming the database, not 500; so is a creating POST with an
+    Idempotency-Key, from the middleware (it checks the token first), which keeps no slot:
+    once the database is back the same key creates, then replays. The process stays up."""
     url = make_database_url("gw")
-    api, close = await open_api(gateway_settings(url, registry_process.address, tmp_path))
+    settings = gateway_settings(
+        url, registry_process.address, tmp_path, redis_url=redis_url, client_cache_seconds=0
+    )
+    api, close = await open_api(settings)
     form = {"grant_type": "client_credentials", "client_id": ADMIN_ID}
+    body = {"name": "库外客户端", "department": "finance", "scopes": ["credit:shared"]}
     try:
+        admin = {**await api.admin_headers(), "Idempotency-Key": "away-1"}
         await api.gateway.db.engine.dispose()  # no pooled connection outlives the change
         bring_back = _take_database_away(url)
         try:
-            reply = await api.http.post(
-                "/oauth/token", data={**form, "client_secret": ADMIN_SECRET}
-            )
-            assert reply.status_code == 503, reply.text
-            assert reply.json()["code"] == "service_unavailable"
-            assert reply.json()["service"] == "database"
-            assert reply.headers["retry-after"] == "1"
+            for reply in (
+                await api.http.post("/oauth/token", data={**form, "client_secret": ADMIN_SECRET}),
+                await api.http.post("/v1/admin/clients", json=body, headers=admin),
+            ):
+                assert reply.status_code == 503, reply.text
+                assert reply.json()["code"] == "service_unavailable"
+                assert reply.json()["service"] == "database"
+                assert reply.headers["retry-after"] == "1"
             assert (await api.http.get("/healthz")).status_code == 200
         finally:
             bring_back()
         assert await api.token(ADMIN_ID, ADMIN_SECRET)
+        created = await api.http.post("/v1/admin/clients", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        again = await api.http.post("/v1/admin/clients", json=body, headers=admin)
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert again.json()["client_id"] == created.json()["client_id"]
     finally:
         await close()  # type: ignore[misc]

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -23,10 +24,12 @@ from credit_common.db import (
     among,
     insert_rows,
     insert_values,
+    unavailable,
 )
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
+from support.backends import PG_ADMIN_DSN
 
 metadata = sa.MetaData()
 moments = sa.Table(
@@ -331,3 +334,62 @@ def test_each_service_keeps_the_pool_its_settings_name(
     monkeypatch.setenv(prefix + "DATABASE_POOL_SIZE", "0")
     with pytest.raises(ValidationError):
         cls()
+
+
+async def test_unavailable_tells_a_database_away_from_a_fault_of_the_statement(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Real errors from a real database: one that cannot be connected to (PostgreSQL
+    refusing connections; SQLite: a directory where the file should be) or that ended the
+    session is unavailable (callers may retry); a missing table or, on PostgreSQL, a
+    statement cancelled by its timeout is a fault (no retry would help)."""
+    db = Database(database_url)
+    errors: dict[str, BaseException] = {}
+    try:
+        async with db.read() as conn:
+            try:
+                await conn.execute(sa.text("SELECT * FROM no_such_table"))
+            except sa.exc.DBAPIError as error:
+                errors["missing table"] = error
+            if db.dialect == "postgresql":
+                await conn.execute(sa.text("SET statement_timeout = 10"))
+                try:
+                    await conn.execute(sa.text("SELECT pg_sleep(1)"))
+                except sa.exc.DBAPIError as error:
+                    errors["cancelled"] = error
+                await conn.execute(sa.text("SET statement_timeout = 0"))
+        if db.dialect == "postgresql":
+            async with db.read() as conn:
+                pid = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+                with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                try:
+                    await conn.execute(sa.text("SELECT 1"))
+                except sa.exc.DBAPIError as error:
+                    errors["session ended"] = error
+    finally:
+        await db.dispose()
+    if db.dialect == "postgresql":
+        name = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        away = Database(database_url)
+    else:
+        (tmp_path / "a-directory.db").mkdir()
+        away = Database(f"sqlite+aiosqlite:///{tmp_path / 'a-directory.db'}")
+    try:
+        async with away.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as error:
+        errors["refused"] = error
+    finally:
+        await away.dispose()
+        if db.dialect == "postgresql":
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    verdicts = {what: unavailable(error) for what, error in errors.items()}
+    expected = {"missing table": False, "refused": True}
+    if db.dialect == "postgresql":
+        expected |= {"cancelled": False, "session ended": True}
+    assert verdicts == expected
+    assert unavailable(sa.exc.TimeoutError()) and not unavailable(ValueError())

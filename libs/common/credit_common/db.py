@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -198,6 +199,39 @@ def among(
             array = sa.cast(sa.bindparam(None, literal, type_=sa.Text), postgresql.ARRAY(item_type))
         return column.in_(sa.select(sa.func.unnest(array)))
     return column.in_(list(values))
+
+
+# SQLSTATE classes and codes of a database that cannot serve just now: connection exceptions
+# (08), a transaction rolled back (40: serialization failure, deadlock), operator
+# intervention (57P: shut down, restarting, dropped) and too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "40", "57P", "53300")
+_SQLITE_UNAVAILABLE = ("unable to open database file", "database is locked")
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether a database error means the database could not be used just now, so that
+    nothing was done and asking again later may work (answered as UNAVAILABLE or 503): no
+    connection to be had (refused, none free in the pool in time, lost), or the transaction
+    rolled back by the server. A statement's own fault (a syntax error, a missing table, a
+    statement cancelled by its timeout, a full disk) is not: that is a bug or an operator's
+    matter, not a reason for the caller to retry."""
+    if isinstance(error, sa_exc.TimeoutError):  # no connection free in the pool in time
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate).startswith(_UNAVAILABLE_SQLSTATES)
+    if isinstance(error, sa_exc.OperationalError):
+        # psycopg gives connection failures no SQLSTATE; SQLite says it in words.
+        message = str(original).lower()
+        return message.startswith("connection failed") or any(
+            text in message for text in _SQLITE_UNAVAILABLE
+        )
+    return False
 
 
 def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:

@@ -12,8 +12,8 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from sqlalchemy import exc as sa_exc
 
+from credit_common.db import unavailable as db_unavailable
 from credit_common.errors import DomainError, FieldViolation
 
 log = logging.getLogger(__name__)
@@ -59,13 +59,13 @@ def _wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]
             return await method(self, request, context)
         except DomainError as error:
             await context.abort_with_status(to_status(error))
-        except (sa_exc.OperationalError, sa_exc.TimeoutError) as error:
-            # The database refused a connection, none was free in time, or it rolled the
-            # transaction back (a serialization failure): nothing was changed, and trying
-            # again later may work, which is what UNAVAILABLE tells a caller.
-            log.warning("%s: database unavailable: %s", method.__qualname__, error)
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable")
-        except Exception:
+        except Exception as error:
+            if db_unavailable(error):
+                # The database refused a connection, none was free in time, or it rolled
+                # the transaction back: trying again later may work, which is what
+                # UNAVAILABLE tells a caller (credit_common.db.unavailable).
+                log.warning("%s: database unavailable: %s", method.__qualname__, error)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable")
             log.exception("unexpected error in %s", method.__qualname__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 

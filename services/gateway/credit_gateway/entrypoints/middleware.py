@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy.exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from credit_common.db import unavailable as db_unavailable
 from credit_gateway.adapters import metrics
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
@@ -119,7 +120,16 @@ class Idempotency:
                 )
             )(scope, receive, send)
             return
-        owner = await self._owner(headers)
+        try:
+            owner = await self._owner(headers)
+        except (sa_exc.DBAPIError, sa_exc.TimeoutError) as error:
+            if not db_unavailable(error):
+                raise
+            # Not on to the route: were the database back by then, the request would run
+            # with no slot to make a replay of it a replay.
+            metrics.BACKEND_ERRORS.labels("database", "unavailable").inc()
+            await problems.problem_response(problems.database_unavailable())(scope, receive, send)
+            return
         if owner is None:  # let the route answer the authentication problem
             await self.app(scope, receive, send)
             return
@@ -184,8 +194,8 @@ class Idempotency:
             return None
         try:
             return (await self.gateway.tokens.verify(token.strip())).client_id
-        except (TokenError, sa_exc.OperationalError, sa_exc.TimeoutError):
-            return None  # the route answers (a database away: 503 there)
+        except TokenError:
+            return None
 
     async def _answer_stored(
         self, stored: dict[str, Any], digest: str, scope: Scope, receive: Receive, send: Send

@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from credit_common.db import unavailable as db_unavailable
 from credit_common.errors import DomainError
 from credit_common.grpc_errors import RemoteError
 from credit_common.timeutil import utcnow
@@ -218,24 +219,18 @@ def install(app: FastAPI) -> None:
             )
         )
 
-    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(sa_exc.TimeoutError)
-    async def _database_away(_: Request, exc: Exception) -> JSONResponse:
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
         """The gateway's own database (clients, signing keys, grants, the audit) refused a
-        connection, had none free in time, or rolled the transaction back: nothing was
-        changed, and the caller may try again, as the services tell the gateway (gRPC
-        UNAVAILABLE) for theirs."""
+        connection, had none free in time, lost it, or rolled the transaction back: the
+        caller may try again, as the services tell the gateway (gRPC UNAVAILABLE) for
+        theirs. Any other database error is a fault: a 500, logged in full."""
+        if not db_unavailable(exc):
+            return _internal_error(exc)
         log.warning("the gateway's database is unavailable: %s", exc)
         metrics.BACKEND_ERRORS.labels("database", "unavailable").inc()
-        return problem_response(
-            Problem(
-                503,
-                "service_unavailable",
-                "the gateway's database did not answer in time",
-                service="database",
-                headers={"Retry-After": "1"},
-            )
-        )
+        return problem_response(database_unavailable())
 
     @app.exception_handler(RemoteError)
     async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
@@ -264,8 +259,24 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return problem_response(Problem(500, "internal_error", "an unexpected error occurred"))
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    log.error("unexpected error", exc_info=exc)
+    return problem_response(Problem(500, "internal_error", "an unexpected error occurred"))
+
+
+def database_unavailable() -> Problem:
+    """The answer while the gateway's own database cannot be used (credit_common.db's
+    `unavailable`)."""
+    return Problem(
+        503,
+        "service_unavailable",
+        "the gateway's database did not answer in time",
+        service="database",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _audit_refusal(request: Request, status: int, code: str) -> None:
