@@ -13,18 +13,21 @@ import sqlalchemy as sa
 
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
+from credit_common.directory import SubjectDirectory
+from credit_common.grpc_client import BackendUnavailable
 from credit_common.timeutil import utcnow
 from credit_lists.adapters import tables as t
 from credit_lists.bootstrap import ListsApp, build
 from credit_lists.domain.model import State
 from credit_lists.service_layer import commands
 from credit_lists.service_layer import entries as entries_module
-from support.processes import ServiceProcess
+from support.processes import ServiceProcess, free_port
 
 MARKET = commands.Caller("cl_market", "market_regulation")
 
 
-async def register(registry: ServiceProcess) -> str:
+async def register(registry: ServiceProcess, *, legacy: str = "") -> str:
+    """A new organisation's unified code (with a legacy registration number, if given)."""
     async with grpc.aio.insecure_channel(registry.address) as channel:
         subject = await rpb_grpc.RegistryServiceStub(channel).RegisterSubject(
             rpb.RegisterSubjectRequest(
@@ -33,6 +36,9 @@ async def register(registry: ServiceProcess) -> str:
                 registration_authority="9",
                 org_category="1",
                 division_code="310115",
+                legacy_codes=[rpb.LegacyCode(type="registration_number", value=legacy)]
+                if legacy
+                else [],
             ),
             timeout=10,
         )
@@ -188,9 +194,12 @@ async def test_a_check_read_in_parts_answers_as_one_read_in_one_part(
     lists_app: ListsApp, registry_process: ServiceProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The check resolves its codes and reads their entries a part at a time, side by side:
-    with parts of two codes, the same subject named in several parts, unknown and empty
-    codes, the answer is the one a single part gives, code by code."""
-    listed, other, unlisted = [await register(registry_process) for _ in range(3)]
+    with parts of two codes, one subject named by its unified code and by its legacy code in
+    different parts (its entries read once), unknown and empty codes, the answer is the one
+    a single part gives, code by code."""
+    legacy = "310115000000037"
+    listed = await register(registry_process, legacy=legacy)
+    other, unlisted = [await register(registry_process) for _ in range(2)]
     for code, ref in ((listed, "决定书丁"), (listed, "决定书戊"), (other, "决定书己")):
         entry = await lists_app.entries.propose(
             commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", ref)
@@ -201,7 +210,8 @@ async def test_a_check_read_in_parts_answers_as_one_read_in_one_part(
                 .where(t.entries.c.id == entry.id)
                 .values(publicity_until=utcnow() - dt.timedelta(seconds=1))
             )
-    codes = [listed, unlisted, "91310000MA1FL0000X", listed.lower(), "", other, f" {listed} "]
+    # Parts of two distinct codes: [listed, unlisted], [unknown, other], [legacy, ...].
+    codes = [listed, unlisted, "91310000MA1FL0000X", other, legacy, listed.lower(), ""]
 
     def answers(check: entries_module.Check) -> list[tuple[object, ...]]:
         return [
@@ -216,7 +226,23 @@ async def test_a_check_read_in_parts_answers_as_one_read_in_one_part(
     in_parts = answers(await lists_app.entries.check(codes, []))
     assert in_parts == whole
     assert [(r[1], r[3]) for r in whole] == [
-        (True, True), (True, False), (False, False), (True, True), (False, False),
-        (True, True), (True, True),
+        (True, True), (True, False), (False, False), (True, True), (True, True),
+        (True, True), (False, False),
     ]  # fmt: skip
-    assert whole[0][4] == ["决定书丁", "决定书戊"] and whole[5][4] == ["决定书己"]
+    twice = ["决定书丁", "决定书戊"]
+    assert whole[0][4] == whole[4][4] == whole[5][4] == twice and whole[3][4] == ["决定书己"]
+
+
+async def test_a_check_with_the_registry_away_fails_as_one_call_would(
+    lists_app: ListsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts resolving side by side, the registry away: the check raises the directory's
+    BackendUnavailable (answered UNAVAILABLE), not a group of them."""
+    monkeypatch.setattr(entries_module, "CHECK_PART", 2)
+    away = SubjectDirectory(f"127.0.0.1:{free_port()}", 0.3)
+    monkeypatch.setattr(lists_app.entries, "directory", away)
+    try:
+        with pytest.raises(BackendUnavailable):
+            await lists_app.entries.check([f"91310000MA1FL{i:04d}X" for i in range(7)], [])
+    finally:
+        await away.close()

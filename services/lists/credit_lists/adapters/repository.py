@@ -24,8 +24,10 @@ _OF_SUBJECT = (
     .order_by(t.entries.c.proposed_at)
 )
 _CURRENT_OF_SUBJECT = _OF_SUBJECT.where(sa.or_(*(t.entries.c.state == state for state in _CURRENT)))
-_BASES = sa.select(t.entry_basis).where(
-    t.entry_basis.c.entry_id.in_(sa.bindparam("entry_ids", expanding=True))
+_BASES = (
+    sa.select(t.entry_basis)
+    .where(t.entry_basis.c.entry_id.in_(sa.bindparam("entry_ids", expanding=True)))
+    .order_by(t.entry_basis.c.entry_id, t.entry_basis.c.record_id)  # as _OF_SUBJECT_WITH_BASES
 )
 # A subject's entries with their basis records, in one statement: a status read needs no
 # transaction (statements that must agree) and no second round trip. An entry comes once a

@@ -24,7 +24,7 @@ from credit_lists.service_layer import commands
 MAX_PAGE = 500
 MAX_BATCH = 10_000
 # A check resolves its codes and reads their subjects' entries in parts of CHECK_PART codes,
-# CHECK_PARALLEL parts resolving at once.
+# CHECK_PARALLEL parts at once (so at most that many registry calls and connections).
 CHECK_PART = 1_000
 CHECK_PARALLEL = 4
 _NONE: frozenset[str] = frozenset()  # the measure kinds of a subject on no list
@@ -329,23 +329,26 @@ class Entries:
         entries: list[Entry] = []
         asked: set[uuid.UUID] = set()
         now = utcnow()
-        resolving = asyncio.Semaphore(CHECK_PARALLEL)
+        in_flight = asyncio.Semaphore(CHECK_PARALLEL)  # registry calls and connections
 
         async def part(chunk: list[str]) -> None:
-            async with resolving:
+            async with in_flight:
                 found = await self.directory.resolve(chunk)
-            refs.update(found)
-            ids = [r.subject_id for r in found.values() if r is not None]
-            ids = [i for i in dict.fromkeys(ids) if i not in asked]
-            asked.update(ids)
-            if ids:
-                async with self.db.read() as conn:
-                    mine = await EntryRepository(conn).for_subjects(ids, current_only=True)
-                entries.extend(e.at(now) for e in mine)
+                refs.update(found)
+                ids = [r.subject_id for r in found.values() if r is not None]
+                ids = [i for i in dict.fromkeys(ids) if i not in asked]
+                asked.update(ids)
+                if ids:
+                    async with self.db.read() as conn:
+                        mine = await EntryRepository(conn).for_subjects(ids, current_only=True)
+                    entries.extend(e.at(now) for e in mine)
 
-        await asyncio.gather(
-            *(part(unique[i : i + CHECK_PART]) for i in range(0, len(unique), CHECK_PART))
-        )
+        try:
+            async with asyncio.TaskGroup() as parts:  # one part failing cancels the others
+                for i in range(0, len(unique), CHECK_PART):
+                    parts.create_task(part(unique[i : i + CHECK_PART]))
+        except* Exception as failed:  # as one call would have failed (the registry away…)
+            raise failed.exceptions[0] from None
         return refs, entries
 
     async def check(self, codes: Sequence[str], measure_codes: Sequence[str]) -> Check:
