@@ -126,18 +126,20 @@ async def measure(addresses: dict[str, str], codes: Sequence[str], n: int) -> di
         off_gateway.tokens.verify = trusted  # type: ignore[method-assign]
         off_gateway.limiter = None
         off_gateway.audit.record = lambda entries: None  # type: ignore[method-assign]
+        off_gateway.audit.record_reads = lambda template, keys: None  # type: ignore[method-assign]
 
         totals: collections.Counter[str] = collections.Counter()
         _timed(on_gateway.tokens, "verify", totals, "token check (signature, client)")
         _timed(on_gateway.limiter, "take", totals, "rate limit (Redis bucket)")
-        record = on_gateway.audit.record
+        # A read's entries are queued through record_reads (routes/deps.audit).
+        record_reads = on_gateway.audit.record_reads
 
-        def timed_record(entries: Any) -> None:
+        def timed_record_reads(template: Any, keys: Any) -> None:
             started = time.perf_counter()
-            record(entries)
+            record_reads(template, keys)
             totals["audit (queue the entries)"] += time.perf_counter() - started
 
-        on_gateway.audit.record = timed_record  # type: ignore[method-assign]
+        on_gateway.audit.record_reads = timed_record_reads  # type: ignore[method-assign]
 
         async def one(client: httpx.AsyncClient, code: str, h: dict[str, str]) -> float:
             started = time.perf_counter()
