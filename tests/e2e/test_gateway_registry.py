@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from e2e.conftest import ADMIN_ID, ADMIN_SECRET, Api, gateway_settings, open_api
 from support import samples
-from support.backends import BACKEND, PG_ADMIN_DSN
+from support.backends import take_away
 from support.processes import ServiceProcess, free_port
 
 PERSON = {"kind": "natural_person", "name": "张三丰", "id_number": "11010519491231002X"}
@@ -276,36 +275,6 @@ async def test_identity_numbers_never_reach_a_log(
     assert platform and not [m for m in platform if "11010519491231002X" in m]
 
 
-def _take_database_away(database_url: str) -> Callable[[], None]:
-    """Makes the gateway's own database refuse every connection, as a real server does
-    (PostgreSQL: connections not allowed, its sessions ended; SQLite: the file out of the
-    way, a directory in its place); returns how to bring it back."""
-    if BACKEND == "postgres":
-        name = database_url.rsplit("/", 1)[1]
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
-
-        def back() -> None:
-            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-                conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-
-        return back
-    path = Path(database_url.removeprefix("sqlite+aiosqlite:///"))
-    aside = path.with_suffix(".aside")
-    path.rename(aside)
-    path.mkdir()
-
-    def restore() -> None:
-        path.rmdir()
-        aside.rename(path)
-
-    return restore
-
-
 async def test_the_gateways_own_database_away_is_a_503_naming_it_and_the_gateway_recovers(
     registry_process: ServiceProcess,
     make_database_url: Callable[[str], str],
@@ -327,7 +296,7 @@ async def test_the_gateways_own_database_away_is_a_503_naming_it_and_the_gateway
     try:
         admin = {**await api.admin_headers(), "Idempotency-Key": "away-1"}
         await api.gateway.db.engine.dispose()  # no pooled connection outlives the change
-        bring_back = _take_database_away(url)
+        bring_back = take_away(url)
         try:
             for reply in (
                 await api.http.post("/oauth/token", data={**form, "client_secret": ADMIN_SECRET}),

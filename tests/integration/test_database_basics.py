@@ -29,7 +29,7 @@ from credit_common.db import (
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
-from support.backends import PG_ADMIN_DSN
+from support.backends import PG_ADMIN_DSN, take_away
 
 metadata = sa.MetaData()
 moments = sa.Table(
@@ -337,7 +337,7 @@ def test_each_service_keeps_the_pool_its_settings_name(
 
 
 async def test_unavailable_tells_a_database_away_from_a_fault_of_the_statement(
-    database_url: str, tmp_path: Path
+    database_url: str,
 ) -> None:
     """Real errors from a real database: one that cannot be connected to (PostgreSQL
     refusing connections; SQLite: a directory where the file should be) or that ended the
@@ -369,14 +369,8 @@ async def test_unavailable_tells_a_database_away_from_a_fault_of_the_statement(
                     errors["session ended"] = error
     finally:
         await db.dispose()
-    if db.dialect == "postgresql":
-        name = database_url.rsplit("/", 1)[1]
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        away = Database(database_url)
-    else:
-        (tmp_path / "a-directory.db").mkdir()
-        away = Database(f"sqlite+aiosqlite:///{tmp_path / 'a-directory.db'}")
+    bring_back = take_away(database_url)
+    away = Database(database_url)
     try:
         async with away.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
@@ -384,9 +378,7 @@ async def test_unavailable_tells_a_database_away_from_a_fault_of_the_statement(
         errors["refused"] = error
     finally:
         await away.dispose()
-        if db.dialect == "postgresql":
-            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        bring_back()
     verdicts = {what: unavailable(error) for what, error in errors.items()}
     expected = {"missing table": False, "refused": True}
     if db.dialect == "postgresql":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -32,3 +33,33 @@ def drop_database(handle: str) -> None:
         return
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{handle}" WITH (FORCE)')
+
+
+def take_away(database_url: str) -> Callable[[], None]:
+    """Makes a database refuse every new connection, as a real server does (PostgreSQL:
+    connections not allowed, its sessions ended; SQLite: the file out of the way, a
+    directory in its place); returns how to bring it back."""
+    if BACKEND == "postgres":
+        name = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+
+        def allow() -> None:
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+        return allow
+    path = Path(database_url.removeprefix("sqlite+aiosqlite:///"))
+    aside = path.with_suffix(".aside")
+    path.rename(aside)
+    path.mkdir()
+
+    def restore() -> None:
+        path.rmdir()
+        aside.rename(path)
+
+    return restore
