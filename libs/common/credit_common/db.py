@@ -210,11 +210,12 @@ _SQLITE_UNAVAILABLE = ("unable to open database file", "database is locked")
 
 def unavailable(error: BaseException) -> bool:
     """Whether a database error means the database could not be used just now, so that
-    nothing was done and asking again later may work (answered as UNAVAILABLE or 503): no
-    connection to be had (refused, none free in the pool in time, lost), or the transaction
-    rolled back by the server. A statement's own fault (a syntax error, a missing table, a
-    statement cancelled by its timeout, a full disk) is not: that is a bug or an operator's
-    matter, not a reason for the caller to retry."""
+    asking again later may work (answered as UNAVAILABLE or 503): no connection to be had
+    (refused, none free in the pool in time, lost), or the transaction rolled back by the
+    server. (A connection lost during a COMMIT leaves that commit's outcome unknown.) A
+    statement's own fault (a syntax error, a missing table, a statement cancelled by its
+    timeout, a full disk) is not: that is a bug or an operator's matter, not a reason for
+    the caller to retry."""
     if isinstance(error, sa_exc.TimeoutError):  # no connection free in the pool in time
         return True
     if not isinstance(error, sa_exc.DBAPIError):
