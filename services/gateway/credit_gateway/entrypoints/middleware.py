@@ -127,8 +127,7 @@ class Idempotency:
                 raise
             # Not on to the route: were the database back by then, the request would run
             # with no slot to make a replay of it a replay.
-            metrics.BACKEND_ERRORS.labels("database", "unavailable").inc()
-            await problems.problem_response(problems.database_unavailable())(scope, receive, send)
+            await problems.database_unavailable(error)(scope, receive, send)
             return
         if owner is None:  # let the route answer the authentication problem
             await self.app(scope, receive, send)

@@ -228,9 +228,7 @@ def install(app: FastAPI) -> None:
         theirs. Any other database error is a fault: a 500, logged in full."""
         if not db_unavailable(exc):
             return _internal_error(exc)
-        log.warning("the gateway's database is unavailable: %s", exc)
-        metrics.BACKEND_ERRORS.labels("database", "unavailable").inc()
-        return problem_response(database_unavailable())
+        return database_unavailable(exc)
 
     @app.exception_handler(RemoteError)
     async def _remote(request: Request, exc: RemoteError) -> JSONResponse:
@@ -267,15 +265,19 @@ def _internal_error(exc: Exception) -> JSONResponse:
     return problem_response(Problem(500, "internal_error", "an unexpected error occurred"))
 
 
-def database_unavailable() -> Problem:
+def database_unavailable(exc: Exception) -> JSONResponse:
     """The answer while the gateway's own database cannot be used (credit_common.db's
-    `unavailable`)."""
-    return Problem(
-        503,
-        "service_unavailable",
-        "the gateway's database did not answer in time",
-        service="database",
-        headers={"Retry-After": "1"},
+    `unavailable`), logged and counted."""
+    log.warning("the gateway's database is unavailable: %s", exc)
+    metrics.BACKEND_ERRORS.labels("database", "unavailable").inc()
+    return problem_response(
+        Problem(
+            503,
+            "service_unavailable",
+            "the gateway's database did not answer in time",
+            service="database",
+            headers={"Retry-After": "1"},
+        )
     )
 
 

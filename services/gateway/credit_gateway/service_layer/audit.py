@@ -46,9 +46,10 @@ class _Reads(NamedTuple):
     template: Query
     subject_keys: Sequence[str]
 
-    def entries(self, start: int, stop: int) -> list[Query]:
+    def first(self, count: int) -> list[Query]:
+        """The entries of the first `count` subject keys."""
         head, tail = self.template[:_SUBJECT], self.template[_SUBJECT + 1 :]
-        return [Query._make((*head, key, *tail)) for key in self.subject_keys[start:stop]]
+        return [Query._make((*head, key, *tail)) for key in self.subject_keys[:count]]
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class AuditLog:
             item = self._queue.popleft()
             if isinstance(item, _Reads):
                 room = self.batch - len(taken)
-                taken += item.entries(0, room)
+                taken += item.first(room)
                 if len(item.subject_keys) > room:
                     self._queue.appendleft(_Reads(item.template, item.subject_keys[room:]))
             else:

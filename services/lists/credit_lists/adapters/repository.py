@@ -15,23 +15,16 @@ from credit_common.db import among
 from credit_lists.adapters import tables as t
 from credit_lists.domain.model import Entry, State, Transition
 
-# One subject's entries (a status read, the commonest read): statements built once, so
-# that each read only binds its subject (no statement to build, no cache key to compute).
 _CURRENT = (State.PUBLICITY.value, State.EFFECTIVE.value)
-_OF_SUBJECT = (
-    sa.select(t.entries)
-    .where(t.entries.c.subject_id == sa.bindparam("subject_id"))
-    .order_by(t.entries.c.proposed_at)
-)
-_CURRENT_OF_SUBJECT = _OF_SUBJECT.where(sa.or_(*(t.entries.c.state == state for state in _CURRENT)))
 _BASES = (
     sa.select(t.entry_basis)
     .where(t.entry_basis.c.entry_id.in_(sa.bindparam("entry_ids", expanding=True)))
     .order_by(t.entry_basis.c.entry_id, t.entry_basis.c.record_id)  # as _OF_SUBJECT_WITH_BASES
 )
-# A subject's entries with their basis records, in one statement: a status read needs no
-# transaction (statements that must agree) and no second round trip. An entry comes once a
-# basis record (a row with none when it has none), in order.
+# One subject's entries (a status read, the commonest read) with their basis records, in
+# one statement built once: a read only binds its subject, and needs no transaction
+# (statements that must agree) and no second round trip. An entry comes once a basis
+# record (a row with none when it has none), in order.
 _WITH_BASES = sa.outerjoin(t.entries, t.entry_basis, t.entry_basis.c.entry_id == t.entries.c.id)
 _OF_SUBJECT_WITH_BASES = (
     sa.select(t.entries, t.entry_basis.c.record_id.label("basis_record_id"))
@@ -108,21 +101,16 @@ class EntryRepository:
                     Transition(row.from_state, row.to_state, row.at, row.actor, row.reason)
                 )
 
-    async def for_subjects(
-        self, subject_ids: Sequence[uuid.UUID], *, current_only: bool
-    ) -> list[Entry]:
+    async def current_for_subjects(self, subject_ids: Sequence[uuid.UUID]) -> list[Entry]:
+        """The entries in publicity or effective of many subjects (a batch check), without
+        their bases or history."""
         found: list[Entry] = []
         ids = list(subject_ids)
-        if len(ids) == 1:
-            query = _CURRENT_OF_SUBJECT if current_only else _OF_SUBJECT
-            rows = await self.conn.execute(query, {"subject_id": ids[0]})
-            return [_entry(r) for r in rows.mappings()]
         for start in range(0, len(ids), 10_000):
             query = sa.select(t.entries).where(
-                self._among(t.entries.c.subject_id, ids[start : start + 10_000])
+                self._among(t.entries.c.subject_id, ids[start : start + 10_000]),
+                t.entries.c.state.in_(_CURRENT),
             )
-            if current_only:
-                query = query.where(t.entries.c.state.in_(_CURRENT))
             rows = await self.conn.execute(query.order_by(t.entries.c.proposed_at))
             found += [_entry(r) for r in rows.mappings()]
         return found

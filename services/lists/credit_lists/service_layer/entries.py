@@ -340,7 +340,7 @@ class Entries:
                 asked.update(ids)
                 if ids:
                     async with self.db.read() as conn:
-                        mine = await EntryRepository(conn).for_subjects(ids, current_only=True)
+                        mine = await EntryRepository(conn).current_for_subjects(ids)
                     entries.extend(e.at(now) for e in mine)
 
         try:
