@@ -300,6 +300,54 @@ async def test_merges_objections_and_repairs_arrive_as_events(
     assert shared.repaired
 
 
+async def test_a_subjects_records_come_once_each_with_every_version_and_mark(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    """A subject's records are read in one statement, a row per version and mark: each
+    record still comes once, its versions in order, each mark once, the newest decision
+    first, and a version's fields decode from the stored JSON text."""
+    code = await register(registry_process)
+    today = utcnow().date()
+    newer = (
+        await records_app.records.submit(submit(code, "某监罚〔2026〕31号", today))
+    ).view.record
+    older = (
+        await records_app.records.submit(
+            submit(code, "某监罚〔2026〕32号", today - dt.timedelta(days=5))
+        )
+    ).view.record
+    await records_app.records.correct(
+        commands.Correct(MARKET, newer.id, penalty(penalty_content="警告（更正）"), "文字错误")
+    )
+    handlers = records_app.consumers.handlers()
+    target = objections_pb2.Target(kind="record", id=str(newer.id))
+    for kind, payload in (
+        ("objection.filed", objections_pb2.ObjectionFiled(objection_id="o-1", target=target)),
+        ("objection.filed", objections_pb2.ObjectionFiled(objection_id="o-2", target=target)),
+        (
+            "objection.closed",
+            objections_pb2.ObjectionClosed(objection_id="o-1", target=target, outcome="rejected"),
+        ),
+    ):
+        message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type=kind)
+        message.occurred_at.FromDatetime(utcnow())
+        message.payload.Pack(payload)
+        async with records_app.db.transaction() as conn:
+            await handlers[kind](conn, message)
+
+    views, _ = await records_app.records.for_subject(
+        commands.ListForSubject(newer.subject_id, Level.SHARED)
+    )
+    assert [v.record.id for v in views] == [newer.id, older.id]
+    first, second = (v.record for v in views)
+    assert [v.version for v in first.versions] == [1, 2]
+    assert [v.fields["penalty_content"] for v in first.versions] == ["警告", "警告（更正）"]
+    assert len(first.marks) == 2 and sorted(c is None for _, c in first.marks) == [False, True]
+    assert views[0].under_objection and views[0].version.version == 2
+    assert [v.version for v in second.versions] == [1] and second.marks == []
+    assert second.versions[0].fields == penalty() and not views[1].under_objection
+
+
 async def test_a_subjects_records_carry_their_fields_as_json_text_when_asked(
     records_process: ServiceProcess, registry_process: ServiceProcess
 ) -> None:

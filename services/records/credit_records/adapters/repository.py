@@ -110,27 +110,68 @@ def _attach(records: list[StoredRecord], versions: sa.Result[Any], marks: sa.Res
             record.marks.append((mark["opened_at"], mark["closed_at"]))
 
 
-# A subject's records, the commonest read (records, reports): statements built once, with
-# no IN list, so each is compiled once and PostgreSQL can keep it prepared. Versions and
-# marks come by the same condition on the subject as the records, not by a list of ids.
-_OF_SUBJECT = sa.and_(
-    t.records.c.subject_id == sa.bindparam("subject_id"),
-    t.records.c.submitted_at <= sa.bindparam("at"),
+# A subject's records, the commonest read (records, reports): one statement, built once,
+# with no IN list, so it is compiled once and PostgreSQL keeps it prepared; one statement
+# needs no snapshot transaction (no BEGIN and COMMIT round trips) to be consistent. A row
+# per version of each record, and per objection mark when a record has marks (marks are
+# few and versions mostly one, so the product stays small). The fields come as the JSON
+# text the database holds, not decoded here and encoded again for the reply.
+_V = t.record_versions.c
+_M = t.objection_marks.c
+_SUBJECT_ROWS = (
+    sa.select(
+        t.records,
+        _V.version.label("v_version"),
+        sa.cast(_V.fields, sa.Text()).label("v_fields"),
+        _V.schema_version.label("v_schema_version"),
+        _V.recorded_at.label("v_recorded_at"),
+        _V.recorded_by.label("v_recorded_by"),
+        _V.department.label("v_department"),
+        _V.reason.label("v_reason"),
+        _M.objection_id.label("m_objection_id"),
+        _M.opened_at.label("m_opened_at"),
+        _M.closed_at.label("m_closed_at"),
+    )
+    .join(t.record_versions, _V.record_id == t.records.c.id)
+    .outerjoin(t.objection_marks, _M.record_id == t.records.c.id)
+    .where(
+        t.records.c.subject_id == sa.bindparam("subject_id"),
+        t.records.c.submitted_at <= sa.bindparam("at"),
+    )
+    .order_by(t.records.c.decided_on.desc(), t.records.c.id, _V.version, _M.objection_id)
 )
-_SUBJECT_RECORDS = (
-    sa.select(t.records).where(_OF_SUBJECT).order_by(t.records.c.decided_on.desc(), t.records.c.id)
-)
-_SUBJECT_VERSIONS = (
-    sa.select(t.record_versions)
-    .join(t.records, t.records.c.id == t.record_versions.c.record_id)
-    .where(_OF_SUBJECT)
-    .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
-)
-_SUBJECT_MARKS = (
-    sa.select(t.objection_marks)
-    .join(t.records, t.records.c.id == t.objection_marks.c.record_id)
-    .where(_OF_SUBJECT)
-)
+
+
+def _subject_records(rows: Iterable[sa.RowMapping], wanted: set[str] | None) -> list[StoredRecord]:
+    """The records of `_SUBJECT_ROWS`'s rows (of the `wanted` items only, when given), each
+    with its versions in order and its marks once."""
+    records: list[StoredRecord] = []
+    record: StoredRecord | None = None
+    marked: set[str] = set()
+    for row in rows:
+        if wanted is not None and row["item_code"] not in wanted:
+            continue
+        if record is None or record.id != row["id"]:
+            record = _record(row)
+            records.append(record)
+            marked = set()
+        if not record.versions or record.versions[-1].version != row["v_version"]:
+            record.versions.append(
+                Version(
+                    row["v_version"],
+                    None,
+                    row["v_schema_version"],
+                    row["v_recorded_at"],
+                    row["v_recorded_by"],
+                    row["v_department"],
+                    row["v_reason"],
+                    row["v_fields"],
+                )
+            )
+        if (mark := row["m_objection_id"]) is not None and mark not in marked:
+            marked.add(mark)
+            record.marks.append((row["m_opened_at"], row["m_closed_at"]))
+    return records
 
 
 class RecordRepository:
@@ -157,21 +198,10 @@ class RecordRepository:
     ) -> list[StoredRecord]:
         """The subject's records submitted by `submitted_before` (of `item_codes` only, when
         given), newest decision first, each with its versions and objection marks."""
-        bound = {"subject_id": subject_id, "at": submitted_before}
-        wanted = None if item_codes is None else set(item_codes)
-        records = [
-            _record(r)
-            for r in (await self.conn.execute(_SUBJECT_RECORDS, bound)).mappings()
-            if wanted is None or r["item_code"] in wanted
-        ]
-        if not records:
-            return []
-        _attach(
-            records,
-            await self.conn.execute(_SUBJECT_VERSIONS, bound),
-            await self.conn.execute(_SUBJECT_MARKS, bound),
+        rows = await self.conn.execute(
+            _SUBJECT_ROWS, {"subject_id": subject_id, "at": submitted_before}
         )
-        return records
+        return _subject_records(rows.mappings(), None if item_codes is None else set(item_codes))
 
     async def _complete(self, records: list[StoredRecord]) -> None:
         if not records:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from credit_common.timeutil import CHINA
@@ -38,14 +39,28 @@ def content_hash(
 @dataclass(frozen=True)
 class Version:
     version: int
-    fields: dict[str, Any]
+    # None when the version was read as JSON text only (`fields_json`): `fields` decodes
+    # that text when something asks for it, which a read that passes the text on never does.
+    given_fields: dict[str, Any] | None
     schema_version: int
     recorded_at: dt.datetime
     recorded_by: str
     department: str
     reason: str
-    # The fields as canonical_json encoded them, when that was done already.
+    # The fields as JSON text: as canonical_json encoded them before they were stored, or
+    # as the database gives them back (PostgreSQL's jsonb text orders keys its own way).
     fields_json: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.given_fields is None and self.fields_json is None:
+            raise ValueError("a version needs its fields, as a mapping or as JSON text")
+
+    @cached_property
+    def fields(self) -> dict[str, Any]:
+        if self.given_fields is not None:
+            return self.given_fields
+        decoded: dict[str, Any] = json.loads(self.fields_json or "{}")
+        return decoded
 
 
 @dataclass

@@ -162,7 +162,7 @@ def record_fields(
         "calendar_note": calendar_note,
     }
     version = seen.version
-    if fields_as_json:  # as stored they were encoded, when that was done here already
+    if fields_as_json:  # the JSON text stored or read, when there is one: not encoded again
         message["fields_json"] = version.fields_json or canonical_json(version.fields)
     else:
         message["fields"] = struct(version.fields)

@@ -302,7 +302,7 @@ class Records:
         if cmd.category:
             items = [i for i in items if i.category == cmd.category]
         visible_items = [i.item_code for i in items if i.disclosure <= cmd.level]
-        async with self.db.snapshot() as conn:
+        async with self.db.read() as conn:  # one statement: consistent by itself
             records = await RecordRepository(conn).for_subject(
                 cmd.subject_id, item_codes=visible_items, submitted_before=at
             )
