@@ -116,22 +116,20 @@ async def drop_all(gateway: Gateway) -> None:
 
 
 def changes_by_time(
-    records: Iterable[schemas.RecordPublic] = (),
+    publicity_ends: Iterable[dt.date] = (),
     entries: Iterable[schemas.EntryPublic] = (),
     objections: Iterable[schemas.ObjectionPublic] = (),
 ) -> dt.datetime | None:
     """The first moment at which what the public level shows of these would change with no
-    event: a record's publicity window closing, an entry's publicity or validity ending, an
-    open objection's step falling overdue."""
+    event: a record's publicity window closing (`publicity_ends`: the last days of the
+    records' windows), an entry's publicity or validity ending, an open objection's step
+    falling overdue."""
     now = dt.datetime.now(dt.UTC)
     moments: list[dt.datetime] = []
-    for record in records:  # public through the last day of its window, China time
-        if record.publicity_until is not None:
-            moments.append(
-                dt.datetime.combine(
-                    record.publicity_until + dt.timedelta(days=1), dt.time(), tzinfo=CHINA
-                )
-            )
+    for last_day in publicity_ends:  # public through its last day, China time
+        moments.append(
+            dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=CHINA)
+        )
     for entry in entries:
         for moment in (entry.publicity_until, entry.valid_until):
             if moment is not None and moment > now:

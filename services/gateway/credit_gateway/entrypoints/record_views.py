@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, cast
+from collections.abc import Iterable
+from typing import Any
 
+import orjson
 from google.protobuf import json_format
 
 from credit.records.v1 import records_pb2 as rec
@@ -28,12 +30,21 @@ def shown_code(subject: pb.Subject, level: Level) -> str:
     return subject.code
 
 
-def _date(text: str) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Numbers read as floats (see fields_of); one decoder, not one made per call.
+_FIELDS = json.JSONDecoder(parse_int=float)
+# What a page of records is written with: the bytes pydantic would write for the same
+# page (compact, UTF-8, a UTC moment ending in Z; a test holds the two alike).
+_PAGE_OPTIONS = orjson.OPT_UTC_Z
 
 
 def _ts(message: Any, name: str) -> dt.datetime | None:
-    return getattr(message, name).ToDatetime(tzinfo=dt.UTC) if message.HasField(name) else None
+    """A Timestamp field as a UTC datetime (its nanoseconds cut to microseconds, as
+    protobuf's ToDatetime does, at a fraction of its cost), None when unset."""
+    if not message.HasField(name):
+        return None
+    moment = getattr(message, name)
+    return _EPOCH + dt.timedelta(seconds=moment.seconds, microseconds=moment.nanos // 1000)
 
 
 def fields_of(record: rec.Record) -> dict[str, Any]:
@@ -41,41 +52,73 @@ def fields_of(record: rec.Record) -> dict[str, Any]:
     as floats either way (a Struct holds every number as a double), so every route shows a
     record's fields alike: 5000 as 5000.0, whichever way they came."""
     if record.fields_json:
-        fields: dict[str, Any] = json.loads(record.fields_json, parse_int=float)
+        fields: dict[str, Any] = _FIELDS.decode(record.fields_json)
         return fields
     return json_format.MessageToDict(record.fields)
 
 
+def record_item(record: rec.Record, subject_code: str, level: Level) -> dict[str, Any]:
+    """A record as the JSON object of `schemas.RecordPublic`, key for key, as plain values:
+    dates as the ISO text the records service sends, moments as datetimes. A page of them
+    is written by `records_page` without a model per record (a model per record cost the
+    gateway about a third of its CPU for a subject's records)."""
+    return {
+        "record_id": record.record_id,
+        "subject_code": subject_code,
+        "item_code": record.item_code,
+        "item_name": record.item_name,
+        "category": record.category,
+        "nature": record.nature,
+        "disclosure": record.disclosure,
+        "department": record.department,
+        "source_ref": record.source_ref,
+        "decided_on": record.decided_on,
+        "status": record.status,
+        "version": record.version,
+        "fields": fields_of(record),
+        "severity": record.severity or None,
+        "publicity_until": record.publicity_until or None,
+        "retention_until": record.retention_until or None,
+        "publicly_visible": record.publicly_visible,
+        "never_public": record.never_public,
+        "late": record.late,
+        "repairable": record.repairable,
+        "repair_possible_from": record.repair_possible_from or None,
+        "repaired": record.repaired,
+        "under_objection": record.under_objection,
+        "submitted_at": _ts(record, "submitted_at"),
+        "updated_at": _ts(record, "updated_at"),
+        "calendar_note": record.calendar_note or None,
+        "level": level.label,
+    }
+
+
 def record_view(record: rec.Record, subject_code: str, level: Level) -> schemas.RecordPublic:
-    return schemas.RecordPublic(
-        record_id=record.record_id,
-        subject_code=subject_code,
-        item_code=record.item_code,
-        item_name=record.item_name,
-        category=record.category,
-        nature=record.nature,
-        disclosure=record.disclosure,
-        department=record.department,
-        source_ref=record.source_ref,
-        decided_on=dt.date.fromisoformat(record.decided_on),
-        status=cast(Any, record.status),
-        version=record.version,
-        fields=fields_of(record),
-        severity=record.severity or None,
-        publicity_until=_date(record.publicity_until),
-        retention_until=_date(record.retention_until),
-        publicly_visible=record.publicly_visible,
-        never_public=record.never_public,
-        late=record.late,
-        repairable=record.repairable,
-        repair_possible_from=_date(record.repair_possible_from),
-        repaired=record.repaired,
-        under_objection=record.under_objection,
-        submitted_at=_ts(record, "submitted_at"),
-        updated_at=_ts(record, "updated_at"),
-        calendar_note=record.calendar_note or None,
-        level=level.label,
+    return schemas.RecordPublic.model_validate(record_item(record, subject_code, level))
+
+
+def records_page(
+    records: Iterable[rec.Record],
+    subject_code: str,
+    level: Level,
+    next_page_token: str | None,
+    as_of: dt.datetime | None,
+) -> bytes:
+    """A `schemas.RecordPage` as JSON."""
+    return orjson.dumps(
+        {
+            "items": [record_item(r, subject_code, level) for r in records],
+            "next_page_token": next_page_token,
+            "level": level.label,
+            "as_of": as_of,
+        },
+        option=_PAGE_OPTIONS,
     )
+
+
+def publicity_ends(records: Iterable[rec.Record]) -> list[dt.date]:
+    """The last days of the records' publicity windows (see caching.changes_by_time)."""
+    return [dt.date.fromisoformat(r.publicity_until) for r in records if r.publicity_until]
 
 
 def versions_view(record: rec.Record) -> schemas.RecordVersions:

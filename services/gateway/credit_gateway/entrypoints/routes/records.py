@@ -20,7 +20,9 @@ from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import (
     LEVEL_TO_PB,
     item_view,
+    publicity_ends,
     record_view,
+    records_page,
     shown_code,
     versions_view,
 )
@@ -261,13 +263,14 @@ async def subject_records(
         request.as_of.FromDatetime(as_of.astimezone(dt.UTC))
     reply = await gateway.records.for_subject(request)
     audit(gateway, read, [subject.subject_key], "records", level)
-    shown = shown_code(subject, level)
-    page = schemas.RecordPage(
-        items=[record_view(r, shown, level) for r in reply.records],
-        next_page_token=reply.next_page_token or None,
-        level=level.label,
-        as_of=as_of,
+    body = records_page(
+        reply.records,
+        shown_code(subject, level),
+        level,
+        reply.next_page_token or None,
+        as_of,
     )
-    return await caching.answer(
-        gateway, key, found, subject, page, caching.changes_by_time(records=page.items)
-    )
+    if key is not None:
+        fresh_until = caching.changes_by_time(publicity_ends(reply.records))
+        caching.keep(gateway, key, found, subject, body, fresh_until)
+    return caching.json_response(body)

@@ -19,7 +19,12 @@ from credit_gateway.entrypoints import caching, schemas, views
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject
 from credit_gateway.entrypoints.objection_views import objection_view
 from credit_gateway.entrypoints.problems import Problem
-from credit_gateway.entrypoints.record_views import LEVEL_TO_PB, record_view, shown_code
+from credit_gateway.entrypoints.record_views import (
+    LEVEL_TO_PB,
+    publicity_ends,
+    record_view,
+    shown_code,
+)
 from credit_gateway.entrypoints.routes.lists import entry_view, triggered_view
 
 router = APIRouter(tags=["reports"])
@@ -104,7 +109,7 @@ async def report(
     )
     sections = report.model_dump_json(exclude=_OWN).encode()
     fresh_until = caching.changes_by_time(
-        (r for rs in by_category.values() for r in rs), status_view.entries, open_objections
+        publicity_ends(records.records), status_view.entries, open_objections
     )
     caching.keep(gateway, key, found, subject, sections, fresh_until)
     return _issued(sections)
