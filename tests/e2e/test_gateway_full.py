@@ -159,6 +159,8 @@ async def test_redis_out_of_reach_is_a_503_naming_it_not_an_error(
         assert reply.status_code == 503, reply.text
         assert reply.json()["service"] == "redis" and reply.headers["retry-after"] == "1"
         assert api.gateway.cache is not None and not api.gateway.cache.following
+        ready = await api.http.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["services"]["redis"] == "unavailable"
     finally:
         await close()  # type: ignore[misc]
 

@@ -285,7 +285,8 @@ async def test_the_gateways_own_database_away_is_a_503_naming_it_and_the_gateway
     database gone: a token request, which reads the client, is answered 503
     service_unavailable naming the database, not 500; so is a creating POST with an
     Idempotency-Key, from the middleware (it checks the token first), which keeps no slot:
-    once the database is back the same key creates, then replays. The process stays up."""
+    once the database is back the same key creates, then replays. The process stays up,
+    and /readyz names the database unavailable, then ready."""
     url = make_database_url("gw")
     settings = gateway_settings(
         url, registry_process.address, tmp_path, redis_url=redis_url, client_cache_seconds=0
@@ -307,8 +308,12 @@ async def test_the_gateways_own_database_away_is_a_503_naming_it_and_the_gateway
                 assert reply.json()["service"] == "database"
                 assert reply.headers["retry-after"] == "1"
             assert (await api.http.get("/healthz")).status_code == 200
+            away = await api.http.get("/readyz")
+            assert away.status_code == 503 and away.json()["services"]["database"] == "unavailable"
         finally:
             bring_back()
+        back = (await api.http.get("/readyz")).json()["services"]
+        assert back["database"] == back["redis"] == back["registry"] == "ready"
         assert await api.token(ADMIN_ID, ADMIN_SECRET)
         created = await api.http.post("/v1/admin/clients", json=body, headers=admin)
         assert created.status_code == 201, created.text

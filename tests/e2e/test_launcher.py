@@ -80,6 +80,8 @@ def test_credit_run_starts_every_service_and_credit_stop_stops_it(
                 "records": "ready",
                 "lists": "ready",
                 "objections": "ready",
+                "database": "ready",
+                "redis": "ready",
             }
         request = urllib.request.Request(
             f"{base}/oauth/token",
