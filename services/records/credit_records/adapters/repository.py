@@ -86,65 +86,54 @@ def _record(row: sa.RowMapping) -> StoredRecord:
     )
 
 
-def _version(row: sa.RowMapping) -> Version:
-    return Version(
-        row["version"],
-        row["fields"],
-        row["schema_version"],
-        row["recorded_at"],
-        row["recorded_by"],
-        row["department"],
-        row["reason"],
-    )
-
-
-def _attach(records: list[StoredRecord], versions: sa.Result[Any], marks: sa.Result[Any]) -> None:
-    """Gives each record its version rows (in version order) and objection marks; rows of
-    other records (a subject's records of items not asked for) are passed over."""
-    by_id = {r.id: r for r in records}
-    for v in versions.mappings():
-        if (record := by_id.get(v["record_id"])) is not None:
-            record.versions.append(_version(v))
-    for mark in marks.mappings():
-        if (record := by_id.get(mark["record_id"])) is not None:
-            record.marks.append((mark["opened_at"], mark["closed_at"]))
-
-
-# A subject's records, the commonest read (records, reports): one statement, built once,
-# with no IN list, so it is compiled once and PostgreSQL keeps it prepared; one statement
-# needs no snapshot transaction (no BEGIN and COMMIT round trips) to be consistent. A row
-# per version of each record, and per objection mark when a record has marks (marks are
-# few and versions mostly one, so the product stays small). The fields come as the JSON
-# text the database holds, not decoded here and encoded again for the reply.
+# Records with their versions and objection marks in one statement: a row per version of
+# each record, and per mark when a record has marks (marks are few and versions mostly
+# one, so the product stays small). One statement needs no snapshot transaction (no BEGIN
+# and COMMIT round trips) to be consistent. The fields come as the JSON text the database
+# holds, not decoded here and encoded again for a reply.
 _V = t.record_versions.c
 _M = t.objection_marks.c
-_SUBJECT_ROWS = (
-    sa.select(
-        t.records,
-        _V.version.label("v_version"),
-        sa.cast(_V.fields, sa.Text()).label("v_fields"),
-        _V.schema_version.label("v_schema_version"),
-        _V.recorded_at.label("v_recorded_at"),
-        _V.recorded_by.label("v_recorded_by"),
-        _V.department.label("v_department"),
-        _V.reason.label("v_reason"),
-        _M.objection_id.label("m_objection_id"),
-        _M.opened_at.label("m_opened_at"),
-        _M.closed_at.label("m_closed_at"),
+
+
+def _with_versions_and_marks(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return (
+        sa.select(
+            t.records,
+            _V.version.label("v_version"),
+            sa.cast(_V.fields, sa.Text()).label("v_fields"),
+            _V.schema_version.label("v_schema_version"),
+            _V.recorded_at.label("v_recorded_at"),
+            _V.recorded_by.label("v_recorded_by"),
+            _V.department.label("v_department"),
+            _V.reason.label("v_reason"),
+            _M.objection_id.label("m_objection_id"),
+            _M.opened_at.label("m_opened_at"),
+            _M.closed_at.label("m_closed_at"),
+        )
+        .join(t.record_versions, _V.record_id == t.records.c.id)
+        .outerjoin(t.objection_marks, _M.record_id == t.records.c.id)
+        .where(where)
+        .order_by(t.records.c.decided_on.desc(), t.records.c.id, _V.version, _M.objection_id)
     )
-    .join(t.record_versions, _V.record_id == t.records.c.id)
-    .outerjoin(t.objection_marks, _M.record_id == t.records.c.id)
-    .where(
+
+
+# Built once, with no IN list, so each is compiled once and PostgreSQL keeps it prepared.
+# A subject's records are the commonest read (records, reports).
+_SUBJECT_ROWS = _with_versions_and_marks(
+    sa.and_(
         t.records.c.subject_id == sa.bindparam("subject_id"),
         t.records.c.submitted_at <= sa.bindparam("at"),
     )
-    .order_by(t.records.c.decided_on.desc(), t.records.c.id, _V.version, _M.objection_id)
 )
+_RECORD_ROWS = _with_versions_and_marks(t.records.c.id == sa.bindparam("record_id"))
+# A change locks the record's row only (PostgreSQL locks no row of an outer join's
+# nullable side).
+_RECORD_ROWS_LOCKED = _RECORD_ROWS.with_for_update(of=t.records)
 
 
-def _subject_records(rows: Iterable[sa.RowMapping], wanted: set[str] | None) -> list[StoredRecord]:
-    """The records of `_SUBJECT_ROWS`'s rows (of the `wanted` items only, when given), each
-    with its versions in order and its marks once."""
+def _records_of(rows: Iterable[sa.RowMapping], wanted: set[str] | None) -> list[StoredRecord]:
+    """The records of `_with_versions_and_marks`'s rows (of the `wanted` items only, when
+    given), each with its versions in order and its marks once."""
     records: list[StoredRecord] = []
     record: StoredRecord | None = None
     marked: set[str] = set()
@@ -179,15 +168,12 @@ class RecordRepository:
         self.conn = conn
 
     async def get(self, record_id: uuid.UUID, *, for_update: bool = False) -> StoredRecord | None:
-        query = sa.select(t.records).where(t.records.c.id == record_id)
-        if for_update and self.conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = (await self.conn.execute(query)).mappings().first()
-        if row is None:
-            return None
-        record = _record(row)
-        await self._complete([record])
-        return record
+        locked = for_update and self.conn.dialect.name == "postgresql"
+        rows = await self.conn.execute(
+            _RECORD_ROWS_LOCKED if locked else _RECORD_ROWS, {"record_id": record_id}
+        )
+        found = _records_of(rows.mappings(), None)
+        return found[0] if found else None
 
     async def for_subject(
         self,
@@ -201,21 +187,7 @@ class RecordRepository:
         rows = await self.conn.execute(
             _SUBJECT_ROWS, {"subject_id": subject_id, "at": submitted_before}
         )
-        return _subject_records(rows.mappings(), None if item_codes is None else set(item_codes))
-
-    async def _complete(self, records: list[StoredRecord]) -> None:
-        if not records:
-            return
-        ids = [r.id for r in records]
-        versions = await self.conn.execute(
-            sa.select(t.record_versions)
-            .where(t.record_versions.c.record_id.in_(ids))
-            .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
-        )
-        marks = await self.conn.execute(
-            sa.select(t.objection_marks).where(t.objection_marks.c.record_id.in_(ids))
-        )
-        _attach(records, versions, marks)
+        return _records_of(rows.mappings(), None if item_codes is None else set(item_codes))
 
     async def by_source_refs(
         self, department: str, item_code: str, refs: Iterable[str]

@@ -277,7 +277,7 @@ class Records:
         return await self._view_now(record_id, level)
 
     async def _view_now(self, record_id: uuid.UUID, level: Level) -> RecordView:
-        async with self.db.snapshot() as conn:
+        async with self.db.read() as conn:  # one statement: consistent by itself
             record = await RecordRepository(conn).get(record_id)
         item = await self.catalog.get(record.item_code) if record else None
         seen = view(record, item, level, utcnow()) if record and item else None
