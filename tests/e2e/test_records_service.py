@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -17,8 +18,10 @@ from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
 from credit_common.errors import Conflict, InvalidArgument, InvalidTransition, PermissionDenied
 from credit_common.timeutil import utcnow
+from credit_records.adapters.repository import RecordRepository
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
+from credit_records.domain.records import StoredRecord
 from credit_records.service_layer import commands
 from support.processes import ServiceProcess
 
@@ -346,6 +349,44 @@ async def test_a_subjects_records_come_once_each_with_every_version_and_mark(
     assert views[0].under_objection and views[0].version.version == 2
     assert [v.version for v in second.versions] == [1] and second.marks == []
     assert second.versions[0].fields == penalty() and not views[1].under_objection
+
+
+async def test_a_change_that_waited_for_a_records_lock_reads_the_version_added_meanwhile(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    """Two changes of one record at once (a department's correction, an upheld objection):
+    the second waits for the first's lock, then reads the record with the version the first
+    added, so the version it adds builds on that one and nothing is lost."""
+    if records_app.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second change cannot begin")
+    code = await register(registry_process)
+    submitted = await records_app.records.submit(submit(code, "某监罚〔2026〕41号"))
+    record_id = submitted.view.record.id
+
+    async def second() -> StoredRecord | None:
+        async with records_app.db.transaction() as conn:
+            return await RecordRepository(conn).get(record_id, for_update=True)
+
+    async with records_app.db.transaction() as conn:
+        repo = RecordRepository(conn)
+        first = await repo.get(record_id, for_update=True)
+        assert first is not None
+        waiting = asyncio.create_task(second())
+        await asyncio.sleep(0.5)  # it asks for the lock meanwhile, and waits
+        assert not waiting.done()
+        await records_app.records.apply_correction(
+            repo,
+            first,
+            penalty(penalty_content="警告（更正）"),
+            "cl_market",
+            "market_regulation",
+            "文字错误",
+            utcnow(),
+        )
+    seen = await waiting
+    assert seen is not None and seen.current_version == 2
+    assert [v.version for v in seen.versions] == [1, 2]
+    assert seen.versions[-1].fields["penalty_content"] == "警告（更正）"
 
 
 async def test_a_subjects_records_carry_their_fields_as_json_text_when_asked(

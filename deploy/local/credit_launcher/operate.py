@@ -10,7 +10,8 @@ import httpx
 
 
 def status(args: argparse.Namespace) -> int:
-    """Prints whether the gateway lives and each backend answers (its /readyz)."""
+    """Prints whether the gateway lives and what answers it (its /readyz): each backend
+    service, its own database and its Redis."""
     base = args.gateway.rstrip("/")
     try:
         live = httpx.get(f"{base}/healthz", timeout=5).status_code == 200

@@ -122,3 +122,53 @@ def test_a_page_of_records_is_written_as_its_model_would_be(as_of: dt.datetime |
             as_of=as_of,
         )
         assert records_page(records, code, level, token, as_of) == model.model_dump_json().encode()
+
+
+def test_each_field_of_a_record_goes_to_its_own_key() -> None:
+    """The page and the models share `record_item`; this holds its mapping itself, with a
+    different value in every field, so no two can be swapped."""
+    record = _record(
+        item_name="名称",
+        category="penalty_cat",
+        nature="nature_x",
+        disclosure="disclosure_x",
+        department="dept_x",
+        source_ref="ref_x",
+        status="active",
+        retention_until="2031-12-31",
+        publicly_visible=False,
+        never_public=True,
+        repairable=False,
+        repaired=True,
+        fields_json='{"a":1}',
+    )
+    [item] = json.loads(records_page([record], "CODE", Level.SHARED, None, None))["items"]
+    assert item == {
+        "record_id": "3e4d77dc-f3cd-4f8b-9b1a-8a5cf207baaf",
+        "subject_code": "CODE",
+        "item_code": "admin_penalty",
+        "item_name": "名称",
+        "category": "penalty_cat",
+        "nature": "nature_x",
+        "disclosure": "disclosure_x",
+        "department": "dept_x",
+        "source_ref": "ref_x",
+        "decided_on": "2026-10-01",
+        "status": "active",
+        "version": 2,
+        "fields": {"a": 1.0},
+        "severity": "general",
+        "publicity_until": "2027-10-01",
+        "retention_until": "2031-12-31",
+        "publicly_visible": False,
+        "never_public": True,
+        "late": True,
+        "repairable": False,
+        "repair_possible_from": "2027-01-01",
+        "repaired": True,
+        "under_objection": True,
+        "submitted_at": "2026-10-02T08:30:01.123456Z",
+        "updated_at": "2026-10-03T00:00:00Z",
+        "calendar_note": "节假日顺延",
+        "level": "shared",
+    }

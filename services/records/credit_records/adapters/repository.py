@@ -126,9 +126,13 @@ _SUBJECT_ROWS = _with_versions_and_marks(
     )
 )
 _RECORD_ROWS = _with_versions_and_marks(t.records.c.id == sa.bindparam("record_id"))
-# A change locks the record's row only (PostgreSQL locks no row of an outer join's
-# nullable side).
-_RECORD_ROWS_LOCKED = _RECORD_ROWS.with_for_update(of=t.records)
+# A change locks the record's row by itself first. Locked in the joined statement, a row
+# another transaction changed meanwhile would be read anew once that one committed, but
+# its versions and marks as they were before (PostgreSQL re-checks only the locked row):
+# a version added by the other transaction would be missing.
+_LOCK_RECORD = (
+    sa.select(t.records.c.id).where(t.records.c.id == sa.bindparam("record_id")).with_for_update()
+)
 
 
 def _records_of(rows: Iterable[sa.RowMapping], wanted: set[str] | None) -> list[StoredRecord]:
@@ -168,10 +172,12 @@ class RecordRepository:
         self.conn = conn
 
     async def get(self, record_id: uuid.UUID, *, for_update: bool = False) -> StoredRecord | None:
-        locked = for_update and self.conn.dialect.name == "postgresql"
-        rows = await self.conn.execute(
-            _RECORD_ROWS_LOCKED if locked else _RECORD_ROWS, {"record_id": record_id}
-        )
+        """The record with its versions and marks; `for_update`: its row locked first (on
+        PostgreSQL; SQLite has one writer at a time), then read as it stands."""
+        bound = {"record_id": record_id}
+        if for_update and self.conn.dialect.name == "postgresql":
+            await self.conn.execute(_LOCK_RECORD, bound)
+        rows = await self.conn.execute(_RECORD_ROWS, bound)
         found = _records_of(rows.mappings(), None)
         return found[0] if found else None
 

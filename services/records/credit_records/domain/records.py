@@ -36,7 +36,9 @@ def content_hash(
     return hashlib.sha256(f"{canonical},{fields_json}]".encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+# Equal only to itself: a version read as JSON text and one given as a mapping hold the
+# same fields in different attributes.
+@dataclass(frozen=True, eq=False)
 class Version:
     version: int
     # None when the version was read as JSON text only (`fields_json`): `fields` decodes
@@ -48,7 +50,8 @@ class Version:
     department: str
     reason: str
     # The fields as JSON text: as canonical_json encoded them before they were stored, or
-    # as the database gives them back (PostgreSQL's jsonb text orders keys its own way).
+    # as the database gives them back (PostgreSQL's jsonb text orders keys its own way: a
+    # record's fields keep no key order, as a Struct keeps none either).
     fields_json: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
