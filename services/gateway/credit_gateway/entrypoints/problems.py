@@ -191,16 +191,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BackendUnavailable)
     async def _unavailable(_: Request, exc: BackendUnavailable) -> JSONResponse:
-        metrics.BACKEND_ERRORS.labels(exc.service, "unavailable").inc()
-        return problem_response(
-            Problem(
-                503,
-                "service_unavailable",
-                f"the {exc.service} service did not answer in time",
-                service=exc.service,
-                headers={"Retry-After": "1"},
-            )
-        )
+        return _service_unavailable(exc.service, f"the {exc.service} service")
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
@@ -208,16 +199,7 @@ def install(app: FastAPI) -> None:
         """Redis (rate limits, Idempotency-Key replays) unreachable, or every connection
         to it busy past the wait: the caller may try again, as with a backend."""
         log.warning("redis unavailable: %s", exc)
-        metrics.BACKEND_ERRORS.labels("redis", "unavailable").inc()
-        return problem_response(
-            Problem(
-                503,
-                "service_unavailable",
-                "the redis service did not answer in time",
-                service="redis",
-                headers={"Retry-After": "1"},
-            )
-        )
+        return _service_unavailable("redis", "the redis service")
 
     @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(sa_exc.TimeoutError)
@@ -269,13 +251,19 @@ def database_unavailable(exc: Exception) -> JSONResponse:
     """The answer while the gateway's own database cannot be used (credit_common.db's
     `unavailable`), logged and counted."""
     log.warning("the gateway's database is unavailable: %s", exc)
-    metrics.BACKEND_ERRORS.labels("database", "unavailable").inc()
+    return _service_unavailable("database", "the gateway's database")
+
+
+def _service_unavailable(service: str, what: str) -> JSONResponse:
+    """503 service_unavailable naming `service` (a backend, Redis, the gateway's own
+    database), counted: the caller may try again in a second."""
+    metrics.BACKEND_ERRORS.labels(service, "unavailable").inc()
     return problem_response(
         Problem(
             503,
             "service_unavailable",
-            "the gateway's database did not answer in time",
-            service="database",
+            f"{what} did not answer in time",
+            service=service,
             headers={"Retry-After": "1"},
         )
     )

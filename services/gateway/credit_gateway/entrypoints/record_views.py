@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from google.protobuf import json_format
 
 from credit.records.v1 import records_pb2 as rec
@@ -15,6 +14,7 @@ from credit.registry.v1 import registry_pb2 as pb
 from credit_common.masking import mask_id_number
 from credit_gateway.domain.access import Level
 from credit_gateway.entrypoints import schemas
+from credit_gateway.entrypoints.responses import model_json
 
 LEVEL_TO_PB = {
     Level.PUBLIC: rec.LEVEL_PUBLIC,
@@ -33,9 +33,6 @@ def shown_code(subject: pb.Subject, level: Level) -> str:
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Numbers read as floats (see fields_of); one decoder, not one made per call.
 _FIELDS = json.JSONDecoder(parse_int=float)
-# What a page of records is written with: the bytes pydantic would write for the same
-# page (compact, UTF-8, a UTC moment ending in Z; a test holds the two alike).
-_PAGE_OPTIONS = orjson.OPT_UTC_Z
 
 
 def _ts(message: Any, name: str) -> dt.datetime | None:
@@ -104,15 +101,14 @@ def records_page(
     next_page_token: str | None,
     as_of: dt.datetime | None,
 ) -> bytes:
-    """A `schemas.RecordPage` as JSON."""
-    return orjson.dumps(
+    """A `schemas.RecordPage` as JSON (the bytes its model writes: a test holds them alike)."""
+    return model_json(
         {
             "items": [record_item(r, subject_code, level) for r in records],
             "next_page_token": next_page_token,
             "level": level.label,
             "as_of": as_of,
-        },
-        option=_PAGE_OPTIONS,
+        }
     )
 
 

@@ -26,6 +26,7 @@ from credit_gateway.entrypoints.record_views import (
     record_item,
     shown_code,
 )
+from credit_gateway.entrypoints.responses import model_json
 from credit_gateway.entrypoints.routes.lists import entry_view, triggered_view
 
 router = APIRouter(tags=["reports"])
@@ -122,7 +123,7 @@ def report_sections(
     """A `schemas.CreditReport` as JSON, without its own id and time: the records (most of
     a report) as `record_item` values, not a model each; the bytes are those the report's
     model writes (a test holds them alike)."""
-    return orjson.dumps(
+    return model_json(
         {
             "level": level.label,
             "as_of": as_of,
@@ -130,6 +131,5 @@ def report_sections(
             "records_by_category": records_by_category,
             "lists": orjson.Fragment(lists.model_dump_json()),
             "open_objections": [orjson.Fragment(o.model_dump_json()) for o in open_objections],
-        },
-        option=orjson.OPT_UTC_Z,
+        }
     )
