@@ -132,7 +132,7 @@ def build(settings: GatewaySettings) -> Gateway:
         AuditLog(db),
         Authorizations(db, clients),
         redis,
-        RateLimiter(redis) if redis else None,
+        RateLimiter(redis, lease_seconds=settings.rate_limit_lease_seconds) if redis else None,
         notices,
         cache,
     )

@@ -43,6 +43,11 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_second: float = 50.0
     # Requests a client may make at once before its bucket empties.
     rate_limit_burst: int = 100
+    # A replica takes this many seconds' worth of a client's tokens from Redis at once (at
+    # most a tenth of its burst) and spends them without asking Redis again; a client is
+    # never let through past its bucket, but may be refused a little early when spread over
+    # replicas. 0: one Redis call per request.
+    rate_limit_lease_seconds: float = 0.1
     # Callers without a token share a bucket per address.
     anonymous_rate_limit_per_second: float = 20.0
     # Requests an address may make at once without a token.

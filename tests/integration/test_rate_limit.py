@@ -1,0 +1,81 @@
+"""The gateway's token buckets on a real Redis, with the leases each replica takes from
+them (credit_gateway.adapters.limits)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from credit_gateway.adapters import limits
+from credit_gateway.adapters.limits import RateLimiter, lease_size
+
+# A rate so slow that no whole token comes back while a test runs: every count is exact.
+SLOW = 0.01
+
+
+async def shared_tokens(redis: Redis, who: str) -> float:
+    return float(await redis.hget(f"ratelimit:{who}", "tokens"))  # type: ignore[misc]
+
+
+def test_a_lease_is_its_seconds_of_the_rate_at_most_a_tenth_of_the_burst_at_least_one() -> None:
+    assert lease_size(50.0, 100, 0.1) == 5
+    assert lease_size(1000.0, 100, 0.1) == 10
+    assert lease_size(0.2, 3, 0.1) == 1
+    assert lease_size(1000.0, 1000, 0.0) == 1
+
+
+async def test_two_replicas_never_let_a_client_past_its_bucket(redis: Redis) -> None:
+    who = f"client:{uuid.uuid4()}"
+    one, two = RateLimiter(redis, lease_seconds=1000), RateLimiter(redis, lease_seconds=1000)
+    assert lease_size(SLOW, 100, 1000) == 10
+    decisions = []
+    for _ in range(80):
+        decisions.append(await one.take(who, per_second=SLOW, burst=100))
+        decisions.append(await two.take(who, per_second=SLOW, burst=100))
+    assert sum(d.allowed for d in decisions) == 100
+    refused = [d for d in decisions if not d.allowed]
+    assert all(d.retry_after >= 1 and d.remaining == 0 for d in refused)
+    assert await shared_tokens(redis, who) < 1
+
+
+async def test_a_lease_is_taken_from_redis_once_and_spent_locally(redis: Redis) -> None:
+    who = f"client:{uuid.uuid4()}"
+    limiter = RateLimiter(redis, lease_seconds=1000)
+    first = await limiter.take(who, per_second=SLOW, burst=20)
+    assert first.allowed and first.remaining == 19
+    assert await shared_tokens(redis, who) == pytest.approx(18, abs=0.01)  # a lease of 2
+    remaining = [first.remaining]
+    for _ in range(24):
+        decision = await limiter.take(who, per_second=SLOW, burst=20)
+        if decision.allowed:
+            remaining.append(decision.remaining)
+        else:
+            assert decision.headers()["Retry-After"] == str(decision.retry_after)
+    assert remaining == list(range(19, -1, -1))  # as if every request had asked Redis
+
+
+async def test_an_expired_lease_gives_its_tokens_back(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(limits.time, "monotonic", lambda: clock[0])
+    who = f"client:{uuid.uuid4()}"
+    limiter = RateLimiter(redis, lease_seconds=1000)
+    assert (await limiter.take(who, per_second=SLOW, burst=100)).allowed
+    assert await shared_tokens(redis, who) == pytest.approx(90, abs=0.01)
+    clock[0] += 1000  # the lease (9 tokens left) is over
+    again = await limiter.take(who, per_second=SLOW, burst=100)
+    assert again.allowed and again.remaining == 98
+    assert await shared_tokens(redis, who) == pytest.approx(89, abs=0.01)  # 90 + 9 - 10
+
+
+async def test_without_leases_every_request_asks_redis(redis: Redis) -> None:
+    who = f"ip:{uuid.uuid4()}"
+    limiter = RateLimiter(redis, lease_seconds=0)
+    for left in (2, 1, 0):
+        assert (await limiter.take(who, per_second=SLOW, burst=3)).allowed
+        assert await shared_tokens(redis, who) == pytest.approx(left, abs=0.01)
+    refused = await limiter.take(who, per_second=SLOW, burst=3)
+    assert not refused.allowed and refused.retry_after == 100
