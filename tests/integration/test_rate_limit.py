@@ -3,6 +3,7 @@ them (credit_gateway.adapters.limits)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -79,3 +80,21 @@ async def test_without_leases_every_request_asks_redis(redis: Redis) -> None:
         assert await shared_tokens(redis, who) == pytest.approx(left, abs=0.01)
     refused = await limiter.take(who, per_second=SLOW, burst=3)
     assert not refused.allowed and refused.retry_after == 100
+
+
+async def test_requests_at_once_wait_for_one_lease_instead_of_draining_the_bucket(
+    redis: Redis,
+) -> None:
+    who = f"client:{uuid.uuid4()}"
+    limiter = RateLimiter(redis, lease_seconds=1000)
+    taken = await asyncio.gather(
+        *(limiter.take(who, per_second=SLOW, burst=100) for _ in range(25))
+    )
+    assert all(d.allowed for d in taken)
+    assert await shared_tokens(redis, who) == pytest.approx(70, abs=0.01)  # three leases of 10
+    assert sorted(d.remaining for d in taken) == list(range(75, 100))
+    small = f"client:{uuid.uuid4()}"
+    at_once = await asyncio.gather(
+        *(limiter.take(small, per_second=SLOW, burst=20) for _ in range(30))
+    )
+    assert [d.allowed for d in at_once] == [True] * 20 + [False] * 10

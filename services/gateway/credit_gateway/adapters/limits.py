@@ -7,12 +7,15 @@ client is ever let through more often than its bucket allows, whatever the numbe
 replicas. What a lease costs is the other way round: tokens leased to one replica cannot be
 spent by another until the lease is over (they are then given back on the replica's next
 call for that client). A client spread over many replicas may therefore be refused a few
-tokens early, never late. With a lease of one token (small limits, or `lease_seconds` 0)
+tokens early, never late. Within a replica one request at a time asks Redis for a caller's
+lease; the requests that come meanwhile wait for it (leases taken side by side would drain
+the bucket) and share its refusal or its error. With a lease of one token (small limits, or `lease_seconds` 0)
 every request asks Redis, as a bucket without leases would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -86,34 +89,56 @@ class RateLimiter:
         self.lease_seconds = lease_seconds
         self._script = redis.register_script(_BUCKET)
         self._leases: dict[str, _Lease] = {}
+        self._asking: dict[str, asyncio.Future[Decision | Exception | None]] = {}
 
     async def take(self, who: str, *, per_second: float, burst: int) -> Decision:
-        now = time.monotonic()
-        lease = self._leases.get(who)
-        if lease is not None and now < lease.until and lease.tokens >= 1:
-            lease.tokens -= 1
-            return _decision(True, lease.shared + lease.tokens, per_second, burst)
-        give_back = 0
-        if lease is not None:
-            give_back = lease.tokens if now >= lease.until else 0
-            del self._leases[who]
-        want = lease_size(per_second, burst, self.lease_seconds)
-        taken_text, left_text = await self._script(
-            keys=[f"ratelimit:{who}"], args=[per_second, burst, want, give_back]
+        while True:
+            lease = self._leases.get(who)
+            if lease is not None and time.monotonic() < lease.until and lease.tokens >= 1:
+                lease.tokens -= 1
+                return _decision(True, lease.shared + lease.tokens, per_second, burst)
+            asking = self._asking.get(who)
+            if asking is None:
+                return await self._ask(who, per_second, burst)
+            # Another request of this replica is asking Redis for the same caller: its
+            # lease serves this one too (leases taken at once would drain the bucket).
+            answer = await asyncio.shield(asking)
+            if isinstance(answer, Exception):
+                raise answer
+            if answer is not None and who not in self._leases:
+                return answer  # refused, for this request too
+
+    async def _ask(self, who: str, per_second: float, burst: int) -> Decision:
+        asking: asyncio.Future[Decision | Exception | None] = (
+            asyncio.get_running_loop().create_future()
         )
-        taken, left = int(taken_text), float(left_text)
-        if taken < 1:
-            return _decision(False, left, per_second, burst)
-        if taken > 1:
-            self._keep(who, taken - 1, left, now)
-        return _decision(True, left + (taken - 1), per_second, burst)
+        self._asking[who] = asking
+        answer: Decision | Exception | None = None
+        try:
+            now = time.monotonic()
+            lease = self._leases.pop(who, None)
+            give_back = lease.tokens if lease is not None and now >= lease.until else 0
+            want = lease_size(per_second, burst, self.lease_seconds)
+            taken_text, left_text = await self._script(
+                keys=[f"ratelimit:{who}"], args=[per_second, burst, want, give_back]
+            )
+            taken, left = int(taken_text), float(left_text)
+            if taken < 1:
+                answer = _decision(False, left, per_second, burst)
+                return answer
+            if taken > 1:
+                self._keep(who, taken - 1, left, now)
+            return _decision(True, left + (taken - 1), per_second, burst)
+        except Exception as error:  # Redis out of reach: the waiters fail alike, at once
+            answer = error
+            raise
+        finally:
+            # The waiters share a refusal or an error; after a lease (or this request's
+            # cancellation) they look again.
+            del self._asking[who]
+            asking.set_result(answer)
 
     def _keep(self, who: str, tokens: int, shared: float, now: float) -> None:
-        held = self._leases.get(who)  # another request may have taken a lease meanwhile
-        if held is not None:
-            held.tokens += tokens
-            held.shared = shared
-            return
         if len(self._leases) >= MAX_LEASES:
             self._leases = {k: v for k, v in self._leases.items() if now < v.until}
             if len(self._leases) >= MAX_LEASES:
