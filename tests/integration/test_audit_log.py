@@ -77,3 +77,38 @@ async def test_reads_of_many_subjects_are_written_in_order_across_batches(
         assert await audit.verify() == []
     finally:
         await db.dispose()
+
+
+async def test_entries_keep_any_text_exactly_and_their_chain_holds(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Whatever a purpose holds (tabs, line breaks, backslashes, what COPY's text format
+    reads as NULL) is stored as given, and the hashes written are the chain's."""
+    bootstrap.migrate(GatewaySettings(database_url=database_url, var_dir=tmp_path))
+    db = Database(database_url)
+    audit = AuditLog(db)
+    purposes = ["贷款\t审批", "line\nbreak\r\n", "back\\slash \\N", "\\N", '"quoted" {json}', ""]
+    try:
+        for i, purpose in enumerate(purposes):
+            template = _query(i)._replace(subject_key="", purpose=purpose, department="d\\t")
+            audit.record_reads(template, [f"k{i}a", f"k{i}\tb"])
+        audit.record([_query(99)._replace(client_id="c\n2")])
+        assert await audit.flush() == 2 * len(purposes) + 1
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT purpose, subject_key, department, client_id FROM query_audit"
+                        " ORDER BY seq"
+                    )
+                )
+            ).all()
+        expected = [
+            (p, f"k{i}{suffix}", "d\\t", "c")
+            for i, p in enumerate(purposes)
+            for suffix in ("a", "\tb")
+        ]
+        assert [tuple(r) for r in rows] == [*expected, ("", "s99", "d", "c\n2")]
+        assert await audit.verify() == []
+    finally:
+        await db.dispose()

@@ -164,6 +164,31 @@ async def _copy(
                 await copy.write_row(values)
 
 
+# PostgreSQL's COPY text format: a backslash, tab, newline or carriage return in a value
+# is written as its backslash escape (NUL cannot be stored and is refused before).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_escape(value: str) -> str:
+    """A text value as a field of a COPY text line."""
+    return value.translate(_COPY_ESCAPES)
+
+
+async def copy_lines(
+    conn: AsyncConnection, table: sa.Table, columns: Sequence[str], data: bytes
+) -> None:
+    """COPY of lines already in PostgreSQL's text format (fields tab-separated, each
+    through `copy_escape`, every line ending in a newline), for writers that make their
+    lines faster than row by row (psycopg's `write_row` formats each value on its own)."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    async with driver.cursor() as cursor:
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        async with cursor.copy(statement) as copy:
+            await copy.write(data)
+
+
 _FEW = 50  # up to this many values, `= ANY(array)` (0.17 ms a lookup against 0.26)
 
 

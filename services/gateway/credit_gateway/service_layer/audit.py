@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from credit_common.db import Database, insert_values
+from credit_common.db import Database, copy_escape, copy_lines, insert_values
 from credit_common.timeutil import utcnow
 from credit_gateway.adapters.tables import query_audit
 
@@ -97,9 +97,24 @@ def _around_subject(others: tuple[object, ...]) -> tuple[str, str]:
 
 
 def chain_hash(prev_hash: str, query: Query) -> str:
-    before, after = _around_subject(query[:_SUBJECT] + query[_SUBJECT + 1 :])
-    canonical = before + _encode_str(query.subject_key) + after
+    return _hash(prev_hash, query[:_SUBJECT] + query[_SUBJECT + 1 :], query.subject_key)
+
+
+def _hash(prev_hash: str, others: tuple[object, ...], subject_key: str) -> str:
+    before, after = _around_subject(others)
+    canonical = before + _encode_str(subject_key) + after
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _copy_around_subject(others: tuple[object, ...]) -> tuple[str, str]:
+    """An entry's COPY line (in `_COLUMNS` order) before and after the subject key, up to
+    its hashes, given its other fields: as `_around_subject`, once for a request's entries."""
+    at, *head = others[:_SUBJECT]
+    fields = [_iso(at), *head]  # type: ignore[arg-type]
+    before = "".join(f"{copy_escape(str(f))}\t" for f in fields)
+    after = "".join(f"\t{copy_escape(str(f))}" for f in others[_SUBJECT:])
+    return before, after + "\t"
 
 
 class AuditLog:
@@ -186,6 +201,20 @@ class AuditLog:
                 sa.select(query_audit.c.hash).order_by(query_audit.c.seq.desc()).limit(1)
             )
             prev = prev or GENESIS
+            if conn.dialect.name == "postgresql":
+                # Lines in COPY's text format, made from the parts a request's entries
+                # share: psycopg's write_row took 33 ms for a 10,000-code check's entries.
+                lines = []
+                for query in queries:
+                    others = query[:_SUBJECT] + query[_SUBJECT + 1 :]
+                    digest = _hash(prev, others, query.subject_key)
+                    before, after = _copy_around_subject(others)
+                    lines.append(
+                        f"{before}{copy_escape(query.subject_key)}{after}{prev}\t{digest}\n"
+                    )
+                    prev = digest
+                await copy_lines(conn, query_audit, _COLUMNS, "".join(lines).encode())
+                return
             rows = []
             for query in queries:
                 digest = chain_hash(prev, query)
