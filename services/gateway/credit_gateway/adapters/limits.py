@@ -7,10 +7,13 @@ client is ever let through more often than its bucket allows, whatever the numbe
 replicas. What a lease costs is the other way round: tokens leased to one replica cannot be
 spent by another until the lease is over (they are then given back on the replica's next
 call for that client). A client spread over many replicas may therefore be refused a few
-tokens early, never late. Within a replica one request at a time asks Redis for a caller's
-lease; the requests that come meanwhile wait for it (leases taken side by side would drain
-the bucket) and share its refusal or its error. With a lease of one token (small limits, or `lease_seconds` 0)
-every request asks Redis, as a bucket without leases would.
+tokens early, never late.
+
+Within a replica one request at a time asks Redis for a caller's lease; the requests that
+come meanwhile wait for it (leases taken side by side would drain the bucket) and share its
+refusal or its error. With a lease of one token (small limits, or `lease_seconds` 0) every
+request asks Redis, as a bucket without leases would. `RateLimit-Remaining` counts what
+the shared bucket held when the lease was taken, less what the lease has spent since.
 """
 
 from __future__ import annotations
