@@ -45,8 +45,8 @@ class GatewaySettings(ServiceSettings):
     rate_limit_burst: int = 100
     # A replica takes this many seconds' worth of a client's tokens from Redis at once (at
     # most a tenth of its burst) and spends them without asking Redis again; a client is
-    # never let through past its bucket, but may be refused a little early when spread over
-    # replicas. 0: one Redis call per request.
+    # never let through past its bucket, but may be refused up to a lease's worth early.
+    # 0: one Redis call per request.
     rate_limit_lease_seconds: float = 0.1
     # Callers without a token share a bucket per address.
     anonymous_rate_limit_per_second: float = 20.0
