@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from credit_common.db import Database
 from credit_gateway import bootstrap
+from credit_gateway.service_layer import audit as audit_module
 from credit_gateway.service_layer.audit import AuditLog, Query
 from credit_gateway.settings import GatewaySettings
 
@@ -93,7 +94,9 @@ async def test_entries_keep_any_text_exactly_and_their_chain_holds(
             template = _query(i)._replace(subject_key="", purpose=purpose, department="d\\t")
             audit.record_reads(template, [f"k{i}a", f"k{i}\tb"])
         audit.record([_query(99)._replace(client_id="c\n2")])
-        assert await audit.flush() == 2 * len(purposes) + 1
+        beijing = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+        audit.record([_query(98)._replace(at=beijing)])  # hashed as stored: in UTC
+        assert await audit.flush() == 2 * len(purposes) + 2
         async with db.read() as conn:
             rows = (
                 await conn.execute(
@@ -108,7 +111,13 @@ async def test_entries_keep_any_text_exactly_and_their_chain_holds(
             for i, p in enumerate(purposes)
             for suffix in ("a", "\tb")
         ]
-        assert [tuple(r) for r in rows] == [*expected, ("", "s99", "d", "c\n2")]
+        assert [tuple(r) for r in rows] == [
+            *expected,
+            ("", "s99", "d", "c\n2"),
+            ("", "s98", "d", "c"),
+        ]
+        for cached in (audit_module._iso, audit_module._around_subject):
+            cached.cache_clear()  # as the check command in a process of its own
         assert await audit.verify() == []
     finally:
         await db.dispose()

@@ -175,11 +175,12 @@ def copy_escape(value: str) -> str:
 
 
 async def copy_lines(
-    conn: AsyncConnection, table: sa.Table, columns: Sequence[str], data: bytes
+    conn: AsyncConnection, table: sa.Table, columns: Sequence[str], data: str
 ) -> None:
     """COPY of lines already in PostgreSQL's text format (fields tab-separated, each
     through `copy_escape`, every line ending in a newline), for writers that make their
-    lines faster than row by row (psycopg's `write_row` formats each value on its own)."""
+    lines faster than row by row (psycopg's `write_row` formats each value on its own).
+    Given as text, encoded by psycopg in the connection's client encoding."""
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None

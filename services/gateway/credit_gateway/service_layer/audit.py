@@ -18,7 +18,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from credit_common.db import Database, copy_escape, copy_lines, insert_values
-from credit_common.timeutil import utcnow
+from credit_common.timeutil import as_utc, utcnow
 from credit_gateway.adapters.tables import query_audit
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,8 @@ _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 @functools.lru_cache(maxsize=64)  # the entries of one request share their moment
 def _iso(at: dt.datetime) -> str:
-    return at.isoformat()
+    """In UTC, as the entry is read back for `verify` (the moment stored, not its offset)."""
+    return as_utc(at).isoformat()
 
 
 def _field(query: Query, name: str) -> str:
@@ -213,7 +214,7 @@ class AuditLog:
                         f"{before}{copy_escape(query.subject_key)}{after}{prev}\t{digest}\n"
                     )
                     prev = digest
-                await copy_lines(conn, query_audit, _COLUMNS, "".join(lines).encode())
+                await copy_lines(conn, query_audit, _COLUMNS, "".join(lines))
                 return
             rows = []
             for query in queries:
