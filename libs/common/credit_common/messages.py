@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -46,3 +47,13 @@ def timestamp(value: dt.datetime | None) -> Timestamp | None:
         return None
     since = (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)) - _EPOCH
     return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1_000)
+
+
+def moment_of(message: Any, name: str) -> dt.datetime | None:
+    """A message's Timestamp field as a UTC datetime, None when unset: as protobuf's
+    ToDatetime gives it (nanoseconds cut to microseconds), computed directly, at a fraction
+    of its cost (a page of records holds two a record)."""
+    if not message.HasField(name):
+        return None
+    value = getattr(message, name)
+    return _EPOCH + dt.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)

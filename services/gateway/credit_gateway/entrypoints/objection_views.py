@@ -10,6 +10,7 @@ from google.protobuf import json_format
 
 from credit.objections.v1 import objections_pb2 as ob
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.messages import moment_of
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
@@ -20,10 +21,6 @@ Case = ob.Objection | ob.Repair
 
 def _date(text: str) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
-
-
-def _ts(message: Any, name: str) -> dt.datetime | None:
-    return getattr(message, name).ToDatetime(tzinfo=dt.UTC) if message.HasField(name) else None
 
 
 def _evidence(items: Iterable[ob.Evidence]) -> list[schemas.EvidencePublic]:
@@ -80,7 +77,7 @@ def objection_view(o: ob.Objection, subject_code: str) -> schemas.ObjectionPubli
         accept_due=dt.date.fromisoformat(o.accept_due),
         verify_due=_date(o.verify_due),
         decide_due=_date(o.decide_due),
-        due_at=_ts(o, "due_at"),
+        due_at=moment_of(o, "due_at"),
         overdue=o.overdue,
         calendar_note=o.calendar_note or None,
         finding=o.finding or None,
@@ -90,7 +87,7 @@ def objection_view(o: ob.Objection, subject_code: str) -> schemas.ObjectionPubli
         verification_note=o.verification_note or None,
         decision=o.decision or None,
         decision_reason=o.decision_reason or None,
-        closed_at=_ts(o, "closed_at"),
+        closed_at=moment_of(o, "closed_at"),
         transitions=_transitions(o.transitions),
     )
 
@@ -107,11 +104,11 @@ def repair_view(r: ob.Repair, subject_code: str) -> schemas.RepairPublic:
         filed_by=r.filed_by,
         filed_at=r.filed_at.ToDatetime(tzinfo=dt.UTC),
         decide_due=dt.date.fromisoformat(r.decide_due),
-        due_at=_ts(r, "due_at"),
+        due_at=moment_of(r, "due_at"),
         overdue=r.overdue,
         calendar_note=r.calendar_note or None,
         decision=r.decision or None,
         decision_reason=r.decision_reason or None,
-        closed_at=_ts(r, "closed_at"),
+        closed_at=moment_of(r, "closed_at"),
         transitions=_transitions(r.transitions),
     )

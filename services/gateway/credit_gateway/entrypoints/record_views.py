@@ -12,6 +12,7 @@ from google.protobuf import json_format
 from credit.records.v1 import records_pb2 as rec
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.masking import mask_id_number
+from credit_common.messages import moment_of
 from credit_gateway.domain.access import Level
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.responses import model_json
@@ -30,18 +31,8 @@ def shown_code(subject: pb.Subject, level: Level) -> str:
     return subject.code
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Numbers read as floats (see fields_of); one decoder, not one made per call.
 _FIELDS = json.JSONDecoder(parse_int=float)
-
-
-def _ts(message: Any, name: str) -> dt.datetime | None:
-    """A Timestamp field as a UTC datetime (its nanoseconds cut to microseconds, as
-    protobuf's ToDatetime does, at a fraction of its cost), None when unset."""
-    if not message.HasField(name):
-        return None
-    moment = getattr(message, name)
-    return _EPOCH + dt.timedelta(seconds=moment.seconds, microseconds=moment.nanos // 1000)
 
 
 def fields_of(record: rec.Record) -> dict[str, Any]:
@@ -83,8 +74,8 @@ def record_item(record: rec.Record, subject_code: str, level: Level) -> dict[str
         "repair_possible_from": record.repair_possible_from or None,
         "repaired": record.repaired,
         "under_objection": record.under_objection,
-        "submitted_at": _ts(record, "submitted_at"),
-        "updated_at": _ts(record, "updated_at"),
+        "submitted_at": moment_of(record, "submitted_at"),
+        "updated_at": moment_of(record, "updated_at"),
         "calendar_note": record.calendar_note or None,
         "level": level.label,
     }
@@ -126,7 +117,7 @@ def versions_view(record: rec.Record) -> schemas.RecordVersions:
                 fields=json_format.MessageToDict(v.fields),
                 submitted_by=v.submitted_by,
                 department=v.department,
-                submitted_at=_ts(v, "submitted_at"),
+                submitted_at=moment_of(v, "submitted_at"),
                 reason=v.reason or None,
             )
             for v in record.versions

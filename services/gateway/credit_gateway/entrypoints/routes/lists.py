@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from credit.lists.v1 import lists_pb2 as lst
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.masking import mask_name
+from credit_common.messages import moment_of
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import caching, schemas
@@ -24,10 +25,6 @@ WriterDep = Annotated[Caller, require("lists:write")]
 SharedDep = Annotated[Caller, require("credit:shared")]
 EntryId = Annotated[str, Path(min_length=36, max_length=36, description="an entry id (UUID)")]
 CURRENT = {"publicity", "effective"}
-
-
-def _ts(message: Any, name: str) -> dt.datetime | None:
-    return getattr(message, name).ToDatetime(tzinfo=dt.UTC) if message.HasField(name) else None
 
 
 def _caller(caller: Caller) -> lst.Caller:
@@ -97,18 +94,18 @@ def entry_view(
         decision_ref=e.decision_ref,
         basis_record_ids=list(e.basis_record_ids),
         department=e.department,
-        proposed_at=_ts(e, "proposed_at"),
-        publicity_until=_ts(e, "publicity_until"),
-        effective_from=_ts(e, "effective_from"),
-        valid_until=_ts(e, "valid_until"),
+        proposed_at=moment_of(e, "proposed_at"),
+        publicity_until=moment_of(e, "publicity_until"),
+        effective_from=moment_of(e, "effective_from"),
+        valid_until=moment_of(e, "valid_until"),
         under_objection=e.under_objection,
         repairable=e.repairable,
-        repair_possible_from=_ts(e, "repair_possible_from"),
+        repair_possible_from=moment_of(e, "repair_possible_from"),
         history=[
             schemas.TransitionPublic(
                 from_state=h.from_state,
                 to_state=h.to_state,
-                at=_ts(h, "at"),
+                at=moment_of(h, "at"),
                 actor=h.actor,
                 reason=h.reason,
             )
