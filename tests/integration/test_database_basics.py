@@ -25,6 +25,7 @@ from credit_common.db import (
     insert_rows,
     insert_values,
     unavailable,
+    utc_session_options,
 )
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
@@ -59,6 +60,35 @@ async def test_an_aware_time_comes_back_as_the_same_instant_in_utc(database_url:
         assert later == 1
     finally:
         await db.dispose()
+
+
+async def test_postgresql_sessions_run_in_utc_whatever_the_server_zone(database_url: str) -> None:
+    """A database whose sessions default to Shanghai time: the services' sessions run in UTC
+    (moments come from the driver in UTC, no conversion after), keeping the options the
+    URL gives."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("session options are PostgreSQL's")
+    name = sa.engine.make_url(database_url).database
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE \"{name}\" SET TimeZone = 'Asia/Shanghai'")
+    db = Database(f"{database_url}?options=-c%20statement_timeout%3D4321")
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            written = dt.datetime(2026, 3, 31, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+            await conn.execute(sa.insert(moments).values(id=uuid.uuid4(), at=written))
+        async with db.read() as conn:
+            zone = await conn.scalar(sa.text("SHOW TimeZone"))
+            timeout = await conn.scalar(sa.text("SHOW statement_timeout"))
+            raw = await conn.scalar(sa.select(sa.cast(moments.c.at, sa.DateTime(timezone=True))))
+            read = await conn.scalar(sa.select(moments.c.at))
+        assert (zone, timeout) == ("UTC", "4321ms")
+        assert raw.tzinfo is dt.UTC and read.tzinfo is dt.UTC and read == written
+        assert utc_session_options("postgresql+psycopg://h/d") == "-c TimeZone=UTC"
+    finally:
+        await db.dispose()
+    with psycopg.connect(PG_ADMIN_DSN, dbname=name) as plain:
+        assert plain.execute("SHOW TimeZone").fetchone() == ("Asia/Shanghai",)
 
 
 def test_guid_leaves_postgresql_uuids_to_the_driver_and_converts_text_elsewhere() -> None:

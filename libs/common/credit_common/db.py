@@ -41,6 +41,8 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
         if value is None:
             return None
+        if type(value) is dt.datetime and value.tzinfo is UTC:  # PostgreSQL (make_engine)
+            return value
         moment: dt.datetime = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -93,6 +95,19 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         raw.create_function("similarity", 2, trigram_similarity, deterministic=True)
 
 
+def utc_session_options(url: str) -> str:
+    """libpq's `options` for a PostgreSQL URL, with the session's time zone set to UTC (after
+    any options the URL gives). Timestamps then come from psycopg in UTC, as UTCDateTime
+    hands them out: psycopg converts each one to the session's zone (a ZoneInfo such as
+    Etc/UTC: 0.63 µs a value, against 0.31 in UTC) and UTCDateTime back to UTC (0.3 µs,
+    against nothing). The instants are the same in any zone; no statement here reads the
+    session's zone (no casts of moments to dates in SQL)."""
+    given = sa.engine.make_url(url).query.get("options", "")
+    if not isinstance(given, str):  # given more than once: libpq would take the last
+        given = given[-1]
+    return " ".join(filter(None, [given, "-c TimeZone=UTC"]))
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -103,7 +118,12 @@ def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         # load, overflow connections were opened and closed for each request (a PostgreSQL
         # backend started every time); requests wait for one of the pool's instead.
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=0, pool_timeout=10, pool_recycle=1800
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=10,
+            pool_recycle=1800,
+            connect_args={"options": utc_session_options(url)},
         )
     telemetry.instrument_engine(engine.sync_engine)
     return engine
