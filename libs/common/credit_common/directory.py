@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
+from itertools import islice
 from typing import NamedTuple
 
 from credit.registry.v1 import registry_pb2 as pb
@@ -15,6 +16,7 @@ from credit_common.grpc_client import Backend
 CHUNK = 1000  # codes per ResolveCodes call
 PARALLEL = 4  # calls in flight at once
 PERSON = pb.SUBJECT_KIND_NATURAL_PERSON
+_clock = time.monotonic  # tests move it
 
 
 class SubjectRef(NamedTuple):  # a tuple: a 10,000-code check makes 10,000 of them
@@ -25,7 +27,13 @@ class SubjectRef(NamedTuple):  # a tuple: a 10,000-code check makes 10,000 of th
 
 class SubjectDirectory(Backend):
     """Resolves codes (unified, legacy, identity numbers; merged codes to their survivor) in
-    batches of up to 1,000, caching answers for a few seconds so a bulk load asks once."""
+    batches of up to 1,000, caching answers for a few seconds so a bulk load asks once.
+
+    The cache holds answers in the order they came, which (one ttl for all) is the order
+    they expire in: each call first drops the expired ones from the front, and past
+    `max_entries` the oldest. So it lets go of what it holds a call at a time; emptied all
+    at once when full, as it used to be, one call in twenty of a run of 10,000-code checks
+    spent 50 ms freeing 200,000 answers."""
 
     def __init__(
         self, address: str, deadline: float, *, ttl_seconds: float = 5.0, max_entries: int = 200_000
@@ -36,7 +44,8 @@ class SubjectDirectory(Backend):
         self._cache: dict[str, tuple[float, SubjectRef | None]] = {}
 
     async def resolve(self, codes: Sequence[str]) -> dict[str, SubjectRef | None]:
-        now = time.monotonic()
+        now = _clock()
+        self._drop_expired(now)
         answers: dict[str, SubjectRef | None] = {}
         missing: list[str] = []
         for code in set(codes):
@@ -70,11 +79,25 @@ class SubjectDirectory(Backend):
                         subject.kind == PERSON,
                     )
                 answers[result.requested_code] = ref
-        if len(self._cache) > self.max_entries:
-            self._cache.clear()
         expires = now + self.ttl
-        self._cache.update({code: (expires, answers[code]) for code in missing})
+        cache = self._cache
+        for code in missing:
+            cache.pop(code, None)  # an answer given again goes to the back, with its new time
+            cache[code] = (expires, answers[code])
+        if len(cache) > self.max_entries:
+            for code in list(islice(cache, len(cache) - self.max_entries)):
+                del cache[code]
         return answers
+
+    def _drop_expired(self, now: float) -> None:
+        cache = self._cache
+        expired: list[str] = []
+        for code, (expires, _ref) in cache.items():
+            if expires > now:
+                break
+            expired.append(code)
+        for code in expired:
+            del cache[code]
 
     def forget(self, code: str) -> None:
         self._cache.pop(code, None)
