@@ -79,10 +79,14 @@ class SubjectDirectory(Backend):
                         subject.kind == PERSON,
                     )
                 answers[result.requested_code] = ref
-        expires = now + self.ttl
+        # The time the answers came, not the time they were asked: a call that asked before
+        # another and was answered after it puts its answers behind the other's, so the
+        # cache stays in the order its answers expire in.
+        expires = _clock() + self.ttl
         cache = self._cache
         for code in missing:
-            cache.pop(code, None)  # an answer given again goes to the back, with its new time
+            # An answer given again (two calls in flight asked for it) goes to the back.
+            cache.pop(code, None)
             cache[code] = (expires, answers[code])
         if len(cache) > self.max_entries:
             for code in list(islice(cache, len(cache) - self.max_entries)):

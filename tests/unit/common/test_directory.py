@@ -5,6 +5,7 @@ front of it; the directory against the real registry runs in the e2e tests)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -106,3 +107,48 @@ async def test_an_answer_asked_again_after_it_expired_moves_to_the_back(
     clock[0] += 1  # CODE2 expires
     await resolve(d, ["CODE4"])
     assert list(d._cache) == ["CODE3", "CODE1", "CODE4"]
+
+
+class SlowDirectory(CountingDirectory):
+    """Each ResolveCodes call waits until the test lets it go (by the order of the calls)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gates: list[asyncio.Event] = []
+
+    async def call(self, rpc: Any, request: Any, *, idempotent: bool) -> Any:
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        await gate.wait()
+        return await super().call(rpc, request, idempotent=idempotent)
+
+
+async def test_answers_stay_in_expiry_order_when_calls_end_out_of_order(
+    clock: list[float],
+) -> None:
+    """A call asked first and answered last: its answers go behind those of the calls
+    answered before it, CODE1 (which one of those answered too) moved there, each with the
+    time it came; so the front is always the first to expire."""
+    d = SlowDirectory(ttl_seconds=5.0)
+    first = asyncio.create_task(d.resolve(["CODE1", "CODE2"]))  # at 1000
+    await asyncio.sleep(0.01)
+    clock[0] += 1
+    second = asyncio.create_task(d.resolve(["CODE1"]))
+    await asyncio.sleep(0.01)
+    d.gates[1].set()
+    await second  # CODE1 until 1006
+    clock[0] += 0.5
+    third = asyncio.create_task(d.resolve(["CODE3"]))
+    await asyncio.sleep(0.01)
+    d.gates[2].set()
+    await third  # CODE3 until 1006.5
+    clock[0] += 0.5
+    d.gates[0].set()
+    await first  # CODE1 and CODE2 until 1007
+    assert next(iter(d._cache)) == "CODE3" and set(d._cache) == {"CODE1", "CODE2", "CODE3"}
+    expiries = [expires for expires, _ in d._cache.values()]
+    assert expiries == sorted(expiries) == [1006.5, 1007.0, 1007.0]
+    clock[0] = 1006.7  # CODE3 expired, CODE1 and CODE2 not
+    await d.resolve(["CODE2"])
+    assert len(d.gates) == 3  # answered from the cache
+    assert set(d._cache) == {"CODE1", "CODE2"}
