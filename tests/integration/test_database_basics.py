@@ -84,11 +84,25 @@ async def test_postgresql_sessions_run_in_utc_whatever_the_server_zone(database_
             read = await conn.scalar(sa.select(moments.c.at))
         assert (zone, timeout) == ("UTC", "4321ms")
         assert raw.tzinfo is dt.UTC and read.tzinfo is dt.UTC and read == written
-        assert utc_session_options("postgresql+psycopg://h/d") == "-c TimeZone=UTC"
     finally:
         await db.dispose()
     with psycopg.connect(PG_ADMIN_DSN, dbname=name) as plain:
         assert plain.execute("SHOW TimeZone").fetchone() == ("Asia/Shanghai",)
+
+
+def test_utc_session_options_follow_those_the_url_or_pgoptions_give(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An explicit `options` overrides PGOPTIONS in libpq, so those are kept when the URL
+    gives none; every `options` the URL gives is kept; UTC comes last, so it wins."""
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    url = "postgresql+psycopg://h/d"
+    assert utc_session_options(url) == "-c TimeZone=UTC"
+    both = f"{url}?options=-c%20a%3D1&options=-c+TimeZone%3DAsia/Shanghai"
+    assert utc_session_options(both) == "-c a=1 -c TimeZone=Asia/Shanghai -c TimeZone=UTC"
+    monkeypatch.setenv("PGOPTIONS", "-c b=2")
+    assert utc_session_options(url) == "-c b=2 -c TimeZone=UTC"
+    assert utc_session_options(f"{url}?options=-c%20a%3D1") == "-c a=1 -c TimeZone=UTC"
 
 
 def test_guid_leaves_postgresql_uuids_to_the_driver_and_converts_text_elsewhere() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json as _json
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -96,16 +97,20 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def utc_session_options(url: str) -> str:
-    """libpq's `options` for a PostgreSQL URL, with the session's time zone set to UTC (after
-    any options the URL gives). Timestamps then come from psycopg in UTC, as UTCDateTime
-    hands them out: psycopg converts each one to the session's zone (a ZoneInfo such as
-    Etc/UTC: 0.63 µs a value, against 0.31 in UTC) and UTCDateTime back to UTC (0.3 µs,
-    against nothing). The instants are the same in any zone; no statement here reads the
-    session's zone (no casts of moments to dates in SQL)."""
-    given = sa.engine.make_url(url).query.get("options", "")
-    if not isinstance(given, str):  # given more than once: libpq would take the last
-        given = given[-1]
-    return " ".join(filter(None, [given, "-c TimeZone=UTC"]))
+    """libpq's `options` for a PostgreSQL URL, with the session's time zone set to UTC after
+    the options the URL gives (all of them, when given more than once), or else those of
+    the PGOPTIONS environment variable, which an explicit `options` would override.
+    Timestamps then come from psycopg in UTC, as UTCDateTime hands them out: psycopg
+    converts each one to the session's zone (a ZoneInfo such as Etc/UTC: 0.63 µs a value,
+    against 0.31 in UTC) and UTCDateTime back to UTC (0.3 µs, against nothing). The
+    instants are the same in any zone, and no statement here depends on the session's zone:
+    no moment is cast to a date in SQL, and the moments the registry's JSON aggregates
+    write carry their offset, which is read back."""
+    given = sa.engine.make_url(url).query.get("options", ())
+    parts = [given] if isinstance(given, str) else list(given)
+    if not parts:
+        parts = [os.environ.get("PGOPTIONS", "")]
+    return " ".join([p for p in parts if p] + ["-c TimeZone=UTC"])
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
