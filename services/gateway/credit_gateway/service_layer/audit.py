@@ -50,12 +50,10 @@ class _Reads(NamedTuple):
 
     @property
     def others(self) -> tuple[object, ...]:
-        """The template's fields but the subject key (in Query's order)."""
-        return self.template[:_SUBJECT] + self.template[_SUBJECT + 1 :]
+        return _others(self.template)
 
     def entries(self) -> list[Query]:
-        head, tail = self.template[:_SUBJECT], self.template[_SUBJECT + 1 :]
-        return [Query._make((*head, key, *tail)) for key in self.subject_keys]
+        return [self.template._replace(subject_key=key) for key in self.subject_keys]
 
 
 @dataclass(frozen=True)
@@ -103,8 +101,14 @@ def _around_subject(others: tuple[object, ...]) -> tuple[str, str]:
     ) + "}"
 
 
+def _others(query: Query) -> tuple[object, ...]:
+    """An entry's fields but its subject key, in Query's order (what a request's entries
+    share)."""
+    return query[:_SUBJECT] + query[_SUBJECT + 1 :]
+
+
 def chain_hash(prev_hash: str, query: Query) -> str:
-    before, after = _around_subject(query[:_SUBJECT] + query[_SUBJECT + 1 :])
+    before, after = _around_subject(_others(query))
     return _digest(prev_hash, before, query.subject_key, after)
 
 
