@@ -15,6 +15,18 @@ CSV_TYPE = {"content-type": "text/csv"}
 XLSX_TYPE = {"content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+# A penalty's fields in our own field names (NDJSON rows).
+PENALTY_FIELDS = {
+    "violation_type": "无照经营",
+    "violation_facts": "未取得营业执照从事经营活动",
+    "legal_basis": "《无证无照经营查处办法》",
+    "penalty_kinds": ["warning"],
+    "penalty_content": "警告",
+    "severity": "minor",
+    "deciding_authority": "某局",
+}
+
+
 def broken(name: str) -> set[int]:
     data = json.loads((samples.SAMPLES / "broken_rows.json").read_text(encoding="utf-8"))
     return {int(row) for row in data[name]}
@@ -116,15 +128,7 @@ async def test_an_atomic_load_with_a_bad_row_stores_nothing(loaded: Api) -> None
 async def test_ndjson_rows_in_our_field_names(loaded: Api) -> None:
     headers = {**(await writer(loaded)), "content-type": "application/x-ndjson"}
     code = samples.subjects()[3]["code"]
-    fields = {
-        "violation_type": "无照经营",
-        "violation_facts": "未取得营业执照从事经营活动",
-        "legal_basis": "《无证无照经营查处办法》",
-        "penalty_kinds": ["warning"],
-        "penalty_content": "警告",
-        "severity": "minor",
-        "deciding_authority": "某局",
-    }
+    fields = PENALTY_FIELDS
     lines = [
         json.dumps(
             {
@@ -145,6 +149,39 @@ async def test_ndjson_rows_in_our_field_names(loaded: Api) -> None:
     assert result["accepted"] == 5 and [r["row"] for r in result["rejected"]] == [6]
     missing = await loaded.http.post("/v1/records/bulk", content=body, headers=headers)
     assert missing.status_code == 422 and missing.json()["code"] == "item_required"
+
+
+async def test_a_row_with_a_nul_character_is_rejected_on_its_own(loaded: Api) -> None:
+    """PostgreSQL can store no NUL: such a row is refused with its reason, the others
+    are stored (it used to fail the whole chunk's COPY)."""
+    headers = {**(await writer(loaded)), "content-type": "application/x-ndjson"}
+    code = samples.subjects()[3]["code"]
+    fields = PENALTY_FIELDS
+    rows = [
+        {"source_ref": "nul-0", "fields": fields},
+        {"source_ref": "nul-\x001", "fields": fields},
+        {"source_ref": "nul-2", "fields": {**fields, "violation_facts": "未取得\x00执照"}},
+        {"source_ref": "nul-3", "fields": {**fields, "penalty_kinds": ["warning\x00"]}},
+        {"source_ref": "nul-4", "fields": fields},
+    ]
+    body = "\n".join(
+        json.dumps({"subject_code": code, "decided_on": "2026-11-02", **row}) for row in rows
+    )
+    reply = await loaded.http.post(
+        "/v1/records/bulk",
+        params={"item_code": "admin_penalty"},
+        content=body.encode(),
+        headers=headers,
+    )
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    assert result["accepted"] == 2, result
+    assert {r["row"]: r["errors"][0]["field"] for r in result["rejected"]} == {
+        2: "source_ref",
+        3: "fields.violation_facts",
+        4: "fields.penalty_kinds.0",
+    }
+    assert all("NUL" in r["errors"][0]["message"] for r in result["rejected"])
 
 
 async def test_wrong_headers_types_and_sizes_are_clear_errors(records_api: Api) -> None:

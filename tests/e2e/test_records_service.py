@@ -153,6 +153,16 @@ async def test_bad_records_are_refused_with_each_problem_named(
         await records_app.records.submit(bad)
     fields = {v.field for v in error.value.violations}
     assert {"decided_on", "fields.legal_basis", "fields.severity", "fields.fine_amount"} <= fields
+    with pytest.raises(InvalidArgument) as error:  # PostgreSQL can store no NUL
+        await records_app.records.submit(submit(code, ref="罚\x001", violation_facts="超\x00"))
+    assert {v.field for v in error.value.violations} == {"source_ref", "fields.violation_facts"}
+    record_id = (await records_app.records.submit(submit(code))).view.record.id
+    with pytest.raises(InvalidArgument) as error:
+        await records_app.records.correct(
+            commands.Correct(MARKET, record_id, penalty(penalty_content="警\x00告"), "更正")
+        )
+    assert [v.field for v in error.value.violations] == ["fields.penalty_content"]
+    assert (await records_app.records.get(record_id, Level.RESTRICTED)).record.current_version == 1
 
 
 async def test_corrections_add_versions_and_withdrawal_changes_status_only(

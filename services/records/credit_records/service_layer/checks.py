@@ -26,6 +26,35 @@ class Checked:
     fields: dict[str, Any]
 
 
+NUL = "a NUL character, which cannot be stored"
+
+
+def nul_violations(fields: dict[str, Any], fields_json: str | None = None) -> list[FieldViolation]:
+    """Each text in the fields (a key, a value, at any depth) holding a NUL character:
+    PostgreSQL can store none, in text or in jsonb. Given the JSON text the fields were
+    read from, a text without an escaped NUL is passed at once (JSON has no raw NUL)."""
+    if fields_json is not None and "\\u0000" not in fields_json:
+        return []
+    found: list[FieldViolation] = []
+    _find_nul(fields, "fields", found)
+    return found
+
+
+def _find_nul(value: Any, path: str, found: list[FieldViolation]) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            found.append(FieldViolation(path, f"holds {NUL}"))
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            name = f"{path}.{key}".replace("\x00", "\\0")
+            if "\x00" in key:
+                found.append(FieldViolation(name, f"the name holds {NUL}"))
+            _find_nul(inner, name, found)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            _find_nul(inner, f"{path}.{i}", found)
+
+
 async def check_row(
     catalog: CatalogStore,
     department: str,
@@ -34,8 +63,12 @@ async def check_row(
     decided_on: str,
     fields: Any,
     today: dt.date,
+    *,
+    fields_json: str | None = None,
 ) -> tuple[Checked | None, list[FieldViolation]]:
-    """Item, department, source ref, decision date and fields: every problem, each named."""
+    """Item, department, source ref, decision date and fields: every problem, each named.
+    `fields_json`: the JSON text `fields` were decoded from, if they were (see
+    `nul_violations`)."""
     problems: list[FieldViolation] = []
     item = await catalog.get(item_code)
     if item is None:
@@ -46,6 +79,8 @@ async def check_row(
         problems.append(FieldViolation("source_ref", "required"))
     elif len(source_ref) > MAX_SOURCE_REF:
         problems.append(FieldViolation("source_ref", f"at most {MAX_SOURCE_REF} characters"))
+    elif "\x00" in source_ref:
+        problems.append(FieldViolation("source_ref", f"holds {NUL}"))
     day: dt.date | None = None
     try:
         day = dt.date.fromisoformat(decided_on)
@@ -58,6 +93,7 @@ async def check_row(
     if not isinstance(fields, dict):
         problems.append(FieldViolation("fields", "an object"))
     else:
+        problems += nul_violations(fields, fields_json)
         problems += [
             FieldViolation(f"fields.{name}" if not name.startswith("fields") else name, message)
             for name, message in catalog.validator(item).errors(fields)

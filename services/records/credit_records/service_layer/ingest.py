@@ -177,6 +177,7 @@ class Ingestion:
                 row.decided_on,
                 fields,
                 today,
+                fields_json=row.fields_json,
             )
             if not row.subject_code.strip():
                 problems.insert(0, FieldViolation("subject_code", "required"))

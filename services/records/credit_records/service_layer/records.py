@@ -28,7 +28,7 @@ from credit_records.domain.catalog import Level
 from credit_records.domain.publicity import window_for
 from credit_records.domain.records import RecordView, StoredRecord, Version, china_date, view
 from credit_records.service_layer import commands
-from credit_records.service_layer.checks import check_row, new_record
+from credit_records.service_layer.checks import check_row, new_record, nul_violations
 
 MAX_PAGE = 500
 
@@ -207,12 +207,14 @@ class Records:
                 "validation_failed",
                 [FieldViolation("fields", "an object")],
             )
-        errors = self.catalog.validator(item).errors(fields)
+        errors = nul_violations(fields) + [
+            FieldViolation(f"fields.{n}", m) for n, m in self.catalog.validator(item).errors(fields)
+        ]
         if errors:
             raise InvalidArgument(
                 "the corrected fields do not match the item's schema",
                 "validation_failed",
-                [FieldViolation(f"fields.{n}", m) for n, m in errors],
+                errors,
             )
         version = Version(
             record.current_version + 1, fields, item.schema_version, now, actor, department, reason
