@@ -198,14 +198,20 @@ async def _copy_into(
             yield copy
 
 
-# PostgreSQL's COPY text format: a backslash, tab, newline or carriage return in a value
-# is written as its backslash escape (NUL cannot be stored and is refused before).
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 def copy_escape(value: str) -> str:
-    """A text value as a field of a COPY text line."""
-    return value.translate(_COPY_ESCAPES)
+    """A text value as a field of a COPY text line: a backslash, tab, newline or carriage
+    return in it written as its backslash escape (NUL cannot be stored and is refused
+    before). Most values hold none and are given back after four searches: `str.translate`
+    looked each character up in its table, 26 µs for a record's 300 characters of Chinese
+    JSON, 1.4 µs for a short code (0.3 and 0.1 µs so)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
 
 
 async def copy_lines(
