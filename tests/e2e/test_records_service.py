@@ -21,7 +21,8 @@ from credit_common.timeutil import utcnow
 from credit_records.adapters.repository import RecordRepository
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
-from credit_records.domain.records import StoredRecord
+from credit_records.domain.publicity import Window
+from credit_records.domain.records import StoredRecord, Version
 from credit_records.service_layer import commands
 from support.processes import ServiceProcess
 
@@ -441,3 +442,71 @@ async def test_a_subjects_records_carry_their_fields_as_json_text_when_asked(
     as_json.ClearField("fields_json")
     as_struct.ClearField("fields")
     assert as_json == as_struct  # the rest of the record is the same either way
+
+
+async def test_records_stored_together_come_back_exactly_as_given(records_app: RecordsApp) -> None:
+    """Several records at once go by COPY on PostgreSQL, as lines made here: texts with
+    tabs, line breaks and backslashes, empty dates and times, both booleans survive."""
+    now = utcnow()
+    nasty = "a\tb\\c\nd\re \\N"
+
+    def record(i: int, *, ended: bool) -> StoredRecord:
+        day = dt.date(2026, 1, 2 + i)
+        fields = {"facts": nasty, "amount": 1.5, "kinds": ["x", "y"], "n": None}
+        return StoredRecord(
+            id=uuid.uuid4(),
+            subject_id=uuid.uuid4(),
+            subject_key=f"key\\{i}",
+            item_code="admin_penalty",
+            department="market_regulation",
+            source_ref=f"{nasty}{i}",
+            decided_on=day,
+            content_hash=f"{i:064x}",
+            current_version=1,
+            window=Window(
+                never_public=ended,
+                publicity_until=None if ended else day + dt.timedelta(days=90),
+                retention_until=day + dt.timedelta(days=1825),
+                repairable=not ended,
+                repair_possible_from=None if ended else day + dt.timedelta(days=30),
+                severity="" if ended else "minor",
+            ),
+            late=ended,
+            submitted_at=now,
+            submitted_by="cl\tmarket",
+            updated_at=now + dt.timedelta(microseconds=i),
+            withdrawn_at=now if ended else None,
+            repaired_at=now + dt.timedelta(seconds=1) if ended else None,
+            versions=[
+                Version(
+                    1,
+                    None,
+                    3,
+                    now,
+                    "cl\tmarket",
+                    "market_regulation",
+                    nasty,
+                    json.dumps(fields, ensure_ascii=False),
+                )
+            ],
+        )
+
+    given = [record(i, ended=i % 2 == 1) for i in range(3)]
+    async with records_app.db.transaction() as conn:
+        await RecordRepository(conn).insert(given)
+    async with records_app.db.read() as conn:
+        stored = [await RecordRepository(conn).get(r.id) for r in given]
+    for before, after in zip(given, stored, strict=True):
+        assert after is not None
+        for name in StoredRecord.__dataclass_fields__:
+            if name != "versions":
+                assert getattr(after, name) == getattr(before, name), name
+        (version,) = after.versions
+        assert version.fields == before.versions[0].fields
+        assert version.fields["facts"] == nasty
+        assert (version.version, version.schema_version, version.recorded_at) == (1, 3, now)
+        assert (version.recorded_by, version.department, version.reason) == (
+            "cl\tmarket",
+            "market_regulation",
+            nasty,
+        )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json as _json
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import JsonText, insert_rows
+from credit_common.db import JsonText, copy_escape, copy_lines, insert_rows
 from credit_records.adapters import tables as t
 from credit_records.domain.publicity import Window
 from credit_records.domain.records import StoredRecord, Version
@@ -55,6 +57,83 @@ def version_row(record_id: uuid.UUID, v: Version) -> dict[str, Any]:
         "department": v.department,
         "reason": v.reason,
     }
+
+
+# A bulk chunk as COPY text lines (see credit_common.db.copy_lines): psycopg's write_row
+# formats value by value, UUIDs through a Python dumper (about a seventh of the records
+# service's work in a bulk load). The columns and values of record_row and version_row.
+RECORD_COLUMNS = tuple(t.records.c.keys())
+VERSION_COLUMNS = tuple(t.record_versions.c.keys())
+_BOOL = {True: "t", False: "f"}
+
+
+# Remembered: a chunk's records share their moments and most of their dates (an aware
+# time's isoformat() costs 1.8 µs, a date's 0.6 µs, a remembered one 0.2 µs). Two equal
+# moments given in different zones are one instant: either's text stores the same value.
+@functools.lru_cache(maxsize=4096)
+def _day(value: dt.date | None) -> str:
+    return "\\N" if value is None else value.isoformat()
+
+
+@functools.lru_cache(maxsize=1024)
+def _moment(value: dt.datetime | None) -> str:
+    if value is None:
+        return "\\N"
+    if value.tzinfo is None:
+        raise ValueError("a naive time cannot be stored (its zone would be guessed)")
+    return value.isoformat()
+
+
+def _copy_line(record: StoredRecord) -> str:
+    w = record.window
+    return (
+        "\t".join(
+            (
+                record.id.hex,
+                record.subject_id.hex,
+                copy_escape(record.subject_key),
+                copy_escape(record.item_code),
+                copy_escape(record.department),
+                copy_escape(record.source_ref),
+                _day(record.decided_on),
+                copy_escape(record.content_hash),
+                str(record.current_version),
+                copy_escape(w.severity),
+                _BOOL[w.never_public],
+                _day(w.publicity_until),
+                _day(w.retention_until),
+                _BOOL[w.repairable],
+                _day(w.repair_possible_from),
+                _BOOL[record.late],
+                _moment(record.submitted_at),
+                copy_escape(record.submitted_by),
+                _moment(record.updated_at),
+                _moment(record.withdrawn_at),
+                _moment(record.repaired_at),
+                "0",
+            )
+        )
+        + "\n"
+    )
+
+
+def _copy_version_line(record_id: uuid.UUID, v: Version) -> str:
+    fields = v.fields_json if v.fields_json is not None else _json.dumps(v.fields)
+    return (
+        "\t".join(
+            (
+                record_id.hex,
+                str(v.version),
+                copy_escape(fields),
+                str(v.schema_version),
+                _moment(v.recorded_at),
+                copy_escape(v.recorded_by),
+                copy_escape(v.department),
+                copy_escape(v.reason),
+            )
+        )
+        + "\n"
+    )
 
 
 def _record(row: sa.RowMapping) -> StoredRecord:
@@ -216,6 +295,17 @@ class RecordRepository:
 
     async def insert(self, records: Sequence[StoredRecord]) -> None:
         """Records with their versions (COPY on PostgreSQL when there are several)."""
+        if self.conn.dialect.name == "postgresql" and len(records) > 1:
+            await copy_lines(
+                self.conn, t.records, RECORD_COLUMNS, "".join(map(_copy_line, records))
+            )
+            await copy_lines(
+                self.conn,
+                t.record_versions,
+                VERSION_COLUMNS,
+                "".join(_copy_version_line(r.id, v) for r in records for v in r.versions),
+            )
+            return
         await insert_rows(self.conn, t.records, [record_row(r) for r in records])
         await insert_rows(
             self.conn,
