@@ -10,6 +10,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from credit_common.errors import FieldViolation, InvalidArgument
 
+# No page token stands for more: past it an offset is none this service issued (and
+# PostgreSQL's OFFSET, a bigint, refuses 2^63 and beyond with an error).
+MAX_OFFSET = 2**53
+
 
 def offset_of(token: str) -> int:
     """The offset a page token stands for (0 for no token)."""
@@ -23,7 +27,7 @@ def offset_of(token: str) -> int:
             "invalid_argument",
             [FieldViolation("page_token", "not a token this service issued")],
         ) from error
-    if value < 0:
+    if not 0 <= value <= MAX_OFFSET:
         raise InvalidArgument(
             "invalid page_token",
             "invalid_argument",

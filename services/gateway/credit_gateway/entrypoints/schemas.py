@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,31 +30,81 @@ def _rfc3339_text(value: object) -> object:
     return value
 
 
-# A moment given as text (query parameters): RFC 3339 only.
-Instant = Annotated[dt.datetime, BeforeValidator(_rfc3339_text)]
+# What a request body may hold, beyond each field's own rules: everything below reaches a
+# service as protobuf and a database as text or jsonb, where it would fail (a 500) or be
+# changed without a word.
+MAX_DEPTH = 32  # objects and arrays within one another (protobuf's decoder stops at 64)
+MAX_EXACT_INT = 2**53  # past it a JSON number is no longer exact (a Struct holds doubles)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _has_nul(value: Any) -> bool:
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "text must not contain NUL characters"
+    if not text.isascii() and _SURROGATE.search(text):
+        return "text must not contain lone surrogates (\\ud800-\\udfff): not Unicode text"
+    return None
+
+
+def body_problem(value: Any, depth: int = 0) -> str | None:
+    """Why a decoded JSON body cannot be taken as it is, or None: NUL characters (which
+    PostgreSQL cannot store), lone surrogates (which are not text), numbers that are not
+    finite or not exact, nesting past MAX_DEPTH."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _text_problem(value)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "numbers must be finite (no NaN or Infinity)"
+    if isinstance(value, int):
+        return (
+            None if -MAX_EXACT_INT <= value <= MAX_EXACT_INT else "integers must lie within ±2^53"
+        )
+    if depth >= MAX_DEPTH:
+        return f"objects and arrays nest at most {MAX_DEPTH} deep"
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        for key, inner in value.items():
+            problem = _text_problem(key) if isinstance(key, str) else None
+            if problem := problem or body_problem(inner, depth + 1):
+                return problem
+        return None
     if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+        if all(type(v) is str for v in value):  # a batch of codes: one look at them all
+            return _text_problem("".join(value))
+        for inner in value:
+            if problem := body_problem(inner, depth + 1):
+                return problem
+    return None
+
+
+def _representable(value: dt.datetime) -> dt.datetime:
+    """A moment whose offset carries it out of the years 1-9999 in UTC cannot be compared
+    or stored (0001-01-01T00:00+08:00 is in year 0 in UTC)."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(dt.UTC)
+        except OverflowError as error:
+            raise ValueError("the moment falls outside the years 1-9999 in UTC") from error
+    return value
+
+
+# A moment given as text (query parameters): RFC 3339 only.
+Instant = Annotated[dt.datetime, BeforeValidator(_rfc3339_text), AfterValidator(_representable)]
+# A moment in a request body.
+Moment = Annotated[dt.datetime, AfterValidator(_representable)]
 
 
 class Strict(BaseModel):
-    """Request bodies: no unknown fields, and no NUL character in any text (PostgreSQL
-    cannot store it; refused here rather than failing in a service)."""
+    """Request bodies: no unknown fields, and nothing `body_problem` refuses (refused here
+    rather than failing in a service)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        if _has_nul(data):
-            raise ValueError("text must not contain NUL characters")
+        if problem := body_problem(data):
+            raise ValueError(problem)
         return data
 
 
@@ -381,7 +433,7 @@ class EntryCreate(Strict):
     reason: str = Field(min_length=1, max_length=1000)
     decision_ref: str = Field(min_length=1, max_length=200)
     basis_record_ids: list[str] = Field(default_factory=list, max_length=100)
-    valid_until: dt.datetime | None = None
+    valid_until: Moment | None = None
 
 
 class EntryRemove(Strict):
@@ -638,7 +690,7 @@ class RepairPage(BaseModel):
 
 class AuthorizationCreate(Strict):
     grantee_client_id: str = Field(min_length=1, max_length=64)
-    expires_at: dt.datetime
+    expires_at: Moment
     purpose: str = Field(min_length=2, max_length=200)
 
 

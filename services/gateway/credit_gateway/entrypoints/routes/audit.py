@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.messages import MAX_OFFSET
 from credit_common.timeutil import utcnow
 from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints import schemas
@@ -50,14 +51,17 @@ def _entry_view(logged: Logged, code: str | None) -> schemas.AuditEntry:
 
 def _offset(token: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
-    except ValueError as error:
+        value = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_OFFSET:
         raise Problem(
             422,
             "validation_failed",
             "invalid page_token",
             [{"field": "page_token", "message": "not a token this API issued"}],
-        ) from error
+        )
+    return value
 
 
 def _token(offset: int) -> str:

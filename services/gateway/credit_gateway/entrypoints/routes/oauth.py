@@ -31,7 +31,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
         return None
     try:
         client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         return None
     return client_id, secret
 
