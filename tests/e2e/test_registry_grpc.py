@@ -15,6 +15,7 @@ from credit.registry.v1 import registry_pb2 as pb
 from credit.registry.v1 import registry_pb2_grpc as pb_grpc
 from credit_registry.domain import codes
 from credit_registry.settings import RegistrySettings
+from support.backends import BACKEND
 from support.processes import ServiceProcess, free_port, start_registry
 
 
@@ -166,3 +167,39 @@ async def test_a_summary_lookup_answers_whom_a_code_names_without_the_details(
             assert full.status_history and not summary.status_history
         assert summary.requested_code == "310115000000012" and not summary.legacy_codes
         assert full.legacy_codes
+
+
+async def test_a_value_the_database_refuses_is_the_callers_error_not_an_internal_one(
+    registry_process: ServiceProcess,
+) -> None:
+    """Texts past their column's length or holding NUL, sent straight to the service (the
+    gateway refuses them itself): PostgreSQL refuses them, and the caller hears
+    INVALID_ARGUMENT with the database's words, not INTERNAL. SQLite stores them."""
+    requests = [
+        pb.RegisterSubjectRequest(
+            kind=pb.SUBJECT_KIND_ORGANIZATION,
+            name="直连测试有限公司",
+            registration_authority="9",
+            org_category="1",
+            division_code="310115",
+            legal_representative="法" * 101,
+        ),
+        pb.RegisterSubjectRequest(
+            kind=pb.SUBJECT_KIND_ORGANIZATION,
+            name="直连\x00测试有限公司",
+            registration_authority="9",
+            org_category="1",
+            division_code="310115",
+        ),
+    ]
+    async with grpc.aio.insecure_channel(registry_process.address) as channel:
+        stub = pb_grpc.RegistryServiceStub(channel)
+        for request in requests:
+            try:
+                await stub.RegisterSubject(request, timeout=5)
+                assert BACKEND != "postgres", "PostgreSQL stored what it cannot"
+            except grpc.aio.AioRpcError as error:
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+                reason, fields = _details(error)
+                assert (reason, fields) == ("invalid_value", ["request"])
+                assert "cannot store" in (error.details() or "")

@@ -296,6 +296,20 @@ def unavailable(error: BaseException) -> bool:
     return False
 
 
+def refused_value(error: BaseException) -> str | None:
+    """What the database said of a value it cannot take, or None for other errors: a data
+    exception (SQLSTATE class 22: a text longer than its column, a number out of its type's
+    range, a NUL, which psycopg refuses before sending). The caller's input, not a fault of
+    the service: the callers' own checks should have said so, and this answers for any they
+    lack (the statement failed, so its transaction stores nothing)."""
+    if not isinstance(error, sa_exc.DataError):
+        return None
+    original = error.orig
+    diag = getattr(original, "diag", None)
+    said = getattr(diag, "message_primary", None) if diag is not None else None
+    return str(said or original).strip().splitlines()[0]
+
+
 def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING on either dialect."""
     if engine_dialect == "postgresql":

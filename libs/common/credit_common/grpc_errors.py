@@ -13,8 +13,9 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from credit_common.db import refused_value as db_refused_value
 from credit_common.db import unavailable as db_unavailable
-from credit_common.errors import DomainError, FieldViolation
+from credit_common.errors import DomainError, FieldViolation, InvalidArgument
 
 log = logging.getLogger(__name__)
 DOMAIN = "credit.platform"
@@ -66,6 +67,18 @@ def _wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]
                 # UNAVAILABLE tells a caller (credit_common.db.unavailable).
                 log.warning("%s: database unavailable: %s", method.__qualname__, error)
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable")
+            refused = db_refused_value(error)
+            if refused is not None:
+                log.warning("%s: the database refused a value: %s", method.__qualname__, refused)
+                await context.abort_with_status(
+                    to_status(
+                        InvalidArgument(
+                            f"a value the database cannot store: {refused}",
+                            "invalid_value",
+                            [FieldViolation("request", refused)],
+                        )
+                    )
+                )
             log.exception("unexpected error in %s", method.__qualname__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
