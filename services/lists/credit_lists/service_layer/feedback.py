@@ -66,7 +66,7 @@ class FeedbackLog:
                     department=cmd.caller.department,
                     client_id=cmd.caller.client_id,
                     applied_on=applied,
-                    month=applied.strftime("%Y-%m"),
+                    month=f"{applied.year:04d}-{applied.month:02d}",  # %Y: no zeros before 1000
                     outcome=cmd.outcome.strip()[:200],
                     note=cmd.note[:1000],
                     created_at=utcnow(),
