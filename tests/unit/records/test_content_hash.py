@@ -34,3 +34,14 @@ def test_the_content_hash_is_the_one_stored_records_were_given() -> None:
     assert content_hash(subject, "admin_penalty", day, canonical_json(reordered)) == expected
     other = canonical_json(fields | {"CF_FK": 5001})
     assert content_hash(subject, "admin_penalty", day, other) != expected
+
+
+def test_an_item_code_that_needs_json_escapes_is_hashed_as_json_writes_it() -> None:
+    subject = uuid.UUID("6f1c1b9e-6c1a-4a53-9d53-0d6b0a2b6c11")
+    day = dt.date(2026, 3, 1)
+    for item in ("admin_penalty", "行政处罚", 'odd"item\\', "tab\titem", "with space"):
+        formula = json.dumps(
+            [str(subject), item, day.isoformat(), {}], ensure_ascii=False, separators=(",", ":")
+        )
+        expected = hashlib.sha256(formula.encode()).hexdigest()
+        assert content_hash(subject, item, day, canonical_json({})) == expected, item

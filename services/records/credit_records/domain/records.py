@@ -31,9 +31,14 @@ def content_hash(
 ) -> str:
     """SHA-256 of `[subject id, item code, decision date, fields]` as compact JSON with
     sorted keys (the fields given as `canonical_json` made them)."""
-    head = [str(subject_id), item_code, decided_on.isoformat()]
-    canonical = "[" + ",".join(json.dumps(s, ensure_ascii=False) for s in head)
-    return hashlib.sha256(f"{canonical},{fields_json}]".encode()).hexdigest()
+    # A UUID's and a date's text need no JSON escapes, nor does an identifier such as an
+    # item code (no quote, backslash or control character): written as they are, not
+    # through json.dumps (13 → 5 µs a record in a bulk load).
+    item = (
+        f'"{item_code}"' if item_code.isidentifier() else json.dumps(item_code, ensure_ascii=False)
+    )
+    text = f'["{subject_id}",{item},"{decided_on.isoformat()}",{fields_json}]'
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # Equal only to itself: a version read as JSON text and one given as a mapping hold the
