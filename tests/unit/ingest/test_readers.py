@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -17,6 +18,7 @@ import pytest
 
 from credit_common.ingest.fieldmap import NATIONAL_FIELDS, PENALTY_KINDS
 from credit_common.ingest.readers import (
+    MAX_NESTING,
     HeaderError,
     ParsedRow,
     TooLarge,
@@ -430,6 +432,70 @@ async def test_an_ndjson_line_naming_another_item_is_an_error() -> None:
     }
     rows = await collect(read_ndjson(chunked(json.dumps(line).encode(), 100), "admin_penalty"))
     assert rows[0].errors == ["item_code 'admin_license' is not the upload's item 'admin_penalty'"]
+
+
+LONE = "the line holds a lone surrogate, which is not text"
+TOO_DEEP = f"the line is nested deeper than {MAX_NESTING} levels"
+
+
+def ndjson_row(**overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "subject_code": "S",
+        "source_ref": "R",
+        "decided_on": "2025-01-01",
+        "fields": {"violation_facts": "未取得执照", "penalty_kinds": ["warning"]},
+    }
+    return row | overrides
+
+
+async def test_an_ndjson_line_holding_a_lone_surrogate_is_an_error_for_that_line_only() -> None:
+    """JSON's \ud800 escape (or the UTF-8 bytes of one, which json reads with surrogatepass)
+    is no text: no UTF-8 string, and so no protobuf message, can carry it."""
+    lines = [
+        json.dumps(ndjson_row()),
+        json.dumps(ndjson_row(source_ref="R\ud800")),
+        json.dumps(ndjson_row(subject_code="S\udfff")),
+        json.dumps(ndjson_row(decided_on="2025-01-01X")).replace("X", "\\uDBFF"),
+        json.dumps(ndjson_row(fields={"violation_facts": ["未取得\ud800执照"]})),
+        json.dumps(ndjson_row(fields={"violation\udc00": "x"})),
+        json.dumps(ndjson_row(extra={"bz": "\ud800"}), ensure_ascii=False),
+        json.dumps({"XDR_SHXYM": "S", "CF_WSH": "R\ud800", "CF_JDRQ": "2025-01-01"}),
+        json.dumps(ndjson_row(fields={"violation_facts": "\ud842\udfb7"})),  # a pair: 𠮷
+        json.dumps(ndjson_row(fields={"violation_facts": "𠮷 힣"}), ensure_ascii=False),
+    ]
+    data = "\n".join(lines).encode("utf-8", "surrogatepass")
+    rows = await collect(read_ndjson(chunked(data, 7), "admin_penalty"))
+    assert [r.number for r in rows] == list(range(1, 11))
+    assert [r.errors for r in rows] == [[]] + [[LONE]] * 7 + [[], []]
+    assert [r.row.fields["violation_facts"] for r in rows[8:] if r.row] == ["𠮷", "𠮷 힣"]
+    utf16 = json.dumps(ndjson_row(source_ref="R\ud800")).encode("utf-16-le", "surrogatepass")
+    assert (await collect(read_ndjson(chunked(utf16, 100), "admin_penalty")))[0].errors == [LONE]
+
+
+async def test_an_ndjson_line_nested_too_deep_is_an_error_for_that_line_only() -> None:
+    """5,000 arrays deep made json recurse out of its stack (the whole upload a 500);
+    past MAX_NESTING a record could not be read back as a protobuf Struct."""
+
+    def nested(depth: int) -> bytes:
+        kinds = "[" * depth + '"warning"' + "]" * depth  # within the line and its fields
+        return json.dumps(ndjson_row(fields={"penalty_kinds": "K"})).replace('"K"', kinds).encode()
+
+    lines = [nested(5000), nested(MAX_NESTING - 2), nested(MAX_NESTING - 1), nested(1)]
+    rows = await collect(read_ndjson(chunked(b"\n".join(lines), 4096), "admin_penalty"))
+    assert [r.errors for r in rows] == [[TOO_DEEP], [], [TOO_DEEP], []]
+    assert rows[3].row and rows[3].row.fields == {"penalty_kinds": ["warning"]}
+
+
+async def test_csv_bytes_of_a_lone_surrogate_are_no_text_and_the_row_an_error() -> None:
+    """CSV is decoded from UTF-8 (or GB18030, which maps no bytes to a surrogate), so the
+    bytes of one are undecodable there, never a lone surrogate in a row."""
+    data = b"XDR_SHXYM,CF_WSH,CF_JDRQ\nS,R\xed\xa0\x80,2025-01-01\nS,R2,2025-01-01\n"
+    for encoding, upload in (("gb18030", data), ("utf-8-sig", codecs.BOM_UTF8 + data)):
+        rows = await collect(read_csv(chunked(upload, 5), "admin_penalty"))
+        assert rows[0].row is None and rows[0].errors == [
+            f"contains bytes that are not valid {encoding} text"
+        ]
+        assert rows[1].row is not None and rows[1].row.source_ref == "R2"
 
 
 # --- laziness and spooling ----------------------------------------------------------

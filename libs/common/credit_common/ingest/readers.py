@@ -46,6 +46,10 @@ ENCODING_SAMPLE_BYTES = 64 * 1024
 """Bytes of a CSV file looked at to choose between UTF-8 and GB18030..."""
 ENCODING_SAMPLE_MAX_BYTES = 1 << 20
 """... or more, up to this, while they are all ASCII."""
+MAX_NESTING = 32
+"""Most objects and arrays within one another in an NDJSON line, its own object the first
+(as the gateway allows in a request body): a record's fields are read back as protobuf
+Structs, three message levels an object, and protobuf's decoder stops at 100."""
 
 
 class IngestError(Exception):
@@ -135,13 +139,58 @@ def _row_of_object(item_code: str, obj: Mapping[str, object]) -> tuple[Row | Non
     return row, []
 
 
+_TOO_DEEP = f"the line is nested deeper than {MAX_NESTING} levels"
+_LONE_SURROGATE = "the line holds a lone surrogate, which is not text"
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unfit(value: object, depth: int) -> str | None:
+    """Why a decoded value cannot be sent on, if it cannot: nesting past MAX_NESTING, or a
+    lone surrogate in a text or a name (UTF-8, and so protobuf, has no way to carry one)."""
+    if isinstance(value, str):
+        return None if _is_text(value) else _LONE_SURROGATE
+    if not isinstance(value, dict | list):
+        return None
+    if depth > MAX_NESTING:
+        return _TOO_DEEP
+    for inner in [*value, *value.values()] if isinstance(value, dict) else value:
+        if problem := _unfit(inner, depth + 1):
+            return problem
+    return None
+
+
+def _may_be_unfit(line: bytes) -> bool:
+    """Whether a line leaves room for what `_unfit` refuses: more opening brackets than
+    MAX_NESTING, or a way to a lone surrogate: an escaped one (``\\ud800``), the UTF-8
+    bytes of one (ED A0-BF: json reads bytes with surrogatepass), or UTF-16 or UTF-32,
+    which json also reads (their ASCII holds NUL bytes, which UTF-8 JSON cannot)."""
+    return (
+        line.count(b"{") + line.count(b"[") > MAX_NESTING
+        or b"\\ud" in line
+        or b"\\uD" in line
+        or b"\xed" in line
+        or b"\x00" in line
+    )
+
+
 def _ndjson_line(item_code: str, number: int, line: bytes) -> ParsedRow:
     try:
         obj = json.loads(line)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         return ParsedRow(number, None, [f"line is not a JSON object: {exc}"])
+    except RecursionError:
+        return ParsedRow(number, None, [_TOO_DEEP])
     if not isinstance(obj, dict):
         return ParsedRow(number, None, [f"line is not a JSON object: a {type(obj).__name__}"])
+    if _may_be_unfit(line) and (problem := _unfit(obj, 1)):
+        return ParsedRow(number, None, [problem])
     row, errors = _row_of_object(item_code, obj)
     return ParsedRow(number, row, errors)
 
@@ -151,8 +200,9 @@ async def read_ndjson(chunks: AsyncIterable[bytes], item_code: str) -> AsyncIter
     ``{subject_code, source_ref, decided_on, fields: {...}, extra?, item_code?}`` (field
     keys our names or national codes) or flat with national codes and/or our names as
     keys (then mapped like a CSV row; unknown keys are that line's errors). Blank lines
-    are skipped and not counted; a line that is not a JSON object, or longer than
-    :data:`MAX_RECORD_CHARS` bytes, is an error for that line only."""
+    are skipped and not counted; a line that is not a JSON object, longer than
+    :data:`MAX_RECORD_CHARS` bytes, nested deeper than :data:`MAX_NESTING` or holding a
+    lone surrogate (``\\ud800`` alone, which is no text) is an error for that line only."""
     number = 0
     first = True
     parts: list[bytes] = []
