@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -182,6 +183,125 @@ async def test_a_row_with_a_nul_character_is_rejected_on_its_own(loaded: Api) ->
         4: "fields.penalty_kinds.0",
     }
     assert all("NUL" in r["errors"][0]["message"] for r in result["rejected"])
+
+
+async def post_ndjson(api: Api, lines: list[str], item_code: str = "admin_penalty") -> Any:
+    """Posts NDJSON lines as given (no JSON encoder in between) and answers the result."""
+    headers = {**(await writer(api)), "content-type": "application/x-ndjson"}
+    reply = await api.http.post(
+        "/v1/records/bulk",
+        params={"item_code": item_code},
+        content="\n".join(lines).encode("utf-8", "surrogatepass"),
+        headers=headers,
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def penalty_line(source_ref: str, fine_amount: str = "1.5") -> str:
+    """An NDJSON penalty row with `fine_amount` written as the JSON text given."""
+    code = samples.subjects()[3]["code"]
+    head = json.dumps({"subject_code": code, "source_ref": source_ref, "decided_on": "2026-11-02"})[
+        :-1
+    ]
+    fields = json.dumps(PENALTY_FIELDS)[:-1]
+    return f'{head}, "fields": {fields}, "fine_amount": {fine_amount}}}}}'
+
+
+async def test_licences_valid_until_9999_12_31_are_stored_and_kept_for_good(
+    loaded: Api,
+) -> None:
+    """长期有效 licences say 9999-12-31 (their retention used to overflow: a 500 for the
+    whole upload)."""
+    code = samples.subjects()[3]["code"]
+    fields = {
+        "license_category": "general",
+        "content": "食品经营许可",
+        "valid_from": "2026-01-01",
+        "licensing_authority": "某局",
+    }
+    lines = [
+        json.dumps(
+            {
+                "subject_code": code,
+                "source_ref": f"lic-{until}",
+                "decided_on": "2026-11-02",
+                "fields": {**fields, "valid_until": until},
+            }
+        )
+        for until in ("9999-12-31", "9998-01-01", "2030-06-30")
+    ]
+    result = await post_ndjson(loaded, lines, "admin_license")
+    assert result["accepted"] == 3 and result["rejected"] == [], result
+    shared = {"Authorization": (await loaded.client(["credit:restricted"]))["Authorization"]}
+    listed = (await loaded.http.get(f"/v1/subjects/{code}/records", headers=shared)).json()
+    kept = {r["source_ref"]: r["retention_until"] for r in listed["items"]}
+    assert kept["lic-9999-12-31"] == kept["lic-9998-01-01"] == "9999-12-31"
+    assert kept["lic-2030-06-30"] == "2035-06-30"
+
+
+async def test_a_row_with_a_number_that_is_not_finite_is_rejected_on_its_own(
+    loaded: Api,
+) -> None:
+    """NaN and the infinities (which Python's JSON reads, 1e400 too) and integers past a
+    double's range are refused with the field named, the other rows stored (jsonb refuses
+    the first: the whole upload used to answer 500 with earlier chunks stored)."""
+    amounts = ["NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 400, "-1e999"]
+    lines = [
+        penalty_line("nf-0"),
+        *(penalty_line(f"nf-{i}", amount) for i, amount in enumerate(amounts, 1)),
+        penalty_line("nf-7", "1e300"),
+    ]
+    result = await post_ndjson(loaded, lines)
+    assert result["accepted"] == 2, result
+    assert {r["row"]: r["errors"][0]["field"] for r in result["rejected"]} == {
+        row: "fields.fine_amount" for row in range(2, 8)
+    }
+    assert all("finite" in r["errors"][0]["message"] for r in result["rejected"])
+
+
+async def test_a_row_with_a_lone_surrogate_is_rejected_on_its_own(loaded: Api) -> None:
+    """A lone surrogate (JSON's \\ud800, or the UTF-8 bytes of one) is no text: such a row
+    is refused, the others are stored (it used to break the stream to the records
+    service: a 500 for the whole upload)."""
+    good = json.loads(penalty_line("ls-0"))
+    lone = "\ud800"
+    facts = {**good["fields"], "violation_facts": f"未取得{lone}执照"}
+    rows = [
+        good,
+        {**good, "source_ref": f"ls-{lone}1"},
+        {**good, "source_ref": "ls-2", "fields": facts},
+        {**good, "source_ref": "ls-3", "fields": {**good["fields"], lone: "x"}},
+        {**good, "source_ref": "ls-4", "subject_code": good["subject_code"] + lone},
+        {**good, "source_ref": "ls-5", "decided_on": "2026-11-02" + lone},
+        {**good, "source_ref": "ls-6", "fields": {**facts, "violation_facts": ["\udfff"]}},
+        {**good, "source_ref": "ls-7"},
+    ]
+    lines = [json.dumps(row, ensure_ascii=i % 2 == 0) for i, row in enumerate(rows)]
+    result = await post_ndjson(loaded, lines)
+    assert result["accepted"] == 2, result
+    assert sorted(r["row"] for r in result["rejected"]) == [2, 3, 4, 5, 6, 7]
+    assert all(
+        r["errors"]
+        == [{"field": "row", "message": "the line holds a lone surrogate, which is not text"}]
+        for r in result["rejected"]
+    )
+
+
+async def test_a_row_nested_too_deep_is_rejected_on_its_own(loaded: Api) -> None:
+    """Arrays nested 5,000 deep made the JSON reader recurse out of its stack (a 500 for
+    the whole upload); anything nested deeper than protobuf reads back is refused too."""
+    good = penalty_line("deep-0")
+    deep = [
+        good.replace('"warning"', "[" * depth + '"warning"' + "]" * depth) for depth in (5000, 31)
+    ]
+    lines = [good, *(line.replace("deep-0", f"deep-{i}") for i, line in enumerate(deep, 1))]
+    result = await post_ndjson(loaded, lines)
+    assert result["accepted"] == 1, result
+    assert {r["row"]: r["errors"] for r in result["rejected"]} == {
+        row: [{"field": "row", "message": "the line is nested deeper than 32 levels"}]
+        for row in (2, 3)
+    }
 
 
 async def test_wrong_headers_types_and_sizes_are_clear_errors(records_api: Api) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from e2e.conftest import Api
@@ -183,3 +184,76 @@ async def test_the_catalog_is_public_and_admins_add_items(records_api: Api) -> N
         json={**body, "fields": {"type": "object", "properties": {"x": {"type": 7}}}},
     )
     assert bad.status_code == 422
+
+
+LICENCE = {
+    "license_category": "general",
+    "content": "食品经营许可",
+    "valid_from": "2026-01-01",
+    "valid_until": "9999-12-31",
+    "licensing_authority": "上海市浦东新区市场监督管理局",
+}
+
+
+async def test_a_licence_valid_until_9999_12_31_is_kept_for_good(records_api: Api) -> None:
+    """长期有效 licences say 9999-12-31: retention counted from it ends on the last day
+    there is (it used to overflow into a 500 on submission and on correction)."""
+    api = records_api
+    code, market, _ = await setup(api)
+    body = {
+        "subject_code": code,
+        "item_code": "admin_license",
+        "source_ref": "沪市监许〔2026〕1号",
+        "decided_on": (dt.date.today() - dt.timedelta(days=2)).isoformat(),
+        "fields": LICENCE,
+    }
+    reply = await api.http.post("/v1/records", json=body, headers=market)
+    assert reply.status_code == 201, reply.text
+    record = reply.json()
+    assert (record["publicity_until"], record["retention_until"]) == ("9999-12-31", "9999-12-31")
+    corrected = await api.http.post(
+        f"/v1/records/{record['record_id']}/correct",
+        headers=market,
+        json={"fields": {**LICENCE, "valid_until": "9998-01-01"}, "reason": "有效期笔误"},
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["publicity_until"] == "9998-01-01"
+    assert corrected.json()["retention_until"] == "9999-12-31"
+
+
+async def test_catalog_windows_past_a_hundred_years_are_refused(records_api: Api) -> None:
+    """2^31 days or a million months was accepted, and then every record of the item was
+    a 500 (the window's date arithmetic overflowed)."""
+    api = records_api
+    body = {
+        "item_code": "endless_award",
+        "name": "无尽奖",
+        "category": "信用评价结果",
+        "nature": "positive",
+        "disclosure": "public",
+        "source_departments": ["market_regulation"],
+        "fields": {"type": "object", "properties": {"level": {"type": "string"}}},
+    }
+    rules = [
+        ({"kind": "fixed", "days": 2_147_483_647}, "publicity_days"),
+        ({"kind": "fixed", "months": 1_000_000}, "publicity.months"),
+        (
+            {
+                "kind": "by_severity",
+                "by_severity": {"serious": {"publish": True, "max_months": 10**6}},
+            },
+            "publicity.by_severity.serious",
+        ),
+        ({"kind": "fixed", "days": float("inf")}, None),
+    ]
+    for rule, field in rules:
+        reply = await api.http.post(
+            "/v1/catalog/items",
+            content=json.dumps({**body, "publicity": rule}),  # Infinity as Python writes it
+            headers={**(await api.admin_headers()), "content-type": "application/json"},
+        )
+        assert reply.status_code == 422, reply.text
+        if field is not None:
+            assert [e["field"] for e in reply.json()["errors"]] == [field]
+    items = (await api.http.get("/v1/catalog/items")).json()["items"]
+    assert "endless_award" not in {i["item_code"] for i in items}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
+import math
 import uuid
 from typing import Any
 
@@ -16,7 +18,14 @@ from credit.events.v1 import envelope_pb2, objections_pb2, subject_pb2
 from credit.records.v1 import records_pb2, records_pb2_grpc
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
-from credit_common.errors import Conflict, InvalidArgument, InvalidTransition, PermissionDenied
+from credit_common.errors import (
+    Conflict,
+    InvalidArgument,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
+from credit_common.grpc_errors import from_rpc_error
 from credit_common.timeutil import utcnow
 from credit_records.adapters.repository import RecordRepository
 from credit_records.bootstrap import RecordsApp
@@ -164,6 +173,44 @@ async def test_bad_records_are_refused_with_each_problem_named(
         )
     assert [v.field for v in error.value.violations] == ["fields.penalty_content"]
     assert (await records_app.records.get(record_id, Level.RESTRICTED)).record.current_version == 1
+    with pytest.raises(InvalidArgument) as error:  # jsonb refuses NaN and the infinities
+        await records_app.records.submit(
+            submit(code, ref="罚2", fine_amount=float("nan"), penalty_kinds=[float("inf")])
+        )
+    assert {v.field for v in error.value.violations} >= {
+        "fields.fine_amount",
+        "fields.penalty_kinds.0",
+    }
+    with pytest.raises(InvalidArgument) as error:
+        await records_app.records.correct(
+            commands.Correct(MARKET, record_id, penalty(fine_amount=float("inf")), "更正")
+        )
+    assert "fields.fine_amount" in {v.field for v in error.value.violations}
+    assert (await records_app.records.get(record_id, Level.RESTRICTED)).record.current_version == 1
+
+
+async def test_a_catalog_item_with_an_endless_window_or_nan_in_its_schema_is_refused(
+    records_app: RecordsApp,
+) -> None:
+    """Either made every later record of the item fail: the window's date arithmetic
+    overflowed, jsonb refuses NaN; now the item is refused and nothing is stored."""
+    shipped = await records_app.catalog.get("tax_credit_grade")
+    endless = dataclasses.replace(
+        shipped,
+        item_code="endless_grade",
+        publicity=dataclasses.replace(shipped.publicity, months=0, days=2_147_483_647),
+    )
+    schema = {"type": "object", "properties": {"score": {"type": "number", "maximum": math.nan}}}
+    unbounded = dataclasses.replace(shipped, item_code="nan_grade", fields_schema=schema)
+    for item, field in [
+        (endless, "publicity_days"),
+        (unbounded, "fields.properties.score.maximum"),
+    ]:
+        with pytest.raises(InvalidArgument) as error:
+            await records_app.catalog.put(item, "admin")
+        assert [v.field for v in error.value.violations] == [field]
+        with pytest.raises(NotFound):
+            await records_app.catalog.get(item.item_code)
 
 
 async def test_corrections_add_versions_and_withdrawal_changes_status_only(
@@ -314,6 +361,40 @@ async def test_merges_objections_and_repairs_arrive_as_events(
     assert shared.repaired
 
 
+async def test_an_upheld_objection_may_correct_a_validity_to_9999_12_31(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    """长期有效 is 9999-12-31: the correction is applied and the record kept for good (the
+    retention used to overflow, the event was retried until dead-lettered, the record never
+    corrected)."""
+    code = await register(registry_process)
+    honoured = {
+        "level": "A",
+        "valid_from": "2026-01-01",
+        "valid_until": "2027-12-31",
+        "awarding_authority": "某市市场监督管理局",
+    }
+    record = (
+        await records_app.records.submit(submit(code, item="contract_honoring", **honoured))
+    ).view.record
+    closed = objections_pb2.ObjectionClosed(
+        objection_id="obj-far",
+        target=objections_pb2.Target(kind="record", id=str(record.id)),
+        outcome="upheld",
+        reason="长期有效",
+        decided_by="credit-centre",
+    )
+    closed.corrected_fields.update({"valid_until": "9999-12-31"})
+    message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type="objection.closed")
+    message.occurred_at.FromDatetime(utcnow())
+    message.payload.Pack(closed)
+    async with records_app.db.transaction() as conn:
+        await records_app.consumers.handlers()["objection.closed"](conn, message)
+    after = (await records_app.records.get(record.id, Level.RESTRICTED)).record
+    assert after.current_version == 2
+    assert after.window.publicity_until == after.window.retention_until == dt.date.max
+
+
 async def test_a_subjects_records_come_once_each_with_every_version_and_mark(
     records_app: RecordsApp, registry_process: ServiceProcess
 ) -> None:
@@ -442,6 +523,44 @@ async def test_a_subjects_records_carry_their_fields_as_json_text_when_asked(
     as_json.ClearField("fields_json")
     as_struct.ClearField("fields")
     assert as_json == as_struct  # the rest of the record is the same either way
+
+
+async def test_fields_sent_over_grpc_with_nan_or_an_infinity_are_an_invalid_argument(
+    records_process: ServiceProcess, registry_process: ServiceProcess
+) -> None:
+    """A Struct carries NaN and the infinities, JSON does not: the call used to fail as
+    INTERNAL; now the caller is told which field."""
+    code = await register(registry_process)
+    caller = records_pb2.Caller(client_id="cl_market", department="market_regulation")
+    good, bad = struct_pb2.Struct(), struct_pb2.Struct()
+    good.update(penalty())
+    bad.update(penalty(fine_amount=math.nan))
+    async with grpc.aio.insecure_channel(records_process.address) as channel:
+        stub = records_pb2_grpc.RecordsServiceStub(channel)
+        submit = records_pb2.SubmitRecordRequest(
+            caller=caller,
+            subject_code=code,
+            item_code="admin_penalty",
+            source_ref="某监罚〔2026〕78号",
+            decided_on=(utcnow().date() - dt.timedelta(days=1)).isoformat(),
+            fields=bad,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.SubmitRecord(submit, timeout=10)
+        submit.fields.CopyFrom(good)
+        record_id = (await stub.SubmitRecord(submit, timeout=10)).record.record_id
+        bad.update({"fine_amount": math.inf})
+        with pytest.raises(grpc.aio.AioRpcError) as refused_correction:
+            await stub.CorrectRecord(
+                records_pb2.CorrectRecordRequest(
+                    caller=caller, record_id=record_id, fields=bad, reason="更正"
+                ),
+                timeout=10,
+            )
+    for error in (refused.value, refused_correction.value):
+        remote = from_rpc_error(error)
+        assert remote.code == grpc.StatusCode.INVALID_ARGUMENT, remote.message
+        assert [v.field for v in remote.violations] == ["fields"]
 
 
 async def test_records_stored_together_come_back_exactly_as_given(records_app: RecordsApp) -> None:

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 from typing import Any
 
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from credit_common.errors import FieldViolation, InvalidArgument
@@ -61,3 +62,20 @@ def moment_of(message: Any, name: str) -> dt.datetime | None:
         return None
     value = getattr(message, name)
     return _EPOCH + dt.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+
+
+NOT_FINITE = "not a finite number (NaN, an infinity, or past ±1.8e308, which no double holds)"
+
+
+def struct_fields(message: struct_pb2.Struct, name: str) -> dict[str, Any]:
+    """A Struct's fields as plain values. A NaN or an infinity among them, which JSON has
+    no way to write (MessageToDict raises), is the caller's mistake: INVALID_ARGUMENT
+    naming the field `name`."""
+    try:
+        return json_format.MessageToDict(message)
+    except ValueError as error:
+        raise InvalidArgument(
+            f"the {name} hold a number that is not finite",
+            "validation_failed",
+            [FieldViolation(name, NOT_FINITE)],
+        ) from error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import math
 
 import pytest
 
@@ -332,6 +333,14 @@ def test_amounts_become_numbers_when_they_read_as_numbers(cell: object, value: o
     assert fields["fine_amount"] == value
     assert fields["confiscated_amount"] == value
     assert type(fields["fine_amount"]) is type(value)
+
+
+def test_amounts_no_double_holds_are_kept_as_given_for_the_records_service_to_name() -> None:
+    """An integer past a double's range made the whole upload fail (OverflowError)."""
+    for cell in (10**400, -(10**400), math.inf, -math.inf):
+        fields = map_row("admin_penalty", penalty(CF_NR_FK=cell)).fields
+        assert fields["fine_amount"] == cell and type(fields["fine_amount"]) is type(cell)
+    assert math.isnan(map_fields("admin_penalty", {"fine_amount": math.nan})["fine_amount"])
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ are taken as field names as they are.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
@@ -257,7 +258,9 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def to_amount(value: object) -> object:
-    """An amount (万元): a float when it reads as a finite number, else as given."""
+    """An amount (万元): a float when it reads as a finite number, else as given (NaN, an
+    infinity or an integer past a double's range too: the records service refuses each
+    with the field named)."""
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -269,9 +272,9 @@ def to_amount(value: object) -> object:
         return text
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
-        number = float(value)
-        return number if math.isfinite(number) else value
+    if isinstance(value, int):
+        with contextlib.suppress(OverflowError):
+            return float(value)
     return value
 
 

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
 from credit.objections.v1 import objections_pb2 as pb
 from credit_common.errors import FieldViolation, InvalidArgument
+from credit_common.messages import struct_fields
 from credit_common.messages import timestamp as ts
 from credit_objections.domain.cases import Actor, Evidence, TargetRef, Transition
 from credit_objections.domain.objections import Objection
@@ -45,7 +46,7 @@ def evidence(items: Iterable[pb.Evidence]) -> list[Evidence]:
 
 
 def fields_of(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
+    return struct_fields(message, "corrected_fields")
 
 
 def _day(value: dt.date | None) -> str:

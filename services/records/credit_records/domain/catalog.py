@@ -21,6 +21,12 @@ class Level(enum.IntEnum):
 DISCLOSURES = {level.label: level for level in Level}
 NATURES = ("positive", "negative", "neutral")
 PUBLICITY_KINDS = ("fixed", "by_severity", "field_until", "while_active", "none")
+MAX_DAYS = 36500
+"""Longest publicity, wait before repair or retention, in days (100 years, as the gateway's
+catalog body allows): past it a window is no rule but a typo, and 2^31 days overflowed the
+date arithmetic of every record of the item."""
+MAX_MONTHS = 1200
+"""Longest publicity in months (100 years)."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,27 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
         problems.append(("publicity.by_severity", "required"))
     if item.retention_days <= 0:
         problems.append(("retention_days", "must be positive"))
+    problems += _too_long(item)
     if not item.source_departments:
         problems.append(("source_departments", "at least one department, or *"))
     if item.fields_schema.get("type") != "object":
         problems.append(("fields", "a JSON Schema of type object"))
+    return problems
+
+
+def _too_long(item: CatalogItem) -> list[tuple[str, str]]:
+    rule = item.publicity
+    spans = [
+        ("publicity.months", rule.months, MAX_MONTHS),
+        ("publicity_days", rule.days, MAX_DAYS),
+        ("min_publicity_days", rule.min_days, MAX_DAYS),
+        ("retention_days", item.retention_days, MAX_DAYS),
+        *(
+            (f"publicity.by_severity.{severity}", window.max_months, MAX_MONTHS)
+            for severity, window in rule.by_severity.items()
+        ),
+    ]
+    problems = [(name, f"at most {most}") for name, value, most in spans if value > most]
+    if rule.months < 0:
+        problems.append(("publicity.months", "must not be negative"))
     return problems

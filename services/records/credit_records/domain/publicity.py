@@ -11,10 +11,21 @@ from credit_records.domain.catalog import CatalogItem, Level
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
+    """The same day `months` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)
+    and to the last day there is: a window past 9999-12-31 never ends."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
+    if year > dt.MAXYEAR:
+        return dt.date.max
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def add_days(day: dt.date, days: int) -> dt.date:
+    """`days` later, or the last day there is (9999-12-31) when that is sooner: a licence
+    valid until 9999-12-31 (长期有效) is a common value, and its record is kept for good."""
+    if days > (dt.date.max - day).days:
+        return dt.date.max
+    return day + dt.timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -48,9 +59,9 @@ def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -
         if rule.months:
             until = add_months(decided_on, rule.months)
         else:
-            until = decided_on + dt.timedelta(days=rule.days)
+            until = add_days(decided_on, rule.days)
         if rule.min_days:
-            repair_from = decided_on + dt.timedelta(days=rule.min_days)
+            repair_from = add_days(decided_on, rule.min_days)
     elif rule.kind == "field_until":
         until = _parse_date(fields.get(rule.until_field))
     elif rule.kind == "by_severity":
@@ -72,7 +83,7 @@ def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -
     return Window(
         never_public=never_public,
         publicity_until=until,
-        retention_until=start + dt.timedelta(days=item.retention_days),
+        retention_until=add_days(start, item.retention_days),
         repairable=repairable,
         repair_possible_from=repair_from,
         severity=severity,

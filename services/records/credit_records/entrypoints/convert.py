@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
 from credit.records.v1 import records_pb2 as pb
 from credit_common.errors import FieldViolation, InvalidArgument
+from credit_common.messages import struct_fields
 from credit_common.messages import timestamp as ts
 from credit_records.adapters.catalog_store import definition_of, item_from_definition
 from credit_records.domain.catalog import CatalogItem, Level
@@ -44,7 +45,7 @@ def struct(value: dict[str, Any]) -> struct_pb2.Struct:
 
 
 def fields_of(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
+    return struct_fields(message, "fields")
 
 
 def item_to_pb(item: CatalogItem) -> pb.CatalogItem:

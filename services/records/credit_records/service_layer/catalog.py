@@ -9,6 +9,7 @@ from credit_common.errors import FieldViolation, InvalidArgument, NotFound
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.schemas import FieldValidator
 from credit_records.domain.catalog import CatalogItem, check_item
+from credit_records.service_layer.checks import non_finite_violations
 
 
 class Catalog:
@@ -29,6 +30,7 @@ class Catalog:
         """Adds an item, or the next version of it; stored records keep the version they
         were checked against, so nothing stored breaks."""
         problems = [FieldViolation(f, m) for f, m in check_item(item)]
+        problems += non_finite_violations(item.fields_schema)  # jsonb refuses NaN
         try:
             FieldValidator(item.fields_schema)
         except (SchemaError, Exception) as error:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord, china_date
-from credit_records.service_layer.checks import check_row, new_record
+from credit_records.service_layer.checks import check_row, new_record, read_fields
 from credit_records.service_layer.commands import Caller
 from credit_records.service_layer.records import summary
 
@@ -165,9 +164,12 @@ class Ingestion:
                 self._reject(result, row.row, list(row.parse_errors))
                 continue
             try:
-                fields = json.loads(row.fields_json) if row.fields_json else {}
+                fields, fields_json = read_fields(row.fields_json)
             except ValueError:
                 self._reject(result, row.row, [FieldViolation("fields", "not a JSON object")])
+                continue
+            except RecursionError:
+                self._reject(result, row.row, [FieldViolation("fields", "nested too deep")])
                 continue
             ok, problems = await check_row(
                 self.catalog,
@@ -177,7 +179,7 @@ class Ingestion:
                 row.decided_on,
                 fields,
                 today,
-                fields_json=row.fields_json,
+                fields_json=fields_json,
             )
             if not row.subject_code.strip():
                 problems.insert(0, FieldViolation("subject_code", "required"))

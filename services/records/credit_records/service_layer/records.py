@@ -28,7 +28,12 @@ from credit_records.domain.catalog import Level
 from credit_records.domain.publicity import window_for
 from credit_records.domain.records import RecordView, StoredRecord, Version, china_date, view
 from credit_records.service_layer import commands
-from credit_records.service_layer.checks import check_row, new_record, nul_violations
+from credit_records.service_layer.checks import (
+    check_row,
+    new_record,
+    non_finite_violations,
+    nul_violations,
+)
 
 MAX_PAGE = 500
 
@@ -207,9 +212,14 @@ class Records:
                 "validation_failed",
                 [FieldViolation("fields", "an object")],
             )
-        errors = nul_violations(fields) + [
-            FieldViolation(f"fields.{n}", m) for n, m in self.catalog.validator(item).errors(fields)
-        ]
+        errors = (
+            nul_violations(fields)
+            + non_finite_violations(fields)
+            + [
+                FieldViolation(f"fields.{n}", m)
+                for n, m in self.catalog.validator(item).errors(fields)
+            ]
+        )
         if errors:
             raise InvalidArgument(
                 "the corrected fields do not match the item's schema",

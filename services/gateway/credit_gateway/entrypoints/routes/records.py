@@ -92,7 +92,7 @@ async def put_item(
                 for k, v in dict(rule.get("by_severity") or {}).items()
             },
         )
-    except (TypeError, ValueError, AttributeError) as error:
+    except (TypeError, ValueError, AttributeError, OverflowError) as error:
         raise Problem(
             422,
             "validation_failed",
