@@ -64,6 +64,31 @@ def moment_of(message: Any, name: str) -> dt.datetime | None:
     return _EPOCH + dt.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
 
 
+# What a Timestamp may hold, as protobuf's ToDatetime checks it: 0001-01-01T00:00:00Z to
+# 9999-12-31T23:59:59.999999999Z, nanos within their second.
+_FIRST_SECOND = -62_135_596_800
+_LAST_SECOND = 253_402_300_799
+_NANOS = range(1_000_000_000)
+TIMESTAMP_RANGE = "a moment from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z"
+
+
+def checked_moment_of(message: Any, name: str) -> dt.datetime | None:
+    """A request's Timestamp field as a UTC datetime, None when unset, as `moment_of`
+    gives it. One that no datetime can hold (before year 1, after 9999, or nanos outside
+    their second: the wire carries any two integers, and ToDatetime raises a ValueError)
+    is the caller's mistake: INVALID_ARGUMENT naming the field `name`."""
+    if not message.HasField(name):
+        return None
+    value = getattr(message, name)
+    if not _FIRST_SECOND <= value.seconds <= _LAST_SECOND or value.nanos not in _NANOS:
+        raise InvalidArgument(
+            f"{name} is not a valid timestamp",
+            "invalid_argument",
+            [FieldViolation(name, TIMESTAMP_RANGE)],
+        )
+    return moment_of(message, name)
+
+
 NOT_FINITE = "not a finite number (NaN, an infinity, or past ±1.8e308, which no double holds)"
 
 

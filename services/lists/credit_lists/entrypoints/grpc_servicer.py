@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -10,7 +9,7 @@ from credit.lists.v1 import lists_pb2 as pb
 from credit.lists.v1 import lists_pb2_grpc as pb_grpc
 from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.grpc_errors import map_domain_errors
-from credit_common.messages import offset_of, token_for
+from credit_common.messages import checked_moment_of, offset_of, token_for
 from credit_lists.entrypoints import convert
 from credit_lists.service_layer import commands
 from credit_lists.service_layer.catalogs import Catalogs
@@ -63,11 +62,7 @@ class ListsServicer(pb_grpc.ListsServiceServicer):
         return convert.measure_to_pb(stored)
 
     async def ProposeEntry(self, request: pb.ProposeEntryRequest, context: Context) -> pb.Entry:
-        valid_until = (
-            request.valid_until.ToDatetime(tzinfo=dt.UTC)
-            if request.HasField("valid_until")
-            else None
-        )
+        valid_until = checked_moment_of(request, "valid_until")
         entry = await self.entries.propose(
             commands.Propose(
                 caller=convert.caller(request.caller),

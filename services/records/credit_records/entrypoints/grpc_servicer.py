@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +10,7 @@ from credit.records.v1 import records_pb2 as pb
 from credit.records.v1 import records_pb2_grpc as pb_grpc
 from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.grpc_errors import map_domain_errors
-from credit_common.messages import offset_of, token_for
+from credit_common.messages import checked_moment_of, offset_of, token_for
 from credit_records.entrypoints import convert
 from credit_records.service_layer import commands
 from credit_records.service_layer.catalog import Catalog
@@ -146,7 +145,7 @@ class RecordsServicer(pb_grpc.RecordsServiceServicer):
     async def ListSubjectRecords(
         self, request: pb.ListSubjectRecordsRequest, context: Context
     ) -> pb.ListSubjectRecordsResponse:
-        as_of = request.as_of.ToDatetime(tzinfo=dt.UTC) if request.HasField("as_of") else None
+        as_of = checked_moment_of(request, "as_of")
         views, nxt = await self.records.for_subject(
             commands.ListForSubject(
                 subject_id=_record_id(request.subject_id),
