@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from credit_common.ingest.readers import ParsedRow, TooLarge
+from credit_gateway.entrypoints.routes import bulk as bulk_route
 from e2e.conftest import Api
-from support import samples
+from support import samples, workbooks
 from support.processes import ServiceProcess
 
 CSV_TYPE = {"content-type": "text/csv"}
@@ -326,7 +330,7 @@ async def test_wrong_headers_types_and_sizes_are_clear_errors(records_api: Api) 
     reply = await records_api.http.post(
         "/v1/records/bulk", content=b"not a zip", headers={**headers, **XLSX_TYPE}
     )
-    assert reply.status_code == 422 and reply.json()["code"] == "invalid_header"
+    assert reply.status_code == 422 and reply.json()["code"] == "invalid_spreadsheet"
     huge = str(2 * 1024**3)
     reply = await records_api.http.post(
         "/v1/records/bulk", content=b"x", headers={**headers, **CSV_TYPE, "content-length": huge}
@@ -347,3 +351,126 @@ async def test_an_upload_while_the_records_service_is_away_is_told_so_and_stores
     )
     assert reply.status_code == 503, reply.text
     assert reply.json()["service"] == "records"
+
+
+LICENCES_BODY = workbooks.LICENCES.read_bytes()
+SHEET_BROKEN_AT_ROW = "the sheet breaks off here and cannot be read on"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"PK\x03\x04 not a zip after all", id="not_a_zip"),
+        pytest.param(workbooks.halved(LICENCES_BODY), id="file_cut_off"),
+        pytest.param(workbooks.licences_with(workbooks.SHEET, None), id="no_worksheet"),
+        pytest.param(
+            workbooks.licences_with(workbooks.WORKBOOK, workbooks.halved), id="workbook_xml_cut"
+        ),
+        pytest.param(
+            workbooks.licences_with(workbooks.SHEET, lambda xml: xml[:400]),
+            id="sheet_cut_in_header",
+        ),
+    ],
+)
+async def test_a_file_that_is_no_readable_spreadsheet_is_refused_and_stores_nothing(
+    loaded: Api, body: bytes
+) -> None:
+    """A broken workbook XML or a sheet cut before its header row was a 500."""
+    headers = {**(await writer(loaded)), **XLSX_TYPE}
+    reply = await loaded.http.post("/v1/records/bulk", content=body, headers=headers)
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"] == "application/problem+json"
+    problem = reply.json()
+    assert problem["code"] == "invalid_spreadsheet"
+    assert [e["field"] for e in problem["errors"]] == ["body"]
+    full = await loaded.http.post("/v1/records/bulk", content=LICENCES_BODY, headers=headers)
+    assert full.json()["unchanged"] == 0
+
+
+async def test_a_sheet_broken_part_way_keeps_the_rows_before_and_names_the_break(
+    loaded: Api,
+) -> None:
+    """A cell cut off in data row 100 was a 500 mid-stream; now rows 1-99 are stored as
+    usual (bar the sample's broken ones) and row 100 is rejected for the break."""
+    headers = {**(await writer(loaded)), **XLSX_TYPE}
+    body = workbooks.licences_with(workbooks.SHEET, workbooks.cut_in_data_row(100))
+    reply = await loaded.http.post("/v1/records/bulk", content=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    before = {row for row in broken("admin_licenses.xlsx") if row < 100}
+    assert {r["row"] for r in result["rejected"]} == before | {100}
+    [at_break] = [r for r in result["rejected"] if r["row"] == 100]
+    assert at_break["errors"][0]["message"].startswith(SHEET_BROKEN_AT_ROW)
+    assert result["accepted"] == 99 - len(before)
+    full = (
+        await loaded.http.post("/v1/records/bulk", content=LICENCES_BODY, headers=headers)
+    ).json()
+    assert full["unchanged"] == result["accepted"]
+    assert full["accepted"] == 200 - len(broken("admin_licenses.xlsx")) - result["accepted"]
+
+
+async def test_an_atomic_upload_of_a_sheet_broken_part_way_stores_nothing(loaded: Api) -> None:
+    headers = {**(await writer(loaded)), **XLSX_TYPE}
+    for body in (
+        workbooks.licences_with(workbooks.SHEET, workbooks.cut_in_data_row(100)),
+        workbooks.licences_with_a_corrupt_sheet_member(),
+    ):
+        reply = await loaded.http.post(
+            "/v1/records/bulk", params={"atomic": "true"}, content=body, headers=headers
+        )
+        assert reply.status_code == 200, reply.text
+        result = reply.json()
+        assert result["stored_nothing"] and result["accepted"] == 0
+        assert any(
+            e["message"].startswith(SHEET_BROKEN_AT_ROW)
+            for r in result["rejected"]
+            for e in r["errors"]
+        )
+    full = (
+        await loaded.http.post("/v1/records/bulk", content=LICENCES_BODY, headers=headers)
+    ).json()
+    assert full["unchanged"] == 0
+    assert full["accepted"] == 200 - len(broken("admin_licenses.xlsx"))
+
+
+async def test_a_long_sheet_broken_past_the_first_batch_keeps_the_rows_before(
+    loaded: Api,
+) -> None:
+    """The break comes while the stream to the records service is already open (the
+    gateway reads the sheet 1,000 rows at a time): the rows before it are stored."""
+    headers = {**(await writer(loaded)), **XLSX_TYPE}
+    whole = workbooks.many_licences(1200)
+    body = workbooks.licences_with(workbooks.SHEET, workbooks.cut_in_data_row(1100), whole)
+    reply = await loaded.http.post("/v1/records/bulk", content=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    assert result["accepted"] + result["rejected_count"] == 1100
+    assert max(r["row"] for r in result["rejected"]) == 1100
+    [at_break] = [r for r in result["rejected"] if r["row"] == 1100]
+    assert at_break["errors"][0]["message"].startswith(SHEET_BROKEN_AT_ROW)
+
+
+async def test_a_reader_failing_mid_stream_gets_its_answer_and_an_atomic_load_stores_nothing(
+    loaded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gRPC swallows an exception the reader raises once the stream is open and cancels
+    the call: the upload ended in a CancelledError instead of the reader's own answer.
+    The failure is injected at the reader's edge, after chunks have gone to the service."""
+    read_xlsx = bulk_route.read_xlsx
+
+    def failing(*args: Any, **kwargs: Any) -> Iterator[ParsedRow]:
+        yield from itertools.islice(read_xlsx(*args, **kwargs), 1100)
+        raise TooLarge(1234)
+
+    monkeypatch.setattr(bulk_route, "read_xlsx", failing)
+    monkeypatch.setattr(loaded.gateway.settings, "bulk_chunk_rows", 100)
+    headers = {**(await writer(loaded)), **XLSX_TYPE}
+    body = workbooks.many_licences(1200)
+    reply = await loaded.http.post(
+        "/v1/records/bulk", params={"atomic": "true"}, content=body, headers=headers
+    )
+    assert reply.status_code == 413, reply.text
+    assert reply.json()["code"] == "payload_too_large"
+    monkeypatch.setattr(bulk_route, "read_xlsx", read_xlsx)
+    again = (await loaded.http.post("/v1/records/bulk", content=body, headers=headers)).json()
+    assert again["unchanged"] == 0 and again["accepted"] > 0

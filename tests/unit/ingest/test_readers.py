@@ -10,7 +10,7 @@ import json
 import re
 import zipfile
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import openpyxl
@@ -22,12 +22,13 @@ from credit_common.ingest.readers import (
     HeaderError,
     ParsedRow,
     TooLarge,
+    UnreadableSpreadsheet,
     read_csv,
     read_ndjson,
     read_xlsx,
     spool_to_file,
 )
-from support import samples
+from support import samples, workbooks
 
 PENALTIES = samples.SAMPLES / "admin_penalties.csv"
 LICENSES = samples.SAMPLES / "admin_licenses.xlsx"
@@ -214,7 +215,7 @@ def test_a_workbook_with_a_wrong_header_or_sheet_raises(tmp_path: Path) -> None:
     path = make_workbook(tmp_path / "l.xlsx", [["XDR_SHXYM", "XK_WSH", "XK_JDRQ", "XK_FOO"]])
     with pytest.raises(HeaderError, match="XK_FOO"):
         list(read_xlsx(path))
-    with pytest.raises(HeaderError, match="no sheet named 'x'"):
+    with pytest.raises(UnreadableSpreadsheet, match="no sheet named 'x'"):
         list(read_xlsx(LICENSES, sheet="x"))
     with pytest.raises(HeaderError, match="empty"):
         list(read_xlsx(make_workbook(tmp_path / "e.xlsx", [])))
@@ -225,6 +226,60 @@ def test_a_file_that_is_not_a_workbook_raises(tmp_path: Path) -> None:
     path.write_bytes(PENALTIES.read_bytes())
     with pytest.raises(HeaderError, match=r"not a readable \.xlsx workbook"):
         list(read_xlsx(path))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(lambda: workbooks.halved(LICENSES.read_bytes()), id="file_cut_off"),
+        pytest.param(lambda: workbooks.licences_with(workbooks.SHEET, None), id="no_worksheet"),
+        pytest.param(
+            lambda: workbooks.licences_with(workbooks.WORKBOOK, workbooks.halved),
+            id="workbook_xml_cut",
+        ),
+        pytest.param(
+            lambda: workbooks.licences_with(workbooks.SHEET, lambda xml: xml[:400]),
+            id="sheet_cut_in_header",
+        ),
+    ],
+)
+def test_a_file_that_is_no_readable_workbook_raises_before_any_row(
+    tmp_path: Path, body: Callable[[], bytes]
+) -> None:
+    path = tmp_path / "upload.xlsx"
+    path.write_bytes(body())
+    with pytest.raises(UnreadableSpreadsheet):
+        next(read_xlsx(path))
+
+
+@pytest.mark.parametrize(
+    ("body", "read"),
+    [
+        pytest.param(
+            lambda: workbooks.licences_with(workbooks.SHEET, workbooks.cut_in_data_row(100)),
+            99,
+            id="cell_cut",
+        ),
+        pytest.param(
+            lambda: workbooks.licences_with(workbooks.SHEET, workbooks.halved), 100, id="xml_cut"
+        ),
+        pytest.param(workbooks.licences_with_a_corrupt_sheet_member, None, id="corrupt_member"),
+    ],
+)
+def test_a_sheet_broken_part_way_ends_with_an_error_row_after_the_rows_before(
+    tmp_path: Path, body: Callable[[], bytes], read: int | None
+) -> None:
+    """The parser's error (ParseError, zlib.error, BadZipFile...) came out of the reader
+    in the middle of an upload: a 500 once the stream to the records service was open."""
+    path = tmp_path / "upload.xlsx"
+    path.write_bytes(body())
+    rows = list(read_xlsx(path))
+    *before, last = rows
+    assert [r.number for r in rows] == list(range(1, len(rows) + 1))
+    assert 0 < len(before) < 200 and (read is None or len(before) == read)
+    assert all(r.row is not None for r in before)
+    assert last.row is None and len(last.errors) == 1
+    assert last.errors[0].startswith("the sheet breaks off here and cannot be read on")
 
 
 def test_a_workbook_spooled_under_another_suffix_still_reads(tmp_path: Path) -> None:

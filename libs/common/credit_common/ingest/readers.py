@@ -7,7 +7,8 @@ the size: only the current chunk, the rows parsed from it and at most one unfini
 record are held.
 
 A file that cannot be read as a table at all (wrong header, no header, not a workbook)
-raises :class:`HeaderError` before any row. Values are only parsed and mapped here
+raises :class:`HeaderError` before any row; a spreadsheet whose sheet breaks off after its
+header ends with an error row at the break instead. Values are only parsed and mapped here
 (:mod:`credit_common.ingest.fieldmap`); schema validation is the records service's job.
 """
 
@@ -20,11 +21,11 @@ import csv
 import json
 import os
 import tempfile
-import zipfile
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from credit_common.ingest.fieldmap import (
     ROW_FIELDS,
@@ -62,6 +63,11 @@ class IngestError(Exception):
 
 class HeaderError(IngestError):
     """The header row is missing or wrong (or the file is not a readable table)."""
+
+
+class UnreadableSpreadsheet(HeaderError):
+    """The upload cannot be read as an .xlsx spreadsheet at all: not a zip, a part missing
+    or broken, or a sheet that breaks off before its header row."""
 
 
 class TooLarge(IngestError):
@@ -605,35 +611,58 @@ def read_xlsx(
     become text. Empty rows (before the header too) are skipped and NOT counted, so
     ``number`` is the row's place among the non-empty data rows. A value beyond the
     header's columns is an error for its row. Raises :class:`HeaderError` (before any row)
-    for a bad header, a missing sheet or a file that is not a workbook.
+    for a bad header, and :class:`UnreadableSpreadsheet` for a missing sheet or a file
+    that is not a workbook. A sheet that breaks off after its header (cut XML, a corrupt
+    zip member) ends with one error row in place of the first row that could not be
+    read: the rows before it stand, as they would had the file simply ended there.
 
     Synchronous, since openpyxl needs a file: spool the upload first
     (:func:`spool_to_file`) and iterate in a worker thread from async code.
     """
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
     with open(path, "rb") as handle:  # a file object: openpyxl then ignores the suffix
         try:
             workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
-            raise HeaderError([f"not a readable .xlsx workbook: {exc}"]) from exc
+        except Exception as exc:  # openpyxl parses the untrusted bytes: any failure is theirs
+            raise UnreadableSpreadsheet([f"not a readable .xlsx workbook: {exc}"]) from exc
         try:
             if sheet is None:
                 if not workbook.worksheets:
-                    raise HeaderError(["the workbook has no sheet"])
+                    raise UnreadableSpreadsheet(["the workbook has no sheet"])
                 worksheet = workbook.worksheets[0]
             elif sheet in workbook.sheetnames:
                 worksheet = workbook[sheet]
             else:
-                raise HeaderError(
+                raise UnreadableSpreadsheet(
                     [f"no sheet named {sheet!r} (sheets: {', '.join(workbook.sheetnames)})"]
                 )
             # the stored dimensions are often wrong in exported files: read every cell
             worksheet.reset_dimensions()
-            yield from _xlsx_rows(worksheet.iter_rows(values_only=True), item_code, detected)
+            yield from _xlsx_rows(_sheet_values(worksheet), item_code, detected)
         finally:
             workbook.close()
+
+
+class _SheetBreak(Exception):
+    """openpyxl could not read the sheet on: its XML or its zip member is broken."""
+
+
+def _sheet_values(worksheet: Any) -> Iterator[tuple[object, ...]]:
+    """The sheet's rows of values, openpyxl's failures raised as :class:`_SheetBreak`, so
+    that a broken file is told apart from a failure of ours."""
+    rows = worksheet.iter_rows(values_only=True)
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # openpyxl parses the untrusted bytes: any failure is theirs
+            raise _SheetBreak(str(exc) or type(exc).__name__) from exc
+        yield values
+
+
+_SHEET_BREAKS = "the sheet breaks off here and cannot be read on; no row from here on was read"
 
 
 def _blank(value: object) -> bool:
@@ -643,56 +672,61 @@ def _blank(value: object) -> bool:
 def _xlsx_rows(
     rows: Iterator[tuple[object, ...]], item_code: str | None, detected: Detected | None = None
 ) -> Iterator[ParsedRow]:
-    header: list[str] | None = None
-    for values in rows:
-        if all(_blank(v) for v in values):
-            continue
-        header = [normalise_header(v) for v in values]
-        break
-    if header is None:
-        raise HeaderError(["the sheet is empty: no header row"])
-    while header and not header[-1]:
-        header.pop()
+    try:
+        header = _xlsx_header(rows)
+    except _SheetBreak as exc:
+        raise UnreadableSpreadsheet([f"the sheet cannot be read: {exc}"]) from exc
     item = item_code or detect_item(header)
     if item is None:
-        raise HeaderError(
-            [
-                "cannot tell the catalog item from the header (no CF_* or XK_* columns): name the item"
-            ]
-        )
+        raise HeaderError([_UNKNOWN_ITEM])
     problems = check_header(item, header)
     if problems:
         raise HeaderError(problems)
     if detected is not None:
         detected.item_code = item
     plan = ColumnPlan(item, header)
-    width = len(header)
     number = 0
+    try:
+        for values in rows:
+            if all(_blank(v) for v in values):
+                continue
+            number += 1
+            yield _xlsx_row(plan, len(header), number, values)
+    except _SheetBreak as exc:
+        yield ParsedRow(number + 1, None, [f"{_SHEET_BREAKS} ({exc})"])
+
+
+def _xlsx_header(rows: Iterator[tuple[object, ...]]) -> list[str]:
+    """The first non-empty row's names, blank ones at its end left out."""
     for values in rows:
         if all(_blank(v) for v in values):
             continue
-        number += 1
-        cells: Sequence[object] = values
-        if len(values) != width:
-            if len(values) > width:
-                beyond = [i + 1 for i in range(width, len(values)) if not _blank(values[i])]
-                if beyond:
-                    yield ParsedRow(
-                        number,
-                        None,
-                        [
-                            f"a value in column {', '.join(map(str, beyond))}, beyond the "
-                            f"header's {width} columns"
-                        ],
-                    )
-                    continue
-                cells = values[:width]
-            else:
-                cells = (*values, *([None] * (width - len(values))))
-        if plan.unnamed and any(not _blank(cells[i]) for i in plan.unnamed):
-            yield ParsedRow(number, None, [_unnamed_error(cells, plan.unnamed)])
-            continue
-        yield ParsedRow(number, plan.map_values(cells), [])
+        header = [normalise_header(v) for v in values]
+        while header and not header[-1]:
+            header.pop()
+        return header
+    raise HeaderError(["the sheet is empty: no header row"])
+
+
+def _xlsx_row(plan: ColumnPlan, width: int, number: int, values: tuple[object, ...]) -> ParsedRow:
+    cells: Sequence[object] = values
+    if len(values) > width:
+        beyond = [i + 1 for i in range(width, len(values)) if not _blank(values[i])]
+        if beyond:
+            return ParsedRow(
+                number,
+                None,
+                [
+                    f"a value in column {', '.join(map(str, beyond))}, beyond the "
+                    f"header's {width} columns"
+                ],
+            )
+        cells = values[:width]
+    elif len(values) < width:
+        cells = (*values, *([None] * (width - len(values))))
+    if plan.unnamed and any(not _blank(cells[i]) for i in plan.unnamed):
+        return ParsedRow(number, None, [_unnamed_error(cells, plan.unnamed)])
+    return ParsedRow(number, plan.map_values(cells), [])
 
 
 # --- spooling -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -17,13 +18,16 @@ from credit.records.v1 import records_pb2 as rec
 from credit_common.ingest.readers import (
     Detected,
     HeaderError,
+    IngestError,
     ParsedRow,
     TooLarge,
+    UnreadableSpreadsheet,
     read_csv,
     read_ndjson,
     read_xlsx,
     spool_to_file,
 )
+from credit_gateway.adapters.backends import RecordsClient
 from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.deps import GatewayDep, require
@@ -64,6 +68,38 @@ async def _in_thread(rows: Iterator[ParsedRow], batch: int = 1000) -> AsyncItera
             yield parsed
 
 
+async def _ingest(
+    records: RecordsClient, messages: AsyncIterator[rec.IngestRecordsRequest]
+) -> rec.IngestRecordsResponse:
+    """Streams the messages to the records service. gRPC swallows an exception raised
+    while it reads them and cancels the call instead (so an atomic load stores nothing):
+    that exception is raised here in place of the cancellation, so that a reader failing
+    mid-stream gets the answer it would have got before the stream opened."""
+    failed: list[Exception] = []
+
+    async def watched() -> AsyncIterator[rec.IngestRecordsRequest]:
+        try:
+            async for message in messages:
+                yield message
+        except Exception as error:
+            failed.append(error)
+            raise
+
+    try:
+        return await records.ingest(watched())
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if failed and not (task is not None and task.cancelling()):
+            raise failed[0] from None
+        raise
+
+
+def _unreadable(error: IngestError, code: str, detail: str, field: str) -> Problem:
+    """A 422 for an upload that cannot be read as rows, each of the reader's problems
+    named under `field`."""
+    return Problem(422, code, detail, [{"field": field, "message": p} for p in error.problems])
+
+
 def _ingest_row(parsed: ParsedRow, item_code: str) -> rec.IngestRow:
     if parsed.row is None:
         return rec.IngestRow(
@@ -90,7 +126,10 @@ def _ingest_row(parsed: ParsedRow, item_code: str) -> rec.IngestRow:
     responses={
         413: {"description": "payload_too_large"},
         415: {"description": "unsupported_media_type"},
-        422: {"description": "invalid_header, item_required or empty_upload"},
+        422: {
+            "description": "invalid_header, invalid_spreadsheet (an .xlsx upload that is not"
+            " a readable workbook), item_required or empty_upload"
+        },
     },
 )
 async def bulk(
@@ -136,15 +175,7 @@ async def bulk(
                 "unsupported_media_type",
                 "send application/x-ndjson, text/csv or an .xlsx spreadsheet",
             )
-        try:
-            first = await anext(rows, None)
-        except HeaderError as error:
-            raise Problem(
-                422,
-                "invalid_header",
-                "the header row is not what the item needs",
-                [{"field": "header", "message": p} for p in error.problems],
-            ) from error
+        first = await anext(rows, None)
         if first is None:
             raise Problem(
                 422,
@@ -171,7 +202,18 @@ async def bulk(
             if batch:
                 yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
 
-        reply = await gateway.records.ingest(messages())
+        reply = await _ingest(gateway.records, messages())
+    except UnreadableSpreadsheet as error:
+        raise _unreadable(
+            error,
+            "invalid_spreadsheet",
+            "the upload cannot be read as an .xlsx spreadsheet",
+            "body",
+        ) from error
+    except HeaderError as error:
+        raise _unreadable(
+            error, "invalid_header", "the header row is not what the item needs", "header"
+        ) from error
     except TooLarge as error:
         raise Problem(
             413, "payload_too_large", f"the upload exceeds {error.limit_bytes} bytes"
