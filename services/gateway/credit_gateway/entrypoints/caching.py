@@ -127,6 +127,8 @@ def changes_by_time(
     now = dt.datetime.now(dt.UTC)
     moments: list[dt.datetime] = []
     for last_day in publicity_ends:  # public through its last day, China time
+        if last_day >= dt.date.max:  # public for good (a licence valid until 9999-12-31)
+            continue
         moments.append(
             dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=CHINA)
         )
