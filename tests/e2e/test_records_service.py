@@ -629,3 +629,58 @@ async def test_records_stored_together_come_back_exactly_as_given(records_app: R
             "market_regulation",
             nasty,
         )
+
+
+async def test_a_bulk_row_whose_json_escapes_a_lone_surrogate_is_rejected_on_its_own(
+    records_process: ServiceProcess, registry_process: ServiceProcess
+) -> None:
+    """`"\\ud800"` in a row's JSON text decodes to no text (its content hash, the database
+    and protobuf all fail on it): sent straight over gRPC, it failed the whole stream as
+    INTERNAL; now that row is rejected with the field named and the others are stored."""
+    code = await register(registry_process)
+    caller = records_pb2.Caller(client_id="cl_market", department="market_regulation")
+    decided = (utcnow().date() - dt.timedelta(days=1)).isoformat()
+
+    def row(number: int, fields_json: str) -> records_pb2.IngestRow:
+        return records_pb2.IngestRow(
+            row=number,
+            subject_code=code,
+            item_code="admin_penalty",
+            source_ref=f"某监罚〔2026〕{number}号",
+            decided_on=decided,
+            fields_json=fields_json,
+        )
+
+    good = json.dumps(penalty(), ensure_ascii=False)
+    escaped = json.dumps(penalty(violation_facts="超\ud800范围"))  # ASCII: the escape
+    named = json.dumps({**penalty(), "坏\udfff": "x"})
+
+    async def messages() -> Any:
+        yield records_pb2.IngestRecordsRequest(options=records_pb2.IngestOptions(caller=caller))
+        rows = [row(1, good), row(2, escaped), row(3, named), row(4, good.replace("警告", "罚款"))]
+        yield records_pb2.IngestRecordsRequest(rows=records_pb2.IngestRows(rows=rows))
+
+    async with grpc.aio.insecure_channel(records_process.address) as channel:
+        reply = await records_pb2_grpc.RecordsServiceStub(channel).IngestRecords(
+            messages(), timeout=20
+        )
+    assert reply.accepted == 2, reply
+    rejected = {r.row: [e.field for e in r.errors] for r in reply.rejected}
+    assert rejected[2][0] == "fields.violation_facts"
+    assert rejected[3][0] == "fields.坏\\udfff"
+
+
+def test_copy_text_of_a_moment_is_its_own_even_an_hour_apart_in_summer_time() -> None:
+    """Two moments an hour apart at a summer-time change compare equal (fold 0 and 1):
+    only UTC moments, which never do, are remembered."""
+    from zoneinfo import ZoneInfo
+
+    from credit_records.adapters.repository import _moment
+
+    zone = ZoneInfo("America/New_York")
+    first = dt.datetime(2026, 11, 1, 1, 30, tzinfo=zone)
+    second = first.replace(fold=1)
+    assert _moment(first) == "2026-11-01T01:30:00-04:00"
+    assert _moment(second) == "2026-11-01T01:30:00-05:00"
+    now = utcnow()
+    assert _moment(now) == now.isoformat() and _moment(None) == "\\N"

@@ -64,6 +64,46 @@ def nul_violations(fields: dict[str, Any], fields_json: str | None = None) -> li
     return found
 
 
+LONE_SURROGATE = "a lone surrogate (\\ud800-\\udfff), which is no text"
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def surrogate_violations(
+    fields: dict[str, Any], fields_json: str | None = None
+) -> list[FieldViolation]:
+    """Each text in the fields (a key, a value) holding a lone surrogate: JSON text may
+    escape one (``"\\ud800"``), which decodes to a str no UTF-8 can carry (the content
+    hash, the database and protobuf all fail on it). Given the JSON text the fields were
+    read from, a text without such an escape is passed at once."""
+    if fields_json is not None and "\\ud" not in fields_json and "\\uD" not in fields_json:
+        return []
+    found: list[FieldViolation] = []
+    for path, value in _nodes(fields, "fields"):
+        if isinstance(value, str) and not _is_text(value):
+            found.append(
+                FieldViolation(
+                    path.encode(errors="backslashreplace").decode(), f"holds {LONE_SURROGATE}"
+                )
+            )
+        elif isinstance(value, dict):
+            found += [
+                FieldViolation(
+                    f"{path}.{key}".encode(errors="backslashreplace").decode(),
+                    f"the name holds {LONE_SURROGATE}",
+                )
+                for key in value
+                if not _is_text(key)
+            ]
+    return found
+
+
 def _finite(value: Any) -> bool:
     """Whether a value is no number, or one a double holds."""
     if isinstance(value, float):
@@ -167,6 +207,7 @@ async def check_row(
         problems.append(FieldViolation("fields", "an object"))
     else:
         problems += nul_violations(fields, fields_json)
+        problems += surrogate_violations(fields, fields_json)
         problems += non_finite_violations(fields, fields_json)
         problems += [
             FieldViolation(f"fields.{name}" if not name.startswith("fields") else name, message)
