@@ -302,12 +302,18 @@ def refused_value(error: BaseException) -> str | None:
     range, a NUL, which psycopg refuses before sending). The caller's input, not a fault of
     the service: the callers' own checks should have said so, and this answers for any they
     lack (the statement failed, so its transaction stores nothing)."""
-    if not isinstance(error, sa_exc.DataError):
+    import psycopg
+
+    if isinstance(error, sa_exc.DataError):
+        original: BaseException | None = error.orig
+    elif isinstance(error, psycopg.DataError):  # a COPY runs on psycopg's own connection
+        original = error
+    else:
         return None
-    original = error.orig
     diag = getattr(original, "diag", None)
     said = getattr(diag, "message_primary", None) if diag is not None else None
-    return str(said or original).strip().splitlines()[0]
+    lines = str(said or original).strip().splitlines()
+    return lines[0] if lines else "a value of the wrong form or range"
 
 
 def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:
