@@ -149,7 +149,8 @@ _TOO_DEEP = f"the line is nested deeper than {MAX_NESTING} levels"
 _LONE_SURROGATE = "the line holds a lone surrogate, which is not text"
 
 
-def _is_text(value: str) -> bool:
+def is_text(value: str) -> bool:
+    """Whether a str is Unicode text: UTF-8 can carry it (a lone surrogate it cannot)."""
     try:
         value.encode()
     except UnicodeEncodeError:
@@ -161,7 +162,7 @@ def _unfit(value: object, depth: int) -> str | None:
     """Why a decoded value cannot be sent on, if it cannot: nesting past MAX_NESTING, or a
     lone surrogate in a text or a name (UTF-8, and so protobuf, has no way to carry one)."""
     if isinstance(value, str):
-        return None if _is_text(value) else _LONE_SURROGATE
+        return None if is_text(value) else _LONE_SURROGATE
     if not isinstance(value, dict | list):
         return None
     if depth > MAX_NESTING:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from credit_common.errors import FieldViolation
+from credit_common.ingest.readers import is_text
 from credit_common.messages import NOT_FINITE
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
@@ -67,14 +68,6 @@ def nul_violations(fields: dict[str, Any], fields_json: str | None = None) -> li
 LONE_SURROGATE = "a lone surrogate (\\ud800-\\udfff), which is no text"
 
 
-def _is_text(value: str) -> bool:
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def surrogate_violations(
     fields: dict[str, Any], fields_json: str | None = None
 ) -> list[FieldViolation]:
@@ -86,7 +79,7 @@ def surrogate_violations(
         return []
     found: list[FieldViolation] = []
     for path, value in _nodes(fields, "fields"):
-        if isinstance(value, str) and not _is_text(value):
+        if isinstance(value, str) and not is_text(value):
             found.append(
                 FieldViolation(
                     path.encode(errors="backslashreplace").decode(), f"holds {LONE_SURROGATE}"
@@ -99,7 +92,7 @@ def surrogate_violations(
                     f"the name holds {LONE_SURROGATE}",
                 )
                 for key in value
-                if not _is_text(key)
+                if not is_text(key)
             ]
     return found
 
