@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,35 +34,46 @@ class Checked:
 NUL = "a NUL character, which cannot be stored"
 
 
+def _shown(path: str) -> str:
+    """A path as a violation can name it: a NUL as `\\0`, a lone surrogate as its escape."""
+    return path.replace("\x00", "\\0").encode(errors="backslashreplace").decode()
+
+
 def _nodes(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    """Each value in decoded JSON with its path (`fields.kinds.0`, a NUL in a name shown as
-    `\\0`), objects and arrays too."""
+    """Each value in decoded JSON with its path (`fields.kinds.0`), objects and arrays too."""
     yield path, value
     if isinstance(value, dict):
         for key, inner in value.items():
-            yield from _nodes(inner, f"{path}.{key}".replace("\x00", "\\0"))
+            yield from _nodes(inner, f"{path}.{key}")
     elif isinstance(value, list):
         for i, inner in enumerate(value):
             yield from _nodes(inner, f"{path}.{i}")
 
 
-def nul_violations(fields: dict[str, Any], fields_json: str | None = None) -> list[FieldViolation]:
-    """Each text in the fields (a key, a value, at any depth) holding a NUL character:
-    PostgreSQL can store none, in text or in jsonb. Given the JSON text the fields were
-    read from, a text without an escaped NUL is passed at once (JSON has no raw NUL)."""
-    if fields_json is not None and "\\u0000" not in fields_json:
-        return []
+def _text_violations(
+    fields: dict[str, Any], wrong: Callable[[str], bool], what: str
+) -> list[FieldViolation]:
+    """Each text in the fields (a value, or a name, at any depth) that is `wrong`."""
     found: list[FieldViolation] = []
     for path, value in _nodes(fields, "fields"):
-        if isinstance(value, str) and "\x00" in value:
-            found.append(FieldViolation(path, f"holds {NUL}"))
+        if isinstance(value, str) and wrong(value):
+            found.append(FieldViolation(_shown(path), f"holds {what}"))
         elif isinstance(value, dict):
             found += [
-                FieldViolation(f"{path}.{key}".replace("\x00", "\\0"), f"the name holds {NUL}")
+                FieldViolation(_shown(f"{path}.{key}"), f"the name holds {what}")
                 for key in value
-                if "\x00" in key
+                if wrong(key)
             ]
     return found
+
+
+def nul_violations(fields: dict[str, Any], fields_json: str | None = None) -> list[FieldViolation]:
+    """Each text in the fields holding a NUL character: PostgreSQL can store none, in text
+    or in jsonb. Given the JSON text the fields were read from, a text without an escaped
+    NUL is passed at once (JSON has no raw NUL)."""
+    if fields_json is not None and "\\u0000" not in fields_json:
+        return []
+    return _text_violations(fields, lambda text: "\x00" in text, NUL)
 
 
 LONE_SURROGATE = "a lone surrogate (\\ud800-\\udfff), which is no text"
@@ -71,30 +82,13 @@ LONE_SURROGATE = "a lone surrogate (\\ud800-\\udfff), which is no text"
 def surrogate_violations(
     fields: dict[str, Any], fields_json: str | None = None
 ) -> list[FieldViolation]:
-    """Each text in the fields (a key, a value) holding a lone surrogate: JSON text may
-    escape one (``"\\ud800"``), which decodes to a str no UTF-8 can carry (the content
-    hash, the database and protobuf all fail on it). Given the JSON text the fields were
-    read from, a text without such an escape is passed at once."""
+    """Each text in the fields holding a lone surrogate: JSON text may escape one
+    (``"\\ud800"``), which decodes to a str no UTF-8 can carry (the content hash, the
+    database and protobuf all fail on it). Given the JSON text the fields were read from,
+    a text without such an escape is passed at once."""
     if fields_json is not None and "\\ud" not in fields_json and "\\uD" not in fields_json:
         return []
-    found: list[FieldViolation] = []
-    for path, value in _nodes(fields, "fields"):
-        if isinstance(value, str) and not is_text(value):
-            found.append(
-                FieldViolation(
-                    path.encode(errors="backslashreplace").decode(), f"holds {LONE_SURROGATE}"
-                )
-            )
-        elif isinstance(value, dict):
-            found += [
-                FieldViolation(
-                    f"{path}.{key}".encode(errors="backslashreplace").decode(),
-                    f"the name holds {LONE_SURROGATE}",
-                )
-                for key in value
-                if not is_text(key)
-            ]
-    return found
+    return _text_violations(fields, lambda text: not is_text(text), LONE_SURROGATE)
 
 
 def _finite(value: Any) -> bool:
@@ -120,7 +114,7 @@ def non_finite_violations(
     if fields_json is not None and "NaN" not in fields_json and "Infinity" not in fields_json:
         return []
     return [
-        FieldViolation(path, NOT_FINITE)
+        FieldViolation(_shown(path), NOT_FINITE)
         for path, value in _nodes(fields, "fields")
         if not _finite(value)
     ]
