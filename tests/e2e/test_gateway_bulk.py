@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from credit_common.ingest.readers import ParsedRow, TooLarge
-from credit_gateway.entrypoints.routes import bulk as bulk_route
-from e2e.conftest import Api
+from e2e.conftest import Api, gateway_settings, open_api
 from support import samples, workbooks
 from support.processes import ServiceProcess
 
@@ -450,27 +448,75 @@ async def test_a_long_sheet_broken_past_the_first_batch_keeps_the_rows_before(
     assert at_break["errors"][0]["message"].startswith(SHEET_BROKEN_AT_ROW)
 
 
-async def test_a_reader_failing_mid_stream_gets_its_answer_and_an_atomic_load_stores_nothing(
-    loaded: Api, monkeypatch: pytest.MonkeyPatch
+PENALTIES = (samples.SAMPLES / "admin_penalties.csv").read_bytes()
+# A body limit the penalty CSV passes at row 220 (of 300), well past the 64 KiB the CSV
+# reader takes in before its first row.
+CAP = len(b"".join(PENALTIES.splitlines(keepends=True)[:221]))
+
+
+@pytest.fixture
+async def capped(
+    loaded: Api,
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """A second gateway before the same services: bulk bodies capped at CAP bytes, rows
+    sent on 40 at a time (so chunks are stored before the cap is reached)."""
+    var_dir = tmp_path / "capped"
+    var_dir.mkdir()
+    settings = gateway_settings(
+        make_database_url("gwcap"),
+        registry_process.address,
+        var_dir,
+        records_address=records_process.address,
+        bulk_max_bytes=CAP,
+        bulk_chunk_rows=40,
+    )
+    api, close = await open_api(settings)
+    yield api
+    await close()  # type: ignore[misc]
+
+
+async def streamed(body: bytes, piece: int = 1024) -> AsyncIterator[bytes]:
+    """The body in pieces, with no Content-Length: the cap is found only as it arrives."""
+    for start in range(0, len(body), piece):
+        yield body[start : start + piece]
+
+
+async def test_a_load_past_the_body_limit_answers_413_saying_what_it_stored(
+    capped: Api, loaded: Api
 ) -> None:
-    """gRPC swallows an exception the reader raises once the stream is open and cancels
-    the call: the upload ended in a CancelledError instead of the reader's own answer.
-    The failure is injected at the reader's edge, after chunks have gone to the service."""
-    read_xlsx = bulk_route.read_xlsx
+    """Rows are independent: those read before the limit are stored, and the 413 tells
+    which and how many, so that the rest can be sent and nothing is stored twice."""
+    headers = {**(await writer(capped)), **CSV_TYPE}
+    reply = await capped.http.post("/v1/records/bulk", content=streamed(PENALTIES), headers=headers)
+    assert reply.status_code == 413, reply.text
+    cut = reply.json()
+    assert cut["code"] == "payload_too_large" and cut["stored_nothing"] is False
+    assert 150 < cut["rows_read"] < 221 and f"row {cut['rows_read']}" in cut["detail"]
+    rejected = {r["row"] for r in cut["rejected"]}
+    assert rejected == {row for row in broken("admin_penalties.csv") if row <= cut["rows_read"]}
+    assert cut["accepted"] > 0 and cut["unchanged"] == 0 and cut["rejected_count"] == len(rejected)
+    headers = {**(await writer(loaded)), **CSV_TYPE}
+    full = (await loaded.http.post("/v1/records/bulk", content=PENALTIES, headers=headers)).json()
+    assert full["unchanged"] == cut["accepted"]
+    assert full["accepted"] + cut["accepted"] == 300 - len(broken("admin_penalties.csv"))
 
-    def failing(*args: Any, **kwargs: Any) -> Iterator[ParsedRow]:
-        yield from itertools.islice(read_xlsx(*args, **kwargs), 1100)
-        raise TooLarge(1234)
 
-    monkeypatch.setattr(bulk_route, "read_xlsx", failing)
-    monkeypatch.setattr(loaded.gateway.settings, "bulk_chunk_rows", 100)
-    headers = {**(await writer(loaded)), **XLSX_TYPE}
-    body = workbooks.many_licences(1200)
-    reply = await loaded.http.post(
-        "/v1/records/bulk", params={"atomic": "true"}, content=body, headers=headers
+async def test_an_atomic_load_past_the_body_limit_stores_nothing(capped: Api, loaded: Api) -> None:
+    """gRPC swallows the limit's error raised once the stream is open and cancels the
+    call: the caller still gets the 413, and the chunks already sent are not stored."""
+    lines = PENALTIES.splitlines(keepends=True)
+    wrong = broken("admin_penalties.csv")
+    clean = b"".join(line for row, line in enumerate(lines) if row not in wrong)
+    headers = {**(await writer(capped)), **CSV_TYPE}
+    reply = await capped.http.post(
+        "/v1/records/bulk", params={"atomic": "true"}, content=streamed(clean), headers=headers
     )
     assert reply.status_code == 413, reply.text
-    assert reply.json()["code"] == "payload_too_large"
-    monkeypatch.setattr(bulk_route, "read_xlsx", read_xlsx)
-    again = (await loaded.http.post("/v1/records/bulk", content=body, headers=headers)).json()
-    assert again["unchanged"] == 0 and again["accepted"] > 0
+    assert reply.json()["code"] == "payload_too_large" and reply.json()["stored_nothing"] is True
+    headers = {**(await writer(loaded)), **CSV_TYPE}
+    again = (await loaded.http.post("/v1/records/bulk", content=clean, headers=headers)).json()
+    assert again["unchanged"] == 0 and again["accepted"] == 300 - len(wrong)

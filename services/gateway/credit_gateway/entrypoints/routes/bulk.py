@@ -124,7 +124,12 @@ def _ingest_row(parsed: ParsedRow, item_code: str) -> rec.IngestRow:
     response_model=schemas.BulkResult,
     openapi_extra={"requestBody": BODY},
     responses={
-        413: {"description": "payload_too_large"},
+        413: {
+            "description": "payload_too_large, with `stored_nothing`; when it is false (the"
+            " limit was passed after rows were stored, never with `atomic`), also `rows_read`"
+            " and the result's `accepted`, `unchanged`, `rejected_count` and `rejected` for"
+            " the rows up to it"
+        },
         415: {"description": "unsupported_media_type"},
         422: {
             "description": "invalid_header, invalid_spreadsheet (an .xlsx upload that is not"
@@ -185,6 +190,8 @@ async def bulk(
             )
         item = detected.item_code or item_code
         chunk_rows = gateway.settings.bulk_chunk_rows
+        read = [first.number]  # the last row read
+        cut: list[Problem] = []  # the body's limit, reached once rows were stored
 
         async def messages() -> AsyncIterator[rec.IngestRecordsRequest]:
             yield rec.IngestRecordsRequest(
@@ -194,15 +201,26 @@ async def bulk(
                 )
             )
             batch = [_ingest_row(first, item)]
-            async for parsed in rows:
-                batch.append(_ingest_row(parsed, item))
-                if len(batch) >= chunk_rows:
-                    yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
-                    batch = []
+            try:
+                async for parsed in rows:
+                    read[0] = parsed.number
+                    batch.append(_ingest_row(parsed, item))
+                    if len(batch) >= chunk_rows:
+                        yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
+                        batch = []
+            except Problem as error:
+                # An atomic load is cancelled (it stores nothing); the independent rows
+                # of any other are stored up to the last one read whole, and the answer
+                # says so.
+                if atomic or error.status != 413:
+                    raise
+                cut.append(error)
             if batch:
                 yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
 
         reply = await _ingest(gateway.records, messages())
+        if cut:
+            raise _cut_short(reply, read[0], gateway.settings.bulk_max_bytes) from cut[0]
     except UnreadableSpreadsheet as error:
         raise _unreadable(
             error,
@@ -216,12 +234,23 @@ async def bulk(
         ) from error
     except TooLarge as error:
         raise Problem(
-            413, "payload_too_large", f"the upload exceeds {error.limit_bytes} bytes"
+            413,
+            "payload_too_large",
+            f"the upload exceeds {error.limit_bytes} bytes",
+            stored_nothing=True,
         ) from error
+    except Problem as error:
+        if error.status == 413 and not error.extra:
+            error.extra["stored_nothing"] = True
+        raise
     finally:
         if spooled is not None:
             with contextlib.suppress(OSError):
                 spooled.unlink()
+    return _result(reply)
+
+
+def _result(reply: rec.IngestRecordsResponse) -> schemas.BulkResult:
     return schemas.BulkResult(
         accepted=reply.accepted,
         unchanged=reply.unchanged,
@@ -235,4 +264,20 @@ async def bulk(
             )
             for r in reply.rejected
         ],
+    )
+
+
+def _cut_short(reply: rec.IngestRecordsResponse, last_row: int, limit: int) -> Problem:
+    """A 413 for a load whose body passed the limit after some of its independent rows
+    were stored: it tells what was stored, up to which row, as the 200 answer would."""
+    result = _result(reply)
+    return Problem(
+        413,
+        "payload_too_large",
+        f"the upload exceeds {limit} bytes. Rows are independent: those up to row"
+        f" {last_row} were read and are answered here ({result.accepted} stored,"
+        f" {result.unchanged} unchanged, {result.rejected_count} rejected); the rest was"
+        " not read. Send the rest; a row sent again answers unchanged.",
+        rows_read=last_row,
+        **result.model_dump(mode="json"),
     )
