@@ -27,13 +27,9 @@ from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.catalog import Level
 from credit_records.domain.publicity import window_for
 from credit_records.domain.records import RecordView, StoredRecord, Version, china_date, view
+from credit_records.domain.values import non_finite_violations, nul_violations
 from credit_records.service_layer import commands
-from credit_records.service_layer.checks import (
-    check_row,
-    new_record,
-    non_finite_violations,
-    nul_violations,
-)
+from credit_records.service_layer.checks import check_row, new_record
 
 MAX_PAGE = 500
 
