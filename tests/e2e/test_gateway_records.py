@@ -257,3 +257,59 @@ async def test_catalog_windows_past_a_hundred_years_are_refused(records_api: Api
             assert [e["field"] for e in reply.json()["errors"]] == [field]
     items = (await api.http.get("/v1/catalog/items")).json()["items"]
     assert "endless_award" not in {i["item_code"] for i in items}
+
+
+async def test_a_severity_longer_than_records_keep_is_refused_by_name(records_api: Api) -> None:
+    """A record keeps its severity (it chooses a by_severity window) in 16 characters. An
+    item whose schema let a longer one through stored it on SQLite and was a 500, later
+    an unnamed `invalid_value`, on PostgreSQL; a catalog rule naming a longer one could
+    never be met."""
+    api = records_api
+    code, market, _ = await setup(api)
+    admin = await api.admin_headers()
+    body = {
+        "item_code": "quality_notice",
+        "name": "质量抽检通报",
+        "category": "行政检查",
+        "nature": "negative",
+        "disclosure": "public",
+        "source_departments": ["market_regulation"],
+        "fields": {"type": "object", "properties": {"severity": {"type": "string"}}},
+    }
+    long_rule = {
+        "kind": "by_severity",
+        "by_severity": {"情节特别严重且造成社会影响特别恶劣的": {"max_months": 12}},
+    }
+    reply = await api.http.post(
+        "/v1/catalog/items", json={**body, "publicity": long_rule}, headers=admin
+    )
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == [
+        "publicity.by_severity.情节特别严重且造成社会影响特别恶劣的"
+    ]
+    reply = await api.http.post("/v1/catalog/items", json=body, headers=admin)
+    assert reply.status_code == 201, reply.text
+    decided = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    record = {"subject_code": code, "item_code": "quality_notice", "decided_on": decided}
+    too_long = "情节严重，社会影响恶劣，依法从重处罚"
+    reply = await api.http.post(
+        "/v1/records",
+        json={**record, "source_ref": "抽检1", "fields": {"severity": too_long}},
+        headers=market,
+    )
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == ["fields.severity"]
+    reply = await api.http.post(
+        "/v1/records",
+        json={**record, "source_ref": "抽检2", "fields": {"severity": too_long[:16]}},
+        headers=market,
+    )
+    assert reply.status_code == 201, reply.text
+    corrected = await api.http.post(
+        f"/v1/records/{reply.json()['record_id']}/correct",
+        json={"fields": {"severity": too_long}, "reason": "笔误"},
+        headers=market,
+    )
+    assert corrected.status_code == 422, corrected.text
+    assert [e["field"] for e in corrected.json()["errors"]] == ["fields.severity"]
+

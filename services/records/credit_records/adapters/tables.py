@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from credit_common.db import GUID, UTCDateTime
 from credit_common.outbox import outbox_table, processed_events_table
+from credit_records.domain.catalog import MAX_SEVERITY
 
 metadata = sa.MetaData()
 JSON = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
@@ -44,7 +45,7 @@ records = sa.Table(
     sa.Column("decided_on", sa.Date(), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("current_version", sa.Integer(), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False, server_default=""),
+    sa.Column("severity", sa.String(MAX_SEVERITY), nullable=False, server_default=""),
     sa.Column("never_public", sa.Boolean(), nullable=False),
     sa.Column("publicity_until", sa.Date(), nullable=True),
     sa.Column("retention_until", sa.Date(), nullable=False),

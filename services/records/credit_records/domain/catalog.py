@@ -27,6 +27,8 @@ catalog body allows): past it a window is no rule but a typo, and 2^31 days over
 date arithmetic of every record of the item."""
 MAX_MONTHS = 1200
 """Longest publicity in months (100 years)."""
+MAX_SEVERITY = 16
+"""Longest severity (the field that chooses a by_severity window), as records keep it."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
     for severity, window in item.publicity.by_severity.items():
         if window.publish and not 0 <= window.min_months <= window.max_months:
             problems.append((f"publicity.by_severity.{severity}", "0 <= min_months <= max_months"))
+        if not 0 < len(severity) <= MAX_SEVERITY:
+            problems.append(
+                (f"publicity.by_severity.{severity}", f"a name of 1 to {MAX_SEVERITY} characters")
+            )
     if item.publicity.kind == "by_severity" and not item.publicity.by_severity:
         problems.append(("publicity.by_severity", "required"))
     if item.retention_days <= 0:

@@ -11,7 +11,7 @@ from credit_common.errors import FieldViolation
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.domain.catalog import CatalogItem
-from credit_records.domain.publicity import window_for
+from credit_records.domain.publicity import severity_violations, window_for
 from credit_records.domain.records import StoredRecord, Version, canonical_json, content_hash
 from credit_records.domain.values import (
     NUL,
@@ -73,6 +73,7 @@ async def check_row(
         problems += nul_violations(fields, fields_json)
         problems += surrogate_violations(fields, fields_json)
         problems += non_finite_violations(fields, fields_json)
+        problems += severity_violations(fields)
         problems += [
             FieldViolation(f"fields.{name}" if not name.startswith("fields") else name, message)
             for name, message in catalog.validator(item).errors(fields)

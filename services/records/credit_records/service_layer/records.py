@@ -25,7 +25,7 @@ from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.catalog import Level
-from credit_records.domain.publicity import window_for
+from credit_records.domain.publicity import severity_violations, window_for
 from credit_records.domain.records import RecordView, StoredRecord, Version, china_date, view
 from credit_records.domain.values import non_finite_violations, nul_violations
 from credit_records.service_layer import commands
@@ -211,6 +211,7 @@ class Records:
         errors = (
             nul_violations(fields)
             + non_finite_violations(fields)
+            + severity_violations(fields)
             + [
                 FieldViolation(f"fields.{n}", m)
                 for n, m in self.catalog.validator(item).errors(fields)
