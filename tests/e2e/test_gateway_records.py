@@ -313,3 +313,28 @@ async def test_a_severity_longer_than_records_keep_is_refused_by_name(records_ap
     assert corrected.status_code == 422, corrected.text
     assert [e["field"] for e in corrected.json()["errors"]] == ["fields.severity"]
 
+
+async def test_an_item_read_from_the_catalog_and_sent_back_keeps_its_windows(
+    records_api: Api,
+) -> None:
+    """The catalog answered a severity window's months as `minMonths`/`maxMonths` and read
+    only `min_months`/`max_months`, dropping any other name: an item sent back as it was
+    read became a new version whose windows were all 0 months."""
+    api = records_api
+    admin = await api.admin_headers()
+    items = (await api.http.get("/v1/catalog/items")).json()["items"]
+    penalty = next(i for i in items if i["item_code"] == "admin_penalty")
+    serious = penalty["publicity"]["by_severity"]["serious"]
+    assert serious == {"publish": True, "min_months": 12, "max_months": 36}
+    sent = {k: v for k, v in penalty.items() if k not in ("schema_version",)}
+    reply = await api.http.post("/v1/catalog/items", json=sent, headers=admin)
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["schema_version"] == penalty["schema_version"] + 1
+    assert reply.json()["publicity"] == penalty["publicity"]
+    camel = {**serious, "maxMonths": 36}
+    wrong = {**sent, "publicity": {"kind": "by_severity", "by_severity": {"serious": camel}}}
+    reply = await api.http.post("/v1/catalog/items", json=wrong, headers=admin)
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == [
+        "publicity.by_severity.serious.maxMonths"
+    ]

@@ -141,7 +141,9 @@ def item_view(item: rec.CatalogItem) -> schemas.CatalogItemPublic:
             "min_days": rule.min_days,
             "until_field": rule.until_field,
             "by_severity": {
-                k: json_format.MessageToDict(v, always_print_fields_with_no_presence=True)
+                k: json_format.MessageToDict(
+                    v, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
+                )
                 for k, v in rule.by_severity.items()
             },
         },

@@ -240,6 +240,24 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
+class SeverityWindowIn(Strict):
+    publish: StrictBool = Field(default=False, description="false: records of it stay unpublished")
+    min_months: StrictInt = Field(default=0, ge=0, description="before a repair may end it")
+    max_months: StrictInt = Field(default=0, ge=0)
+
+
+class PublicityRuleIn(Strict):
+    """A publicity rule as the catalog answers it: unknown names are refused, not dropped
+    (a window's months would otherwise become 0 without a word)."""
+
+    kind: Literal["fixed", "by_severity", "field_until", "while_active", "none"] = "none"
+    months: StrictInt = Field(default=0, ge=0)
+    days: StrictInt = Field(default=0, ge=0)
+    min_days: StrictInt = Field(default=0, ge=0)
+    until_field: str = Field(default="", max_length=64)
+    by_severity: dict[str, SeverityWindowIn] = Field(default_factory=dict, max_length=20)
+
+
 class CatalogItemCreate(Strict):
     item_code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     name: str = Field(min_length=1, max_length=200)
@@ -253,9 +271,8 @@ class CatalogItemCreate(Strict):
     min_publicity_days: StrictInt | None = Field(
         default=None, ge=0, le=36500, description="before a repair may end publicity"
     )
-    publicity: dict[str, Any] | None = Field(
-        default=None,
-        description="a full publicity rule (kind fixed|by_severity|field_until|while_active|none)",
+    publicity: PublicityRuleIn | None = Field(
+        default=None, description="a full publicity rule (in place of publicity_days)"
     )
     retention_days: StrictInt = Field(default=1826, ge=1, le=36500)
     repairable: StrictBool = False

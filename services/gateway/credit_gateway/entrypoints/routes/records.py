@@ -71,28 +71,26 @@ async def put_item(
     body: schemas.CatalogItemCreate, caller: AdminDep, gateway: GatewayDep
 ) -> schemas.CatalogItemPublic:
     """Adds a catalog item, or a new version of one (stored records keep theirs)."""
-    rule = dict(body.publicity or {})
+    rule = body.publicity or schemas.PublicityRuleIn()
     if body.publicity_days is not None:
-        rule = {"kind": "fixed", "days": body.publicity_days}
+        rule = schemas.PublicityRuleIn(kind="fixed", days=body.publicity_days)
     if body.min_publicity_days is not None:
-        rule["min_days"] = body.min_publicity_days
+        rule = rule.model_copy(update={"min_days": body.min_publicity_days})
     try:
         publicity = rec.PublicityRule(
-            kind=str(rule.get("kind", "none")),
-            months=int(rule.get("months", 0)),
-            days=int(rule.get("days", 0)),
-            min_days=int(rule.get("min_days", 0)),
-            until_field=str(rule.get("until_field", "")),
+            kind=rule.kind,
+            months=rule.months,
+            days=rule.days,
+            min_days=rule.min_days,
+            until_field=rule.until_field,
             by_severity={
                 k: rec.SeverityWindow(
-                    publish=bool(v.get("publish")),
-                    min_months=int(v.get("min_months", 0)),
-                    max_months=int(v.get("max_months", 0)),
+                    publish=v.publish, min_months=v.min_months, max_months=v.max_months
                 )
-                for k, v in dict(rule.get("by_severity") or {}).items()
+                for k, v in rule.by_severity.items()
             },
         )
-    except (TypeError, ValueError, AttributeError, OverflowError) as error:
+    except ValueError as error:  # a number past what the service's int32 holds
         raise Problem(
             422,
             "validation_failed",
