@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,55 @@ async def test_the_report_composes_every_section_and_a_missing_service_is_named(
     down = await api.http.get(f"/v1/subjects/{code}/report", headers=shared)
     assert down.status_code == 503 and down.json()["service"] == "objections"
     assert (await api.http.get(f"/v1/subjects/{code}/lists", headers=shared)).status_code == 200
+
+
+async def test_the_report_holds_every_record_of_a_subject_with_more_than_one_page(
+    stack: Any,
+) -> None:
+    """501 records: one more than the records service's largest page."""
+    make_api, _ = stack
+    api = await make_api()
+    registrar = await bearer(api, ["registry:write"])
+    code = (
+        await api.http.post(
+            "/v1/subjects", json={**ORG, "name": "多页报告有限公司"}, headers=registrar
+        )
+    ).json()["code"]
+    decided = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    fields = {
+        "violation_type": "v",
+        "violation_facts": "f",
+        "legal_basis": "b",
+        "penalty_kinds": ["warning"],
+        "penalty_content": "警告",
+        "severity": "general",
+        "deciding_authority": "a",
+    }
+    rows = [
+        json.dumps(
+            {
+                "subject_code": code,
+                "source_ref": f"多页-{i}",
+                "decided_on": decided,
+                "fields": fields,
+            },
+            ensure_ascii=False,
+        )
+        for i in range(501)
+    ]
+    market = await bearer(api, ["records:write"], "market_regulation")
+    loaded = await api.http.post(
+        "/v1/records/bulk",
+        params={"item_code": "admin_penalty"},
+        content="\n".join(rows).encode(),
+        headers={**market, "content-type": "application/x-ndjson"},
+    )
+    assert loaded.status_code == 200 and loaded.json()["accepted"] == 501, loaded.text
+    shared = await bearer(api, ["credit:shared"], "finance")
+    reply = await api.http.get(f"/v1/subjects/{code}/report", headers=shared)
+    assert reply.status_code == 200, reply.text
+    shown = [r["source_ref"] for r in reply.json()["records_by_category"]["行政管理信息"]]
+    assert sorted(shown) == sorted(f"多页-{i}" for i in range(501))
 
 
 async def test_a_client_past_its_rate_limit_gets_429_with_retry_after(stack: Any) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, Any, Protocol, TypeVar
 
 import orjson
 from fastapi import APIRouter, Path, Query, Response
@@ -31,6 +32,36 @@ from credit_gateway.entrypoints.routes.lists import entry_view, triggered_view
 
 router = APIRouter(tags=["reports"])
 _INSTANT = TypeAdapter(dt.datetime)
+# The records and objections services' largest page: one call for most subjects.
+_PAGE_SIZE = 500
+
+
+class _PageRequest(Protocol):
+    page_token: str
+
+
+class _Page(Protocol):
+    next_page_token: str
+
+
+_Request = TypeVar("_Request", bound=_PageRequest)
+_Reply = TypeVar("_Reply", bound=_Page)
+_Item = TypeVar("_Item")
+
+
+async def _every_page(
+    fetch: Callable[[_Request], Awaitable[_Reply]],
+    request: _Request,
+    items: Callable[[_Reply], Iterable[_Item]],
+) -> list[_Item]:
+    """Gets the items of every page, asking for the next while a page names one."""
+    found: list[_Item] = []
+    while True:
+        page = await fetch(request)
+        found.extend(items(page))
+        if not page.next_page_token:
+            return found
+        request.page_token = page.next_page_token
 
 
 def _issued(sections: bytes) -> Response:
@@ -72,21 +103,22 @@ async def report(
     subject = await gateway.registry.get(code)
     level = level_for_subject(subject, read)
     records_request = rec.ListSubjectRecordsRequest(
-        subject_id=subject.subject_id, level=LEVEL_TO_PB[level], page_size=500
+        subject_id=subject.subject_id, level=LEVEL_TO_PB[level], page_size=_PAGE_SIZE
     )
     if as_of is not None:
         records_request.as_of.FromDatetime(as_of.astimezone(dt.UTC))
+    objections_request = ob.ListObjectionsRequest(
+        state="open", subject_id=subject.subject_id, page_size=_PAGE_SIZE
+    )
     records, status, objections = await asyncio.gather(
-        gateway.records.for_subject(records_request),
+        _every_page(gateway.records.for_subject, records_request, lambda r: r.records),
         gateway.lists.status(subject.subject_id, include_past=level > Level.PUBLIC),
-        gateway.objections.search(
-            ob.ListObjectionsRequest(state="open", subject_id=subject.subject_id, page_size=500)
-        ),
+        _every_page(gateway.objections.search, objections_request, lambda r: r.objections),
     )
     audit(gateway, read, [subject.subject_key], "report", level)
     shown = shown_code(subject, level)
     by_category: dict[str, list[dict[str, Any]]] = {}
-    for record in records.records:
+    for record in records:
         by_category.setdefault(record.category, []).append(record_item(record, shown, level))
     status_view = schemas.SubjectLists(
         code=shown,
@@ -96,7 +128,7 @@ async def report(
         measures=[triggered_view(t) for t in status.measures],
         level=level.label,
     )
-    open_objections = [objection_view(o, shown) for o in objections.objections]
+    open_objections = [objection_view(o, shown) for o in objections]
     sections = report_sections(
         level,
         as_of,
@@ -106,7 +138,7 @@ async def report(
         open_objections,
     )
     fresh_until = caching.changes_by_time(
-        publicity_ends(records.records), status_view.entries, open_objections
+        publicity_ends(records), status_view.entries, open_objections
     )
     caching.keep(gateway, key, found, subject, sections, fresh_until)
     return _issued(sections)
