@@ -199,6 +199,39 @@ async def test_an_upheld_objection_without_corrected_fields_withdraws_the_record
     assert public.json()["items"] == []  # no longer published
 
 
+async def test_empty_corrected_fields_are_refused_not_taken_for_a_withdrawal(
+    objections_api: Api,
+) -> None:
+    """{} was stored as no corrections at all, and the upheld objection then withdrew the
+    record; corrections are merged over its fields, so {} would have changed nothing."""
+    api = objections_api
+    p = await parties(api)
+    objection_id = (await file(api, p.subject, p.record_id)).json()["objection_id"]
+    await step(api, objection_id, "accept", p.handler, reason="受理")
+    empty = await step(
+        api,
+        objection_id,
+        "verify",
+        p.market,
+        finding="error_confirmed",
+        corrected_fields={},
+        note="金额有误",
+    )
+    assert empty.status_code == 422, empty.text
+    problem = empty.json()
+    assert problem["code"] == "validation_failed"
+    assert [e["field"] for e in problem["errors"]] == ["corrected_fields"]
+    assert "leave it out" in problem["errors"][0]["message"]
+    assert "name the fields to correct" in problem["errors"][0]["message"]
+    kept = (await api.http.get(f"/v1/objections/{objection_id}", headers=p.handler)).json()
+    assert kept["state"] == "verifying" and [s["action"] for s in kept["transitions"]] == [
+        "file",
+        "accept",
+    ]
+    seen = await record(api, p.record_id)
+    assert seen["status"] == "active" and seen["version"] == 1
+
+
 async def test_dismissed_rejected_and_withdrawn_objections_clear_the_mark_and_change_nothing(
     objections_api: Api,
 ) -> None:

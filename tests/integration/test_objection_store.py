@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from credit.events.v1 import envelope_pb2, lists_pb2, records_pb2, subject_pb2
+from credit_common.errors import InvalidArgument
 from credit_common.timeutil import utcnow
 from credit_objections import bootstrap
 from credit_objections.adapters import tables
@@ -21,6 +22,7 @@ from credit_objections.domain.cases import Actor, Subject, TargetRef
 from credit_objections.domain.objections import Objection, State
 from credit_objections.entrypoints import convert
 from credit_objections.service_layer import commands
+from credit_objections.service_layer.objections import closed_event
 from credit_objections.settings import ObjectionsSettings
 from support.processes import free_port
 
@@ -138,6 +140,32 @@ async def test_of_two_steps_read_from_the_same_version_only_the_first_is_saved(
         "file",
         "accept",
     ]
+
+
+async def test_empty_corrected_fields_are_refused_and_absent_ones_still_mean_withdraw(
+    objections_app: ObjectionsApp,
+) -> None:
+    """Direct callers too: {} is refused (it would change nothing, yet an upheld objection
+    withdrew the record); no corrected fields at all still means withdraw."""
+    app = objections_app
+    objection = await stored(app, filed_days_ago=0, accepted=True)
+    market = Actor("cl_market", "market_regulation")
+
+    def verify(fields: dict[str, Any] | None) -> commands.Verify:
+        return commands.Verify(market, objection.id, "error_confirmed", fields, "有误")
+
+    with pytest.raises(InvalidArgument) as refused:
+        await app.objections.verify(verify({}))
+    assert refused.value.reason == "validation_failed"
+    assert [v.field for v in refused.value.violations] == ["corrected_fields"]
+    assert (await app.objections.get(objection.id)).state == State.VERIFYING
+    verified = await app.objections.verify(verify(None))
+    assert verified.state == State.VERIFIED and verified.corrected_fields is None
+    upheld = await app.objections.decide(
+        commands.Decide(HANDLER, objection.id, "upheld", "处罚决定已撤销")
+    )
+    closed = closed_event(upheld, upheld.transitions[-1]).payload
+    assert not closed.HasField("corrected_fields")  # the records service withdraws the record
 
 
 async def test_a_withdrawn_record_or_a_removed_entry_closes_their_open_objections_once(
