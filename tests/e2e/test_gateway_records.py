@@ -259,6 +259,36 @@ async def test_catalog_windows_past_a_hundred_years_are_refused(records_api: Api
     assert "endless_award" not in {i["item_code"] for i in items}
 
 
+async def test_a_field_until_rule_must_name_a_property_of_the_fields(records_api: Api) -> None:
+    """until_field valid_till with a property valid_until was accepted, and every record of
+    the item was then public without end (publicity_until null)."""
+    api = records_api
+    admin = await api.admin_headers()
+    body = {
+        "item_code": "typo_licence",
+        "name": "许可笔误",
+        "category": "行政管理信息",
+        "nature": "positive",
+        "disclosure": "public",
+        "source_departments": ["market_regulation"],
+        "publicity": {"kind": "field_until", "until_field": "valid_till"},
+        "fields": {
+            "type": "object",
+            "properties": {"content": {"type": "string"}, "valid_until": {"type": "string"}},
+        },
+    }
+    reply = await api.http.post("/v1/catalog/items", json=body, headers=admin)
+    assert reply.status_code == 422, reply.text
+    errors = reply.json()["errors"]
+    assert [e["field"] for e in errors] == ["publicity.until_field"]
+    assert "valid_till" in errors[0]["message"] and "content, valid_until" in errors[0]["message"]
+    items = (await api.http.get("/v1/catalog/items")).json()["items"]
+    assert "typo_licence" not in {i["item_code"] for i in items}
+    fixed = {**body, "publicity": {"kind": "field_until", "until_field": "valid_until"}}
+    reply = await api.http.post("/v1/catalog/items", json=fixed, headers=admin)
+    assert reply.status_code == 201, reply.text
+
+
 async def test_a_severity_longer_than_records_keep_is_refused_by_name(records_api: Api) -> None:
     """A record keeps its severity (it chooses a by_severity window) in 16 characters. An
     item whose schema let a longer one through stored it on SQLite and was a 500, later
@@ -338,3 +368,46 @@ async def test_an_item_read_from_the_catalog_and_sent_back_keeps_its_windows(
     assert [e["field"] for e in reply.json()["errors"]] == [
         "publicity.by_severity.serious.maxMonths"
     ]
+
+
+async def test_publicity_days_and_a_publicity_rule_given_together_must_agree(
+    records_api: Api,
+) -> None:
+    """publicity_days replaced a publicity rule sent with it: its min_days, months and
+    windows were dropped without a word. The catalog answers publicity_days and
+    min_publicity_days too (API.md), so an item read and sent back changes nothing."""
+    api = records_api
+    admin = await api.admin_headers()
+    body = {
+        "item_code": "green_award",
+        "name": "绿色企业",
+        "category": "信用评价结果",
+        "nature": "positive",
+        "disclosure": "public",
+        "source_departments": ["ecology_environment"],
+        "fields": {"type": "object", "properties": {"level": {"type": "string"}}},
+    }
+    merged = {**body, "publicity_days": 365, "publicity": {"kind": "fixed", "min_days": 90}}
+    reply = await api.http.post("/v1/catalog/items", json=merged, headers=admin)
+    assert reply.status_code == 201, reply.text
+    item = reply.json()
+    assert (item["publicity_days"], item["min_publicity_days"]) == (365, 90)
+    assert (item["publicity"]["days"], item["publicity"]["min_days"]) == (365, 90)
+    sent_back = {k: v for k, v in item.items() if k != "schema_version"}
+    again = await api.http.post("/v1/catalog/items", json=sent_back, headers=admin)
+    assert again.status_code == 201, again.text
+    assert {k: v for k, v in again.json().items() if k != "schema_version"} == sent_back
+    for clash, field in (
+        ({"publicity_days": 180}, "publicity.days"),
+        ({"min_publicity_days": 30}, "publicity.min_days"),
+        (
+            {"publicity_days": 365, "publicity": {**item["publicity"], "months": 12}},
+            "publicity.months",
+        ),
+    ):
+        reply = await api.http.post("/v1/catalog/items", json={**sent_back, **clash}, headers=admin)
+        assert reply.status_code == 422, reply.text
+        assert [e["field"] for e in reply.json()["errors"]] == [field]
+    shipped = (await api.http.get("/v1/catalog/items")).json()["items"]
+    penalty = next(i for i in shipped if i["item_code"] == "admin_penalty")
+    assert penalty["publicity_days"] is None and penalty["min_publicity_days"] == 0

@@ -134,6 +134,8 @@ def item_view(item: rec.CatalogItem) -> schemas.CatalogItemPublic:
         nature=item.nature,
         disclosure=item.disclosure,
         source_departments=list(item.source_departments),
+        publicity_days=rule.days if rule.kind == "fixed" and not rule.months else None,
+        min_publicity_days=rule.min_days,
         publicity={
             "kind": rule.kind,
             "months": rule.months,

@@ -288,6 +288,8 @@ class CatalogItemPublic(BaseModel):
     nature: str
     disclosure: str
     source_departments: list[str]
+    publicity_days: int | None = Field(description="a fixed publicity in days; else null")
+    min_publicity_days: int
     publicity: dict[str, Any]
     retention_days: int
     repairable: bool

@@ -87,8 +87,8 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
         problems.append(("publicity_days", "months or days must be positive"))
     if item.publicity.min_days < 0:
         problems.append(("min_publicity_days", "must not be negative"))
-    if item.publicity.kind == "field_until" and not item.publicity.until_field:
-        problems.append(("publicity.until_field", "required"))
+    if item.publicity.kind == "field_until":
+        problems += _until_field_problems(item)
     for severity, window in item.publicity.by_severity.items():
         if window.publish and not 0 <= window.min_months <= window.max_months:
             problems.append((f"publicity.by_severity.{severity}", "0 <= min_months <= max_months"))
@@ -106,6 +106,25 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
     if item.fields_schema.get("type") != "object":
         problems.append(("fields", "a JSON Schema of type object"))
     return problems
+
+
+def _until_field_problems(item: CatalogItem) -> list[tuple[str, str]]:
+    """A field_until rule must name one of the schema's top-level properties: a name that
+    is not there leaves every record of the item public without end."""
+    until_field = item.publicity.until_field
+    if not until_field:
+        return [("publicity.until_field", "required")]
+    properties = item.fields_schema.get("properties")
+    names = sorted(properties) if isinstance(properties, dict) else []
+    if until_field in names:
+        return []
+    there = ", ".join(names) if names else "none"
+    return [
+        (
+            "publicity.until_field",
+            f"{until_field!r} is not a property of fields (its properties: {there})"[:300],
+        )
+    ]
 
 
 def _too_long(item: CatalogItem) -> list[tuple[str, str]]:

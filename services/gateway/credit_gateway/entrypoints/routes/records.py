@@ -66,16 +66,48 @@ async def list_items(gateway: GatewayDep) -> schemas.CatalogList:
     return schemas.CatalogList(items=[item_view(i) for i in reply.items])
 
 
+def _rule_of(body: schemas.CatalogItemCreate) -> schemas.PublicityRuleIn:
+    """The item's publicity rule: `publicity`, with `publicity_days` (a fixed publicity of
+    so many days) and `min_publicity_days` (its `days` and `min_days`) put in. Where a value
+    is given both ways, the two must agree: neither silently wins."""
+    rule = body.publicity or schemas.PublicityRuleIn()
+    given = rule.model_fields_set
+    shorthand: dict[str, object] = {}
+    if body.publicity_days is not None:
+        shorthand |= {"kind": "fixed", "days": body.publicity_days}
+        if rule.months:
+            shorthand["months"] = 0
+    if body.min_publicity_days is not None:
+        shorthand["min_days"] = body.min_publicity_days
+    clashes = [
+        name
+        for name, value in shorthand.items()
+        if (name in given or name == "months") and getattr(rule, name) != value
+    ]
+    if clashes:
+        raise Problem(
+            422,
+            "validation_failed",
+            "publicity_days or min_publicity_days disagrees with publicity: give one of them",
+            [
+                {
+                    "field": f"publicity.{name}",
+                    "message": f"{getattr(rule, name)!r} here,"
+                    f" {value!r} by publicity_days/min_publicity_days",
+                }
+                for name, value in shorthand.items()
+                if name in clashes
+            ],
+        )
+    return rule.model_copy(update=shorthand)
+
+
 @router.post("/v1/catalog/items", status_code=201, response_model=schemas.CatalogItemPublic)
 async def put_item(
     body: schemas.CatalogItemCreate, caller: AdminDep, gateway: GatewayDep
 ) -> schemas.CatalogItemPublic:
     """Adds a catalog item, or a new version of one (stored records keep theirs)."""
-    rule = body.publicity or schemas.PublicityRuleIn()
-    if body.publicity_days is not None:
-        rule = schemas.PublicityRuleIn(kind="fixed", days=body.publicity_days)
-    if body.min_publicity_days is not None:
-        rule = rule.model_copy(update={"min_days": body.min_publicity_days})
+    rule = _rule_of(body)
     try:
         publicity = rec.PublicityRule(
             kind=rule.kind,
