@@ -88,10 +88,35 @@ def _representable(value: dt.datetime) -> dt.datetime:
     return value
 
 
+def _json_moment(value: object) -> object:
+    """A moment in a body is RFC 3339 text: pydantic alone also takes a number, or
+    "1767225600", as a Unix time."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected an RFC 3339 date-time such as 2026-05-01T08:00:00+08:00")
+    return _rfc3339_text(value)
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _json_date(value: object) -> object:
+    """A date in a body is YYYY-MM-DD text: pydantic alone also takes 0, or "1714521600",
+    as a Unix time (1970-01-01, 2024-05-01)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not (isinstance(value, str) and _DATE.fullmatch(value)):
+        raise ValueError("expected a date such as 2026-05-01 (YYYY-MM-DD)")
+    return value
+
+
 # A moment given as text (query parameters): RFC 3339 only.
 Instant = Annotated[dt.datetime, BeforeValidator(_rfc3339_text), AfterValidator(_representable)]
-# A moment in a request body.
-Moment = Annotated[dt.datetime, AfterValidator(_representable)]
+# A moment in a request body: RFC 3339 text only.
+Moment = Annotated[dt.datetime, BeforeValidator(_json_moment), AfterValidator(_representable)]
+# A date in a request body: YYYY-MM-DD text only.
+Day = Annotated[dt.date, BeforeValidator(_json_date)]
 
 
 class Strict(BaseModel):
@@ -161,7 +186,7 @@ class SubjectCreate(Strict):
     org_code: str | None = Field(default=None, max_length=9)
     id_number: str | None = Field(default=None, max_length=18)
     legal_representative: str | None = Field(default=None, max_length=100)
-    registered_on: dt.date | None = None
+    registered_on: Day | None = None
     legacy_codes: list[LegacyCodeBody] = Field(default_factory=list, max_length=10)
 
 
@@ -307,7 +332,7 @@ class RecordCreate(Strict):
     subject_code: str = Field(min_length=1, max_length=32)
     item_code: str = Field(min_length=1, max_length=64)
     source_ref: str = Field(min_length=1, max_length=200)
-    decided_on: dt.date
+    decided_on: Day
     fields: dict[str, Any]
 
 
@@ -539,7 +564,7 @@ class RestrictionResults(BaseModel):
 class FeedbackCreate(Strict):
     entry_id: str = Field(min_length=36, max_length=36)
     measure_code: str = Field(min_length=1, max_length=64)
-    applied_on: dt.date
+    applied_on: Day
     outcome: str = Field(min_length=1, max_length=200)
     note: str = Field(default="", max_length=1000)
 
