@@ -411,3 +411,7 @@ async def test_publicity_days_and_a_publicity_rule_given_together_must_agree(
     shipped = (await api.http.get("/v1/catalog/items")).json()["items"]
     penalty = next(i for i in shipped if i["item_code"] == "admin_penalty")
     assert penalty["publicity_days"] is None and penalty["min_publicity_days"] == 0
+    both = {**body, "publicity": {"kind": "fixed", "months": 12, "days": 30}}
+    reply = await api.http.post("/v1/catalog/items", json=both, headers=admin)
+    assert reply.status_code == 422, reply.text  # the days were kept and never used
+    assert [e["field"] for e in reply.json()["errors"]] == ["publicity.days"]

@@ -85,6 +85,8 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
         problems.append(("publicity.kind", ", ".join(PUBLICITY_KINDS)))
     if item.publicity.kind == "fixed" and item.publicity.months <= 0 and item.publicity.days <= 0:
         problems.append(("publicity_days", "months or days must be positive"))
+    if item.publicity.kind == "fixed" and item.publicity.months > 0 and item.publicity.days > 0:
+        problems.append(("publicity.days", "a fixed publicity is months or days, not both"))
     if item.publicity.min_days < 0:
         problems.append(("min_publicity_days", "must not be negative"))
     if item.publicity.kind == "field_until":
