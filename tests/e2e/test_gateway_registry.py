@@ -136,6 +136,27 @@ async def test_name_change_status_change_and_merge_through_the_gateway(api: Api)
     assert found["code"] == survivor and found["requested_code"] == duplicate
 
 
+async def test_a_patch_with_null_removes_the_legal_representative_and_nothing_else(
+    api: Api,
+) -> None:
+    """`null` in a PATCH (a JSON merge patch) removes; it was taken as "unchanged", so a
+    legal representative once given could never be removed. A name or status cannot be."""
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    row = [r for r in samples.subjects() if r["kind"] == "organization"][2]
+    assert (
+        await api.http.post("/v1/subjects", json=org_body(row), headers=writer)
+    ).status_code == 201
+    path = f"/v1/subjects/{row['code']}"
+    reply = await api.http.patch(path, json={"legal_representative": "王五"}, headers=writer)
+    assert reply.status_code == 200 and reply.json()["legal_representative"] == "王五"
+    reply = await api.http.patch(path, json={"legal_representative": None}, headers=writer)
+    assert reply.status_code == 200, reply.text
+    assert not reply.json()["legal_representative"]
+    reply = await api.http.patch(path, json={"name": None, "status": None}, headers=writer)
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == ["name", "status"]
+
+
 async def test_batch_validation_answers_per_code_and_refuses_over_ten_thousand(api: Api) -> None:
     codes = [
         "91310115MA8BRK2A83",

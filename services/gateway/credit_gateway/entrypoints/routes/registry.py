@@ -11,6 +11,7 @@ from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import caching, schemas, views
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
+from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.responses import BatchJSON
 
 router = APIRouter(tags=["registry"])
@@ -101,12 +102,23 @@ async def search_subjects(
 async def update_subject(
     code: CodePath, body: schemas.SubjectUpdate, caller: WriterDep, gateway: GatewayDep
 ) -> schemas.SubjectPublic:
-    """Changes name (the old one goes to former_names), legal representative or status."""
+    """Changes name (the old one goes to former_names), legal representative or status.
+    As in a JSON merge patch, `null` removes: the legal representative, which may be
+    unknown; a subject cannot be without a name or a status."""
+    given = body.model_fields_set
+    kept = [n for n in ("name", "status") if n in given and getattr(body, n) is None]
+    if kept:
+        raise Problem(
+            422,
+            "validation_failed",
+            "a subject's name and status can be changed, not removed",
+            [{"field": name, "message": "cannot be null"} for name in kept],
+        )
     request = pb.UpdateSubjectRequest(code=code, reason=body.reason or "", actor=caller.client_id)
     if body.name is not None:
         request.name = body.name
-    if body.legal_representative is not None:
-        request.legal_representative = body.legal_representative
+    if "legal_representative" in given:
+        request.legal_representative = body.legal_representative or ""
     if body.status is not None:
         request.status = views.STATUS_VALUES[body.status]
     subject = await gateway.registry.update(request)
