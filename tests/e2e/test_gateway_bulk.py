@@ -83,6 +83,10 @@ async def test_the_penalty_csv_stores_every_row_but_the_broken_ones_and_a_resend
         result["accepted"] == 300 - len(broken("admin_penalties.csv")) and result["unchanged"] == 0
     )
     assert all(r["errors"] and r["errors"][0]["message"] for r in result["rejected"])
+    # The file's descriptive columns that hold values (subject name and category, legal
+    # representative, data source; its remarks, BZ, are all empty) are read, and the
+    # answer says they are not stored.
+    assert result["columns_not_stored"] == ["cf_sjly", "frdb", "xdr_lb", "xdr_mc"]
     again = (await loaded.http.post("/v1/records/bulk", content=body, headers=headers)).json()
     assert again["accepted"] == 0 and again["unchanged"] == result["accepted"]
     assert {r["row"] for r in again["rejected"]} == broken("admin_penalties.csv")

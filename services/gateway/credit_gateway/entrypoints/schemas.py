@@ -413,6 +413,12 @@ class BulkResult(BaseModel):
     rejected_count: int
     atomic: bool
     stored_nothing: bool = Field(description="true when atomic and a row was rejected")
+    columns_not_stored: list[str] = Field(
+        default_factory=list,
+        description="descriptive columns the rows held (subject name, legal representative,"
+        " remarks, data source; lower-cased), read and not stored: the registry keeps the"
+        " subject's own data, and a record keeps the fields its catalog item names",
+    )
 
 
 class ListTypeCreate(Strict):

@@ -192,6 +192,8 @@ async def bulk(
         chunk_rows = gateway.settings.bulk_chunk_rows
         read = [first.number]  # the last row read
         cut: list[Problem] = []  # the body's limit, reached once rows were stored
+        unstored = _Unstored()
+        unstored.note(first)
 
         async def messages() -> AsyncIterator[rec.IngestRecordsRequest]:
             yield rec.IngestRecordsRequest(
@@ -204,6 +206,7 @@ async def bulk(
             try:
                 async for parsed in rows:
                     read[0] = parsed.number
+                    unstored.note(parsed)
                     batch.append(_ingest_row(parsed, item))
                     if len(batch) >= chunk_rows:
                         yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
@@ -220,7 +223,9 @@ async def bulk(
 
         reply = await _ingest(gateway.records, messages())
         if cut:
-            raise _cut_short(reply, read[0], gateway.settings.bulk_max_bytes) from cut[0]
+            raise _cut_short(
+                _result(reply, unstored), read[0], gateway.settings.bulk_max_bytes
+            ) from cut[0]
     except UnreadableSpreadsheet as error:
         raise _unreadable(
             error,
@@ -247,10 +252,28 @@ async def bulk(
         if spooled is not None:
             with contextlib.suppress(OSError):
                 spooled.unlink()
-    return _result(reply)
+    return _result(reply, unstored)
 
 
-def _result(reply: rec.IngestRecordsResponse) -> schemas.BulkResult:
+class _Unstored:
+    """The descriptive columns rows held (subject name, legal representative, remarks,
+    data source...: a row's `extra`), which are read but not stored: the answer names
+    them, up to a hundred, so that no value goes unmentioned."""
+
+    LIMIT = 100
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def note(self, parsed: ParsedRow) -> None:
+        if parsed.row is not None and parsed.row.extra and len(self.names) < self.LIMIT:
+            self.names.update(parsed.row.extra)
+
+    def shown(self) -> list[str]:
+        return sorted(self.names)[: self.LIMIT]
+
+
+def _result(reply: rec.IngestRecordsResponse, unstored: _Unstored) -> schemas.BulkResult:
     return schemas.BulkResult(
         accepted=reply.accepted,
         unchanged=reply.unchanged,
@@ -264,13 +287,13 @@ def _result(reply: rec.IngestRecordsResponse) -> schemas.BulkResult:
             )
             for r in reply.rejected
         ],
+        columns_not_stored=unstored.shown(),
     )
 
 
-def _cut_short(reply: rec.IngestRecordsResponse, last_row: int, limit: int) -> Problem:
+def _cut_short(result: schemas.BulkResult, last_row: int, limit: int) -> Problem:
     """A 413 for a load whose body passed the limit after some of its independent rows
     were stored: it tells what was stored, up to which row, as the 200 answer would."""
-    result = _result(reply)
     return Problem(
         413,
         "payload_too_large",
