@@ -4,11 +4,15 @@ error (MessageToDict cannot write them as JSON)."""
 from __future__ import annotations
 
 import math
+import uuid
 
 import pytest
 from google.protobuf import struct_pb2
 
 from credit_common.errors import InvalidArgument
+from credit_objections.adapters.targets import correction_problems
+from credit_objections.domain.cases import TargetRef
+from credit_objections.domain.targets import TargetFacts
 from credit_objections.entrypoints.convert import fields_of
 
 
@@ -21,3 +25,22 @@ def test_corrected_fields_that_are_not_finite_are_an_invalid_argument(number: fl
     assert [v.field for v in error.value.violations] == ["corrected_fields"]
     message.update({"amounts": [1.5]})
     assert fields_of(message) == {"penalty_content": "警告", "amounts": [1.5]}
+
+
+def test_a_correction_is_checked_against_the_severity_records_keep() -> None:
+    """An item's schema may let any severity through, but the records service keeps 16
+    characters and refuses more: verified anyway, the upheld correction was refused there
+    and its event parked, the record left unchanged and under objection."""
+    facts = TargetFacts(
+        ref=TargetRef("record", str(uuid.uuid4())),
+        subject_id=uuid.uuid4(),
+        subject_key="k",
+        source_department="market_regulation",
+        status="active",
+        fields={"severity": "一般", "content": "通报"},
+        fields_schema={"type": "object", "properties": {"severity": {"type": "string"}}},
+    )
+    too_long = "情节严重，社会影响恶劣，依法从重处罚"
+    problems = correction_problems(facts, {"severity": too_long})
+    assert [p.field for p in problems] == ["corrected_fields.severity"]
+    assert correction_problems(facts, {"severity": too_long[:16]}) == []

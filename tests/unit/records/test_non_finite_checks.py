@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from credit_records.domain.values import non_finite_violations, read_fields
+from credit_records.service_layer.values import non_finite_violations, read_fields
 
 HUGE = 10**400
 

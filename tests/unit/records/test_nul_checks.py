@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from credit_records.domain.values import nul_violations
+from credit_records.service_layer.values import nul_violations
 
 
 def test_every_text_holding_nul_is_named_by_its_path() -> None:

@@ -20,6 +20,7 @@ from credit.records.v1 import records_pb2_grpc as rec_grpc
 from credit_common.errors import DomainError, FieldViolation, InvalidArgument
 from credit_common.grpc_client import Backend, BackendUnavailable
 from credit_common.grpc_errors import RemoteError
+from credit_common.record_rules import severity_violations
 from credit_objections.domain.cases import TargetRef
 from credit_objections.domain.clock import china_date
 from credit_objections.domain.targets import TargetFacts
@@ -154,4 +155,4 @@ def correction_problems(facts: TargetFacts, corrected: dict[str, Any]) -> list[F
     return [
         FieldViolation(".".join(["corrected_fields", *map(str, error.path)]), error.message[:300])
         for error in Draft202012Validator(facts.fields_schema).iter_errors(merged)
-    ]
+    ] + severity_violations(merged, "corrected_fields")

@@ -144,30 +144,30 @@ class Objections:
         """Records the source department's finding and corrected fields."""
         note = check_text(cmd.note, "note", "a verification")
         corrected = cmd.corrected_fields
-        # Corrections are merged over the record's fields, so {} would change nothing, while
-        # no corrections at all make an upheld objection withdraw the record: refuse the
-        # ambiguity rather than read {} as a withdrawal.
-        if corrected is not None and not corrected:
-            raise InvalidArgument(
-                "corrected_fields is empty: leave it out to have the record withdrawn, "
-                "or name the fields to correct",
-                "validation_failed",
-                [
-                    FieldViolation(
-                        "corrected_fields",
-                        "empty: leave it out to have the record withdrawn, "
-                        "or name the fields to correct",
-                    )
-                ],
-            )
         objection = await self.get(cmd.objection_id)
         # Checked now, so that an upheld objection never sends the records service a
         # correction it must refuse; a wrong department or state is refused by the step.
         if (
-            corrected
+            corrected is not None
             and objection.state == State.VERIFYING
             and objection.source_department == cmd.caller.department
         ):
+            if not corrected:
+                # Corrections are merged over the record's fields, so {} would change
+                # nothing, while no corrections at all make an upheld objection withdraw
+                # the record: the ambiguity is refused rather than read as a withdrawal.
+                raise InvalidArgument(
+                    "corrected_fields is empty: leave it out to have the record withdrawn, "
+                    "or name the fields to correct",
+                    "validation_failed",
+                    [
+                        FieldViolation(
+                            "corrected_fields",
+                            "empty: leave it out to have the record withdrawn, "
+                            "or name the fields to correct",
+                        )
+                    ],
+                )
             if objection.target.kind != "record":
                 raise InvalidArgument(
                     "corrected fields apply to records only (an upheld objection withdraws an entry)",

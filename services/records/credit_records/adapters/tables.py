@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from credit_common.db import GUID, UTCDateTime
 from credit_common.outbox import outbox_table, processed_events_table
-from credit_records.domain.catalog import MAX_SEVERITY
+from credit_common.record_rules import MAX_SEVERITY
 
 metadata = sa.MetaData()
 JSON = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from credit_common.record_rules import MAX_SEVERITY
+
 
 class Level(enum.IntEnum):
     PUBLIC = 0
@@ -27,8 +29,6 @@ catalog body allows): past it a window is no rule but a typo, and 2^31 days over
 date arithmetic of every record of the item."""
 MAX_MONTHS = 1200
 """Longest publicity in months (100 years)."""
-MAX_SEVERITY = 16
-"""Longest severity (the field that chooses a by_severity window), as records keep it."""
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from credit_common.errors import FieldViolation
-from credit_records.domain.catalog import MAX_SEVERITY, CatalogItem, Level
+from credit_records.domain.catalog import CatalogItem, Level
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -48,14 +47,6 @@ def _parse_date(value: Any) -> dt.date | None:
         except ValueError:
             return None
     return None
-
-
-def severity_violations(fields: dict[str, Any]) -> list[FieldViolation]:
-    """A severity is kept with the record's window (it chooses a by_severity window): one
-    longer than that keeps is refused, whatever the item's schema allows."""
-    if len(str(fields.get("severity", ""))) <= MAX_SEVERITY:
-        return []
-    return [FieldViolation("fields.severity", f"at most {MAX_SEVERITY} characters")]
 
 
 def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -> Window:

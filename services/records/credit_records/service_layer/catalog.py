@@ -9,7 +9,7 @@ from credit_common.errors import FieldViolation, InvalidArgument, NotFound
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.schemas import FieldValidator
 from credit_records.domain.catalog import CatalogItem, check_item
-from credit_records.domain.values import non_finite_violations
+from credit_records.service_layer.values import non_finite_violations
 
 
 class Catalog:

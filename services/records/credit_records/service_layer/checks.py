@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from credit_common.errors import FieldViolation
+from credit_common.record_rules import severity_violations
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.domain.catalog import CatalogItem
-from credit_records.domain.publicity import severity_violations, window_for
+from credit_records.domain.publicity import window_for
 from credit_records.domain.records import StoredRecord, Version, canonical_json, content_hash
-from credit_records.domain.values import (
+from credit_records.service_layer.values import (
     NUL,
     non_finite_violations,
     nul_violations,

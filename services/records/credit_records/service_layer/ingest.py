@@ -25,10 +25,10 @@ from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord, china_date
-from credit_records.domain.values import read_fields
 from credit_records.service_layer.checks import check_row, new_record
 from credit_records.service_layer.commands import Caller
 from credit_records.service_layer.records import summary
+from credit_records.service_layer.values import read_fields
 
 log = logging.getLogger(__name__)
 
