@@ -287,6 +287,18 @@ async def test_a_field_until_rule_must_name_a_property_of_the_fields(records_api
     fixed = {**body, "publicity": {"kind": "field_until", "until_field": "valid_until"}}
     reply = await api.http.post("/v1/catalog/items", json=fixed, headers=admin)
     assert reply.status_code == 201, reply.text
+    # A schema that may let properties in by other keywords cannot tell: taken.
+    composed = {
+        **body,
+        "item_code": "composed_licence",
+        "fields": {
+            "type": "object",
+            "properties": {"content": {"type": "string"}},
+            "allOf": [{"properties": {"valid_till": {"type": "string"}}}],
+        },
+    }
+    reply = await api.http.post("/v1/catalog/items", json=composed, headers=admin)
+    assert reply.status_code == 201, reply.text
 
 
 async def test_a_severity_longer_than_records_keep_is_refused_by_name(records_api: Api) -> None:
@@ -317,6 +329,13 @@ async def test_a_severity_longer_than_records_keep_is_refused_by_name(records_ap
     assert [e["field"] for e in reply.json()["errors"]] == [
         "publicity.by_severity.情节特别严重且造成社会影响特别恶劣的"
     ]
+    unnamed = {"kind": "by_severity", "by_severity": {"": {"publish": True, "max_months": 6}}}
+    reply = await api.http.post(
+        "/v1/catalog/items",
+        json={**body, "item_code": "unrated_notice", "publicity": unnamed},
+        headers=admin,
+    )
+    assert reply.status_code == 201, reply.text  # the window of records without a severity
     reply = await api.http.post("/v1/catalog/items", json=body, headers=admin)
     assert reply.status_code == 201, reply.text
     decided = (dt.date.today() - dt.timedelta(days=1)).isoformat()

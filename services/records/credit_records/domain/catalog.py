@@ -94,9 +94,9 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
     for severity, window in item.publicity.by_severity.items():
         if window.publish and not 0 <= window.min_months <= window.max_months:
             problems.append((f"publicity.by_severity.{severity}", "0 <= min_months <= max_months"))
-        if not 0 < len(severity) <= MAX_SEVERITY:
+        if len(severity) > MAX_SEVERITY:  # "" is the window of records without a severity
             problems.append(
-                (f"publicity.by_severity.{severity}", f"a name of 1 to {MAX_SEVERITY} characters")
+                (f"publicity.by_severity.{severity}", f"at most {MAX_SEVERITY} characters")
             )
     if item.publicity.kind == "by_severity" and not item.publicity.by_severity:
         problems.append(("publicity.by_severity", "required"))
@@ -110,17 +110,25 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
     return problems
 
 
+# Keywords by which a JSON Schema may let properties in that its `properties` do not list.
+_COMPOSED = {"allOf", "anyOf", "oneOf", "$ref", "$dynamicRef", "if", "dependentSchemas"}
+
+
 def _until_field_problems(item: CatalogItem) -> list[tuple[str, str]]:
     """A field_until rule must name one of the schema's top-level properties: a name that
-    is not there leaves every record of the item public without end."""
+    is not there leaves every record of the item public without end. A schema that lists
+    no properties, or may add some by other keywords (allOf, $ref...), cannot tell."""
     until_field = item.publicity.until_field
     if not until_field:
         return [("publicity.until_field", "required")]
-    properties = item.fields_schema.get("properties")
-    names = sorted(properties) if isinstance(properties, dict) else []
+    schema = item.fields_schema
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or not properties or _COMPOSED & schema.keys():
+        return []
+    names = sorted(properties)
     if until_field in names:
         return []
-    there = ", ".join(names) if names else "none"
+    there = ", ".join(names)
     return [
         (
             "publicity.until_field",
