@@ -338,6 +338,7 @@ async def test_wrong_headers_types_and_sizes_are_clear_errors(records_api: Api) 
         "/v1/records/bulk", content=b"x", headers={**headers, **CSV_TYPE, "content-length": huge}
     )
     assert reply.status_code == 413 and reply.json()["code"] == "payload_too_large"
+    assert reply.json()["stored_nothing"] is True
 
 
 async def test_an_upload_while_the_records_service_is_away_is_told_so_and_stores_nothing(

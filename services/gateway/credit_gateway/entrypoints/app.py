@@ -75,9 +75,11 @@ class RequestIdAndLimits:
         limit = self.large_bodies.get(scope["path"], self.max_body)
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await problems.problem_response(
-                problems.Problem(413, "payload_too_large", f"the body exceeds {limit} bytes")
-            )(scope, receive, send_with_id)
+            # Refused before a byte is read: nothing stored (a bulk upload says so).
+            refusal = problems.Problem(413, "payload_too_large", f"the body exceeds {limit} bytes")
+            if scope["path"] in self.large_bodies:
+                refusal.extra["stored_nothing"] = True
+            await problems.problem_response(refusal)(scope, receive, send_with_id)
             return
         received = 0
 
