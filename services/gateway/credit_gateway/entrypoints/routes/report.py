@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 
 from credit.objections.v1 import objections_pb2 as ob
 from credit.records.v1 import records_pb2 as rec
+from credit_common.timeutil import utcnow
 from credit_gateway.adapters.public_cache import Hit
 from credit_gateway.domain.access import Level
 from credit_gateway.entrypoints import caching, schemas, views
@@ -105,8 +106,9 @@ async def report(
     records_request = rec.ListSubjectRecordsRequest(
         subject_id=subject.subject_id, level=LEVEL_TO_PB[level], page_size=_PAGE_SIZE
     )
-    if as_of is not None:
-        records_request.as_of.FromDatetime(as_of.astimezone(dt.UTC))
+    # A current report is read as of its start (the records service's "now" is that very
+    # read): each further page of records then sees the same records as the first.
+    records_request.as_of.FromDatetime((as_of or utcnow()).astimezone(dt.UTC))
     objections_request = ob.ListObjectionsRequest(
         state="open", subject_id=subject.subject_id, page_size=_PAGE_SIZE
     )
