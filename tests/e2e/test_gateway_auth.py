@@ -187,12 +187,17 @@ async def test_writes_need_their_scope(api: Api) -> None:
 
 
 async def test_admin_lists_clients_without_their_secrets(api: Api) -> None:
-    await api.client(["credit:shared"])
+    plain = await api.client(["credit:shared"])
+    limited = await api.client(["credit:shared"], rate_limit={"per_second": 5, "burst": 10})
     reply = await api.http.get("/v1/admin/clients", headers=await api.admin_headers())
     assert reply.status_code == 200
     items = reply.json()["items"]
     assert {c["client_id"] for c in items} >= {ADMIN_ID}
     assert all("client_secret" not in c for c in items)
+    # A client's own rate limit is shown (it was kept and never answered).
+    limits = {c["client_id"]: c["rate_limit"] for c in items}
+    assert limits[limited["client_id"]] == {"per_second": 5.0, "burst": 10}
+    assert limits[plain["client_id"]] is None
 
 
 async def test_a_client_with_unknown_scopes_or_department_is_refused(api: Api) -> None:

@@ -159,6 +159,7 @@ class ClientPublic(BaseModel):
     department: str
     scopes: list[str]
     subject_code: str | None
+    rate_limit: RateLimit | None = Field(description="its own limit; null: the default")
     created_at: dt.datetime
     revoked_at: dt.datetime | None
     active: bool

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Path
 
 from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints.deps import GatewayDep, require
-from credit_gateway.entrypoints.schemas import ClientCreate, ClientCreated, ClientList, ClientPublic
+from credit_gateway.entrypoints.schemas import (
+    ClientCreate,
+    ClientCreated,
+    ClientList,
+    ClientPublic,
+    RateLimit,
+)
 from credit_gateway.service_layer.clients import Client
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -22,6 +28,11 @@ def _public(client: Client) -> ClientPublic:
         department=client.department,
         scopes=sorted(client.scopes),
         subject_code=client.subject_code or None,
+        rate_limit=(
+            RateLimit(per_second=client.rate_per_second, burst=client.rate_burst)
+            if client.rate_per_second is not None and client.rate_burst is not None
+            else None
+        ),
         created_at=client.created_at,
         revoked_at=client.revoked_at,
         active=client.active,
