@@ -44,3 +44,28 @@ def test_a_correction_is_checked_against_the_severity_records_keep() -> None:
     problems = correction_problems(facts, {"severity": too_long})
     assert [p.field for p in problems] == ["corrected_fields.severity"]
     assert correction_problems(facts, {"severity": too_long[:16]}) == []
+
+
+def test_a_correction_is_checked_as_the_records_service_checks_it() -> None:
+    """The schema was checked without its formats: a date that does not exist passed
+    verification, and the upheld correction was refused by the records service."""
+    facts = TargetFacts(
+        ref=TargetRef("record", str(uuid.uuid4())),
+        subject_id=uuid.uuid4(),
+        subject_key="k",
+        source_department="market_regulation",
+        status="active",
+        fields={"content": "通报", "publicity_deadline": "2026-06-30"},
+        fields_schema={
+            "type": "object",
+            "required": ["content"],
+            "properties": {
+                "content": {"type": "string"},
+                "publicity_deadline": {"type": "string", "format": "date"},
+            },
+        },
+    )
+    for wrong in ("2026-02-30", "30/06/2026"):
+        problems = correction_problems(facts, {"publicity_deadline": wrong})
+        assert [p.field for p in problems] == ["corrected_fields.publicity_deadline"], wrong
+    assert correction_problems(facts, {"publicity_deadline": "2026-07-31"}) == []

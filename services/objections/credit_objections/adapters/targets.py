@@ -11,13 +11,13 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from jsonschema import Draft202012Validator
 
 from credit.lists.v1 import lists_pb2 as lst
 from credit.lists.v1 import lists_pb2_grpc as lst_grpc
 from credit.records.v1 import records_pb2 as rec
 from credit.records.v1 import records_pb2_grpc as rec_grpc
 from credit_common.errors import DomainError, FieldViolation, InvalidArgument
+from credit_common.field_schema import FieldValidator
 from credit_common.grpc_client import Backend, BackendUnavailable
 from credit_common.grpc_errors import RemoteError
 from credit_common.record_rules import severity_violations
@@ -148,11 +148,12 @@ class Targets:
 
 def correction_problems(facts: TargetFacts, corrected: dict[str, Any]) -> list[FieldViolation]:
     """What the record's item schema says against its fields with the corrections merged
-    over them (as the records service will apply them)."""
+    over them, checked as the records service will check them (formats, real dates and the
+    severity it keeps included): a correction it would refuse is refused at verification."""
     if facts.ref.kind != "record" or not facts.fields_schema:
         return []
     merged = {**facts.fields, **corrected}
     return [
-        FieldViolation(".".join(["corrected_fields", *map(str, error.path)]), error.message[:300])
-        for error in Draft202012Validator(facts.fields_schema).iter_errors(merged)
+        FieldViolation("corrected_fields" if name == "fields" else f"corrected_fields.{name}", text)
+        for name, text in FieldValidator(facts.fields_schema).errors(merged)
     ] + severity_violations(merged, "corrected_fields")

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.db import Database
+from credit_common.field_schema import FieldValidator
 from credit_common.timeutil import utcnow
 from credit_records.adapters import tables as t
-from credit_records.adapters.schemas import FieldValidator
 from credit_records.domain.catalog import DISCLOSURES, CatalogItem, PublicityRule, SeverityWindow
 
 SHIPPED = Path(__file__).resolve().parent.parent / "domain" / "shipped_catalog.json"

@@ -6,8 +6,8 @@ from jsonschema import SchemaError
 
 from credit_common.db import Database
 from credit_common.errors import FieldViolation, InvalidArgument, NotFound
+from credit_common.field_schema import FieldValidator
 from credit_records.adapters.catalog_store import CatalogStore
-from credit_records.adapters.schemas import FieldValidator
 from credit_records.domain.catalog import CatalogItem, check_item
 from credit_records.service_layer.values import non_finite_violations
 

@@ -1,4 +1,6 @@
-"""Field validation against an item's JSON Schema, compiled once per schema version."""
+"""Credit record fields checked against their catalog item's JSON Schema, compiled once per
+schema version: by the records service as it stores fields, and by the objections service
+as it checks the correction an upheld objection will send the records service."""
 
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ class FieldValidator:
     def __init__(self, schema: dict[str, Any]) -> None:
         Draft202012Validator.check_schema(schema)
         self._fast: Callable[[Any], Any] = fastjsonschema.compile(schema)
-        self._explain = Draft202012Validator(schema)
+        # Formats checked as the fast path checks them, so that its refusals are explained.
+        self._explain = Draft202012Validator(
+            schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
         self._dates = [
             name
             for name, spec in schema.get("properties", {}).items()
