@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, cast
 
+import grpc
 from fastapi import APIRouter, Path, Query
 
 from credit.lists.v1 import lists_pb2 as lst
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.grpc_errors import RemoteError
 from credit_common.masking import mask_name
 from credit_common.messages import moment_of
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
@@ -186,9 +188,19 @@ async def propose(
                 [{"field": "valid_until", "message": "RFC 3339 with offset"}],
             )
         request.valid_until.FromDatetime(body.valid_until.astimezone(dt.UTC))
+    # The subject is read first: a registry failing after the entry was stored made the
+    # answer a 503, and the caller's retry stored a second entry. A code it does not know
+    # is left to the lists service to refuse (422 unknown_subject, as the contract says).
+    try:
+        subject: pb.Subject | None = await gateway.registry.get(body.subject_code, summary=True)
+    except RemoteError as error:
+        if error.code != grpc.StatusCode.NOT_FOUND:
+            raise
+        subject = None
     entry = await gateway.lists.propose(request)
     await caching.drop(gateway, entry.subject_id, LISTINGS)
-    subject = await gateway.registry.get(body.subject_code, summary=True)
+    if subject is None:
+        subject = await gateway.registry.get(body.subject_code, summary=True)
     return entry_view(entry, subject, Level.RESTRICTED, history=True)
 
 
