@@ -84,6 +84,12 @@ async def test_a_record_is_submitted_read_corrected_and_withdrawn(records_api: A
         json={"fields": penalty_body(code, fine_amount=1.5)["fields"], "reason": "金额笔误"},
     )
     assert corrected.status_code == 200 and corrected.json()["status"] == "corrected"
+    retried = await api.http.post(  # as a client does after a timeout: no second version
+        f"/v1/records/{record['record_id']}/correct",
+        headers=market,
+        json={"fields": penalty_body(code, fine_amount=1.5)["fields"], "reason": "金额笔误"},
+    )
+    assert retried.status_code == 200 and retried.json()["version"] == 2
     versions = (await api.http.get(f"/v1/records/{record['record_id']}/versions")).json()[
         "versions"
     ]

@@ -35,6 +35,18 @@ from credit_records.service_layer.values import non_finite_violations, nul_viola
 MAX_PAGE = 500
 
 
+def _unchanged(record: StoredRecord, fields: object) -> bool:
+    """Whether these fields are the record's current ones (a record still open to change:
+    a withdrawn one is refused as before)."""
+    current = next((v for v in record.versions if v.version == record.current_version), None)
+    return (
+        record.withdrawn_at is None
+        and current is not None
+        and isinstance(fields, dict)
+        and current.fields == fields
+    )
+
+
 def summary(record: StoredRecord, status: str = "active") -> ev.RecordSummary:
     return ev.RecordSummary(
         record_id=str(record.id),
@@ -169,6 +181,9 @@ class Records:
         async with self.db.transaction() as conn:
             repo = RecordRepository(conn)
             record = await self._own(repo, cmd.record_id, cmd.caller)
+            if _unchanged(record, cmd.fields):
+                # Nothing to correct: a retried correction adds no second version.
+                return await self._view_now(cmd.record_id, Level.RESTRICTED)
             await self.apply_correction(
                 repo,
                 record,
