@@ -443,6 +443,33 @@ async def test_a_subjects_records_come_once_each_with_every_version_and_mark(
     assert second.versions[0].fields == penalty() and not views[1].under_objection
 
 
+async def test_an_objection_closed_before_its_filing_arrives_leaves_no_mark(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    """The stream consumer moves past an event that failed and takes it again later: an
+    objection's closing could come before its filing, which then marked the record under
+    objection for good (no closing would come again to clear it)."""
+    code = await register(registry_process)
+    record = (await records_app.records.submit(submit(code, "某监罚〔2026〕41号"))).view.record
+    handlers = records_app.consumers.handlers()
+    target = objections_pb2.Target(kind="record", id=str(record.id))
+    for kind, payload in (
+        (
+            "objection.closed",
+            objections_pb2.ObjectionClosed(objection_id="o-9", target=target, outcome="dismissed"),
+        ),
+        ("objection.filed", objections_pb2.ObjectionFiled(objection_id="o-9", target=target)),
+    ):
+        message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type=kind)
+        message.occurred_at.FromDatetime(utcnow())
+        message.payload.Pack(payload)
+        async with records_app.db.transaction() as conn:
+            await handlers[kind](conn, message)
+    seen = await records_app.records.get(record.id, Level.SHARED)
+    assert not seen.under_objection
+    assert [closed is not None for _, closed in seen.record.marks] == [True]
+
+
 async def test_a_change_that_waited_for_a_records_lock_reads_the_version_added_meanwhile(
     records_app: RecordsApp, registry_process: ServiceProcess
 ) -> None:

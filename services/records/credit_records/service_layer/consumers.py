@@ -88,13 +88,20 @@ class RecordConsumers:
         if filed.target.kind != "record":
             return
         record_id = uuid.UUID(filed.target.id)
+        opened = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        mark = _mark(record_id, filed.objection_id)
+        if (await conn.execute(sa.select(_MARKS.closed_at).where(mark))).first() is not None:
+            # Its closing came first (this event failed once, the next one did not): the
+            # objection is over, so the record is not marked; the mark learns its opening.
+            await conn.execute(sa.update(t.objection_marks).where(mark).values(opened_at=opened))
+            return
         if not await self._count_objection(conn, envelope, record_id, +1):
             return  # no such record
         await conn.execute(
             sa.insert(t.objection_marks).values(
                 record_id=record_id,
                 objection_id=filed.objection_id,
-                opened_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
+                opened_at=opened,
                 closed_at=None,
             )
         )
@@ -109,18 +116,28 @@ class RecordConsumers:
             return
         record_id = uuid.UUID(closed.target.id)
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        mark = _mark(record_id, closed.objection_id)
         cleared = await conn.execute(
             sa.update(t.objection_marks)
-            .where(
-                t.objection_marks.c.record_id == record_id,
-                t.objection_marks.c.objection_id == closed.objection_id,
-                t.objection_marks.c.closed_at.is_(None),
-            )
+            .where(mark, _MARKS.closed_at.is_(None))
             .values(closed_at=now)
-            .returning(t.objection_marks.c.record_id)
+            .returning(_MARKS.record_id)
         )
         if cleared.first() is not None:
             await self._count_objection(conn, envelope, record_id, -1)
+        elif (await conn.execute(sa.select(_MARKS.closed_at).where(mark))).first() is None:
+            # Closed before its filing arrived: kept as closed, so that the filing, when it
+            # comes, does not mark the record under an objection that is over.
+            exists = sa.select(t.records.c.id).where(t.records.c.id == record_id)
+            if (await conn.execute(exists)).first() is not None:
+                await conn.execute(
+                    sa.insert(t.objection_marks).values(
+                        record_id=record_id,
+                        objection_id=closed.objection_id,
+                        opened_at=now,
+                        closed_at=now,
+                    )
+                )
         if closed.outcome != "upheld":
             return
         repo = RecordRepository(conn)
@@ -228,3 +245,10 @@ class RecordConsumers:
                 ),
             ),
         )
+
+
+_MARKS = t.objection_marks.c
+
+
+def _mark(record_id: uuid.UUID, objection_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(_MARKS.record_id == record_id, _MARKS.objection_id == objection_id)
