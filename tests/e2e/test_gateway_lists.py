@@ -293,6 +293,68 @@ async def test_bad_entries_are_clear_errors(lists_api: Api) -> None:
     assert (await api.http.get(f"/v1/subjects/{code}/lists")).json()["entries"] == []
 
 
+async def test_a_withdrawn_record_is_no_basis_for_an_entry_and_a_corrected_one_is(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    code = await register(api, "撤销依据有限公司")
+    court = await headers(api, ["lists:write"], "court")
+    market_records = await headers(api, ["records:write"], "market_regulation")
+    fields = {
+        "violation_type": "v",
+        "violation_facts": "f",
+        "legal_basis": "b",
+        "penalty_kinds": ["warning"],
+        "penalty_content": "c",
+        "severity": "general",
+        "deciding_authority": "a",
+    }
+
+    async def submit(source_ref: str) -> str:
+        reply = await api.http.post(
+            "/v1/records",
+            headers=market_records,
+            json={
+                "subject_code": code,
+                "item_code": "admin_penalty",
+                "source_ref": source_ref,
+                "decided_on": "2026-11-20",
+                "fields": fields,
+            },
+        )
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["record_id"])
+
+    withdrawn, corrected = await submit("wd-1"), await submit("wd-2")
+    reply = await api.http.post(
+        f"/v1/records/{withdrawn}/withdraw", headers=market_records, json={"reason": "撤销"}
+    )
+    assert reply.status_code == 200, reply.text
+    reply = await api.http.post(
+        f"/v1/records/{corrected}/correct",
+        headers=market_records,
+        json={"fields": {**fields, "penalty_content": "c2"}, "reason": "更正"},
+    )
+    assert reply.status_code == 200, reply.text
+    reply = await api.http.post(
+        "/v1/list-entries",
+        json=entry(code, "court_dishonest_debtor", basis_record_ids=[withdrawn]),
+        headers=court,
+    )
+    assert reply.status_code == 422 and reply.json()["code"] == "validation_failed", reply.text
+    assert reply.json()["errors"] == [
+        {"field": "basis_record_ids", "message": f"record {withdrawn} is withdrawn"}
+    ]
+    assert (await api.http.get(f"/v1/subjects/{code}/lists")).json()["entries"] == []
+    reply = await api.http.post(
+        "/v1/list-entries",
+        json=entry(code, "court_dishonest_debtor", basis_record_ids=[corrected]),
+        headers=court,
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["basis_record_ids"] == [corrected]
+
+
 async def test_natural_persons_are_masked_on_the_public_listing_and_need_a_purpose(
     lists_api: Api,
 ) -> None:

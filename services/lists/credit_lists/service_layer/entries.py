@@ -142,12 +142,18 @@ class Entries:
                 0, FieldViolation("subject_code", "no registered subject answers to this code")
             )
         for record_id in cmd.basis_record_ids:
-            owner = await self.records.owner(record_id)
-            if owner is None:
+            basis = await self.records.basis(record_id)
+            if basis is None:
                 problems.append(FieldViolation("basis_record_ids", f"no record {record_id}"))
-            elif subject is not None and owner != subject.subject_id:
+            elif subject is not None and basis.subject_id != subject.subject_id:
                 problems.append(
                     FieldViolation("basis_record_ids", f"record {record_id} is another subject's")
+                )
+            elif basis.status == "withdrawn":
+                # record.withdrawn withdraws the entries based on the record, but it was
+                # handled before this entry existed: such an entry would never be withdrawn
+                problems.append(
+                    FieldViolation("basis_record_ids", f"record {record_id} is withdrawn")
                 )
         if problems or subject is None:
             reason = "unknown_subject" if subject is None else "validation_failed"
