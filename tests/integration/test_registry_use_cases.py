@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 
@@ -11,6 +13,7 @@ from credit_registry.bootstrap import RegistryApp
 from credit_registry.domain import codes
 from credit_registry.domain.subjects import Kind, LegacyCode, Status
 from credit_registry.service_layer import commands
+from credit_registry.service_layer import registry as registry_module
 from support import samples
 
 
@@ -94,6 +97,23 @@ async def test_natural_person_identity_number_is_never_stored_in_clear(
                 assert number.encode() not in b"".join(v for v in row if isinstance(v, bytes))
     found = await registry_app.registry.get(number.lower())
     assert found.subject is not None and found.subject.name == "张三"
+
+
+async def test_a_person_born_on_chinas_date_registers_while_it_is_still_the_day_before_in_utc(
+    registry_app: RegistryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    china_morning = dt.datetime(2026, 3, 4, 17, 0, tzinfo=dt.UTC)  # 2026-03-05 01:00 China
+    monkeypatch.setattr(registry_module, "utcnow", lambda: china_morning)
+    number = "110105202603050022"  # born 2026-03-05
+    [checked] = await registry_app.registry.validate([number], check_registered=False)
+    assert checked.validation.valid and checked.validation.kind == "citizen_id", checked
+    person = await registry_app.registry.register(
+        commands.Register(kind=Kind.NATURAL_PERSON, name="新生", id_number=number)
+    )
+    assert person.code == number
+    later = "110105202603060028"  # born 2026-03-06: after China's date too
+    [checked] = await registry_app.registry.validate([later], check_registered=False)
+    assert checked.validation.reason == "birth date 2026-03-06 is in the future"
 
 
 async def test_a_legacy_code_finds_the_subject_and_names_the_canonical_code(

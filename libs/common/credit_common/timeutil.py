@@ -9,6 +9,12 @@ UTC = dt.UTC
 CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
+def china_date(moment: dt.datetime) -> dt.date:
+    """The calendar date in China at a moment: decision dates, publicity windows, working-day
+    deadlines and birth dates are Chinese dates."""
+    return moment.astimezone(CHINA).date()
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
 

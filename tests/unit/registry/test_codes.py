@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
+from credit_common.timeutil import china_date
+from credit_registry.domain import codes
 from credit_registry.domain.codes import (
     AUTHORITY_CATEGORIES,
     USCC_ALPHABET,
@@ -316,6 +318,23 @@ def test_citizen_id_born_in_the_future_is_invalid() -> None:
 
 def test_citizen_id_born_today_is_valid() -> None:
     assert validate_citizen_id("11010519491231002X", today=datetime.date(1949, 12, 31)).valid
+
+
+# 2026-03-05 01:00 in China is still 2026-03-04 in UTC.
+CHINA_MORNING = datetime.datetime(2026, 3, 4, 17, 0, tzinfo=datetime.UTC)
+BORN_ON_CHINA_DATE = "110105202603050022"  # born 2026-03-05
+
+
+def test_a_citizen_born_on_chinas_date_is_valid_while_it_is_still_the_day_before_in_utc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert china_date(CHINA_MORNING) == datetime.date(2026, 3, 5)
+    assert validate_citizen_id(BORN_ON_CHINA_DATE, china_date(CHINA_MORNING)).valid
+    monkeypatch.setattr(codes, "utcnow", lambda: CHINA_MORNING)
+    assert validate_citizen_id(BORN_ON_CHINA_DATE).valid  # today defaults to China's date
+    assert codes.is_citizen_id(BORN_ON_CHINA_DATE)
+    tomorrow = validate_citizen_id("110105202603060028")
+    assert tomorrow.reason == "birth date 2026-03-06 is in the future"
 
 
 def test_citizen_id_with_x_before_the_last_position_is_invalid() -> None:

@@ -21,8 +21,8 @@ from credit_common.field_schema import FieldValidator
 from credit_common.grpc_client import Backend, BackendUnavailable
 from credit_common.grpc_errors import RemoteError
 from credit_common.record_rules import severity_violations
+from credit_common.timeutil import china_date
 from credit_objections.domain.cases import TargetRef
-from credit_objections.domain.clock import china_date
 from credit_objections.domain.targets import TargetFacts
 
 _NOT_THERE = {grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT}

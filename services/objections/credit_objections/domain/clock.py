@@ -6,12 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from credit_common.timeutil import CHINA
+from credit_common.timeutil import CHINA, china_date
 from credit_common.workdays import WorkCalendar
-
-
-def china_date(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(CHINA).date()
 
 
 def end_of(day: dt.date) -> dt.datetime:

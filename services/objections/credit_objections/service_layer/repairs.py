@@ -20,11 +20,11 @@ from credit_common.errors import (
     NotFound,
 )
 from credit_common.outbox import Event, Outbox
-from credit_common.timeutil import utcnow
+from credit_common.timeutil import china_date, utcnow
 from credit_objections.adapters.repository import Filters, RepairRepository
 from credit_objections.adapters.targets import Targets
 from credit_objections.domain.cases import TargetRef, check_evidence, check_target, check_text
-from credit_objections.domain.clock import Schedule, china_date
+from credit_objections.domain.clock import Schedule
 from credit_objections.domain.repairs import Repair, RepairState, check_commitment, check_repairable
 from credit_objections.service_layer import commands
 from credit_objections.service_layer.subjects import subject_of

@@ -10,14 +10,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from credit_common.timeutil import CHINA
+from credit_common.timeutil import china_date
 from credit_records.domain.catalog import CatalogItem, Level
 from credit_records.domain.publicity import Moment, Window, publicly_visible, status_at, visible_at
-
-
-def china_date(moment: dt.datetime) -> dt.date:
-    """The calendar date in China (decision dates and publicity windows are Chinese dates)."""
-    return moment.astimezone(CHINA).date()
 
 
 def canonical_json(fields: dict[str, Any]) -> str:

@@ -21,13 +21,13 @@ from credit_common.errors import (
 )
 from credit_common.outbox import Event, Outbox
 from credit_common.record_rules import severity_violations
-from credit_common.timeutil import utcnow
+from credit_common.timeutil import china_date, utcnow
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.catalog import Level
 from credit_records.domain.publicity import window_for
-from credit_records.domain.records import RecordView, StoredRecord, Version, china_date, view
+from credit_records.domain.records import RecordView, StoredRecord, Version, view
 from credit_records.service_layer import commands
 from credit_records.service_layer.checks import check_row, new_record
 from credit_records.service_layer.values import non_finite_violations, nul_violations

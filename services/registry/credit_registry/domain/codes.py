@@ -11,6 +11,8 @@ import datetime
 import re
 from typing import NamedTuple
 
+from credit_common.timeutil import china_date, utcnow
+
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 ORG_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = "0123456789"
@@ -258,7 +260,8 @@ def _birth_date(code: str) -> datetime.date | None:
 
 
 def validate_citizen_id(code: str, today: datetime.date | None = None) -> Validation:
-    """Validates an 18-character citizen identity number."""
+    """Validates an 18-character citizen identity number; `today` is the Chinese date
+    the birth date may not be after (China's date now when not given)."""
     code = normalise(code)
     kind = "citizen_id"
     if len(code) != 18:
@@ -268,7 +271,7 @@ def validate_citizen_id(code: str, today: datetime.date | None = None) -> Valida
     born = _birth_date(code)
     if born is None:
         return Validation(code, False, kind, f"birth date {code[6:14]} is not a real date")
-    if born > (today or datetime.date.today()):
+    if born > (today or china_date(utcnow())):
         return Validation(code, False, kind, f"birth date {born.isoformat()} is in the future")
     expected = _citizen_check_char(code[:17])
     if code[17] != expected:

@@ -13,7 +13,7 @@ from credit.events.v1 import subject_pb2
 from credit_common.db import Database
 from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
 from credit_common.outbox import Event, Outbox
-from credit_common.timeutil import utcnow
+from credit_common.timeutil import china_date, utcnow
 from credit_registry.adapters.crypto import IdentityProtector
 from credit_registry.adapters.repository import SubjectRepository
 from credit_registry.domain import codes
@@ -81,7 +81,7 @@ class Registry:
         verified, so the database works on one core while this process works on the
         other; a code counts as registered only if it is valid and its key was found."""
         self._check_batch(raw_codes, "codes")
-        today = utcnow().date()
+        today = china_date(utcnow())
         lookup = None
         if check_registered:
             lookup = asyncio.create_task(self._filed([codes.normalise(c) for c in raw_codes]))
@@ -154,7 +154,7 @@ class Registry:
         id_cipher: bytes | None = None
         if cmd.kind == Kind.NATURAL_PERSON:
             number = codes.normalise(cmd.id_number)
-            check = codes.validate_citizen_id(number, today=now.date())
+            check = codes.validate_citizen_id(number, today=china_date(now))
             if not check.valid:
                 raise InvalidArgument(
                     f"invalid identity number: {check.reason}",
