@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from typing import Any
 
 import grpc
 import pytest
 import sqlalchemy as sa
 
+from credit.events.v1 import envelope_pb2, objections_pb2
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
 from credit_common.directory import SubjectDirectory
@@ -120,6 +122,73 @@ async def test_an_open_objection_holds_an_entry_in_publicity(
     assert await lists_app.clock.tick(later) == 0
     held = (await lists_app.entries.get(entry.id)).at(later)
     assert held.state == State.PUBLICITY
+
+
+async def hear(app: ListsApp, kind: str, payload: Any) -> None:
+    """The consumer handles one event, in its own transaction, as the stream would."""
+    message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type=kind)
+    message.occurred_at.FromDatetime(utcnow())
+    message.payload.Pack(payload)
+    async with app.db.transaction() as conn:
+        await app.consumers.handlers()[kind](conn, message)
+
+
+def filed(objection_id: str, entry_id: uuid.UUID) -> objections_pb2.ObjectionFiled:
+    target = objections_pb2.Target(kind="list_entry", id=str(entry_id))
+    return objections_pb2.ObjectionFiled(objection_id=objection_id, target=target)
+
+
+def closed(objection_id: str, entry_id: uuid.UUID) -> objections_pb2.ObjectionClosed:
+    target = objections_pb2.Target(kind="list_entry", id=str(entry_id))
+    return objections_pb2.ObjectionClosed(
+        objection_id=objection_id, target=target, outcome="dismissed"
+    )
+
+
+async def test_an_objection_closed_before_its_filing_arrives_does_not_hold_the_entry(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """The stream consumer moves past an event that failed and takes it again later: an
+    objection's closing could come before its filing, which then held the entry in publicity
+    for good (no closing would come again to uncount it)."""
+    code = await register(registry_process)
+    entry = await lists_app.entries.propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书4号")
+    )
+    await hear(lists_app, "objection.filed", filed("o-1", entry.id))
+    assert (await lists_app.entries.get(entry.id)).open_objections == 1
+    await hear(lists_app, "objection.closed", closed("o-1", entry.id))
+    assert (await lists_app.entries.get(entry.id)).open_objections == 0
+    await hear(lists_app, "objection.closed", closed("o-9", entry.id))
+    await hear(lists_app, "objection.filed", filed("o-9", entry.id))
+    assert (await lists_app.entries.get(entry.id)).open_objections == 0
+    later = entry.publicity_until + dt.timedelta(seconds=1)
+    assert await lists_app.clock.tick(later) == 1
+    assert (await lists_app.entries.get(entry.id)).at(later).state == State.EFFECTIVE
+
+
+async def test_an_objection_counted_before_objections_were_kept_is_uncounted_when_closed(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """An entry counted one objection before each was kept: the closing of an objection
+    not heard of uncounts it while the count holds more than the objections kept open, and
+    the late filing of the one closed first counts nothing."""
+    code = await register(registry_process)
+    entry = await lists_app.entries.propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书5号")
+    )
+    async with lists_app.db.transaction() as conn:  # as the count stood before revision 0002
+        await conn.execute(
+            sa.update(t.entries).where(t.entries.c.id == entry.id).values(open_objections=1)
+        )
+    await hear(lists_app, "objection.filed", filed("o-new", entry.id))
+    await hear(lists_app, "objection.closed", closed("o-old", entry.id))
+    assert (await lists_app.entries.get(entry.id)).open_objections == 1  # o-new holds it
+    await hear(lists_app, "objection.closed", closed("o-early", entry.id))  # filing late
+    assert (await lists_app.entries.get(entry.id)).open_objections == 1
+    await hear(lists_app, "objection.filed", filed("o-early", entry.id))
+    await hear(lists_app, "objection.closed", closed("o-new", entry.id))
+    assert (await lists_app.entries.get(entry.id)).open_objections == 0
 
 
 async def test_many_due_entries_move_on_once_with_batches_side_by_side_in_two_replicas(

@@ -85,6 +85,17 @@ entry_history = sa.Table(
     sa.Column("reason", sa.String(1000), nullable=False),
 )
 
+# Objections heard of, one row each: a closing heard before its filing is kept closed, so
+# that the late filing does not hold the entry in publicity for good.
+entry_objections = sa.Table(
+    "entry_objections",
+    metadata,
+    sa.Column("entry_id", GUID(), sa.ForeignKey("entries.id"), primary_key=True),
+    sa.Column("objection_id", sa.String(64), primary_key=True),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+)
+
 feedback = sa.Table(
     "feedback",
     metadata,

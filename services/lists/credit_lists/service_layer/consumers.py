@@ -159,7 +159,21 @@ class ListConsumers:
         envelope.payload.Unpack(filed)
         if filed.target.kind != "list_entry":
             return
-        await self._count_objection(conn, envelope, uuid.UUID(filed.target.id), +1)
+        entry_id = uuid.UUID(filed.target.id)
+        opened = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        heard = _heard(entry_id, filed.objection_id)
+        if (await conn.execute(sa.select(_HEARD.closed_at).where(heard))).first() is not None:
+            # Its closing came first (this event failed once, the next one did not): the
+            # objection is over, so it holds nothing; the row learns its opening.
+            await conn.execute(sa.update(t.entry_objections).where(heard).values(opened_at=opened))
+            return
+        if not await self._count_objection(conn, envelope, entry_id, +1):
+            return  # no such entry
+        await conn.execute(
+            sa.insert(t.entry_objections).values(
+                entry_id=entry_id, objection_id=filed.objection_id, opened_at=opened, closed_at=None
+            )
+        )
 
     async def on_objection_closed(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
@@ -170,7 +184,7 @@ class ListConsumers:
             return
         entry_id = uuid.UUID(closed.target.id)
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        await self._count_objection(conn, envelope, entry_id, -1)
+        await self._close_objection(conn, envelope, entry_id, closed.objection_id, now)
         if closed.outcome != "upheld":
             return
         repo = EntryRepository(conn)
@@ -253,10 +267,56 @@ class ListConsumers:
                 "moved",
             )
 
+    async def _close_objection(
+        self,
+        conn: AsyncConnection,
+        cause: envelope_pb2.Envelope,
+        entry_id: uuid.UUID,
+        objection_id: str,
+        now: dt.datetime,
+    ) -> None:
+        """Closes the objection's row and uncounts it; one not heard of is kept closed."""
+        heard = _heard(entry_id, objection_id)
+        cleared = await conn.execute(
+            sa.update(t.entry_objections)
+            .where(heard, _HEARD.closed_at.is_(None))
+            .values(closed_at=now)
+            .returning(_HEARD.entry_id)
+        )
+        if cleared.first() is not None:
+            await self._count_objection(conn, cause, entry_id, -1)
+            return
+        if (await conn.execute(sa.select(_HEARD.closed_at).where(heard))).first() is not None:
+            return  # closed already
+        counted = sa.select(t.entries.c.open_objections).where(t.entries.c.id == entry_id)
+        if conn.dialect.name == "postgresql":
+            counted = counted.with_for_update()  # objections of the entry, one at a time
+        open_count = (await conn.execute(counted)).scalar()
+        if open_count is None:
+            return  # no such entry
+        # Not heard of: closed before its filing arrived, or filed before rows were kept.
+        # Kept closed, so that a late filing does not hold the entry in publicity under an
+        # objection that is over.
+        await conn.execute(
+            sa.insert(t.entry_objections).values(
+                entry_id=entry_id, objection_id=objection_id, opened_at=now, closed_at=now
+            )
+        )
+        with_rows = (
+            sa.select(sa.func.count())
+            .select_from(t.entry_objections)
+            .where(_HEARD.entry_id == entry_id, _HEARD.closed_at.is_(None))
+        )
+        if open_count > (await conn.execute(with_rows)).scalar_one():
+            # The count holds objections with no row, filed before rows were kept: this is
+            # taken to be one of them, and uncounted as a closing always was.
+            await self._count_objection(conn, cause, entry_id, -1)
+
     async def _count_objection(
         self, conn: AsyncConnection, cause: envelope_pb2.Envelope, entry_id: uuid.UUID, step: int
-    ) -> None:
-        """Counts an objection opened (+1) or closed (-1) on the entry, and says so."""
+    ) -> bool:
+        """Counts an objection opened (+1) or closed (-1) on the entry, and says so;
+        returns whether it counted (not when there is no such entry, or none to uncount)."""
         query = sa.update(t.entries).where(t.entries.c.id == entry_id)
         if step < 0:
             query = query.where(t.entries.c.open_objections > 0)
@@ -267,11 +327,13 @@ class ListConsumers:
                 )
             )
         ).first()
-        if owner is not None:
-            mark = "objection_opened" if step > 0 else "objection_closed"
-            await self._marked(
-                conn, cause, owner.subject_key, [str(owner.subject_id)], [entry_id], mark
-            )
+        if owner is None:
+            return False
+        mark = "objection_opened" if step > 0 else "objection_closed"
+        await self._marked(
+            conn, cause, owner.subject_key, [str(owner.subject_id)], [entry_id], mark
+        )
+        return True
 
     async def _marked(
         self,
@@ -296,3 +358,10 @@ class ListConsumers:
                 ),
             ),
         )
+
+
+_HEARD = t.entry_objections.c
+
+
+def _heard(entry_id: uuid.UUID, objection_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(_HEARD.entry_id == entry_id, _HEARD.objection_id == objection_id)
