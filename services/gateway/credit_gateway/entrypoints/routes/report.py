@@ -15,7 +15,6 @@ from pydantic import TypeAdapter
 
 from credit.objections.v1 import objections_pb2 as ob
 from credit.records.v1 import records_pb2 as rec
-from credit_common.timeutil import utcnow
 from credit_gateway.adapters.public_cache import Hit
 from credit_gateway.domain.access import Level
 from credit_gateway.entrypoints import caching, schemas, views
@@ -54,14 +53,18 @@ async def _every_page(
     fetch: Callable[[_Request], Awaitable[_Reply]],
     request: _Request,
     items: Callable[[_Reply], Iterable[_Item]],
+    key: Callable[[_Item], str],
 ) -> list[_Item]:
-    """Gets the items of every page, asking for the next while a page names one."""
-    found: list[_Item] = []
+    """Gets the items of every page, asking for the next while a page names one. Pages
+    are offsets, each read at its own moment: an item that moved onto the next page
+    meanwhile (a record submitted between the reads) is shown once."""
+    found: dict[str, _Item] = {}
     while True:
         page = await fetch(request)
-        found.extend(items(page))
+        for item in items(page):
+            found.setdefault(key(item), item)
         if not page.next_page_token:
-            return found
+            return list(found.values())
         request.page_token = page.next_page_token
 
 
@@ -106,16 +109,25 @@ async def report(
     records_request = rec.ListSubjectRecordsRequest(
         subject_id=subject.subject_id, level=LEVEL_TO_PB[level], page_size=_PAGE_SIZE
     )
-    # A current report is read as of its start (the records service's "now" is that very
-    # read): each further page of records then sees the same records as the first.
-    records_request.as_of.FromDatetime((as_of or utcnow()).astimezone(dt.UTC))
+    if as_of is not None:
+        records_request.as_of.FromDatetime(as_of.astimezone(dt.UTC))
     objections_request = ob.ListObjectionsRequest(
         state="open", subject_id=subject.subject_id, page_size=_PAGE_SIZE
     )
     records, status, objections = await asyncio.gather(
-        _every_page(gateway.records.for_subject, records_request, lambda r: r.records),
+        _every_page(
+            gateway.records.for_subject,
+            records_request,
+            lambda r: r.records,
+            lambda record: record.record_id,
+        ),
         gateway.lists.status(subject.subject_id, include_past=level > Level.PUBLIC),
-        _every_page(gateway.objections.search, objections_request, lambda r: r.objections),
+        _every_page(
+            gateway.objections.search,
+            objections_request,
+            lambda r: r.objections,
+            lambda objection: objection.objection_id,
+        ),
     )
     audit(gateway, read, [subject.subject_key], "report", level)
     shown = shown_code(subject, level)
