@@ -277,17 +277,25 @@ class ListConsumers:
     ) -> None:
         """Closes the objection's row and uncounts it; one not heard of is kept closed."""
         heard = _heard(entry_id, objection_id)
-        cleared = await conn.execute(
+        close = (
             sa.update(t.entry_objections)
             .where(heard, _HEARD.closed_at.is_(None))
             .values(closed_at=now)
             .returning(_HEARD.entry_id)
         )
-        if cleared.first() is not None:
+        cleared = (await conn.execute(close)).first()
+        if cleared is None:
+            seen = (await conn.execute(sa.select(_HEARD.closed_at).where(heard))).first()
+            if seen is not None and seen.closed_at is not None:
+                return  # closed already
+            if seen is not None:
+                # Its filing committed while the closing looked (PostgreSQL's UPDATE does
+                # not wait for a row not yet committed): closed now, by a statement that
+                # sees it.
+                cleared = (await conn.execute(close)).first()
+        if cleared is not None:
             await self._count_objection(conn, cause, entry_id, -1)
             return
-        if (await conn.execute(sa.select(_HEARD.closed_at).where(heard))).first() is not None:
-            return  # closed already
         counted = sa.select(t.entries.c.open_objections).where(t.entries.c.id == entry_id)
         if conn.dialect.name == "postgresql":
             counted = counted.with_for_update()  # objections of the entry, one at a time

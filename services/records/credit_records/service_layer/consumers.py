@@ -117,15 +117,24 @@ class RecordConsumers:
         record_id = uuid.UUID(closed.target.id)
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
         mark = _mark(record_id, closed.objection_id)
-        cleared = await conn.execute(
+        close = (
             sa.update(t.objection_marks)
             .where(mark, _MARKS.closed_at.is_(None))
             .values(closed_at=now)
             .returning(_MARKS.record_id)
         )
-        if cleared.first() is not None:
+        cleared = (await conn.execute(close)).first()
+        seen = None
+        if cleared is None:
+            seen = (await conn.execute(sa.select(_MARKS.closed_at).where(mark))).first()
+            if seen is not None and seen.closed_at is None:
+                # Its filing committed while the closing looked (PostgreSQL's UPDATE does
+                # not wait for a row not yet committed): closed now, by a statement that
+                # sees it.
+                cleared = (await conn.execute(close)).first()
+        if cleared is not None:
             await self._count_objection(conn, envelope, record_id, -1)
-        elif (await conn.execute(sa.select(_MARKS.closed_at).where(mark))).first() is None:
+        elif seen is None:
             # Closed before its filing arrived: kept as closed, so that the filing, when it
             # comes, does not mark the record under an objection that is over.
             exists = sa.select(t.records.c.id).where(t.records.c.id == record_id)
