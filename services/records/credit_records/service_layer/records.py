@@ -27,7 +27,13 @@ from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.catalog import Level
 from credit_records.domain.publicity import window_for
-from credit_records.domain.records import RecordView, StoredRecord, Version, view
+from credit_records.domain.records import (
+    RecordView,
+    StoredRecord,
+    Version,
+    canonical_json,
+    view,
+)
 from credit_records.service_layer import commands
 from credit_records.service_layer.checks import check_row, new_record
 from credit_records.service_layer.values import non_finite_violations, nul_violations
@@ -35,15 +41,17 @@ from credit_records.service_layer.values import non_finite_violations, nul_viola
 MAX_PAGE = 500
 
 
-def _unchanged(record: StoredRecord, fields: object) -> bool:
-    """Whether these fields are the record's current ones (a record still open to change:
-    a withdrawn one is refused as before)."""
+def _unchanged(record: StoredRecord, fields: object, schema_version: int) -> bool:
+    """Whether a correction would change nothing: these fields, as stored (JSON, where true
+    is no 1), are the current version's, under the item's current schema (a new schema
+    version may read the same fields otherwise). A withdrawn record is refused as before."""
     current = next((v for v in record.versions if v.version == record.current_version), None)
     return (
         record.withdrawn_at is None
         and current is not None
+        and current.schema_version == schema_version
         and isinstance(fields, dict)
-        and current.fields == fields
+        and canonical_json(current.fields) == canonical_json(fields)
     )
 
 
@@ -181,26 +189,26 @@ class Records:
         async with self.db.transaction() as conn:
             repo = RecordRepository(conn)
             record = await self._own(repo, cmd.record_id, cmd.caller)
-            if _unchanged(record, cmd.fields):
-                # Nothing to correct: a retried correction adds no second version.
-                return await self._view_now(cmd.record_id, Level.RESTRICTED)
-            await self.apply_correction(
-                repo,
-                record,
-                cmd.fields,
-                cmd.caller.client_id,
-                cmd.caller.department,
-                cmd.reason,
-                now,
-            )
-            await self.outbox.add(
-                conn,
-                Event(
-                    "record.corrected",
-                    record.subject_key,
-                    ev.RecordCorrected(record=summary(record, "corrected"), reason=cmd.reason),
-                ),
-            )
+            item = await self.catalog.get(record.item_code)
+            # Nothing to correct (a correction retried after a timeout): no second version.
+            if item is None or not _unchanged(record, cmd.fields, item.schema_version):
+                await self.apply_correction(
+                    repo,
+                    record,
+                    cmd.fields,
+                    cmd.caller.client_id,
+                    cmd.caller.department,
+                    cmd.reason,
+                    now,
+                )
+                await self.outbox.add(
+                    conn,
+                    Event(
+                        "record.corrected",
+                        record.subject_key,
+                        ev.RecordCorrected(record=summary(record, "corrected"), reason=cmd.reason),
+                    ),
+                )
         return await self._view_now(cmd.record_id, Level.RESTRICTED)
 
     async def apply_correction(
