@@ -150,6 +150,22 @@ class Objection:
                 "validation_failed",
                 [FieldViolation("finding", " or ".join(FINDINGS))],
             )
+        if corrected_fields == {}:
+            # Corrections are merged over the record's fields, so {} would change nothing,
+            # while no corrections at all make an upheld objection withdraw the record: the
+            # ambiguity is refused rather than read as a withdrawal.
+            raise InvalidArgument(
+                "corrected_fields is empty: leave it out to have the record withdrawn, "
+                "or name the fields to correct",
+                "validation_failed",
+                [
+                    FieldViolation(
+                        "corrected_fields",
+                        "empty: leave it out to have the record withdrawn, "
+                        "or name the fields to correct",
+                    )
+                ],
+            )
         if corrected_fields and finding != "error_confirmed":
             raise InvalidArgument(
                 "corrected fields go with an error_confirmed finding",

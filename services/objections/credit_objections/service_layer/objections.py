@@ -148,26 +148,10 @@ class Objections:
         # Checked now, so that an upheld objection never sends the records service a
         # correction it must refuse; a wrong department or state is refused by the step.
         if (
-            corrected is not None
+            corrected
             and objection.state == State.VERIFYING
             and objection.source_department == cmd.caller.department
         ):
-            if not corrected:
-                # Corrections are merged over the record's fields, so {} would change
-                # nothing, while no corrections at all make an upheld objection withdraw
-                # the record: the ambiguity is refused rather than read as a withdrawal.
-                raise InvalidArgument(
-                    "corrected_fields is empty: leave it out to have the record withdrawn, "
-                    "or name the fields to correct",
-                    "validation_failed",
-                    [
-                        FieldViolation(
-                            "corrected_fields",
-                            "empty: leave it out to have the record withdrawn, "
-                            "or name the fields to correct",
-                        )
-                    ],
-                )
             if objection.target.kind != "record":
                 raise InvalidArgument(
                     "corrected fields apply to records only (an upheld objection withdraws an entry)",
