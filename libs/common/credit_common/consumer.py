@@ -195,7 +195,45 @@ class StreamConsumer:
         ):
             await self._apply(message_id, envelope)
 
+    async def replay_parked(self) -> int:
+        """Applies again what this group parked (a handler kept failing: an outage, or a
+        fault since fixed): each event applied now leaves the dead-letter stream, one that
+        still fails stays there, and the log says which. Run at start, so that a restart
+        after the cause is gone loses nothing; returns how many were applied."""
+        applied, start = 0, "-"
+        while True:
+            entries: list[Any] = list(
+                await self.redis.xrange(
+                    self.dead_letter_stream, min=start, count=self.batch_size + 1
+                )
+                or []
+            )
+            if entries and start != "-" and entries[0][0] == start.encode():
+                entries = entries[1:]  # the last of the batch before
+            if not entries:
+                break
+            for entry_id, fields in entries:
+                if fields.get(b"group") != self.group.encode() or b"envelope" not in fields:
+                    continue
+                envelope = envelope_pb2.Envelope.FromString(fields[b"envelope"])
+                try:
+                    await self._apply_once(envelope)
+                except Exception:
+                    log.exception("parked %r on %s still fails", entry_id, self.dead_letter_stream)
+                    continue
+                await self.redis.xdel(self.dead_letter_stream, entry_id)
+                applied += 1
+            start = _text(entries[-1][0])
+        if applied:
+            log.info("applied %d parked events of %s", applied, self.dead_letter_stream)
+        return applied
+
     async def _apply(self, message_id: bytes, envelope: envelope_pb2.Envelope) -> None:
+        await self._apply_once(envelope)
+        await self.redis.xack(self.stream, self.group, message_id)
+
+    async def _apply_once(self, envelope: envelope_pb2.Envelope) -> None:
+        """The event's handler and its processed mark, in one transaction: once only."""
         handler = self.handlers.get(envelope.type)
         async with self.db.transaction() as conn:
             # RETURNING, not rowcount: SQLAlchemy does not keep an INSERT's rowcount, and the
@@ -213,7 +251,6 @@ class StreamConsumer:
             ).first() is not None
             if first_time and handler is not None:
                 await handler(conn, envelope)
-        await self.redis.xack(self.stream, self.group, message_id)
 
     async def run(self, stop: asyncio.Event, *, reclaim_every: float = 5.0) -> None:
         """Consumes until `stop`. Redis being away (at start or later) is waited out; a
@@ -227,6 +264,7 @@ class StreamConsumer:
                 if not group_ready:
                     await self.ensure_group()
                     await self.recover()
+                    await self.replay_parked()
                     group_ready = True
                 if loop.time() >= next_reclaim:
                     await self.reclaim()
