@@ -50,8 +50,6 @@ class FieldValidator:
             if error.validator == "required":
                 missing = error.message.split("'")[1] if "'" in error.message else ""
                 problems.append((missing or "fields", "required"))
-            elif error.validator == "additionalProperties":
-                problems.append((".".join(map(str, error.path)) or "fields", error.message))
             else:
                 problems.append((".".join(map(str, error.path)) or "fields", error.message))
         return problems or [("fields", "do not match the item's schema")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
@@ -27,18 +28,26 @@ def test_corrected_fields_that_are_not_finite_are_an_invalid_argument(number: fl
     assert fields_of(message) == {"penalty_content": "警告", "amounts": [1.5]}
 
 
-def test_a_correction_is_checked_against_the_severity_records_keep() -> None:
-    """An item's schema may let any severity through, but the records service keeps 16
-    characters and refuses more: verified anyway, the upheld correction was refused there
-    and its event parked, the record left unchanged and under objection."""
-    facts = TargetFacts(
+def record_facts(fields: dict[str, Any], schema: dict[str, Any]) -> TargetFacts:
+    """An active record of market regulation with these fields, under this item schema."""
+    return TargetFacts(
         ref=TargetRef("record", str(uuid.uuid4())),
         subject_id=uuid.uuid4(),
         subject_key="k",
         source_department="market_regulation",
         status="active",
-        fields={"severity": "一般", "content": "通报"},
-        fields_schema={"type": "object", "properties": {"severity": {"type": "string"}}},
+        fields=fields,
+        fields_schema=schema,
+    )
+
+
+def test_a_correction_is_checked_against_the_severity_records_keep() -> None:
+    """An item's schema may let any severity through, but the records service keeps 16
+    characters and refuses more: verified anyway, the upheld correction was refused there
+    and its event parked, the record left unchanged and under objection."""
+    facts = record_facts(
+        {"severity": "一般", "content": "通报"},
+        {"type": "object", "properties": {"severity": {"type": "string"}}},
     )
     too_long = "情节严重，社会影响恶劣，依法从重处罚"
     problems = correction_problems(facts, {"severity": too_long})
@@ -49,14 +58,9 @@ def test_a_correction_is_checked_against_the_severity_records_keep() -> None:
 def test_a_correction_is_checked_as_the_records_service_checks_it() -> None:
     """The schema was checked without its formats: a date that does not exist passed
     verification, and the upheld correction was refused by the records service."""
-    facts = TargetFacts(
-        ref=TargetRef("record", str(uuid.uuid4())),
-        subject_id=uuid.uuid4(),
-        subject_key="k",
-        source_department="market_regulation",
-        status="active",
-        fields={"content": "通报", "publicity_deadline": "2026-06-30"},
-        fields_schema={
+    facts = record_facts(
+        {"content": "通报", "publicity_deadline": "2026-06-30"},
+        {
             "type": "object",
             "required": ["content"],
             "properties": {

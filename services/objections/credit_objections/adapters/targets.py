@@ -4,6 +4,7 @@ and lists (an entry). Their answers become TargetFacts."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
 import uuid
@@ -146,6 +147,12 @@ class Targets:
         await self.lists.close()
 
 
+@functools.lru_cache(maxsize=64)
+def _validator(schema_json: str) -> FieldValidator:
+    """An item schema's validator, compiled once (about 8 ms) for every verification."""
+    return FieldValidator(json.loads(schema_json))
+
+
 def correction_problems(facts: TargetFacts, corrected: dict[str, Any]) -> list[FieldViolation]:
     """What the record's item schema says against its fields with the corrections merged
     over them, checked as the records service will check them (formats, real dates and the
@@ -155,5 +162,5 @@ def correction_problems(facts: TargetFacts, corrected: dict[str, Any]) -> list[F
     merged = {**facts.fields, **corrected}
     return [
         FieldViolation("corrected_fields" if name == "fields" else f"corrected_fields.{name}", text)
-        for name, text in FieldValidator(facts.fields_schema).errors(merged)
+        for name, text in _validator(json.dumps(facts.fields_schema, sort_keys=True)).errors(merged)
     ] + severity_violations(merged, "corrected_fields")

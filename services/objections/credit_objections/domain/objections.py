@@ -50,6 +50,11 @@ MOVES: dict[tuple[State, str], frozenset[State]] = {
 }
 
 
+_EMPTY_CORRECTIONS = (
+    "empty: leave it out to have the record withdrawn, or name the fields to correct"
+)
+
+
 @dataclass
 class Objection:
     id: uuid.UUID
@@ -155,16 +160,9 @@ class Objection:
             # while no corrections at all make an upheld objection withdraw the record: the
             # ambiguity is refused rather than read as a withdrawal.
             raise InvalidArgument(
-                "corrected_fields is empty: leave it out to have the record withdrawn, "
-                "or name the fields to correct",
+                f"corrected_fields is {_EMPTY_CORRECTIONS}",
                 "validation_failed",
-                [
-                    FieldViolation(
-                        "corrected_fields",
-                        "empty: leave it out to have the record withdrawn, "
-                        "or name the fields to correct",
-                    )
-                ],
+                [FieldViolation("corrected_fields", _EMPTY_CORRECTIONS)],
             )
         if corrected_fields and finding != "error_confirmed":
             raise InvalidArgument(

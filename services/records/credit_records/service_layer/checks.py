@@ -33,6 +33,27 @@ class Checked:
     fields: dict[str, Any]
 
 
+def field_violations(
+    catalog: CatalogStore,
+    item: CatalogItem,
+    fields: dict[str, Any],
+    fields_json: str | None = None,
+) -> list[FieldViolation]:
+    """What a record's fields may not hold, for a submission as for a correction: NUL,
+    lone surrogates, numbers past a double, a severity longer than records keep, and what
+    the item's schema refuses. `fields_json`: see `read_fields`."""
+    return (
+        nul_violations(fields, fields_json)
+        + surrogate_violations(fields, fields_json)
+        + non_finite_violations(fields, fields_json)
+        + severity_violations(fields)
+        + [
+            FieldViolation(f"fields.{name}" if not name.startswith("fields") else name, message)
+            for name, message in catalog.validator(item).errors(fields)
+        ]
+    )
+
+
 async def check_row(
     catalog: CatalogStore,
     department: str,
@@ -71,14 +92,7 @@ async def check_row(
     if not isinstance(fields, dict):
         problems.append(FieldViolation("fields", "an object"))
     else:
-        problems += nul_violations(fields, fields_json)
-        problems += surrogate_violations(fields, fields_json)
-        problems += non_finite_violations(fields, fields_json)
-        problems += severity_violations(fields)
-        problems += [
-            FieldViolation(f"fields.{name}" if not name.startswith("fields") else name, message)
-            for name, message in catalog.validator(item).errors(fields)
-        ]
+        problems += field_violations(catalog, item, fields, fields_json)
     if problems or day is None or not isinstance(fields, dict):
         return None, problems
     return Checked(item, day, fields), []

@@ -20,7 +20,6 @@ from credit_common.errors import (
     PermissionDenied,
 )
 from credit_common.outbox import Event, Outbox
-from credit_common.record_rules import severity_violations
 from credit_common.timeutil import china_date, utcnow
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
@@ -35,8 +34,7 @@ from credit_records.domain.records import (
     view,
 )
 from credit_records.service_layer import commands
-from credit_records.service_layer.checks import check_row, new_record
-from credit_records.service_layer.values import non_finite_violations, nul_violations
+from credit_records.service_layer.checks import check_row, field_violations, new_record
 
 MAX_PAGE = 500
 
@@ -232,15 +230,7 @@ class Records:
                 "validation_failed",
                 [FieldViolation("fields", "an object")],
             )
-        errors = (
-            nul_violations(fields)
-            + non_finite_violations(fields)
-            + severity_violations(fields)
-            + [
-                FieldViolation(f"fields.{n}", m)
-                for n, m in self.catalog.validator(item).errors(fields)
-            ]
-        )
+        errors = field_violations(self.catalog, item, fields)
         if errors:
             raise InvalidArgument(
                 "the corrected fields do not match the item's schema",

@@ -71,19 +71,18 @@ def _rule_of(body: schemas.CatalogItemCreate) -> schemas.PublicityRuleIn:
     so many days) and `min_publicity_days` (its `days` and `min_days`) put in. Where a value
     is given both ways, the two must agree: neither silently wins."""
     rule = body.publicity or schemas.PublicityRuleIn()
-    given = rule.model_fields_set
     shorthand: dict[str, object] = {}
     if body.publicity_days is not None:
         shorthand |= {"kind": "fixed", "days": body.publicity_days}
-        if rule.months:
-            shorthand["months"] = 0
     if body.min_publicity_days is not None:
         shorthand["min_days"] = body.min_publicity_days
-    clashes = [
-        name
+    clashes = {
+        name: value
         for name, value in shorthand.items()
-        if (name in given or name == "months") and getattr(rule, name) != value
-    ]
+        if name in rule.model_fields_set and getattr(rule, name) != value
+    }
+    if body.publicity_days is not None and rule.months:  # months would win over the days
+        clashes["months"] = 0
     if clashes:
         raise Problem(
             422,
@@ -95,8 +94,7 @@ def _rule_of(body: schemas.CatalogItemCreate) -> schemas.PublicityRuleIn:
                     "message": f"{getattr(rule, name)!r} here,"
                     f" {value!r} by publicity_days/min_publicity_days",
                 }
-                for name, value in shorthand.items()
-                if name in clashes
+                for name, value in clashes.items()
             ],
         )
     return rule.model_copy(update=shorthand)
