@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from credit.lists.v1 import lists_pb2 as lst
 from credit.lists.v1 import lists_pb2_grpc as lst_grpc
+from credit_common.timeutil import china_date, utcnow
 from e2e.conftest import Api
 from support.processes import ServiceProcess
 
@@ -391,6 +393,23 @@ async def test_natural_persons_are_masked_on_the_public_listing_and_need_a_purpo
     assert seen["restricted"]
 
 
+def court_record(code: str, case_number: str) -> dict[str, Any]:
+    """A court_dishonest record's body (its case number is its source ref)."""
+    return {
+        "subject_code": code,
+        "item_code": "court_dishonest",
+        "source_ref": case_number,
+        "decided_on": "2026-11-20",
+        "fields": {
+            "case_number": case_number,
+            "court_name": "浦东法院",
+            "obligation": "支付货款",
+            "performance": "unperformed",
+            "dishonest_conduct": "有履行能力而拒不履行",
+        },
+    }
+
+
 async def test_a_court_record_lists_its_subject_by_rule_and_its_withdrawal_withdraws_the_entry(
     lists_api: Api,
 ) -> None:
@@ -399,21 +418,7 @@ async def test_a_court_record_lists_its_subject_by_rule_and_its_withdrawal_withd
     court = await headers(api, ["records:write"], "court")
     record = (
         await api.http.post(
-            "/v1/records",
-            headers=court,
-            json={
-                "subject_code": code,
-                "item_code": "court_dishonest",
-                "source_ref": "(2026)沪0115执99号",
-                "decided_on": "2026-11-20",
-                "fields": {
-                    "case_number": "(2026)沪0115执99号",
-                    "court_name": "浦东法院",
-                    "obligation": "支付货款",
-                    "performance": "unperformed",
-                    "dishonest_conduct": "有履行能力而拒不履行",
-                },
-            },
+            "/v1/records", headers=court, json=court_record(code, "(2026)沪0115执99号")
         )
     ).json()
 
@@ -440,6 +445,47 @@ async def test_a_court_record_lists_its_subject_by_rule_and_its_withdrawal_withd
     shared = await headers(api, ["credit:shared"])
     past = (await api.http.get(f"/v1/subjects/{code}/lists", headers=shared)).json()["entries"]
     assert [e["state"] for e in past] == ["withdrawn"]
+
+
+async def test_a_court_record_is_public_until_the_court_removes_its_listing(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    code = await register(api, "履行测试有限公司")
+    court = await headers(api, ["records:write", "lists:write"], "court")
+    posted = await api.http.post(
+        "/v1/records", headers=court, json=court_record(code, "(2026)沪0115执100号")
+    )
+    assert posted.status_code == 201, posted.text
+    shared = await headers(api, ["credit:shared"])
+
+    async def record(level: dict[str, str]) -> dict[str, Any]:
+        found = (await api.http.get(f"/v1/subjects/{code}/records", headers=level)).json()
+        items = [r for r in found["items"] if r["record_id"] == posted.json()["record_id"]]
+        return items[0] if items else {}
+
+    async def until(wanted: Callable[[dict[str, Any]], bool], level: dict[str, str]) -> None:
+        for _ in range(100):
+            if wanted(await record(level)):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(await record(level))
+
+    # Listed by rule: the record shows its listing's end as its end of publicity.
+    await until(lambda r: r.get("publicity_until", "") > "2028", shared)
+    assert (await record({}))["publicly_visible"]
+    listed = (await api.http.get(f"/v1/subjects/{code}/lists")).json()["entries"]
+    before = china_date(utcnow())
+    removed = await api.http.post(
+        f"/v1/list-entries/{listed[0]['entry_id']}/remove",
+        headers=court,
+        json={"reason": "已履行完毕"},
+    )
+    assert removed.status_code == 200, removed.text
+    await until(lambda r: not r, {})  # gone from the public level
+    seen = await record(shared)
+    assert seen["status"] == "active" and not seen["publicly_visible"]
+    assert before.isoformat() <= seen["publicity_until"] <= china_date(utcnow()).isoformat()
 
 
 async def test_measure_feedback_is_counted_per_measure_department_and_month(lists_api: Api) -> None:

@@ -14,7 +14,7 @@ import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2
 
-from credit.events.v1 import envelope_pb2, objections_pb2, subject_pb2
+from credit.events.v1 import envelope_pb2, lists_pb2, objections_pb2, subject_pb2
 from credit.records.v1 import records_pb2, records_pb2_grpc
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
@@ -26,7 +26,8 @@ from credit_common.errors import (
     PermissionDenied,
 )
 from credit_common.grpc_errors import from_rpc_error
-from credit_common.timeutil import utcnow
+from credit_common.messages import timestamp
+from credit_common.timeutil import china_date, utcnow
 from credit_records.adapters.repository import RecordRepository
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
@@ -359,6 +360,93 @@ async def test_merges_objections_and_repairs_arrive_as_events(
         await records_app.records.get(record.id, Level.PUBLIC)
     shared = await records_app.records.get(record.id, Level.SHARED)
     assert shared.repaired
+
+
+COURT = commands.Caller("cl_court", "court")
+DISHONEST = {
+    "case_number": "(2026)沪0115执1号",
+    "court_name": "上海市浦东新区人民法院",
+    "obligation": "支付货款",
+    "performance": "unperformed",
+    "dishonest_conduct": "有履行能力而拒不履行",
+}
+
+
+async def test_a_court_record_is_public_while_its_listing_lasts(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    record = (
+        await records_app.records.submit(
+            submit(code, "执1号", caller=COURT, item="court_dishonest", **DISHONEST)
+        )
+    ).view.record
+    penalty_record = (await records_app.records.submit(submit(code, "罚1号"))).view.record
+    heard = utcnow()
+    valid_until = heard + dt.timedelta(days=730)
+
+    async def tell(
+        kind: str,
+        entry_id: str,
+        at: dt.datetime,
+        *basis: uuid.UUID,
+        until: dt.datetime = valid_until,
+    ) -> None:
+        payload = lists_pb2.EntryChanged(
+            entry_id=entry_id,
+            subject_id=str(record.subject_id),
+            subject_key=code,
+            list_type="court_dishonest_debtor",
+            to_state=kind,
+            reason="履行完毕",
+            basis_record_ids=[str(b) for b in basis],
+            valid_until=timestamp(until),
+        )
+        message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type=f"entry.{kind}")
+        message.occurred_at.FromDatetime(at)
+        message.payload.Pack(payload)
+        async with records_app.db.transaction() as conn:
+            await records_app.consumers.handlers()[message.type](conn, message)
+
+    async def public(at: dt.datetime | None = None) -> set[str]:
+        views, _ = await records_app.records.for_subject(
+            commands.ListForSubject(record.subject_id, Level.PUBLIC, as_of=at)
+        )
+        return {v.record.source_ref for v in views}
+
+    async def shown(record_id: uuid.UUID) -> tuple[str, bool]:
+        seen = await records_app.records.get(record_id, Level.SHARED)
+        return (
+            seen.record.publicity_until.isoformat() if seen.record.publicity_until else "",
+            seen.publicly_visible,
+        )
+
+    assert await public() == {"执1号", "罚1号"}
+    assert await shown(record.id) == ("", True)  # not yet heard of a listing: no end known
+    await tell("effective", "entry-1", heard, record.id, penalty_record.id)
+    assert await public() == {"执1号", "罚1号"}
+    assert await shown(record.id) == (china_date(valid_until).isoformat(), True)
+    penalty_window = (await records_app.records.get(penalty_record.id, Level.SHARED)).record
+    assert penalty_window.unlisted_at is None  # a penalty's publicity is its own
+
+    removed = utcnow()
+    await tell("removed", "entry-1", removed, record.id, penalty_record.id)
+    assert await public() == {"罚1号"}
+    assert await public(removed - dt.timedelta(microseconds=1)) == {"执1号", "罚1号"}
+    assert await shown(record.id) == (china_date(removed).isoformat(), False)
+    # The proposal heard late (parked, then replayed) does not make the entry current again.
+    await tell("proposed", "entry-1", heard, record.id)
+    assert await public() == {"罚1号"}
+    # Listed again on the same record: public again until that listing ends.
+    await tell("effective", "entry-2", utcnow(), record.id)
+    assert await public() == {"执1号", "罚1号"}
+    await tell("expired", "entry-2", utcnow(), record.id)
+    assert await public() == {"罚1号"}
+    # A listing's end of validity needs no event: once it has passed the record is not public.
+    await tell("effective", "entry-3", heard, record.id, until=utcnow() + dt.timedelta(seconds=1))
+    assert await public() == {"执1号", "罚1号"}
+    await asyncio.sleep(1.1)
+    assert await public() == {"罚1号"}
 
 
 async def test_an_upheld_objection_may_correct_a_validity_to_9999_12_31(

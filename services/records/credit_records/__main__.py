@@ -49,7 +49,7 @@ async def serve(settings: RecordsSettings) -> None:
             processed=tables.processed_events,
             producer=bootstrap.PRODUCER,
             group=GROUP,
-            consume_from=("registry", "objections"),
+            consume_from=("registry", "objections", "lists"),
             handlers=app.consumers.handlers() if settings.consume_events else None,
             stop=stop,
         )

@@ -16,5 +16,6 @@ class RecordsSettings(ServiceSettings):
     registry_deadline_seconds: float = 5.0
     # Rejected rows listed in a bulk answer (all are counted).
     max_listed_rejections: int = 10_000
-    # Whether this process runs the event consumers (subject merges, objections, repairs).
+    # Whether this process runs the event consumers (subject merges, objections, repairs,
+    # the listings of "while listed" records).
     consume_events: bool = True

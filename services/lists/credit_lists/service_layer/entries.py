@@ -13,6 +13,7 @@ from credit.events.v1 import lists_pb2 as ev
 from credit_common.db import Database
 from credit_common.directory import SubjectDirectory, SubjectRef
 from credit_common.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from credit_common.messages import timestamp
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_lists.adapters.definitions import Definitions
@@ -52,6 +53,8 @@ def changed(entry: Entry, from_state: State, to_state: State, reason: str) -> Ev
             to_state=to_state.value,
             reason=reason,
             department=entry.department,
+            basis_record_ids=entry.basis_record_ids,
+            valid_until=timestamp(entry.valid_until),
         ),
     )
 
@@ -273,6 +276,8 @@ class Entries:
         *,
         withdraw: bool,
     ) -> None:
+        if not stored.basis_record_ids:  # read without them: the event names them
+            await repo.complete([stored], history=False)
         entry = await self.catch_up(repo, stored, now)
         target = check_removal(entry, withdraw=withdraw, reason=reason)
         await repo.move(entry.id, entry.state, target, now, actor, reason)

@@ -43,6 +43,7 @@ def record_row(record: StoredRecord) -> dict[str, Any]:
         "withdrawn_at": record.withdrawn_at,
         "repaired_at": record.repaired_at,
         "open_objections": 0,
+        "unlisted_at": record.unlisted_at,
     }
 
 
@@ -118,6 +119,7 @@ def _copy_line(record: StoredRecord) -> str:
                 _moment(record.withdrawn_at),
                 _moment(record.repaired_at),
                 "0",
+                _moment(record.unlisted_at),
             )
         )
         + "\n"
@@ -169,6 +171,7 @@ def _record(row: sa.RowMapping) -> StoredRecord:
         updated_at=row["updated_at"],
         withdrawn_at=row["withdrawn_at"],
         repaired_at=row["repaired_at"],
+        unlisted_at=row["unlisted_at"],
     )
 
 

@@ -58,6 +58,10 @@ records = sa.Table(
     sa.Column("withdrawn_at", UTCDateTime(), nullable=True),
     sa.Column("repaired_at", UTCDateTime(), nullable=True),
     sa.Column("open_objections", sa.Integer(), nullable=False, server_default="0"),
+    # A "while listed" item's record (court_dishonest): when the listings it is the basis
+    # of end (the latest end of them; NULL while one has no end or none is known yet).
+    # Worked out from record_listings as the lists service's events arrive (migration 0003).
+    sa.Column("unlisted_at", UTCDateTime(), nullable=True),
     # source_ref first: the duplicate check looks up many refs of one department and item
     # (migration 0002; SQLite keeps the first order).
     sa.UniqueConstraint("source_ref", "item_code", "department", name="uq_records_source_ref"),
@@ -103,6 +107,19 @@ objection_marks = sa.Table(
     sa.Column("objection_id", sa.String(64), primary_key=True),
     sa.Column("opened_at", UTCDateTime(), nullable=False),
     sa.Column("closed_at", UTCDateTime(), nullable=True),
+)
+
+# The list entries a "while listed" record is the basis of, as the lists service told them:
+# each one's end (its validity, or the moment it was removed, withdrawn or expired; NULL:
+# no end) and whether it has ended. An ended entry is never made current again by a late
+# event of its proposal.
+record_listings = sa.Table(
+    "record_listings",
+    metadata,
+    sa.Column("record_id", GUID(), sa.ForeignKey("records.id"), primary_key=True),
+    sa.Column("entry_id", sa.String(64), primary_key=True),
+    sa.Column("ends_at", UTCDateTime(), nullable=True),
+    sa.Column("ended", sa.Boolean(), nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -96,6 +96,8 @@ class Moment:
 
     withdrawn: bool
     repaired: bool
+    # A "while listed" record whose listings have ended.
+    unlisted: bool = False
 
 
 def status_at(window: Window, versions: int, moment: Moment, day: dt.date) -> str:
@@ -107,7 +109,7 @@ def status_at(window: Window, versions: int, moment: Moment, day: dt.date) -> st
 
 
 def publicly_visible(window: Window, moment: Moment, day: dt.date) -> bool:
-    if window.never_public or moment.withdrawn or moment.repaired:
+    if window.never_public or moment.withdrawn or moment.repaired or moment.unlisted:
         return False
     return window.publicity_until is None or day <= window.publicity_until
 

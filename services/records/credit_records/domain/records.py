@@ -84,9 +84,20 @@ class StoredRecord:
     updated_at: dt.datetime
     withdrawn_at: dt.datetime | None
     repaired_at: dt.datetime | None
+    # A "while listed" record's end of publicity: when the listings it is the basis of end
+    # (None: not known to end).
+    unlisted_at: dt.datetime | None = None
     versions: list[Version] = field(default_factory=list)
     # (opened_at, closed_at) of each objection that marked the record.
     marks: list[tuple[dt.datetime, dt.datetime | None]] = field(default_factory=list)
+
+    @property
+    def publicity_until(self) -> dt.date | None:
+        """The last day the record may be public: its window's, or for a "while listed"
+        record the day its listings end, once that is known."""
+        if self.window.publicity_until is None and self.unlisted_at is not None:
+            return china_date(self.unlisted_at)
+        return self.window.publicity_until
 
     def version_at(self, at: dt.datetime) -> Version | None:
         known = [v for v in self.versions if v.recorded_at <= at]
@@ -96,6 +107,7 @@ class StoredRecord:
         return Moment(
             withdrawn=self.withdrawn_at is not None and self.withdrawn_at <= at,
             repaired=self.repaired_at is not None and self.repaired_at <= at,
+            unlisted=self.unlisted_at is not None and self.unlisted_at <= at,
         )
 
     def under_objection(self, at: dt.datetime) -> bool:

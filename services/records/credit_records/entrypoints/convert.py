@@ -144,8 +144,8 @@ def record_fields(
         "decided_on": r.decided_on.isoformat(),
         "status": seen.status,
         "version": seen.version.version,
-        "publicity_until": w.publicity_until.isoformat()
-        if w.publicity_until and not w.never_public
+        "publicity_until": r.publicity_until.isoformat()
+        if r.publicity_until and not w.never_public
         else "",
         "retention_until": w.retention_until.isoformat(),
         "publicly_visible": seen.publicly_visible,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -9,8 +10,9 @@ import sqlalchemy as sa
 from google.protobuf import json_format
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit.events.v1 import envelope_pb2, objections_pb2, subject_pb2
+from credit.events.v1 import envelope_pb2, lists_pb2, objections_pb2, subject_pb2
 from credit.events.v1 import records_pb2 as ev
+from credit_common.messages import moment_of
 from credit_common.outbox import Event
 from credit_common.timeutil import UTC, utcnow
 from credit_records.adapters import tables as t
@@ -32,6 +34,7 @@ class RecordConsumers:
             "objection.filed": self.on_objection_filed,
             "objection.closed": self.on_objection_closed,
             "repair.decided": self.on_repair_decided,
+            **dict.fromkeys(_ENTRY_EVENTS, self.on_entry_changed),
         }
 
     async def on_subject_merged(
@@ -210,6 +213,88 @@ class RecordConsumers:
                 f"repair {decided.repair_id}",
             )
 
+    async def on_entry_changed(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """A "while listed" record (court_dishonest) is public while the entries it is the
+        basis of are current: each entry's end is kept as it is told (its validity; the
+        moment it was removed, withdrawn or expired), and the record stops being public at
+        the latest of them."""
+        entry = lists_pb2.EntryChanged()
+        envelope.payload.Unpack(entry)
+        ended = entry.to_state in _ENDED
+        ends_at = moment_of(entry, "valid_until")
+        if ended:
+            at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+            ends_at = at if ends_at is None else min(ends_at, at)
+        for text in entry.basis_record_ids:
+            try:
+                record_id = uuid.UUID(text)
+            except ValueError:
+                continue  # the lists service checked its basis against this service
+            await self._listing_changed(conn, envelope, record_id, entry, ends_at, ended)
+
+    async def _listing_changed(
+        self,
+        conn: AsyncConnection,
+        cause: envelope_pb2.Envelope,
+        record_id: uuid.UUID,
+        entry: lists_pb2.EntryChanged,
+        ends_at: dt.datetime | None,
+        ended: bool,
+    ) -> None:
+        r = t.records.c
+        record = (
+            await conn.execute(
+                sa.select(r.item_code, r.subject_id, r.subject_key, r.unlisted_at)
+                .where(r.id == record_id)
+                .with_for_update()
+            )
+        ).first()
+        if record is None:
+            return
+        item = await self.records.catalog.get(record.item_code)
+        if item is None or item.publicity.kind != "while_active":
+            return
+        listing = _listing(record_id, entry.entry_id)
+        known = (await conn.execute(sa.select(_LISTINGS.ended).where(listing))).first()
+        if known is None:
+            await conn.execute(
+                sa.insert(t.record_listings).values(
+                    record_id=record_id, entry_id=entry.entry_id, ends_at=ends_at, ended=ended
+                )
+            )
+        elif known.ended:
+            return  # its end is known: a late event of its proposal changes nothing
+        else:
+            await conn.execute(
+                sa.update(t.record_listings).where(listing).values(ends_at=ends_at, ended=ended)
+            )
+        ends = list(
+            await conn.scalars(sa.select(_LISTINGS.ends_at).where(_LISTINGS.record_id == record_id))
+        )
+        unlisted_at = None if None in ends else max(ends)
+        if unlisted_at == record.unlisted_at:
+            return
+        now = utcnow()
+        await conn.execute(
+            sa.update(t.records)
+            .where(r.id == record_id)
+            .values(unlisted_at=unlisted_at, updated_at=now)
+        )
+        until = "no end" if unlisted_at is None else unlisted_at.isoformat()
+        await RecordRepository(conn).add_history(
+            record_id,
+            "listing_ended" if ended else "listed",
+            now,
+            "lists",
+            entry.reason,
+            f"entry {entry.entry_id} {entry.to_state}; public until {until}",
+        )
+        await self._marked(
+            conn, cause, record.subject_key, [str(record.subject_id)], [record_id], "listing"
+        )
+
     async def _count_objection(
         self, conn: AsyncConnection, cause: envelope_pb2.Envelope, record_id: uuid.UUID, step: int
     ) -> bool:
@@ -257,6 +342,19 @@ class RecordConsumers:
 
 
 _MARKS = t.objection_marks.c
+_LISTINGS = t.record_listings.c
+_ENTRY_EVENTS = (
+    "entry.proposed",
+    "entry.effective",
+    "entry.expired",
+    "entry.removed",
+    "entry.withdrawn",
+)
+_ENDED = frozenset({"expired", "removed", "withdrawn"})
+
+
+def _listing(record_id: uuid.UUID, entry_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(_LISTINGS.record_id == record_id, _LISTINGS.entry_id == entry_id)
 
 
 def _mark(record_id: uuid.UUID, objection_id: str) -> sa.ColumnElement[bool]:

@@ -1,0 +1,44 @@
+"""a "while listed" record's listings and the moment they end
+
+A court_dishonest record is public while its subject is listed on it (DOMAIN.md): the
+records service hears of the entries it is the basis of and keeps their ends. Records
+stored before this revision have no listings known: they stay public while active, as
+before, until an event of their entry arrives.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import credit_common.db
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("unlisted_at", credit_common.db.UTCDateTime(timezone=True), nullable=True)
+        )
+    op.create_table(
+        "record_listings",
+        sa.Column("record_id", credit_common.db.GUID(length=36), nullable=False),
+        sa.Column("entry_id", sa.String(length=64), nullable=False),
+        sa.Column("ends_at", credit_common.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["record_id"], ["records.id"]),
+        sa.PrimaryKeyConstraint("record_id", "entry_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("record_listings")
+    with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.drop_column("unlisted_at")
