@@ -31,7 +31,7 @@ from credit_common.timeutil import china_date, utcnow
 from credit_records.adapters.repository import RecordRepository
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
-from credit_records.domain.publicity import Window
+from credit_records.domain.publicity import Window, add_months
 from credit_records.domain.records import StoredRecord, Version
 from credit_records.service_layer import commands
 from support.processes import ServiceProcess
@@ -105,8 +105,8 @@ async def test_a_general_penalty_is_public_for_a_year_and_repairable_after_three
     assert submitted.created and submitted.view.status == "active"
     assert record.window.publicity_until is not None
     assert (record.window.publicity_until - decided).days in range(365, 367)
-    assert record.window.repairable and record.window.repair_possible_from is not None
-    assert 89 <= (record.window.repair_possible_from - decided).days <= 92
+    assert record.window.repairable
+    assert record.window.repair_possible_from == add_months(decided, 3) + dt.timedelta(days=1)
     assert not record.late
 
 
@@ -120,7 +120,9 @@ async def test_penalty_kinds_that_forbid_repair_make_the_record_unrepairable_unt
         )
     ).view
     assert not seen.record.window.repairable
-    assert seen.record.window.repair_possible_from == seen.record.window.publicity_until
+    until = seen.record.window.publicity_until
+    assert until is not None
+    assert seen.record.window.repair_possible_from == until + dt.timedelta(days=1)
 
 
 async def test_a_late_submission_is_marked_late(
@@ -188,6 +190,52 @@ async def test_bad_records_are_refused_with_each_problem_named(
         )
     assert "fields.fine_amount" in {v.field for v in error.value.violations}
     assert (await records_app.records.get(record_id, Level.RESTRICTED)).record.current_version == 1
+
+
+async def test_a_stated_publicity_deadline_ends_publicity_within_the_laws_window(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    decided = dt.date(2026, 8, 31)
+    soon = add_months(decided, 3).isoformat()  # 2026-11-30: the minimum's last day
+    stated = await records_app.records.submit(
+        submit(code, "罚期1", decided=decided, publicity_deadline=soon)
+    )
+    assert stated.view.record.window.publicity_until == dt.date(2026, 11, 30)
+    with pytest.raises(InvalidArgument) as error:
+        await records_app.records.submit(
+            submit(code, "罚期2", decided=decided, publicity_deadline="2026-11-29")
+        )
+    assert [(v.field, v.message) for v in error.value.violations] == [
+        (
+            "fields.publicity_deadline",
+            "2026-11-29 is outside the publicity of a general penalty decided on 2026-08-31: "
+            "from 2026-11-30 to 2027-08-31",
+        )
+    ]
+    record_id = stated.view.record.id
+    with pytest.raises(InvalidArgument):
+        await records_app.records.correct(
+            commands.Correct(MARKET, record_id, penalty(publicity_deadline="2027-09-01"), "更正")
+        )
+    # An upheld objection's correction (verified by the objections service against the
+    # schema only) is not refused: its deadline is held to the window.
+    closed = objections_pb2.ObjectionClosed(
+        objection_id="obj-deadline",
+        target=objections_pb2.Target(kind="record", id=str(record_id)),
+        outcome="upheld",
+        reason="公示期限有误",
+        decided_by="credit-centre",
+    )
+    closed.corrected_fields.update({"publicity_deadline": "2027-09-01"})
+    message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type="objection.closed")
+    message.occurred_at.FromDatetime(utcnow())
+    message.payload.Pack(closed)
+    async with records_app.db.transaction() as conn:
+        await records_app.consumers.handlers()["objection.closed"](conn, message)
+    after = (await records_app.records.get(record_id, Level.RESTRICTED)).record
+    assert after.current_version == 2
+    assert after.window.publicity_until == dt.date(2027, 8, 31)
 
 
 async def test_a_catalog_item_with_an_endless_window_or_nan_in_its_schema_is_refused(

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from credit_records.domain.catalog import CatalogItem, Level
+from credit_records.domain.catalog import CatalogItem, Level, PublicityRule
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -26,6 +26,37 @@ def add_days(day: dt.date, days: int) -> dt.date:
     if days > (dt.date.max - day).days:
         return dt.date.max
     return day + dt.timedelta(days=days)
+
+
+DEADLINE_FIELD = "publicity_deadline"
+"""The deciding authority's own last day of publicity (双公示 CF_GSJZQ): a penalty's
+publicity ends on it when it lies within the severity's minimum and maximum; absent, the
+maximum is the end."""
+
+
+def _severity_bounds(
+    rule: PublicityRule, decided_on: dt.date, fields: dict[str, Any]
+) -> tuple[dt.date, dt.date] | None:
+    """The last days of the minimum and of the maximum publicity of the record's severity
+    (the earliest and latest ends it may have), or None when the severity is not published."""
+    if rule.kind != "by_severity":
+        return None
+    window = rule.by_severity.get(str(fields.get("severity", "")))
+    if window is None or not window.publish:
+        return None
+    return add_months(decided_on, window.min_months), add_months(decided_on, window.max_months)
+
+
+def deadline_problem(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -> str:
+    """Why a stated publicity deadline may not stand ("" when it may, or none is stated)."""
+    deadline = _parse_date(fields.get(DEADLINE_FIELD))
+    bounds = _severity_bounds(item.publicity, decided_on, fields)
+    if deadline is None or bounds is None or bounds[0] <= deadline <= bounds[1]:
+        return ""
+    return (
+        f"{deadline} is outside the publicity of a {fields.get('severity')} penalty decided on "
+        f"{decided_on}: from {bounds[0]} to {bounds[1]}"
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,10 @@ def _parse_date(value: Any) -> dt.date | None:
 
 
 def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -> Window:
+    """Periods count as the Civil Code counts them (arts. 201-202): from the day after the
+    decision, a period of months ending on the same day of its last month (or that month's
+    last day), so that day is the last public day. Repair is possible "after the minimum":
+    from the day after the minimum period's last day."""
     rule = item.publicity
     severity = str(fields.get("severity", ""))
     never_public = item.disclosure != Level.PUBLIC
@@ -61,24 +96,32 @@ def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -
         else:
             until = add_days(decided_on, rule.days)
         if rule.min_days:
-            repair_from = add_days(decided_on, rule.min_days)
+            repair_from = add_days(decided_on, rule.min_days + 1)
     elif rule.kind == "field_until":
         until = _parse_date(fields.get(rule.until_field))
     elif rule.kind == "by_severity":
-        window = rule.by_severity.get(severity)
-        if window is None or not window.publish:
+        bounds = _severity_bounds(rule, decided_on, fields)
+        if bounds is None:
             never_public = True
             until = decided_on
         else:
-            until = add_months(decided_on, window.max_months)
-            repair_from = add_months(decided_on, window.min_months)
+            first, last = bounds
+            # A stated deadline within the window is the end; one outside it (a correction an
+            # upheld objection brought) is held to the window.
+            stated = _parse_date(fields.get(DEADLINE_FIELD))
+            until = last if stated is None else min(max(stated, first), last)
+            repair_from = add_days(first, 1)
     elif rule.kind == "none":
         never_public = True
         until = decided_on
     kinds = set(fields.get("penalty_kinds") or [])
     repairable = item.repairable and not (kinds & set(item.non_repairable_kinds))
     if not repairable:
-        repair_from = until if rule.kind == "by_severity" and not never_public else None
+        repair_from = (
+            add_days(until, 1)
+            if until and rule.kind == "by_severity" and not never_public
+            else None
+        )
     start = until if until and until > decided_on else decided_on
     return Window(
         never_public=never_public,

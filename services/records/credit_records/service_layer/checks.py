@@ -12,7 +12,7 @@ from credit_common.record_rules import severity_violations
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.domain.catalog import CatalogItem
-from credit_records.domain.publicity import window_for
+from credit_records.domain.publicity import DEADLINE_FIELD, deadline_problem, window_for
 from credit_records.domain.records import StoredRecord, Version, canonical_json, content_hash
 from credit_records.service_layer.values import (
     NUL,
@@ -38,11 +38,14 @@ def field_violations(
     item: CatalogItem,
     fields: dict[str, Any],
     fields_json: str | None = None,
+    *,
+    decided_on: dt.date | None = None,
 ) -> list[FieldViolation]:
     """What a record's fields may not hold, for a submission as for a correction: NUL,
-    lone surrogates, numbers past a double, a severity longer than records keep, and what
-    the item's schema refuses. `fields_json`: see `read_fields`."""
-    return (
+    lone surrogates, numbers past a double, a severity longer than records keep, what the
+    item's schema refuses and, given the decision date, a publicity deadline outside the
+    law's window. `fields_json`: see `read_fields`."""
+    problems = (
         nul_violations(fields, fields_json)
         + surrogate_violations(fields, fields_json)
         + non_finite_violations(fields, fields_json)
@@ -52,6 +55,11 @@ def field_violations(
             for name, message in catalog.validator(item).errors(fields)
         ]
     )
+    if decided_on is not None and not problems:
+        deadline = deadline_problem(item, decided_on, fields)
+        if deadline:
+            problems.append(FieldViolation(f"fields.{DEADLINE_FIELD}", deadline))
+    return problems
 
 
 async def check_row(
@@ -92,7 +100,7 @@ async def check_row(
     if not isinstance(fields, dict):
         problems.append(FieldViolation("fields", "an object"))
     else:
-        problems += field_violations(catalog, item, fields, fields_json)
+        problems += field_violations(catalog, item, fields, fields_json, decided_on=day)
     if problems or day is None or not isinstance(fields, dict):
         return None, problems
     return Checked(item, day, fields), []

@@ -162,7 +162,14 @@ class RecordConsumers:
             fields = json_format.MessageToDict(closed.corrected_fields)
             merged_fields = {**record.versions[-1].fields, **fields}
             await self.records.apply_correction(
-                repo, record, merged_fields, actor, record.department, reason, now
+                repo,
+                record,
+                merged_fields,
+                actor,
+                record.department,
+                reason,
+                now,
+                upheld_objection=True,
             )
             event = Event(
                 "record.corrected",

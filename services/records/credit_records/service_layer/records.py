@@ -218,8 +218,12 @@ class Records:
         department: str,
         reason: str,
         now: dt.datetime,
+        *,
+        upheld_objection: bool = False,
     ) -> None:
-        """Adds the next version inside the caller's transaction (also for upheld objections)."""
+        """Adds the next version inside the caller's transaction (also for upheld objections:
+        the objections service checked their fields against the schema, not a publicity
+        deadline against the law's window, so that is not refused here but held to it)."""
         if record.withdrawn_at is not None:
             raise InvalidTransition("a withdrawn record cannot be corrected")
         item = await self.catalog.get(record.item_code)
@@ -230,7 +234,12 @@ class Records:
                 "validation_failed",
                 [FieldViolation("fields", "an object")],
             )
-        errors = field_violations(self.catalog, item, fields)
+        errors = field_violations(
+            self.catalog,
+            item,
+            fields,
+            decided_on=None if upheld_objection else record.decided_on,
+        )
         if errors:
             raise InvalidArgument(
                 "the corrected fields do not match the item's schema",

@@ -1,0 +1,109 @@
+"""Publicity periods counted as the Civil Code counts them (arts. 201-202): from the day
+after the decision; a period of months ends on the same day of its last month, or on that
+month's last day when it has no such day. Repair is possible after the minimum: from the
+day after its last day. A penalty's stated deadline (CF_GSJZQ) is its end when it lies
+within its severity's minimum and maximum."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from credit_records.domain.catalog import CatalogItem, Level, PublicityRule, SeverityWindow
+from credit_records.domain.publicity import deadline_problem, window_for
+
+PENALTY_RULE = PublicityRule(
+    "by_severity",
+    by_severity={
+        "minor": SeverityWindow(False),
+        "general": SeverityWindow(True, 3, 12),
+        "serious": SeverityWindow(True, 12, 36),
+    },
+)
+
+
+def item(rule: PublicityRule = PENALTY_RULE) -> CatalogItem:
+    return CatalogItem(
+        item_code="admin_penalty",
+        name="行政处罚",
+        category="行政管理信息",
+        nature="negative",
+        disclosure=Level.PUBLIC,
+        source_departments=("*",),
+        publicity=rule,
+        retention_days=1826,
+        repairable=True,
+        non_repairable_kinds=("suspension",),
+        fields_schema={"type": "object"},
+    )
+
+
+def penalty(severity: str = "general", **more: Any) -> dict[str, Any]:
+    return {"severity": severity, "penalty_kinds": ["fine"], **more}
+
+
+@pytest.mark.parametrize(
+    ("decided", "severity", "last_public", "repair_from"),
+    [
+        (dt.date(2026, 1, 15), "general", dt.date(2027, 1, 15), dt.date(2026, 4, 16)),
+        # No 30 February: the minimum ends on the month's last day.
+        (dt.date(2025, 11, 30), "general", dt.date(2026, 11, 30), dt.date(2026, 3, 1)),
+        (dt.date(2024, 2, 29), "serious", dt.date(2027, 2, 28), dt.date(2025, 3, 1)),
+    ],
+)
+def test_a_penalty_is_public_to_the_maximums_last_day_and_repairable_the_day_after_the_minimum(
+    decided: dt.date, severity: str, last_public: dt.date, repair_from: dt.date
+) -> None:
+    window = window_for(item(), decided, penalty(severity))
+    assert window.publicity_until == last_public
+    assert window.repair_possible_from == repair_from
+
+
+def test_a_penalty_that_may_not_be_repaired_may_be_the_day_after_its_maximum() -> None:
+    window = window_for(
+        item(), dt.date(2026, 1, 15), {"severity": "serious", "penalty_kinds": ["suspension"]}
+    )
+    assert not window.repairable
+    assert window.publicity_until == dt.date(2029, 1, 15)
+    assert window.repair_possible_from == dt.date(2029, 1, 16)
+
+
+def test_a_fixed_minimum_in_days_ends_on_its_last_day() -> None:
+    window = window_for(
+        item(PublicityRule("fixed", days=365, min_days=90)), dt.date(2026, 1, 1), {}
+    )
+    assert window.publicity_until == dt.date(2027, 1, 1)
+    assert window.repair_possible_from == dt.date(2026, 4, 2)  # 1 January + 90 days, then the next
+
+
+@pytest.mark.parametrize("deadline", ["2026-04-15", "2026-09-30", "2027-01-15"])
+def test_a_stated_deadline_within_the_window_is_the_end(deadline: str) -> None:
+    fields = penalty(publicity_deadline=deadline)
+    assert deadline_problem(item(), dt.date(2026, 1, 15), fields) == ""
+    window = window_for(item(), dt.date(2026, 1, 15), fields)
+    assert window.publicity_until == dt.date.fromisoformat(deadline)
+    assert window.repair_possible_from == dt.date(2026, 4, 16)
+
+
+@pytest.mark.parametrize(
+    ("deadline", "held_to"),
+    [("2026-04-14", dt.date(2026, 4, 15)), ("2027-01-16", dt.date(2027, 1, 15))],
+)
+def test_a_stated_deadline_outside_the_window_is_refused_and_held_to_it(
+    deadline: str, held_to: dt.date
+) -> None:
+    fields = penalty(publicity_deadline=deadline)
+    problem = deadline_problem(item(), dt.date(2026, 1, 15), fields)
+    assert problem == (
+        f"{deadline} is outside the publicity of a general penalty decided on 2026-01-15: "
+        "from 2026-04-15 to 2027-01-15"
+    )
+    assert window_for(item(), dt.date(2026, 1, 15), fields).publicity_until == held_to
+
+
+def test_a_minor_penalty_stays_unpublished_whatever_deadline_it_states() -> None:
+    fields = penalty("minor", publicity_deadline="2026-02-01")
+    assert deadline_problem(item(), dt.date(2026, 1, 15), fields) == ""
+    assert window_for(item(), dt.date(2026, 1, 15), fields).never_public
