@@ -82,6 +82,23 @@ def submit(
     return commands.Submit(caller, code, item, ref, decided.isoformat(), body)
 
 
+async def uphold(records_app: RecordsApp, record_id: uuid.UUID, corrected: dict[str, Any]) -> None:
+    """Applies an upheld objection's closing that corrects the record's fields."""
+    closed = objections_pb2.ObjectionClosed(
+        objection_id=f"obj-{uuid.uuid4()}",
+        target=objections_pb2.Target(kind="record", id=str(record_id)),
+        outcome="upheld",
+        reason="更正",
+        decided_by="credit-centre",
+    )
+    closed.corrected_fields.update(corrected)
+    message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type="objection.closed")
+    message.occurred_at.FromDatetime(utcnow())
+    message.payload.Pack(closed)
+    async with records_app.db.transaction() as conn:
+        await records_app.consumers.handlers()["objection.closed"](conn, message)
+
+
 async def test_the_shipped_catalog_holds_the_domain_items(records_app: RecordsApp) -> None:
     codes = {i.item_code for i in records_app.catalog.list()}
     assert codes >= {
@@ -220,19 +237,7 @@ async def test_a_stated_publicity_deadline_ends_publicity_within_the_laws_window
         )
     # An upheld objection's correction (verified by the objections service against the
     # schema only) is not refused: its deadline is held to the window.
-    closed = objections_pb2.ObjectionClosed(
-        objection_id="obj-deadline",
-        target=objections_pb2.Target(kind="record", id=str(record_id)),
-        outcome="upheld",
-        reason="公示期限有误",
-        decided_by="credit-centre",
-    )
-    closed.corrected_fields.update({"publicity_deadline": "2027-09-01"})
-    message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type="objection.closed")
-    message.occurred_at.FromDatetime(utcnow())
-    message.payload.Pack(closed)
-    async with records_app.db.transaction() as conn:
-        await records_app.consumers.handlers()["objection.closed"](conn, message)
+    await uphold(records_app, record_id, {"publicity_deadline": "2027-09-01"})
     after = (await records_app.records.get(record_id, Level.RESTRICTED)).record
     assert after.current_version == 2
     assert after.window.publicity_until == dt.date(2027, 8, 31)
@@ -513,19 +518,7 @@ async def test_an_upheld_objection_may_correct_a_validity_to_9999_12_31(
     record = (
         await records_app.records.submit(submit(code, item="contract_honoring", **honoured))
     ).view.record
-    closed = objections_pb2.ObjectionClosed(
-        objection_id="obj-far",
-        target=objections_pb2.Target(kind="record", id=str(record.id)),
-        outcome="upheld",
-        reason="长期有效",
-        decided_by="credit-centre",
-    )
-    closed.corrected_fields.update({"valid_until": "9999-12-31"})
-    message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type="objection.closed")
-    message.occurred_at.FromDatetime(utcnow())
-    message.payload.Pack(closed)
-    async with records_app.db.transaction() as conn:
-        await records_app.consumers.handlers()["objection.closed"](conn, message)
+    await uphold(records_app, record.id, {"valid_until": "9999-12-31"})
     after = (await records_app.records.get(record.id, Level.RESTRICTED)).record
     assert after.current_version == 2
     assert after.window.publicity_until == after.window.retention_until == dt.date.max
