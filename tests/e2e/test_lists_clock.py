@@ -26,6 +26,7 @@ from credit_lists.service_layer import entries as entries_module
 from support.processes import ServiceProcess, free_port
 
 MARKET = commands.Caller("cl_market", "market_regulation")
+COURT = commands.Caller("cl_court", "court")
 
 
 async def register(registry: ServiceProcess, *, legacy: str = "") -> str:
@@ -138,11 +139,95 @@ def filed(objection_id: str, entry_id: uuid.UUID) -> objections_pb2.ObjectionFil
     return objections_pb2.ObjectionFiled(objection_id=objection_id, target=target)
 
 
-def closed(objection_id: str, entry_id: uuid.UUID) -> objections_pb2.ObjectionClosed:
+def closed(
+    objection_id: str, entry_id: uuid.UUID, outcome: str = "dismissed"
+) -> objections_pb2.ObjectionClosed:
     target = objections_pb2.Target(kind="list_entry", id=str(entry_id))
     return objections_pb2.ObjectionClosed(
-        objection_id=objection_id, target=target, outcome="dismissed"
+        objection_id=objection_id, target=target, outcome=outcome, reason="异议处理"
     )
+
+
+async def held_past_publicity(app: ListsApp, code: str, ref: str, days: int) -> uuid.UUID:
+    """An entry an objection has held for `days` past the end of its publicity."""
+    entry = await app.entries.propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", ref)
+    )
+    await hear(app, "objection.filed", filed(f"o-{ref}", entry.id))
+    async with app.db.transaction() as conn:
+        await conn.execute(
+            sa.update(t.entries)
+            .where(t.entries.c.id == entry.id)
+            .values(
+                publicity_until=utcnow() - dt.timedelta(days=days),
+                valid_until=entry.valid_until - dt.timedelta(days=10 + days),
+            )
+        )
+    assert await app.clock.tick() == 0  # held
+    return entry.id
+
+
+async def entry_events(app: ListsApp, entry_id: uuid.UUID) -> list[str]:
+    async with app.db.read() as conn:
+        rows = await conn.execute(
+            sa.select(t.outbox.c.event_type, t.outbox.c.envelope).order_by(t.outbox.c.seq)
+        )
+        return [
+            kind
+            for kind, envelope in rows
+            if str(entry_id).encode() in bytes(envelope) and kind != "entry.marked"
+        ]
+
+
+async def test_an_entry_held_by_an_upheld_objection_is_withdrawn_from_publicity(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    entry_id = await held_past_publicity(lists_app, code, "决定书7号", days=2)
+    await hear(lists_app, "objection.closed", closed("o-决定书7号", entry_id, "upheld"))
+    assert (await lists_app.entries.get(entry_id)).state == State.WITHDRAWN
+    assert [(f, to) for f, to, _ in await transitions(lists_app, entry_id)] == [
+        ("publicity", "publicity"),
+        ("publicity", "withdrawn"),
+    ]
+    assert await entry_events(lists_app, entry_id) == ["entry.proposed", "entry.withdrawn"]
+
+
+async def test_an_entry_held_past_its_publicity_takes_effect_when_the_objection_is_dismissed(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    entry_id = await held_past_publicity(lists_app, code, "决定书8号", days=30)
+    before = await lists_app.entries.get(entry_id)
+    dismissed = utcnow()
+    await hear(lists_app, "objection.closed", closed("o-决定书8号", entry_id))
+    after = await lists_app.entries.get(entry_id)
+    assert after.state == State.EFFECTIVE and after.effective_from is not None
+    assert after.effective_from >= dismissed  # not back at the end of its publicity
+    assert before.valid_until is not None and after.valid_until is not None
+    held = after.effective_from - before.publicity_until
+    assert after.valid_until == before.valid_until + held  # the listing lasts its full term
+    assert await entry_events(lists_app, entry_id) == ["entry.proposed", "entry.effective"]
+    assert await lists_app.clock.tick() == 0
+
+
+async def test_a_subjects_current_status_leaves_out_an_entry_expired_before_the_clock_ran(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    code = await register(registry_process)
+    entry = await lists_app.entries.propose(
+        commands.Propose(COURT, code, "court_dishonest_debtor", "拒不履行", "执9号")
+    )
+    async with lists_app.db.transaction() as conn:
+        await conn.execute(
+            sa.update(t.entries)
+            .where(t.entries.c.id == entry.id)
+            .values(valid_until=utcnow() - dt.timedelta(seconds=1))
+        )
+    current = await lists_app.entries.status(entry.subject_id, include_past=False)
+    assert current.entries == [] and not current.restricted
+    past = await lists_app.entries.status(entry.subject_id, include_past=True)
+    assert [e.state for e in past.entries] == [State.EXPIRED]
 
 
 async def test_an_objection_closed_before_its_filing_arrives_does_not_hold_the_entry(

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -184,19 +185,66 @@ class ListConsumers:
             return
         entry_id = uuid.UUID(closed.target.id)
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        await self._close_objection(conn, envelope, entry_id, closed.objection_id, now)
-        if closed.outcome != "upheld":
-            return
         repo = EntryRepository(conn)
+        if closed.outcome == "upheld":
+            # Withdrawn while the objection still counts: an entry it held in publicity
+            # goes from publicity to withdrawn, never effective in between.
+            entry = await repo.get(entry_id, for_update=True, details=False)
+            if entry is not None and entry.at(now).state in CURRENT:
+                await self.entries.apply_removal(
+                    repo,
+                    entry,
+                    now,
+                    closed.decided_by or "objections",
+                    f"objection {closed.objection_id} upheld: {closed.reason}",
+                    withdraw=True,
+                )
+            await self._close_objection(conn, envelope, entry_id, closed.objection_id, now)
+            return
+        await self._close_objection(conn, envelope, entry_id, closed.objection_id, now)
+        await self._hold_over(repo, entry_id, closed, now)
+
+    async def _hold_over(
+        self,
+        repo: EntryRepository,
+        entry_id: uuid.UUID,
+        closed: objections_pb2.ObjectionClosed,
+        now: dt.datetime,
+    ) -> None:
+        """An entry its objections held past its publicity takes effect now, not back at the
+        end of its publicity (its measures did not apply meanwhile), and its validity and
+        repair wait as long as it was held: the listing lasts as long as its type says."""
         entry = await repo.get(entry_id, for_update=True, details=False)
-        if entry is not None and entry.at(now).state in CURRENT:
-            await self.entries.apply_removal(
-                repo,
-                entry,
-                now,
-                closed.decided_by or "objections",
-                f"objection {closed.objection_id} upheld: {closed.reason}",
-                withdraw=True,
+        if (
+            entry is None
+            or entry.state != State.PUBLICITY
+            or entry.open_objections
+            or entry.publicity_until > now
+        ):
+            return
+        held = now - entry.publicity_until
+        moved = replace(
+            entry,
+            state=State.EFFECTIVE,
+            effective_from=now,
+            valid_until=entry.valid_until and entry.valid_until + held,
+            repair_possible_from=entry.repair_possible_from and entry.repair_possible_from + held,
+        )
+        reason = f"held by objection {closed.objection_id} until it was {closed.outcome}"
+        if await repo.move(
+            entry.id,
+            State.PUBLICITY,
+            State.EFFECTIVE,
+            now,
+            "lists",
+            reason,
+            effective_from=moved.effective_from,
+            valid_until=moved.valid_until,
+            repair_possible_from=moved.repair_possible_from,
+        ):
+            await repo.complete([moved], history=False)
+            await self.entries.outbox.add(
+                repo.conn, changed(moved, State.PUBLICITY, State.EFFECTIVE, reason)
             )
 
     async def on_repair_decided(

@@ -325,6 +325,8 @@ class Entries:
                 subject_id, current_only=not include_past
             )
         entries = [e.at(now) for e in found]
+        if not include_past:  # stored as current, but the clock may have expired them since
+            entries = [e for e in entries if e.state in CURRENT]
         return Status(entries, self.measures_for(entries))
 
     async def _resolve_with_entries(
