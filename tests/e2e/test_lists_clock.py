@@ -12,12 +12,12 @@ import grpc
 import pytest
 import sqlalchemy as sa
 
-from credit.events.v1 import envelope_pb2, objections_pb2
+from credit.events.v1 import envelope_pb2, objections_pb2, records_pb2
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
 from credit_common.directory import SubjectDirectory
 from credit_common.grpc_client import BackendUnavailable
-from credit_common.timeutil import utcnow
+from credit_common.timeutil import china_day_start, utcnow
 from credit_lists.adapters import tables as t
 from credit_lists.bootstrap import ListsApp, build
 from credit_lists.domain.model import State
@@ -400,3 +400,32 @@ async def test_a_check_with_the_registry_away_fails_as_one_call_would(
             await lists_app.entries.check([f"91310000MA1FL{i:04d}X" for i in range(7)], [])
     finally:
         await away.close()
+
+
+@pytest.mark.parametrize("decided", [dt.date(2024, 6, 1), dt.date(2026, 11, 20)])
+async def test_a_court_record_lists_its_subject_from_the_courts_decision(
+    lists_app: ListsApp, decided: dt.date
+) -> None:
+    """However late the record arrives: a decision of June 2024 is a listing over by June
+    2026, not a new two years from the day the record was loaded."""
+    subject_id, record_id = uuid.uuid4(), str(uuid.uuid4())
+    summary = records_pb2.RecordSummary(
+        record_id=record_id,
+        subject_id=str(subject_id),
+        subject_key="91310115MA1K3YJ58Y",
+        item_code="court_dishonest",
+        department="court",
+        source_ref="(2024)沪0115执1号",
+        decided_on=decided.isoformat(),
+    )
+    await hear(lists_app, "record.created", records_pb2.RecordsCreated(records=[summary]))
+    past = await lists_app.entries.status(subject_id, include_past=True)
+    [entry] = past.entries
+    assert entry.effective_from == china_day_start(decided)
+    assert entry.valid_until == china_day_start(decided) + dt.timedelta(days=730)
+    assert entry.basis_record_ids == [record_id] and entry.proposed_by == "listing-rule"
+    lapsed = entry.valid_until <= utcnow()
+    assert entry.state == (State.EXPIRED if lapsed else State.EFFECTIVE)
+    current = await lists_app.entries.status(subject_id, include_past=False)
+    assert current.restricted is not lapsed
+    assert await entry_events(lists_app, entry.id) == ["entry.proposed", "entry.effective"]

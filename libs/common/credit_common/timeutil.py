@@ -15,6 +15,11 @@ def china_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(CHINA).date()
 
 
+def china_day_start(day: dt.date) -> dt.datetime:
+    """The moment (UTC) a day begins in China."""
+    return dt.datetime.combine(day, dt.time(), CHINA).astimezone(UTC)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
 

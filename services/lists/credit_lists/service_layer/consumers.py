@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -15,11 +16,11 @@ from credit.events.v1 import envelope_pb2, objections_pb2, records_pb2, subject_
 from credit.events.v1 import lists_pb2 as ev
 from credit_common.errors import DomainError
 from credit_common.outbox import Event
-from credit_common.timeutil import UTC
+from credit_common.timeutil import UTC, china_day_start
 from credit_lists.adapters import tables as t
 from credit_lists.adapters.repository import EntryRepository
-from credit_lists.domain.model import CURRENT, Entry, State
-from credit_lists.service_layer.entries import Entries, changed
+from credit_lists.domain.model import CURRENT, Entry, State, validity
+from credit_lists.service_layer.entries import Entries, changed, new_entry
 
 log = logging.getLogger(__name__)
 Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
@@ -59,42 +60,34 @@ class ListConsumers:
             if list_type is None:
                 log.error("listing rule names unknown list type %s", rule["list_type"])
                 continue
-            entry = Entry(
-                id=uuid.uuid4(),
+            # Listed from the decision the record holds (a court's listing runs from its
+            # decision, however late the record arrives); a type with publicity gives the
+            # subject its window from now.
+            listed_from = now
+            if list_type.publicity_days == 0:
+                with contextlib.suppress(ValueError):
+                    decided = china_day_start(dt.date.fromisoformat(record.decided_on))
+                    listed_from = min(decided, now)
+            valid_until, _ = validity(
+                list_type,
+                listed_from + dt.timedelta(days=list_type.publicity_days),
+                None,
+                now,
+            )
+            entry = new_entry(
+                list_type,
                 subject_id=uuid.UUID(record.subject_id),
                 subject_key=record.subject_key,
-                list_type=list_type.list_type,
-                color=list_type.color,
-                department=list_type.authority_department,
-                reason=rule.get("reason", record.item_code),
+                reason=str(rule.get("reason", record.item_code)).strip(),
                 decision_ref=record.source_ref,
                 basis_record_ids=[record.record_id],
                 proposed_by=RULE_ACTOR,
-                proposed_at=now,
-                state=State.EFFECTIVE if list_type.publicity_days == 0 else State.PUBLICITY,
-                publicity_until=now + dt.timedelta(days=list_type.publicity_days),
-                valid_until=(
-                    now
-                    + dt.timedelta(days=list_type.publicity_days + list_type.default_duration_days)
-                    if list_type.default_duration_days
-                    else None
-                ),
-                effective_from=now if list_type.publicity_days == 0 else None,
-                open_objections=0,
-                repairable=list_type.repairable,
-                repair_possible_from=None,
+                now=now,
+                valid_until=valid_until,
+                listed_from=listed_from,
             )
-            repo = EntryRepository(conn)
-            await repo.insert(entry)
-            await repo.add_note(
-                entry.id,
-                entry.state,
-                now,
-                RULE_ACTOR,
-                f"listed by rule from record {record.record_id}",
-            )
-            await self.entries.outbox.add(
-                conn, changed(entry, State.PUBLICITY, entry.state, entry.reason)
+            await self.entries.store_new(
+                conn, entry, RULE_ACTOR, f"listed by rule from record {record.record_id}"
             )
 
     async def _entries_based_on(self, conn: AsyncConnection, record_id: str) -> list[Entry]:

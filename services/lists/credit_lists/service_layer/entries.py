@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from credit.events.v1 import lists_pb2 as ev
 from credit_common.db import Database
 from credit_common.directory import SubjectDirectory, SubjectRef
@@ -19,7 +21,15 @@ from credit_common.timeutil import utcnow
 from credit_lists.adapters.definitions import Definitions
 from credit_lists.adapters.records_client import RecordsClient
 from credit_lists.adapters.repository import EntryRepository
-from credit_lists.domain.model import CURRENT, Entry, Measure, State, check_removal, validity
+from credit_lists.domain.model import (
+    CURRENT,
+    Entry,
+    ListType,
+    Measure,
+    State,
+    check_removal,
+    validity,
+)
 from credit_lists.service_layer import commands
 
 MAX_PAGE = 500
@@ -56,6 +66,50 @@ def changed(entry: Entry, from_state: State, to_state: State, reason: str) -> Ev
             basis_record_ids=entry.basis_record_ids,
             valid_until=timestamp(entry.valid_until),
         ),
+    )
+
+
+def new_entry(
+    list_type: ListType,
+    *,
+    subject_id: uuid.UUID,
+    subject_key: str,
+    reason: str,
+    decision_ref: str,
+    basis_record_ids: list[str],
+    proposed_by: str,
+    now: dt.datetime,
+    valid_until: dt.datetime | None,
+    listed_from: dt.datetime | None = None,
+) -> Entry:
+    """An entry as its list type makes it: in publicity for the type's days from
+    `listed_from` (now, unless a listing rule counts from the decision its record holds),
+    effective at once when the type has none; valid until `valid_until`; repairable after
+    the type's minimum."""
+    anchor = listed_from or now
+    start = anchor + dt.timedelta(days=list_type.publicity_days)
+    immediate = list_type.publicity_days == 0
+    return Entry(
+        id=uuid.uuid4(),
+        subject_id=subject_id,
+        subject_key=subject_key,
+        list_type=list_type.list_type,
+        color=list_type.color,
+        department=list_type.authority_department,
+        reason=reason,
+        decision_ref=decision_ref,
+        basis_record_ids=basis_record_ids,
+        proposed_by=proposed_by,
+        proposed_at=now,
+        state=State.EFFECTIVE if immediate else State.PUBLICITY,
+        publicity_until=start,
+        valid_until=valid_until,
+        effective_from=anchor if immediate else None,
+        open_objections=0,
+        repairable=list_type.repairable,
+        repair_possible_from=start + dt.timedelta(days=list_type.min_days_before_repair)
+        if list_type.repairable
+        else None,
     )
 
 
@@ -116,7 +170,7 @@ class Entries:
         self.records = records
         self.outbox = outbox
 
-    async def propose(self, cmd: commands.Propose, *, actor_is_rule: bool = False) -> Entry:
+    async def propose(self, cmd: commands.Propose) -> Entry:
         """Lists a subject: in publicity first when the type has publicity days."""
         now = utcnow()
         list_type = await self.definitions.list_type(cmd.list_type)
@@ -126,7 +180,7 @@ class Entries:
                 "unknown_list_type",
                 [FieldViolation("list_type", "not a list type")],
             )
-        if not actor_is_rule and cmd.caller.department != list_type.authority_department:
+        if cmd.caller.department != list_type.authority_department:
             raise PermissionDenied(
                 f"only {list_type.authority_department} may propose {cmd.list_type} entries",
                 "department_mismatch",
@@ -161,49 +215,38 @@ class Entries:
         if problems or subject is None:
             reason = "unknown_subject" if subject is None else "validation_failed"
             raise InvalidArgument("the entry was not accepted", reason, problems)
-        immediate = list_type.publicity_days == 0
-        entry = Entry(
-            id=uuid.uuid4(),
+        entry = new_entry(
+            list_type,
             subject_id=subject.subject_id,
             subject_key=subject.key,
-            list_type=list_type.list_type,
-            color=list_type.color,
-            department=list_type.authority_department,
             reason=cmd.reason.strip(),
             decision_ref=cmd.decision_ref.strip(),
             basis_record_ids=list(dict.fromkeys(cmd.basis_record_ids)),
             proposed_by=cmd.caller.client_id,
-            proposed_at=now,
-            state=State.EFFECTIVE if immediate else State.PUBLICITY,
-            publicity_until=start,
+            now=now,
             valid_until=valid_until,
-            effective_from=now if immediate else None,
-            open_objections=0,
-            repairable=list_type.repairable,
-            repair_possible_from=start + dt.timedelta(days=list_type.min_days_before_repair)
-            if list_type.repairable
-            else None,
         )
         async with self.db.transaction() as conn:
-            repo = EntryRepository(conn)
-            await repo.insert(entry)
-            await repo.add_note(
-                entry.id, State.PUBLICITY, now, cmd.caller.client_id, "proposed: " + entry.reason
-            )
-            events = [changed(entry, State.PUBLICITY, State.PUBLICITY, entry.reason)]
-            if immediate:
-                await repo.add_note(
-                    entry.id,
-                    State.EFFECTIVE,
-                    now,
-                    cmd.caller.client_id,
-                    "effective at once (no publicity period)",
-                )
-                events.append(
-                    changed(entry, State.PUBLICITY, State.EFFECTIVE, "no publicity period")
-                )
-            await self.outbox.add(conn, *events)
+            await self.store_new(conn, entry, cmd.caller.client_id, "proposed: " + entry.reason)
         return await self.get(entry.id)
+
+    async def store_new(self, conn: AsyncConnection, entry: Entry, actor: str, note: str) -> None:
+        """Stores a new entry with its history and events, inside the caller's transaction:
+        proposed, and effective at once when its type has no publicity."""
+        repo = EntryRepository(conn)
+        await repo.insert(entry)
+        await repo.add_note(entry.id, State.PUBLICITY, entry.proposed_at, actor, note)
+        events = [changed(entry, State.PUBLICITY, State.PUBLICITY, entry.reason)]
+        if entry.state == State.EFFECTIVE:
+            await repo.add_note(
+                entry.id,
+                State.EFFECTIVE,
+                entry.proposed_at,
+                actor,
+                "effective at once (no publicity period)",
+            )
+            events.append(changed(entry, State.PUBLICITY, State.EFFECTIVE, "no publicity period"))
+        await self.outbox.add(conn, *events)
 
     async def get(self, entry_id: uuid.UUID) -> Entry:
         async with self.db.snapshot() as conn:
