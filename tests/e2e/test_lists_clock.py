@@ -422,7 +422,8 @@ async def test_a_court_record_lists_its_subject_from_the_courts_decision(
     past = await lists_app.entries.status(subject_id, include_past=True)
     [entry] = past.entries
     assert entry.effective_from == china_day_start(decided)
-    assert entry.valid_until == china_day_start(decided) + dt.timedelta(days=730)
+    # Two years: the decision's day and the days to the day before it two years on.
+    assert entry.valid_until == china_day_start(decided.replace(year=decided.year + 2))
     assert entry.basis_record_ids == [record_id] and entry.proposed_by == "listing-rule"
     lapsed = entry.valid_until <= utcnow()
     assert entry.state == (State.EXPIRED if lapsed else State.EFFECTIVE)

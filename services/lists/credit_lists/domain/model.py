@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import enum
 import uuid
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from credit_common.errors import InvalidTransition
+from credit_common.timeutil import china_date, china_day_start
 
 COLORS = ("red", "black", "watch")
 KINDS = ("punish", "reward")
@@ -145,22 +147,54 @@ def check_removal(entry: Entry, *, withdraw: bool, reason: str) -> State:
     return State.REMOVED
 
 
+_DAY = dt.timedelta(days=1)
+_LAST_MOMENT = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def period_end(after: dt.datetime, days: int) -> dt.datetime:
+    """The end of a period of `days` days from `after`, counted as the Civil Code counts
+    periods (arts. 201-202): from the next day (from `after`'s own day when `after` is the
+    day's first moment), ending with its last day at midnight in China. A whole number of
+    years (a multiple of 365 days, as list types give "2 years" or "3 years") ends on the
+    same date that many years on, so a leap day does not end it a day early."""
+    day = china_date(after)
+    counted_after = day - _DAY if after == china_day_start(day) else day
+    try:
+        if days and days % 365 == 0:
+            years = counted_after.year + days // 365
+            last = counted_after.replace(
+                year=years,
+                day=min(counted_after.day, calendar.monthrange(years, counted_after.month)[1]),
+            )
+        else:
+            last = counted_after + dt.timedelta(days=days)
+        return china_day_start(last + _DAY)
+    except (OverflowError, ValueError):  # past 9999-12-31: it never ends
+        return _LAST_MOMENT
+
+
+def takes_effect(list_type: ListType, listed_from: dt.datetime) -> dt.datetime:
+    """When an entry listed at `listed_from` takes effect: at once, or when the type's
+    publicity days are over."""
+    if not list_type.publicity_days:
+        return listed_from
+    return period_end(listed_from, list_type.publicity_days)
+
+
 def validity(
     list_type: ListType, start: dt.datetime, valid_until: dt.datetime | None, now: dt.datetime
 ) -> tuple[dt.datetime | None, list[tuple[str, str]]]:
     """The end of validity: as asked (not past, within the type's maximum) or the default."""
     if valid_until is None:
         if list_type.default_duration_days:
-            return start + dt.timedelta(days=list_type.default_duration_days), []
+            return period_end(start, list_type.default_duration_days), []
         return None, []
     problems = []
     if valid_until <= now:
         problems.append(("valid_until", "is in the past"))
     if valid_until <= start:
         problems.append(("valid_until", "ends before the entry takes effect"))
-    if list_type.max_duration_days and valid_until > start + dt.timedelta(
-        days=list_type.max_duration_days
-    ):
+    if list_type.max_duration_days and valid_until > period_end(start, list_type.max_duration_days):
         problems.append(
             ("valid_until", f"longer than the type's maximum of {list_type.max_duration_days} days")
         )

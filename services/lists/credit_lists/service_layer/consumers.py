@@ -19,7 +19,7 @@ from credit_common.outbox import Event
 from credit_common.timeutil import UTC, china_day_start
 from credit_lists.adapters import tables as t
 from credit_lists.adapters.repository import EntryRepository
-from credit_lists.domain.model import CURRENT, Entry, State, validity
+from credit_lists.domain.model import CURRENT, Entry, State, takes_effect, validity
 from credit_lists.service_layer.entries import Entries, changed, new_entry
 
 log = logging.getLogger(__name__)
@@ -68,12 +68,7 @@ class ListConsumers:
                 with contextlib.suppress(ValueError):
                     decided = china_day_start(dt.date.fromisoformat(record.decided_on))
                     listed_from = min(decided, now)
-            valid_until, _ = validity(
-                list_type,
-                listed_from + dt.timedelta(days=list_type.publicity_days),
-                None,
-                now,
-            )
+            valid_until, _ = validity(list_type, takes_effect(list_type, listed_from), None, now)
             entry = new_entry(
                 list_type,
                 subject_id=uuid.UUID(record.subject_id),

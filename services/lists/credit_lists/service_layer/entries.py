@@ -28,6 +28,8 @@ from credit_lists.domain.model import (
     Measure,
     State,
     check_removal,
+    period_end,
+    takes_effect,
     validity,
 )
 from credit_lists.service_layer import commands
@@ -87,8 +89,8 @@ def new_entry(
     effective at once when the type has none; valid until `valid_until`; repairable after
     the type's minimum."""
     anchor = listed_from or now
-    start = anchor + dt.timedelta(days=list_type.publicity_days)
     immediate = list_type.publicity_days == 0
+    start = takes_effect(list_type, anchor)
     return Entry(
         id=uuid.uuid4(),
         subject_id=subject_id,
@@ -107,7 +109,11 @@ def new_entry(
         effective_from=anchor if immediate else None,
         open_objections=0,
         repairable=list_type.repairable,
-        repair_possible_from=start + dt.timedelta(days=list_type.min_days_before_repair)
+        repair_possible_from=(
+            period_end(start, list_type.min_days_before_repair)
+            if list_type.min_days_before_repair
+            else start
+        )
         if list_type.repairable
         else None,
     )
@@ -190,7 +196,7 @@ class Entries:
             problems.append(FieldViolation("reason", "required"))
         if not cmd.decision_ref.strip():
             problems.append(FieldViolation("decision_ref", "required"))
-        start = now + dt.timedelta(days=list_type.publicity_days)
+        start = takes_effect(list_type, now)
         valid_until, validity_problems = validity(list_type, start, cmd.valid_until, now)
         problems += [FieldViolation(f, m) for f, m in validity_problems]
         subject = (await self.directory.resolve([cmd.subject_code]))[cmd.subject_code]
