@@ -54,7 +54,8 @@ def test_penalty_kinds_such_as_suspension_are_not_repairable_before_the_maximum(
     until = TODAY + dt.timedelta(days=700)
     error = refusal(record(blocking_kinds=("suspension",), publicity_until=until))
     assert error.reason == "not_repairable" and "suspension" in error.message
-    assert error.metadata == {"possible_from": until.isoformat()}
+    assert error.metadata == {}  # no day on which a repair would be accepted
+    assert f"its publication ends on {until}" in error.message
 
 
 def test_items_and_list_types_that_allow_no_repair_are_refused() -> None:

@@ -63,12 +63,14 @@ def check_repairable(facts: TargetFacts, today: dt.date) -> None:
         raise _refuse("not_repairable", f"the {what} does not allow repair")
     until = facts.publicity_until
     if facts.blocking_kinds:
+        # No possible_from: the publication ends by itself at the maximum, and after it
+        # there is nothing left to repair (the date is in the message, not offered as one
+        # on which a repair would be accepted).
         ends = f"; its publication ends on {until}" if until else ""
         raise _refuse(
             "not_repairable",
             f"penalties of kind {', '.join(facts.blocking_kinds)} cannot be repaired before the "
             f"maximum publicity{ends}",
-            until,
         )
     if until is not None and until < today:
         raise _refuse("not_repairable", f"the record's publication already ended on {until}")
