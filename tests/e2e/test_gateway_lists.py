@@ -465,7 +465,7 @@ async def test_a_court_record_is_public_until_the_court_removes_its_listing(
         return items[0] if items else {}
 
     async def until(wanted: Callable[[dict[str, Any]], bool], level: dict[str, str]) -> None:
-        for _ in range(100):
+        for _ in range(300):  # three services' consumers in turn, on a busy machine
             if wanted(await record(level)):
                 return
             await asyncio.sleep(0.1)
