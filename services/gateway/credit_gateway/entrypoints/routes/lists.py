@@ -214,7 +214,9 @@ async def search_entries(
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=200)] = "",
 ) -> Any:
-    """Entries; the public level sees those in publicity or effective, natural persons masked."""
+    """Entries; the public level sees those in publicity or effective, natural persons masked.
+    Above it, a natural person's entries are shown at the public level unless a purpose is
+    stated (their past entries then not at all), and audited when shown above it."""
     # The public listing of a list (by type and state, not by subject) is kept; any entry
     # or subject event drops every kept listing.
     key = (
@@ -227,11 +229,11 @@ async def search_entries(
     kept = await caching.cached(gateway, read, key, None)
     if isinstance(kept, Hit):
         return caching.json_response(kept.body)
-    subject_id = ""
+    subject_id, named = "", None
     if subject_code:
-        subject = await gateway.registry.get(subject_code, summary=True)
-        level_for_subject(subject, read)
-        subject_id = subject.subject_id
+        named = await gateway.registry.get(subject_code, summary=True)
+        level_for_subject(named, read)
+        subject_id = named.subject_id
     public = read.level == Level.PUBLIC
     if public and state is not None and state not in CURRENT:
         return schemas.EntryPage(items=[], level=read.level.label)
@@ -247,11 +249,20 @@ async def search_entries(
     )
     subjects = await subjects_of(gateway, list(reply.entries))
     items = []
+    # A listing by subject is a query about it; one by type or state, about each person
+    # it shows above the public level.
+    audited = {named.subject_key: None} if named is not None else {}
     for e in reply.entries:
         found = subjects.get(e.subject_key)
-        person = found is not None and found.kind == pb.SUBJECT_KIND_NATURAL_PERSON
+        # A subject the registry does not name is not known to be an organisation.
+        person = found is None or found.kind == pb.SUBJECT_KIND_NATURAL_PERSON
         level = Level.PUBLIC if person and not read.purpose else read.level
+        if level == Level.PUBLIC and e.state not in CURRENT:
+            continue  # past entries are shared-level information
+        if found is not None and person and level > Level.PUBLIC and named is None:
+            audited[found.subject_key] = None
         items.append(entry_view(e, found, level))
+    audit(gateway, read, list(audited), "list_entries", read.level)
     page = schemas.EntryPage(
         items=items, next_page_token=reply.next_page_token or None, level=read.level.label
     )
@@ -262,12 +273,15 @@ async def search_entries(
 
 @router.get("/v1/list-entries/{entry_id}", response_model=schemas.EntryPublic)
 async def get_entry(entry_id: EntryId, read: ReadDep, gateway: GatewayDep) -> schemas.EntryPublic:
-    """One entry with its history."""
+    """One entry with its history, audited like a record."""
     entry = await gateway.lists.get(entry_id)
     if read.level == Level.PUBLIC and entry.state not in CURRENT:
         raise Problem(404, "not_found", "no such entry")
     subject = (await subjects_of(gateway, [entry])).get(entry.subject_key)
     level = level_for_subject(subject, read) if subject is not None else read.level
+    audit(
+        gateway, read, [subject.subject_key if subject else entry.subject_key], "list_entry", level
+    )
     return entry_view(entry, subject, level, history=True)
 
 

@@ -10,7 +10,7 @@ from credit.registry.v1 import registry_pb2 as pb
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import caching, schemas, views
-from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, level_for_subject, require
+from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject, require
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.responses import BatchJSON
 
@@ -48,13 +48,18 @@ async def register_subject(
 
 @router.get("/v1/subjects/{code}", response_model=schemas.SubjectPublic)
 async def get_subject(code: CodePath, read: ReadDep, gateway: GatewayDep) -> Any:
-    """A subject by unified code, legacy code or identity number; merged codes answer with the survivor."""
+    """A subject by unified code, legacy code or identity number; merged codes answer with
+    the survivor. A natural person read above the public level is audited; an
+    organisation's basic information is the same at every level and is not."""
     key = caching.public_key(gateway, read, "subject", code)
     found = await caching.cached(gateway, read, key, None)
     if isinstance(found, Hit):
         return caching.json_response(found.body)
     subject = await gateway.registry.get(code)
-    view = views.subject_view(subject, level_for_subject(subject, read))
+    level = level_for_subject(subject, read)
+    if level > Level.PUBLIC and views.is_person(subject):
+        audit(gateway, read, [subject.subject_key], "subject", level)
+    view = views.subject_view(subject, level)
     return await caching.answer(gateway, key, found, subject, view)
 
 
@@ -75,7 +80,7 @@ async def search_subjects(
     shortest name first, or, when `q` is common (in more than one name in 256), in a fixed
     order that follows no field; then names merely similar to `q`, most similar first.
     Natural persons are never found by name at the public level, nor above it without a
-    stated purpose."""
+    stated purpose; each one shown is audited."""
     persons_hidden = read.level == Level.PUBLIC or not read.purpose
     reply = await gateway.registry.search(
         pb.SearchSubjectsRequest(
@@ -88,11 +93,15 @@ async def search_subjects(
             exclude_natural_persons_by_name=persons_hidden,
         )
     )
-    items = [
-        views.subject_view(s, read.level)
-        for s in reply.subjects
-        if not (persons_hidden and views.is_person(s))
-    ]
+    shown = [s for s in reply.subjects if not (persons_hidden and views.is_person(s))]
+    audit(
+        gateway,
+        read,
+        [s.subject_key for s in shown if views.is_person(s)],
+        "subject_search",
+        read.level,
+    )
+    items = [views.subject_view(s, read.level) for s in shown]
     return schemas.SubjectPage(
         items=items, next_page_token=reply.next_page_token or None, level=read.level.label
     )

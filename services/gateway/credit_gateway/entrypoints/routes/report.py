@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import TypeAdapter
 
+from credit.lists.v1 import lists_pb2 as lst
 from credit.objections.v1 import objections_pb2 as ob
 from credit.records.v1 import records_pb2 as rec
 from credit_gateway.adapters.public_cache import Hit
@@ -142,7 +143,9 @@ async def report(
         measures=[triggered_view(t) for t in status.measures],
         level=level.label,
     )
-    open_objections = [objection_view(o, shown) for o in objections]
+    open_objections = [
+        objection_view(o, shown) for o in about_shown(objections, records, status.entries)
+    ]
     sections = report_sections(
         level,
         as_of,
@@ -156,6 +159,20 @@ async def report(
     )
     caching.keep(gateway, key, found, subject, sections, fresh_until)
     return _issued(sections)
+
+
+def about_shown(
+    objections: Iterable[ob.Objection],
+    records: Iterable[rec.Record],
+    entries: Iterable[lst.Entry],
+) -> list[ob.Objection]:
+    """The objections whose target the report shows. One about a record or an entry the
+    level does not see would show it all the same (a correction's fields, the source's
+    note, the reason), so it is left out, as its target is: the mark `under_objection`
+    is shown on whatever the level shows, and nothing of what it does not."""
+    shown = {("record", r.record_id) for r in records}
+    shown |= {("list_entry", e.entry_id) for e in entries}
+    return [o for o in objections if (o.target.kind, o.target.id) in shown]
 
 
 def report_sections(

@@ -1,0 +1,185 @@
+"""Personal and non-public credit information through the gateway: a report shows nothing
+of what its level does not see, every read about a natural person above the public level
+is audited with its purpose, and a person's past list entries need one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from e2e.conftest import Api
+from e2e.test_gateway_lists import PERSON, entry, headers
+from e2e.test_gateway_lists import register as register_org
+from e2e.test_gateway_objections import EVIDENCE, Parties, bearer, file, parties, step
+from support.processes import ServiceProcess
+
+PURPOSE = {"purpose": "行政许可审查"}
+
+
+@pytest.fixture
+def objections_env(objections_env: dict[str, str], lists_process: ServiceProcess) -> dict[str, str]:
+    return {**objections_env, "LISTS_ADDRESS": lists_process.address}
+
+
+async def commitment(api: Api, code: str, market: dict[str, str]) -> str:
+    """A credit commitment (an item disclosed at the shared level) of the subject."""
+    body = {
+        "subject_code": code,
+        "item_code": "credit_commitment",
+        "source_ref": "沪监诺〔2026〕3号",
+        "decided_on": (dt.date.today() - dt.timedelta(days=2)).isoformat(),
+        "fields": {
+            "commitment_type": "告知承诺",
+            "content": "承诺在六个月内补齐消防验收材料",
+            "accepting_authority": "上海市浦东新区市场监督管理局",
+        },
+    }
+    reply = await api.http.post("/v1/records", json=body, headers=market)
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["record_id"])
+
+
+async def verified_objection(
+    api: Api, record_id: str, p: Parties, corrected: dict[str, Any], note: str
+) -> str:
+    """An objection to the record, accepted and verified with corrected fields."""
+    objection_id = str((await file(api, p.window, record_id)).json()["objection_id"])
+    await step(api, objection_id, "accept", p.handler, reason="材料齐全，予以受理")
+    verified = await step(
+        api,
+        objection_id,
+        "verify",
+        p.market,
+        finding="error_confirmed",
+        corrected_fields=corrected,
+        note=note,
+    )
+    assert verified.status_code == 200, verified.text
+    return objection_id
+
+
+async def test_a_report_shows_only_the_objections_about_what_its_level_sees(
+    objections_api: Api,
+) -> None:
+    api = objections_api
+    p = await parties(api)
+    hidden = await commitment(api, p.code, p.market)
+    corrected = {"content": "承诺在三个月内补齐消防验收材料"}
+    about_hidden = await verified_objection(api, hidden, p, corrected, "承诺期限录入有误")
+    about_public = await verified_objection(
+        api, p.record_id, p, {"fine_amount": 0.5}, "罚款金额录入有误"
+    )
+    court = await headers(api, ["lists:write"], "court")
+    listed = await api.http.post(
+        "/v1/list-entries", json=entry(p.code, "court_dishonest_debtor"), headers=court
+    )
+    target = {"kind": "list_entry", "id": listed.json()["entry_id"]}
+    about_entry = (
+        await api.http.post(
+            "/v1/objections",
+            json={"target": target, "reason": "已履行义务", "evidence": EVIDENCE},
+            headers=p.window,
+        )
+    ).json()["objection_id"]
+
+    public = (await api.http.get(f"/v1/subjects/{p.code}/report")).json()
+    assert public["level"] == "public"
+    assert [r["record_id"] for rs in public["records_by_category"].values() for r in rs] == [
+        p.record_id
+    ]
+    assert {o["objection_id"] for o in public["open_objections"]} == {about_public, about_entry}
+    assert "承诺" not in str(public["open_objections"])
+
+    shared = await bearer(api, ["credit:shared"], "finance")
+    report = (await api.http.get(f"/v1/subjects/{p.code}/report", headers=shared)).json()
+    assert report["level"] == "shared"
+    seen = {o["objection_id"]: o for o in report["open_objections"]}
+    assert set(seen) == {about_hidden, about_public, about_entry}
+    assert seen[about_hidden]["corrected_fields"] == corrected
+
+
+async def listed_person(api: Api) -> str:
+    registrar = await headers(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    court = await headers(api, ["lists:write"], "court")
+    reply = await api.http.post(
+        "/v1/list-entries", json=entry(PERSON["id_number"], "court_dishonest_debtor"), headers=court
+    )
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["entry_id"])
+
+
+async def test_every_read_about_a_person_above_public_is_audited_with_its_purpose(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    entry_id = await listed_person(api)
+    person = PERSON["id_number"]
+    agency = await api.client(["credit:shared"], department="finance")
+    shared = {"Authorization": agency["Authorization"]}
+    reads = [
+        await api.http.get(f"/v1/subjects/{person}", params=PURPOSE, headers=shared),
+        await api.http.get("/v1/subjects", params={"q": PERSON["name"], **PURPOSE}, headers=shared),
+        await api.http.get(
+            "/v1/list-entries", params={"subject_code": person, **PURPOSE}, headers=shared
+        ),
+        await api.http.get(f"/v1/list-entries/{entry_id}", params=PURPOSE, headers=shared),
+        await api.http.get(
+            "/v1/list-entries",
+            params={"list_type": "court_dishonest_debtor", **PURPOSE},
+            headers=shared,
+        ),
+    ]
+    assert [r.status_code for r in reads] == [200] * 5
+    assert reads[1].json()["items"][0]["name"] == PERSON["name"]
+
+    me = {
+        "Authorization": (await api.client(["subject:self"], subject_code=person))["Authorization"]
+    }
+    seen = (await api.http.get(f"/v1/subjects/{person}/queries", headers=me)).json()["items"]
+    assert sorted(e["what"] for e in seen) == [
+        "list_entries",
+        "list_entries",
+        "list_entry",
+        "subject",
+        "subject_search",
+    ]
+    assert {(e["client_id"], e["level"], e["purpose"]) for e in seen} == {
+        (agency["client_id"], "shared", PURPOSE["purpose"])
+    }
+
+
+async def test_a_shared_listing_without_purpose_leaves_out_persons_past_entries(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    person_entry = await listed_person(api)
+    org = await register_org(api, "名单隐私测试有限公司")
+    court = await headers(api, ["lists:write"], "court")
+    org_entry = (
+        await api.http.post(
+            "/v1/list-entries", json=entry(org, "court_dishonest_debtor"), headers=court
+        )
+    ).json()["entry_id"]
+    for entry_id in (person_entry, org_entry):
+        removed = await api.http.post(
+            f"/v1/list-entries/{entry_id}/remove", json={"reason": "已履行全部义务"}, headers=court
+        )
+        assert removed.status_code == 200, removed.text
+    shared = await headers(api, ["credit:shared"], "finance")
+
+    blind = await api.http.get("/v1/list-entries", params={"state": "removed"}, headers=shared)
+    assert blind.status_code == 200 and blind.json()["level"] == "shared"
+    assert [e["entry_id"] for e in blind.json()["items"]] == [org_entry]
+    everything = (await api.http.get("/v1/list-entries", headers=shared)).json()["items"]
+    assert [e["entry_id"] for e in everything] == [org_entry]
+
+    stated = await api.http.get(
+        "/v1/list-entries", params={"state": "removed", **PURPOSE}, headers=shared
+    )
+    shown = {e["entry_id"]: e for e in stated.json()["items"]}
+    assert set(shown) == {person_entry, org_entry}
+    assert shown[person_entry]["level"] == "shared"
+    assert shown[person_entry]["subject_name"] == PERSON["name"]
