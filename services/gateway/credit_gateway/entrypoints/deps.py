@@ -53,8 +53,6 @@ async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
 
 async def _rate_limit(request: Request, gateway: Gateway, caller: Caller) -> None:
     """One token from the caller's bucket (per client, or per address when anonymous)."""
-    if gateway.limiter is None:
-        return
     settings = gateway.settings
     if caller.anonymous:
         host = request.client.host if request.client else "unknown"
@@ -64,7 +62,17 @@ async def _rate_limit(request: Request, gateway: Gateway, caller: Caller) -> Non
         who = f"client:{caller.client_id}"
         rate = caller.rate_per_second or settings.rate_limit_per_second
         burst = caller.rate_burst or settings.rate_limit_burst
-    decision = await gateway.limiter.take(who, per_second=rate, burst=burst)
+    await rate_limit(request, gateway, who, per_second=rate, burst=burst)
+
+
+async def rate_limit(
+    request: Request, gateway: Gateway, who: str, *, per_second: float, burst: int
+) -> None:
+    """One token from `who`'s bucket, or 429 rate_limited with Retry-After (no limit
+    without Redis)."""
+    if gateway.limiter is None:
+        return
+    decision = await gateway.limiter.take(who, per_second=per_second, burst=burst)
     request.scope.setdefault("state", {})["rate_headers"] = decision.headers()
     if not decision.allowed:
         metrics.RATE_LIMITED.inc()
@@ -103,6 +111,13 @@ def require_any(*scopes: str) -> object:
     return Depends(check)
 
 
+# The path parameters of the reads about one subject: a subject's code, or one of its
+# records or list entries. Only such a read is lifted to the authorized level by a grant,
+# and only for the grant's own subject (`level_for_subject`, `audit`); a listing, a search
+# or a batch is about many subjects and is served as if no grant were named.
+_ONE_SUBJECT = frozenset({"code", "record_id", "entry_id"})
+
+
 @dataclass(frozen=True)
 class ReadContext:
     """The level a read is served at, and the stated purpose."""
@@ -112,6 +127,13 @@ class ReadContext:
     purpose: str
     request_id: str = ""
     grant: Grant | None = None
+
+    def purpose_for(self, subject_key: str) -> str:
+        """The stated purpose, or else the grant's when the read is about its subject
+        (a grant's purpose is its subject's word, for no one else)."""
+        if self.purpose or self.grant is None or self.grant.subject_key != subject_key:
+            return self.purpose
+        return self.grant.purpose
 
 
 async def read_context(
@@ -129,21 +151,31 @@ async def read_context(
         str | None, Query(description="why the caller asks (2-200 characters)")
     ] = None,
     authorization_id: Annotated[
-        str | None, Query(description="a subject's grant, for the authorized level")
+        str | None,
+        Query(
+            description="a subject's grant, for the authorized level of a read about that "
+            "subject (not of a listing or a search)"
+        ),
     ] = None,
 ) -> ReadContext:
-    allowed = caller.max_level(with_authorization=bool(authorization_id))
+    about_one = not _ONE_SUBJECT.isdisjoint(request.path_params)
+    granted = bool(authorization_id) and about_one
+    allowed = caller.max_level(with_authorization=granted)
     chosen = allowed if level is None else Level.parse(level)
     if chosen == Level.AUTHORIZED and not authorization_id:
         raise Problem(
             400, "authorization_required", "the authorized level needs an authorization_id"
         )
     if chosen > allowed:
-        raise Problem(
-            403, "level_not_allowed", f"this token may read at most at the {allowed.label} level"
-        )
+        detail = f"this token may read at most at the {allowed.label} level"
+        if authorization_id and not about_one:
+            detail += (
+                " here: an authorization opens the authorized level only for reads about "
+                "its subject, not for listings or searches"
+            )
+        raise Problem(403, "level_not_allowed", detail)
     grant = None
-    if chosen == Level.AUTHORIZED and authorization_id:
+    if chosen == Level.AUTHORIZED and granted and authorization_id:
         grant = await gateway.authorizations.check(authorization_id, caller.client_id)
     text = (purpose or "").strip()
     if purpose is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
@@ -157,25 +189,28 @@ async def read_context(
         getattr(request.state, "request_id", "")
         or request.scope.get("state", {}).get("request_id", "")
     )
-    return ReadContext(caller, chosen, text or (grant.purpose if grant else ""), request_id, grant)
+    return ReadContext(caller, chosen, text, request_id, grant)
 
 
 ReadDep = Annotated[ReadContext, Depends(read_context)]
 
 
+def _foreign_grant() -> Problem:
+    return Problem(403, "authorization_invalid", "the authorization was granted by another subject")
+
+
 def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
     """The level a subject's information is shown at: its own client sees everything; a
-    natural person above the public level needs a stated purpose."""
+    grant serves its own subject only; a natural person above the public level needs a
+    stated purpose (a grant's, for its subject)."""
     if read.caller.is_self(subject.code):
         return Level.RESTRICTED
     if read.grant is not None and read.grant.subject_key != subject.subject_key:
-        raise Problem(
-            403, "authorization_invalid", "the authorization was granted by another subject"
-        )
+        raise _foreign_grant()
     if (
         subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
         and read.level > Level.PUBLIC
-        and not read.purpose
+        and not read.purpose_for(subject.subject_key)
     ):
         raise Problem(
             400,
@@ -188,9 +223,14 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
 def audit(
     gateway: Gateway, read: ReadContext, subject_keys: list[str], what: str, level: Level
 ) -> None:
-    """Writes one audit entry per subject read (batched, off the request path)."""
+    """Writes one audit entry per subject read (batched, off the request path). A read a
+    grant lifted to the authorized level is of the grant's subject alone, or refused."""
     if not subject_keys:
         return
+    grant = read.grant
+    granted = grant is not None and set(subject_keys) == {grant.subject_key}
+    if grant is not None and not granted and level == Level.AUTHORIZED:
+        raise _foreign_grant()
     gateway.audit.record_reads(
         AuditQuery(
             at=utcnow(),
@@ -198,10 +238,10 @@ def audit(
             department=read.caller.department,
             subject_key="",
             level=level.label,
-            purpose=read.purpose,
+            purpose=read.purpose_for(subject_keys[0]) if granted else read.purpose,
             what=what,
             request_id=read.request_id,
-            authorization_id=read.grant.id if read.grant else "",
+            authorization_id=grant.id if grant is not None and granted else "",
         ),
         subject_keys,
     )

@@ -90,8 +90,9 @@ class InFlightLimit:
 
 
 class Idempotency:
-    """The same Idempotency-Key with the same body replays the first answer; with another
-    body it is a 409. Keys are per client and kept in Redis for a day."""
+    """The same Idempotency-Key with the same request (path, query and body) replays the
+    first answer; with another it is a 409. Keys are per client and kept in Redis for a
+    day, and so is the first answer, less what must not rest there (`_kept`)."""
 
     def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
         self.app = app
@@ -138,7 +139,11 @@ class Idempotency:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        digest = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
+        # The query is part of the request: a purpose or a level stated there changes what
+        # the first answer showed and to whom it was audited.
+        digest = hashlib.sha256(
+            scope["path"].encode() + b"\0" + scope.get("query_string", b"") + b"\0" + body
+        ).hexdigest()
         slot = f"idempotency:{owner}:{hashlib.sha256(key).hexdigest()}"
         if not await redis.set(
             slot, json.dumps({"state": "pending", "digest": digest}), nx=True, ex=300
@@ -171,18 +176,19 @@ class Idempotency:
                     for k, v in captured["headers"]
                     if k.lower() in ("content-type", "location")
                 ]
+                kept = _kept(captured["headers"], captured["body"])
+                answer: dict[str, Any] = {
+                    "state": "done",
+                    "digest": digest,
+                    "status": captured["status"],
+                    "headers": keep,
+                }
+                if kept is None:
+                    answer["unkept"] = True
+                else:
+                    answer["body"] = kept.decode("utf-8", "replace")
                 await redis.set(
-                    slot,
-                    json.dumps(
-                        {
-                            "state": "done",
-                            "digest": digest,
-                            "status": captured["status"],
-                            "headers": keep,
-                            "body": captured["body"].decode("utf-8", "replace"),
-                        }
-                    ),
-                    ex=self.gateway.settings.idempotency_ttl_seconds,
+                    slot, json.dumps(answer), ex=self.gateway.settings.idempotency_ttl_seconds
                 )
             else:
                 await redis.delete(slot)
@@ -203,7 +209,7 @@ class Idempotency:
             problem = problems.Problem(
                 409,
                 "idempotency_key_reused",
-                "this Idempotency-Key was used with another request body",
+                "this Idempotency-Key was used with another request (path, query or body)",
             )
         elif stored.get("state") != "done":
             problem = problems.Problem(
@@ -211,6 +217,14 @@ class Idempotency:
                 "idempotency_in_progress",
                 "a request with this Idempotency-Key is still being processed",
                 headers={"Retry-After": "1"},
+            )
+        elif stored.get("unkept"):
+            problem = problems.Problem(
+                409,
+                "idempotency_answer_not_kept",
+                "the first answer to this Idempotency-Key is not kept for replays (it showed "
+                "a natural person's identity number): read what it created instead",
+                first_status=stored.get("status"),
             )
         else:
             await send(
@@ -226,3 +240,25 @@ class Idempotency:
             await send({"type": "http.response.body", "body": stored["body"].encode()})
             return
         await problems.problem_response(problem)(scope, receive, send)
+
+
+def _kept(headers: list[tuple[str, str]], body: bytes) -> bytes | None:
+    """What of an answer may rest in Redis for its replays: a client's secret is shown once,
+    so it is kept out (a replay shows `client_secret: null`); an answer that shows a natural
+    person's identity number unmasked (a subject at the restricted level) or that its route
+    marks `Cache-Control: no-store` is not kept at all (None): its replays are a 409."""
+    if any(k.lower() == "cache-control" and "no-store" in v.lower() for k, v in headers):
+        return None
+    if b'"client_secret"' not in body and b'"natural_person"' not in body:
+        return body  # not parsed: a batch's answer may be megabytes
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(answer, dict):
+        return body
+    if answer.get("kind") == "natural_person" and answer.get("level") == "restricted":
+        return None
+    if "client_secret" in answer:
+        return json.dumps({**answer, "client_secret": None}, ensure_ascii=False).encode()
+    return body

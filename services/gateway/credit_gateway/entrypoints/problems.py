@@ -230,9 +230,12 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         status = _GRPC_TO_HTTP.get(exc.grpc_code, 400)
         errors = [{"field": v.field, "message": v.message} for v in exc.violations]
+        # A refusal of the gateway's own use cases (a grant revoked, expired or not the
+        # caller's) is audited like one raised as a Problem or by a backend.
+        _audit_refusal(request, status, exc.reason)
         return problem_response(
             Problem(status, exc.reason, exc.message, errors if status in (400, 422) else None)
         )

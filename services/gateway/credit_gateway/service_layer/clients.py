@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit_common.db import Database
 from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
 from credit_common.timeutil import utcnow
-from credit_gateway.adapters.secrets import hash_secret, new_secret, verify_secret
+from credit_gateway.adapters.secrets import hash_secret, new_secret, verify_secret_off_loop
 from credit_gateway.adapters.tables import clients
 from credit_gateway.domain.access import DEPARTMENTS, SCOPES
 
@@ -197,6 +197,8 @@ class Clients:
     async def authenticate(self, client_id: str, secret: str) -> Client | None:
         async with self.db.read() as conn:
             row = await _row(conn, client_id)
-        if row is None or row.revoked_at is not None or not verify_secret(secret, row.secret_hash):
+        if row is None or row.revoked_at is not None:
+            return None
+        if not await verify_secret_off_loop(secret, row.secret_hash):
             return None
         return _client(row)

@@ -9,10 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
-from credit_gateway.entrypoints.deps import GatewayDep
+from credit_gateway.entrypoints.deps import GatewayDep, rate_limit
 from credit_gateway.entrypoints.schemas import TokenResponse
 
 router = APIRouter(tags=["authentication"])
+
+# Token requests for one client id from one address: a client needs one token per few
+# minutes per instance; past these each attempt is a 429 before its secret is hashed (some
+# 40 ms of a core). Per address, so that guesses from elsewhere do not lock a client out.
+TOKEN_ATTEMPTS_PER_SECOND = 2.0
+TOKEN_ATTEMPTS_BURST = 20
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
@@ -42,6 +48,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     responses={
         400: {"description": "unsupported grant or invalid scope"},
         401: {"description": '{"error": "invalid_client"}'},
+        429: {"description": "rate_limited: too many attempts for this client id (Retry-After)"},
     },
 )
 async def token(
@@ -58,8 +65,16 @@ async def token(
     basic = _basic_credentials(request)
     if basic:
         client_id, client_secret = basic
-    if not client_id or not client_secret or "\x00" in client_id:
+    if not client_id or not client_secret or "\x00" in client_id or len(client_id) > 64:
         return _oauth_error(401, "invalid_client", "client authentication failed")
+    host = request.client.host if request.client else "unknown"
+    await rate_limit(
+        request,
+        gateway,
+        f"token:{client_id}:{host}",
+        per_second=TOKEN_ATTEMPTS_PER_SECOND,
+        burst=TOKEN_ATTEMPTS_BURST,
+    )
     client = await gateway.clients.authenticate(client_id, client_secret)
     if client is None:
         return _oauth_error(401, "invalid_client", "client authentication failed")

@@ -1,0 +1,266 @@
+"""What a subject's grant opens (its own subject, nothing else), refusals of grants in the
+audit, Idempotency-Key replays that repeat no other request and keep no secret, and token
+requests that neither hold the event loop nor go unbounded."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credit_gateway.adapters import secrets
+from e2e.conftest import ADMIN_ID, Api, gateway_settings, open_api
+from support.processes import ServiceProcess
+
+ORG = {
+    "kind": "organization",
+    "registration_authority": "9",
+    "org_category": "1",
+    "division_code": "310115",
+}
+PERSON = {"kind": "natural_person", "name": "李四", "id_number": "11010519491231002X"}
+PURPOSE = {"purpose": "招投标资格审查"}
+
+
+@pytest.fixture
+async def replays_api(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    lists_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """The gateway with Redis: rate limits and Idempotency-Key replays."""
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        records_address=records_process.address,
+        lists_address=lists_process.address,
+        redis_url=redis_url,
+    )
+    client, close = await open_api(settings)
+    yield client
+    await close()  # type: ignore[misc]
+
+
+async def bearer(api: Api, scopes: list[str], **extra: Any) -> dict[str, str]:
+    return {"Authorization": (await api.client(scopes, **extra))["Authorization"]}
+
+
+async def listed_person(api: Api) -> None:
+    """李四, a natural person, on the court's list of dishonest debtors."""
+    registrar = await bearer(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    court = await bearer(api, ["lists:write"], department="court")
+    listed = await api.http.post(
+        "/v1/list-entries",
+        headers=court,
+        json={
+            "subject_code": PERSON["id_number"],
+            "list_type": "court_dishonest_debtor",
+            "reason": "拒不履行生效法律文书确定的义务",
+            "decision_ref": "(2026)沪0115执1234号",
+        },
+    )
+    assert listed.status_code == 201, listed.text
+
+
+async def grant(api: Api, grantee: str, purpose: str = "贷款审批") -> tuple[str, str, str]:
+    """An organisation's grant of its authorized level to `grantee`: (its code, the grant
+    id, its own client's bearer header)."""
+    registrar = await bearer(api, ["registry:write"])
+    code = (
+        await api.http.post(
+            "/v1/subjects", json={**ORG, "name": "授权方有限公司"}, headers=registrar
+        )
+    ).json()["code"]
+    own = (await bearer(api, ["subject:self"], subject_code=code))["Authorization"]
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    reply = await api.http.post(
+        f"/v1/subjects/{code}/authorizations",
+        headers={"Authorization": own},
+        json={"grantee_client_id": grantee, "expires_at": expires, "purpose": purpose},
+    )
+    assert reply.status_code == 201, reply.text
+    return code, reply.json()["authorization_id"], own
+
+
+async def test_a_grant_opens_no_listing_or_search_of_other_subjects(lists_api: Api) -> None:
+    api = lists_api
+    await listed_person(api)
+    bank = await api.client(["credit:authorized"], department="finance")
+    bank_headers = {"Authorization": bank["Authorization"]}
+    code, authorization_id, _ = await grant(api, bank["client_id"])
+    with_grant = {"authorization_id": authorization_id}
+
+    listing = await api.http.get(
+        "/v1/list-entries",
+        params={"list_type": "court_dishonest_debtor", **with_grant},
+        headers=bank_headers,
+    )
+    assert listing.status_code == 200, listing.text
+    assert listing.json()["level"] == "shared"
+    assert [e["subject_name"] for e in listing.json()["items"]] == ["李*"]
+    search = await api.http.get(
+        "/v1/subjects", params={"q": "李四", **with_grant}, headers=bank_headers
+    )
+    assert search.status_code == 200 and search.json()["items"] == []
+    asked = await api.http.get(
+        "/v1/list-entries", params={"level": "authorized", **with_grant}, headers=bank_headers
+    )
+    assert asked.status_code == 403 and asked.json()["code"] == "level_not_allowed"
+    own = await api.http.get(
+        f"/v1/subjects/{code}/records",
+        params={"level": "authorized", **with_grant},
+        headers=bank_headers,
+    )
+    assert own.status_code == 200 and own.json()["level"] == "authorized"
+    person = await api.http.get(
+        f"/v1/subjects/{PERSON['id_number']}/lists", params=with_grant, headers=bank_headers
+    )
+    assert person.status_code == 403 and person.json()["code"] == "authorization_invalid"
+
+
+async def test_a_refusal_of_a_revoked_or_foreign_grant_is_audited(lists_api: Api) -> None:
+    api = lists_api
+    bank = await api.client(["credit:authorized"], department="finance")
+    code, authorization_id, own = await grant(api, bank["client_id"])
+    params = {"level": "authorized", "authorization_id": authorization_id}
+    someone = await api.client(["credit:authorized"])
+    foreign = await api.http.get(
+        f"/v1/subjects/{code}/records",
+        params=params,
+        headers={"Authorization": someone["Authorization"]},
+    )
+    revoked = await api.http.delete(
+        f"/v1/subjects/{code}/authorizations/{authorization_id}", headers={"Authorization": own}
+    )
+    assert revoked.status_code == 200
+    after = await api.http.get(
+        f"/v1/subjects/{code}/records",
+        params=params,
+        headers={"Authorization": bank["Authorization"]},
+    )
+    assert [foreign.status_code, after.status_code] == [403, 403]
+    assert foreign.json()["code"] == after.json()["code"] == "authorization_invalid"
+    await api.gateway.audit.flush()
+    refusals = {
+        e.query.client_id
+        for e in await api.gateway.audit.search(limit=100)
+        if e.query.what.startswith("refused 403 authorization_invalid")
+    }
+    assert refusals == {someone["client_id"], bank["client_id"]}
+
+
+async def test_an_idempotency_key_replays_only_the_same_query(replays_api: Api) -> None:
+    api = replays_api
+    await listed_person(api)
+    agency = {**await bearer(api, ["credit:shared"]), "Idempotency-Key": "check-1"}
+    body = {"subject_codes": [PERSON["id_number"]]}
+    first = await api.http.post("/v1/restrictions/check", params=PURPOSE, json=body, headers=agency)
+    assert first.status_code == 200 and first.json()["results"][0]["restricted"]
+    blind = await api.http.post("/v1/restrictions/check", json=body, headers=agency)
+    assert blind.status_code == 409 and blind.json()["code"] == "idempotency_key_reused"
+    again = await api.http.post("/v1/restrictions/check", params=PURPOSE, json=body, headers=agency)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+
+
+async def kept_answers(api: Api, *owners: str) -> str:
+    """Every answer kept in Redis for these clients' replays."""
+    assert api.gateway.redis is not None
+    slots = [
+        key
+        for owner in owners
+        async for key in api.gateway.redis.scan_iter(match=f"idempotency:{owner}:*")
+    ]
+    return "".join([(await api.gateway.redis.get(slot) or b"").decode() for slot in slots])
+
+
+async def test_a_replay_shows_no_client_secret_and_keeps_no_identity_number(
+    replays_api: Api,
+) -> None:
+    api = replays_api
+    admin = {**await api.admin_headers(), "Idempotency-Key": "client-1"}
+    body = {"name": "重放客户端", "department": "finance", "scopes": ["credit:shared"]}
+    created = await api.http.post("/v1/admin/clients", json=body, headers=admin)
+    assert created.status_code == 201 and created.json()["client_secret"]
+    again = await api.http.post("/v1/admin/clients", json=body, headers=admin)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["client_id"] == created.json()["client_id"]
+    assert again.json()["client_secret"] is None
+    writer = await api.client(["registry:write"])
+    registrar = {"Authorization": writer["Authorization"], "Idempotency-Key": "person-1"}
+    person = await api.http.post("/v1/subjects", json=PERSON, headers=registrar)
+    assert person.status_code == 201 and person.json()["code"] == PERSON["id_number"]
+    replay = await api.http.post("/v1/subjects", json=PERSON, headers=registrar)
+    assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
+    assert replay.json()["first_status"] == 201
+    kept = await kept_answers(api, ADMIN_ID, writer["client_id"])
+    assert created.json()["client_secret"] not in kept and PERSON["id_number"] not in kept
+
+
+async def test_token_attempts_for_a_client_id_are_bounded(replays_api: Api) -> None:
+    api = replays_api
+    target = await api.client(["credit:shared"])
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": target["client_id"],
+        "client_secret": "cs_guess",
+    }
+    replies = await asyncio.gather(*(api.http.post("/oauth/token", data=form) for _ in range(30)))
+    statuses = [r.status_code for r in replies]
+    assert set(statuses) == {401, 429} and statuses.count(401) <= 21, statuses
+    refused = next(r for r in replies if r.status_code == 429)
+    assert refused.json()["code"] == "rate_limited" and int(refused.headers["retry-after"]) >= 1
+    other = await api.http.post(
+        "/oauth/token", data={**form, "client_id": ADMIN_ID, "client_secret": "x"}
+    )
+    assert other.status_code == 401
+
+
+async def test_token_requests_hash_secrets_off_the_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each hash (some 40 ms) runs on another thread, and the event loop goes on meanwhile
+    (a hash that held the GIL would stop it on any thread)."""
+    client = await api.client(["credit:shared"])
+    hashes: list[tuple[float, float, int]] = []
+    check = secrets.verify_secret
+
+    def timed(secret: str, stored: str) -> bool:
+        started = time.perf_counter()
+        try:
+            return check(secret, stored)
+        finally:
+            hashes.append((started, time.perf_counter(), threading.get_ident()))
+
+    monkeypatch.setattr(secrets, "verify_secret", timed)
+    ticks: list[float] = []
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.001)
+
+    ticker = asyncio.create_task(tick())
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client["client_id"],
+        "client_secret": client["client_secret"],
+    }
+    replies = await asyncio.gather(*(api.http.post("/oauth/token", data=form) for _ in range(6)))
+    done.set()
+    await ticker
+    assert [r.status_code for r in replies] == [200] * 6
+    assert len(hashes) == 6 and threading.get_ident() not in {t for _, _, t in hashes}
+    meanwhile = [t for t in ticks if any(start < t < end for start, end, _ in hashes)]
+    assert len(meanwhile) >= len(hashes), (len(meanwhile), hashes)
