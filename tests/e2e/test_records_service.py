@@ -27,7 +27,7 @@ from credit_common.errors import (
 )
 from credit_common.grpc_errors import from_rpc_error
 from credit_common.messages import timestamp
-from credit_common.timeutil import china_date, utcnow
+from credit_common.timeutil import china_date, china_day_start, utcnow
 from credit_records.adapters.repository import RecordRepository
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
@@ -495,11 +495,19 @@ async def test_a_court_record_is_public_while_its_listing_lasts(
     assert await public() == {"执1号", "罚1号"}
     await tell("expired", "entry-2", utcnow(), record.id)
     assert await public() == {"罚1号"}
-    # A listing's end of validity needs no event: once it has passed the record is not public.
-    await tell("effective", "entry-3", heard, record.id, until=utcnow() + dt.timedelta(seconds=1))
-    assert await public() == {"执1号", "罚1号"}
-    await asyncio.sleep(1.1)
+    # A listing's end of validity needs no event of its own: once it has passed (as told
+    # with the listing), the record is not public.
+    await tell("effective", "entry-3", utcnow(), record.id, until=utcnow())
     assert await public() == {"罚1号"}
+    # A validity ending at midnight in China: its last public day is the day before.
+    midnight = china_day_start(china_date(utcnow()) + dt.timedelta(days=400))
+    await tell("effective", "entry-4", utcnow(), record.id, until=midnight)
+    assert await public() == {"执1号", "罚1号"}
+    last_day = china_date(midnight) - dt.timedelta(days=1)
+    assert await shown(record.id) == (last_day.isoformat(), True)
+    # An older event of the same entry, applied late (parked, then replayed), changes nothing.
+    await tell("proposed", "entry-4", heard, record.id, until=utcnow())
+    assert await shown(record.id) == (last_day.isoformat(), True)
 
 
 async def test_an_upheld_objection_may_correct_a_validity_to_9999_12_31(

@@ -16,7 +16,7 @@ from credit_records.bootstrap import MIGRATIONS, VERSION_TABLE
 
 def test_repair_dates_move_to_the_day_after_the_minimum(database_url: str) -> None:
     config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
-    command.upgrade(config, "0003")
+    command.upgrade(config, "0002")
     engine = sa.create_engine(sync_url(database_url))
     days = {"a": dt.date(2026, 4, 15), "b": dt.date(9999, 12, 31), "c": None}
     now = dt.datetime(2026, 1, 16, tzinfo=dt.UTC)
@@ -68,6 +68,6 @@ def test_repair_dates_move_to_the_day_after_the_minimum(database_url: str) -> No
             }
 
     assert stored() == {"a": dt.date(2026, 4, 16), "b": dt.date(9999, 12, 31), "c": None}
-    command.downgrade(config, "0003")
+    command.downgrade(config, "0002")
     assert stored() == days
     engine.dispose()

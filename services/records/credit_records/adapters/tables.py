@@ -111,8 +111,9 @@ objection_marks = sa.Table(
 
 # The list entries a "while listed" record is the basis of, as the lists service told them:
 # each one's end (its validity, or the moment it was removed, withdrawn or expired; NULL:
-# no end) and whether it has ended. An ended entry is never made current again by a late
-# event of its proposal.
+# no end), whether it has ended, and the moment of the event that told it. An ended entry
+# is never made current again, nor a later end replaced, by an event older than the last
+# (a parked event applied late; migration 0004).
 record_listings = sa.Table(
     "record_listings",
     metadata,
@@ -120,6 +121,7 @@ record_listings = sa.Table(
     sa.Column("entry_id", sa.String(64), primary_key=True),
     sa.Column("ends_at", UTCDateTime(), nullable=True),
     sa.Column("ended", sa.Boolean(), nullable=False),
+    sa.Column("told_at", UTCDateTime(), nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -50,8 +50,10 @@ def _severity_bounds(
 def deadline_problem(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -> str:
     """Why a stated publicity deadline may not stand ("" when it may, or none is stated)."""
     deadline = _parse_date(fields.get(DEADLINE_FIELD))
+    if deadline is None:  # most rows state none: nothing to work out (a bulk load's rows)
+        return ""
     bounds = _severity_bounds(item.publicity, decided_on, fields)
-    if deadline is None or bounds is None or bounds[0] <= deadline <= bounds[1]:
+    if bounds is None or bounds[0] <= deadline <= bounds[1]:
         return ""
     return (
         f"{deadline} is outside the publicity of a {fields.get('severity')} penalty decided on "

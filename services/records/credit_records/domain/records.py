@@ -96,7 +96,9 @@ class StoredRecord:
         """The last day the record may be public: its window's, or for a "while listed"
         record the day its listings end, once that is known."""
         if self.window.publicity_until is None and self.unlisted_at is not None:
-            return china_date(self.unlisted_at)
+            # Its last public day: that of the last moment before it (a listing's validity
+            # ends at midnight, after its last day).
+            return china_date(self.unlisted_at - dt.timedelta(microseconds=1))
         return self.window.publicity_until
 
     def version_at(self, at: dt.datetime) -> Version | None:

@@ -263,20 +263,22 @@ class RecordConsumers:
         item = await self.records.catalog.get(record.item_code)
         if item is None or item.publicity.kind != "while_active":
             return
+        told = cause.occurred_at.ToDatetime(tzinfo=UTC)
         listing = _listing(record_id, entry.entry_id)
-        known = (await conn.execute(sa.select(_LISTINGS.ended).where(listing))).first()
+        known = (
+            await conn.execute(sa.select(_LISTINGS.ended, _LISTINGS.told_at).where(listing))
+        ).first()
+        values = {"ends_at": ends_at, "ended": ended, "told_at": told}
         if known is None:
             await conn.execute(
                 sa.insert(t.record_listings).values(
-                    record_id=record_id, entry_id=entry.entry_id, ends_at=ends_at, ended=ended
+                    record_id=record_id, entry_id=entry.entry_id, **values
                 )
             )
-        elif known.ended:
-            return  # its end is known: a late event of its proposal changes nothing
+        elif known.ended or (not ended and told < known.told_at):
+            return  # told already of its end, or of something later: this event is older
         else:
-            await conn.execute(
-                sa.update(t.record_listings).where(listing).values(ends_at=ends_at, ended=ended)
-            )
+            await conn.execute(sa.update(t.record_listings).where(listing).values(**values))
         ends = list(
             await conn.scalars(sa.select(_LISTINGS.ends_at).where(_LISTINGS.record_id == record_id))
         )
@@ -290,13 +292,15 @@ class RecordConsumers:
             .values(unlisted_at=unlisted_at, updated_at=now)
         )
         until = "no end" if unlisted_at is None else unlisted_at.isoformat()
-        await RecordRepository(conn).add_history(
+        await RecordRepository(
+            conn
+        ).add_history(
             record_id,
             "listing_ended" if ended else "listed",
             now,
             "lists",
-            entry.reason,
-            f"entry {entry.entry_id} {entry.to_state}; public until {until}",
+            entry.reason[:500],  # as record_history keeps it (an entry's may be longer)
+            f"entry {entry.entry_id} {entry.to_state}; public until {until}"[:200],
         )
         await self._marked(
             conn, cause, record.subject_key, [str(record.subject_id)], [record_id], "listing"

@@ -4,18 +4,20 @@ A record's `repair_possible_from` was the last day of its minimum publicity (or,
 penalty that may not be repaired, the last day of its maximum): a repair applied for on
 that day was accepted a day early. The Civil Code (arts. 201-202) ends a period on its
 last day, and repair comes after it. Every stored date was made by that one rule, so each
-moves one day on; 9999-12-31 (a window that never ends) stays.
+moves one day on; 9999-12-31 (a window that never ends) stays. It runs before 0004 (which
+alters the table): the UPDATE holds no lock that stops reads, and the ALTER's exclusive
+lock, taken last in the one migration transaction, is held only briefly.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0003
+Revises: 0002
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,8 +5,8 @@ records service hears of the entries it is the basis of and keeps their ends. Re
 stored before this revision have no listings known: they stay public while active, as
 before, until an event of their entry arrives.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ from alembic import op
 
 import credit_common.db
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("entry_id", sa.String(length=64), nullable=False),
         sa.Column("ends_at", credit_common.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ended", sa.Boolean(), nullable=False),
+        sa.Column("told_at", credit_common.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["record_id"], ["records.id"]),
         sa.PrimaryKeyConstraint("record_id", "entry_id"),
     )
