@@ -399,7 +399,8 @@ def court_record(code: str, case_number: str) -> dict[str, Any]:
         "subject_code": code,
         "item_code": "court_dishonest",
         "source_ref": case_number,
-        "decided_on": "2026-11-20",
+        # A week ago: the listing counts from the decision, and must still be in force.
+        "decided_on": (china_date(utcnow()) - dt.timedelta(days=7)).isoformat(),
         "fields": {
             "case_number": case_number,
             "court_name": "浦东法院",

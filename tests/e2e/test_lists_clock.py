@@ -12,7 +12,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 
-from credit.events.v1 import envelope_pb2, objections_pb2, records_pb2
+from credit.events.v1 import envelope_pb2, lists_pb2, objections_pb2, records_pb2
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
 from credit_common.directory import SubjectDirectory
@@ -422,11 +422,45 @@ async def test_a_court_record_lists_its_subject_from_the_courts_decision(
     past = await lists_app.entries.status(subject_id, include_past=True)
     [entry] = past.entries
     assert entry.effective_from == china_day_start(decided)
-    # Two years: the decision's day and the days to the day before it two years on.
-    assert entry.valid_until == china_day_start(decided.replace(year=decided.year + 2))
+    # In force from the decision's day; two years counted from the next day, to the end
+    # of the same date two years on (Civil Code arts. 201-202).
+    two_years_on = decided.replace(year=decided.year + 2)
+    assert entry.valid_until == china_day_start(two_years_on + dt.timedelta(days=1))
     assert entry.basis_record_ids == [record_id] and entry.proposed_by == "listing-rule"
     lapsed = entry.valid_until <= utcnow()
     assert entry.state == (State.EXPIRED if lapsed else State.EFFECTIVE)
     current = await lists_app.entries.status(subject_id, include_past=False)
     assert current.restricted is not lapsed
     assert await entry_events(lists_app, entry.id) == ["entry.proposed", "entry.effective"]
+
+
+async def test_the_clock_names_an_expired_entrys_basis_records_and_end(
+    lists_app: ListsApp,
+) -> None:
+    """The records service stops showing a "while listed" record when its entry expires: an
+    entry listed before proposals named their basis records learns it from the expiry."""
+    record_id = str(uuid.uuid4())
+    summary = records_pb2.RecordSummary(
+        record_id=record_id,
+        subject_id=str(uuid.uuid4()),
+        subject_key="91310115MA1K3YJ58Y",
+        item_code="court_dishonest",
+        department="court",
+        source_ref="(2026)沪0115执2号",
+        decided_on=(utcnow().date() - dt.timedelta(days=3)).isoformat(),
+    )
+    await hear(lists_app, "record.created", records_pb2.RecordsCreated(records=[summary]))
+    async with lists_app.db.read() as conn:
+        valid_until = (await conn.execute(sa.select(t.entries.c.valid_until))).scalar_one()
+    assert await lists_app.clock.tick(valid_until + dt.timedelta(seconds=1)) == 1
+    async with lists_app.db.read() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(t.outbox.c.envelope).where(t.outbox.c.event_type == "entry.expired")
+            )
+        ).scalar_one()
+    envelope = envelope_pb2.Envelope.FromString(bytes(stored))
+    expired = lists_pb2.EntryChanged()
+    envelope.payload.Unpack(expired)
+    assert list(expired.basis_record_ids) == [record_id]
+    assert expired.valid_until.ToDatetime(tzinfo=dt.UTC) == valid_until

@@ -63,6 +63,15 @@ def _entry(row: sa.RowMapping) -> Entry:
     )
 
 
+async def basis_records(conn: AsyncConnection, entry_ids: list[uuid.UUID]) -> dict[Any, list[str]]:
+    """The basis records of each of the entries (those with none left out)."""
+    found: dict[Any, list[str]] = {}
+    if entry_ids:
+        for row in (await conn.execute(_BASES, {"entry_ids": entry_ids})).mappings():
+            found.setdefault(row["entry_id"], []).append(row["record_id"])
+    return found
+
+
 class EntryRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn

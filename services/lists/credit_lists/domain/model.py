@@ -154,20 +154,22 @@ _LAST_MOMENT = dt.datetime.max.replace(tzinfo=dt.UTC)
 def period_end(after: dt.datetime, days: int) -> dt.datetime:
     """The end of a period of `days` days from `after`, counted as the Civil Code counts
     periods (arts. 201-202): from the next day (from `after`'s own day when `after` is the
-    day's first moment), ending with its last day at midnight in China. A whole number of
-    years (a multiple of 365 days, as list types give "2 years" or "3 years") ends on the
-    same date that many years on, so a leap day does not end it a day early."""
+    day's first moment), ending with its last day at midnight in China."""
     day = china_date(after)
-    counted_after = day - _DAY if after == china_day_start(day) else day
+    return days_after(day - _DAY if after == china_day_start(day) else day, days)
+
+
+def days_after(day: dt.date, days: int) -> dt.datetime:
+    """The end (midnight in China) of a period of `days` days counted from the day after
+    `day`. A whole number of years (a multiple of 365 days, as list types give "2 years" or
+    "3 years") ends on the same date that many years on, so a leap day does not end it a
+    day early."""
     try:
         if days and days % 365 == 0:
-            years = counted_after.year + days // 365
-            last = counted_after.replace(
-                year=years,
-                day=min(counted_after.day, calendar.monthrange(years, counted_after.month)[1]),
-            )
+            year = day.year + days // 365
+            last = day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
         else:
-            last = counted_after + dt.timedelta(days=days)
+            last = day + dt.timedelta(days=days)
         return china_day_start(last + _DAY)
     except (OverflowError, ValueError):  # past 9999-12-31: it never ends
         return _LAST_MOMENT

@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import lists_pb2 as ev
 from credit_common.db import Database, insert_rows
+from credit_common.messages import timestamp
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_lists.adapters import tables as t
+from credit_lists.adapters.repository import basis_records
 from credit_lists.domain.model import State
 
 log = logging.getLogger(__name__)
@@ -98,11 +100,16 @@ class Clock:
                     e.c.list_type,
                     e.c.color,
                     e.c.department,
+                    e.c.valid_until,
                 )
             )
         ).all()
         if not rows:
             return 0
+        # An expiry names the entry's basis records and its end, as every other event of a
+        # whole entry does: a "while listed" record stops being public with it (and one
+        # listed before events named them learns it here).
+        bases = await basis_records(conn, [r.id for r in rows]) if to_state == State.EXPIRED else {}
         reason = "publicity over" if to_state == State.EFFECTIVE else "validity over"
         before, after, kind = from_state.value, to_state.value, f"entry.{to_state.value}"
         await insert_rows(
@@ -136,6 +143,8 @@ class Clock:
                         to_state=after,
                         reason=reason,
                         department=r.department,
+                        basis_record_ids=bases.get(r.id, []),
+                        valid_until=timestamp(r.valid_until) if to_state == State.EXPIRED else None,
                     ),
                 )
                 for r in rows

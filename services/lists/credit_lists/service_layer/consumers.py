@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -19,7 +18,14 @@ from credit_common.outbox import Event
 from credit_common.timeutil import UTC, china_day_start
 from credit_lists.adapters import tables as t
 from credit_lists.adapters.repository import EntryRepository
-from credit_lists.domain.model import CURRENT, Entry, State, takes_effect, validity
+from credit_lists.domain.model import (
+    CURRENT,
+    Entry,
+    State,
+    days_after,
+    takes_effect,
+    validity,
+)
 from credit_lists.service_layer.entries import Entries, changed, new_entry
 
 log = logging.getLogger(__name__)
@@ -60,15 +66,22 @@ class ListConsumers:
             if list_type is None:
                 log.error("listing rule names unknown list type %s", rule["list_type"])
                 continue
-            # Listed from the decision the record holds (a court's listing runs from its
-            # decision, however late the record arrives); a type with publicity gives the
-            # subject its window from now.
+            # Listed from the decision the record holds (a court's listing is in force from
+            # its decision, however late the record arrives, and its term counts from the
+            # next day); a type with publicity gives the subject its window from now.
             listed_from = now
-            if list_type.publicity_days == 0:
-                with contextlib.suppress(ValueError):
-                    decided = china_day_start(dt.date.fromisoformat(record.decided_on))
-                    listed_from = min(decided, now)
-            valid_until, _ = validity(list_type, takes_effect(list_type, listed_from), None, now)
+            decided = _day(record.decided_on)
+            if list_type.publicity_days == 0 and decided is not None:
+                listed_from = min(china_day_start(decided), now)
+                valid_until = (
+                    days_after(decided, list_type.default_duration_days)
+                    if list_type.default_duration_days
+                    else None
+                )
+            else:
+                valid_until, _ = validity(
+                    list_type, takes_effect(list_type, listed_from), None, now
+                )
             entry = new_entry(
                 list_type,
                 subject_id=uuid.UUID(record.subject_id),
@@ -215,8 +228,8 @@ class ListConsumers:
             entry,
             state=State.EFFECTIVE,
             effective_from=now,
-            valid_until=entry.valid_until and entry.valid_until + held,
-            repair_possible_from=entry.repair_possible_from and entry.repair_possible_from + held,
+            valid_until=_later(entry.valid_until, held),
+            repair_possible_from=_later(entry.repair_possible_from, held),
         )
         reason = f"held by objection {closed.objection_id} until it was {closed.outcome}"
         if await repo.move(
@@ -405,6 +418,25 @@ class ListConsumers:
 
 
 _HEARD = t.entry_objections.c
+
+
+def _later(moment: dt.datetime | None, by: dt.timedelta) -> dt.datetime | None:
+    """`moment` put off by `by`; none stays none, and one past the last there is stays last."""
+    if moment is None:
+        return None
+    try:
+        return moment + by
+    except OverflowError:
+        return moment
+
+
+def _day(text: str) -> dt.date | None:
+    """A record's decision date (the records service sends YYYY-MM-DD), None if unreadable."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        log.error("a record event with an unreadable decision date %r", text)
+        return None
 
 
 def _heard(entry_id: uuid.UUID, objection_id: str) -> sa.ColumnElement[bool]:
