@@ -51,6 +51,8 @@ def _serve(settings: GatewaySettings) -> None:
         log_config=None,
         loop="uvloop",
         http="httptools",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 

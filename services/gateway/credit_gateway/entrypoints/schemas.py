@@ -166,7 +166,10 @@ class ClientPublic(BaseModel):
 
 
 class ClientCreated(ClientPublic):
-    client_secret: str = Field(description="shown once; only its hash is kept")
+    client_secret: str | None = Field(
+        description="shown once; only its hash is kept (null in a replay of the same "
+        "Idempotency-Key: the secret is not kept for replays)"
+    )
 
 
 class ClientList(BaseModel):

@@ -16,7 +16,9 @@ router = APIRouter(tags=["authentication"])
 
 # Token requests for one client id from one address: a client needs one token per few
 # minutes per instance; past these each attempt is a 429 before its secret is hashed (some
-# 40 ms of a core). Per address, so that guesses from elsewhere do not lock a client out.
+# 40 ms of a core). Per address, so that guesses from elsewhere do not lock a client out:
+# behind a proxy that holds only if the gateway believes its X-Forwarded-For
+# (`forwarded_allow_ips`), or every caller has the proxy's address.
 TOKEN_ATTEMPTS_PER_SECOND = 2.0
 TOKEN_ATTEMPTS_BURST = 20
 
