@@ -444,6 +444,7 @@ async def test_a_court_record_is_public_while_its_listing_lasts(
         at: dt.datetime,
         *basis: uuid.UUID,
         until: dt.datetime = valid_until,
+        reason: str = "履行完毕",
     ) -> None:
         payload = lists_pb2.EntryChanged(
             entry_id=entry_id,
@@ -451,7 +452,7 @@ async def test_a_court_record_is_public_while_its_listing_lasts(
             subject_key=code,
             list_type="court_dishonest_debtor",
             to_state=kind,
-            reason="履行完毕",
+            reason=reason,
             basis_record_ids=[str(b) for b in basis],
             valid_until=timestamp(until),
         )
@@ -483,7 +484,8 @@ async def test_a_court_record_is_public_while_its_listing_lasts(
     assert penalty_window.unlisted_at is None  # a penalty's publicity is its own
 
     removed = utcnow()
-    await tell("removed", "entry-1", removed, record.id, penalty_record.id)
+    # A removal's reason may be longer than record history keeps (1,000 characters).
+    await tell("removed", "entry-1", removed, record.id, penalty_record.id, reason="已履行" * 333)
     assert await public() == {"罚1号"}
     assert await public(removed - dt.timedelta(microseconds=1)) == {"执1号", "罚1号"}
     assert await shown(record.id) == (china_date(removed).isoformat(), False)
