@@ -21,7 +21,7 @@ from credit_common.timeutil import china_day_start, utcnow
 from credit_lists.adapters import tables as t
 from credit_lists.bootstrap import ListsApp, build
 from credit_lists.domain.model import State
-from credit_lists.service_layer import commands
+from credit_lists.service_layer import commands, retell
 from credit_lists.service_layer import entries as entries_module
 from support.processes import ServiceProcess, free_port
 
@@ -464,3 +464,41 @@ async def test_the_clock_names_an_expired_entrys_basis_records_and_end(
     envelope.payload.Unpack(expired)
     assert list(expired.basis_record_ids) == [record_id]
     assert expired.valid_until.ToDatetime(tzinfo=dt.UTC) == valid_until
+
+
+async def test_tell_listings_sends_each_entry_with_basis_records_as_it_stands(
+    lists_app: ListsApp,
+) -> None:
+    def court_record(ref: str) -> records_pb2.RecordSummary:
+        return records_pb2.RecordSummary(
+            record_id=str(uuid.uuid4()),
+            subject_id=str(uuid.uuid4()),
+            subject_key="91310115MA1K3YJ58Y",
+            item_code="court_dishonest",
+            department="court",
+            source_ref=ref,
+            decided_on=(utcnow().date() - dt.timedelta(days=3)).isoformat(),
+        )
+
+    kept, performed = court_record("执3号"), court_record("执4号")
+    await hear(lists_app, "record.created", records_pb2.RecordsCreated(records=[kept, performed]))
+    async with lists_app.db.read() as conn:
+        ids = dict((await conn.execute(sa.select(t.entries.c.decision_ref, t.entries.c.id))).all())
+    removed = await lists_app.entries.remove(commands.Remove(COURT, ids["执4号"], "已履行完毕"))
+    assert await retell.tell_listings(lists_app.db, lists_app.entries.outbox, batch=1) == 2
+    async with lists_app.db.read() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(t.outbox.c.envelope).where(t.outbox.c.event_type == "entry.told")
+            )
+        ).scalars()
+        told = {}
+        for raw in stored:
+            payload = lists_pb2.EntryChanged()
+            envelope_pb2.Envelope.FromString(bytes(raw)).payload.Unpack(payload)
+            told[payload.entry_id] = payload
+    current, ended = told[str(ids["执3号"])], told[str(ids["执4号"])]
+    assert current.to_state == "effective" and not current.HasField("ended_at")
+    assert list(current.basis_record_ids) == [kept.record_id] and current.HasField("valid_until")
+    assert ended.to_state == "removed" and list(ended.basis_record_ids) == [performed.record_id]
+    assert ended.ended_at.ToDatetime(tzinfo=dt.UTC) == removed.history[-1].at

@@ -445,13 +445,16 @@ async def test_a_court_record_is_public_while_its_listing_lasts(
         *basis: uuid.UUID,
         until: dt.datetime = valid_until,
         reason: str = "履行完毕",
+        state: str = "",
+        ended_at: dt.datetime | None = None,
     ) -> None:
         payload = lists_pb2.EntryChanged(
             entry_id=entry_id,
             subject_id=str(record.subject_id),
             subject_key=code,
             list_type="court_dishonest_debtor",
-            to_state=kind,
+            to_state=state or kind,
+            ended_at=timestamp(ended_at),
             reason=reason,
             basis_record_ids=[str(b) for b in basis],
             valid_until=timestamp(until),
@@ -510,6 +513,16 @@ async def test_a_court_record_is_public_while_its_listing_lasts(
     # An older event of the same entry, applied late (parked, then replayed), changes nothing.
     await tell("proposed", "entry-4", heard, record.id, until=utcnow())
     assert await shown(record.id) == (last_day.isoformat(), True)
+    # Told once after an upgrade (tell-listings): a listing removed an hour ago ends then.
+    second = (
+        await records_app.records.submit(
+            submit(code, "执2号", caller=COURT, item="court_dishonest", **DISHONEST)
+        )
+    ).view.record
+    an_hour_ago = utcnow() - dt.timedelta(hours=1)
+    await tell("told", "entry-5", utcnow(), second.id, state="removed", ended_at=an_hour_ago)
+    assert "执2号" not in await public()
+    assert await shown(second.id) == (china_date(an_hour_ago).isoformat(), False)
 
 
 async def test_an_upheld_objection_may_correct_a_validity_to_9999_12_31(

@@ -19,6 +19,7 @@ from credit_common.telemetry import (
 from credit_lists import bootstrap
 from credit_lists.adapters import tables
 from credit_lists.entrypoints.grpc_servicer import ListsServicer
+from credit_lists.service_layer.retell import tell_listings
 from credit_lists.settings import ListsSettings
 
 log = logging.getLogger("credit_lists")
@@ -83,6 +84,15 @@ async def _seed(settings: ListsSettings) -> None:
     )
 
 
+async def _tell_listings(settings: ListsSettings) -> None:
+    app = bootstrap.build(settings)
+    try:
+        sent = await tell_listings(app.db, app.entries.outbox)
+    finally:
+        await app.stop()
+    log.info("entry.told sent for %d entries with basis records (the relay publishes them)", sent)
+
+
 def _serve(settings: ListsSettings) -> None:
     if configure_tracing("lists"):
         instrument_grpc_server()
@@ -101,7 +111,14 @@ def main() -> None:
                 _seed,
                 "add the shipped list types and measures not defined yet (serving does it too)",
                 migrate_first=True,
-            )
+            ),
+            "tell-listings": cli.Command(
+                _tell_listings,
+                "send every entry with basis records as it stands (entry.told), once after "
+                "upgrading: the records service then stops showing a court record whose "
+                "listing ended before entry events named their basis records",
+                migrate_first=True,
+            ),
         },
     )
 

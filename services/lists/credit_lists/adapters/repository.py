@@ -125,6 +125,26 @@ class EntryRepository:
             found += [_entry(r) for r in rows.mappings()]
         return found
 
+    async def with_bases_after(self, after: uuid.UUID | None, limit: int) -> list[Entry]:
+        """Entries that have basis records, in id order after `after`, with their bases and
+        history."""
+        ids = (
+            sa.select(t.entry_basis.c.entry_id)
+            .distinct()
+            .order_by(t.entry_basis.c.entry_id)
+            .limit(limit)
+        )
+        if after is not None:
+            ids = ids.where(t.entry_basis.c.entry_id > after)
+        rows = await self.conn.execute(
+            sa.select(t.entries)
+            .where(t.entries.c.id.in_(ids.scalar_subquery()))
+            .order_by(t.entries.c.id)
+        )
+        found = [_entry(row) for row in rows.mappings()]
+        await self.complete(found)
+        return found
+
     async def of_subject(self, subject_id: uuid.UUID, *, current_only: bool) -> list[Entry]:
         """One subject's entries with their basis records (no history), by one statement."""
         query = _CURRENT_OF_SUBJECT_WITH_BASES if current_only else _OF_SUBJECT_WITH_BASES

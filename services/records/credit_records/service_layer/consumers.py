@@ -231,8 +231,8 @@ class RecordConsumers:
         envelope.payload.Unpack(entry)
         ended = entry.to_state in _ENDED
         ends_at = moment_of(entry, "valid_until")
-        if ended:
-            at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        if ended:  # when it ended: as told (entry.told), or the event's own moment
+            at = moment_of(entry, "ended_at") or envelope.occurred_at.ToDatetime(tzinfo=UTC)
             ends_at = at if ends_at is None else min(ends_at, at)
         for text in entry.basis_record_ids:
             try:
@@ -360,6 +360,7 @@ _ENTRY_EVENTS = (
     "entry.expired",
     "entry.removed",
     "entry.withdrawn",
+    "entry.told",
 )
 _ENDED = frozenset({"expired", "removed", "withdrawn"})
 

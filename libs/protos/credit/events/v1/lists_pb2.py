@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63redit/events/v1/lists.proto\x12\x10\x63redit.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x02\n\x0c\x45ntryChanged\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x13\n\x0bsubject_key\x18\x03 \x01(\t\x12\x11\n\tlist_type\x18\x04 \x01(\t\x12\r\n\x05\x63olor\x18\x05 \x01(\t\x12\x12\n\nfrom_state\x18\x06 \x01(\t\x12\x10\n\x08to_state\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x12\n\ndepartment\x18\t \x01(\t\x12\x18\n\x10\x62\x61sis_record_ids\x18\n \x03(\t\x12/\n\x0bvalid_until\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\rEntriesMarked\x12\x13\n\x0bsubject_ids\x18\x01 \x03(\t\x12\x11\n\tentry_ids\x18\x02 \x03(\t\x12\x0c\n\x04mark\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61use_event_id\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63redit/events/v1/lists.proto\x12\x10\x63redit.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x02\n\x0c\x45ntryChanged\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x13\n\x0bsubject_key\x18\x03 \x01(\t\x12\x11\n\tlist_type\x18\x04 \x01(\t\x12\r\n\x05\x63olor\x18\x05 \x01(\t\x12\x12\n\nfrom_state\x18\x06 \x01(\t\x12\x10\n\x08to_state\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x12\n\ndepartment\x18\t \x01(\t\x12\x18\n\x10\x62\x61sis_record_ids\x18\n \x03(\t\x12/\n\x0bvalid_until\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\rEntriesMarked\x12\x13\n\x0bsubject_ids\x18\x01 \x03(\t\x12\x11\n\tentry_ids\x18\x02 \x03(\t\x12\x0c\n\x04mark\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61use_event_id\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'credit.events.v1.lists_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENTRYCHANGED']._serialized_start=84
-  _globals['_ENTRYCHANGED']._serialized_end=340
-  _globals['_ENTRIESMARKED']._serialized_start=342
-  _globals['_ENTRIESMARKED']._serialized_end=435
+  _globals['_ENTRYCHANGED']._serialized_end=386
+  _globals['_ENTRIESMARKED']._serialized_start=388
+  _globals['_ENTRIESMARKED']._serialized_end=481
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EntryChanged(_message.Message):
-    __slots__ = ("entry_id", "subject_id", "subject_key", "list_type", "color", "from_state", "to_state", "reason", "department", "basis_record_ids", "valid_until")
+    __slots__ = ("entry_id", "subject_id", "subject_key", "list_type", "color", "from_state", "to_state", "reason", "department", "basis_record_ids", "valid_until", "ended_at")
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class EntryChanged(_message.Message):
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     BASIS_RECORD_IDS_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
     entry_id: str
     subject_id: str
     subject_key: str
@@ -33,7 +34,8 @@ class EntryChanged(_message.Message):
     department: str
     basis_record_ids: _containers.RepeatedScalarFieldContainer[str]
     valid_until: _timestamp_pb2.Timestamp
-    def __init__(self, entry_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., subject_key: _Optional[str] = ..., list_type: _Optional[str] = ..., color: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., reason: _Optional[str] = ..., department: _Optional[str] = ..., basis_record_ids: _Optional[_Iterable[str]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    ended_at: _timestamp_pb2.Timestamp
+    def __init__(self, entry_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., subject_key: _Optional[str] = ..., list_type: _Optional[str] = ..., color: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., reason: _Optional[str] = ..., department: _Optional[str] = ..., basis_record_ids: _Optional[_Iterable[str]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EntriesMarked(_message.Message):
     __slots__ = ("subject_ids", "entry_ids", "mark", "cause_event_id")
