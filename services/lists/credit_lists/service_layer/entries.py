@@ -51,9 +51,18 @@ STORED_FOR = {
 }
 
 
-def changed(entry: Entry, from_state: State, to_state: State, reason: str) -> Event:
+def changed(
+    entry: Entry,
+    from_state: State,
+    to_state: State,
+    reason: str,
+    *,
+    kind: str = "",
+    ended_at: dt.datetime | None = None,
+) -> Event:
+    """The event of an entry's change (`kind`, else the one its new state names)."""
     return Event(
-        f"entry.{to_state.value}" if to_state != State.PUBLICITY else "entry.proposed",
+        kind or (f"entry.{to_state.value}" if to_state != State.PUBLICITY else "entry.proposed"),
         entry.subject_key,
         ev.EntryChanged(
             entry_id=str(entry.id),
@@ -67,6 +76,7 @@ def changed(entry: Entry, from_state: State, to_state: State, reason: str) -> Ev
             department=entry.department,
             basis_record_ids=entry.basis_record_ids,
             valid_until=timestamp(entry.valid_until),
+            ended_at=timestamp(ended_at),
         ),
     )
 

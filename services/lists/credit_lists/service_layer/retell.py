@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import uuid
 
-from credit.events.v1 import lists_pb2 as ev
 from credit_common.db import Database
-from credit_common.messages import timestamp
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_lists.adapters.repository import EntryRepository
 from credit_lists.domain.model import Entry, State
+from credit_lists.service_layer.entries import changed
 
 _ENDED_BY_HAND = (State.REMOVED, State.WITHDRAWN)
 
@@ -26,23 +25,13 @@ def told(entry: Entry) -> Event:
     """An entry as it stands, with when it ended if it was removed or withdrawn."""
     now = entry.at(utcnow())
     ended = [h.at for h in entry.history if h.to_state in _ENDED_BY_HAND]
-    return Event(
-        "entry.told",
-        entry.subject_key,
-        ev.EntryChanged(
-            entry_id=str(entry.id),
-            subject_id=str(entry.subject_id),
-            subject_key=entry.subject_key,
-            list_type=entry.list_type,
-            color=entry.color,
-            from_state=now.state.value,
-            to_state=now.state.value,
-            reason=entry.reason,
-            department=entry.department,
-            basis_record_ids=entry.basis_record_ids,
-            valid_until=timestamp(entry.valid_until),
-            ended_at=timestamp(ended[-1]) if ended and now.state in _ENDED_BY_HAND else None,
-        ),
+    return changed(
+        now,
+        now.state,
+        now.state,
+        entry.reason,
+        kind="entry.told",
+        ended_at=ended[-1] if ended and now.state in _ENDED_BY_HAND else None,
     )
 
 
