@@ -402,22 +402,31 @@ async def test_a_check_with_the_registry_away_fails_as_one_call_would(
         await away.close()
 
 
+def court_record(
+    ref: str, decided: dt.date | None = None, subject_id: uuid.UUID | None = None
+) -> records_pb2.RecordSummary:
+    """A new court_dishonest record as the records service tells of it (decided 3 days ago
+    unless said otherwise)."""
+    return records_pb2.RecordSummary(
+        record_id=str(uuid.uuid4()),
+        subject_id=str(subject_id or uuid.uuid4()),
+        subject_key="91310115MA1K3YJ58Y",
+        item_code="court_dishonest",
+        department="court",
+        source_ref=ref,
+        decided_on=(decided or utcnow().date() - dt.timedelta(days=3)).isoformat(),
+    )
+
+
 @pytest.mark.parametrize("decided", [dt.date(2024, 6, 1), dt.date(2026, 11, 20)])
 async def test_a_court_record_lists_its_subject_from_the_courts_decision(
     lists_app: ListsApp, decided: dt.date
 ) -> None:
     """However late the record arrives: a decision of June 2024 is a listing over by June
     2026, not a new two years from the day the record was loaded."""
-    subject_id, record_id = uuid.uuid4(), str(uuid.uuid4())
-    summary = records_pb2.RecordSummary(
-        record_id=record_id,
-        subject_id=str(subject_id),
-        subject_key="91310115MA1K3YJ58Y",
-        item_code="court_dishonest",
-        department="court",
-        source_ref="(2024)沪0115执1号",
-        decided_on=decided.isoformat(),
-    )
+    subject_id = uuid.uuid4()
+    summary = court_record("(2024)沪0115执1号", decided, subject_id)
+    record_id = summary.record_id
     await hear(lists_app, "record.created", records_pb2.RecordsCreated(records=[summary]))
     past = await lists_app.entries.status(subject_id, include_past=True)
     [entry] = past.entries
@@ -439,16 +448,8 @@ async def test_the_clock_names_an_expired_entrys_basis_records_and_end(
 ) -> None:
     """The records service stops showing a "while listed" record when its entry expires: an
     entry listed before proposals named their basis records learns it from the expiry."""
-    record_id = str(uuid.uuid4())
-    summary = records_pb2.RecordSummary(
-        record_id=record_id,
-        subject_id=str(uuid.uuid4()),
-        subject_key="91310115MA1K3YJ58Y",
-        item_code="court_dishonest",
-        department="court",
-        source_ref="(2026)沪0115执2号",
-        decided_on=(utcnow().date() - dt.timedelta(days=3)).isoformat(),
-    )
+    summary = court_record("(2026)沪0115执2号")
+    record_id = summary.record_id
     await hear(lists_app, "record.created", records_pb2.RecordsCreated(records=[summary]))
     async with lists_app.db.read() as conn:
         valid_until = (await conn.execute(sa.select(t.entries.c.valid_until))).scalar_one()
@@ -469,17 +470,6 @@ async def test_the_clock_names_an_expired_entrys_basis_records_and_end(
 async def test_tell_listings_sends_each_entry_with_basis_records_as_it_stands(
     lists_app: ListsApp,
 ) -> None:
-    def court_record(ref: str) -> records_pb2.RecordSummary:
-        return records_pb2.RecordSummary(
-            record_id=str(uuid.uuid4()),
-            subject_id=str(uuid.uuid4()),
-            subject_key="91310115MA1K3YJ58Y",
-            item_code="court_dishonest",
-            department="court",
-            source_ref=ref,
-            decided_on=(utcnow().date() - dt.timedelta(days=3)).isoformat(),
-        )
-
     kept, performed = court_record("执3号"), court_record("执4号")
     await hear(lists_app, "record.created", records_pb2.RecordsCreated(records=[kept, performed]))
     async with lists_app.db.read() as conn:
