@@ -140,11 +140,11 @@ def filed(objection_id: str, entry_id: uuid.UUID) -> objections_pb2.ObjectionFil
 
 
 def closed(
-    objection_id: str, entry_id: uuid.UUID, outcome: str = "dismissed"
+    objection_id: str, entry_id: uuid.UUID, outcome: str = "dismissed", reason: str = "异议处理"
 ) -> objections_pb2.ObjectionClosed:
     target = objections_pb2.Target(kind="list_entry", id=str(entry_id))
     return objections_pb2.ObjectionClosed(
-        objection_id=objection_id, target=target, outcome=outcome, reason="异议处理"
+        objection_id=objection_id, target=target, outcome=outcome, reason=reason
     )
 
 
@@ -184,7 +184,9 @@ async def test_an_entry_held_by_an_upheld_objection_is_withdrawn_from_publicity(
 ) -> None:
     code = await register(registry_process)
     entry_id = await held_past_publicity(lists_app, code, "决定书7号", days=2)
-    await hear(lists_app, "objection.closed", closed("o-决定书7号", entry_id, "upheld"))
+    # Its reason as long as a decision's may be (2,000 characters), after what caused it.
+    upheld = closed("o-决定书7号", entry_id, "upheld", "有误" * 1000)
+    await hear(lists_app, "objection.closed", upheld)
     assert (await lists_app.entries.get(entry_id)).state == State.WITHDRAWN
     assert [(f, to) for f, to, _ in await transitions(lists_app, entry_id)] == [
         ("publicity", "publicity"),
@@ -492,3 +494,4 @@ async def test_tell_listings_sends_each_entry_with_basis_records_as_it_stands(
     assert list(current.basis_record_ids) == [kept.record_id] and current.HasField("valid_until")
     assert ended.to_state == "removed" and list(ended.basis_record_ids) == [performed.record_id]
     assert ended.ended_at.ToDatetime(tzinfo=dt.UTC) == removed.history[-1].at
+    assert ended.reason == "已履行完毕"  # why it ended, not why it was listed

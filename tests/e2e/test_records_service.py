@@ -82,13 +82,15 @@ def submit(
     return commands.Submit(caller, code, item, ref, decided.isoformat(), body)
 
 
-async def uphold(records_app: RecordsApp, record_id: uuid.UUID, corrected: dict[str, Any]) -> None:
+async def uphold(
+    records_app: RecordsApp, record_id: uuid.UUID, corrected: dict[str, Any], reason: str = "更正"
+) -> None:
     """Applies an upheld objection's closing that corrects the record's fields."""
     closed = objections_pb2.ObjectionClosed(
         objection_id=f"obj-{uuid.uuid4()}",
         target=objections_pb2.Target(kind="record", id=str(record_id)),
         outcome="upheld",
-        reason="更正",
+        reason=reason,
         decided_by="credit-centre",
     )
     closed.corrected_fields.update(corrected)
@@ -237,7 +239,8 @@ async def test_a_stated_publicity_deadline_ends_publicity_within_the_laws_window
         )
     # An upheld objection's correction (verified by the objections service against the
     # schema only) is not refused: its deadline is held to the window.
-    await uphold(records_app, record_id, {"publicity_deadline": "2027-09-01"})
+    # Its reason as long as a decision's may be (2,000 characters), after what caused it.
+    await uphold(records_app, record_id, {"publicity_deadline": "2027-09-01"}, "期限" * 1000)
     after = (await records_app.records.get(record_id, Level.RESTRICTED)).record
     assert after.current_version == 2
     assert after.window.publicity_until == dt.date(2027, 8, 31)

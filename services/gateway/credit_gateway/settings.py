@@ -20,9 +20,10 @@ class GatewaySettings(ServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     # The proxies whose X-Forwarded-For names the caller (uvicorn's forwarded_allow_ips:
-    # addresses or networks, comma-separated, or *). Behind an ingress or load balancer,
-    # name it here: else every caller has its address, and the per-address limits
-    # (anonymous reads, token attempts) count them all as one.
+    # addresses or networks, comma-separated). Behind an ingress or load balancer, name its
+    # addresses here: else every caller has its address, and the per-address limits
+    # (anonymous reads, token attempts) count them all as one. Never * where callers reach
+    # the gateway directly: each would name its own address.
     forwarded_allow_ips: str = "127.0.0.1"
     issuer: str = "credit-platform-gateway"
     audience: str = "credit-platform"

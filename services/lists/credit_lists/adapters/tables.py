@@ -82,7 +82,9 @@ entry_history = sa.Table(
     sa.Column("to_state", sa.String(16), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("reason", sa.String(1000), nullable=False),
+    # Text: a removal's reason may quote an objection's or a repair's decision (2,000
+    # characters, with what caused it before them; migration 0003).
+    sa.Column("reason", sa.Text(), nullable=False),
 )
 
 # Objections heard of, one row each: a closing heard before its filing is kept closed, so

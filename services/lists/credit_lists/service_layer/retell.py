@@ -24,14 +24,15 @@ _ENDED_BY_HAND = (State.REMOVED, State.WITHDRAWN)
 def told(entry: Entry) -> Event:
     """An entry as it stands, with when it ended if it was removed or withdrawn."""
     now = entry.at(utcnow())
-    ended = [h.at for h in entry.history if h.to_state in _ENDED_BY_HAND]
+    ending = [h for h in entry.history if h.to_state in _ENDED_BY_HAND]
+    last = ending[-1] if ending and now.state in _ENDED_BY_HAND else None
     return changed(
         now,
         now.state,
         now.state,
-        entry.reason,
+        last.reason if last else entry.reason,  # why it ended, if it was ended by hand
         kind="entry.told",
-        ended_at=ended[-1] if ended and now.state in _ENDED_BY_HAND else None,
+        ended_at=last.at if last else None,
     )
 
 

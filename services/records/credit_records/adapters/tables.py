@@ -78,7 +78,9 @@ record_versions = sa.Table(
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.Column("recorded_by", sa.String(64), nullable=False),
     sa.Column("department", sa.String(64), nullable=False),
-    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    # Text: an upheld objection's or a repair's reason (2,000 characters) with what caused
+    # it before it (migration 0004; 500 characters refused it on PostgreSQL).
+    sa.Column("reason", sa.Text(), nullable=False, server_default=""),
 )
 
 # Every status change (withdrawn, repaired, merged into another subject) with who and why.
@@ -95,7 +97,9 @@ record_history = sa.Table(
     sa.Column("change", sa.String(32), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    # Text: an upheld objection's or a repair's reason (2,000 characters) with what caused
+    # it before it (migration 0004; 500 characters refused it on PostgreSQL).
+    sa.Column("reason", sa.Text(), nullable=False, server_default=""),
     sa.Column("detail", sa.String(200), nullable=False, server_default=""),
 )
 

@@ -292,14 +292,12 @@ class RecordConsumers:
             .values(unlisted_at=unlisted_at, updated_at=now)
         )
         until = "no end" if unlisted_at is None else unlisted_at.isoformat()
-        await RecordRepository(
-            conn
-        ).add_history(
+        await RecordRepository(conn).add_history(
             record_id,
             "listing_ended" if ended else "listed",
             now,
             "lists",
-            entry.reason[:500],  # as record_history keeps it (an entry's may be longer)
+            entry.reason,
             f"entry {entry.entry_id} {entry.to_state}; public until {until}"[:200],
         )
         await self._marked(
