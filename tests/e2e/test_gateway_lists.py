@@ -492,38 +492,52 @@ async def test_a_court_record_is_public_until_the_court_removes_its_listing(
 async def test_measure_feedback_is_counted_per_measure_department_and_month(lists_api: Api) -> None:
     api = lists_api
     code = await register(api, "反馈测试有限公司")
-    court = await headers(api, ["lists:write"], "court")
-    listed = (
-        await api.http.post(
-            "/v1/list-entries", json=entry(code, "court_dishonest_debtor"), headers=court
-        )
-    ).json()
+    court = await headers(api, ["records:write"], "court")
+    decided = china_date(utcnow()) - dt.timedelta(days=40)
+    case = {**court_record(code, "(2026)沪0115执77号"), "decided_on": decided.isoformat()}
+    assert (await api.http.post("/v1/records", headers=court, json=case)).status_code == 201
+    for _ in range(100):  # listed by rule, in force from the decision
+        listed = (await api.http.get(f"/v1/subjects/{code}/lists")).json()["entries"]
+        if listed:
+            break
+        await asyncio.sleep(0.1)
     finance = await headers(api, ["credit:shared"], "finance")
-    for day in ("2026-10-03", "2026-11-05", "2026-11-06"):
-        reply = await api.http.post(
+
+    async def feedback(entry_id: str, day: dt.date, measure: str = "procurement_exclusion") -> Any:
+        return await api.http.post(
             "/v1/measure-feedback",
             headers=finance,
             json={
-                "entry_id": listed["entry_id"],
-                "measure_code": "procurement_exclusion",
-                "applied_on": day,
+                "entry_id": entry_id,
+                "measure_code": measure,
+                "applied_on": day.isoformat(),
                 "outcome": "取消投标资格",
             },
         )
+
+    days = (decided, decided + dt.timedelta(days=35), china_date(utcnow()))
+    for day in days:
+        reply = await feedback(listed[0]["entry_id"], day)
         assert reply.status_code == 201, reply.text
-    wrong = await api.http.post(
-        "/v1/measure-feedback",
-        headers=finance,
-        json={
-            "entry_id": listed["entry_id"],
-            "measure_code": "green_channel",
-            "applied_on": "2026-11-05",
-            "outcome": "x",
-        },
-    )
+    wrong = await feedback(listed[0]["entry_id"], days[1], "green_channel")
     assert wrong.status_code == 422
+    # Not applied before the entry took effect, nor under an entry that never did.
+    early = await feedback(listed[0]["entry_id"], decided - dt.timedelta(days=1))
+    assert early.status_code == 422
+    assert early.json()["errors"][0]["field"] == "applied_on", early.text
+    market = await headers(api, ["lists:write"], "market_regulation")
+    pending = (
+        await api.http.post(
+            "/v1/list-entries", json=entry(code, "serious_illegal_dishonest"), headers=market
+        )
+    ).json()
+    never = await feedback(pending["entry_id"], days[2])
+    assert never.status_code == 422
+    assert "never took effect" in never.json()["errors"][0]["message"], never.text
     stats = (await api.http.get("/v1/measure-feedback/statistics", headers=finance)).json()[
         "results"
     ]
-    assert [(s["month"], s["count"]) for s in stats] == [("2026-10", 1), ("2026-11", 2)]
+    months = sorted({d.strftime("%Y-%m") for d in days})
+    counts = {m: sum(d.strftime("%Y-%m") == m for d in days) for m in months}
+    assert [(s["month"], s["count"]) for s in stats] == list(counts.items())
     assert {s["department"] for s in stats} == {"finance"}

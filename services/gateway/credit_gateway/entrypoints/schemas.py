@@ -435,6 +435,7 @@ class ListTypeCreate(Strict):
         default=0, ge=0, le=36500, description="0: until removed"
     )
     max_duration_days: StrictInt = Field(default=0, ge=0, le=36500, description="0: no maximum")
+    min_duration_days: StrictInt = Field(default=0, ge=0, le=36500, description="0: no minimum")
     min_days_before_repair: StrictInt = Field(default=0, ge=0, le=36500)
     repairable: StrictBool = False
     basis: str = Field(default="", max_length=1000)
@@ -448,6 +449,7 @@ class ListTypePublic(BaseModel):
     publicity_days: int
     default_duration_days: int
     max_duration_days: int
+    min_duration_days: int
     min_days_before_repair: int
     repairable: bool
     basis: str

@@ -30,6 +30,7 @@ def list_type_of(d: dict[str, Any], version: int = 1) -> ListType:
         repairable=bool(d.get("repairable")),
         basis=d.get("basis", ""),
         max_duration_days=int(d.get("max_duration_days", 0)),
+        min_duration_days=int(d.get("min_duration_days", 0)),
         version=version,
     )
 

@@ -39,6 +39,7 @@ class ListType:
     repairable: bool
     basis: str
     max_duration_days: int = 0
+    min_duration_days: int = 0
     version: int = 1
 
     def problems(self) -> list[tuple[str, str]]:
@@ -56,9 +57,15 @@ class ListType:
             "default_duration_days",
             "min_days_before_repair",
             "max_duration_days",
+            "min_duration_days",
         ):
             if getattr(self, name) < 0:
                 found.append((name, "must not be negative"))
+        for name in ("default_duration_days", "min_duration_days"):
+            if self.max_duration_days and getattr(self, name) > self.max_duration_days:
+                found.append((name, "more than max_duration_days"))
+        if self.default_duration_days and self.default_duration_days < self.min_duration_days:
+            found.append(("default_duration_days", "less than min_duration_days"))
         return found
 
 
@@ -128,6 +135,19 @@ class Entry:
             return self
         return replace(self, state=state, effective_from=effective_from)
 
+    def in_force(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime | None] | None:
+        """When the entry's measures applied: from taking effect to its end (None: still in
+        force at `now`); None if it never took effect (in publicity, or withdrawn there)."""
+        entry = self.at(now)
+        if entry.effective_from is None or entry.state == State.PUBLICITY:
+            return None
+        if entry.state == State.EFFECTIVE:
+            return entry.effective_from, None
+        if entry.state == State.EXPIRED and entry.valid_until is not None:
+            return entry.effective_from, entry.valid_until
+        ended = [h.at for h in entry.history if h.to_state == entry.state]
+        return entry.effective_from, (ended[-1] if ended else now)
+
 
 def check_removal(entry: Entry, *, withdraw: bool, reason: str) -> State:
     """The state a removal leads to, or why it may not happen."""
@@ -186,7 +206,8 @@ def takes_effect(list_type: ListType, listed_from: dt.datetime) -> dt.datetime:
 def validity(
     list_type: ListType, start: dt.datetime, valid_until: dt.datetime | None, now: dt.datetime
 ) -> tuple[dt.datetime | None, list[tuple[str, str]]]:
-    """The end of validity: as asked (not past, within the type's maximum) or the default."""
+    """The end of validity: as asked (not past, within the type's minimum and maximum) or
+    the default."""
     if valid_until is None:
         if list_type.default_duration_days:
             return period_end(start, list_type.default_duration_days), []
@@ -199,6 +220,13 @@ def validity(
     if list_type.max_duration_days and valid_until > period_end(start, list_type.max_duration_days):
         problems.append(
             ("valid_until", f"longer than the type's maximum of {list_type.max_duration_days} days")
+        )
+    if list_type.min_duration_days and valid_until < period_end(start, list_type.min_duration_days):
+        problems.append(
+            (
+                "valid_until",
+                f"shorter than the type's minimum of {list_type.min_duration_days} days",
+            )
         )
     return valid_until, problems
 

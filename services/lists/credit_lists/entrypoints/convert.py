@@ -33,6 +33,7 @@ def list_type_to_pb(value: ListType) -> pb.ListType:
         basis=value.basis,
         version=value.version,
         max_duration_days=value.max_duration_days,
+        min_duration_days=value.min_duration_days,
     )
 
 
@@ -48,6 +49,7 @@ def list_type_from_pb(m: pb.ListType) -> ListType:
         m.repairable,
         m.basis,
         m.max_duration_days,
+        min_duration_days=m.min_duration_days,
     )
 
 

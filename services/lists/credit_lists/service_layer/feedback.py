@@ -10,11 +10,33 @@ import sqlalchemy as sa
 
 from credit_common.db import Database
 from credit_common.errors import FieldViolation, InvalidArgument, NotFound
-from credit_common.timeutil import utcnow
+from credit_common.timeutil import china_date, utcnow
 from credit_lists.adapters import tables as t
 from credit_lists.adapters.definitions import Definitions
 from credit_lists.adapters.repository import EntryRepository
+from credit_lists.domain.model import Entry
 from credit_lists.service_layer import commands
+
+
+def _not_in_force(entry: Entry, applied: dt.date, now: dt.datetime) -> list[FieldViolation]:
+    """Why a measure cannot have been applied on `applied` under the entry: the entry had
+    not taken effect, or had ended, in China on that day."""
+    window = entry.in_force(now)
+    if window is None:
+        return [
+            FieldViolation("entry_id", f"the entry never took effect (it is {entry.at(now).state})")
+        ]
+    start, end = window
+    first = china_date(start)
+    last = china_date(end - _INSTANT) if end is not None else None
+    if applied < first:
+        return [FieldViolation("applied_on", f"before the entry took effect on {first}")]
+    if last is not None and applied > last:
+        return [FieldViolation("applied_on", f"after the entry's last day in force, {last}")]
+    return []
+
+
+_INSTANT = dt.timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -43,7 +65,7 @@ class FeedbackLog:
         if not cmd.outcome.strip():
             problems.append(FieldViolation("outcome", "required"))
         async with self.db.transaction() as conn:
-            entry = await EntryRepository(conn).get(cmd.entry_id, details=False)
+            entry = await EntryRepository(conn).get(cmd.entry_id)
             if entry is None:
                 raise NotFound("no such entry")
             measures = {
@@ -53,6 +75,8 @@ class FeedbackLog:
                 problems.append(
                     FieldViolation("measure_code", f"not a measure of {entry.list_type}")
                 )
+            if applied is not None and not problems:
+                problems += _not_in_force(entry, applied, utcnow())
             if problems or applied is None:
                 raise InvalidArgument(
                     "the feedback was not accepted", "validation_failed", problems

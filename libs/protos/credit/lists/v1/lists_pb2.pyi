@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ListType(_message.Message):
-    __slots__ = ("list_type", "name", "color", "authority_department", "publicity_days", "default_duration_days", "min_days_before_repair", "repairable", "basis", "version", "max_duration_days")
+    __slots__ = ("list_type", "name", "color", "authority_department", "publicity_days", "default_duration_days", "min_days_before_repair", "repairable", "basis", "version", "max_duration_days", "min_duration_days")
     LIST_TYPE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     COLOR_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class ListType(_message.Message):
     BASIS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MAX_DURATION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    MIN_DURATION_DAYS_FIELD_NUMBER: _ClassVar[int]
     list_type: str
     name: str
     color: str
@@ -33,7 +34,8 @@ class ListType(_message.Message):
     basis: str
     version: int
     max_duration_days: int
-    def __init__(self, list_type: _Optional[str] = ..., name: _Optional[str] = ..., color: _Optional[str] = ..., authority_department: _Optional[str] = ..., publicity_days: _Optional[int] = ..., default_duration_days: _Optional[int] = ..., min_days_before_repair: _Optional[int] = ..., repairable: _Optional[bool] = ..., basis: _Optional[str] = ..., version: _Optional[int] = ..., max_duration_days: _Optional[int] = ...) -> None: ...
+    min_duration_days: int
+    def __init__(self, list_type: _Optional[str] = ..., name: _Optional[str] = ..., color: _Optional[str] = ..., authority_department: _Optional[str] = ..., publicity_days: _Optional[int] = ..., default_duration_days: _Optional[int] = ..., min_days_before_repair: _Optional[int] = ..., repairable: _Optional[bool] = ..., basis: _Optional[str] = ..., version: _Optional[int] = ..., max_duration_days: _Optional[int] = ..., min_duration_days: _Optional[int] = ...) -> None: ...
 
 class Measure(_message.Message):
     __slots__ = ("measure_code", "name", "kind", "implementing_department", "list_types", "basis", "version")

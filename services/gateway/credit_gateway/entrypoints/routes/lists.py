@@ -42,6 +42,7 @@ def list_type_view(t: lst.ListType) -> schemas.ListTypePublic:
         publicity_days=t.publicity_days,
         default_duration_days=t.default_duration_days,
         max_duration_days=t.max_duration_days,
+        min_duration_days=t.min_duration_days,
         min_days_before_repair=t.min_days_before_repair,
         repairable=t.repairable,
         basis=t.basis,
