@@ -83,6 +83,10 @@ async def test_the_penalty_csv_stores_every_row_but_the_broken_ones_and_a_resend
         result["accepted"] == 300 - len(broken("admin_penalties.csv")) and result["unchanged"] == 0
     )
     assert all(r["errors"] and r["errors"][0]["message"] for r in result["rejected"])
+    # A mistyped code is told from an unregistered one.
+    [row17] = [r["errors"] for r in result["rejected"] if r["row"] == 17]
+    assert row17[0]["field"] == "subject_code", row17
+    assert row17[0]["message"].startswith("not a valid code: ") and "check" in row17[0]["message"]
     # The file's descriptive columns that hold values (subject name and category, legal
     # representative, data source; its remarks, BZ, are all empty) are read, and the
     # answer says they are not stored.
@@ -117,6 +121,10 @@ async def test_the_licence_spreadsheet_with_spreadsheet_dates(loaded: Api) -> No
     result = (await loaded.http.post("/v1/records/bulk", content=body, headers=headers)).json()
     assert {r["row"] for r in result["rejected"]} == broken("admin_licenses.xlsx")
     assert result["accepted"] == 200 - len(broken("admin_licenses.xlsx"))
+    [row150] = [r["errors"] for r in result["rejected"] if r["row"] == 150]
+    assert row150 == [
+        {"field": "subject_code", "message": "no registered subject answers to this code"}
+    ]
 
 
 async def test_an_atomic_load_with_a_bad_row_stores_nothing(loaded: Api) -> None:

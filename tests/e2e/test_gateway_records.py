@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from credit_records.domain.publicity import add_months
 from e2e.conftest import Api
 
 ORG = {
@@ -129,6 +130,70 @@ async def test_as_of_through_the_gateway(records_api: Api) -> None:
     assert naive.status_code == 422
 
 
+async def test_as_of_before_a_correction_shows_the_window_the_record_had(
+    records_api: Api,
+) -> None:
+    api = records_api
+    code, market, _ = await setup(api)
+    record = (
+        await api.http.post(
+            "/v1/records", json=penalty_body(code, "沪监罚〔2026〕8号"), headers=market
+        )
+    ).json()
+    assert record["publicly_visible"]
+    corrected = await api.http.post(
+        f"/v1/records/{record['record_id']}/correct",
+        headers=market,
+        json={"fields": penalty_body(code, severity="minor")["fields"], "reason": "轻微"},
+    )
+    assert corrected.status_code == 200 and not corrected.json()["publicly_visible"]
+    now = await api.http.get(f"/v1/subjects/{code}/records")
+    assert now.json()["items"] == []
+    then = await api.http.get(
+        f"/v1/subjects/{code}/records", params={"as_of": record["submitted_at"]}
+    )
+    [seen] = then.json()["items"]
+    assert seen["version"] == 1 and seen["severity"] == "general", seen
+    assert seen["publicity_until"] == record["publicity_until"]
+
+
+async def test_a_persons_negative_record_leaves_the_shared_level_five_years_on(
+    records_api: Api,
+) -> None:
+    """征信业管理条例 art. 16: kept 5 years after the conduct ends, then only `restricted`."""
+    api = records_api
+    _, market, _ = await setup(api)
+    registrar = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    person = {"kind": "natural_person", "name": "王五", "id_number": "110101199003077774"}
+    added = await api.http.post("/v1/subjects", json=person, headers=registrar)
+    assert added.status_code == 201, added.text
+    number = person["id_number"]
+    decided = dt.date.today() - dt.timedelta(days=5 * 366)
+    old = {**penalty_body(number, "沪监罚〔2020〕1号"), "decided_on": decided.isoformat()}
+    stored = await api.http.post("/v1/records", json=old, headers=market)
+    assert stored.status_code == 201, stored.text
+    fifth = add_months(decided, 60)
+    assert stored.json()["retention_until"] == fifth.isoformat()
+    recent = await api.http.post(
+        "/v1/records", json=penalty_body(number, "沪监罚〔2026〕9号"), headers=market
+    )
+    assert recent.status_code == 201, recent.text
+
+    async def seen(scopes: list[str]) -> list[tuple[str, str]]:
+        token = {"Authorization": (await api.client(scopes))["Authorization"]}
+        reply = await api.http.get(
+            f"/v1/subjects/{number}/records", headers=token, params={"purpose": "信用核查"}
+        )
+        assert reply.status_code == 200, reply.text
+        return sorted((r["source_ref"], r["status"]) for r in reply.json()["items"])
+
+    assert await seen(["credit:shared"]) == [("沪监罚〔2026〕9号", "active")]
+    assert await seen(["credit:restricted"]) == [
+        ("沪监罚〔2020〕1号", "expired"),
+        ("沪监罚〔2026〕9号", "active"),
+    ]
+
+
 async def test_bad_records_get_problem_documents_and_nothing_is_stored(records_api: Api) -> None:
     api = records_api
     code, market, _ = await setup(api)
@@ -137,6 +202,7 @@ async def test_bad_records_get_problem_documents_and_nothing_is_stored(records_a
     del future["fields"]["legal_basis"]
     cases = [
         (penalty_body("91310115MA8BRK2A83"), 422, "unknown_subject"),
+        (penalty_body("91310115MA8BRK2A84"), 422, "invalid_code"),  # its check character
         ({**penalty_body(code), "item_code": "nope"}, 422, "unknown_item"),
         ({**penalty_body(code), "item_code": "court_dishonest"}, 403, "department_mismatch"),
         (future, 422, "validation_failed"),

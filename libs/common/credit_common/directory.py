@@ -93,6 +93,23 @@ class SubjectDirectory(Backend):
                 del cache[code]
         return answers
 
+    async def invalid(self, codes: Sequence[str]) -> dict[str, str]:
+        """Of codes no subject answers to, those that are no valid code at all, each with
+        the registry's reason (a wrong check character, a wrong length…): asked only on
+        that path, so a caller can tell a mistyped code from an unregistered one."""
+        wanted = list(dict.fromkeys(codes))
+        if not wanted:
+            return {}
+        stub = pb_grpc.RegistryServiceStub(self.channel)
+        found: dict[str, str] = {}
+        for i in range(0, len(wanted), CHUNK):
+            request = pb.ValidateCodesRequest(codes=wanted[i : i + CHUNK])
+            reply = await self.call(stub.ValidateCodes, request, idempotent=True)
+            for result in reply.results:
+                if not result.valid:
+                    found[result.code] = result.reason or "not a valid code"
+        return found
+
     def _drop_expired(self, now: float) -> None:
         cache = self._cache
         expired: list[str] = []

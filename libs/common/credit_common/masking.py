@@ -1,6 +1,17 @@
-"""Masking of natural persons' names and identity numbers below the levels that see them."""
+"""Natural persons: their subject keys, and the masking of their names and identity numbers
+below the levels that see them."""
 
 from __future__ import annotations
+
+# A natural person's subject key is "P" and the 64 hex digits of the keyed hash of the
+# identity number (the registry's lookup_key); an organisation's is its 18-character code.
+PERSON_KEY_PREFIX = "P"
+_PERSON_KEY_LENGTH = 1 + 64
+
+
+def is_person_key(subject_key: str) -> bool:
+    """Whether a subject key stands for a natural person."""
+    return len(subject_key) == _PERSON_KEY_LENGTH and subject_key.startswith(PERSON_KEY_PREFIX)
 
 
 def mask_id_number(number: str) -> str:

@@ -1,6 +1,7 @@
 import pytest
 
-from credit_common.masking import mask_id_number, mask_name
+from credit_common.masking import is_person_key, mask_id_number, mask_name
+from credit_registry.adapters.crypto import IdentityProtector
 
 
 def test_an_identity_number_keeps_its_first_six_and_last_four_characters() -> None:
@@ -16,3 +17,12 @@ def test_a_short_number_is_masked_entirely() -> None:
 )
 def test_a_name_keeps_only_its_first_character(name: str, masked: str) -> None:
     assert mask_name(name) == masked
+
+
+def test_a_person_key_is_told_from_an_organisations_code() -> None:
+    """The records service keeps a person's negative records shorter (征信业管理条例 art.
+    16) by the shape of the key the registry gives a person."""
+    key = IdentityProtector("e" * 32, "h" * 32).lookup_key("11010519491231002X")
+    assert is_person_key(key)
+    assert not is_person_key("91310115MA1K3YJ58Y")
+    assert not is_person_key("P" + "0" * 63)

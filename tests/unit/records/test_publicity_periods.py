@@ -6,13 +6,22 @@ within its severity's minimum and maximum."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import uuid
 from typing import Any
 
 import pytest
 
 from credit_records.domain.catalog import CatalogItem, Level, PublicityRule, SeverityWindow
-from credit_records.domain.publicity import deadline_problem, window_for
+from credit_records.domain.publicity import (
+    Moment,
+    deadline_problem,
+    status_at,
+    visible_at,
+    window_for,
+)
+from credit_records.domain.records import StoredRecord, Version, view
 
 PENALTY_RULE = PublicityRule(
     "by_severity",
@@ -107,3 +116,56 @@ def test_a_minor_penalty_stays_unpublished_whatever_deadline_it_states() -> None
     fields = penalty("minor", publicity_deadline="2026-02-01")
     assert deadline_problem(item(), dt.date(2026, 1, 15), fields) == ""
     assert window_for(item(), dt.date(2026, 1, 15), fields).never_public
+
+
+def test_a_persons_negative_record_leaves_every_level_but_restricted_five_years_on() -> None:
+    """征信业管理条例 art. 16: kept 5 years after the conduct ends (the decision, here)."""
+    serious = penalty("serious")
+    decided = dt.date(2024, 2, 29)
+    organisation = window_for(item(), decided, serious)
+    assert organisation.retention_until == dt.date(2027, 2, 28) + dt.timedelta(days=1826)
+    person = window_for(item(), decided, serious, personal=True)
+    assert person.retention_until == dt.date(2029, 2, 28)
+    assert person.publicity_until == organisation.publicity_until
+    licence = dataclasses.replace(item(), nature="neutral")
+    kept = window_for(licence, decided, serious, personal=True).retention_until
+    assert kept == organisation.retention_until
+    moment = Moment(withdrawn=False, repaired=False)
+    last, after = dt.date(2029, 2, 28), dt.date(2029, 3, 1)
+    assert visible_at(item(), person, moment, last, Level.SHARED)
+    assert not visible_at(item(), person, moment, after, Level.SHARED)
+    assert not visible_at(item(), person, moment, after, Level.AUTHORIZED)
+    assert visible_at(item(), person, moment, after, Level.RESTRICTED)
+    assert status_at(person, 1, moment, after) == "expired"
+
+
+def test_a_past_version_is_seen_with_the_window_it_had() -> None:
+    """A record corrected from general to minor was public while it was general."""
+    decided = dt.date(2026, 1, 15)
+    general = Version(
+        1, penalty("general"), 1, dt.datetime(2026, 1, 16, tzinfo=dt.UTC), "c", "d", ""
+    )
+    minor = Version(2, penalty("minor"), 1, dt.datetime(2026, 3, 1, tzinfo=dt.UTC), "c", "d", "r")
+    record = StoredRecord(
+        id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        subject_key="91310115MA1K3YJ58Y",
+        item_code="admin_penalty",
+        department="market_regulation",
+        source_ref="ref",
+        decided_on=decided,
+        content_hash="0" * 64,
+        current_version=2,
+        window=window_for(item(), decided, minor.fields),
+        late=False,
+        submitted_at=general.recorded_at,
+        submitted_by="c",
+        updated_at=minor.recorded_at,
+        withdrawn_at=None,
+        repaired_at=None,
+        versions=[general, minor],
+    )
+    before = view(record, item(), Level.PUBLIC, dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    assert before is not None and before.version is general
+    assert before.publicly_visible and before.window.publicity_until == dt.date(2027, 1, 15)
+    assert view(record, item(), Level.PUBLIC, dt.datetime(2026, 3, 2, tzinfo=dt.UTC)) is None

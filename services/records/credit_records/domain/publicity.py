@@ -82,11 +82,20 @@ def _parse_date(value: Any) -> dt.date | None:
     return None
 
 
-def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -> Window:
+# Negative personal information is kept 5 years after the conduct ends, then leaves every
+# level but restricted (征信业管理条例 art. 16).
+PERSONAL_NEGATIVE_MONTHS = 60
+
+
+def window_for(
+    item: CatalogItem, decided_on: dt.date, fields: dict[str, Any], *, personal: bool = False
+) -> Window:
     """Periods count as the Civil Code counts them (arts. 201-202): from the day after the
     decision, a period of months ending on the same day of its last month (or that month's
     last day), so that day is the last public day. Repair is possible "after the minimum":
-    from the day after the minimum period's last day."""
+    from the day after the minimum period's last day. A natural person's negative record
+    (`personal`) is kept to the fifth anniversary of its decision at most: the records hold
+    no later end of the conduct than the decision that found it."""
     rule = item.publicity
     severity = str(fields.get("severity", ""))
     never_public = item.disclosure != Level.PUBLIC
@@ -125,10 +134,13 @@ def window_for(item: CatalogItem, decided_on: dt.date, fields: dict[str, Any]) -
             else None
         )
     start = until if until and until > decided_on else decided_on
+    retention_until = add_days(start, item.retention_days)
+    if personal and item.nature == "negative":
+        retention_until = min(retention_until, add_months(decided_on, PERSONAL_NEGATIVE_MONTHS))
     return Window(
         never_public=never_public,
         publicity_until=until,
-        retention_until=add_days(start, item.retention_days),
+        retention_until=retention_until,
         repairable=repairable,
         repair_possible_from=repair_from,
         severity=severity,

@@ -10,9 +10,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from credit_common.masking import is_person_key
 from credit_common.timeutil import china_date
 from credit_records.domain.catalog import CatalogItem, Level
-from credit_records.domain.publicity import Moment, Window, publicly_visible, status_at, visible_at
+from credit_records.domain.publicity import (
+    Moment,
+    Window,
+    publicly_visible,
+    status_at,
+    visible_at,
+    window_for,
+)
 
 
 def canonical_json(fields: dict[str, Any]) -> str:
@@ -95,11 +103,25 @@ class StoredRecord:
     def publicity_until(self) -> dt.date | None:
         """The last day the record may be public: its window's, or for a "while listed"
         record the day its listings end, once that is known."""
-        if self.window.publicity_until is None and self.unlisted_at is not None:
+        return self.publicity_end(self.window)
+
+    def publicity_end(self, window: Window) -> dt.date | None:
+        """The last public day under `window` (the current one or a past version's)."""
+        if window.publicity_until is None and self.unlisted_at is not None:
             # Its last public day: that of the last moment before it (a listing's validity
             # ends at midnight, after its last day).
             return china_date(self.unlisted_at - dt.timedelta(microseconds=1))
-        return self.window.publicity_until
+        return window.publicity_until
+
+    def window_of(self, version: Version, item: CatalogItem) -> Window:
+        """The window the record had while `version` was current: the stored one for the
+        current version, else worked out from that version's fields (a correction may have
+        changed the severity or the stated deadline), by the item's current rule."""
+        if version.version == self.current_version:
+            return self.window
+        return window_for(
+            item, self.decided_on, version.fields, personal=is_person_key(self.subject_key)
+        )
 
     def version_at(self, at: dt.datetime) -> Version | None:
         known = [v for v in self.versions if v.recorded_at <= at]
@@ -125,6 +147,8 @@ class RecordView:
     record: StoredRecord
     item: CatalogItem
     version: Version
+    # The record's window while that version was current.
+    window: Window
     status: str
     publicly_visible: bool
     repaired: bool
@@ -141,15 +165,16 @@ def view(
         return None
     moment = record.moment(at)
     day = china_date(at)
-    if not visible_at(item, record.window, moment, day, level):
+    window = record.window_of(version, item)
+    if not visible_at(item, window, moment, day, level):
         return None
     return RecordView(
         record=record,
         item=item,
         version=version,
-        status=status_at(record.window, version.version, moment, day),
-        publicly_visible=publicly_visible(record.window, moment, day)
-        and item.disclosure == Level.PUBLIC,
+        window=window,
+        status=status_at(window, version.version, moment, day),
+        publicly_visible=publicly_visible(window, moment, day) and item.disclosure == Level.PUBLIC,
         repaired=moment.repaired,
         under_objection=record.under_objection(at),
         level=level,

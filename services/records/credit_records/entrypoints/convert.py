@@ -129,7 +129,8 @@ def record_fields(
     """A Record message's fields (for `pb.Record(**…)` or, with no copy, a reply's
     `records.add(**…)`); the record's own fields as JSON text when `fields_as_json`, else
     as a Struct."""
-    r, item, w = seen.record, seen.item, seen.record.window
+    r, item, w = seen.record, seen.item, seen.window
+    publicity_until = r.publicity_end(w)
     message: dict[str, Any] = {
         "record_id": str(r.id),
         "subject_id": str(r.subject_id),
@@ -144,8 +145,8 @@ def record_fields(
         "decided_on": r.decided_on.isoformat(),
         "status": seen.status,
         "version": seen.version.version,
-        "publicity_until": r.publicity_until.isoformat()
-        if r.publicity_until and not w.never_public
+        "publicity_until": publicity_until.isoformat()
+        if publicity_until and not w.never_public
         else "",
         "retention_until": w.retention_until.isoformat(),
         "publicly_visible": seen.publicly_visible,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from credit_common.errors import FieldViolation
+from credit_common.masking import is_person_key
 from credit_common.record_rules import severity_violations
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
@@ -106,6 +107,14 @@ async def check_row(
     return Checked(item, day, fields), []
 
 
+def unknown_subject(invalid: str = "") -> FieldViolation:
+    """Why a subject code names no subject: it is no valid code (the registry's reason), or
+    no registered subject answers to it."""
+    if invalid:
+        return FieldViolation("subject_code", f"not a valid code: {invalid}")
+    return FieldViolation("subject_code", "no registered subject answers to this code")
+
+
 def new_record(
     checked: Checked,
     *,
@@ -138,7 +147,9 @@ def new_record(
         decided_on=checked.decided_on,
         content_hash=content_hash(subject_id, item.item_code, checked.decided_on, fields_json),
         current_version=1,
-        window=window_for(item, checked.decided_on, checked.fields),
+        window=window_for(
+            item, checked.decided_on, checked.fields, personal=is_person_key(subject_key)
+        ),
         late=late,
         submitted_at=now,
         submitted_by=client_id,

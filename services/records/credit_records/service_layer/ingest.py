@@ -25,7 +25,7 @@ from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord
-from credit_records.service_layer.checks import check_row, new_record
+from credit_records.service_layer.checks import check_row, new_record, unknown_subject
 from credit_records.service_layer.commands import Caller
 from credit_records.service_layer.records import summary
 from credit_records.service_layer.values import read_fields
@@ -189,15 +189,13 @@ class Ingestion:
             else:
                 checked.append((row, ok))
         subjects = await self.directory.resolve([r.subject_code for r, _ in checked])
+        unknown = [r.subject_code for r, _ in checked if subjects.get(r.subject_code) is None]
+        invalid = await self.directory.invalid(unknown) if unknown else {}
         fresh: list[tuple[RowIn, StoredRecord]] = []
         for row, ok in checked:
             subject = subjects.get(row.subject_code)
             if subject is None:
-                self._reject(
-                    result,
-                    row.row,
-                    [FieldViolation("subject_code", "no registered subject answers to this code")],
-                )
+                self._reject(result, row.row, [unknown_subject(invalid.get(row.subject_code, ""))])
                 continue
             record, _note = new_record(
                 ok,

@@ -19,6 +19,7 @@ from credit_common.errors import (
     NotFound,
     PermissionDenied,
 )
+from credit_common.masking import is_person_key
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
 from credit_common.workdays import WorkCalendar
@@ -34,7 +35,12 @@ from credit_records.domain.records import (
     view,
 )
 from credit_records.service_layer import commands
-from credit_records.service_layer.checks import check_row, field_violations, new_record
+from credit_records.service_layer.checks import (
+    check_row,
+    field_violations,
+    new_record,
+    unknown_subject,
+)
 
 MAX_PAGE = 500
 
@@ -113,13 +119,13 @@ class Records:
             if cmd.subject_code
             else None
         )
+        invalid = ""
         if subject is None:
-            problems.insert(
-                0, FieldViolation("subject_code", "no registered subject answers to this code")
-            )
+            invalid = (await self.directory.invalid([cmd.subject_code])).get(cmd.subject_code, "")
+            problems.insert(0, unknown_subject(invalid))
         if problems or checked is None or subject is None:
             reason = (
-                "unknown_subject"
+                ("invalid_code" if invalid else "unknown_subject")
                 if subject is None
                 else (
                     "unknown_item"
@@ -249,7 +255,10 @@ class Records:
         version = Version(
             record.current_version + 1, fields, item.schema_version, now, actor, department, reason
         )
-        await repo.add_version(record.id, version, window_for(item, record.decided_on, fields), now)
+        window = window_for(
+            item, record.decided_on, fields, personal=is_person_key(record.subject_key)
+        )
+        await repo.add_version(record.id, version, window, now)
         await repo.add_history(
             record.id, "corrected", now, actor, reason, f"version {version.version}"
         )
