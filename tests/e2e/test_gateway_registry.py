@@ -343,3 +343,116 @@ async def test_the_gateways_own_database_away_is_a_503_naming_it_and_the_gateway
         assert again.json()["client_id"] == created.json()["client_id"]
     finally:
         await close()  # type: ignore[misc]
+
+
+async def test_whether_a_person_is_registered_is_said_only_with_a_purpose_and_audited(
+    api: Api,
+) -> None:
+    """A validation that says a person is registered is a query about that person: above
+    the public level it needs a purpose and is audited; without one, `registered` is left
+    out for identity numbers while the organisation codes of the batch are answered."""
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=writer)).status_code == 201
+    row = samples.subjects()[0]
+    assert (
+        await api.http.post("/v1/subjects", json=org_body(row), headers=writer)
+    ).status_code == 201
+    nobody = "110105198001010016"  # a valid number nobody is filed under
+    batch = {"codes": [PERSON["id_number"], row["code"], nobody]}
+    shared = await api.client(["credit:shared"], department="finance")
+    headers = {"Authorization": shared["Authorization"]}
+    auditor = {"Authorization": (await api.client(["audit:read"]))["Authorization"]}
+    queries = f"/v1/subjects/{PERSON['id_number']}/queries"
+
+    for params in ({}, {"level": "public", "purpose": "行政许可审查"}):
+        reply = await api.http.post(
+            "/v1/codes/validate", json=batch, params=params, headers=headers
+        )
+        assert reply.status_code == 200, reply.text
+        person, organisation, other = reply.json()["results"]
+        assert person["valid"] and person["kind"] == "citizen_id" and "registered" not in person
+        assert "registered" not in other
+        assert organisation["registered"] is True
+    assert (await api.http.get(queries, headers=auditor)).json()["items"] == []
+
+    reply = await api.http.post(
+        "/v1/codes/validate", json=batch, params={"purpose": "行政许可审查"}, headers=headers
+    )
+    person, organisation, other = reply.json()["results"]
+    assert person["registered"] is True and organisation["registered"] is True
+    assert other["registered"] is False
+    seen = (await api.http.get(queries, headers=auditor)).json()["items"]
+    assert [(e["client_id"], e["level"], e["purpose"], e["what"]) for e in seen] == [
+        (shared["client_id"], "shared", "行政许可审查", "code_validation")
+    ]
+
+
+async def test_a_listed_exception_is_registered_under_its_real_code_and_takes_records(
+    records_api: Api,
+) -> None:
+    api = records_api
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    body = {
+        "kind": "organization",
+        "name": "福州试点企业",
+        "registration_authority": "9",
+        "org_category": "1",
+        "division_code": "350100",
+        "org_code": "M0001TGQX",
+    }
+    reply = await api.http.post("/v1/subjects", json=body, headers=writer)
+    assert reply.status_code == 201 and reply.json()["code"] == "91350100M0001TGQXM", reply.text
+    found = await api.http.get("/v1/subjects/91350100M0001TGQXM")
+    assert found.status_code == 200 and found.json()["code"] == "91350100M0001TGQXM"
+    [checked] = (
+        await api.http.post("/v1/codes/validate", json={"codes": ["91350100M0001TGQXM"]})
+    ).json()["results"]
+    assert checked["valid"] and checked["registered"] is True and checked["note"]
+    source = {"Authorization": (await api.client(["records:write"]))["Authorization"]}
+    record = {
+        "subject_code": "91350100M0001TGQXM",
+        "item_code": "admin_penalty",
+        "source_ref": "FZ-2026-1",
+        "decided_on": "2026-03-02",
+        "fields": {
+            "violation_type": "超范围经营",
+            "violation_facts": "超范围经营",
+            "legal_basis": "条例",
+            "penalty_kinds": ["fine"],
+            "penalty_content": "罚款",
+            "fine_amount": 1.0,
+            "severity": "general",
+            "deciding_authority": "某局",
+        },
+    }
+    submitted = await api.http.post("/v1/records", json=record, headers=source)
+    assert submitted.status_code == 201, submitted.text
+    records = await api.http.get("/v1/subjects/91350100M0001TGQXM/records")
+    assert [r["source_ref"] for r in records.json()["items"]] == ["FZ-2026-1"]
+
+
+async def test_a_conflicting_legacy_org_code_is_a_422_naming_it(api: Api) -> None:
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    row = samples.subjects()[0]
+    body = {**org_body(row), "legacy_codes": [{"type": "org_code", "value": "100000016"}]}
+    reply = await api.http.post("/v1/subjects", json=body, headers=writer)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["code"] == "invalid_argument"
+    assert [e["field"] for e in reply.json()["errors"]] == ["legacy_codes.0.value"]
+    assert (await api.http.get(f"/v1/subjects/{row['code']}")).status_code == 404
+    assert (await api.http.get("/v1/subjects/100000016")).status_code == 404
+
+
+async def test_a_patch_repeating_the_status_changes_the_rest(api: Api) -> None:
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    row = [r for r in samples.subjects() if r["kind"] == "organization"][3]
+    assert (
+        await api.http.post("/v1/subjects", json=org_body(row), headers=writer)
+    ).status_code == 201
+    reply = await api.http.patch(
+        f"/v1/subjects/{row['code']}",
+        json={"legal_representative": "王五", "status": "active", "reason": "sync"},
+        headers=writer,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["legal_representative"] == "王五" and reply.json()["status"] == "active"

@@ -8,12 +8,14 @@ import pytest
 import sqlalchemy as sa
 
 from credit_common.errors import Conflict, InvalidArgument, InvalidTransition, NotFound
+from credit_registry import bootstrap as registry_bootstrap
 from credit_registry.adapters import repository, tables
 from credit_registry.bootstrap import RegistryApp
 from credit_registry.domain import codes
-from credit_registry.domain.subjects import Kind, LegacyCode, Status
+from credit_registry.domain.subjects import Kind, LegacyCode, Status, encode_counter
 from credit_registry.service_layer import commands
 from credit_registry.service_layer import registry as registry_module
+from credit_registry.settings import RegistrySettings
 from support import samples
 
 
@@ -478,3 +480,86 @@ async def test_a_code_or_query_with_a_nul_character_is_not_found_or_refused(
     assert [r.subject for r in resolved] == [None, None]
     with pytest.raises(InvalidArgument):
         await registry_app.registry.search(commands.Search(q="有限\x00公司"))
+
+
+LISTED = "91350100M0001TGQXM"  # the shipped exception: its check character would be 1
+
+
+async def test_a_conversion_of_a_listed_exception_gets_the_code_legally_issued(
+    registry_app: RegistryApp,
+) -> None:
+    registry = registry_app.registry
+    subject = await registry.register(
+        org(name="福州试点企业", division_code="350100", org_code="M0001TGQX")
+    )
+    assert subject.code == LISTED and subject.key == LISTED
+    for code in (LISTED, LISTED.lower(), "M0001TGQX"):
+        found = await registry.get(code)
+        assert found.subject is not None and found.subject.id == subject.id, code
+    [checked] = await registry.validate([LISTED], check_registered=True)
+    assert checked.registered and checked.validation.note == codes.EXCEPTION_NOTE
+    with pytest.raises(Conflict) as error:  # the listed code is held: no second holder
+        await registry.register(org(name="另一家", division_code="350100", org_code="M0001TGQX"))
+    assert error.value.reason == "already_registered"
+
+
+async def test_allocation_never_hands_out_the_organisation_code_of_a_listed_exception(
+    registry_settings: RegistrySettings,
+) -> None:
+    first = codes.make_org_code("MA" + encode_counter(1, 6))  # what allocation gives first
+    computed = codes.make_uscc("9", "1", "310115", first)
+    listed = computed[:17] + ("0" if computed[17] != "0" else "1")
+    settings = registry_settings.model_copy(update={"code_exceptions": listed})
+    registry_bootstrap.migrate(settings)
+    app = registry_bootstrap.build(settings)
+    try:
+        new = await app.registry.register(org(name="新设公司"))
+        assert new.org_code != first and new.code != listed
+        assert new.org_code == codes.make_org_code("MA" + encode_counter(2, 6))
+        holder = await app.registry.register(org(name="试点企业", org_code=first))
+        assert holder.code == listed
+    finally:
+        await app.db.dispose()
+
+
+async def test_a_legacy_org_code_other_than_the_embedded_one_is_refused_and_nothing_stored(
+    registry_app: RegistryApp,
+) -> None:
+    registry = registry_app.registry
+    other = codes.make_org_code("10000001")
+    for command in (
+        org(org_code="MA8BRK2A8", legacy_codes=[LegacyCode("org_code", other)]),
+        org(legacy_codes=[LegacyCode("org_code", other)]),  # a new code embeds a new one
+    ):
+        with pytest.raises(InvalidArgument) as error:
+            await registry.register(command)
+        assert [v.field for v in error.value.violations] == ["legacy_codes.0.value"]
+    async with registry_app.db.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(tables.subjects)) == 0
+    same = await registry.register(
+        org(org_code="MA8BRK2A8", legacy_codes=[LegacyCode("org_code", "ma8brk2a8")])
+    )
+    assert same.legacy_codes == [LegacyCode("org_code", "MA8BRK2A8")]
+    found = await registry.get("MA8BRK2A8")
+    assert found.subject is not None and found.subject.id == same.id
+
+
+async def test_a_change_that_repeats_the_current_status_applies_the_rest(
+    registry_app: RegistryApp,
+) -> None:
+    registry = registry_app.registry
+    subject = await registry.register(org(legal_representative="张三"))
+    updated = await registry.update(
+        commands.Update(
+            code=subject.code, legal_representative="王五", status=Status.ACTIVE, reason="sync"
+        )
+    )
+    assert updated.legal_representative == "王五" and updated.status == Status.ACTIVE
+    assert [s for s, *_ in updated.status_history] == [Status.ACTIVE]
+    again = await registry.update(commands.Update(code=subject.code, status=Status.ACTIVE))
+    assert again.legal_representative == "王五" and len(again.status_history) == 1
+    async with registry_app.db.read() as conn:
+        types = list(
+            await conn.scalars(sa.select(tables.outbox.c.event_type).order_by(tables.outbox.c.seq))
+        )
+    assert types == ["subject.registered", "subject.updated"]

@@ -63,6 +63,15 @@ class Registry:
         self.protector = protector
         self.outbox = outbox
         self.exceptions = exceptions
+        # A listed exception by its first 17 characters: the code legally issued for them.
+        self.listed_by_prefix = {
+            codes.normalise(c)[:17]: codes.normalise(c)
+            for c in exceptions
+            if len(codes.normalise(c)) == 18
+        }
+        # Organisation codes embedded in listed exceptions: they name the organisations
+        # those codes were issued to, so they are never allocated to a new subject.
+        self.listed_org_codes = frozenset(c[8:17] for c in self.listed_by_prefix.values())
         self.allocation_prefix = allocation_prefix
         self.allocation_start = allocation_start
         self.allocation_end = allocation_end
@@ -175,11 +184,13 @@ class Registry:
                         "invalid_code",
                         [FieldViolation("org_code", check.reason or "invalid")],
                     )
+                self._check_legacy_org_codes(org_code, legacy)
             else:
+                self._check_legacy_org_codes("", legacy)
                 org_code = await self._allocate_org_code()
             subject.org_code = org_code
             try:
-                subject.code = codes.make_uscc(
+                subject.code = self._unified_code(
                     cmd.registration_authority, cmd.org_category, cmd.division_code, org_code
                 )
             except ValueError as error:
@@ -265,17 +276,51 @@ class Registry:
         if problems:
             raise InvalidArgument("invalid registration", "invalid_argument", problems)
 
+    def _unified_code(self, authority: str, category: str, division: str, org_code: str) -> str:
+        """The unified code for these parts: the computed one, or the listed exception
+        that shares its first 17 characters (the code legally issued for them)."""
+        computed = codes.make_uscc(authority, category, division, org_code)
+        return self.listed_by_prefix.get(computed[:17], computed)
+
+    @staticmethod
+    def _check_legacy_org_codes(embedded: str, legacy: list[LegacyCode]) -> None:
+        """A legacy organisation code must be the one the unified code embeds (positions
+        9-17): a subject has one organisation code, and the embedded one is always mapped.
+        `embedded` is empty when the code is yet to be allocated."""
+        problems = [
+            FieldViolation(
+                f"legacy_codes.{i}.value",
+                f"organisation code {c.value} differs from the one the unified code embeds"
+                + (f" ({embedded})" if embedded else " (a newly allocated one)")
+                + "; to convert a subject, give its organisation code as org_code",
+            )
+            for i, c in enumerate(legacy)
+            if c.type == "org_code" and c.value != embedded
+        ]
+        if problems:
+            raise InvalidArgument(
+                "a legacy org_code conflicts with the embedded organisation code",
+                "invalid_argument",
+                problems,
+            )
+
     async def _allocate_org_code(self) -> str:
-        """Allocates a new organisation-code body in its own short transaction."""
+        """Allocates a new organisation-code body, each in its own short transaction,
+        passing over the organisation codes of listed exceptions."""
         width = 8 - len(self.allocation_prefix)
-        async with self.db.transaction() as conn:
-            try:
-                value = await SubjectRepository(conn, self.protector).allocate(
-                    f"org_code:{self.allocation_prefix}", self.allocation_start, self.allocation_end
-                )
-            except OverflowError as error:
-                raise Conflict(str(error), "allocation_exhausted") from error
-        return codes.make_org_code(self.allocation_prefix + encode_counter(value, width))
+        while True:
+            async with self.db.transaction() as conn:
+                try:
+                    value = await SubjectRepository(conn, self.protector).allocate(
+                        f"org_code:{self.allocation_prefix}",
+                        self.allocation_start,
+                        self.allocation_end,
+                    )
+                except OverflowError as error:
+                    raise Conflict(str(error), "allocation_exhausted") from error
+            org_code = codes.make_org_code(self.allocation_prefix + encode_counter(value, width))
+            if org_code not in self.listed_org_codes:
+                return org_code
 
     @staticmethod
     def _event_code(subject: Subject, code_key: str) -> str:
@@ -363,7 +408,8 @@ class Registry:
     # -- changes --------------------------------------------------------------------
 
     async def update(self, cmd: commands.Update) -> Subject:
-        """Changes name, legal representative or status, keeping the history."""
+        """Changes name, legal representative or status, keeping the history; a field
+        already at its value is left as it is (a status repeated is no transition)."""
         if cmd.name is None and cmd.legal_representative is None and cmd.status is None:
             raise InvalidArgument("nothing to change", "invalid_argument")
         if cmd.name is not None and not cmd.name.strip():
@@ -386,7 +432,7 @@ class Registry:
                 changed.append("name")
             if (
                 cmd.legal_representative is not None
-                and cmd.legal_representative != subject.legal_representative
+                and cmd.legal_representative.strip() != subject.legal_representative
             ):
                 values["legal_representative"] = cmd.legal_representative.strip()
                 changed.append("legal_representative")
@@ -407,8 +453,6 @@ class Registry:
                         ),
                     )
                 )
-            elif cmd.status is not None:
-                check_status_change(subject.status, cmd.status, cmd.reason or "-")
             if values:
                 await repo.update_fields(subject.id, now, **values)
             if changed:

@@ -8,9 +8,17 @@ from fastapi import APIRouter, Path, Query
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
+from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import caching, schemas, views
-from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject, require
+from credit_gateway.entrypoints.deps import (
+    GatewayDep,
+    ReadContext,
+    ReadDep,
+    audit,
+    level_for_subject,
+    require,
+)
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.responses import BatchJSON
 
@@ -156,11 +164,17 @@ async def merge_subject(
     "/v1/codes/validate", response_model=schemas.ValidateResponse, response_model_exclude_none=True
 )
 async def validate_codes(body: schemas.ValidateRequest, read: ReadDep, gateway: GatewayDep) -> Any:
-    """Validates up to 10,000 codes of any kind, and says which are registered."""
+    """Validates up to 10,000 codes of any kind, and says which are registered. Whether a
+    natural person is registered (`registered` of an identity number) is said only above
+    the public level and with a stated `purpose`, and each person found is audited;
+    otherwise `registered` is left out for identity numbers alone, and the other codes
+    of the batch are answered in full."""
     reply = await gateway.registry.validate(list(body.codes))
-    # Whether a person is registered is not for the public level.
-    hide_person = read.level == Level.PUBLIC
+    # Whether a person is registered is a query about that person (DOMAIN.md): not for
+    # the public level, and above it only with a purpose, audited.
+    show_person = read.level > Level.PUBLIC and bool(read.purpose)
     results = []
+    persons: list[str] = []
     for r in reply.results:  # plain dicts: 10,000 response models would cost more than the check
         result: dict[str, Any] = {"code": r.code, "valid": r.valid, "kind": r.kind or None}
         if r.reason:
@@ -169,7 +183,25 @@ async def validate_codes(body: schemas.ValidateRequest, read: ReadDep, gateway: 
             result["warnings"] = list(r.warnings)
         if r.note:
             result["note"] = r.note
-        if not (hide_person and r.kind == "citizen_id"):
+        if r.kind != "citizen_id":
             result["registered"] = r.registered
+        elif show_person:
+            result["registered"] = r.registered
+            if r.registered:
+                persons.append(r.code)
         results.append(result)
+    if persons:
+        await _audit_persons_found(gateway, read, persons)
     return BatchJSON({"results": results})
+
+
+async def _audit_persons_found(gateway: Gateway, read: ReadContext, numbers: list[str]) -> None:
+    """Audits the persons whose registration a validation revealed, under their keys (the
+    registry's keyed hashes: identity numbers never reach the audit log)."""
+    resolved = await gateway.registry.resolve(list(dict.fromkeys(numbers)))
+    keys = [
+        r.subject.subject_key
+        for r in resolved.results
+        if r.found and r.subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
+    ]
+    audit(gateway, read, list(dict.fromkeys(keys)), "code_validation", read.level)
