@@ -194,6 +194,36 @@ async def test_a_persons_negative_record_leaves_the_shared_level_five_years_on(
     ]
 
 
+async def test_a_tax_grade_is_positive_for_a_negative_for_d_and_neutral_between(
+    records_api: Api,
+) -> None:
+    api = records_api
+    code, _, tax = await setup(api)
+    natures = {}
+    for grade in ("A", "B", "D"):
+        body = {
+            "subject_code": code,
+            "item_code": "tax_credit_grade",
+            "source_ref": f"2025-{grade}",
+            "decided_on": (dt.date.today() - dt.timedelta(days=3)).isoformat(),
+            "fields": {
+                "grade": grade,
+                "year": 2025,
+                "evaluating_authority": "国家税务总局上海市税务局",
+            },
+        }
+        reply = await api.http.post("/v1/records", json=body, headers=tax)
+        assert reply.status_code == 201, reply.text
+        natures[grade] = reply.json()["nature"]
+    assert natures == {"A": "positive", "B": "neutral", "D": "negative"}
+    items = {i["item_code"]: i for i in (await api.http.get("/v1/catalog/items")).json()["items"]}
+    assert items["tax_credit_grade"]["nature_by_value"] == {
+        "field": "grade",
+        "values": {"A": "positive", "D": "negative"},
+    }
+    assert items["admin_penalty"]["nature_by_value"] is None
+
+
 async def test_bad_records_get_problem_documents_and_nothing_is_stored(records_api: Api) -> None:
     api = records_api
     code, market, _ = await setup(api)

@@ -258,7 +258,9 @@ async def test_a_catalog_item_with_an_endless_window_or_nan_in_its_schema_is_ref
         publicity=dataclasses.replace(shipped.publicity, months=0, days=2_147_483_647),
     )
     schema = {"type": "object", "properties": {"score": {"type": "number", "maximum": math.nan}}}
-    unbounded = dataclasses.replace(shipped, item_code="nan_grade", fields_schema=schema)
+    unbounded = dataclasses.replace(
+        shipped, item_code="nan_grade", fields_schema=schema, nature_field="", nature_values={}
+    )
     for item, field in [
         (endless, "publicity_days"),
         (unbounded, "fields.properties.score.maximum"),

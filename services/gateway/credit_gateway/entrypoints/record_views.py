@@ -132,6 +132,11 @@ def item_view(item: rec.CatalogItem) -> schemas.CatalogItemPublic:
         name=item.name,
         category=item.category,
         nature=item.nature,
+        nature_by_value=(
+            {"field": item.nature_field, "values": dict(item.nature_values)}
+            if item.nature_field
+            else None
+        ),
         disclosure=item.disclosure,
         source_departments=list(item.source_departments),
         publicity_days=rule.days if rule.kind == "fixed" and not rule.months else None,

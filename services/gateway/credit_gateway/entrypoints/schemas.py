@@ -287,11 +287,25 @@ class PublicityRuleIn(Strict):
     by_severity: dict[str, SeverityWindowIn] = Field(default_factory=dict, max_length=20)
 
 
+class NatureByValue(Strict):
+    """A record's nature by the value of one of its fields; other values have the item's."""
+
+    field: str = Field(min_length=1, max_length=64)
+    values: dict[str, Literal["positive", "negative", "neutral"]] = Field(
+        min_length=1, max_length=50
+    )
+
+
 class CatalogItemCreate(Strict):
     item_code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     name: str = Field(min_length=1, max_length=200)
     category: str = Field(min_length=1, max_length=100)
     nature: Literal["positive", "negative", "neutral"]
+    nature_by_value: NatureByValue | None = Field(
+        default=None,
+        description="a record's nature by one of its fields' value (tax grades: A positive, "
+        "D negative); values not named have `nature`",
+    )
     disclosure: Literal["public", "shared", "authorized", "restricted"]
     source_departments: list[str] = Field(min_length=1, max_length=50)
     publicity_days: StrictInt | None = Field(
@@ -315,6 +329,7 @@ class CatalogItemPublic(BaseModel):
     name: str
     category: str
     nature: str
+    nature_by_value: dict[str, Any] | None = None
     disclosure: str
     source_departments: list[str]
     publicity_days: int | None = Field(description="a fixed publicity in days; else null")

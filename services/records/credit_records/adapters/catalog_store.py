@@ -47,6 +47,11 @@ def item_from_definition(d: dict[str, Any], version: int = 1) -> CatalogItem:
         fields_schema=d.get("fields") or {},
         schema_version=version,
         late_after_workdays=int(d.get("late_after_workdays", 0)),
+        nature_field=str((d.get("nature_by_value") or {}).get("field", "")),
+        nature_values={
+            str(k): str(v)
+            for k, v in ((d.get("nature_by_value") or {}).get("values") or {}).items()
+        },
     )
 
 
@@ -75,6 +80,12 @@ def definition_of(item: CatalogItem) -> dict[str, Any]:
         "non_repairable_kinds": list(item.non_repairable_kinds),
         "fields": item.fields_schema,
         "late_after_workdays": item.late_after_workdays,
+        # Only where it is set: the definitions of other items stay as they were.
+        **(
+            {"nature_by_value": {"field": item.nature_field, "values": dict(item.nature_values)}}
+            if item.nature_field or item.nature_values
+            else {}
+        ),
     }
 
 

@@ -63,9 +63,18 @@ class CatalogItem:
     fields_schema: dict[str, Any]
     schema_version: int = 1
     late_after_workdays: int = 0
+    # A record's nature by the value of this field (values not in nature_values: `nature`).
+    nature_field: str = ""
+    nature_values: dict[str, str] = field(default_factory=dict)
 
     def accepts_from(self, department: str) -> bool:
         return "*" in self.source_departments or department in self.source_departments
+
+    def nature_of(self, fields: dict[str, Any]) -> str:
+        """A record's nature: by its field's value where the item says so, else the item's."""
+        if not self.nature_field:
+            return self.nature
+        return self.nature_values.get(str(fields.get(self.nature_field, "")), self.nature)
 
 
 def check_item(item: CatalogItem) -> list[tuple[str, str]]:
@@ -81,6 +90,7 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
         problems.append(("name", "required"))
     if item.nature not in NATURES:
         problems.append(("nature", "positive, negative or neutral"))
+    problems += _nature_by_value_problems(item)
     if item.publicity.kind not in PUBLICITY_KINDS:
         problems.append(("publicity.kind", ", ".join(PUBLICITY_KINDS)))
     if item.publicity.kind == "fixed" and item.publicity.months <= 0 and item.publicity.days <= 0:
@@ -135,6 +145,34 @@ def _until_field_problems(item: CatalogItem) -> list[tuple[str, str]]:
             f"{until_field!r} is not a property of fields (its properties: {there})"[:300],
         )
     ]
+
+
+def _nature_by_value_problems(item: CatalogItem) -> list[tuple[str, str]]:
+    """A nature by value names a top-level property of the fields (when the schema lists
+    them) and gives natures the catalog knows."""
+    if not item.nature_field:
+        if item.nature_values:
+            return [("nature_by_value.field", "required with values")]
+        return []
+    problems = []
+    if not item.nature_values:
+        problems.append(("nature_by_value.values", "at least one"))
+    for value, nature in item.nature_values.items():
+        if nature not in NATURES:
+            problems.append(
+                (f"nature_by_value.values.{value}"[:100], "positive, negative or neutral")
+            )
+    properties = item.fields_schema.get("properties")
+    if (
+        isinstance(properties, dict)
+        and properties
+        and not _COMPOSED & item.fields_schema.keys()
+        and item.nature_field not in properties
+    ):
+        problems.append(
+            ("nature_by_value.field", f"{item.nature_field!r} is not a property of fields"[:300])
+        )
+    return problems
 
 
 def _too_long(item: CatalogItem) -> list[tuple[str, str]]:

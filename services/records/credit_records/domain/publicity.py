@@ -135,7 +135,7 @@ def window_for(
         )
     start = until if until and until > decided_on else decided_on
     retention_until = add_days(start, item.retention_days)
-    if personal and item.nature == "negative":
+    if personal and item.nature_of(fields) == "negative":
         retention_until = min(retention_until, add_months(decided_on, PERSONAL_NEGATIVE_MONTHS))
     return Window(
         never_public=never_public,

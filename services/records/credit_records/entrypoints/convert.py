@@ -73,6 +73,8 @@ def item_to_pb(item: CatalogItem) -> pb.CatalogItem:
         fields_schema=json.dumps(item.fields_schema, ensure_ascii=False),
         schema_version=item.schema_version,
         late_after_workdays=item.late_after_workdays,
+        nature_field=item.nature_field,
+        nature_values=item.nature_values,
     )
 
 
@@ -119,6 +121,10 @@ def item_from_pb(message: pb.CatalogItem) -> CatalogItem:
             "non_repairable_kinds": list(message.non_repairable_kinds),
             "fields": schema,
             "late_after_workdays": message.late_after_workdays,
+            "nature_by_value": {
+                "field": message.nature_field,
+                "values": dict(message.nature_values),
+            },
         }
     )
 
@@ -138,7 +144,7 @@ def record_fields(
         "item_code": r.item_code,
         "item_name": item.name,
         "category": item.category,
-        "nature": item.nature,
+        "nature": item.nature_of(seen.version.fields),
         "disclosure": item.disclosure.label,
         "department": r.department,
         "source_ref": r.source_ref,

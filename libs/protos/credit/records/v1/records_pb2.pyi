@@ -58,7 +58,14 @@ class SeverityWindow(_message.Message):
     def __init__(self, publish: _Optional[bool] = ..., min_months: _Optional[int] = ..., max_months: _Optional[int] = ...) -> None: ...
 
 class CatalogItem(_message.Message):
-    __slots__ = ("item_code", "name", "category", "nature", "disclosure", "source_departments", "publicity", "retention_days", "repairable", "non_repairable_kinds", "fields_schema", "schema_version", "late_after_workdays", "updated_at")
+    __slots__ = ("item_code", "name", "category", "nature", "disclosure", "source_departments", "publicity", "retention_days", "repairable", "non_repairable_kinds", "fields_schema", "schema_version", "late_after_workdays", "updated_at", "nature_field", "nature_values")
+    class NatureValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +80,8 @@ class CatalogItem(_message.Message):
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     LATE_AFTER_WORKDAYS_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    NATURE_FIELD_FIELD_NUMBER: _ClassVar[int]
+    NATURE_VALUES_FIELD_NUMBER: _ClassVar[int]
     item_code: str
     name: str
     category: str
@@ -87,7 +96,9 @@ class CatalogItem(_message.Message):
     schema_version: int
     late_after_workdays: int
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, item_code: _Optional[str] = ..., name: _Optional[str] = ..., category: _Optional[str] = ..., nature: _Optional[str] = ..., disclosure: _Optional[str] = ..., source_departments: _Optional[_Iterable[str]] = ..., publicity: _Optional[_Union[PublicityRule, _Mapping]] = ..., retention_days: _Optional[int] = ..., repairable: _Optional[bool] = ..., non_repairable_kinds: _Optional[_Iterable[str]] = ..., fields_schema: _Optional[str] = ..., schema_version: _Optional[int] = ..., late_after_workdays: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    nature_field: str
+    nature_values: _containers.ScalarMap[str, str]
+    def __init__(self, item_code: _Optional[str] = ..., name: _Optional[str] = ..., category: _Optional[str] = ..., nature: _Optional[str] = ..., disclosure: _Optional[str] = ..., source_departments: _Optional[_Iterable[str]] = ..., publicity: _Optional[_Union[PublicityRule, _Mapping]] = ..., retention_days: _Optional[int] = ..., repairable: _Optional[bool] = ..., non_repairable_kinds: _Optional[_Iterable[str]] = ..., fields_schema: _Optional[str] = ..., schema_version: _Optional[int] = ..., late_after_workdays: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nature_field: _Optional[str] = ..., nature_values: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListCatalogItemsRequest(_message.Message):
     __slots__ = ()

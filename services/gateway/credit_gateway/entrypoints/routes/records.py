@@ -143,6 +143,8 @@ async def put_item(
                 non_repairable_kinds=body.non_repairable_kinds,
                 fields_schema=json.dumps(body.fields, ensure_ascii=False),
                 late_after_workdays=body.late_after_workdays,
+                nature_field=body.nature_by_value.field if body.nature_by_value else "",
+                nature_values=dict(body.nature_by_value.values) if body.nature_by_value else {},
             ),
         )
     )
