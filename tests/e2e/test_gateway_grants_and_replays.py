@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,12 @@ async def test_a_grant_opens_no_listing_or_search_of_other_subjects(lists_api: A
         f"/v1/subjects/{PERSON['id_number']}/lists", params=with_grant, headers=bank_headers
     )
     assert person.status_code == 403 and person.json()["code"] == "authorization_invalid"
+    # A record id no record has is refused as another subject's would be: a grant does not
+    # tell which records exist. Without one it is a 404.
+    nowhere = f"/v1/records/{uuid.uuid4()}"
+    unknown = await api.http.get(nowhere, params=with_grant, headers=bank_headers)
+    assert unknown.status_code == 403 and unknown.json()["code"] == "authorization_invalid"
+    assert (await api.http.get(nowhere, headers=bank_headers)).status_code == 404
 
 
 async def test_a_refusal_of_a_revoked_or_foreign_grant_is_audited(lists_api: Api) -> None:

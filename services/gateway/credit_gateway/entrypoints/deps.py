@@ -195,7 +195,7 @@ async def read_context(
 ReadDep = Annotated[ReadContext, Depends(read_context)]
 
 
-def _foreign_grant() -> Problem:
+def foreign_grant() -> Problem:
     return Problem(403, "authorization_invalid", "the authorization was granted by another subject")
 
 
@@ -206,7 +206,7 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
     if read.caller.is_self(subject.code):
         return Level.RESTRICTED
     if read.grant is not None and read.grant.subject_key != subject.subject_key:
-        raise _foreign_grant()
+        raise foreign_grant()
     if (
         subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
         and read.level > Level.PUBLIC
@@ -230,7 +230,7 @@ def audit(
     grant = read.grant
     granted = grant is not None and set(subject_keys) == {grant.subject_key}
     if grant is not None and not granted and level == Level.AUTHORIZED:
-        raise _foreign_grant()
+        raise foreign_grant()
     gateway.audit.record_reads(
         AuditQuery(
             at=utcnow(),

@@ -6,16 +6,25 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
+import grpc
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from google.protobuf import struct_pb2
 from starlette.convertors import Convertor, register_url_convertor
 
 from credit.records.v1 import records_pb2 as rec
+from credit_common.grpc_errors import RemoteError
 from credit_gateway.adapters.public_cache import Hit
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import caching, schemas
-from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject, require
+from credit_gateway.entrypoints.deps import (
+    GatewayDep,
+    ReadDep,
+    audit,
+    foreign_grant,
+    level_for_subject,
+    require,
+)
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import (
     LEVEL_TO_PB,
@@ -182,11 +191,17 @@ async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: 
 async def _record_at_level(
     gateway: GatewayDep, record_id: str, read: ReadDep, *, versions: bool
 ) -> tuple[rec.Record, str, Level]:
-    record = await gateway.records.get(
-        rec.GetRecordRequest(
-            record_id=record_id, level=LEVEL_TO_PB[read.level], with_versions=versions
+    try:
+        record = await gateway.records.get(
+            rec.GetRecordRequest(
+                record_id=record_id, level=LEVEL_TO_PB[read.level], with_versions=versions
+            )
         )
-    )
+    except RemoteError as error:
+        if error.code == grpc.StatusCode.NOT_FOUND and read.grant is not None:
+            # As for another subject's record: a grant does not tell which records exist.
+            raise foreign_grant() from None
+        raise
     subject = await gateway.registry.get(record.subject_code, summary=True)
     level = level_for_subject(subject, read)
     audit(gateway, read, [subject.subject_key], "record", level)
