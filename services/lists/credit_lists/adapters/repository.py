@@ -139,11 +139,17 @@ class EntryRepository:
         )
         if after is not None:
             ids = ids.where(t.entry_basis.c.entry_id > after)
-        rows = await self.conn.execute(
+        query = (
             sa.select(t.entries)
             .where(t.entries.c.id.in_(ids.scalar_subquery()))
             .order_by(t.entries.c.id)
         )
+        if self.conn.dialect.name == "postgresql":
+            # FOR SHARE, to the end of the transaction that sends them as they stand: a
+            # change made meanwhile waits, and its event follows theirs (the records service
+            # keeps the last it hears).
+            query = query.with_for_update(read=True)
+        rows = await self.conn.execute(query)
         found = [_entry(row) for row in rows.mappings()]
         await self.complete(found)
         return found
