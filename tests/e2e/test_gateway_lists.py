@@ -278,6 +278,7 @@ async def test_bad_entries_are_clear_errors(lists_api: Api) -> None:
             "validation_failed",
         ),
         (entry("91310115MA8BRK2A83", "court_dishonest_debtor"), court, 422, "unknown_subject"),
+        (entry("91310115MA8BRK2A84", "court_dishonest_debtor"), court, 422, "invalid_code"),
     ]
     for body, who, status, problem in cases:
         reply = await api.http.post("/v1/list-entries", json=body, headers=who)

@@ -362,6 +362,16 @@ async def test_bad_objections_get_clear_problems_and_store_nothing(objections_ap
     )
     cases: list[tuple[httpx.Response, int, str]] = [
         (await file(api, p.window, p.record_id, subject_code=other), 403, "subject_mismatch"),
+        (
+            await file(api, p.window, p.record_id, subject_code="91310115MA8BRK2A83"),
+            422,
+            "unknown_subject",
+        ),
+        (
+            await file(api, p.window, p.record_id, subject_code="91310115MA8BRK2A84"),
+            422,
+            "invalid_code",
+        ),
         (await file(api, p.window, withdrawn), 409, "target_withdrawn"),
         (await file(api, p.window, "00000000-0000-0000-0000-000000000000"), 422, "unknown_target"),
         (
@@ -378,7 +388,7 @@ async def test_bad_objections_get_clear_problems_and_store_nothing(objections_ap
     ]
     for reply, status, code in cases:
         assert (reply.status_code, reply.json()["code"]) == (status, code), reply.text
-    assert cases[3][0].json()["errors"] == [
+    assert cases[5][0].json()["errors"] == [
         {"field": "evidence.0.sha256", "message": "Field required"}
     ]
     assert (await api.http.get("/v1/objections", headers=p.handler)).json()["items"] == []

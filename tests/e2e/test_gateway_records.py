@@ -233,6 +233,7 @@ async def test_bad_records_get_problem_documents_and_nothing_is_stored(records_a
     cases = [
         (penalty_body("91310115MA8BRK2A83"), 422, "unknown_subject"),
         (penalty_body("91310115MA8BRK2A84"), 422, "invalid_code"),  # its check character
+        (penalty_body("91310115ma8brk2a84"), 422, "invalid_code"),  # in lower case too
         ({**penalty_body(code), "item_code": "nope"}, 422, "unknown_item"),
         ({**penalty_body(code), "item_code": "court_dishonest"}, 403, "department_mismatch"),
         (future, 422, "validation_failed"),

@@ -11,12 +11,21 @@ from typing import NamedTuple
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit.registry.v1 import registry_pb2_grpc as pb_grpc
+from credit_common.errors import FieldViolation
 from credit_common.grpc_client import Backend
 
 CHUNK = 1000  # codes per ResolveCodes call
 PARALLEL = 4  # calls in flight at once
 PERSON = pb.SUBJECT_KIND_NATURAL_PERSON
 _clock = time.monotonic  # tests move it
+
+
+def unknown_subject(invalid: str = "") -> FieldViolation:
+    """Why a subject code names no subject: it is no valid code (the registry's reason,
+    from `SubjectDirectory.invalid`), or no registered subject answers to it."""
+    if invalid:
+        return FieldViolation("subject_code", f"not a valid code: {invalid}")
+    return FieldViolation("subject_code", "no registered subject answers to this code")
 
 
 class SubjectRef(NamedTuple):  # a tuple: a 10,000-code check makes 10,000 of them
@@ -105,10 +114,17 @@ class SubjectDirectory(Backend):
         for i in range(0, len(wanted), CHUNK):
             request = pb.ValidateCodesRequest(codes=wanted[i : i + CHUNK])
             reply = await self.call(stub.ValidateCodes, request, idempotent=True)
-            for result in reply.results:
+            # In the order asked: an answer names the code cleaned up (trimmed, upper case).
+            for code, result in zip(wanted[i : i + CHUNK], reply.results, strict=True):
                 if not result.valid:
-                    found[result.code] = result.reason or "not a valid code"
+                    found[code] = result.reason or "not a valid code"
         return found
+
+    async def why_unknown(self, code: str) -> tuple[str, FieldViolation]:
+        """The reason (`invalid_code` or `unknown_subject`) and the field's problem for a
+        code that resolved to no subject."""
+        invalid = (await self.invalid([code])).get(code, "")
+        return ("invalid_code" if invalid else "unknown_subject"), unknown_subject(invalid)
 
     def _drop_expired(self, now: float) -> None:
         cache = self._cache

@@ -59,7 +59,11 @@ def test_an_entry_in_publicity_or_withdrawn_there_never_was_in_force() -> None:
 def test_an_entry_is_in_force_from_its_effect_to_its_end_by_china_days() -> None:
     # Stored in publicity, but the clock implies it took effect on 12 January.
     implied = entry(State.PUBLICITY, None)
-    assert implied.in_force(NOW) == (china(2026, 1, 12), None)
+    assert implied.in_force(NOW) == (china(2026, 1, 12), china(2029, 1, 12))
+    assert _not_in_force(implied, dt.date(2029, 1, 11), NOW) == []
+    assert _not_in_force(implied, dt.date(2029, 1, 12), NOW)[0].field == "applied_on"
+    endless = entry(State.EFFECTIVE, china(2026, 1, 12), valid_until=None)
+    assert endless.in_force(NOW) == (china(2026, 1, 12), None)
     assert _not_in_force(implied, dt.date(2026, 1, 12), NOW) == []
     assert _not_in_force(implied, dt.date(2026, 1, 11), NOW)[0].field == "applied_on"
     removed_at = china(2026, 3, 5, 16)

@@ -26,12 +26,12 @@ GRADE = CatalogItem(
 
 
 def test_a_records_nature_follows_its_field() -> None:
-    assert GRADE.nature_of({"grade": "A"}) == "positive"
-    assert GRADE.nature_of({"grade": "D"}) == "negative"
-    assert GRADE.nature_of({"grade": "B"}) == "neutral"
-    assert GRADE.nature_of({}) == "neutral"
+    assert GRADE.nature_of(lambda: {"grade": "A"}) == "positive"
+    assert GRADE.nature_of(lambda: {"grade": "D"}) == "negative"
+    assert GRADE.nature_of(lambda: {"grade": "B"}) == "neutral"
+    assert GRADE.nature_of(lambda: {}) == "neutral"
     plain = dataclasses.replace(GRADE, nature_field="", nature_values={})
-    assert plain.nature_of({"grade": "D"}) == "neutral"
+    assert plain.nature_of(lambda: {"grade": "D"}) == "neutral"
 
 
 def test_an_item_stored_and_read_back_keeps_its_nature_by_value() -> None:

@@ -169,3 +169,36 @@ def test_a_past_version_is_seen_with_the_window_it_had() -> None:
     assert before is not None and before.version is general
     assert before.publicly_visible and before.window.publicity_until == dt.date(2027, 1, 15)
     assert view(record, item(), Level.PUBLIC, dt.datetime(2026, 3, 2, tzinfo=dt.UTC)) is None
+
+
+def test_a_persons_record_stored_before_its_item_was_negative_is_capped_when_read() -> None:
+    decided = dt.date(2020, 3, 2)
+    neutral = dataclasses.replace(item(), nature="neutral")
+    fields = penalty("serious")
+    version = Version(1, fields, 1, dt.datetime(2020, 3, 3, tzinfo=dt.UTC), "c", "d", "")
+    record = StoredRecord(
+        id=uuid.uuid4(),
+        subject_id=uuid.uuid4(),
+        subject_key="P" + "AB" * 32,
+        item_code="admin_penalty",
+        department="market_regulation",
+        source_ref="ref",
+        decided_on=decided,
+        content_hash="0" * 64,
+        current_version=1,
+        window=window_for(neutral, decided, fields, personal=True),
+        late=False,
+        submitted_at=version.recorded_at,
+        submitted_by="c",
+        updated_at=version.recorded_at,
+        withdrawn_at=None,
+        repaired_at=None,
+        versions=[version],
+    )
+    assert record.window.retention_until > dt.date(2025, 3, 2)
+    later = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    assert view(record, neutral, Level.SHARED, later) is not None
+    assert view(record, item(), Level.SHARED, later) is None
+    seen = view(record, item(), Level.RESTRICTED, later)
+    assert seen is not None and seen.window.retention_until == dt.date(2025, 3, 2)
+    assert seen.status == "expired"

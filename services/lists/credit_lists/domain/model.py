@@ -136,13 +136,14 @@ class Entry:
         return replace(self, state=state, effective_from=effective_from)
 
     def in_force(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime | None] | None:
-        """When the entry's measures applied: from taking effect to its end (None: still in
-        force at `now`); None if it never took effect (in publicity, or withdrawn there)."""
+        """When the entry's measures apply: from taking effect to its end (its validity's,
+        or when it was removed or withdrawn; None: no end); None if it never took effect (in
+        publicity, or withdrawn there)."""
         entry = self.at(now)
         if entry.effective_from is None or entry.state == State.PUBLICITY:
             return None
         if entry.state == State.EFFECTIVE:
-            return entry.effective_from, None
+            return entry.effective_from, entry.valid_until
         if entry.state == State.EXPIRED and entry.valid_until is not None:
             return entry.effective_from, entry.valid_until
         ended = [h.at for h in entry.history if h.to_state == entry.state]

@@ -210,10 +210,10 @@ class Entries:
         valid_until, validity_problems = validity(list_type, start, cmd.valid_until, now)
         problems += [FieldViolation(f, m) for f, m in validity_problems]
         subject = (await self.directory.resolve([cmd.subject_code]))[cmd.subject_code]
+        unknown = ""
         if subject is None:
-            problems.insert(
-                0, FieldViolation("subject_code", "no registered subject answers to this code")
-            )
+            unknown, problem = await self.directory.why_unknown(cmd.subject_code)
+            problems.insert(0, problem)
         for record_id in cmd.basis_record_ids:
             basis = await self.records.basis(record_id)
             if basis is None:
@@ -229,7 +229,7 @@ class Entries:
                     FieldViolation("basis_record_ids", f"record {record_id} is withdrawn")
                 )
         if problems or subject is None:
-            reason = "unknown_subject" if subject is None else "validation_failed"
+            reason = unknown if subject is None else "validation_failed"
             raise InvalidArgument("the entry was not accepted", reason, problems)
         entry = new_entry(
             list_type,

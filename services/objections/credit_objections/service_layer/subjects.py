@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from credit_common.directory import SubjectDirectory
-from credit_common.errors import FieldViolation, InvalidArgument, PermissionDenied
+from credit_common.errors import InvalidArgument, PermissionDenied
 from credit_common.grpc_client import BackendUnavailable
 from credit_objections.adapters.targets import Unavailable
 from credit_objections.domain.cases import Subject
@@ -15,16 +15,16 @@ async def subject_of(directory: SubjectDirectory, facts: TargetFacts, subject_co
     code = subject_code.strip() or facts.subject_key
     try:
         found = (await directory.resolve([code]))[code]
+        unknown = (
+            await directory.why_unknown(code) if found is None and subject_code.strip() else None
+        )
     except BackendUnavailable as error:
         raise Unavailable(
             str(error), "service_unavailable", metadata={"service": "registry"}
         ) from error
-    if found is None and subject_code.strip():
-        raise InvalidArgument(
-            "no registered subject answers to this code",
-            "unknown_subject",
-            [FieldViolation("subject_code", "no registered subject answers to this code")],
-        )
+    if unknown is not None:
+        reason, problem = unknown
+        raise InvalidArgument(problem.message, reason, [problem])
     if found is None:  # the owner files it under a key the registry no longer knows
         return Subject(facts.subject_id, facts.subject_key, False)
     if found.subject_id != facts.subject_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,11 +71,13 @@ class CatalogItem:
     def accepts_from(self, department: str) -> bool:
         return "*" in self.source_departments or department in self.source_departments
 
-    def nature_of(self, fields: dict[str, Any]) -> str:
-        """A record's nature: by its field's value where the item says so, else the item's."""
+    def nature_of(self, fields: Callable[[], dict[str, Any]]) -> str:
+        """A record's nature: by its field's value where the item says so, else the item's.
+        `fields` gives the record's fields, asked for only then (a read that passes them
+        on as JSON text does not decode them)."""
         if not self.nature_field:
             return self.nature
-        return self.nature_values.get(str(fields.get(self.nature_field, "")), self.nature)
+        return self.nature_values.get(str(fields().get(self.nature_field, "")), self.nature)
 
 
 def check_item(item: CatalogItem) -> list[tuple[str, str]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from credit_records.domain.catalog import CatalogItem, Level, PublicityRule
@@ -134,17 +135,27 @@ def window_for(
             else None
         )
     start = until if until and until > decided_on else decided_on
-    retention_until = add_days(start, item.retention_days)
-    if personal and item.nature_of(fields) == "negative":
-        retention_until = min(retention_until, add_months(decided_on, PERSONAL_NEGATIVE_MONTHS))
-    return Window(
+    window = Window(
         never_public=never_public,
         publicity_until=until,
-        retention_until=retention_until,
+        retention_until=add_days(start, item.retention_days),
         repairable=repairable,
         repair_possible_from=repair_from,
         severity=severity,
     )
+    return personal_cap(window, item, decided_on, lambda: fields) if personal else window
+
+
+def personal_cap(
+    window: Window, item: CatalogItem, decided_on: dt.date, fields: Callable[[], dict[str, Any]]
+) -> Window:
+    """A natural person's record under `window`: a negative one is kept to the fifth
+    anniversary of its decision at most. Applied when a record is stored and again when
+    it is read, so that an item made negative later (or a nature by value) counts too."""
+    if item.nature_of(fields) != "negative":
+        return window
+    cap = add_months(decided_on, PERSONAL_NEGATIVE_MONTHS)
+    return window if window.retention_until <= cap else replace(window, retention_until=cap)
 
 
 @dataclass(frozen=True)

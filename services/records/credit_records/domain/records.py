@@ -16,6 +16,7 @@ from credit_records.domain.catalog import CatalogItem, Level
 from credit_records.domain.publicity import (
     Moment,
     Window,
+    personal_cap,
     publicly_visible,
     status_at,
     visible_at,
@@ -117,11 +118,12 @@ class StoredRecord:
         """The window the record had while `version` was current: the stored one for the
         current version, else worked out from that version's fields (a correction may have
         changed the severity or the stated deadline), by the item's current rule."""
-        if version.version == self.current_version:
-            return self.window
-        return window_for(
-            item, self.decided_on, version.fields, personal=is_person_key(self.subject_key)
-        )
+        personal = is_person_key(self.subject_key)
+        if version.version != self.current_version:
+            return window_for(item, self.decided_on, version.fields, personal=personal)
+        if personal:
+            return personal_cap(self.window, item, self.decided_on, lambda: version.fields)
+        return self.window
 
     def version_at(self, at: dt.datetime) -> Version | None:
         known = [v for v in self.versions if v.recorded_at <= at]

@@ -144,7 +144,7 @@ def record_fields(
         "item_code": r.item_code,
         "item_name": item.name,
         "category": item.category,
-        "nature": item.nature_of(seen.version.fields),
+        "nature": item.nature_of(lambda: seen.version.fields),
         "disclosure": item.disclosure.label,
         "department": r.department,
         "source_ref": r.source_ref,

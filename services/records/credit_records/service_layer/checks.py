@@ -107,14 +107,6 @@ async def check_row(
     return Checked(item, day, fields), []
 
 
-def unknown_subject(invalid: str = "") -> FieldViolation:
-    """Why a subject code names no subject: it is no valid code (the registry's reason), or
-    no registered subject answers to it."""
-    if invalid:
-        return FieldViolation("subject_code", f"not a valid code: {invalid}")
-    return FieldViolation("subject_code", "no registered subject answers to this code")
-
-
 def new_record(
     checked: Checked,
     *,

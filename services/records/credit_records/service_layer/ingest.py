@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import records_pb2 as ev
 from credit_common.db import Database
-from credit_common.directory import SubjectDirectory
+from credit_common.directory import SubjectDirectory, unknown_subject
 from credit_common.errors import FieldViolation
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
@@ -25,7 +25,7 @@ from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord
-from credit_records.service_layer.checks import check_row, new_record, unknown_subject
+from credit_records.service_layer.checks import check_row, new_record
 from credit_records.service_layer.commands import Caller
 from credit_records.service_layer.records import summary
 from credit_records.service_layer.values import read_fields

@@ -39,7 +39,6 @@ from credit_records.service_layer.checks import (
     check_row,
     field_violations,
     new_record,
-    unknown_subject,
 )
 
 MAX_PAGE = 500
@@ -119,13 +118,13 @@ class Records:
             if cmd.subject_code
             else None
         )
-        invalid = ""
+        unknown = ""
         if subject is None:
-            invalid = (await self.directory.invalid([cmd.subject_code])).get(cmd.subject_code, "")
-            problems.insert(0, unknown_subject(invalid))
+            unknown, problem = await self.directory.why_unknown(cmd.subject_code)
+            problems.insert(0, problem)
         if problems or checked is None or subject is None:
             reason = (
-                ("invalid_code" if invalid else "unknown_subject")
+                unknown
                 if subject is None
                 else (
                     "unknown_item"
