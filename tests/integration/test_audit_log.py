@@ -121,3 +121,35 @@ async def test_entries_keep_any_text_exactly_and_their_chain_holds(
         assert await audit.verify() == []
     finally:
         await db.dispose()
+
+
+async def test_entries_a_stop_cannot_write_are_kept_and_written_at_the_next_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The database away at a stop: the entries go to the spill file, not nowhere, and the
+    next start writes them first, in order, and removes the file."""
+    bootstrap.migrate(GatewaySettings(database_url=database_url, var_dir=tmp_path))
+    spill = tmp_path / "spill" / "audit.ndjson"
+    away = Database(f"sqlite+aiosqlite:///{tmp_path / 'no such directory' / 'x.db'}")
+    stopped = AuditLog(away, spill_path=spill, stop_retry_seconds=0.3)
+    await stopped.start()
+    stopped.record([_query(i) for i in range(3)])
+    stopped.record_reads(_query(3), ["k1", "k2"])
+    await stopped.stop()
+    await away.dispose()
+    assert len(spill.read_text(encoding="utf-8").splitlines()) == 5
+    db = Database(database_url)
+    restarted = AuditLog(db, spill_path=spill)
+    try:
+        await restarted.start()
+        restarted.record([_query(9)])
+        await restarted.stop()
+        async with db.read() as conn:
+            keys = (
+                await conn.scalars(sa.text("SELECT subject_key FROM query_audit ORDER BY seq"))
+            ).all()
+        assert keys == ["s0", "s1", "s2", "k1", "k2", "s9"]
+        assert not spill.exists()
+        assert await restarted.verify() == []
+    finally:
+        await db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from credit_gateway.settings import GatewaySettings
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 VERSION_TABLE = "alembic_version_gateway"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -79,7 +82,10 @@ class Gateway:
         self._stop.set()
         for task in self._tasks:
             await task
-        await self.audit.stop()
+        try:
+            await self.audit.stop()
+        except Exception:  # what it could not write is spilled; the rest still stops
+            log.exception("the audit log did not stop cleanly")
         if self.cache is not None:
             await self.cache.drain()
         if self.redis is not None:
@@ -129,7 +135,7 @@ def build(settings: GatewaySettings) -> Gateway:
         records,
         lists,
         objections,
-        AuditLog(db),
+        AuditLog(db, spill_path=settings.var_dir / "gateway-audit-spill.ndjson"),
         Authorizations(db, clients),
         redis,
         RateLimiter(redis, lease_seconds=settings.rate_limit_lease_seconds) if redis else None,

@@ -11,8 +11,10 @@ import functools
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -54,6 +56,18 @@ class _Reads(NamedTuple):
 
     def entries(self) -> list[Query]:
         return [self.template._replace(subject_key=key) for key in self.subject_keys]
+
+
+def _entries(item: Query | _Reads) -> list[Query]:
+    return [item] if isinstance(item, Query) else item.entries()
+
+
+def _spilled(query: Query) -> dict[str, str]:
+    return {**query._asdict(), "at": as_utc(query.at).isoformat()}
+
+
+def _unspilled(value: dict[str, str]) -> Query:
+    return Query(**{**value, "at": dt.datetime.fromisoformat(value["at"])})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -132,9 +146,19 @@ def _copy_around_subject(others: tuple[object, ...]) -> tuple[str, str]:
 
 class AuditLog:
     """Reads enqueue their entries; one task writes them in batches. Stopping flushes
-    everything enqueued, so a clean stop loses nothing."""
+    everything enqueued, so a clean stop loses nothing: with the database away, it tries
+    for `stop_retry_seconds`, then keeps what is left in `spill_path` (read back into the
+    queue, first, at the next start), and says so in the log."""
 
-    def __init__(self, db: Database, *, batch: int = 10_000, every: float = 0.05) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        batch: int = 10_000,
+        every: float = 0.05,
+        spill_path: Path | None = None,
+        stop_retry_seconds: float = 10.0,
+    ) -> None:
         # A batch is one transaction (chain lock, last hash, COPY, commit), ~5 ms of CPU
         # apart from its rows: a 10,000-code check's entries in 20 batches of 500 cost the
         # gateway 200 ms of CPU, in one batch 90 ms.
@@ -147,6 +171,10 @@ class AuditLog:
         self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self.spill_path = spill_path
+        self.stop_retry_seconds = stop_retry_seconds
+        # Entries read back from the spill file are queued and not yet written.
+        self._unspilled = False
 
     def record(self, queries: Sequence[Query]) -> None:
         self._queue.extend(queries)
@@ -174,17 +202,65 @@ class AuditLog:
         return taken
 
     async def start(self) -> None:
+        self._load_spill()
         self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         """Lets a write in progress finish (cancelling it could lose its batch), then
-        writes whatever is still queued."""
+        writes whatever is still queued; what cannot be written is spilled."""
         if self._task is not None:
             self._stopping.set()
             await self._task
             self._task = None
-        await self.flush()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.stop_retry_seconds
+        pause = 0.1
+        while True:
+            try:
+                await self.flush()
+                return
+            except Exception:
+                if loop.time() + pause > give_up:
+                    log.exception("audit entries could not be written at stop")
+                    break
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+        self._spill()
+
+    def _spill(self) -> None:
+        """Keeps the queued entries in the spill file (all of them: any read back at start
+        and not yet written are still queued), or else in the log: never dropped."""
+        entries = [q for item in self._queue for q in _entries(item)]
+        lines = "".join(json.dumps(_spilled(q), ensure_ascii=False) + "\n" for q in entries)
+        if self.spill_path is not None:
+            try:
+                self.spill_path.parent.mkdir(parents=True, exist_ok=True)
+                partial = self.spill_path.with_suffix(".partial")
+                partial.write_text(lines, encoding="utf-8")
+                os.replace(partial, self.spill_path)
+                log.error(
+                    "%d audit entries kept in %s; they are written at the next start",
+                    len(entries),
+                    self.spill_path,
+                )
+                return
+            except OSError:
+                log.exception("the audit spill file %s could not be written", self.spill_path)
+        for line in lines.splitlines():
+            log.error("audit entry not written: %s", line)
+
+    def _load_spill(self) -> None:
+        """Queues, first, the entries a stop could not write."""
+        if self.spill_path is None or not self.spill_path.exists():
+            return
+        text = self.spill_path.read_text(encoding="utf-8")
+        entries = [_unspilled(json.loads(line)) for line in text.splitlines() if line.strip()]
+        self._queue.extendleft(reversed(entries))
+        self._unspilled = bool(entries)
+        if not entries:
+            self.spill_path.unlink()
+        log.warning("%d audit entries read back from %s", len(entries), self.spill_path)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -207,6 +283,10 @@ class AuditLog:
                     self._queue.extendleft(reversed(pending))  # first again, in order
                     raise
                 written += sum(len(group.subject_keys) for group in pending)
+            if self._unspilled and self.spill_path is not None:
+                # Everything queued is written, the entries read back included.
+                self.spill_path.unlink(missing_ok=True)
+                self._unspilled = False
         return written
 
     async def _write(self, groups: list[_Reads]) -> None:
