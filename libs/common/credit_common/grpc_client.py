@@ -13,7 +13,15 @@ from credit_common.grpc_errors import from_rpc_error
 T = TypeVar("T")
 S = TypeVar("S")
 
-_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+# A backend away, too slow, or busy: past its calls in flight (GrpcService's bound) a server
+# refuses a call with RESOURCE_EXHAUSTED before any work, so an idempotent call is tried
+# once more (the next replica, round robin), and a caller is told the backend is away for
+# now (a 503 naming it, with Retry-After), not that it hit a rate limit.
+_UNAVAILABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
 
 
 class BackendUnavailable(Exception):
