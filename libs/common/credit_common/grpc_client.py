@@ -35,6 +35,9 @@ class Backend:
     """One backend service behind one channel."""
 
     _channel: Any = None
+    # The gRPC service whose health `ready` asks (GrpcService.watch keeps it telling
+    # whether the backend can work); "" asks whether its server is up at all.
+    health_service = ""
 
     def __init__(self, name: str, address: str, deadline: float) -> None:
         self.name = name
@@ -98,7 +101,8 @@ class Backend:
 
         try:
             reply = await health_pb2_grpc.HealthStub(self.channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=min(self.deadline, 1.0)
+                health_pb2.HealthCheckRequest(service=self.health_service),
+                timeout=min(self.deadline, 1.0),
             )
         except grpc.aio.AioRpcError:
             return False

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
+import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from credit_common import heap
+from credit_common.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,50 @@ class GrpcService:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
 
+    async def watch(
+        self, probe: Callable[[], Awaitable[None]], stop: asyncio.Event, *, every: float = 2.0
+    ) -> None:
+        """Keeps the health of the named services (not the server's own, "") telling
+        whether the service can do its work: `probe` (its database answering) failing or
+        hanging past `every` seconds makes them NOT_SERVING until it passes again. So a
+        readiness check of a named service (Kubernetes, the gateway's /readyz) sees a
+        service whose database is away, while a liveness check ("") does not restart a
+        process that would not be mended by it."""
+        serving = True
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            if stop.is_set():
+                return
+            try:
+                await asyncio.wait_for(probe(), timeout=every)
+                ok = True
+            except Exception as error:  # any failure: not serving
+                ok = False
+                if serving:
+                    log.warning("not serving: the dependency check failed: %r", error)
+            if ok != serving:
+                if ok:
+                    log.info("serving again: the dependency check passed")
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING
+                    if ok
+                    else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+                for name in self.service_names:
+                    await self.health.set(name, status)
+                serving = ok
+
+
+def database_probe(db: Database) -> Callable[[], Awaitable[None]]:
+    """A dependency check: the service's database answers a query."""
+
+    async def probe() -> None:
+        async with db.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    return probe
+
 
 def install_stop_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
@@ -78,8 +125,10 @@ async def serve_until_stopped(
     grace: float,
     on_ready: Callable[[int], None] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    probe: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Runs the server and background loops until SIGTERM/SIGINT, then drains them."""
+    """Runs the server and background loops until SIGTERM/SIGINT, then drains them; with
+    a `probe`, the named services' health follows it (GrpcService.watch)."""
     stop = asyncio.Event()
     install_stop_signals(stop)
     await service.start()
@@ -87,6 +136,8 @@ async def serve_until_stopped(
     if on_ready:
         on_ready(service.port)
     tasks = [asyncio.ensure_future(job) for job in background]
+    if probe is not None:
+        tasks.append(asyncio.ensure_future(service.watch(probe, stop)))
     await stop.wait()
     log.info("stopping: draining for up to %.1fs", grace)
     await service.stop(grace)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from credit.objections.v1 import objections_pb2, objections_pb2_grpc
 from credit_common import cli
 from credit_common.event_loops import event_loops
-from credit_common.grpc_server import GrpcService, serve_until_stopped
+from credit_common.grpc_server import GrpcService, database_probe, serve_until_stopped
 from credit_common.redis_client import make_redis
 from credit_common.telemetry import (
     configure_tracing,
@@ -69,6 +69,7 @@ async def serve(settings: ObjectionsSettings) -> None:
         grace=settings.shutdown_grace_seconds,
         on_ready=lambda port: log.info("objections listening on %s:%d", settings.grpc_host, port),
         on_stop=on_stop,
+        probe=database_probe(app.db),
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from credit.records.v1 import records_pb2, records_pb2_grpc
 from credit_common import cli
 from credit_common.event_loops import event_loops
-from credit_common.grpc_server import GrpcService, serve_until_stopped
+from credit_common.grpc_server import GrpcService, database_probe, serve_until_stopped
 from credit_common.redis_client import make_redis
 from credit_common.telemetry import (
     configure_tracing,
@@ -68,6 +68,7 @@ async def serve(settings: RecordsSettings) -> None:
         grace=settings.shutdown_grace_seconds,
         on_ready=lambda port: log.info("records listening on %s:%d", settings.grpc_host, port),
         on_stop=on_stop,
+        probe=database_probe(app.db),
     )
 
 

@@ -7,7 +7,7 @@ import logging
 
 from credit.registry.v1 import registry_pb2, registry_pb2_grpc
 from credit_common import cli
-from credit_common.grpc_server import GrpcService, serve_until_stopped
+from credit_common.grpc_server import GrpcService, database_probe, serve_until_stopped
 from credit_common.redis_client import make_redis
 from credit_common.relay import OutboxRelay
 from credit_common.telemetry import configure_tracing, instrument_grpc_server
@@ -51,6 +51,7 @@ async def serve(settings: RegistrySettings) -> None:
         grace=settings.shutdown_grace_seconds,
         on_ready=lambda port: log.info("registry listening on %s:%d", settings.grpc_host, port),
         on_stop=on_stop,
+        probe=database_probe(app.db),
     )
 
 

@@ -25,6 +25,8 @@ __all__ = [
 
 
 class RegistryClient(Backend):
+    health_service = pb.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
     def __init__(self, address: str, deadline: float) -> None:
         super().__init__("registry", address, deadline)
 
@@ -63,6 +65,8 @@ class RegistryClient(Backend):
 
 
 class RecordsClient(Backend):
+    health_service = rec.DESCRIPTOR.services_by_name["RecordsService"].full_name
+
     def __init__(self, address: str, deadline: float, bulk_deadline: float) -> None:
         super().__init__("records", address, deadline)
         self.bulk_deadline = bulk_deadline
@@ -110,6 +114,8 @@ class RecordsClient(Backend):
 
 
 class ListsClient(Backend):
+    health_service = lst.DESCRIPTOR.services_by_name["ListsService"].full_name
+
     def __init__(self, address: str, deadline: float) -> None:
         super().__init__("lists", address, deadline)
 
@@ -162,6 +168,8 @@ class ListsClient(Backend):
 
 
 class ObjectionsClient(Backend):
+    health_service = ob.DESCRIPTOR.services_by_name["ObjectionsService"].full_name
+
     def __init__(self, address: str, deadline: float) -> None:
         super().__init__("objections", address, deadline)
 
