@@ -19,9 +19,12 @@ def status(args: argparse.Namespace) -> int:
     except httpx.HTTPError as error:
         print(f"gateway   unreachable at {base}: {error}")
         return 1
-    print(f"gateway   {'live' if live else 'not live'} at {base}")
-    for name, state in sorted(ready.json().get("services", {}).items()):
-        print(f"{name:<10}{state}")
+    services = sorted(ready.json().get("services", {}).items())
+    # A column as wide as the longest name, and two spaces after it.
+    width = max(len(name) for name in ["gateway", *(name for name, _ in services)]) + 2
+    print(f"{'gateway':<{width}}{'live' if live else 'not live'} at {base}")
+    for name, state in services:
+        print(f"{name:<{width}}{state}")
     return 0 if ready.status_code == 200 else 1
 
 

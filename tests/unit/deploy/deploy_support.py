@@ -41,6 +41,8 @@ class Spec:
     port: int
     kind: str  # "grpc" or "http"
     calls: frozenset[str]  # the services whose *_address it reads
+    redis: frozenset[str]  # its *_REDIS_URL variables
+    shutdown_grace: float  # seconds it lets calls in flight finish after SIGTERM
 
 
 def spec_of(service: str) -> Spec:
@@ -58,6 +60,12 @@ def spec_of(service: str) -> Spec:
         port=int(fields["http_port" if http else "grpc_port"].default),
         kind="http" if http else "grpc",
         calls=frozenset(f.removesuffix("_address") for f in fields if f.endswith("_address")),
+        redis=frozenset(
+            f"{settings.model_config['env_prefix']}{f.upper()}"
+            for f in fields
+            if f.endswith("redis_url")
+        ),
+        shutdown_grace=float(fields["shutdown_grace_seconds"].default),
     )
 
 

@@ -245,6 +245,51 @@ def test_secrets_come_from_the_services_own_secret(resources: Resources, service
         assert {r["key"] for r in refs.values()} <= set(data)
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_redis_url_setting_is_given_from_the_services_secret(
+    resources: Resources, service: str
+) -> None:
+    # Without its Redis URL a service runs on with features silently off (the gateway:
+    # no Idempotency-Key replays, rate limits, public cache or revocation notices).
+    spec = spec_of(service)
+    assert spec.redis, f"{service} has no *_REDIS_URL setting"
+    for kind, name in [("Deployment", service), ("Job", f"{service}-migrate")]:
+        env = {e["name"]: e for e in _container(_named(resources, kind, name))["env"]}
+        for variable in spec.redis:
+            assert variable in env, f"{kind} {name} gives no {variable}"
+            ref = env[variable]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": f"{service}-secrets", "key": "redis-url"}, variable
+    secrets = {s["metadata"]["name"]: s for s in _of_kind(resources, "Secret")}
+    if secrets:  # the local overlay: the in-cluster Redis, the same for every service
+        assert secrets[f"{service}-secrets"]["stringData"]["redis-url"] == "redis://redis:6379/0"
+
+
+# How long a service may take past its shutdown grace to close (the gateway: audit flush,
+# up to 2 s of cache writes, connections; a backend: its consumers and connections).
+CLOSE_SECONDS = 10
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_stopping_pod_waits_for_routing_to_stop_then_drains_within_its_grace_period(
+    resources: Resources, service: str
+) -> None:
+    spec = spec_of(service)
+    deployment = _named(resources, "Deployment", service)
+    command = _container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
+    # The images are python:*-slim (test_dockerfiles), so coreutils' sleep is there.
+    dockerfile = (DEPLOY / "docker" / f"{service}.Dockerfile").read_text().splitlines()
+    base = [line.split()[1] for line in dockerfile if line.startswith("FROM ")][-1]
+    assert base.startswith("python:") and base.endswith("-slim"), base
+    assert command[0] == "/bin/sleep" and len(command) == 2, command
+    delay = float(command[1])
+    assert 3 <= delay <= 15
+    config = _named(resources, "ConfigMap", f"{service}-config")["data"]
+    grace = float(config.get(f"{spec.prefix}SHUTDOWN_GRACE_SECONDS", spec.shutdown_grace))
+    # Kubernetes counts the grace period from the preStop hook on, then kills.
+    period = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert period >= delay + grace + CLOSE_SECONDS, (period, delay, grace)
+
+
 def test_the_base_ships_no_secret_values() -> None:
     assert not [r for r in base_resources() if r["kind"] == "Secret"]
 
@@ -432,6 +477,18 @@ def test_compose_creates_one_database_per_service(compose: dict[str, Any]) -> No
     (script,) = [m.split(":")[0] for m in mounts if "docker-entrypoint-initdb.d" in m]
     statements = (COMPOSE / script).read_text().splitlines()
     assert {f"CREATE DATABASE {s};" for s in SERVICES} <= set(statements)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_gives_every_redis_url_setting_the_shared_redis(
+    compose: dict[str, Any], service: str
+) -> None:
+    spec = spec_of(service)
+    entry = compose["services"][service]
+    assert spec.redis
+    for variable in spec.redis:
+        assert entry["environment"].get(variable) == "redis://redis:6379/0", variable
+    assert entry["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
 def test_the_collector_sends_traces_to_jaeger(compose: dict[str, Any]) -> None:
