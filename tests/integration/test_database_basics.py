@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql
 
 from credit_common.db import (
+    CONNECT_TIMEOUT_SECONDS,
     GUID,
     Database,
     JsonText,
@@ -24,6 +25,7 @@ from credit_common.db import (
     among,
     insert_rows,
     insert_values,
+    postgres_connect_args,
     unavailable,
     utc_session_options,
 )
@@ -429,3 +431,53 @@ async def test_unavailable_tells_a_database_away_from_a_fault_of_the_statement(
         expected |= {"cancelled": False, "session ended": True}
     assert verdicts == expected
     assert unavailable(sa.exc.TimeoutError()) and not unavailable(ValueError())
+
+
+async def test_a_postgresql_server_that_never_answers_fails_within_the_connect_timeout(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that accepts TCP and then says nothing (a hung PostgreSQL, a proxy before a
+    dead one) fails a request within the connect timeout, as unavailable (a 503), instead
+    of holding it (psycopg's own default is 130 s). A URL's own connect_timeout is kept."""
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    db = Database(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+
+        async def query() -> None:
+            async with db.read() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+
+        with pytest.raises(sa.exc.DBAPIError) as failed:
+            await asyncio.wait_for(query(), CONNECT_TIMEOUT_SECONDS + 10)
+        took = loop.time() - started
+    finally:
+        await db.dispose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert accepted, "the listener was never reached"
+    assert CONNECT_TIMEOUT_SECONDS - 1 <= took < CONNECT_TIMEOUT_SECONDS + 3
+    assert unavailable(failed.value)
+    given = postgres_connect_args("postgresql+psycopg://h/x?connect_timeout=30&keepalives_idle=7")
+    assert "connect_timeout" not in given and "keepalives_idle" not in given
+    if not database_url.startswith("postgresql"):
+        return
+    real = Database(database_url)
+    try:  # a real connection carries the timeout and the keepalives
+        async with real.read() as conn:
+            raw = await conn.get_raw_connection()
+            parameters = raw.driver_connection.info.get_parameters()  # type: ignore[union-attr]
+    finally:
+        await real.dispose()
+    assert parameters["connect_timeout"] == str(CONNECT_TIMEOUT_SECONDS)
+    assert parameters["keepalives"] == "1" and int(parameters["keepalives_idle"]) <= 60

@@ -106,18 +106,36 @@ class StreamConsumer:
         """At start: handles what this consumer's name left pending (a container restarted
         with the same host name and pid), and takes over at once what consumers of this
         group on this host whose process is gone left pending (the general reclaim waits
-        for the idle limit, as it cannot tell a dead consumer from a slow one)."""
+        for the idle limit, as it cannot tell a dead consumer from a slow one).
+
+        Each message is tried once here: one that fails again stays pending and is retried
+        by `reclaim`, once idle for `reclaim_idle_ms`, like any other. (Reading this
+        consumer's pending messages from id 0 until none were left retried a failing one
+        at once, over and over: a passing fault, a deadlock or a failover, used up its
+        max_deliveries within milliseconds and the message was parked.)"""
         handled = 0
-        while True:  # own pending first: reading from id 0 replays them
+        after = "0"  # own pending first: reading from an id replays those after it
+        while True:
             response: Any = await self.redis.xreadgroup(
-                self.group, self.consumer, {self.stream: "0"}, count=self.batch_size
+                self.group, self.consumer, {self.stream: after}, count=self.batch_size
             )
-            messages: list[Any] = [m for _s, batch in (response or []) for m in batch if m[1]]
+            messages: list[Any] = [m for _s, batch in (response or []) for m in batch]
             if not messages:
                 break
             for message_id, fields in messages:
-                await self._handle_or_park(message_id, fields)
-                handled += 1
+                if fields:
+                    await self._handle_or_park(message_id, fields)
+                    handled += 1
+                else:  # trimmed from the stream while pending: nothing left to apply
+                    log.error(
+                        "%s/%s: pending %r was trimmed from %s before it was applied",
+                        self.group,
+                        self.consumer,
+                        message_id,
+                        self.stream,
+                    )
+                    await self.redis.xack(self.stream, self.group, message_id)
+            after = _text(messages[-1][0])
         for info in await self.redis.xinfo_consumers(self.stream, self.group):
             name = _text(info["name"])
             if name == self.consumer or not info["pending"] or not _gone_from_this_host(name):

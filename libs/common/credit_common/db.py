@@ -113,6 +113,36 @@ def utc_session_options(url: str) -> str:
     return " ".join([p for p in parts if p] + ["-c TimeZone=UTC"])
 
 
+# How long a new PostgreSQL connection may take (libpq's connect_timeout; psycopg's own
+# default is 130 s): a server that accepts TCP and never answers fails a request in this
+# time, as unavailable, instead of holding it. And TCP keepalives: a connection whose
+# server is gone without a word (a host down, a network cut, a failover) is found dead
+# after about a minute of silence rather than the kernel's two hours. The server's kernel
+# answers keepalives whatever its backend is doing, so a long migration or COPY is not cut.
+CONNECT_TIMEOUT_SECONDS = 5
+_POSTGRES_CONNECTION_DEFAULTS = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
+def postgres_connect_args(url: str) -> dict[str, Any]:
+    """libpq parameters of the services' PostgreSQL connections: the session options (UTC,
+    `utc_session_options`), a connect timeout and TCP keepalives. What the URL gives
+    itself is kept (`?connect_timeout=10`), as is a PGCONNECT_TIMEOUT environment
+    variable; `CONNECT_TIMEOUT_SECONDS` otherwise."""
+    given = sa.engine.make_url(url).query
+    args: dict[str, Any] = {"options": utc_session_options(url)}
+    if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+        args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    for name, value in _POSTGRES_CONNECTION_DEFAULTS.items():
+        if name not in given:
+            args[name] = value
+    return args
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -128,7 +158,7 @@ def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
             max_overflow=0,
             pool_timeout=10,
             pool_recycle=1800,
-            connect_args={"options": utc_session_options(url)},
+            connect_args=postgres_connect_args(url),
         )
     telemetry.instrument_engine(engine.sync_engine)
     return engine
@@ -266,6 +296,7 @@ def among(
 # (08), a transaction rolled back (40: serialization failure, deadlock), operator
 # intervention (57P: shut down, restarting, dropped) and too many connections (53300).
 _UNAVAILABLE_SQLSTATES = ("08", "40", "57P", "53300")
+_PSYCOPG_UNAVAILABLE = ("connection failed", "connection timeout expired")
 _SQLITE_UNAVAILABLE = ("unable to open database file", "database is locked")
 
 
@@ -290,7 +321,7 @@ def unavailable(error: BaseException) -> bool:
     if isinstance(error, sa_exc.OperationalError):
         # psycopg gives connection failures no SQLSTATE; SQLite says it in words.
         message = str(original).lower()
-        return message.startswith("connection failed") or any(
+        return message.startswith(_PSYCOPG_UNAVAILABLE) or any(
             text in message for text in _SQLITE_UNAVAILABLE
         )
     return False

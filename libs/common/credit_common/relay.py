@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from psycopg import sql as psql
 from redis.asyncio import Redis
 from sqlalchemy.engine import URL
 
-from credit_common.db import Database
+from credit_common.db import Database, postgres_connect_args
 from credit_common.outbox import outbox_channel
 from credit_common.timeutil import utcnow
 
@@ -27,7 +29,13 @@ def stream_name(producer: str) -> str:
 class OutboxRelay:
     """At-least-once publishing: a crash after XADD and before the mark republishes the
     same envelope (same event id), which consumers dedupe. One relay publishes at a time
-    (an advisory lock on PostgreSQL), so the stream keeps the outbox's order."""
+    (an advisory lock on PostgreSQL), so the stream keeps the outbox's order.
+
+    After publishing, at most every `trim_every` seconds, it trims the stream (`trim`) of
+    what every consumer group has read and acknowledged and is older than `keep_seconds`
+    (the gateways' public cache listeners read the streams without a group, and resume
+    from where they stopped after a failure); `maxlen` is only a last resort against a
+    group that lags far behind (or a stream no group reads yet)."""
 
     def __init__(
         self,
@@ -38,6 +46,8 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         maxlen: int = 1_000_000,
+        trim_every: float = 10.0,
+        keep_seconds: float = 3600.0,
     ) -> None:
         self.db = db
         self.redis = redis
@@ -46,10 +56,23 @@ class OutboxRelay:
         self.stream = stream_name(producer)
         self.batch_size = batch_size
         self.maxlen = maxlen
+        self.trim_every = trim_every
+        self.keep_seconds = keep_seconds
+        self._next_trim = 0.0
         self._lock_key = zlib.crc32(self.stream.encode())
 
     async def publish_once(self) -> int:
         """Publishes one batch; returns how many rows it published."""
+        published = await self._publish_batch()
+        if published and time.monotonic() >= self._next_trim:
+            self._next_trim = time.monotonic() + self.trim_every
+            try:
+                await self.trim()
+            except Exception:
+                log.warning("outbox relay: cannot trim %s", self.stream, exc_info=True)
+        return published
+
+    async def _publish_batch(self) -> int:
         t = self.table
         async with self.db.transaction() as conn:
             if self.db.dialect == "postgresql":
@@ -70,17 +93,81 @@ class OutboxRelay:
                 return 0
             async with self.redis.pipeline(transaction=False) as pipe:
                 for row in rows:
-                    pipe.xadd(
-                        self.stream,
-                        {"envelope": row.envelope},
-                        maxlen=self.maxlen,
-                        approximate=True,
-                    )
+                    pipe.xadd(self.stream, {"envelope": row.envelope})
                 await pipe.execute()
             await conn.execute(
                 sa.update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=utcnow())
             )
             return len(rows)
+
+    async def trim(self) -> int:
+        """Removes from the stream what no consumer group needs any more: entries before
+        the oldest one a group still needs (its first pending message, or else the first
+        after its last delivered one) and older than `keep_seconds` before the newest
+        entry (ids are the moments Redis added them), by XTRIM MINID. Never what a group
+        has not read, unless the stream is still longer than `maxlen` (a group lagging far
+        behind, or no group yet: a stream nobody reads keeps up to `maxlen` entries): then
+        it is cut to `maxlen` and the groups that lost events by it are logged as an
+        error. Returns how many entries it removed."""
+        head = _head(await self.redis.xrange(self.stream, count=1))
+        if head is None:
+            return 0
+        needs: dict[str, tuple[int, int]] = {}
+        for info in await self.redis.xinfo_groups(self.stream):
+            group = _text(info["name"])
+            needs[group] = await self._needed_by(group, head, info)
+        removed = 0
+        newest = _head(await self.redis.xrevrange(self.stream, count=1))
+        if needs and newest is not None:
+            kept_from = (max(newest[0] - int(self.keep_seconds * 1000), 0), 0)
+            oldest_needed = min(*needs.values(), kept_from)
+            if oldest_needed > head:
+                # Approximate: whole nodes only, so cheap; LIMIT 0: all of them in one go.
+                removed += await self.redis.xtrim(
+                    self.stream, minid=_id_text(oldest_needed), approximate=True, limit=0
+                )
+        if await self.redis.xlen(self.stream) > self.maxlen:
+            cut = await self.redis.xtrim(self.stream, maxlen=self.maxlen, approximate=True, limit=0)
+            removed += cut
+            if cut:
+                now_head = _head(await self.redis.xrange(self.stream, count=1))
+                lost = sorted(g for g, need in needs.items() if now_head is None or need < now_head)
+                if lost:
+                    log.error(
+                        "%s grew past its cap of %d entries: trimmed %d, events that consumer "
+                        "group(s) %s had not read yet are lost to them",
+                        self.stream,
+                        self.maxlen,
+                        cut,
+                        ", ".join(lost),
+                    )
+                elif not needs:
+                    log.warning(
+                        "%s grew past its cap of %d entries with no consumer group: trimmed %d",
+                        self.stream,
+                        self.maxlen,
+                        cut,
+                    )
+        return removed
+
+    async def _needed_by(
+        self, group: str, head: tuple[int, int], info: dict[str, Any]
+    ) -> tuple[int, int]:
+        """The id of the oldest entry `group` still needs: its first pending message still
+        on the stream, or else the first entry after its last delivered one (past the
+        stream's end when it has read everything)."""
+        if info["pending"]:
+            pending = await self.redis.xpending_range(
+                self.stream, group, min=_id_text(head), max="+", count=1
+            )
+            if pending:
+                return _id(pending[0]["message_id"])
+        delivered = _text(info["last-delivered-id"])
+        after = await self.redis.xrange(self.stream, min=f"({delivered}", count=1)
+        if after:
+            return _id(after[0][0])
+        ms, seq = _id(delivered)
+        return (ms, seq + 1)
 
     async def run(
         self,
@@ -123,9 +210,13 @@ class OutboxRelay:
         cannot, the relay polls."""
         channel = outbox_channel(self.producer)
         conninfo = _libpq_url(self.db.engine.url)
+        # A connect timeout and keepalives, as the engine's: a silent server is noticed.
+        connect_args = postgres_connect_args(self.db.url)
         while not stop.is_set():
             try:
-                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True, **connect_args
+                ) as conn:
                     await conn.execute(psql.SQL("LISTEN {}").format(psql.Identifier(channel)))
                     listening.set()
                     wake.set()  # what was committed before it listened
@@ -148,6 +239,25 @@ async def _first(stop: asyncio.Event, wake: asyncio.Event, *, seconds: float) ->
     finally:
         for waiting in waits:
             waiting.cancel()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _id(value: Any) -> tuple[int, int]:
+    """A stream entry id as a pair that sorts as Redis does."""
+    ms, _, seq = _text(value).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _head(entries: Any) -> tuple[int, int] | None:
+    """The id of the first of `entries` (XRANGE's answer), None when there are none."""
+    return _id(entries[0][0]) if entries else None
+
+
+def _id_text(value: tuple[int, int]) -> str:
+    return f"{value[0]}-{value[1]}"
 
 
 def _libpq_url(url: URL) -> str:

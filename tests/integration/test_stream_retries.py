@@ -1,0 +1,193 @@
+"""A message whose handler fails is retried at the reclaim's pace, not at once: a passing
+fault (a deadlock, a failover) does not use up its deliveries in milliseconds and get it
+parked; one that keeps failing is still parked after max_deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import sqlalchemy as sa
+from google.protobuf import wrappers_pb2
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from credit.events.v1 import envelope_pb2
+from credit_common.consumer import StreamConsumer
+from credit_common.db import Database
+from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
+from credit_common.relay import OutboxRelay, stream_name
+
+metadata = sa.MetaData()
+outbox = outbox_table(metadata)
+processed = processed_events_table(metadata)
+applied = sa.Table(
+    "applied",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("value", sa.String(40)),
+)
+
+
+async def applied_values(db: Database) -> list[str]:
+    async with db.read() as conn:
+        return sorted(await conn.scalars(sa.select(applied.c.value)))
+
+
+async def times_delivered(redis: Redis, stream: str) -> list[int]:
+    pending = await redis.xpending_range(stream, "g", min="-", max="+", count=10)
+    return [int(p["times_delivered"]) for p in pending]
+
+
+async def test_a_message_failing_at_start_is_retried_after_the_idle_limit_not_at_once(
+    database_url: str, redis: Redis
+) -> None:
+    producer = f"retry-{uuid.uuid4().hex[:8]}"
+    stream = stream_name(producer)
+    db = Database(database_url)
+    failing = True
+    calls = 0
+
+    async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+        nonlocal calls
+        calls += 1
+        value = wrappers_pb2.StringValue()
+        envelope.payload.Unpack(value)
+        await conn.execute(sa.insert(applied).values(value=value.value))
+        if failing:
+            raise RuntimeError("deadlock detected")
+
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            await Outbox(outbox, producer).add(
+                conn, Event("test.value", "S", wrappers_pb2.StringValue(value="v"))
+            )
+        await OutboxRelay(db, redis, outbox, producer).publish_once()
+        consumer = StreamConsumer(
+            db,
+            redis,
+            processed,
+            stream=stream,
+            group="g",
+            consumer="same-name",
+            handlers={"test.value": handler},
+            reclaim_idle_ms=400,
+            max_deliveries=3,
+        )
+        await consumer.ensure_group()
+        # A first life of this consumer name read it and failed; the process restarted.
+        assert await consumer.consume_once(block_ms=100) == 1
+        assert await consumer.recover() == 1
+        # Tried once more, not again and again until parked.
+        assert calls == 2
+        assert await times_delivered(redis, stream) == [2]
+        assert await redis.xlen(consumer.dead_letter_stream) == 0
+        assert await consumer.reclaim() == 0  # not idle long enough yet
+        assert calls == 2
+        # The passing fault is over by the next try, after the idle limit.
+        failing = False
+        await asyncio.sleep(0.5)
+        assert await consumer.reclaim() == 1
+        assert calls == 3
+        assert await applied_values(db) == ["v"]
+        assert (await redis.xpending(stream, "g"))["pending"] == 0
+        assert await redis.xlen(consumer.dead_letter_stream) == 0
+    finally:
+        await redis.delete(stream, f"{stream}.dead")
+        await db.dispose()
+
+
+async def test_a_message_that_keeps_failing_is_parked_after_spaced_deliveries(
+    database_url: str, redis: Redis
+) -> None:
+    producer = f"retry-{uuid.uuid4().hex[:8]}"
+    stream = stream_name(producer)
+    db = Database(database_url)
+    tried: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+        tried.append(loop.time())
+        raise RuntimeError("cannot apply")
+
+    stop = asyncio.Event()
+    consumer = StreamConsumer(
+        db,
+        redis,
+        processed,
+        stream=stream,
+        group="g",
+        consumer="c1",
+        handlers={"test.value": handler},
+        reclaim_idle_ms=200,
+        max_deliveries=3,
+    )
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            await Outbox(outbox, producer).add(
+                conn, Event("test.value", "S", wrappers_pb2.StringValue(value="poison"))
+            )
+        await OutboxRelay(db, redis, outbox, producer).publish_once()
+        await consumer.ensure_group()
+        await redis.xreadgroup("g", "c1", {stream: ">"}, count=10)  # read, then it died
+        running = asyncio.create_task(consumer.run(stop, reclaim_every=0.05))
+        for _ in range(100):
+            if await redis.xlen(consumer.dead_letter_stream):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+        assert await redis.xlen(consumer.dead_letter_stream) == 1
+        assert (await redis.xpending(stream, "g"))["pending"] == 0
+        assert len(tried) == 2  # deliveries 2 and 3: the first died with its reader
+        assert tried[1] - tried[0] >= 0.15  # spaced by the idle limit
+    finally:
+        stop.set()
+        await redis.delete(stream, f"{stream}.dead")
+        await db.dispose()
+
+
+async def test_recover_goes_past_a_pending_message_trimmed_from_the_stream(
+    database_url: str, redis: Redis
+) -> None:
+    """Its own pending messages, read again at start, may begin with one trimmed from the
+    stream (nothing left to apply): recover acknowledges it and handles those after it."""
+    producer = f"retry-{uuid.uuid4().hex[:8]}"
+    stream = stream_name(producer)
+    db = Database(database_url)
+
+    async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+        value = wrappers_pb2.StringValue()
+        envelope.payload.Unpack(value)
+        await conn.execute(sa.insert(applied).values(value=value.value))
+
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+            await Outbox(outbox, producer).add(
+                conn,
+                *[Event("test.value", "S", wrappers_pb2.StringValue(value=v)) for v in "abc"],
+            )
+        await OutboxRelay(db, redis, outbox, producer).publish_once()
+        consumer = StreamConsumer(
+            db,
+            redis,
+            processed,
+            stream=stream,
+            group="g",
+            consumer="same-name",
+            handlers={"test.value": handler},
+            batch_size=1,
+        )
+        await consumer.ensure_group()
+        await redis.xreadgroup("g", "same-name", {stream: ">"}, count=10)  # then it died
+        first_id = (await redis.xrange(stream, count=1))[0][0]
+        await redis.xdel(stream, first_id)
+        assert await consumer.recover() == 2
+        assert await applied_values(db) == ["b", "c"]
+        assert (await redis.xpending(stream, "g"))["pending"] == 0
+    finally:
+        await redis.delete(stream, f"{stream}.dead")
+        await db.dispose()
