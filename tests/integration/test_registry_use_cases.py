@@ -530,6 +530,11 @@ async def test_a_legacy_org_code_other_than_the_embedded_one_is_refused_and_noth
     for command in (
         org(org_code="MA8BRK2A8", legacy_codes=[LegacyCode("org_code", other)]),
         org(legacy_codes=[LegacyCode("org_code", other)]),  # a new code embeds a new one
+        # A tax registration number embeds its organisation code in positions 7-15.
+        org(
+            org_code="MA8BRK2A8",
+            legacy_codes=[LegacyCode("tax_registration_number", f"310115{other}")],
+        ),
     ):
         with pytest.raises(InvalidArgument) as error:
             await registry.register(command)
@@ -537,9 +542,18 @@ async def test_a_legacy_org_code_other_than_the_embedded_one_is_refused_and_noth
     async with registry_app.db.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(tables.subjects)) == 0
     same = await registry.register(
-        org(org_code="MA8BRK2A8", legacy_codes=[LegacyCode("org_code", "ma8brk2a8")])
+        org(
+            org_code="MA8BRK2A8",
+            legacy_codes=[
+                LegacyCode("org_code", "ma8brk2a8"),
+                LegacyCode("tax_registration_number", "310115MA8BRK2A8"),
+            ],
+        )
     )
-    assert same.legacy_codes == [LegacyCode("org_code", "MA8BRK2A8")]
+    assert same.legacy_codes == [
+        LegacyCode("org_code", "MA8BRK2A8"),
+        LegacyCode("tax_registration_number", "310115MA8BRK2A8"),
+    ]
     found = await registry.get("MA8BRK2A8")
     assert found.subject is not None and found.subject.id == same.id
 

@@ -284,22 +284,32 @@ class Registry:
 
     @staticmethod
     def _check_legacy_org_codes(embedded: str, legacy: list[LegacyCode]) -> None:
-        """A legacy organisation code must be the one the unified code embeds (positions
-        9-17): a subject has one organisation code, and the embedded one is always mapped.
+        """A legacy organisation code, or the one a tax registration number embeds
+        (positions 7-15), must be the one the unified code embeds (positions 9-17): a
+        subject has one organisation code, and the embedded one is always mapped.
         `embedded` is empty when the code is yet to be allocated."""
-        problems = [
-            FieldViolation(
-                f"legacy_codes.{i}.value",
-                f"organisation code {c.value} differs from the one the unified code embeds"
-                + (f" ({embedded})" if embedded else " (a newly allocated one)")
-                + "; to convert a subject, give its organisation code as org_code",
-            )
-            for i, c in enumerate(legacy)
-            if c.type == "org_code" and c.value != embedded
-        ]
+        unified = f" ({embedded})" if embedded else " (a newly allocated one)"
+        problems = []
+        for i, c in enumerate(legacy):
+            if c.type == "org_code":
+                within = c.value
+                what = f"organisation code {c.value}"
+            elif c.type == "tax_registration_number" and len(c.value) == 15:
+                within = c.value[6:]
+                what = f"tax registration number {c.value} embeds organisation code {within}, which"
+            else:
+                continue
+            if within != embedded:
+                problems.append(
+                    FieldViolation(
+                        f"legacy_codes.{i}.value",
+                        f"{what} differs from the one the unified code embeds{unified}; to "
+                        "convert a subject, give its organisation code as org_code",
+                    )
+                )
         if problems:
             raise InvalidArgument(
-                "a legacy org_code conflicts with the embedded organisation code",
+                "a legacy code conflicts with the embedded organisation code",
                 "invalid_argument",
                 problems,
             )
