@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import sys
 import uuid
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit.events.v1 import envelope_pb2
 from credit_common.consumer import StreamConsumer, consumer_name
 from credit_common.db import Database
+from credit_common.event_loops import replay_parked
 from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
 from credit_common.relay import OutboxRelay, stream_name
 
@@ -30,7 +32,7 @@ applied = sa.Table(
 
 
 async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_through(
-    database_url: str, redis: Redis
+    database_url: str, redis: Redis, redis_url: str
 ) -> None:
     producer = f"poison-{uuid.uuid4().hex[:8]}"
     db = Database(database_url)
@@ -82,9 +84,22 @@ async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_t
         # gone it is applied, once, and leaves the dead-letter stream.
         assert await consumer.replay_parked() == 0
         assert len(await redis.xrange(consumer.dead_letter_stream)) == 1
+        # The operator's command says so by its exit status, and leaves it parked too.
+        replay = functools.partial(
+            replay_parked,
+            db,
+            redis_url,
+            processed=processed,
+            group="g",
+            consume_from=[producer],
+            handlers={"test.value": handler},
+        )
+        assert await replay() == 1
+        assert await consumer.parked() == 1
         healed = True
-        assert await consumer.replay_parked() == 1
+        assert await replay() == 0
         assert await redis.xrange(consumer.dead_letter_stream) == []
+        assert await consumer.parked() == 0
         assert await consumer.replay_parked() == 0
         async with db.read() as conn:
             values = sorted(await conn.scalars(sa.select(applied.c.value)))

@@ -246,6 +246,22 @@ class StreamConsumer:
             log.info("applied %d parked events of %s", applied, self.dead_letter_stream)
         return applied
 
+    async def parked(self) -> int:
+        """How many events of this group wait on the dead-letter stream."""
+        count, start = 0, "-"
+        while True:
+            entries: list[Any] = list(
+                await self.redis.xrange(self.dead_letter_stream, min=start, count=1000) or []
+            )
+            if start != "-":
+                entries = entries[1:]  # the last of the batch before
+            if not entries:
+                return count
+            count += sum(
+                1 for _id, fields in entries if fields.get(b"group") == self.group.encode()
+            )
+            start = _text(entries[-1][0])
+
     async def _apply(self, message_id: bytes, envelope: envelope_pb2.Envelope) -> None:
         await self._apply_once(envelope)
         await self.redis.xack(self.stream, self.group, message_id)

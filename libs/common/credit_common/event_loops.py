@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -10,7 +11,54 @@ from redis.asyncio import Redis
 
 from credit_common.consumer import Handler, StreamConsumer, consumer_name
 from credit_common.db import Database
+from credit_common.redis_client import make_redis
 from credit_common.relay import OutboxRelay, stream_name
+
+log = logging.getLogger(__name__)
+
+
+async def replay_parked(
+    db: Database,
+    redis_url: str,
+    *,
+    processed: sa.Table,
+    group: str,
+    consume_from: Sequence[str],
+    handlers: Mapping[str, Handler],
+) -> int:
+    """The `replay-parked` command: applies again the events this service's group parked
+    on the dead-letter streams of what it reads (`<stream>.dead`: a handler failed ten
+    times), once the cause is mended, without a restart. Each applied event leaves the
+    dead-letter stream; one that still fails stays, and the log says why. Returns the
+    exit status: 0 when none is left, 1 when some still fail, 2 without Redis."""
+    if not redis_url:
+        log.error("replay-parked needs the service's Redis URL")
+        return 2
+    redis = make_redis(redis_url)
+    left = 0
+    try:
+        for source in consume_from:
+            consumer = StreamConsumer(
+                db,
+                redis,
+                processed,
+                stream=stream_name(source),
+                group=group,
+                consumer=consumer_name(),
+                handlers=handlers,
+            )
+            applied = await consumer.replay_parked()
+            still = await consumer.parked()
+            left += still
+            log.info(
+                "%s: %d parked events applied, %d still parked",
+                consumer.dead_letter_stream,
+                applied,
+                still,
+            )
+    finally:
+        await redis.aclose()
+    return 1 if left else 0
 
 
 def event_loops(

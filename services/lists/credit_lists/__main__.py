@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 
 from credit.lists.v1 import lists_pb2, lists_pb2_grpc
 from credit_common import cli
-from credit_common.event_loops import event_loops
+from credit_common.event_loops import event_loops, replay_parked
 from credit_common.grpc_server import GrpcService, database_probe, serve_until_stopped
 from credit_common.redis_client import make_redis
 from credit_common.telemetry import (
@@ -24,6 +24,7 @@ from credit_lists.settings import ListsSettings
 
 log = logging.getLogger("credit_lists")
 GROUP = "lists"
+CONSUMED = ("registry", "records", "objections")
 
 
 async def serve(settings: ListsSettings) -> None:
@@ -49,7 +50,7 @@ async def serve(settings: ListsSettings) -> None:
             processed=tables.processed_events,
             producer=bootstrap.PRODUCER,
             group=GROUP,
-            consume_from=("registry", "records", "objections"),
+            consume_from=CONSUMED,
             handlers=app.consumers.handlers() if settings.consume_events else None,
             stop=stop,
         )
@@ -101,6 +102,22 @@ def _serve(settings: ListsSettings) -> None:
     asyncio.run(serve(settings))
 
 
+async def _replay_parked(settings: ListsSettings) -> int:
+    app = bootstrap.build(settings)
+    try:
+        await app.start()  # the list types the handlers read
+        return await replay_parked(
+            app.db,
+            settings.redis_url,
+            processed=tables.processed_events,
+            group=GROUP,
+            consume_from=CONSUMED,
+            handlers=app.consumers.handlers(),
+        )
+    finally:
+        await app.stop()
+
+
 def main() -> None:
     cli.run(
         "lists",
@@ -118,6 +135,11 @@ def main() -> None:
                 "send every entry with basis records as it stands (entry.told), once after "
                 "upgrading: the records service then stops showing a court record whose "
                 "listing ended before entry events named their basis records",
+                migrate_first=True,
+            ),
+            "replay-parked": cli.Command(
+                _replay_parked,
+                "apply again the events this service parked (<stream>.dead) once their cause is mended, without a restart; exit 1 if some still fail",
                 migrate_first=True,
             ),
         },

@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 
 from credit.objections.v1 import objections_pb2, objections_pb2_grpc
 from credit_common import cli
-from credit_common.event_loops import event_loops
+from credit_common.event_loops import event_loops, replay_parked
 from credit_common.grpc_server import GrpcService, database_probe, serve_until_stopped
 from credit_common.redis_client import make_redis
 from credit_common.telemetry import (
@@ -80,8 +80,35 @@ def _serve(settings: ObjectionsSettings) -> None:
     asyncio.run(serve(settings))
 
 
+async def _replay_parked(settings: ObjectionsSettings) -> int:
+    app = bootstrap.build(settings)
+    try:
+        return await replay_parked(
+            app.db,
+            settings.redis_url,
+            processed=tables.processed_events,
+            group=GROUP,
+            consume_from=CONSUMED,
+            handlers=app.consumers.handlers(),
+        )
+    finally:
+        await app.stop()
+
+
 def main() -> None:
-    cli.run("objections", ObjectionsSettings, migrate=bootstrap.migrate, serve=_serve)
+    cli.run(
+        "objections",
+        ObjectionsSettings,
+        migrate=bootstrap.migrate,
+        serve=_serve,
+        commands={
+            "replay-parked": cli.Command(
+                _replay_parked,
+                "apply again the events this service parked (<stream>.dead) once their cause is mended, without a restart; exit 1 if some still fail",
+                migrate_first=True,
+            )
+        },
+    )
 
 
 if __name__ == "__main__":

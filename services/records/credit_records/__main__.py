@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 
 from credit.records.v1 import records_pb2, records_pb2_grpc
 from credit_common import cli
-from credit_common.event_loops import event_loops
+from credit_common.event_loops import event_loops, replay_parked
 from credit_common.grpc_server import GrpcService, database_probe, serve_until_stopped
 from credit_common.redis_client import make_redis
 from credit_common.telemetry import (
@@ -23,6 +23,7 @@ from credit_records.settings import RecordsSettings
 
 log = logging.getLogger("credit_records")
 GROUP = "records"
+CONSUMED = ("registry", "objections", "lists")
 
 
 async def serve(settings: RecordsSettings) -> None:
@@ -49,7 +50,7 @@ async def serve(settings: RecordsSettings) -> None:
             processed=tables.processed_events,
             producer=bootstrap.PRODUCER,
             group=GROUP,
-            consume_from=("registry", "objections", "lists"),
+            consume_from=CONSUMED,
             handlers=app.consumers.handlers() if settings.consume_events else None,
             stop=stop,
         )
@@ -85,6 +86,22 @@ async def _seed(settings: RecordsSettings) -> None:
     )
 
 
+async def _replay_parked(settings: RecordsSettings) -> int:
+    app = bootstrap.build(settings)
+    try:
+        await app.start()  # the catalog the handlers read
+        return await replay_parked(
+            app.db,
+            settings.redis_url,
+            processed=tables.processed_events,
+            group=GROUP,
+            consume_from=CONSUMED,
+            handlers=app.consumers.handlers(),
+        )
+    finally:
+        await app.stop()
+
+
 def _serve(settings: RecordsSettings) -> None:
     if configure_tracing("records"):
         instrument_grpc_server()
@@ -103,7 +120,12 @@ def main() -> None:
                 _seed,
                 "add the shipped catalog items not defined yet (serving does it too)",
                 migrate_first=True,
-            )
+            ),
+            "replay-parked": cli.Command(
+                _replay_parked,
+                "apply again the events this service parked (<stream>.dead) once their cause is mended, without a restart; exit 1 if some still fail",
+                migrate_first=True,
+            ),
         },
     )
 
