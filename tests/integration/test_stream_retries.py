@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
-from credit_common.consumer import StreamConsumer
+from credit_common.consumer import Handler, StreamConsumer
 from credit_common.db import Database
 from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
 from credit_common.relay import OutboxRelay, stream_name
@@ -32,6 +32,32 @@ applied = sa.Table(
 async def applied_values(db: Database) -> list[str]:
     async with db.read() as conn:
         return sorted(await conn.scalars(sa.select(applied.c.value)))
+
+
+async def publish(db: Database, redis: Redis, producer: str, *values: str) -> None:
+    """Creates the tables and publishes one test.value event per value."""
+    async with db.transaction() as conn:
+        await conn.run_sync(metadata.create_all)
+        await Outbox(outbox, producer).add(
+            conn, *[Event("test.value", "S", wrappers_pb2.StringValue(value=v)) for v in values]
+        )
+    await OutboxRelay(db, redis, outbox, producer).publish_once()
+
+
+def consumer_of(
+    db: Database, redis: Redis, stream: str, name: str, handler: Handler, **options: int
+) -> StreamConsumer:
+    """Group "g"'s consumer `name` of `stream`, with `handler` for test.value."""
+    return StreamConsumer(
+        db,
+        redis,
+        processed,
+        stream=stream,
+        group="g",
+        consumer=name,
+        handlers={"test.value": handler},
+        **options,
+    )
 
 
 async def times_delivered(redis: Redis, stream: str) -> list[int]:
@@ -58,22 +84,9 @@ async def test_a_message_failing_at_start_is_retried_after_the_idle_limit_not_at
             raise RuntimeError("deadlock detected")
 
     try:
-        async with db.transaction() as conn:
-            await conn.run_sync(metadata.create_all)
-            await Outbox(outbox, producer).add(
-                conn, Event("test.value", "S", wrappers_pb2.StringValue(value="v"))
-            )
-        await OutboxRelay(db, redis, outbox, producer).publish_once()
-        consumer = StreamConsumer(
-            db,
-            redis,
-            processed,
-            stream=stream,
-            group="g",
-            consumer="same-name",
-            handlers={"test.value": handler},
-            reclaim_idle_ms=400,
-            max_deliveries=3,
+        await publish(db, redis, producer, "v")
+        consumer = consumer_of(
+            db, redis, stream, "same-name", handler, reclaim_idle_ms=400, max_deliveries=3
         )
         await consumer.ensure_group()
         # A first life of this consumer name read it and failed; the process restarted.
@@ -112,24 +125,9 @@ async def test_a_message_that_keeps_failing_is_parked_after_spaced_deliveries(
         raise RuntimeError("cannot apply")
 
     stop = asyncio.Event()
-    consumer = StreamConsumer(
-        db,
-        redis,
-        processed,
-        stream=stream,
-        group="g",
-        consumer="c1",
-        handlers={"test.value": handler},
-        reclaim_idle_ms=200,
-        max_deliveries=3,
-    )
+    consumer = consumer_of(db, redis, stream, "c1", handler, reclaim_idle_ms=200, max_deliveries=3)
     try:
-        async with db.transaction() as conn:
-            await conn.run_sync(metadata.create_all)
-            await Outbox(outbox, producer).add(
-                conn, Event("test.value", "S", wrappers_pb2.StringValue(value="poison"))
-            )
-        await OutboxRelay(db, redis, outbox, producer).publish_once()
+        await publish(db, redis, producer, "poison")
         await consumer.ensure_group()
         await redis.xreadgroup("g", "c1", {stream: ">"}, count=10)  # read, then it died
         running = asyncio.create_task(consumer.run(stop, reclaim_every=0.05))
@@ -164,23 +162,8 @@ async def test_recover_goes_past_a_pending_message_trimmed_from_the_stream(
         await conn.execute(sa.insert(applied).values(value=value.value))
 
     try:
-        async with db.transaction() as conn:
-            await conn.run_sync(metadata.create_all)
-            await Outbox(outbox, producer).add(
-                conn,
-                *[Event("test.value", "S", wrappers_pb2.StringValue(value=v)) for v in "abc"],
-            )
-        await OutboxRelay(db, redis, outbox, producer).publish_once()
-        consumer = StreamConsumer(
-            db,
-            redis,
-            processed,
-            stream=stream,
-            group="g",
-            consumer="same-name",
-            handlers={"test.value": handler},
-            batch_size=1,
-        )
+        await publish(db, redis, producer, "a", "b", "c")
+        consumer = consumer_of(db, redis, stream, "same-name", handler, batch_size=1)
         await consumer.ensure_group()
         await redis.xreadgroup("g", "same-name", {stream: ">"}, count=10)  # then it died
         first_id = (await redis.xrange(stream, count=1))[0][0]

@@ -37,16 +37,7 @@ async def replay_parked(
     redis = make_redis(redis_url)
     left = 0
     try:
-        for source in consume_from:
-            consumer = StreamConsumer(
-                db,
-                redis,
-                processed,
-                stream=stream_name(source),
-                group=group,
-                consumer=consumer_name(),
-                handlers=handlers,
-            )
+        for consumer in _consumers(db, redis, processed, group, consume_from, handlers):
             applied = await consumer.replay_parked()
             still = await consumer.parked()
             left += still
@@ -77,16 +68,31 @@ def event_loops(
     `handlers` is None), named after this host and process."""
     loops: list[Awaitable[None]] = [OutboxRelay(db, redis, outbox, producer).run(stop)]
     if handlers is not None:
-        name = consumer_name()
-        for source in consume_from:
-            consumer = StreamConsumer(
-                db,
-                redis,
-                processed,
-                stream=stream_name(source),
-                group=group,
-                consumer=name,
-                handlers=handlers,
-            )
-            loops.append(consumer.run(stop))
+        consumers = _consumers(db, redis, processed, group, consume_from, handlers)
+        loops += [consumer.run(stop) for consumer in consumers]
     return loops
+
+
+def _consumers(
+    db: Database,
+    redis: Redis,
+    processed: sa.Table,
+    group: str,
+    consume_from: Sequence[str],
+    handlers: Mapping[str, Handler],
+) -> list[StreamConsumer]:
+    """This group's consumer of each stream in `consume_from`, named after this host and
+    process."""
+    name = consumer_name()
+    return [
+        StreamConsumer(
+            db,
+            redis,
+            processed,
+            stream=stream_name(source),
+            group=group,
+            consumer=name,
+            handlers=handlers,
+        )
+        for source in consume_from
+    ]
