@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -20,7 +21,7 @@ from credit_common.grpc_client import BackendUnavailable
 from credit_common.timeutil import china_day_start, utcnow
 from credit_lists.adapters import tables as t
 from credit_lists.bootstrap import ListsApp, build
-from credit_lists.domain.model import State
+from credit_lists.domain.model import Entry, State
 from credit_lists.service_layer import commands, retell
 from credit_lists.service_layer import entries as entries_module
 from support.processes import ServiceProcess, free_port
@@ -125,10 +126,12 @@ async def test_an_open_objection_holds_an_entry_in_publicity(
     assert held.state == State.PUBLICITY
 
 
-async def hear(app: ListsApp, kind: str, payload: Any) -> None:
+async def hear(
+    app: ListsApp, kind: str, payload: Any, *, occurred_at: dt.datetime | None = None
+) -> None:
     """The consumer handles one event, in its own transaction, as the stream would."""
     message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type=kind)
-    message.occurred_at.FromDatetime(utcnow())
+    message.occurred_at.FromDatetime(occurred_at or utcnow())
     message.payload.Pack(payload)
     async with app.db.transaction() as conn:
         await app.consumers.handlers()[kind](conn, message)
@@ -252,6 +255,72 @@ async def test_an_objection_closed_before_its_filing_arrives_does_not_hold_the_e
     later = entry.publicity_until + dt.timedelta(seconds=1)
     assert await lists_app.clock.tick(later) == 1
     assert (await lists_app.entries.get(entry.id)).at(later).state == State.EFFECTIVE
+
+
+async def publicity_ended(app: ListsApp, code: str, ref: str) -> Entry:
+    """A new entry whose publicity ended an hour ago (the clock has not run since)."""
+    entry = await app.entries.propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", ref)
+    )
+    ended = utcnow() - dt.timedelta(hours=1)
+    async with app.db.transaction() as conn:
+        await conn.execute(
+            sa.update(t.entries).where(t.entries.c.id == entry.id).values(publicity_until=ended)
+        )
+    return replace(entry, publicity_until=ended)
+
+
+async def test_an_objection_filed_in_publicity_but_heard_after_the_clock_ran_holds_the_entry(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """The filing's event comes late (the stream lagged): the clock has meanwhile moved the
+    entry on. The objection was filed while the entry was in publicity, so it goes back
+    there, says why, and takes effect only when the objection is decided."""
+    entry = await publicity_ended(lists_app, await register(registry_process), "决定书21号")
+    ended = entry.publicity_until
+    assert await lists_app.clock.tick() == 1
+    filed_at = ended - dt.timedelta(minutes=5)
+    await hear(lists_app, "objection.filed", filed("o-21", entry.id), occurred_at=filed_at)
+    held = await lists_app.entries.get(entry.id)
+    assert held.state == State.PUBLICITY and held.effective_from is None
+    assert held.open_objections == 1
+    assert held.at(utcnow() + dt.timedelta(days=400)).state == State.PUBLICITY
+    assert [(f, to, who) for f, to, who in await transitions(lists_app, entry.id)] == [
+        ("publicity", "publicity", entry.proposed_by),
+        ("publicity", "effective", "clock"),
+        ("effective", "publicity", "lists"),
+    ]
+    assert await entry_events(lists_app, entry.id) == [
+        "entry.proposed",
+        "entry.effective",
+        "entry.held",
+    ]
+    assert await lists_app.clock.tick(utcnow() + dt.timedelta(days=1)) == 0
+    dismissed = utcnow()
+    await hear(lists_app, "objection.closed", closed("o-21", entry.id))
+    after = await lists_app.entries.get(entry.id)
+    assert after.state == State.EFFECTIVE and after.effective_from is not None
+    assert after.effective_from >= dismissed
+    assert held.valid_until is not None
+    assert after.valid_until == held.valid_until + (after.effective_from - ended)
+
+
+async def test_an_objection_filed_after_publicity_ended_does_not_hold_the_entry(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """Filed once the publicity was over, heard before the clock moved the entry on: the
+    entry took effect at the end of its publicity, and the objection (counted, so the entry
+    shows it is under objection) does not put it back."""
+    entry = await publicity_ended(lists_app, await register(registry_process), "决定书22号")
+    ended = entry.publicity_until
+    await hear(lists_app, "objection.filed", filed("o-22", entry.id))
+    stored = await lists_app.entries.get(entry.id)
+    assert stored.state == State.EFFECTIVE and stored.effective_from == ended
+    assert stored.open_objections == 1
+    assert await lists_app.clock.tick() == 0
+    assert await entry_events(lists_app, entry.id) == ["entry.proposed", "entry.effective"]
+    await hear(lists_app, "objection.closed", closed("o-22", entry.id))
+    assert (await lists_app.entries.get(entry.id)).effective_from == ended
 
 
 async def test_an_objection_counted_before_objections_were_kept_is_uncounted_when_closed(

@@ -15,7 +15,7 @@ from credit.events.v1 import envelope_pb2, objections_pb2, records_pb2, subject_
 from credit.events.v1 import lists_pb2 as ev
 from credit_common.errors import DomainError
 from credit_common.outbox import Event
-from credit_common.timeutil import UTC, china_day_start
+from credit_common.timeutil import UTC, china_day_start, utcnow
 from credit_lists.adapters import tables as t
 from credit_lists.adapters.repository import EntryRepository
 from credit_lists.domain.model import (
@@ -169,13 +169,73 @@ class ListConsumers:
             # objection is over, so it holds nothing; the row learns its opening.
             await conn.execute(sa.update(t.entry_objections).where(heard).values(opened_at=opened))
             return
-        if not await self._count_objection(conn, envelope, entry_id, +1):
-            return  # no such entry
+        repo = EntryRepository(conn)
+        entry = await repo.get(entry_id, for_update=True, details=False)
+        if entry is None:
+            return
+        await self._as_at_filing(repo, entry, filed.objection_id, opened)
+        await self._count_objection(conn, envelope, entry_id, +1)
         await conn.execute(
             sa.insert(t.entry_objections).values(
                 entry_id=entry_id, objection_id=filed.objection_id, opened_at=opened, closed_at=None
             )
         )
+
+    async def _as_at_filing(
+        self, repo: EntryRepository, entry: Entry, objection_id: str, opened: dt.datetime
+    ) -> None:
+        """An objection holds an entry only if it was in publicity when the objection was
+        filed. The event may be heard late (the stream lags, the objections service was
+        away), so the stored state is first put right for the moment of filing: an entry whose
+        publicity ended before the filing takes effect first, as the clock would have made it
+        (the objection then holds nothing); one the clock moved on after the filing goes
+        back to publicity, where the objection holds it."""
+        now = utcnow()
+        if (
+            entry.state == State.PUBLICITY
+            and not entry.open_objections
+            and entry.publicity_until <= opened
+        ):
+            moved = replace(entry, state=State.EFFECTIVE, effective_from=entry.publicity_until)
+            reason = "publicity over"
+            if await repo.move(
+                entry.id,
+                State.PUBLICITY,
+                State.EFFECTIVE,
+                now,
+                "clock",
+                reason,
+                effective_from=entry.publicity_until,
+            ):
+                await repo.complete([moved], history=False)
+                await self.entries.outbox.add(
+                    repo.conn, changed(moved, State.PUBLICITY, State.EFFECTIVE, reason)
+                )
+        elif (
+            entry.state == State.EFFECTIVE
+            and entry.effective_from == entry.publicity_until  # by the clock, not held over
+            and opened < entry.publicity_until
+        ):
+            held = replace(entry, state=State.PUBLICITY, effective_from=None)
+            reason = (
+                f"objection {objection_id} was filed during publicity "
+                f"({opened.isoformat(timespec='seconds')}) and heard after it ended: "
+                "held in publicity until the objection is decided"
+            )
+            if await repo.move(
+                entry.id,
+                State.EFFECTIVE,
+                State.PUBLICITY,
+                now,
+                "lists",
+                reason,
+                effective_from=None,
+            ):
+                await repo.complete([held], history=False)
+                await self.entries.outbox.add(
+                    repo.conn,
+                    changed(held, State.EFFECTIVE, State.PUBLICITY, reason, kind="entry.held"),
+                )
 
     async def on_objection_closed(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
