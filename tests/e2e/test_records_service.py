@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.protobuf import json_format, struct_pb2
 
 from credit.events.v1 import envelope_pb2, lists_pb2, objections_pb2, subject_pb2
@@ -598,6 +599,65 @@ async def test_a_subjects_records_come_once_each_with_every_version_and_mark(
     assert views[0].under_objection and views[0].version.version == 2
     assert [v.version for v in second.versions] == [1] and second.marks == []
     assert second.versions[0].fields == penalty() and not views[1].under_objection
+
+
+async def test_a_subjects_records_are_read_a_chunk_at_a_time_up_to_the_page(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    """A subject with thousands of records: a page reads them in chunks of rows (bounded
+    statements), as far as the page, and the pages read so come out as one whole read
+    would give them, even where a record has more versions than a chunk has rows and
+    where two records share a decision date."""
+    code = await register(registry_process)
+    today = utcnow().date()
+    ids = []
+    for n, days in enumerate((1, 2, 2, 2, 3, 5, 8, 13)):
+        ref = f"某监罚〔2026〕{100 + n}号"
+        submitted = await records_app.records.submit(
+            submit(code, ref, today - dt.timedelta(days=days))
+        )
+        ids.append(submitted.view.record.id)
+    for n in range(4):  # five versions: more rows than a chunk
+        await records_app.records.correct(
+            commands.Correct(MARKET, ids[2], penalty(penalty_content=f"警告{n}"), "更正")
+        )
+    subject_id = (await records_app.records.get(ids[0], Level.SHARED)).record.subject_id
+
+    async def pages(page_size: int) -> list[tuple[uuid.UUID, int]]:
+        read: list[tuple[uuid.UUID, int]] = []
+        offset: int | None = 0
+        while offset is not None:
+            views, offset = await records_app.records.for_subject(
+                commands.ListForSubject(
+                    subject_id, Level.SHARED, page_size=page_size, offset=offset
+                )
+            )
+            read += [(v.record.id, len(v.record.versions)) for v in views]
+        return read
+
+    whole = await pages(500)
+    assert sorted(i for i, _ in whole) == sorted(ids) and dict(whole)[ids[2]] == 5
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "record_versions" in statement:
+            statements.append(statement)
+
+    engine = records_app.db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        records_app.records.chunk_rows = 3
+        for size in (1, 2, 3, 500):
+            assert await pages(size) == whole
+        statements.clear()
+        first, _ = await records_app.records.for_subject(
+            commands.ListForSubject(subject_id, Level.SHARED, page_size=1)
+        )
+        assert [v.record.id for v in first] == [whole[0][0]]
+        of_subject = [s for s in statements if "WHERE records.subject_id" in s]
+        assert of_subject and all("LIMIT" in s.upper() for s in of_subject)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
 
 
 async def test_an_objection_closed_before_its_filing_arrives_leaves_no_mark(

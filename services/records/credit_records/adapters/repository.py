@@ -208,12 +208,27 @@ def _with_versions_and_marks(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
 
 # Built once, with no IN list, so each is compiled once and PostgreSQL keeps it prepared.
 # A subject's records are the commonest read (records, reports).
-_SUBJECT_ROWS = _with_versions_and_marks(
-    sa.and_(
-        t.records.c.subject_id == sa.bindparam("subject_id"),
-        t.records.c.submitted_at <= sa.bindparam("at"),
-    )
+_OF_SUBJECT = sa.and_(
+    t.records.c.subject_id == sa.bindparam("subject_id"),
+    t.records.c.submitted_at <= sa.bindparam("at"),
 )
+# After a record, in the order of `_with_versions_and_marks` (newest decision first).
+_AFTER = sa.or_(
+    t.records.c.decided_on < sa.bindparam("after_decided_on"),
+    sa.and_(
+        t.records.c.decided_on == sa.bindparam("after_decided_on"),
+        t.records.c.id > sa.bindparam("after_id"),
+    ),
+)
+_SUBJECT_ROWS = _with_versions_and_marks(_OF_SUBJECT).limit(sa.bindparam("rows"))
+_SUBJECT_ROWS_AFTER = _with_versions_and_marks(sa.and_(_OF_SUBJECT, _AFTER)).limit(
+    sa.bindparam("rows")
+)
+# A subject's records are read this many rows (a row per version and mark) at a time: a
+# page needs the records up to it, not all of a subject that has thousands.
+SUBJECT_CHUNK_ROWS = 2000
+# Where a subject's next chunk begins: the last record read (its decision date and id).
+Cursor = tuple[dt.date, uuid.UUID]
 _RECORD_ROWS = _with_versions_and_marks(t.records.c.id == sa.bindparam("record_id"))
 # A change locks the record's row by itself first. Locked in the joined statement, a row
 # another transaction changed meanwhile would be read anew once that one committed, but
@@ -276,13 +291,29 @@ class RecordRepository:
         *,
         item_codes: Iterable[str] | None,
         submitted_before: dt.datetime,
-    ) -> list[StoredRecord]:
+        after: Cursor | None = None,
+        rows: int = SUBJECT_CHUNK_ROWS,
+    ) -> tuple[list[StoredRecord], Cursor | None]:
         """The subject's records submitted by `submitted_before` (of `item_codes` only, when
-        given), newest decision first, each with its versions and objection marks."""
-        rows = await self.conn.execute(
-            _SUBJECT_ROWS, {"subject_id": subject_id, "at": submitted_before}
-        )
-        return _records_of(rows.mappings(), None if item_codes is None else set(item_codes))
+        given), newest decision first, each with its versions and objection marks: those
+        after `after`, about `rows` rows' worth; and the cursor to read on from (None: there
+        are no more)."""
+        wanted = None if item_codes is None else set(item_codes)
+        bound: dict[str, Any] = {"subject_id": subject_id, "at": submitted_before, "rows": rows}
+        statement = _SUBJECT_ROWS
+        if after is not None:
+            bound |= {"after_decided_on": after[0], "after_id": after[1]}
+            statement = _SUBJECT_ROWS_AFTER
+        found = (await self.conn.execute(statement, bound)).mappings().all()
+        if len(found) < rows:
+            return _records_of(found, wanted), None
+        # A full chunk: its last record's further versions or marks may lie beyond it, so
+        # that record is read whole on its own (it may be the chunk's only one).
+        last = found[-1]["id"]
+        whole = [row for row in found if row["id"] != last]
+        rest = (await self.conn.execute(_RECORD_ROWS, {"record_id": last})).mappings().all()
+        records = _records_of(whole, wanted) + _records_of(rest, wanted)
+        return records, (found[-1]["decided_on"], last)
 
     async def by_source_refs(
         self, department: str, item_code: str, refs: Iterable[str]

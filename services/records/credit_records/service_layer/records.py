@@ -24,7 +24,7 @@ from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
-from credit_records.adapters.repository import RecordRepository
+from credit_records.adapters.repository import SUBJECT_CHUNK_ROWS, RecordRepository
 from credit_records.domain.catalog import Level
 from credit_records.domain.publicity import window_for
 from credit_records.domain.records import (
@@ -93,6 +93,8 @@ class Records:
         self.directory = directory
         self.outbox = outbox
         self.calendar = calendar
+        # Rows (a record's versions and marks) a subject's records are read at a time.
+        self.chunk_rows = SUBJECT_CHUNK_ROWS
 
     async def submit(self, cmd: commands.Submit) -> Submitted:
         """Stores a record; the same source_ref with the same content answers the existing one."""
@@ -342,14 +344,41 @@ class Records:
         if cmd.category:
             items = [i for i in items if i.category == cmd.category]
         visible_items = [i.item_code for i in items if i.disclosure <= cmd.level]
-        async with self.db.read() as conn:  # one statement: consistent by itself
-            records = await RecordRepository(conn).for_subject(
-                cmd.subject_id, item_codes=visible_items, submitted_before=at
-            )
         by_code = {i.item_code: i for i in items}
-        views = [
-            v for r in records if (v := view(r, by_code[r.item_code], cmd.level, at)) is not None
-        ]
         size = min(max(cmd.page_size or 50, 1), MAX_PAGE)
+        needed = cmd.offset + size + 1  # the page, and whether another follows it
+
+        def seen(records: list[StoredRecord]) -> list[RecordView]:
+            return [
+                v
+                for r in records
+                if (v := view(r, by_code[r.item_code], cmd.level, at)) is not None
+            ]
+
+        async with self.db.read() as conn:  # one statement: consistent by itself
+            records, more = await RecordRepository(conn).for_subject(
+                cmd.subject_id,
+                item_codes=visible_items,
+                submitted_before=at,
+                rows=self.chunk_rows,
+            )
+        views = seen(records)
+        if more is not None and len(views) < needed:
+            # A subject with more records than a chunk: read again from its first one, a
+            # chunk at a time in one snapshot (so the chunks agree), up to the page.
+            views = []
+            async with self.db.snapshot() as conn:
+                repo, after = RecordRepository(conn), None
+                while True:
+                    records, after = await repo.for_subject(
+                        cmd.subject_id,
+                        item_codes=visible_items,
+                        submitted_before=at,
+                        after=after,
+                        rows=self.chunk_rows,
+                    )
+                    views += seen(records)
+                    if after is None or len(views) >= needed:
+                        break
         page = views[cmd.offset : cmd.offset + size]
         return page, (cmd.offset + size if len(views) > cmd.offset + size else None)
