@@ -17,8 +17,9 @@ from credit.events.v1 import envelope_pb2, lists_pb2, objections_pb2, records_pb
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
 from credit_common.directory import SubjectDirectory
+from credit_common.errors import InvalidArgument
 from credit_common.grpc_client import BackendUnavailable
-from credit_common.timeutil import china_day_start, utcnow
+from credit_common.timeutil import china_date, china_day_start, utcnow
 from credit_lists.adapters import tables as t
 from credit_lists.bootstrap import ListsApp, build
 from credit_lists.domain.model import Entry, State
@@ -211,9 +212,53 @@ async def test_an_entry_held_past_its_publicity_takes_effect_when_the_objection_
     assert after.effective_from >= dismissed  # not back at the end of its publicity
     assert before.valid_until is not None and after.valid_until is not None
     held = after.effective_from - before.publicity_until
-    assert after.valid_until == before.valid_until + held  # the listing lasts its full term
+    shift = after.valid_until - before.valid_until  # the listing lasts its full term
+    assert shift % dt.timedelta(days=1) == dt.timedelta(0) and abs(shift - held) < dt.timedelta(1)
     assert await entry_events(lists_app, entry_id) == ["entry.proposed", "entry.effective"]
     assert await lists_app.clock.tick() == 0
+
+
+async def test_an_objection_filed_after_publicity_does_not_prolong_another_ones_hold(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """One objection, filed in publicity, holds the entry; another filed after its
+    publicity ended holds nothing: the entry takes effect when the first is decided, under
+    the second (shown), and objections filed one after another cannot keep it from ever
+    taking effect."""
+    code = await register(registry_process)
+    entry_id = await held_past_publicity(lists_app, code, "决定书9号", days=3)
+    await hear(lists_app, "objection.filed", filed("o-late", entry_id))
+    assert (await lists_app.entries.get(entry_id)).state == State.PUBLICITY  # still held
+    await hear(lists_app, "objection.closed", closed("o-决定书9号", entry_id))
+    after = await lists_app.entries.get(entry_id)
+    assert after.state == State.EFFECTIVE and after.open_objections == 1
+
+
+async def test_an_entry_held_past_its_publicity_counts_its_term_in_whole_days(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """Publicity ended at midnight three days ago; the objection is dismissed in the day:
+    the entry takes effect now, its term and the day repair may be asked for count from
+    tomorrow, as they counted from the publicity's last midnight, so each is put off four
+    whole days and still ends at midnight in China (not at the hour of the dismissal)."""
+    code = await register(registry_process)
+    entry_id = await held_past_publicity(lists_app, code, "决定书10号", days=3)
+    today = china_date(utcnow())
+    midnight = china_day_start(today - dt.timedelta(days=3))
+    async with lists_app.db.transaction() as conn:
+        await conn.execute(
+            sa.update(t.entries).where(t.entries.c.id == entry_id).values(publicity_until=midnight)
+        )
+    before = await lists_app.entries.get(entry_id)
+    assert before.valid_until is not None and before.repair_possible_from is not None
+    await hear(lists_app, "objection.closed", closed("o-决定书10号", entry_id))
+    after = await lists_app.entries.get(entry_id)
+    if china_date(utcnow()) != today:
+        pytest.skip("the day in China changed during the test")
+    four = dt.timedelta(days=4) if utcnow() != china_day_start(today) else dt.timedelta(days=3)
+    assert after.valid_until == before.valid_until + four
+    assert after.repair_possible_from == before.repair_possible_from + four
+    assert after.valid_until == china_day_start(china_date(after.valid_until))
 
 
 async def test_a_subjects_current_status_leaves_out_an_entry_expired_before_the_clock_ran(
@@ -302,7 +347,7 @@ async def test_an_objection_filed_in_publicity_but_heard_after_the_clock_ran_hol
     assert after.state == State.EFFECTIVE and after.effective_from is not None
     assert after.effective_from >= dismissed
     assert held.valid_until is not None
-    assert after.valid_until == held.valid_until + (after.effective_from - ended)
+    assert after.valid_until >= held.valid_until  # put off by the whole days it was held
 
 
 async def test_an_objection_filed_after_publicity_ended_does_not_hold_the_entry(
@@ -321,6 +366,58 @@ async def test_an_objection_filed_after_publicity_ended_does_not_hold_the_entry(
     assert await entry_events(lists_app, entry.id) == ["entry.proposed", "entry.effective"]
     await hear(lists_app, "objection.closed", closed("o-22", entry.id))
     assert (await lists_app.entries.get(entry.id)).effective_from == ended
+
+
+async def test_pages_of_entries_in_a_state_the_clock_implies_name_each_entry_once(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """Entries asked for as effective are read among those stored in publicity too (the
+    clock may have moved them on): one left out must not make the next page begin among
+    the rows the page before already showed."""
+    code = await register(registry_process)
+    court = [
+        await lists_app.entries.propose(
+            commands.Propose(COURT, code, "court_dishonest_debtor", "拒不履行", f"执{n}号")
+        )
+        for n in (31, 32)
+    ]
+    await lists_app.entries.propose(
+        commands.Propose(MARKET, code, "serious_illegal_dishonest", "严重违法", "决定书31号")
+    )
+    shown: list[uuid.UUID] = []
+    offset: int | None = 0
+    while offset is not None:
+        page, offset = await lists_app.entries.search(
+            commands.Search(
+                state="effective", subject_id=court[0].subject_id, page_size=1, offset=offset
+            )
+        )
+        shown += [e.id for e in page]
+    assert shown == [court[1].id, court[0].id]
+
+
+async def test_measure_feedback_may_not_be_dated_after_today_in_china(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """Today is China's day (UTC's is a day behind from 00:00 to 08:00 China time, and the
+    same the rest of the day): a measure applied today counts, one dated tomorrow is
+    refused whatever the hour."""
+    code = await register(registry_process)
+    entry = await lists_app.entries.propose(
+        commands.Propose(COURT, code, "court_dishonest_debtor", "拒不履行", "执41号")
+    )
+    finance = commands.Caller("cl_finance", "finance")
+    today = china_date(utcnow())
+
+    def applied(day: dt.date) -> commands.Feedback:
+        return commands.Feedback(
+            finance, entry.id, "procurement_exclusion", day.isoformat(), "取消投标资格", ""
+        )
+
+    assert await lists_app.feedback.record(applied(today))
+    with pytest.raises(InvalidArgument) as refused:
+        await lists_app.feedback.record(applied(today + dt.timedelta(days=1)))
+    assert [v.field for v in refused.value.violations] == ["applied_on"]
 
 
 async def test_an_objection_counted_before_objections_were_kept_is_uncounted_when_closed(

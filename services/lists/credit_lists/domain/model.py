@@ -176,8 +176,14 @@ def period_end(after: dt.datetime, days: int) -> dt.datetime:
     """The end of a period of `days` days from `after`, counted as the Civil Code counts
     periods (arts. 201-202): from the next day (from `after`'s own day when `after` is the
     day's first moment), ending with its last day at midnight in China."""
+    return days_after(counted_from(after) - _DAY, days)
+
+
+def counted_from(after: dt.datetime) -> dt.date:
+    """The first day a period from `after` counts (Civil Code art. 201): the next day, or
+    `after`'s own day when `after` is the day's first moment in China."""
     day = china_date(after)
-    return days_after(day - _DAY if after == china_day_start(day) else day, days)
+    return day if after == china_day_start(day) else day + _DAY
 
 
 def days_after(day: dt.date, days: int) -> dt.datetime:

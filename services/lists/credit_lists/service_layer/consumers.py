@@ -22,6 +22,7 @@ from credit_lists.domain.model import (
     CURRENT,
     Entry,
     State,
+    counted_from,
     days_after,
     takes_effect,
     validity,
@@ -279,11 +280,13 @@ class ListConsumers:
         if (
             entry is None
             or entry.state != State.PUBLICITY
-            or entry.open_objections
             or entry.publicity_until > now
+            or await self._holding(repo.conn, entry)
         ):
             return
-        held = now - entry.publicity_until
+        # Held whole days: its periods count from the day after it takes effect, as they
+        # would have from its publicity's end, and still end at midnight.
+        held = counted_from(now) - counted_from(entry.publicity_until)
         moved = replace(
             entry,
             state=State.EFFECTIVE,
@@ -307,6 +310,19 @@ class ListConsumers:
             await self.entries.outbox.add(
                 repo.conn, changed(moved, State.PUBLICITY, State.EFFECTIVE, reason)
             )
+
+    async def _holding(self, conn: AsyncConnection, entry: Entry) -> int:
+        """How many open objections hold the entry in publicity: those filed before its
+        publicity ended (one filed later is counted, so the entry shows it is under
+        objection, but holds nothing), and any counted before objections were kept."""
+        rows = await conn.execute(
+            sa.select(_HEARD.opened_at).where(
+                _HEARD.entry_id == entry.id, _HEARD.closed_at.is_(None)
+            )
+        )
+        opened = [r.opened_at for r in rows]
+        unkept = max(entry.open_objections - len(opened), 0)
+        return unkept + sum(1 for at in opened if at < entry.publicity_until)
 
     async def on_repair_decided(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope

@@ -287,7 +287,10 @@ class Entries:
             wanted = tuple(s for s in (wanted or CURRENT) if s in CURRENT)
         stored = sorted({s.value for w in wanted for s in STORED_FOR[w]})
         size = min(max(cmd.page_size or 50, 1), MAX_PAGE)
-        found: list[Entry] = []
+        # Each entry found with its row's place among the stored rows read: a stored state
+        # the clock has moved on is read and left out, so the next page begins after the
+        # last row this one showed, not after as many rows as it showed.
+        found: list[tuple[int, Entry]] = []
         offset = cmd.offset
         async with self.db.snapshot() as conn:
             repo = EntryRepository(conn)
@@ -299,14 +302,18 @@ class Entries:
                     offset=offset,
                     limit=size * 2,
                 )
+                found += [
+                    (offset + n, e)
+                    for n, e in enumerate(b.at(now) for b in batch)
+                    if not wanted or e.state in wanted
+                ]
                 offset += len(batch)
-                found += [e for e in (b.at(now) for b in batch) if not wanted or e.state in wanted]
                 if len(batch) < size * 2:
                     break
-            page = found[:size]
+            page = [e for _, e in found[:size]]
             await repo.complete(page, history=False)
         more = len(found) > size
-        return page, (cmd.offset + len(page) if more else None)
+        return page, (found[size - 1][0] + 1 if more else None)
 
     async def remove(self, cmd: commands.Remove) -> Entry:
         """Removes (or withdraws) an entry; only the list type's authority may."""

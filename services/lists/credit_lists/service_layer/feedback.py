@@ -57,7 +57,7 @@ class FeedbackLog:
         problems = []
         try:
             applied = dt.date.fromisoformat(cmd.applied_on)
-            if applied > utcnow().date() + dt.timedelta(days=1):
+            if applied > china_date(utcnow()):  # the day it is in China, not in UTC
                 problems.append(FieldViolation("applied_on", "is in the future"))
         except ValueError:
             applied = None
