@@ -7,10 +7,13 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from credit_common.db import Database
+from credit_gateway import __main__ as gateway_main
 from credit_gateway import bootstrap
+from credit_gateway.adapters.tables import query_audit
 from credit_gateway.service_layer import audit as audit_module
 from credit_gateway.service_layer.audit import AuditLog, Query
 from credit_gateway.settings import GatewaySettings
@@ -151,5 +154,82 @@ async def test_entries_a_stop_cannot_write_are_kept_and_written_at_the_next_star
         assert keys == ["s0", "s1", "s2", "k1", "k2", "s9"]
         assert not spill.exists()
         assert await restarted.verify() == []
+    finally:
+        await db.dispose()
+
+
+async def test_numbers_skipped_by_a_rolled_back_write_are_no_break(
+    database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL's sequence hands numbers to a write that is rolled back (a batch tried
+    again after the database was away): the numbers have a gap, the chain none, and the
+    check finds the log intact. (SQLite gives the next number again: there the gap is made
+    by an entry written with its own number, chained as the writer chains.)"""
+    bootstrap.migrate(GatewaySettings(database_url=database_url, var_dir=tmp_path))
+    db = Database(database_url)
+    audit = AuditLog(db)
+    try:
+        audit.record([_query(1), _query(2)])
+        await audit.flush()
+        async with db.transaction() as conn:
+            if conn.dialect.name == "postgresql":
+                for _ in range(3):
+                    await conn.scalar(
+                        sa.text("SELECT nextval(pg_get_serial_sequence('query_audit', 'seq'))")
+                    )
+            else:
+                seq, prev = (
+                    await conn.execute(
+                        sa.select(query_audit.c.seq, query_audit.c.hash)
+                        .order_by(query_audit.c.seq.desc())
+                        .limit(1)
+                    )
+                ).one()
+                entry = _query(3)
+                digest = audit_module.chain_hash(prev, entry)
+                await conn.execute(
+                    sa.insert(query_audit).values(
+                        seq=seq + 4, **entry._asdict(), prev_hash=prev, hash=digest
+                    )
+                )
+        audit.record([_query(4)])
+        await audit.flush()
+        async with db.read() as conn:
+            numbers = list(await conn.scalars(sa.select(query_audit.c.seq).order_by("seq")))
+        assert numbers[2] - numbers[1] > 1  # a gap
+        assert await audit.verify() == []
+    finally:
+        await db.dispose()
+
+
+async def test_the_check_finds_a_log_cut_short_by_the_head_an_earlier_check_kept(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Removing the newest entries leaves a whole chain: the check command keeps the last
+    entry it found (`<var_dir>/gateway-audit-heads`) and the next check misses it."""
+    settings = GatewaySettings(database_url=database_url, var_dir=tmp_path)
+    bootstrap.migrate(settings)
+    db = Database(database_url)
+    audit = AuditLog(db)
+    try:
+        audit.record([_query(i) for i in range(5)])
+        await audit.flush()
+        assert await gateway_main.audit_check(settings) == 0
+        assert "intact" in capsys.readouterr().out
+        audit.record([_query(9)])
+        await audit.flush()
+        assert await gateway_main.audit_check(settings) == 0  # grown, not cut
+        async with db.transaction() as conn:  # what only the tables' owner could do
+            if conn.dialect.name == "postgresql":
+                await conn.execute(sa.text("ALTER TABLE query_audit DISABLE TRIGGER USER"))
+            else:
+                await conn.execute(sa.text("DROP TRIGGER query_audit_no_delete"))
+            last = await conn.scalar(sa.select(sa.func.max(query_audit.c.seq)))
+            await conn.execute(sa.delete(query_audit).where(query_audit.c.seq == last))
+        assert await audit.verify() == []  # the chain alone cannot tell
+        assert await gateway_main.audit_check(settings) == 1
+        assert f"entry {last}, the last one an earlier check found, is gone" in (
+            capsys.readouterr().out
+        )
     finally:
         await db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import uvicorn
 
@@ -16,16 +17,39 @@ log = logging.getLogger("credit_gateway")
 
 
 async def audit_check(settings: GatewaySettings) -> int:
-    """Recomputes the audit chain; exit status 1 and every break printed if it is broken."""
+    """Recomputes the audit chain, and looks for the last entries earlier checks found
+    (kept in `<var_dir>/gateway-audit-heads`: a chain cut short at its end is still whole,
+    and only a head kept from before shows it). Exit status 1, every break printed, if the
+    log is broken; the head found is added to the file."""
     gateway = bootstrap.build(settings)
+    heads_file = settings.var_dir / "gateway-audit-heads"
     try:
         problems = await gateway.audit.verify()
+        problems += await gateway.audit.missing_heads(_heads(heads_file))
+        head = await gateway.audit.head()
     finally:
         await gateway.db.dispose()
     for problem in problems:
         print(f"BROKEN: {problem}")
     print("the query audit log is intact" if not problems else f"{len(problems)} break(s) found")
+    if head is not None and not problems:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        with heads_file.open("a", encoding="utf-8") as kept:
+            kept.write(f"{head[0]} {head[1]}\n")
+        print(f"last entry: {head[0]} {head[1]} (added to {heads_file})")
     return 1 if problems else 0
+
+
+def _heads(path: Path) -> list[tuple[int, str]]:
+    """The heads earlier checks kept (`<seq> <hash>` a line)."""
+    if not path.exists():
+        return []
+    heads = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        seq, _, digest = line.strip().partition(" ")
+        if seq.isdigit() and digest:
+            heads.append((int(seq), digest))
+    return heads
 
 
 async def rotate_key(settings: GatewaySettings) -> None:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -346,20 +346,53 @@ class AuditLog:
             return [Logged(r.seq, _query(r), r.hash) for r in rows]
 
     async def verify(self) -> list[str]:
-        """Recomputes the chain; returns a description of every break (none: intact)."""
+        """Recomputes the chain; returns a description of every break (none: intact).
+
+        A gap in the numbers alone is no break: PostgreSQL's sequence hands out numbers to
+        a write that is rolled back and tried again, and the chain shows nothing is missing
+        where each entry names the hash of the one before it. Removing the newest entries
+        leaves a shorter chain that is whole: `head` gives the last entry, to keep elsewhere
+        and compare with later."""
         problems: list[str] = []
         prev, expected_seq = GENESIS, None
         async with self.db.snapshot() as conn:  # one state, and a cursor needs a transaction
             result = await conn.stream(sa.select(query_audit).order_by(query_audit.c.seq))
             async for row in result:
-                if expected_seq is not None and row.seq != expected_seq:
-                    problems.append(f"entries {expected_seq}..{row.seq - 1} are missing")
                 if row.prev_hash != prev:
+                    if expected_seq is not None and row.seq != expected_seq:
+                        problems.append(f"entries {expected_seq}..{row.seq - 1} are missing")
                     problems.append(f"entry {row.seq} does not follow the entry before it")
                 if chain_hash(row.prev_hash, _query(row)) != row.hash:
                     problems.append(f"entry {row.seq} was changed after it was written")
                 prev, expected_seq = row.hash, row.seq + 1
         return problems
+
+    async def missing_heads(self, heads: Iterable[tuple[int, str]]) -> list[str]:
+        """Which heads found by earlier checks are gone or different now (the log was cut
+        short, or rewritten from there on)."""
+        problems = []
+        async with self.db.read() as conn:
+            for seq, digest in heads:
+                found = await conn.scalar(
+                    sa.select(query_audit.c.hash).where(query_audit.c.seq == seq)
+                )
+                if found is None:
+                    problems.append(f"entry {seq}, the last one an earlier check found, is gone")
+                elif found != digest:
+                    problems.append(f"entry {seq} is not the one an earlier check found")
+        return problems
+
+    async def head(self) -> tuple[int, str] | None:
+        """The last entry's number and hash (None: the log is empty)."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(query_audit.c.seq, query_audit.c.hash)
+                    .order_by(query_audit.c.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else (row.seq, row.hash)
 
 
 def _query(row: sa.Row[tuple[object, ...]]) -> Query:
