@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from credit_gateway.adapters.tables import query_audit
-from e2e.conftest import Api
+from e2e.conftest import Api, gateway_settings, open_api
+from support.processes import ServiceProcess
 
 ORG = {
     "kind": "organization",
@@ -15,6 +19,32 @@ ORG = {
     "org_category": "1",
     "division_code": "310115",
 }
+
+
+PERSON = {"kind": "natural_person", "name": "王五", "id_number": "11010519491231002X"}
+
+
+@pytest.fixture
+async def replays_api(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    lists_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """The gateway with Redis, so with Idempotency-Key replays."""
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        records_address=records_process.address,
+        lists_address=lists_process.address,
+        redis_url=redis_url,
+    )
+    client, close = await open_api(settings)
+    yield client
+    await close()  # type: ignore[misc]
 
 
 async def register(api: Api, name: str) -> str:
@@ -220,3 +250,46 @@ async def test_what_a_client_must_not_do_is_refused_and_audited(lists_api: Api) 
     ]
     for attempt in attempts:
         assert any(attempt.json()["code"] in what for what in refused), attempt.json()["code"]
+
+
+async def test_reads_sent_as_posts_run_and_are_audited_each_time_under_one_idempotency_key(
+    replays_api: Api,
+) -> None:
+    """A validation or a restriction check creates nothing: a repeat under the same
+    Idempotency-Key is another query about the person, not a replay of the first."""
+    api = replays_api
+    registrar = await bearer(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    agency = await bearer(api, ["credit:shared"])
+    purpose = {"purpose": "行政许可审查"}
+    for path, body, what in (
+        ("/v1/codes/validate", {"codes": [PERSON["id_number"]]}, "code_validation"),
+        ("/v1/restrictions/check", {"subject_codes": [PERSON["id_number"]]}, "restriction_check"),
+    ):
+        headers = {**agency, "Idempotency-Key": f"same-{what}"}
+        for _ in range(3):
+            reply = await api.http.post(path, json=body, params=purpose, headers=headers)
+            assert reply.status_code == 200, reply.text
+            assert "idempotent-replayed" not in reply.headers
+        await api.gateway.audit.flush()
+        audited = [e for e in await api.gateway.audit.search(limit=100) if e.query.what == what]
+        assert len(audited) == 3 and {e.query.purpose for e in audited} == {purpose["purpose"]}
+
+
+async def test_who_queried_a_code_is_refused_alike_for_any_code_without_the_scope(
+    api: Api,
+) -> None:
+    """Refused before the registry is asked: whether an identity number is on file is not
+    told by the refusal."""
+    writer = await bearer(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=writer)).status_code == 201
+    nobody = "110105198001010016"  # a valid number nobody is filed under
+    for scopes in (["credit:restricted"], []):
+        caller = await bearer(api, scopes)
+        replies = [
+            await api.http.get(f"/v1/subjects/{code}/queries", headers=caller)
+            for code in (PERSON["id_number"], nobody)
+        ]
+        assert [(r.status_code, r.json()["code"]) for r in replies] == [(403, "scope_missing")] * 2
+    anonymous = await api.http.get(f"/v1/subjects/{nobody}/queries")
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthenticated"

@@ -167,7 +167,12 @@ async def test_a_refusal_of_a_revoked_or_foreign_grant_is_audited(lists_api: Api
     assert refusals == {someone["client_id"], bank["client_id"]}
 
 
-async def test_an_idempotency_key_replays_only_the_same_query(replays_api: Api) -> None:
+async def test_an_idempotency_key_replays_only_the_same_request_and_never_a_read(
+    replays_api: Api,
+) -> None:
+    """A creating POST's key replays its first answer for the same path, query and body
+    only; a read sent as a POST (a restriction check) is not replayed under a key: it runs,
+    and is audited, every time (its answer differs with the purpose stated)."""
     api = replays_api
     await listed_person(api)
     agency = {**await bearer(api, ["credit:shared"]), "Idempotency-Key": "check-1"}
@@ -175,9 +180,17 @@ async def test_an_idempotency_key_replays_only_the_same_query(replays_api: Api) 
     first = await api.http.post("/v1/restrictions/check", params=PURPOSE, json=body, headers=agency)
     assert first.status_code == 200 and first.json()["results"][0]["restricted"]
     blind = await api.http.post("/v1/restrictions/check", json=body, headers=agency)
-    assert blind.status_code == 409 and blind.json()["code"] == "idempotency_key_reused"
+    assert blind.status_code == 200 and blind.json()["results"][0]["error"] == "purpose_required"
     again = await api.http.post("/v1/restrictions/check", params=PURPOSE, json=body, headers=agency)
-    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    assert again.status_code == 200 and "idempotent-replayed" not in again.headers
+    registrar = {**await bearer(api, ["registry:write"]), "Idempotency-Key": "org-1"}
+    org = {**ORG, "name": "重放检查有限公司"}
+    created = await api.http.post("/v1/subjects", json=org, headers=registrar)
+    assert created.status_code == 201, created.text
+    other = await api.http.post("/v1/subjects", params={"x": "1"}, json=org, headers=registrar)
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    replay = await api.http.post("/v1/subjects", json=org, headers=registrar)
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == created.json()
 
 
 async def kept_answers(api: Api, *owners: str) -> str:

@@ -5,10 +5,41 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
-from e2e.conftest import Api
+import httpx
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from credit_gateway.entrypoints.app import create_app
+from e2e.conftest import Api, gateway_settings, open_api
 from e2e.test_gateway_bulk import PENALTY_FIELDS as PENALTY
+from support.processes import ServiceProcess
+
+LIMIT = 4096
+PERSON = {"kind": "natural_person", "name": "赵六", "id_number": "11010519491231002X"}
+
+
+@pytest.fixture
+async def limited_api(
+    registry_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """The gateway with Redis (Idempotency-Key replays) and a body limit of LIMIT bytes."""
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        redis_url=redis_url,
+        max_body_bytes=LIMIT,
+    )
+    client, close = await open_api(settings)
+    yield client
+    await close()  # type: ignore[misc]
 
 
 def _nested(depth: int) -> Any:
@@ -108,3 +139,99 @@ async def test_basic_credentials_that_are_not_ascii_are_refused_as_credentials(a
         headers={"Authorization": b"Basic " + "客户端:密钥".encode()},
     )
     assert reply.status_code == 401 and reply.json()["error"] == "invalid_client"
+
+
+async def test_a_body_over_the_limit_without_a_length_is_refused_413_with_its_request_id(
+    limited_api: Api,
+) -> None:
+    """Sent in chunks (no Content-Length), the body is found too large only while it is
+    read: by the route, or before it by the Idempotency-Key middleware."""
+    api = limited_api
+    caller = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"kind": "organization", "name": "'
+        for _ in range(LIMIT // 1024 + 1):
+            yield "有限公司".encode() * 86  # 1,032 bytes
+        yield b'"}'
+
+    for extra in ({}, {"Idempotency-Key": "too-large-1"}):
+        headers = {**caller, **extra, "content-type": "application/json", "X-Request-Id": "big-1"}
+        reply = await api.http.post("/v1/subjects", content=chunks(), headers=headers)
+        assert "content-length" not in reply.request.headers
+        assert reply.status_code == 413 and reply.json()["code"] == "payload_too_large", extra
+        assert reply.headers["x-request-id"] == "big-1"
+
+
+async def test_redis_failing_under_an_idempotency_key_is_503_naming_redis(
+    limited_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the route, nothing has run: a 503 the caller may retry. After it, the answer
+    is sent already, and stands."""
+    api = limited_api
+    admin = {**await api.admin_headers(), "X-Request-Id": "r-1"}
+    body = {"name": "无缓存客户端", "department": "finance", "scopes": ["credit:shared"]}
+    assert api.gateway.redis is not None
+    claim = api.gateway.redis.set
+    sets = 0
+
+    async def away_after_the_claim(*args: Any, **kwargs: Any) -> Any:
+        nonlocal sets
+        sets += 1
+        if sets > 1:
+            raise RedisConnectionError("Connection refused")
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(api.gateway.redis, "set", away_after_the_claim)
+    headers = {**admin, "Idempotency-Key": "redis-away-1"}
+    created = await api.http.post("/v1/admin/clients", json=body, headers=headers)
+    assert created.status_code == 201 and sets == 2
+
+    async def away(*_: object, **__: object) -> None:
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(api.gateway.redis, "set", away)
+    headers = {**admin, "Idempotency-Key": "redis-away-2"}
+    reply = await api.http.post("/v1/admin/clients", json=body, headers=headers)
+    assert reply.status_code == 503, reply.text
+    assert reply.json()["code"] == "service_unavailable" and reply.json()["service"] == "redis"
+    assert reply.headers["retry-after"] == "1" and reply.headers["x-request-id"] == "r-1"
+
+
+async def test_a_fault_is_answered_500_with_its_request_id(
+    limited_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starlette answers a fault outside every middleware: the gateway answers it first."""
+    api = limited_api
+
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a fault")
+
+    monkeypatch.setattr(api.gateway.registry, "validate", broken)
+    transport = httpx.ASGITransport(app=create_app(api.gateway), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        reply = await http.post(
+            "/v1/codes/validate", json={"codes": ["x"]}, headers={"X-Request-Id": "fault-1"}
+        )
+    assert reply.status_code == 500 and reply.json()["code"] == "internal_error"
+    assert reply.headers["x-request-id"] == "fault-1" and "a fault" not in reply.text
+
+
+async def test_a_purpose_or_grant_missing_or_of_the_wrong_length_is_a_400_naming_it(
+    api: Api,
+) -> None:
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=writer)).status_code == 201
+    reader = {"Authorization": (await api.client(["credit:authorized"]))["Authorization"]}
+    path = f"/v1/subjects/{PERSON['id_number']}"
+    for params in ({}, {"purpose": "查"}, {"purpose": " 查 "}, {"purpose": "查" * 201}):
+        reply = await api.http.get(path, params=params, headers=reader)
+        assert reply.status_code == 400 and reply.json()["code"] == "purpose_required", params
+        assert [e["field"] for e in reply.json()["errors"]] == ["purpose"]
+    fine = await api.http.get(path, params={"purpose": "查" * 200}, headers=reader)
+    assert fine.status_code == 200, fine.text
+    reply = await api.http.get(
+        path, params={"level": "authorized", "purpose": "信用核查"}, headers=reader
+    )
+    assert reply.status_code == 400 and reply.json()["code"] == "authorization_required"
+    assert [e["field"] for e in reply.json()["errors"]] == ["authorization_id"]

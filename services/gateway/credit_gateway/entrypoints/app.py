@@ -33,8 +33,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdAndLimits:
-    """Echoes or assigns X-Request-Id, and refuses bodies over the limit (413) whether or
-    not Content-Length tells the size up front."""
+    """Echoes or assigns X-Request-Id, on every answer (those to what the middlewares
+    below raise too), and refuses bodies over the limit (413) whether or not
+    Content-Length tells the size up front."""
 
     def __init__(self, app: ASGIApp, max_body: int, large_bodies: dict[str, int]) -> None:
         self.app = app
@@ -49,9 +50,12 @@ class RequestIdAndLimits:
         sent = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = sent if _REQUEST_ID.match(sent) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = message.setdefault("headers", [])
                 headers.append((b"x-request-id", request_id.encode()))
                 sent = {name.lower() for name, _ in headers}
@@ -94,7 +98,20 @@ class RequestIdAndLimits:
                     )
             return message
 
-        await self.app(scope, limited_receive, send_with_id)
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except problems.Problem as refusal:
+            # Raised in a middleware below, out of reach of the routes' exception handlers
+            # (the body limit while Idempotency reads the body): answered here, with the id.
+            if started:
+                raise
+            await problems.problem_response(refusal)(scope, receive, send_with_id)
+        except Exception:
+            # Starlette answers a fault outside every middleware, so without the id: the
+            # same answer is sent from here, and the fault raised on to be logged there.
+            if not started:
+                await problems.internal_error()(scope, receive, send_with_id)
+            raise
 
 
 def create_app(gateway: Gateway) -> FastAPI:

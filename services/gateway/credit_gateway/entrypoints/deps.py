@@ -164,7 +164,10 @@ async def read_context(
     chosen = allowed if level is None else Level.parse(level)
     if chosen == Level.AUTHORIZED and not authorization_id:
         raise Problem(
-            400, "authorization_required", "the authorized level needs an authorization_id"
+            400,
+            "authorization_required",
+            "the authorized level needs an authorization_id",
+            [{"field": "authorization_id", "message": "a subject's grant to the caller"}],
         )
     if chosen > allowed:
         detail = f"this token may read at most at the {allowed.label} level"
@@ -179,12 +182,9 @@ async def read_context(
         grant = await gateway.authorizations.check(authorization_id, caller.client_id)
     text = (purpose or "").strip()
     if purpose is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
-        raise Problem(
-            422,
-            "validation_failed",
-            "purpose must be 2-200 characters",
-            [{"field": "purpose", "message": "2-200 characters"}],
-        )
+        # Checked before the subject is known to need one: a purpose of another length is
+        # no purpose (API.md), for a person as for whatever else a batch or listing holds.
+        raise _purpose_required("purpose must be 2-200 characters")
     request_id = str(
         getattr(request.state, "request_id", "")
         or request.scope.get("state", {}).get("request_id", "")
@@ -212,12 +212,16 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
         and read.level > Level.PUBLIC
         and not read.purpose_for(subject.subject_key)
     ):
-        raise Problem(
-            400,
-            "purpose_required",
-            "a query about a natural person above the public level needs a purpose",
+        raise _purpose_required(
+            "a query about a natural person above the public level needs a purpose"
         )
     return read.level
+
+
+def _purpose_required(detail: str) -> Problem:
+    return Problem(
+        400, "purpose_required", detail, [{"field": "purpose", "message": "2-200 characters"}]
+    )
 
 
 def audit(

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from typing import Any
 
 import sqlalchemy.exc as sa_exc
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credit_common.db import unavailable as db_unavailable
@@ -17,8 +21,18 @@ from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
 from credit_gateway.service_layer.tokens import TokenError
 
+log = logging.getLogger(__name__)
+
 # Streamed uploads are idempotent by source_ref already; tokens are not "created" resources.
-NOT_IDEMPOTENT = {"/oauth/token", "/v1/records/bulk"}
+# The reads sent as POSTs (batches of codes too long for a query) create nothing, and run
+# every time: a repeat replayed from Redis would reach no route, to be audited and counted
+# against the rate limit.
+NOT_IDEMPOTENT = {
+    "/oauth/token",
+    "/v1/records/bulk",
+    "/v1/codes/validate",
+    "/v1/restrictions/check",
+}
 
 
 class Metrics:
@@ -145,10 +159,16 @@ class Idempotency:
             scope["path"].encode() + b"\0" + scope.get("query_string", b"") + b"\0" + body
         ).hexdigest()
         slot = f"idempotency:{owner}:{hashlib.sha256(key).hexdigest()}"
-        if not await redis.set(
-            slot, json.dumps({"state": "pending", "digest": digest}), nx=True, ex=300
-        ):
-            stored = json.loads(await redis.get(slot) or b"{}")
+        try:
+            claimed = await redis.set(
+                slot, json.dumps({"state": "pending", "digest": digest}), nx=True, ex=300
+            )
+            stored = None if claimed else json.loads(await redis.get(slot) or b"{}")
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # Not on to the route, as without the database above: no slot, no replay.
+            await problems.redis_unavailable(error)(scope, receive, send)
+            return
+        if stored is not None:
             await self._answer_stored(stored, digest, scope, receive, send)
             return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
@@ -170,28 +190,35 @@ class Idempotency:
         try:
             await self.app(scope, replay_body, capture)
         finally:
-            if captured["status"] < 500 and captured["status"] not in (401, 403, 429):
-                keep = [
-                    (k, v)
-                    for k, v in captured["headers"]
-                    if k.lower() in ("content-type", "location")
-                ]
-                kept = _kept(captured["headers"], captured["body"])
-                answer: dict[str, Any] = {
-                    "state": "done",
-                    "digest": digest,
-                    "status": captured["status"],
-                    "headers": keep,
-                }
-                if kept is None:
-                    answer["unkept"] = True
-                else:
-                    answer["body"] = kept.decode("utf-8", "replace")
-                await redis.set(
-                    slot, json.dumps(answer), ex=self.gateway.settings.idempotency_ttl_seconds
-                )
+            try:
+                await self._settle(redis, slot, digest, captured)
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                # The answer is sent already, or the route's own failure is what to raise:
+                # the slot stays pending until it expires (a repeat meanwhile is a 409).
+                log.warning("could not keep the answer to an Idempotency-Key: %s", error)
+
+    async def _settle(self, redis: Redis, slot: str, digest: str, captured: dict[str, Any]) -> None:
+        """Keeps the first answer for replays, or frees the key for another try."""
+        if captured["status"] < 500 and captured["status"] not in (401, 403, 429):
+            keep = [
+                (k, v) for k, v in captured["headers"] if k.lower() in ("content-type", "location")
+            ]
+            kept = _kept(captured["headers"], captured["body"])
+            answer: dict[str, Any] = {
+                "state": "done",
+                "digest": digest,
+                "status": captured["status"],
+                "headers": keep,
+            }
+            if kept is None:
+                answer["unkept"] = True
             else:
-                await redis.delete(slot)
+                answer["body"] = kept.decode("utf-8", "replace")
+            await redis.set(
+                slot, json.dumps(answer), ex=self.gateway.settings.idempotency_ttl_seconds
+            )
+        else:
+            await redis.delete(slot)
 
     async def _owner(self, headers: dict[bytes, bytes]) -> str | None:
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")

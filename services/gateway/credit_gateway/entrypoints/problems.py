@@ -181,6 +181,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, Problem):
+            # FastAPI answers whatever stops it reading the body 400 "There was an error
+            # parsing the body": a refusal raised by reading it (the body limit that no
+            # Content-Length told up front, app.py) is the answer instead.
+            return problem_response(exc.__cause__)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
@@ -196,10 +201,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
     async def _redis_away(_: Request, exc: Exception) -> JSONResponse:
-        """Redis (rate limits, Idempotency-Key replays) unreachable, or every connection
-        to it busy past the wait: the caller may try again, as with a backend."""
-        log.warning("redis unavailable: %s", exc)
-        return _service_unavailable("redis", "the redis service")
+        return redis_unavailable(exc)
 
     @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(sa_exc.TimeoutError)
@@ -247,6 +249,11 @@ def install(app: FastAPI) -> None:
 
 def _internal_error(exc: Exception) -> JSONResponse:
     log.error("unexpected error", exc_info=exc)
+    return internal_error()
+
+
+def internal_error() -> JSONResponse:
+    """The answer to a fault: nothing of it is shown (it is logged where it is handled)."""
     return problem_response(Problem(500, "internal_error", "an unexpected error occurred"))
 
 
@@ -255,6 +262,13 @@ def database_unavailable(exc: Exception) -> JSONResponse:
     `unavailable`), logged and counted."""
     log.warning("the gateway's database is unavailable: %s", exc)
     return _service_unavailable("database", "the gateway's database")
+
+
+def redis_unavailable(exc: Exception) -> JSONResponse:
+    """The answer while Redis (rate limits, Idempotency-Key replays) is unreachable, or
+    every connection to it busy past the wait: the caller may try again, as with a backend."""
+    log.warning("redis unavailable: %s", exc)
+    return _service_unavailable("redis", "the redis service")
 
 
 def _service_unavailable(service: str, what: str) -> JSONResponse:

@@ -12,7 +12,7 @@ from credit_common.messages import MAX_OFFSET
 from credit_common.timeutil import utcnow
 from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints import schemas
-from credit_gateway.entrypoints.deps import CallerDep, GatewayDep, require
+from credit_gateway.entrypoints.deps import CallerDep, GatewayDep, require, require_any
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.service_layer.audit import Logged
 from credit_gateway.service_layer.authorizations import Grant
@@ -20,6 +20,9 @@ from credit_gateway.service_layer.authorizations import Grant
 router = APIRouter(tags=["audit"])
 CodePath = Annotated[str, Path(min_length=1, max_length=32)]
 AuditorDep = Annotated[Caller, require("audit:read")]
+# Checked before the registry is asked: a refusal that differed for a registered code and
+# an unknown one would tell any token whether an identity number is on file.
+SelfOrAuditorDep = Annotated[Caller, require_any("subject:self", "audit:read")]
 
 
 def _grant_view(grant: Grant) -> schemas.AuthorizationPublic:
@@ -123,19 +126,12 @@ async def revoke(
 @router.get("/v1/subjects/{code}/queries", response_model=schemas.AuditPage)
 async def who_queried(
     code: CodePath,
-    caller: CallerDep,
+    caller: SelfOrAuditorDep,
     gateway: GatewayDep,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=50)] = "",
 ) -> schemas.AuditPage:
     """Who queried this subject, when, at what level and why (the subject itself or an auditor)."""
-    if caller.anonymous:
-        raise Problem(
-            401,
-            "unauthenticated",
-            "this call needs a token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
     subject = await gateway.registry.get(code, summary=True)
     if "audit:read" not in caller.scopes and not caller.is_self(subject.code):
         raise Problem(
