@@ -112,6 +112,40 @@ async def test_a_court_listing_restricts_at_once_and_its_removal_lifts_it(lists_
     assert not after["results"][0]["restricted"]
 
 
+async def test_a_removal_done_is_answered_though_the_registry_is_away_after_it(
+    lists_api: Api, registry_process: ServiceProcess
+) -> None:
+    """The entry is removed: a 503 would make the court's retry a 409 invalid_transition.
+    The answer shows the subject by the lists service's key instead: an organisation's
+    code, nothing of a person (neither identity number nor name)."""
+    api = lists_api
+    code = await register(api, "失信测试有限公司")
+    registrar = await headers(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    court = await headers(api, ["lists:write"], "court")
+    listed = [
+        (
+            await api.http.post(
+                "/v1/list-entries", json=entry(subject, "court_dishonest_debtor"), headers=court
+            )
+        ).json()
+        for subject in (code, PERSON["id_number"])
+    ]
+    registry_process.stop()
+    answers = [
+        await api.http.post(
+            f"/v1/list-entries/{e['entry_id']}/remove", headers=court, json={"reason": "已履行"}
+        )
+        for e in listed
+    ]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    assert [a.json()["state"] for a in answers] == ["removed", "removed"]
+    assert [(a.json()["subject_code"], a.json()["subject_name"]) for a in answers] == [
+        (code, ""),
+        ("", ""),
+    ]
+
+
 async def test_a_grouped_check_names_the_same_measures_as_a_full_one(
     lists_api: Api, lists_process: ServiceProcess
 ) -> None:

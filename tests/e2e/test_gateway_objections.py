@@ -15,6 +15,7 @@ import httpx
 
 from e2e.conftest import Api
 from e2e.test_gateway_records import ORG, penalty_body
+from support.processes import ServiceProcess
 
 HASH = hashlib.sha256("处罚决定书".encode()).hexdigest()
 EVIDENCE = [{"name": "处罚决定书.pdf", "sha256": HASH}]
@@ -290,6 +291,40 @@ async def test_impossible_transitions_are_409_and_change_nothing(objections_api:
         api, "00000000-0000-0000-0000-000000000000", "accept", p.handler, reason="r"
     )
     assert missing.status_code == 404
+
+
+async def test_a_step_on_a_persons_objection_shows_the_identity_number_only_unstored(
+    objections_api: Api, registry_process: ServiceProcess
+) -> None:
+    """A handler at the restricted level sees the person's identity number, in an answer no
+    one may keep (not a cache, nor Redis for an Idempotency-Key replay). A step done while
+    the registry is away after it is answered all the same, the number left out: a 503
+    would make the retry a 409 invalid_transition."""
+    api = objections_api
+    registrar = await bearer(api, ["registry:write"], "market_regulation")
+    person = {"kind": "natural_person", "name": "王五", "id_number": "110101199003077774"}
+    assert (await api.http.post("/v1/subjects", json=person, headers=registrar)).status_code == 201
+    market = await bearer(api, ["records:write", "objections:verify"], "market_regulation")
+    record_id = await submit(api, person["id_number"], market, "沪监罚〔2026〕301号")
+    window = await bearer(api, ["objections:file"], "development_reform")
+    centre = await bearer(api, ["objections:handle", "credit:restricted"], "development_reform")
+    filed = await file(api, window, record_id)
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["subject_code"] == "110101********7774"
+    assert "cache-control" not in filed.headers
+    objection_id = filed.json()["objection_id"]
+    accepted = await step(api, objection_id, "accept", centre, reason="材料齐全，予以受理")
+    assert accepted.status_code == 200 and accepted.json()["subject_code"] == person["id_number"]
+    assert accepted.headers["cache-control"] == "no-store"
+
+    registry_process.stop()
+    verified = await step(api, objection_id, "verify", market, finding="no_error", note="无误")
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["state"] == "verified" and verified.json()["subject_code"] == ""
+    decided = await step(api, objection_id, "decide", centre, decision="dismissed", reason="r")
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["state"] == "dismissed" and decided.json()["subject_code"] == ""
+    assert "cache-control" not in decided.headers
 
 
 async def test_each_step_needs_its_scope_and_verification_the_source_department(

@@ -151,6 +151,29 @@ async def test_every_read_about_a_person_above_public_is_audited_with_its_purpos
     }
 
 
+async def test_a_registrars_change_that_shows_a_person_in_full_is_audited(api: Api) -> None:
+    """The registrar's answer to a change (even one that changes nothing) shows the person
+    in full: the person sees that read among who queried it, the change as its purpose."""
+    registrar = await api.client(["registry:write"])
+    writer = {"Authorization": registrar["Authorization"]}
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=writer)).status_code == 201
+    person = PERSON["id_number"]
+    changed = await api.http.patch(
+        f"/v1/subjects/{person}", json={"status": "active", "reason": "核对"}, headers=writer
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["name"] == PERSON["name"] and changed.json()["level"] == "restricted"
+    await api.gateway.audit.flush()
+    me = {
+        "Authorization": (await api.client(["subject:self"], subject_code=person))["Authorization"]
+    }
+    seen = (await api.http.get(f"/v1/subjects/{person}/queries", headers=me)).json()["items"]
+    assert [(e["client_id"], e["what"], e["level"]) for e in seen] == [
+        (registrar["client_id"], "subject_update", "restricted")
+    ]
+    assert seen[0]["purpose"] == "subject_update: 核对"
+
+
 async def test_a_shared_listing_without_purpose_leaves_out_persons_past_entries(
     lists_api: Api,
 ) -> None:

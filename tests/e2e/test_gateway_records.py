@@ -8,6 +8,7 @@ from typing import Any
 
 from credit_records.domain.publicity import add_months
 from e2e.conftest import Api
+from support.processes import ServiceProcess
 
 ORG = {
     "kind": "organization",
@@ -107,6 +108,47 @@ async def test_a_record_is_submitted_read_corrected_and_withdrawn(records_api: A
         f"/v1/records/{record['record_id']}/withdraw", headers=market, json={"reason": "再撤"}
     )
     assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+
+
+async def test_a_withdrawal_done_is_answered_though_the_registry_is_away_after_it(
+    records_api: Api, registry_process: ServiceProcess
+) -> None:
+    """The record is withdrawn: a 503 would make the caller's retry a 409
+    invalid_transition. The answer shows the subject by the records service's key instead:
+    an organisation's code, nothing of a person's identity number."""
+    api = records_api
+    code, market, _ = await setup(api)
+    registrar = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    person = {"kind": "natural_person", "name": "王五", "id_number": "110101199003077774"}
+    assert (await api.http.post("/v1/subjects", json=person, headers=registrar)).status_code == 201
+    stored = [
+        (await api.http.post("/v1/records", json=penalty_body(subject, ref), headers=market)).json()
+        for subject, ref in (
+            (code, "沪监罚〔2026〕31号"),
+            (person["id_number"], "沪监罚〔2026〕32号"),
+        )
+    ]
+    registry_process.stop()
+    answers = [
+        await api.http.post(
+            f"/v1/records/{r['record_id']}/withdraw", headers=market, json={"reason": "撤销"}
+        )
+        for r in stored
+    ]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    assert [a.json()["status"] for a in answers] == ["withdrawn", "withdrawn"]
+    assert [a.json()["subject_code"] for a in answers] == [code, ""]
+
+
+async def test_versions_state_the_level_they_were_served_at(records_api: Api) -> None:
+    api = records_api
+    code, market, _ = await setup(api)
+    stored = await api.http.post("/v1/records", json=penalty_body(code), headers=market)
+    versions = f"/v1/records/{stored.json()['record_id']}/versions"
+    shared = {"Authorization": (await api.client(["credit:shared"]))["Authorization"]}
+    public, seen = await api.http.get(versions), await api.http.get(versions, headers=shared)
+    assert public.status_code == seen.status_code == 200, seen.text
+    assert public.json()["level"] == "public" and seen.json()["level"] == "shared"
 
 
 async def test_as_of_through_the_gateway(records_api: Api) -> None:

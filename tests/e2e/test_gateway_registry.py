@@ -369,6 +369,7 @@ async def test_whether_a_person_is_registered_is_said_only_with_a_purpose_and_au
             "/v1/codes/validate", json=batch, params=params, headers=headers
         )
         assert reply.status_code == 200, reply.text
+        assert reply.json()["level"] == (params.get("level") or "shared")
         person, organisation, other = reply.json()["results"]
         assert person["valid"] and person["kind"] == "citizen_id" and "registered" not in person
         assert "registered" not in other
@@ -378,6 +379,7 @@ async def test_whether_a_person_is_registered_is_said_only_with_a_purpose_and_au
     reply = await api.http.post(
         "/v1/codes/validate", json=batch, params={"purpose": "行政许可审查"}, headers=headers
     )
+    assert reply.json()["level"] == "shared"
     person, organisation, other = reply.json()["results"]
     assert person["registered"] is True and organisation["registered"] is True
     assert other["registered"] is False

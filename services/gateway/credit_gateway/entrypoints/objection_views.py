@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from google.protobuf import json_format
 
 from credit.objections.v1 import objections_pb2 as ob
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.grpc_errors import RemoteError
 from credit_common.messages import moment_of
+from credit_gateway.adapters.backends import BackendUnavailable
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
-from credit_gateway.entrypoints.record_views import shown_code
+from credit_gateway.entrypoints.record_views import shown_code, shows_identity
 
 Case = ob.Objection | ob.Repair
 
@@ -44,23 +47,46 @@ def _transitions(steps: Iterable[ob.Transition]) -> list[schemas.CaseStepPublic]
     ]
 
 
-async def subject_codes(gateway: Gateway, caller: Caller, cases: Sequence[Case]) -> dict[str, str]:
+@dataclass
+class ShownCodes:
+    """The code to show for each case's subject key, and whether one of them is a natural
+    person's identity number in full."""
+
+    codes: dict[str, str] = field(default_factory=dict)
+    identity_shown: bool = False
+
+    def get(self, subject_key: str) -> str:
+        return self.codes.get(subject_key, "")
+
+
+async def subject_codes(
+    gateway: Gateway, caller: Caller, cases: Sequence[Case], *, written: bool = False
+) -> ShownCodes:
     """The code to show for each case's subject key: an organisation's key is its code; a
-    person's identity number is shown in full only to the person and the restricted level."""
-    codes = {c.subject_key: c.subject_key for c in cases if not c.natural_person}
+    person's identity number is shown in full only to the person and the restricted level.
+    For cases just `written`, a registry that does not answer leaves persons' codes out:
+    the write is done, and a 503 would make the caller's retry a 409 invalid_transition."""
+    shown = ShownCodes({c.subject_key: c.subject_key for c in cases if not c.natural_person})
     persons = sorted({c.subject_key for c in cases if c.natural_person})
-    if persons:
+    if not persons:
+        return shown
+    try:
         reply = await gateway.registry.resolve(persons)
-        for result in reply.results:
-            if result.found:
-                subject: pb.Subject = result.subject
-                level = (
-                    Level.RESTRICTED
-                    if caller.is_self(subject.code) or "credit:restricted" in caller.scopes
-                    else Level.SHARED
-                )
-                codes[result.requested_code] = shown_code(subject, level)
-    return codes
+    except (BackendUnavailable, RemoteError):
+        if not written:
+            raise
+        return shown
+    for result in reply.results:
+        if result.found:
+            subject: pb.Subject = result.subject
+            level = (
+                Level.RESTRICTED
+                if caller.is_self(subject.code) or "credit:restricted" in caller.scopes
+                else Level.SHARED
+            )
+            shown.codes[result.requested_code] = shown_code(subject, level)
+            shown.identity_shown |= shows_identity(subject, level)
+    return shown
 
 
 def objection_view(o: ob.Objection, subject_code: str) -> schemas.ObjectionPublic:

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 
 from credit.records.v1 import records_pb2 as rec
 from credit.registry.v1 import registry_pb2 as pb
-from credit_common.masking import mask_id_number
+from credit_common.masking import is_person_key, mask_id_number
 from credit_common.messages import moment_of
 from credit_gateway.domain.access import Level
 from credit_gateway.entrypoints import schemas
@@ -25,10 +25,22 @@ LEVEL_TO_PB = {
 }
 
 
+def shows_identity(subject: pb.Subject, level: Level) -> bool:
+    """Whether the level shows the subject's code as a natural person's identity number in
+    full (an answer showing it is marked `responses.unstored`)."""
+    return subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON and level >= Level.RESTRICTED
+
+
 def shown_code(subject: pb.Subject, level: Level) -> str:
     if subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON and level < Level.RESTRICTED:
         return mask_id_number(subject.code)
     return subject.code
+
+
+def code_of_key(subject_key: str) -> str:
+    """The code to show for a subject the registry did not answer about: an organisation's
+    key is its code; a person's (a keyed hash of the identity number) shows nothing."""
+    return "" if is_person_key(subject_key) else subject_key
 
 
 # Numbers read as floats (see fields_of); one decoder, not one made per call.
@@ -108,7 +120,7 @@ def publicity_ends(records: Iterable[rec.Record]) -> list[dt.date]:
     return [dt.date.fromisoformat(r.publicity_until) for r in records if r.publicity_until]
 
 
-def versions_view(record: rec.Record) -> schemas.RecordVersions:
+def versions_view(record: rec.Record, level: Level) -> schemas.RecordVersions:
     return schemas.RecordVersions(
         record_id=record.record_id,
         versions=[
@@ -122,6 +134,7 @@ def versions_view(record: rec.Record) -> schemas.RecordVersions:
             )
             for v in record.versions
         ],
+        level=level.label,
     )
 
 

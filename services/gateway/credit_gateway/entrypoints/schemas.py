@@ -258,6 +258,7 @@ class CodeResult(BaseModel):
 
 class ValidateResponse(BaseModel):
     results: list[CodeResult]
+    level: str
 
 
 class Problem(BaseModel):
@@ -413,6 +414,7 @@ class RecordVersionPublic(BaseModel):
 class RecordVersions(BaseModel):
     record_id: str
     versions: list[RecordVersionPublic]
+    level: str
 
 
 class RowErrorPublic(BaseModel):

@@ -6,20 +6,28 @@ import datetime as dt
 from typing import Annotated, Any, Literal, cast
 
 import grpc
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from credit.lists.v1 import lists_pb2 as lst
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.grpc_errors import RemoteError
 from credit_common.masking import mask_name
 from credit_common.messages import moment_of
+from credit_gateway.adapters.backends import BackendUnavailable
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import caching, schemas
-from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject, require
+from credit_gateway.entrypoints.deps import (
+    CallerDep,
+    GatewayDep,
+    ReadDep,
+    audit,
+    level_for_subject,
+    require,
+)
 from credit_gateway.entrypoints.problems import Problem
-from credit_gateway.entrypoints.record_views import shown_code
-from credit_gateway.entrypoints.responses import BatchJSON
+from credit_gateway.entrypoints.record_views import code_of_key, shown_code, shows_identity
+from credit_gateway.entrypoints.responses import BatchJSON, unstored
 
 router = APIRouter(tags=["lists"])
 AdminDep = Annotated[Caller, require("admin")]
@@ -128,8 +136,29 @@ async def subjects_of(gateway: GatewayDep, entries: list[lst.Entry]) -> dict[str
     return {r.requested_code: r.subject for r in reply.results if r.found}
 
 
+async def _named(gateway: GatewayDep, entry: lst.Entry) -> pb.Subject | None:
+    """The subject of an entry just written, or None when the registry does not answer: the
+    write is done, and a 503 would make the caller's retry a second write."""
+    try:
+        return (await subjects_of(gateway, [entry])).get(entry.subject_key)
+    except (BackendUnavailable, RemoteError):
+        return None
+
+
+def _as_written(
+    entry: lst.Entry, subject: pb.Subject | None, response: Response
+) -> schemas.EntryPublic:
+    """An entry just written, as its writer sees it (the restricted level); a subject the
+    registry did not name is shown by its key (`code_of_key`)."""
+    view = entry_view(entry, subject, Level.RESTRICTED, history=True)
+    if subject is None:
+        return view.model_copy(update={"subject_code": code_of_key(entry.subject_key)})
+    unstored(response, shows_identity(subject, Level.RESTRICTED))
+    return view
+
+
 @router.get("/v1/list-types", response_model=schemas.ListTypeList)
-async def list_types(gateway: GatewayDep) -> schemas.ListTypeList:
+async def list_types(_: CallerDep, gateway: GatewayDep) -> schemas.ListTypeList:
     """The list types (红黑名单) with their authority, publicity and duration."""
     return schemas.ListTypeList(
         items=[list_type_view(t) for t in (await gateway.lists.list_types()).list_types]
@@ -149,7 +178,7 @@ async def put_list_type(
 
 
 @router.get("/v1/measures", response_model=schemas.MeasureList)
-async def measures(gateway: GatewayDep) -> schemas.MeasureList:
+async def measures(_: CallerDep, gateway: GatewayDep) -> schemas.MeasureList:
     """The joint reward and punishment measures (联合奖惩措施清单)."""
     return schemas.MeasureList(
         items=[measure_view(m) for m in (await gateway.lists.measures()).measures]
@@ -169,7 +198,7 @@ async def put_measure(
 
 @router.post("/v1/list-entries", status_code=201, response_model=schemas.EntryPublic)
 async def propose(
-    body: schemas.EntryCreate, caller: WriterDep, gateway: GatewayDep
+    body: schemas.EntryCreate, caller: WriterDep, gateway: GatewayDep, response: Response
 ) -> schemas.EntryPublic:
     """Proposes an entry; only the list type's authority department may."""
     request = lst.ProposeEntryRequest(
@@ -201,8 +230,8 @@ async def propose(
     entry = await gateway.lists.propose(request)
     await caching.drop(gateway, entry.subject_id, LISTINGS)
     if subject is None:
-        subject = await gateway.registry.get(body.subject_code, summary=True)
-    return entry_view(entry, subject, Level.RESTRICTED, history=True)
+        subject = await _named(gateway, entry)
+    return _as_written(entry, subject, response)
 
 
 @router.get("/v1/list-entries", response_model=schemas.EntryPage)
@@ -288,7 +317,11 @@ async def get_entry(entry_id: EntryId, read: ReadDep, gateway: GatewayDep) -> sc
 
 @router.post("/v1/list-entries/{entry_id}/remove", response_model=schemas.EntryPublic)
 async def remove_entry(
-    entry_id: EntryId, body: schemas.EntryRemove, caller: WriterDep, gateway: GatewayDep
+    entry_id: EntryId,
+    body: schemas.EntryRemove,
+    caller: WriterDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> schemas.EntryPublic:
     """Removes an effective entry, or withdraws one listed in error (the authority only)."""
     entry = await gateway.lists.remove(
@@ -297,8 +330,7 @@ async def remove_entry(
         )
     )
     await caching.drop(gateway, entry.subject_id, LISTINGS)
-    subject = (await subjects_of(gateway, [entry])).get(entry.subject_key)
-    return entry_view(entry, subject, Level.RESTRICTED, history=True)
+    return _as_written(entry, await _named(gateway, entry), response)
 
 
 @router.get("/v1/subjects/{code}/lists", response_model=schemas.SubjectLists)

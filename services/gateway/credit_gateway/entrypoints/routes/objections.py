@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from google.protobuf import struct_pb2
 
 from credit.objections.v1 import objections_pb2 as ob
@@ -20,6 +20,7 @@ from credit_gateway.entrypoints.objection_views import (
     subject_codes,
 )
 from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.entrypoints.responses import unstored
 
 router = APIRouter(tags=["objections"])
 FILER_SCOPES = ("objections:file", "subject:self")
@@ -106,18 +107,27 @@ async def _filters(
 
 
 async def _objection(gateway: GatewayDep, caller: Caller, o: ob.Objection) -> Any:
-    codes = await subject_codes(gateway, caller, [o])
-    return objection_view(o, codes.get(o.subject_key, ""))
+    return objection_view(o, (await subject_codes(gateway, caller, [o])).get(o.subject_key))
 
 
 async def _repair(gateway: GatewayDep, caller: Caller, r: ob.Repair) -> Any:
-    codes = await subject_codes(gateway, caller, [r])
-    return repair_view(r, codes.get(r.subject_key, ""))
+    return repair_view(r, (await subject_codes(gateway, caller, [r])).get(r.subject_key))
+
+
+async def _written(gateway: GatewayDep, caller: Caller, case: Case, response: Response) -> str:
+    """The code to show for the subject of a case just written (`subject_codes`); an answer
+    that shows a person's identity number is kept by no one (`unstored`)."""
+    shown = await subject_codes(gateway, caller, [case], written=True)
+    unstored(response, shown.identity_shown)
+    return shown.get(case.subject_key)
 
 
 @router.post("/v1/objections", status_code=201, response_model=schemas.ObjectionPublic)
 async def file_objection(
-    body: schemas.ObjectionCreate, caller: FilerDep, gateway: GatewayDep
+    body: schemas.ObjectionCreate,
+    caller: FilerDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> Any:
     """Files an objection; from now on the target shows `under_objection: true`."""
     objection = await gateway.objections.file(
@@ -129,34 +139,48 @@ async def file_objection(
             subject_code=await _acting_for(gateway, caller, body.subject_code),
         )
     )
-    return await _objection(gateway, caller, objection)
+    return objection_view(objection, await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/accept", response_model=schemas.ObjectionPublic)
 async def accept_objection(
-    objection_id: CaseId, body: schemas.ObjectionStep, caller: HandlerDep, gateway: GatewayDep
+    objection_id: CaseId,
+    body: schemas.ObjectionStep,
+    caller: HandlerDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> Any:
     """submitted → verifying: the target's source department is asked to verify."""
     request = ob.AcceptObjectionRequest(
         caller=_caller(caller), objection_id=objection_id, reason=body.reason
     )
-    return await _objection(gateway, caller, await gateway.objections.accept(request))
+    objection = await gateway.objections.accept(request)
+    return objection_view(objection, await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/reject", response_model=schemas.ObjectionPublic)
 async def reject_objection(
-    objection_id: CaseId, body: schemas.ObjectionStep, caller: HandlerDep, gateway: GatewayDep
+    objection_id: CaseId,
+    body: schemas.ObjectionStep,
+    caller: HandlerDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> Any:
     """submitted → rejected: not admissible; the mark is cleared."""
     request = ob.RejectObjectionRequest(
         caller=_caller(caller), objection_id=objection_id, reason=body.reason
     )
-    return await _objection(gateway, caller, await gateway.objections.reject(request))
+    objection = await gateway.objections.reject(request)
+    return objection_view(objection, await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/verify", response_model=schemas.ObjectionPublic)
 async def verify_objection(
-    objection_id: CaseId, body: schemas.ObjectionVerify, caller: VerifierDep, gateway: GatewayDep
+    objection_id: CaseId,
+    body: schemas.ObjectionVerify,
+    caller: VerifierDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> Any:
     """verifying → verified: the source department's finding (that department only)."""
     request = ob.VerifyObjectionRequest(
@@ -166,12 +190,17 @@ async def verify_objection(
         fields = struct_pb2.Struct()
         fields.update(body.corrected_fields)
         request.corrected_fields.CopyFrom(fields)
-    return await _objection(gateway, caller, await gateway.objections.verify(request))
+    objection = await gateway.objections.verify(request)
+    return objection_view(objection, await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/decide", response_model=schemas.ObjectionPublic)
 async def decide_objection(
-    objection_id: CaseId, body: schemas.ObjectionDecide, caller: HandlerDep, gateway: GatewayDep
+    objection_id: CaseId,
+    body: schemas.ObjectionDecide,
+    caller: HandlerDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> Any:
     """verified → upheld (the target is corrected or withdrawn) or dismissed."""
     request = ob.DecideObjectionRequest(
@@ -180,7 +209,8 @@ async def decide_objection(
         decision=body.decision,
         reason=body.reason,
     )
-    return await _objection(gateway, caller, await gateway.objections.decide(request))
+    objection = await gateway.objections.decide(request)
+    return objection_view(objection, await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/withdraw", response_model=schemas.ObjectionPublic)
@@ -188,13 +218,15 @@ async def withdraw_objection(
     objection_id: CaseId,
     caller: FilerDep,
     gateway: GatewayDep,
+    response: Response,
     body: schemas.ObjectionWithdraw | None = None,
 ) -> Any:
     """The filer withdraws its objection before a decision; the mark is cleared."""
     request = ob.WithdrawObjectionRequest(
         caller=_caller(caller), objection_id=objection_id, reason=body.reason if body else ""
     )
-    return await _objection(gateway, caller, await gateway.objections.withdraw(request))
+    objection = await gateway.objections.withdraw(request)
+    return objection_view(objection, await _written(gateway, caller, objection, response))
 
 
 @router.get("/v1/objections", response_model=schemas.ObjectionPage)
@@ -229,7 +261,7 @@ async def list_objections(
     )
     codes = await subject_codes(gateway, caller, list(reply.objections))
     return schemas.ObjectionPage(
-        items=[objection_view(o, codes.get(o.subject_key, "")) for o in reply.objections],
+        items=[objection_view(o, codes.get(o.subject_key)) for o in reply.objections],
         next_page_token=reply.next_page_token or None,
     )
 
@@ -249,7 +281,9 @@ async def get_objection(objection_id: CaseId, caller: ReaderDep, gateway: Gatewa
     response_model=schemas.RepairPublic,
     responses={422: {"description": "not_repairable or too_early, with `possible_from`"}},
 )
-async def apply_repair(body: schemas.RepairCreate, caller: FilerDep, gateway: GatewayDep) -> Any:
+async def apply_repair(
+    body: schemas.RepairCreate, caller: FilerDep, gateway: GatewayDep, response: Response
+) -> Any:
     """Applies to repair a record or list entry; refused at once with the reason and, where
     there is one, the first date it becomes possible (`possible_from`)."""
     request = ob.ApplyRepairRequest(
@@ -275,19 +309,24 @@ async def apply_repair(body: schemas.RepairCreate, caller: FilerDep, gateway: Ga
             [{"field": v.field, "message": v.message} for v in error.violations],
             **extra,
         ) from error
-    return await _repair(gateway, caller, repair)
+    return repair_view(repair, await _written(gateway, caller, repair, response))
 
 
 @router.post("/v1/repairs/{repair_id}/decide", response_model=schemas.RepairPublic)
 async def decide_repair(
-    repair_id: CaseId, body: schemas.RepairDecide, caller: HandlerDep, gateway: GatewayDep
+    repair_id: CaseId,
+    body: schemas.RepairDecide,
+    caller: HandlerDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> Any:
     """Approves (the record leaves the public level; an entry is removed as repaired) or
     rejects, with the reason kept."""
     request = ob.DecideRepairRequest(
         caller=_caller(caller), repair_id=repair_id, decision=body.decision, reason=body.reason
     )
-    return await _repair(gateway, caller, await gateway.objections.decide_repair(request))
+    repair = await gateway.objections.decide_repair(request)
+    return repair_view(repair, await _written(gateway, caller, repair, response))
 
 
 @router.get("/v1/repairs", response_model=schemas.RepairPage)
@@ -319,7 +358,7 @@ async def list_repairs(
     )
     codes = await subject_codes(gateway, caller, list(reply.repairs))
     return schemas.RepairPage(
-        items=[repair_view(r, codes.get(r.subject_key, "")) for r in reply.repairs],
+        items=[repair_view(r, codes.get(r.subject_key)) for r in reply.repairs],
         next_page_token=reply.next_page_token or None,
     )
 

@@ -7,17 +7,20 @@ import json
 from typing import Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from google.protobuf import struct_pb2
 from starlette.convertors import Convertor, register_url_convertor
 
 from credit.records.v1 import records_pb2 as rec
 from credit_common.grpc_errors import RemoteError
+from credit_gateway.adapters.backends import BackendUnavailable
 from credit_gateway.adapters.public_cache import Hit
+from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import caching, schemas
 from credit_gateway.entrypoints.deps import (
+    CallerDep,
     GatewayDep,
     ReadDep,
     audit,
@@ -28,13 +31,16 @@ from credit_gateway.entrypoints.deps import (
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import (
     LEVEL_TO_PB,
+    code_of_key,
     item_view,
     publicity_ends,
     record_view,
     records_page,
     shown_code,
+    shows_identity,
     versions_view,
 )
+from credit_gateway.entrypoints.responses import unstored
 
 router = APIRouter(tags=["records"])
 AdminDep = Annotated[Caller, require("admin")]
@@ -69,7 +75,7 @@ def _caller(caller: Caller) -> rec.Caller:
 
 
 @router.get("/v1/catalog/items", response_model=schemas.CatalogList)
-async def list_items(gateway: GatewayDep) -> schemas.CatalogList:
+async def list_items(_: CallerDep, gateway: GatewayDep) -> schemas.CatalogList:
     """The credit information catalog."""
     reply = await gateway.records.catalog()
     return schemas.CatalogList(items=[item_view(i) for i in reply.items])
@@ -161,6 +167,19 @@ async def put_item(
     return item_view(item)
 
 
+async def _as_written(gateway: Gateway, record: rec.Record) -> tuple[schemas.RecordPublic, bool]:
+    """A record just written as its writer sees it (the restricted level), and whether that
+    shows a natural person's identity number. The write is done: a registry that does not
+    answer now leaves the subject shown by its key (`code_of_key`), rather than making the
+    answer a 503 whose retry finds the record moved on (409 invalid_transition)."""
+    try:
+        subject = await gateway.registry.get(record.subject_code, summary=True)
+    except (BackendUnavailable, RemoteError):
+        return record_view(record, code_of_key(record.subject_code), Level.RESTRICTED), False
+    view = record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
+    return view, shows_identity(subject, Level.RESTRICTED)
+
+
 @router.post(
     "/v1/records",
     status_code=201,
@@ -183,9 +202,10 @@ async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: 
         )
     )
     await caching.drop(gateway, reply.record.subject_id)
-    subject = await gateway.registry.get(body.subject_code, summary=True)
-    view = record_view(reply.record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
-    return JSONResponse(view.model_dump(mode="json"), status_code=201 if reply.created else 200)
+    view, identity_shown = await _as_written(gateway, reply.record)
+    answer = JSONResponse(view.model_dump(mode="json"), status_code=201 if reply.created else 200)
+    unstored(answer, identity_shown)
+    return answer
 
 
 async def _record_at_level(
@@ -228,13 +248,17 @@ async def get_versions(
     record_id: RecordId, read: ReadDep, gateway: GatewayDep
 ) -> schemas.RecordVersions:
     """Every version of a record, oldest first, with who submitted each and when."""
-    record, _code, _level = await _record_at_level(gateway, record_id, read, versions=True)
-    return versions_view(record)
+    record, _code, level = await _record_at_level(gateway, record_id, read, versions=True)
+    return versions_view(record, level)
 
 
 @router.post("/v1/records/{record_id}/correct", response_model=schemas.RecordPublic)
 async def correct_record(
-    record_id: RecordId, body: schemas.RecordCorrect, caller: WriterDep, gateway: GatewayDep
+    record_id: RecordId,
+    body: schemas.RecordCorrect,
+    caller: WriterDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> schemas.RecordPublic:
     """Adds the next version; only the record's source department may."""
     record = await gateway.records.correct(
@@ -246,21 +270,27 @@ async def correct_record(
         )
     )
     await caching.drop(gateway, record.subject_id)
-    subject = await gateway.registry.get(record.subject_code, summary=True)
-    return record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
+    view, identity_shown = await _as_written(gateway, record)
+    unstored(response, identity_shown)
+    return view
 
 
 @router.post("/v1/records/{record_id}/withdraw", response_model=schemas.RecordPublic)
 async def withdraw_record(
-    record_id: RecordId, body: schemas.RecordWithdraw, caller: WriterDep, gateway: GatewayDep
+    record_id: RecordId,
+    body: schemas.RecordWithdraw,
+    caller: WriterDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> schemas.RecordPublic:
     """Withdraws a record: it stays stored, with its status, who and why."""
     record = await gateway.records.withdraw(
         rec.WithdrawRecordRequest(caller=_caller(caller), record_id=record_id, reason=body.reason)
     )
     await caching.drop(gateway, record.subject_id)
-    subject = await gateway.registry.get(record.subject_code, summary=True)
-    return record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
+    view, identity_shown = await _as_written(gateway, record)
+    unstored(response, identity_shown)
+    return view
 
 
 @router.get("/v1/subjects/{code}/records", response_model=schemas.RecordPage)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.timeutil import utcnow
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller, Level
@@ -21,6 +22,7 @@ from credit_gateway.entrypoints.deps import (
 )
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.responses import BatchJSON
+from credit_gateway.service_layer.audit import Query as AuditQuery
 
 router = APIRouter(tags=["registry"])
 WriterDep = Annotated[Caller, require("registry:write")]
@@ -117,7 +119,11 @@ async def search_subjects(
 
 @router.patch("/v1/subjects/{code}", response_model=schemas.SubjectPublic)
 async def update_subject(
-    code: CodePath, body: schemas.SubjectUpdate, caller: WriterDep, gateway: GatewayDep
+    code: CodePath,
+    body: schemas.SubjectUpdate,
+    caller: WriterDep,
+    gateway: GatewayDep,
+    http: Request,
 ) -> schemas.SubjectPublic:
     """Changes name (the old one goes to former_names), legal representative or status.
     As in a JSON merge patch, `null` removes: the legal representative, which may be
@@ -140,14 +146,16 @@ async def update_subject(
         request.status = views.STATUS_VALUES[body.status]
     subject = await gateway.registry.update(request)
     await caching.drop(gateway, subject.subject_id, LISTINGS)
-    return views.subject_view(
-        subject, Level.RESTRICTED if views.is_person(subject) else Level.SHARED
-    )
+    return _as_changed(gateway, caller, http, subject, "subject_update", body.reason or "")
 
 
 @router.post("/v1/subjects/{code}/merge", response_model=schemas.SubjectPublic)
 async def merge_subject(
-    code: CodePath, body: schemas.SubjectMerge, caller: WriterDep, gateway: GatewayDep
+    code: CodePath,
+    body: schemas.SubjectMerge,
+    caller: WriterDep,
+    gateway: GatewayDep,
+    http: Request,
 ) -> schemas.SubjectPublic:
     """Merges a duplicate into the surviving code."""
     subject = await gateway.registry.merge(
@@ -155,9 +163,31 @@ async def merge_subject(
             code=code, into=body.into, reason=body.reason, actor=caller.client_id
         )
     )
-    return views.subject_view(
-        subject, Level.RESTRICTED if views.is_person(subject) else Level.SHARED
+    return _as_changed(gateway, caller, http, subject, "subject_merge", body.reason)
+
+
+def _as_changed(
+    gateway: Gateway, caller: Caller, http: Request, subject: pb.Subject, what: str, reason: str
+) -> schemas.SubjectPublic:
+    """A subject as the registrar who changed it sees it: a natural person in full, and
+    then audited as a read of that person (the change its purpose), so that a change that
+    changes nothing is no unaudited way to read a person's registration."""
+    if not views.is_person(subject):
+        return views.subject_view(subject, Level.SHARED)
+    gateway.audit.record_reads(
+        AuditQuery(
+            at=utcnow(),
+            client_id=caller.client_id,
+            department=caller.department,
+            subject_key="",
+            level=Level.RESTRICTED.label,
+            purpose=(f"{what}: {reason}" if reason else what)[:200],
+            what=what,
+            request_id=str(getattr(http.state, "request_id", "")),  # set by the app
+        ),
+        [subject.subject_key],
     )
+    return views.subject_view(subject, Level.RESTRICTED)
 
 
 @router.post(
@@ -192,7 +222,7 @@ async def validate_codes(body: schemas.ValidateRequest, read: ReadDep, gateway: 
         results.append(result)
     if persons:
         await _audit_persons_found(gateway, read, persons)
-    return BatchJSON({"results": results})
+    return BatchJSON({"results": results, "level": read.level.label})
 
 
 async def _audit_persons_found(gateway: Gateway, read: ReadContext, numbers: list[str]) -> None:

@@ -1,0 +1,132 @@
+"""What the routes tell the gateway's Redis: answers that show a natural person's identity
+number are kept for no Idempotency-Key replay, and the public reference reads (catalog,
+list types, measures) are rate limited as every other anonymous read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.conftest import Api, gateway_settings, open_api
+from e2e.test_gateway_lists import PERSON, entry
+from e2e.test_gateway_records import ORG, penalty_body
+from support.processes import ServiceProcess
+
+
+@pytest.fixture
+async def redis_api(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    lists_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """The gateway with Redis: rate limits and Idempotency-Key replays."""
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        records_address=records_process.address,
+        lists_address=lists_process.address,
+        redis_url=redis_url,
+    )
+    client, close = await open_api(settings)
+    yield client
+    await close()  # type: ignore[misc]
+
+
+async def writer(api: Api, scopes: list[str], department: str) -> tuple[str, dict[str, str]]:
+    """A client's id and bearer header."""
+    created = await api.client(scopes, department=department)
+    return created["client_id"], {"Authorization": created["Authorization"]}
+
+
+async def kept_answers(api: Api, owner: str) -> str:
+    """Every answer kept in Redis for this client's replays."""
+    assert api.gateway.redis is not None
+    slots = [key async for key in api.gateway.redis.scan_iter(match=f"idempotency:{owner}:*")]
+    assert slots
+    return "".join([(await api.gateway.redis.get(slot) or b"").decode() for slot in slots])
+
+
+async def twice(api: Api, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    """The same POST sent twice with one Idempotency-Key: (the first answer, the second)."""
+    keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+    first = await api.http.post(path, json=body, headers=keyed)
+    return first, await api.http.post(path, json=body, headers=keyed)
+
+
+async def test_a_record_answer_showing_an_identity_number_is_not_kept_for_replays(
+    redis_api: Api,
+) -> None:
+    api = redis_api
+    number = PERSON["id_number"]
+    _, registrar = await writer(api, ["registry:write"], "market_regulation")
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    org = (await api.http.post("/v1/subjects", json=ORG, headers=registrar)).json()["code"]
+    market_id, market = await writer(api, ["records:write"], "market_regulation")
+
+    submitted, replay = await twice(api, "/v1/records", penalty_body(number), market)
+    assert submitted.status_code == 201 and submitted.json()["subject_code"] == number
+    assert submitted.headers["cache-control"] == "no-store"
+    assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
+    assert replay.json()["first_status"] == 201
+    record_id = submitted.json()["record_id"]
+    withdrawn, replay = await twice(
+        api, f"/v1/records/{record_id}/withdraw", {"reason": "撤销"}, market
+    )
+    assert withdrawn.status_code == 200 and withdrawn.json()["subject_code"] == number
+    assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
+
+    of_org, replay = await twice(api, "/v1/records", penalty_body(org, "沪监罚〔2026〕8号"), market)
+    assert of_org.status_code == 201 and "cache-control" not in of_org.headers
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == of_org.json()
+    kept = await kept_answers(api, market_id)
+    assert of_org.json()["record_id"] in kept and number not in kept
+
+
+async def test_a_list_entry_answer_showing_an_identity_number_is_not_kept_for_replays(
+    redis_api: Api,
+) -> None:
+    api = redis_api
+    number = PERSON["id_number"]
+    _, registrar = await writer(api, ["registry:write"], "market_regulation")
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    court_id, court = await writer(api, ["lists:write"], "court")
+
+    listed, replay = await twice(
+        api, "/v1/list-entries", entry(number, "court_dishonest_debtor"), court
+    )
+    assert listed.status_code == 201 and listed.json()["subject_code"] == number
+    assert listed.json()["subject_name"] == PERSON["name"]
+    assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
+    entry_id = listed.json()["entry_id"]
+    removed, replay = await twice(
+        api, f"/v1/list-entries/{entry_id}/remove", {"reason": "已履行"}, court
+    )
+    assert removed.status_code == 200 and removed.json()["subject_code"] == number
+    assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
+    assert number not in await kept_answers(api, court_id)
+
+
+async def test_the_catalog_list_types_and_measures_are_rate_limited_as_other_public_reads(
+    redis_api: Api,
+) -> None:
+    api = redis_api
+    anonymous = str(api.gateway.settings.anonymous_rate_limit_burst)
+    for path in ("/v1/catalog/items", "/v1/list-types", "/v1/measures", "/v1/subjects"):
+        reply = await api.http.get(path)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["ratelimit-limit"] == anonymous, path
+        assert int(reply.headers["ratelimit-remaining"]) < int(anonymous), path
+    _, client = await writer(api, ["credit:shared"], "finance")
+    reply = await api.http.get("/v1/catalog/items", headers=client)
+    assert reply.headers["ratelimit-limit"] == str(api.gateway.settings.rate_limit_burst)
+    bad = await api.http.get("/v1/measures", headers={"Authorization": "Bearer nonsense"})
+    assert bad.status_code == 401 and bad.json()["code"] == "invalid_token"
