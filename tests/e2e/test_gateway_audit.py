@@ -293,3 +293,14 @@ async def test_who_queried_a_code_is_refused_alike_for_any_code_without_the_scop
         assert [(r.status_code, r.json()["code"]) for r in replies] == [(403, "scope_missing")] * 2
     anonymous = await api.http.get(f"/v1/subjects/{nobody}/queries")
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthenticated"
+    # A subject's own client is refused alike for another's code and for a code on file
+    # under no one, asking who queried it or granting in its name.
+    itself = await bearer(api, ["subject:self"], subject_code=await register(api, "自查有限公司"))
+    grant = {"grantee_client_id": "cl_x", "expires_at": "2099-01-01T00:00:00Z", "purpose": "核查"}
+    for code in (PERSON["id_number"], nobody):
+        asked = await api.http.get(f"/v1/subjects/{code}/queries", headers=itself)
+        granted = await api.http.post(
+            f"/v1/subjects/{code}/authorizations", json=grant, headers=itself
+        )
+        for reply in (asked, granted):
+            assert (reply.status_code, reply.json()["code"]) == (403, "not_your_subject")

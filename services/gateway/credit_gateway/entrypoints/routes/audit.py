@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
+import grpc
 from fastapi import APIRouter, Path, Query
 
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.grpc_errors import RemoteError
 from credit_common.messages import MAX_OFFSET
 from credit_common.timeutil import utcnow
 from credit_gateway.domain.access import Caller
@@ -75,10 +77,23 @@ async def _own_subject(code: str, caller: Caller, gateway: GatewayDep) -> pb.Sub
     """The subject, if the caller is it (subject:self)."""
     if "subject:self" not in caller.scopes:
         raise Problem(403, "scope_missing", "this call needs the subject:self scope")
-    subject = await gateway.registry.get(code, summary=True)
+    refusal = Problem(403, "not_your_subject", "a subject may only act for itself")
+    subject = await _looked_up(code, gateway, refusal)
     if not caller.is_self(subject.code):
-        raise Problem(403, "not_your_subject", "a subject may only act for itself")
+        raise refusal
     return subject
+
+
+async def _looked_up(code: str, gateway: GatewayDep, refusal: Problem) -> pb.Subject:
+    """The subject of `code`; an unknown code gets the refusal another subject's code gets,
+    so that a subject's client cannot learn whether a code (an identity number) is
+    registered."""
+    try:
+        return await gateway.registry.get(code, summary=True)
+    except RemoteError as error:
+        if error.code == grpc.StatusCode.NOT_FOUND:
+            raise refusal from None
+        raise
 
 
 @router.post(
@@ -132,11 +147,15 @@ async def who_queried(
     page_token: Annotated[str, Query(max_length=50)] = "",
 ) -> schemas.AuditPage:
     """Who queried this subject, when, at what level and why (the subject itself or an auditor)."""
-    subject = await gateway.registry.get(code, summary=True)
-    if "audit:read" not in caller.scopes and not caller.is_self(subject.code):
-        raise Problem(
+    if "audit:read" in caller.scopes:
+        subject = await gateway.registry.get(code, summary=True)
+    else:
+        refusal = Problem(
             403, "not_your_subject", "only the subject itself or an auditor may see who queried it"
         )
+        subject = await _looked_up(code, gateway, refusal)
+        if not caller.is_self(subject.code):
+            raise refusal
     offset = _offset(page_token)
     found = await gateway.audit.search(
         subject_key=subject.subject_key, offset=offset, limit=page_size + 1
