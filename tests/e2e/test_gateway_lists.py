@@ -90,6 +90,13 @@ async def test_a_court_listing_restricts_at_once_and_its_removal_lifts_it(lists_
         )
     ).json()["results"][0]
     assert [m["measure_code"] for m in only["measures"]] == ["no_flights"]
+    # The restricted level sees what the shared level sees: its scope may check too.
+    centre = await headers(api, ["credit:restricted"], "finance")
+    checked = await api.http.post(
+        "/v1/restrictions/check", json={"subject_codes": [code]}, headers=centre
+    )
+    assert checked.status_code == 200 and checked.json()["results"][0]["restricted"]
+    assert checked.json()["level"] == "restricted"
     status = (await api.http.get(f"/v1/subjects/{code}/lists")).json()
     assert status["restricted"] and status["entries"][0]["entry_id"] == listed["entry_id"]
 

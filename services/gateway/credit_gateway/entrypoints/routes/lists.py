@@ -24,6 +24,7 @@ from credit_gateway.entrypoints.deps import (
     audit,
     level_for_subject,
     require,
+    require_any,
 )
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import code_of_key, shown_code, shows_identity
@@ -32,7 +33,9 @@ from credit_gateway.entrypoints.responses import BatchJSON, unstored
 router = APIRouter(tags=["lists"])
 AdminDep = Annotated[Caller, require("admin")]
 WriterDep = Annotated[Caller, require("lists:write")]
-SharedDep = Annotated[Caller, require("credit:shared")]
+# The shared level's government uses (restriction checks, measure feedback): the restricted
+# level sees everything the shared level does, so either scope may.
+SharedDep = Annotated[Caller, require_any("credit:shared", "credit:restricted")]
 EntryId = Annotated[str, Path(min_length=36, max_length=36, description="an entry id (UUID)")]
 CURRENT = {"publicity", "effective"}
 
