@@ -264,6 +264,53 @@ async def test_dismissed_rejected_and_withdrawn_objections_clear_the_mark_and_ch
         assert seen["version"] == 1 and seen["status"] == "active"
 
 
+async def test_objections_and_repairs_state_the_level_they_are_shown_at(
+    objections_api: Api,
+) -> None:
+    """Restricted to the subject's own client and the restricted scope; shared to windows,
+    handlers and verifying departments; a page at the lowest of its items' levels."""
+    api = objections_api
+    p = await parties(api)
+    auditor = await bearer(api, ["objections:handle", "credit:restricted"], "development_reform")
+    filed = await file(api, p.window, p.record_id)
+    assert filed.status_code == 201, filed.text
+    objection_id = filed.json()["objection_id"]
+    assert filed.json()["level"] == "shared"
+    path = f"/v1/objections/{objection_id}"
+    for headers, level in (
+        (p.handler, "shared"),
+        (p.market, "shared"),
+        (p.subject, "restricted"),
+        (auditor, "restricted"),
+    ):
+        assert (await api.http.get(path, headers=headers)).json()["level"] == level
+    own = await file(api, p.subject, p.record_id)
+    assert own.status_code == 201 and own.json()["level"] == "restricted"
+    accepted = await step(api, own.json()["objection_id"], "accept", p.handler, reason="受理")
+    assert accepted.json()["level"] == "shared"
+    for headers, level in ((p.handler, "shared"), (p.subject, "restricted")):
+        page = (await api.http.get("/v1/objections", headers=headers)).json()
+        assert len(page["items"]) == 2 and page["level"] == level
+        assert [o["level"] for o in page["items"]] == [level] * 2
+    others = {"subject_code": await register(api, "无异议公司")}
+    for headers, level in ((p.handler, "shared"), (auditor, "restricted")):
+        empty = (await api.http.get("/v1/objections", params=others, headers=headers)).json()
+        assert empty["items"] == [] and empty["level"] == level
+
+    old = await submit(api, p.code, p.market, "沪监罚〔2026〕601号", days_ago=120)
+    applied = await repair(api, p.subject, old)
+    assert applied.status_code == 201 and applied.json()["level"] == "restricted"
+    repair_id = applied.json()["repair_id"]
+    decided = await api.http.post(
+        f"/v1/repairs/{repair_id}/decide",
+        json={"decision": "approved", "reason": "符合修复条件"},
+        headers=p.handler,
+    )
+    assert decided.json()["level"] == "shared"
+    repairs = (await api.http.get("/v1/repairs", headers=p.handler)).json()
+    assert repairs["level"] == "shared" and [r["level"] for r in repairs["items"]] == ["shared"]
+
+
 async def test_impossible_transitions_are_409_and_change_nothing(objections_api: Api) -> None:
     api = objections_api
     p = await parties(api)
@@ -311,10 +358,12 @@ async def test_a_step_on_a_persons_objection_shows_the_identity_number_only_unst
     filed = await file(api, window, record_id)
     assert filed.status_code == 201, filed.text
     assert filed.json()["subject_code"] == "110101********7774"
+    assert filed.json()["level"] == "shared"
     assert "cache-control" not in filed.headers
     objection_id = filed.json()["objection_id"]
     accepted = await step(api, objection_id, "accept", centre, reason="材料齐全，予以受理")
     assert accepted.status_code == 200 and accepted.json()["subject_code"] == person["id_number"]
+    assert accepted.json()["level"] == "restricted"
     assert accepted.headers["cache-control"] == "no-store"
 
     registry_process.stop()
@@ -324,6 +373,7 @@ async def test_a_step_on_a_persons_objection_shows_the_identity_number_only_unst
     decided = await step(api, objection_id, "decide", centre, decision="dismissed", reason="r")
     assert decided.status_code == 200, decided.text
     assert decided.json()["state"] == "dismissed" and decided.json()["subject_code"] == ""
+    assert decided.json()["level"] == "shared"  # the number left out: nothing restricted shown
     assert "cache-control" not in decided.headers
 
 

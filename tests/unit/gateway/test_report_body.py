@@ -70,6 +70,7 @@ OBJECTION = {
     "due_at": MOMENT + dt.timedelta(days=18),
     "overdue": False,
     "corrected_fields": {"fine_amount": 5000.0},
+    "level": "shared",
 }
 
 

@@ -47,16 +47,31 @@ def _transitions(steps: Iterable[ob.Transition]) -> list[schemas.CaseStepPublic]
     ]
 
 
+def _level(caller: Caller, code: str) -> Level:
+    """The level a case is shown at: restricted to its subject's own client and to the
+    restricted scope, shared to the rest (filers, handlers, verifying departments)."""
+    if caller.is_self(code) or "credit:restricted" in caller.scopes:
+        return Level.RESTRICTED
+    return Level.SHARED
+
+
 @dataclass
 class ShownCodes:
-    """The code to show for each case's subject key, and whether one of them is a natural
-    person's identity number in full."""
+    """The code to show for each case's subject key and the level it is shown at (shared
+    where the code is left out), and whether one of them is a natural person's identity
+    number in full; `otherwise`, the level for a subject not the caller's own."""
 
+    otherwise: Level
     codes: dict[str, str] = field(default_factory=dict)
+    levels: dict[str, Level] = field(default_factory=dict)
     identity_shown: bool = False
 
-    def get(self, subject_key: str) -> str:
-        return self.codes.get(subject_key, "")
+    def of(self, subject_key: str) -> tuple[str, Level]:
+        return self.codes.get(subject_key, ""), self.levels.get(subject_key, Level.SHARED)
+
+    def lowest(self, cases: Iterable[Case]) -> Level:
+        """The level a page of cases is shown at: its lowest (`otherwise` when empty)."""
+        return min((self.of(c.subject_key)[1] for c in cases), default=self.otherwise)
 
 
 async def subject_codes(
@@ -66,7 +81,12 @@ async def subject_codes(
     person's identity number is shown in full only to the person and the restricted level.
     For cases just `written`, a registry that does not answer leaves persons' codes out:
     the write is done, and a 503 would make the caller's retry a 409 invalid_transition."""
-    shown = ShownCodes({c.subject_key: c.subject_key for c in cases if not c.natural_person})
+    organisations = {c.subject_key for c in cases if not c.natural_person}
+    shown = ShownCodes(
+        _level(caller, ""),
+        {key: key for key in organisations},
+        {key: _level(caller, key) for key in organisations},
+    )
     persons = sorted({c.subject_key for c in cases if c.natural_person})
     if not persons:
         return shown
@@ -79,17 +99,14 @@ async def subject_codes(
     for result in reply.results:
         if result.found:
             subject: pb.Subject = result.subject
-            level = (
-                Level.RESTRICTED
-                if caller.is_self(subject.code) or "credit:restricted" in caller.scopes
-                else Level.SHARED
-            )
+            level = _level(caller, subject.code)
             shown.codes[result.requested_code] = shown_code(subject, level)
+            shown.levels[result.requested_code] = level
             shown.identity_shown |= shows_identity(subject, level)
     return shown
 
 
-def objection_view(o: ob.Objection, subject_code: str) -> schemas.ObjectionPublic:
+def objection_view(o: ob.Objection, subject_code: str, level: Level) -> schemas.ObjectionPublic:
     return schemas.ObjectionPublic(
         objection_id=o.objection_id,
         target=schemas.TargetPublic(kind=o.target.kind, id=o.target.id),
@@ -115,10 +132,11 @@ def objection_view(o: ob.Objection, subject_code: str) -> schemas.ObjectionPubli
         decision_reason=o.decision_reason or None,
         closed_at=moment_of(o, "closed_at"),
         transitions=_transitions(o.transitions),
+        level=level.label,
     )
 
 
-def repair_view(r: ob.Repair, subject_code: str) -> schemas.RepairPublic:
+def repair_view(r: ob.Repair, subject_code: str, level: Level) -> schemas.RepairPublic:
     return schemas.RepairPublic(
         repair_id=r.repair_id,
         target=schemas.TargetPublic(kind=r.target.kind, id=r.target.id),
@@ -137,4 +155,5 @@ def repair_view(r: ob.Repair, subject_code: str) -> schemas.RepairPublic:
         decision_reason=r.decision_reason or None,
         closed_at=moment_of(r, "closed_at"),
         transitions=_transitions(r.transitions),
+        level=level.label,
     )

@@ -716,11 +716,13 @@ class ObjectionPublic(BaseModel):
     transitions: list[CaseStepPublic] = Field(
         default_factory=list, description="every step (in single reads; empty in listings)"
     )
+    level: str
 
 
 class ObjectionPage(BaseModel):
     items: list[ObjectionPublic]
     next_page_token: str | None = None
+    level: str = Field(description="the lowest of its items' levels")
 
 
 class RepairCreate(Strict):
@@ -754,11 +756,13 @@ class RepairPublic(BaseModel):
     decision_reason: str | None = None
     closed_at: dt.datetime | None = None
     transitions: list[CaseStepPublic] = Field(default_factory=list)
+    level: str
 
 
 class RepairPage(BaseModel):
     items: list[RepairPublic]
     next_page_token: str | None = None
+    level: str = Field(description="the lowest of its items' levels")
 
 
 class AuthorizationCreate(Strict):

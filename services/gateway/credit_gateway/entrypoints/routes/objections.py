@@ -10,7 +10,7 @@ from google.protobuf import struct_pb2
 
 from credit.objections.v1 import objections_pb2 as ob
 from credit_common.grpc_errors import RemoteError
-from credit_gateway.domain.access import Caller
+from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.deps import GatewayDep, require, require_any
 from credit_gateway.entrypoints.objection_views import (
@@ -107,19 +107,22 @@ async def _filters(
 
 
 async def _objection(gateway: GatewayDep, caller: Caller, o: ob.Objection) -> Any:
-    return objection_view(o, (await subject_codes(gateway, caller, [o])).get(o.subject_key))
+    return objection_view(o, *(await subject_codes(gateway, caller, [o])).of(o.subject_key))
 
 
 async def _repair(gateway: GatewayDep, caller: Caller, r: ob.Repair) -> Any:
-    return repair_view(r, (await subject_codes(gateway, caller, [r])).get(r.subject_key))
+    return repair_view(r, *(await subject_codes(gateway, caller, [r])).of(r.subject_key))
 
 
-async def _written(gateway: GatewayDep, caller: Caller, case: Case, response: Response) -> str:
-    """The code to show for the subject of a case just written (`subject_codes`); an answer
-    that shows a person's identity number is kept by no one (`unstored`)."""
+async def _written(
+    gateway: GatewayDep, caller: Caller, case: Case, response: Response
+) -> tuple[str, Level]:
+    """The code to show for the subject of a case just written (`subject_codes`), and the
+    level it is shown at; an answer that shows a person's identity number is kept by no
+    one (`unstored`)."""
     shown = await subject_codes(gateway, caller, [case], written=True)
     unstored(response, shown.identity_shown)
-    return shown.get(case.subject_key)
+    return shown.of(case.subject_key)
 
 
 @router.post("/v1/objections", status_code=201, response_model=schemas.ObjectionPublic)
@@ -139,7 +142,7 @@ async def file_objection(
             subject_code=await _acting_for(gateway, caller, body.subject_code),
         )
     )
-    return objection_view(objection, await _written(gateway, caller, objection, response))
+    return objection_view(objection, *await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/accept", response_model=schemas.ObjectionPublic)
@@ -155,7 +158,7 @@ async def accept_objection(
         caller=_caller(caller), objection_id=objection_id, reason=body.reason
     )
     objection = await gateway.objections.accept(request)
-    return objection_view(objection, await _written(gateway, caller, objection, response))
+    return objection_view(objection, *await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/reject", response_model=schemas.ObjectionPublic)
@@ -171,7 +174,7 @@ async def reject_objection(
         caller=_caller(caller), objection_id=objection_id, reason=body.reason
     )
     objection = await gateway.objections.reject(request)
-    return objection_view(objection, await _written(gateway, caller, objection, response))
+    return objection_view(objection, *await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/verify", response_model=schemas.ObjectionPublic)
@@ -191,7 +194,7 @@ async def verify_objection(
         fields.update(body.corrected_fields)
         request.corrected_fields.CopyFrom(fields)
     objection = await gateway.objections.verify(request)
-    return objection_view(objection, await _written(gateway, caller, objection, response))
+    return objection_view(objection, *await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/decide", response_model=schemas.ObjectionPublic)
@@ -210,7 +213,7 @@ async def decide_objection(
         reason=body.reason,
     )
     objection = await gateway.objections.decide(request)
-    return objection_view(objection, await _written(gateway, caller, objection, response))
+    return objection_view(objection, *await _written(gateway, caller, objection, response))
 
 
 @router.post("/v1/objections/{objection_id}/withdraw", response_model=schemas.ObjectionPublic)
@@ -226,7 +229,7 @@ async def withdraw_objection(
         caller=_caller(caller), objection_id=objection_id, reason=body.reason if body else ""
     )
     objection = await gateway.objections.withdraw(request)
-    return objection_view(objection, await _written(gateway, caller, objection, response))
+    return objection_view(objection, *await _written(gateway, caller, objection, response))
 
 
 @router.get("/v1/objections", response_model=schemas.ObjectionPage)
@@ -261,8 +264,9 @@ async def list_objections(
     )
     codes = await subject_codes(gateway, caller, list(reply.objections))
     return schemas.ObjectionPage(
-        items=[objection_view(o, codes.get(o.subject_key)) for o in reply.objections],
+        items=[objection_view(o, *codes.of(o.subject_key)) for o in reply.objections],
         next_page_token=reply.next_page_token or None,
+        level=codes.lowest(reply.objections).label,
     )
 
 
@@ -309,7 +313,7 @@ async def apply_repair(
             [{"field": v.field, "message": v.message} for v in error.violations],
             **extra,
         ) from error
-    return repair_view(repair, await _written(gateway, caller, repair, response))
+    return repair_view(repair, *await _written(gateway, caller, repair, response))
 
 
 @router.post("/v1/repairs/{repair_id}/decide", response_model=schemas.RepairPublic)
@@ -326,7 +330,7 @@ async def decide_repair(
         caller=_caller(caller), repair_id=repair_id, decision=body.decision, reason=body.reason
     )
     repair = await gateway.objections.decide_repair(request)
-    return repair_view(repair, await _written(gateway, caller, repair, response))
+    return repair_view(repair, *await _written(gateway, caller, repair, response))
 
 
 @router.get("/v1/repairs", response_model=schemas.RepairPage)
@@ -358,8 +362,9 @@ async def list_repairs(
     )
     codes = await subject_codes(gateway, caller, list(reply.repairs))
     return schemas.RepairPage(
-        items=[repair_view(r, codes.get(r.subject_key)) for r in reply.repairs],
+        items=[repair_view(r, *codes.of(r.subject_key)) for r in reply.repairs],
         next_page_token=reply.next_page_token or None,
+        level=codes.lowest(reply.repairs).label,
     )
 
 

@@ -144,7 +144,7 @@ async def report(
         level=level.label,
     )
     open_objections = [
-        objection_view(o, shown) for o in about_shown(objections, records, status.entries)
+        objection_view(o, shown, level) for o in about_shown(objections, records, status.entries)
     ]
     sections = report_sections(
         level,
