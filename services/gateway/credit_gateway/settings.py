@@ -61,7 +61,10 @@ class GatewaySettings(ServiceSettings):
     # Public-level answers (subject, records, lists, report) are kept in Redis at most this
     # long; any event about the subject drops them at once. 0: no cache.
     public_cache_seconds: float = 30.0
-    # How long an Idempotency-Key's first answer is kept for replays.
+    # How long an Idempotency-Key's first answer is kept for replays (creating POSTs only:
+    # validate and the restriction check are reads and run, audited, every time; an answer
+    # marked `Cache-Control: no-store`, one showing a natural person's identity number in
+    # full, is not kept, and its replays are 409 `idempotency_answer_not_kept`).
     idempotency_ttl_seconds: int = 86_400
     # Bulk uploads are streamed; past this size the upload is refused (413).
     bulk_max_bytes: int = 1024 * 1024 * 1024
