@@ -140,6 +140,29 @@ async def lists_api(
 
 
 @pytest.fixture
+async def redis_api(
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    lists_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """The gateway with Redis: rate limits and Idempotency-Key replays."""
+    settings = gateway_settings(
+        make_database_url("gw"),
+        registry_process.address,
+        tmp_path,
+        records_address=records_process.address,
+        lists_address=lists_process.address,
+        redis_url=redis_url,
+    )
+    client, close = await open_api(settings)
+    yield client
+    await close()  # type: ignore[misc]
+
+
+@pytest.fixture
 async def objections_api(
     registry_process: ServiceProcess,
     records_process: ServiceProcess,

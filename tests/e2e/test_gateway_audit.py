@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from credit_gateway.adapters.tables import query_audit
-from e2e.conftest import Api, gateway_settings, open_api
-from support.processes import ServiceProcess
+from e2e.conftest import Api
 
 ORG = {
     "kind": "organization",
@@ -22,29 +18,6 @@ ORG = {
 
 
 PERSON = {"kind": "natural_person", "name": "王五", "id_number": "11010519491231002X"}
-
-
-@pytest.fixture
-async def replays_api(
-    registry_process: ServiceProcess,
-    records_process: ServiceProcess,
-    lists_process: ServiceProcess,
-    make_database_url: Callable[[str], str],
-    redis_url: str,
-    tmp_path: Path,
-) -> AsyncIterator[Api]:
-    """The gateway with Redis, so with Idempotency-Key replays."""
-    settings = gateway_settings(
-        make_database_url("gw"),
-        registry_process.address,
-        tmp_path,
-        records_address=records_process.address,
-        lists_address=lists_process.address,
-        redis_url=redis_url,
-    )
-    client, close = await open_api(settings)
-    yield client
-    await close()  # type: ignore[misc]
 
 
 async def register(api: Api, name: str) -> str:
@@ -253,11 +226,11 @@ async def test_what_a_client_must_not_do_is_refused_and_audited(lists_api: Api) 
 
 
 async def test_reads_sent_as_posts_run_and_are_audited_each_time_under_one_idempotency_key(
-    replays_api: Api,
+    redis_api: Api,
 ) -> None:
     """A validation or a restriction check creates nothing: a repeat under the same
     Idempotency-Key is another query about the person, not a replay of the first."""
-    api = replays_api
+    api = redis_api
     registrar = await bearer(api, ["registry:write"])
     assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
     agency = await bearer(api, ["credit:shared"])

@@ -9,15 +9,12 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from credit_gateway.adapters import secrets
-from e2e.conftest import ADMIN_ID, Api, gateway_settings, open_api
-from support.processes import ServiceProcess
+from e2e.conftest import ADMIN_ID, Api
 
 ORG = {
     "kind": "organization",
@@ -27,29 +24,6 @@ ORG = {
 }
 PERSON = {"kind": "natural_person", "name": "李四", "id_number": "11010519491231002X"}
 PURPOSE = {"purpose": "招投标资格审查"}
-
-
-@pytest.fixture
-async def replays_api(
-    registry_process: ServiceProcess,
-    records_process: ServiceProcess,
-    lists_process: ServiceProcess,
-    make_database_url: Callable[[str], str],
-    redis_url: str,
-    tmp_path: Path,
-) -> AsyncIterator[Api]:
-    """The gateway with Redis: rate limits and Idempotency-Key replays."""
-    settings = gateway_settings(
-        make_database_url("gw"),
-        registry_process.address,
-        tmp_path,
-        records_address=records_process.address,
-        lists_address=lists_process.address,
-        redis_url=redis_url,
-    )
-    client, close = await open_api(settings)
-    yield client
-    await close()  # type: ignore[misc]
 
 
 async def bearer(api: Api, scopes: list[str], **extra: Any) -> dict[str, str]:
@@ -168,12 +142,12 @@ async def test_a_refusal_of_a_revoked_or_foreign_grant_is_audited(lists_api: Api
 
 
 async def test_an_idempotency_key_replays_only_the_same_request_and_never_a_read(
-    replays_api: Api,
+    redis_api: Api,
 ) -> None:
     """A creating POST's key replays its first answer for the same path, query and body
     only; a read sent as a POST (a restriction check) is not replayed under a key: it runs,
     and is audited, every time (its answer differs with the purpose stated)."""
-    api = replays_api
+    api = redis_api
     await listed_person(api)
     agency = {**await bearer(api, ["credit:shared"]), "Idempotency-Key": "check-1"}
     body = {"subject_codes": [PERSON["id_number"]]}
@@ -205,9 +179,9 @@ async def kept_answers(api: Api, *owners: str) -> str:
 
 
 async def test_a_replay_shows_no_client_secret_and_keeps_no_identity_number(
-    replays_api: Api,
+    redis_api: Api,
 ) -> None:
-    api = replays_api
+    api = redis_api
     admin = {**await api.admin_headers(), "Idempotency-Key": "client-1"}
     body = {"name": "重放客户端", "department": "finance", "scopes": ["credit:shared"]}
     created = await api.http.post("/v1/admin/clients", json=body, headers=admin)
@@ -227,8 +201,8 @@ async def test_a_replay_shows_no_client_secret_and_keeps_no_identity_number(
     assert created.json()["client_secret"] not in kept and PERSON["id_number"] not in kept
 
 
-async def test_token_attempts_for_a_client_id_are_bounded(replays_api: Api) -> None:
-    api = replays_api
+async def test_token_attempts_for_a_client_id_are_bounded(redis_api: Api) -> None:
+    api = redis_api
     target = await api.client(["credit:shared"])
     form = {
         "grant_type": "client_credentials",

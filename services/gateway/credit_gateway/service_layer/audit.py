@@ -370,16 +370,20 @@ class AuditLog:
     async def missing_heads(self, heads: Iterable[tuple[int, str]]) -> list[str]:
         """Which heads found by earlier checks are gone or different now (the log was cut
         short, or rewritten from there on)."""
-        problems = []
+        heads = list(heads)
         async with self.db.read() as conn:
-            for seq, digest in heads:
-                found = await conn.scalar(
-                    sa.select(query_audit.c.hash).where(query_audit.c.seq == seq)
+            rows = await conn.execute(
+                sa.select(query_audit.c.seq, query_audit.c.hash).where(
+                    query_audit.c.seq.in_({seq for seq, _ in heads})
                 )
-                if found is None:
-                    problems.append(f"entry {seq}, the last one an earlier check found, is gone")
-                elif found != digest:
-                    problems.append(f"entry {seq} is not the one an earlier check found")
+            )
+            now = {row.seq: row.hash for row in rows}
+        problems = []
+        for seq, digest in heads:
+            if seq not in now:
+                problems.append(f"entry {seq}, the last one an earlier check found, is gone")
+            elif now[seq] != digest:
+                problems.append(f"entry {seq} is not the one an earlier check found")
         return problems
 
     async def head(self) -> tuple[int, str] | None:

@@ -192,51 +192,49 @@ class ListConsumers:
         (the objection then holds nothing); one the clock moved on after the filing goes
         back to publicity, where the objection holds it."""
         now = utcnow()
-        if (
-            entry.state == State.PUBLICITY
-            and not entry.open_objections
-            and entry.publicity_until <= opened
-        ):
-            moved = replace(entry, state=State.EFFECTIVE, effective_from=entry.publicity_until)
-            reason = "publicity over"
-            if await repo.move(
-                entry.id,
-                State.PUBLICITY,
-                State.EFFECTIVE,
-                now,
-                "clock",
-                reason,
-                effective_from=entry.publicity_until,
-            ):
-                await repo.complete([moved], history=False)
-                await self.entries.outbox.add(
-                    repo.conn, changed(moved, State.PUBLICITY, State.EFFECTIVE, reason)
-                )
+        if entry.state == State.PUBLICITY and entry.publicity_until <= opened:
+            # Unless objections filed in time hold it, it took effect before this filing.
+            await self.entries.catch_up(repo, entry, now)
         elif (
             entry.state == State.EFFECTIVE
             and entry.effective_from == entry.publicity_until  # by the clock, not held over
             and opened < entry.publicity_until
         ):
-            held = replace(entry, state=State.PUBLICITY, effective_from=None)
             reason = (
                 f"objection {objection_id} was filed during publicity "
                 f"({opened.isoformat(timespec='seconds')}) and heard after it ended: "
                 "held in publicity until the objection is decided"
             )
-            if await repo.move(
-                entry.id,
-                State.EFFECTIVE,
-                State.PUBLICITY,
-                now,
-                "lists",
-                reason,
-                effective_from=None,
-            ):
-                await repo.complete([held], history=False)
-                await self.entries.outbox.add(
-                    repo.conn,
-                    changed(held, State.EFFECTIVE, State.PUBLICITY, reason, kind="entry.held"),
-                )
+            held = replace(entry, state=State.PUBLICITY, effective_from=None)
+            await self._move(repo, entry, held, now, reason, kind="entry.held")
+
+    async def _move(
+        self,
+        repo: EntryRepository,
+        entry: Entry,
+        moved: Entry,
+        now: dt.datetime,
+        reason: str,
+        *,
+        kind: str = "",
+    ) -> None:
+        """Moves the entry to `moved` (its state and dates), if it is still as stored, with
+        its history step (by the lists service) and its event."""
+        if await repo.move(
+            entry.id,
+            entry.state,
+            moved.state,
+            now,
+            "lists",
+            reason,
+            effective_from=moved.effective_from,
+            valid_until=moved.valid_until,
+            repair_possible_from=moved.repair_possible_from,
+        ):
+            await repo.complete([moved], history=False)
+            await self.entries.outbox.add(
+                repo.conn, changed(moved, entry.state, moved.state, reason, kind=kind)
+            )
 
     async def on_objection_closed(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
@@ -295,21 +293,7 @@ class ListConsumers:
             repair_possible_from=_later(entry.repair_possible_from, held),
         )
         reason = f"held by objection {closed.objection_id} until it was {closed.outcome}"
-        if await repo.move(
-            entry.id,
-            State.PUBLICITY,
-            State.EFFECTIVE,
-            now,
-            "lists",
-            reason,
-            effective_from=moved.effective_from,
-            valid_until=moved.valid_until,
-            repair_possible_from=moved.repair_possible_from,
-        ):
-            await repo.complete([moved], history=False)
-            await self.entries.outbox.add(
-                repo.conn, changed(moved, State.PUBLICITY, State.EFFECTIVE, reason)
-            )
+        await self._move(repo, entry, moved, now, reason)
 
     async def _holding(self, conn: AsyncConnection, entry: Entry) -> int:
         """How many open objections hold the entry in publicity: those filed before its

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from credit.registry.v1 import registry_pb2 as pb
-from credit_common.timeutil import utcnow
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller, Level
@@ -22,7 +21,6 @@ from credit_gateway.entrypoints.deps import (
 )
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.responses import BatchJSON
-from credit_gateway.service_layer.audit import Query as AuditQuery
 
 router = APIRouter(tags=["registry"])
 WriterDep = Annotated[Caller, require("registry:write")]
@@ -174,19 +172,10 @@ def _as_changed(
     changes nothing is no unaudited way to read a person's registration."""
     if not views.is_person(subject):
         return views.subject_view(subject, Level.SHARED)
-    gateway.audit.record_reads(
-        AuditQuery(
-            at=utcnow(),
-            client_id=caller.client_id,
-            department=caller.department,
-            subject_key="",
-            level=Level.RESTRICTED.label,
-            purpose=(f"{what}: {reason}" if reason else what)[:200],
-            what=what,
-            request_id=str(getattr(http.state, "request_id", "")),  # set by the app
-        ),
-        [subject.subject_key],
-    )
+    purpose = (f"{what}: {reason}" if reason else what)[:200]
+    request_id = str(getattr(http.state, "request_id", ""))  # set by the app
+    read = ReadContext(caller, Level.RESTRICTED, purpose, request_id)
+    audit(gateway, read, [subject.subject_key], what, Level.RESTRICTED)
     return views.subject_view(subject, Level.RESTRICTED)
 
 
