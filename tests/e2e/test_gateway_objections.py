@@ -105,6 +105,7 @@ async def test_filing_marks_the_record_under_objection_at_every_level_within_a_s
     assert (
         objection["state"] == "submitted" and objection["accept_due"] and not objection["overdue"]
     )
+    assert objection["missed_due_at"] is None
     assert objection["subject_code"] == p.code
     assert objection["source_department"] == "market_regulation"
 

@@ -88,7 +88,7 @@ async def outbox_types(app: ObjectionsApp) -> list[str]:
         return list(rows)
 
 
-async def test_the_overdue_listing_holds_only_open_objections_past_their_due_date_soonest_first(
+async def test_the_overdue_listing_holds_open_objections_past_their_due_date_soonest_first_then_those_that_missed_one(
     objections_app: ObjectionsApp,
 ) -> None:
     app = objections_app
@@ -96,28 +96,48 @@ async def test_the_overdue_listing_holds_only_open_objections_past_their_due_dat
     older = await stored(app, filed_days_ago=20)
     await stored(app, filed_days_ago=0)  # due in two working days
     accepted_late = await stored(app, filed_days_ago=20, accepted=True)  # verify_due passed too
-    closed = await stored(app, filed_days_ago=40)
-    closed_version = closed.version
-    step = closed.reject(HANDLER, "不予受理", utcnow())
+    closed_late = await stored(app, filed_days_ago=40)
+    closed_in_time = await stored(app, filed_days_ago=0)
+    # Accepted today, three weeks after its filing: not due now, but it missed a date.
+    caught_up = await stored(app, filed_days_ago=21)
+    for case in (closed_late, closed_in_time):
+        version = case.version
+        step = case.reject(HANDLER, "不予受理", utcnow())
+        async with app.db.transaction() as conn:
+            assert await ObjectionRepository(conn).save(case, version, step)
+    version = caught_up.version
+    step = caught_up.accept(HANDLER, "受理", utcnow(), app.objections.schedule)
     async with app.db.transaction() as conn:
-        assert await ObjectionRepository(conn).save(closed, closed_version, step)
+        assert await ObjectionRepository(conn).save(caught_up, version, step)
 
     found, nxt = await app.objections.list(commands.Listing(overdue_only=True))
-    assert [o.id for o in found] == [oldest.id, older.id, accepted_late.id]
+    assert [o.id for o in found] == [
+        oldest.id,
+        older.id,
+        accepted_late.id,
+        caught_up.id,  # due in five working days, and overdue since its acceptance came late
+        closed_late.id,
+    ]
     assert nxt is None and all(o.overdue(utcnow()) for o in found)
     now = utcnow()
     assert all(convert.objection_to_pb(o, now).overdue for o in found)  # as answered
+    assert convert.objection_to_pb(found[3], now).missed_due_at.ToDatetime(dt.UTC) == (
+        caught_up.missed_due_at
+    )
     fresh, _ = await app.objections.list(commands.Listing(state="submitted"))
     assert [convert.objection_to_pb(o, now).overdue for o in fresh] == [True, True, False]
-    first, token = await app.objections.list(commands.Listing(overdue_only=True, page_size=2))
+    first, token = await app.objections.list(commands.Listing(overdue_only=True, page_size=3))
     rest, _ = await app.objections.list(
-        commands.Listing(overdue_only=True, page_size=2, offset=token or 0)
+        commands.Listing(overdue_only=True, page_size=3, offset=token or 0)
     )
     assert [o.id for o in first + rest] == [o.id for o in found]
+    open_ones, _ = await app.objections.list(commands.Listing(state="open", overdue_only=True))
+    assert [o.id for o in open_ones] == [o.id for o in found[:4]]
     everything, _ = await app.objections.list(commands.Listing())
-    assert everything[-1].id == closed.id and len(everything) == 5  # closed ones last
+    assert {o.id for o in everything[-2:]} == {closed_late.id, closed_in_time.id}
+    assert len(everything) == 7  # closed ones last
     verifying, _ = await app.objections.list(commands.Listing(state="verifying"))
-    assert [o.id for o in verifying] == [accepted_late.id]
+    assert [o.id for o in verifying] == [accepted_late.id, caught_up.id]
 
 
 async def test_of_two_steps_read_from_the_same_version_only_the_first_is_saved(

@@ -11,6 +11,7 @@ from credit_common.workdays import DEFAULT_CALENDAR, WorkCalendar
 from credit_objections.domain.cases import Actor, Subject, TargetRef
 from credit_objections.domain.clock import CHINA, Deadlines, Schedule, end_of
 from credit_objections.domain.objections import Objection
+from credit_objections.domain.repairs import Repair
 
 D = dt.date
 HANDLER = Actor("cl_centre", "development_reform")
@@ -76,14 +77,30 @@ def test_deadlines_are_configurable() -> None:
     assert objection.accept_due == D(2026, 3, 9)
 
 
-def test_overdue_once_the_current_stage_is_past_its_due_date_and_never_once_closed() -> None:
+def test_overdue_once_a_due_date_passes_without_its_step_and_so_it_stays() -> None:
     schedule = Schedule(DEFAULT_CALENDAR, Deadlines())
-    objection = filed_at(china(2026, 3, 2), schedule)
+    objection = filed_at(china(2026, 3, 2), schedule)  # accept due Wednesday 4 March
     assert not objection.overdue(china(2026, 3, 4, 23))
     assert objection.overdue(china(2026, 3, 5, 0))
     objection.accept(HANDLER, "late", china(2026, 3, 6), schedule)
-    assert not objection.overdue(china(2026, 3, 6, 12))
+    # The verification is not due yet, but the acceptance came late: API.md's `overdue:
+    # true` once a due date has passed, and the case missed one.
+    assert objection.verify_due is not None and china(2026, 3, 6, 12) < end_of(objection.verify_due)
+    assert objection.missed_due_at == end_of(D(2026, 3, 4))
+    assert objection.overdue(china(2026, 3, 6, 12))
     objection.withdraw(Actor("cl", "tax"), "撤回", china(2026, 3, 7))
+    assert objection.overdue(china(2027, 1, 1))
+    assert objection.missed_due_at == end_of(D(2026, 3, 4))  # the first one missed
+
+
+def test_a_case_whose_steps_all_came_in_time_is_never_overdue() -> None:
+    schedule = Schedule(DEFAULT_CALENDAR, Deadlines())
+    objection = filed_at(china(2026, 3, 2), schedule)
+    objection.accept(HANDLER, "受理", china(2026, 3, 4, 23), schedule)  # the due day's last hour
+    assert objection.verify_due is not None
+    objection.verify(SOURCE, "no_error", None, "无误", china(2026, 3, 5), schedule)
+    objection.decide(HANDLER, "dismissed", "驳回", china(2026, 3, 6))
+    assert objection.missed_due_at is None
     assert not objection.overdue(china(2027, 1, 1))
 
 
@@ -96,3 +113,26 @@ def test_without_calendar_data_monday_to_friday_is_assumed_and_the_objection_say
     assert inside.calendar_note == ""
     inside.accept(HANDLER, "受理", china(2026, 12, 30), schedule)
     assert inside.calendar_note.count("2027") == 1
+
+
+def test_a_repair_decided_after_its_due_date_stays_overdue_and_one_decided_in_time_is_not() -> None:
+    schedule = Schedule(DEFAULT_CALENDAR, Deadlines())
+
+    def applied() -> Repair:
+        return Repair.apply(
+            target=TargetRef("record", str(uuid.uuid4())),
+            subject=Subject(uuid.uuid4(), "k", False),
+            grounds="已整改",
+            evidence=(),
+            commitment=True,
+            filer=Actor("cl", "tax"),
+            at=china(2026, 3, 2),
+            schedule=schedule,
+        )
+
+    late, in_time = applied(), applied()
+    due = end_of(late.decide_due)
+    late.decide(HANDLER, "approved", "准予修复", due + dt.timedelta(minutes=1))
+    in_time.decide(HANDLER, "approved", "准予修复", due - dt.timedelta(minutes=1))
+    assert late.missed_due_at == due and late.overdue(due + dt.timedelta(days=400))
+    assert in_time.missed_due_at is None and not in_time.overdue(due + dt.timedelta(days=400))

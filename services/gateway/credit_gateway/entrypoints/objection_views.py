@@ -122,6 +122,7 @@ def objection_view(o: ob.Objection, subject_code: str, level: Level) -> schemas.
         decide_due=_date(o.decide_due),
         due_at=moment_of(o, "due_at"),
         overdue=o.overdue,
+        missed_due_at=moment_of(o, "missed_due_at"),
         calendar_note=o.calendar_note or None,
         finding=o.finding or None,
         corrected_fields=json_format.MessageToDict(o.corrected_fields)
@@ -150,6 +151,7 @@ def repair_view(r: ob.Repair, subject_code: str, level: Level) -> schemas.Repair
         decide_due=dt.date.fromisoformat(r.decide_due),
         due_at=moment_of(r, "due_at"),
         overdue=r.overdue,
+        missed_due_at=moment_of(r, "missed_due_at"),
         calendar_note=r.calendar_note or None,
         decision=r.decision or None,
         decision_reason=r.decision_reason or None,

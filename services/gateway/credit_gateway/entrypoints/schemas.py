@@ -687,6 +687,12 @@ class CaseStepPublic(BaseModel):
     detail: str | None = None
 
 
+_OVERDUE = (
+    "a due date passed without its step: the open stage's now, or one missed before, which stays so"
+)
+_MISSED = "the end of the first due date a step (or the close) came after"
+
+
 class ObjectionPublic(BaseModel):
     objection_id: str
     target: TargetPublic
@@ -705,7 +711,8 @@ class ObjectionPublic(BaseModel):
     due_at: dt.datetime | None = Field(
         default=None, description="the end of the current stage's due date"
     )
-    overdue: bool
+    overdue: bool = Field(description=_OVERDUE)
+    missed_due_at: dt.datetime | None = Field(default=None, description=_MISSED)
     calendar_note: str | None = None
     finding: str | None = None
     corrected_fields: dict[str, Any] | None = None
@@ -750,7 +757,8 @@ class RepairPublic(BaseModel):
     filed_at: dt.datetime
     decide_due: dt.date
     due_at: dt.datetime | None = None
-    overdue: bool
+    overdue: bool = Field(description=_OVERDUE)
+    missed_due_at: dt.datetime | None = Field(default=None, description=_MISSED)
     calendar_note: str | None = None
     decision: str | None = None
     decision_reason: str | None = None

@@ -56,6 +56,7 @@ def _case_row(case: Objection | Repair) -> dict[str, Any]:
         "filed_department": case.filed_by.department,
         "filed_at": case.filed_at,
         "due_at": case.due_at,
+        "missed_due_at": case.missed_due_at,
         "calendar_note": case.calendar_note[:300],
         "decision": case.decision,
         "decision_reason": case.decision_reason,
@@ -95,6 +96,7 @@ def _common(row: Any) -> dict[str, Any]:
         "filed_by": Actor(row.filed_by, row.filed_department),
         "filed_at": row.filed_at,
         "due_at": row.due_at,
+        "missed_due_at": row.missed_due_at,
         "calendar_note": row.calendar_note,
         "decision": row.decision,
         "decision_reason": row.decision_reason,
@@ -226,12 +228,11 @@ class _Cases:
         if "source_department" in c and filters.source_department:
             query = query.where(c.source_department == filters.source_department)
         if filters.overdue_at is not None:
-            query = query.where(c.due_at <= filters.overdue_at)
-        if (
-            filters.overdue_at is not None
-            or filters.state == "open"
-            or filters.state in open_states
-        ):
+            # Past the open stage's due date, or one missed before (closed ones among them).
+            query = query.where(
+                sa.or_(c.due_at <= filters.overdue_at, c.missed_due_at.is_not(None))
+            )
+        if filters.state == "open" or filters.state in open_states:
             return query.order_by(c.due_at, c.id)  # served by the due-date index
         return query.order_by(c.due_at.is_(None), c.due_at, c.filed_at.desc(), c.id)
 

@@ -10,6 +10,7 @@ from credit_common.outbox import outbox_table, processed_events_table
 metadata = sa.MetaData()
 JSON = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
 OPEN_ONLY = sa.text("closed_at IS NULL")
+MISSED = sa.text("missed_due_at IS NOT NULL")
 
 
 def _case_columns() -> list[sa.Column[object]]:
@@ -32,6 +33,8 @@ def _case_columns() -> list[sa.Column[object]]:
         # The end of the current stage's due date; NULL once closed. The overdue listing
         # and the handler's "due soonest" view read it through an index.
         sa.Column("due_at", UTCDateTime(), nullable=True),
+        # The first due date a step came after, kept: the case stays overdue (API.md).
+        sa.Column("missed_due_at", UTCDateTime(), nullable=True),
         sa.Column("calendar_note", sa.String(300), nullable=False, server_default=""),
         sa.Column("decision", sa.String(16), nullable=False, server_default=""),
         sa.Column("decision_reason", sa.String(2000), nullable=False, server_default=""),
@@ -54,6 +57,7 @@ objections = sa.Table(
     sa.Column("corrected_fields", JSON, nullable=True),
     sa.Column("verification_note", sa.String(2000), nullable=False, server_default=""),
     sa.Index("ix_objections_due", "due_at", "id"),
+    sa.Index("ix_objections_missed", "missed_due_at", sqlite_where=MISSED, postgresql_where=MISSED),
     sa.Index("ix_objections_department_due", "source_department", "due_at"),
     sa.Index("ix_objections_subject", "subject_id", "filed_at"),
     sa.Index("ix_objections_filer", "filed_by", "filed_at"),
@@ -77,6 +81,7 @@ repairs = sa.Table(
     sa.Column("commitment", sa.Boolean(), nullable=False),
     sa.Column("decide_due", sa.Date(), nullable=False),
     sa.Index("ix_repairs_due", "due_at", "id"),
+    sa.Index("ix_repairs_missed", "missed_due_at", sqlite_where=MISSED, postgresql_where=MISSED),
     sa.Index("ix_repairs_subject", "subject_id", "filed_at"),
     sa.Index("ix_repairs_filer", "filed_by", "filed_at"),
     # One open application per target.

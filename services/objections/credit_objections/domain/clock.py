@@ -48,3 +48,21 @@ def with_note(notes: str, note: str) -> str:
     if not note or note in notes:
         return notes
     return f"{notes}; {note}" if notes else note
+
+
+def missed(
+    already: dt.datetime | None, due_at: dt.datetime | None, at: dt.datetime
+) -> dt.datetime | None:
+    """The first due date a case missed, once a step is taken `at` in the stage due at
+    `due_at`: a due date missed stays missed, whatever the later steps' timing."""
+    if already is None and due_at is not None and at >= due_at:
+        return due_at
+    return already
+
+
+def overdue(
+    missed_due_at: dt.datetime | None, due_at: dt.datetime | None, now: dt.datetime
+) -> bool:
+    """Whether a case is overdue (API.md: `overdue: true` once a due date has passed): one
+    was missed, or the open stage's (`due_at`) has passed by `now`."""
+    return missed_due_at is not None or (due_at is not None and now >= due_at)

@@ -22,7 +22,7 @@ from credit_objections.domain.cases import (
     TargetRef,
     Transition,
 )
-from credit_objections.domain.clock import Schedule, with_note
+from credit_objections.domain.clock import Schedule, missed, overdue, with_note
 
 
 class State(enum.StrEnum):
@@ -77,6 +77,8 @@ class Objection:
     decision: str = ""
     decision_reason: str = ""
     closed_at: dt.datetime | None = None
+    # The first due date a step came after (kept once missed: see `overdue`).
+    missed_due_at: dt.datetime | None = None
     # Bumped by every step: a step saved over another's is refused.
     version: int = 1
     transitions: list[Transition] = field(default_factory=list)
@@ -121,7 +123,9 @@ class Objection:
         return self.state in OPEN
 
     def overdue(self, now: dt.datetime) -> bool:
-        return self.open and self.due_at is not None and now >= self.due_at
+        """A due date has passed without its step: the current stage's now, or one that an
+        earlier step (or the close) came after, which stays so."""
+        return overdue(self.missed_due_at, self.due_at if self.open else None, now)
 
     def accept(self, actor: Actor, reason: str, at: dt.datetime, schedule: Schedule) -> Transition:
         step = self._move("accept", State.VERIFYING, actor, reason, at)
@@ -211,6 +215,7 @@ class Objection:
         self, action: str, to: State, actor: Actor, reason: str, at: dt.datetime, detail: str = ""
     ) -> Transition:
         self._check_allowed(action, to)
+        self.missed_due_at = missed(self.missed_due_at, self.due_at, at)
         step = Transition(
             self.state, to, action, at, actor.client_id, actor.department, reason, (), detail
         )

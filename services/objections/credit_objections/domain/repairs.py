@@ -22,7 +22,7 @@ from credit_objections.domain.cases import (
     TargetRef,
     Transition,
 )
-from credit_objections.domain.clock import Schedule
+from credit_objections.domain.clock import Schedule, missed, overdue
 from credit_objections.domain.targets import TargetFacts, check_objectionable
 
 
@@ -99,6 +99,8 @@ class Repair:
     decision: str = ""
     decision_reason: str = ""
     closed_at: dt.datetime | None = None
+    # The decision's due date, once the decision (or the close) came after it.
+    missed_due_at: dt.datetime | None = None
     version: int = 1
     transitions: list[Transition] = field(default_factory=list)
 
@@ -140,7 +142,8 @@ class Repair:
         return self.state == RepairState.SUBMITTED
 
     def overdue(self, now: dt.datetime) -> bool:
-        return self.open and self.due_at is not None and now >= self.due_at
+        """The decision's due date has passed: undecided now, or decided (or closed) after."""
+        return overdue(self.missed_due_at, self.due_at if self.open else None, now)
 
     def decide(self, actor: Actor, decision: str, reason: str, at: dt.datetime) -> Transition:
         if decision not in DECISIONS:
@@ -164,6 +167,7 @@ class Repair:
                 f"{action} is not allowed: the repair is {self.state}",
                 metadata={"state": str(self.state), "action": action},
             )
+        self.missed_due_at = missed(self.missed_due_at, self.due_at, at)
         step = Transition(
             self.state, to, action, at, actor.client_id, actor.department, reason, (), detail
         )

@@ -100,6 +100,7 @@ def objection_to_pb(o: Objection, now: dt.datetime) -> pb.Objection:
         decision_reason=o.decision_reason,
         closed_at=ts(o.closed_at),
         transitions=_transitions(o.transitions),
+        missed_due_at=ts(o.missed_due_at),
     )
     if o.corrected_fields:
         message.corrected_fields.update(o.corrected_fields)
@@ -128,4 +129,5 @@ def repair_to_pb(r: Repair, now: dt.datetime) -> pb.Repair:
         decision_reason=r.decision_reason,
         closed_at=ts(r.closed_at),
         transitions=_transitions(r.transitions),
+        missed_due_at=ts(r.missed_due_at),
     )

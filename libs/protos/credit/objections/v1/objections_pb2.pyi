@@ -57,7 +57,7 @@ class Transition(_message.Message):
     def __init__(self, from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., action: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., department: _Optional[str] = ..., reason: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Objection(_message.Message):
-    __slots__ = ("objection_id", "target", "subject_id", "subject_key", "natural_person", "state", "reason", "evidence", "filed_by", "filed_department", "filed_at", "source_department", "accept_due", "verify_due", "decide_due", "due_at", "overdue", "calendar_note", "finding", "corrected_fields", "verification_note", "decision", "decision_reason", "closed_at", "transitions")
+    __slots__ = ("objection_id", "target", "subject_id", "subject_key", "natural_person", "state", "reason", "evidence", "filed_by", "filed_department", "filed_at", "source_department", "accept_due", "verify_due", "decide_due", "due_at", "overdue", "calendar_note", "finding", "corrected_fields", "verification_note", "decision", "decision_reason", "closed_at", "transitions", "missed_due_at")
     OBJECTION_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class Objection(_message.Message):
     DECISION_REASON_FIELD_NUMBER: _ClassVar[int]
     CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
     TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    MISSED_DUE_AT_FIELD_NUMBER: _ClassVar[int]
     objection_id: str
     target: Target
     subject_id: str
@@ -108,7 +109,8 @@ class Objection(_message.Message):
     decision_reason: str
     closed_at: _timestamp_pb2.Timestamp
     transitions: _containers.RepeatedCompositeFieldContainer[Transition]
-    def __init__(self, objection_id: _Optional[str] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., subject_id: _Optional[str] = ..., subject_key: _Optional[str] = ..., natural_person: _Optional[bool] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., filed_by: _Optional[str] = ..., filed_department: _Optional[str] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_department: _Optional[str] = ..., accept_due: _Optional[str] = ..., verify_due: _Optional[str] = ..., decide_due: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., calendar_note: _Optional[str] = ..., finding: _Optional[str] = ..., corrected_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., verification_note: _Optional[str] = ..., decision: _Optional[str] = ..., decision_reason: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transitions: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ...) -> None: ...
+    missed_due_at: _timestamp_pb2.Timestamp
+    def __init__(self, objection_id: _Optional[str] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., subject_id: _Optional[str] = ..., subject_key: _Optional[str] = ..., natural_person: _Optional[bool] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., filed_by: _Optional[str] = ..., filed_department: _Optional[str] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_department: _Optional[str] = ..., accept_due: _Optional[str] = ..., verify_due: _Optional[str] = ..., decide_due: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., calendar_note: _Optional[str] = ..., finding: _Optional[str] = ..., corrected_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., verification_note: _Optional[str] = ..., decision: _Optional[str] = ..., decision_reason: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transitions: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., missed_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FileObjectionRequest(_message.Message):
     __slots__ = ("caller", "target", "reason", "evidence", "subject_code")
@@ -213,7 +215,7 @@ class ListObjectionsResponse(_message.Message):
     def __init__(self, objections: _Optional[_Iterable[_Union[Objection, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Repair(_message.Message):
-    __slots__ = ("repair_id", "target", "subject_id", "subject_key", "natural_person", "state", "grounds", "evidence", "commitment", "filed_by", "filed_department", "filed_at", "decide_due", "due_at", "overdue", "calendar_note", "decision", "decision_reason", "closed_at", "transitions")
+    __slots__ = ("repair_id", "target", "subject_id", "subject_key", "natural_person", "state", "grounds", "evidence", "commitment", "filed_by", "filed_department", "filed_at", "decide_due", "due_at", "overdue", "calendar_note", "decision", "decision_reason", "closed_at", "transitions", "missed_due_at")
     REPAIR_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -234,6 +236,7 @@ class Repair(_message.Message):
     DECISION_REASON_FIELD_NUMBER: _ClassVar[int]
     CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
     TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    MISSED_DUE_AT_FIELD_NUMBER: _ClassVar[int]
     repair_id: str
     target: Target
     subject_id: str
@@ -254,7 +257,8 @@ class Repair(_message.Message):
     decision_reason: str
     closed_at: _timestamp_pb2.Timestamp
     transitions: _containers.RepeatedCompositeFieldContainer[Transition]
-    def __init__(self, repair_id: _Optional[str] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., subject_id: _Optional[str] = ..., subject_key: _Optional[str] = ..., natural_person: _Optional[bool] = ..., state: _Optional[str] = ..., grounds: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., commitment: _Optional[bool] = ..., filed_by: _Optional[str] = ..., filed_department: _Optional[str] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decide_due: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., calendar_note: _Optional[str] = ..., decision: _Optional[str] = ..., decision_reason: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transitions: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ...) -> None: ...
+    missed_due_at: _timestamp_pb2.Timestamp
+    def __init__(self, repair_id: _Optional[str] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., subject_id: _Optional[str] = ..., subject_key: _Optional[str] = ..., natural_person: _Optional[bool] = ..., state: _Optional[str] = ..., grounds: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., commitment: _Optional[bool] = ..., filed_by: _Optional[str] = ..., filed_department: _Optional[str] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decide_due: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., calendar_note: _Optional[str] = ..., decision: _Optional[str] = ..., decision_reason: _Optional[str] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transitions: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., missed_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ApplyRepairRequest(_message.Message):
     __slots__ = ("caller", "target", "grounds", "evidence", "commitment", "subject_code")

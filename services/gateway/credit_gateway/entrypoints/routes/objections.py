@@ -31,6 +31,7 @@ VerifierDep = Annotated[Caller, require("objections:verify")]
 ReaderDep = Annotated[Caller, require_any(*READER_SCOPES)]
 CaseId = Annotated[str, Path(min_length=36, max_length=36, description="an id (UUID)")]
 _REFUSALS = ("not_repairable", "too_early")
+_OVERDUE_ONLY = "only overdue ones: past their current due date, or that missed one before"
 
 
 def _caller(caller: Caller) -> ob.Caller:
@@ -244,7 +245,7 @@ async def list_objections(
         ),
     ] = None,
     subject_code: Annotated[str | None, Query(max_length=32)] = None,
-    overdue: Annotated[bool, Query(description="only those past their current due date")] = False,
+    overdue: Annotated[bool, Query(description=_OVERDUE_ONLY)] = False,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=200)] = "",
 ) -> Any:
@@ -342,7 +343,7 @@ async def list_repairs(
         Query(pattern="^(open|submitted|approved|rejected|withdrawn)$"),
     ] = None,
     subject_code: Annotated[str | None, Query(max_length=32)] = None,
-    overdue: bool = False,
+    overdue: Annotated[bool, Query(description=_OVERDUE_ONLY)] = False,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=200)] = "",
 ) -> Any:
