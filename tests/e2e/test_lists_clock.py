@@ -199,6 +199,33 @@ async def test_an_entry_held_by_an_upheld_objection_is_withdrawn_from_publicity(
     assert await entry_events(lists_app, entry_id) == ["entry.proposed", "entry.withdrawn"]
 
 
+async def test_a_repair_approved_for_an_entry_held_in_publicity_withdraws_it_as_repaired(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """A repair filed while the entry was effective, approved after a late-heard objection
+    (filed in its publicity) put it back there: the entry does not take effect later."""
+    code = await register(registry_process)
+    entry_id = await held_past_publicity(lists_app, code, "决定书10号", days=2)
+    target = objections_pb2.Target(kind="list_entry", id=str(entry_id))
+    approved = objections_pb2.RepairDecided(
+        repair_id="r-10", target=target, approved=True, reason="已履行"
+    )
+    await hear(lists_app, "repair.decided", approved)
+    entry = await lists_app.entries.get(entry_id)
+    assert entry.state == State.WITHDRAWN
+    async with lists_app.db.read() as conn:
+        reason = await conn.scalar(
+            sa.select(t.entry_history.c.reason)
+            .where(t.entry_history.c.entry_id == entry_id)
+            .order_by(t.entry_history.c.id.desc())
+            .limit(1)
+        )
+    assert reason == "repaired (repair r-10): 已履行"
+    assert await entry_events(lists_app, entry_id) == ["entry.proposed", "entry.withdrawn"]
+    await hear(lists_app, "objection.closed", closed("o-决定书10号", entry_id))
+    assert (await lists_app.entries.get(entry_id)).state == State.WITHDRAWN
+
+
 async def test_an_entry_held_past_its_publicity_takes_effect_when_the_objection_is_dismissed(
     lists_app: ListsApp, registry_process: ServiceProcess
 ) -> None:

@@ -311,7 +311,9 @@ class ListConsumers:
     async def on_repair_decided(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
     ) -> None:
-        """An approved repair removes the entry as repaired."""
+        """An approved repair removes the entry as repaired; one in publicity (an objection
+        filed in its publicity holds it there) is withdrawn, publicity's only way out
+        but taking effect, rather than left to take effect after its repair."""
         decided = objections_pb2.RepairDecided()
         envelope.payload.Unpack(decided)
         if decided.target.kind != "list_entry" or not decided.approved:
@@ -328,7 +330,7 @@ class ListConsumers:
                 now,
                 "objections",
                 f"repaired (repair {decided.repair_id}): {decided.reason}",
-                withdraw=False,
+                withdraw=entry.at(now).state == State.PUBLICITY,
             )
         except DomainError as error:
             log.warning(
