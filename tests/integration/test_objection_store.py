@@ -128,7 +128,7 @@ async def test_the_overdue_listing_holds_open_objections_past_their_due_date_soo
     assert [convert.objection_to_pb(o, now).overdue for o in fresh] == [True, True, False]
     first, token = await app.objections.list(commands.Listing(overdue_only=True, page_size=3))
     rest, _ = await app.objections.list(
-        commands.Listing(overdue_only=True, page_size=3, offset=token or 0)
+        commands.Listing(overdue_only=True, page_size=3, after=token)
     )
     assert [o.id for o in first + rest] == [o.id for o in found]
     open_ones, _ = await app.objections.list(commands.Listing(state="open", overdue_only=True))
@@ -138,6 +138,61 @@ async def test_the_overdue_listing_holds_open_objections_past_their_due_date_soo
     assert len(everything) == 7  # closed ones last
     verifying, _ = await app.objections.list(commands.Listing(state="verifying"))
     assert [o.id for o in verifying] == [accepted_late.id, caught_up.id]
+
+
+@pytest.mark.parametrize("state", ["open", ""])
+async def test_a_case_closed_between_two_pages_moves_no_other_off_the_next(
+    objections_app: ObjectionsApp, state: str
+) -> None:
+    """Pages resume after the last case shown: with offsets, the first page's case closed
+    in between would have pushed the next page's first case onto the page already read."""
+    app = objections_app
+    cases = [await stored(app, filed_days_ago=days) for days in (40, 30, 20, 10, 0)]
+    first, token = await app.objections.list(commands.Listing(state=state, page_size=2))
+    assert [o.id for o in first] == [o.id for o in cases[:2]] and token is not None
+    version = first[0].version
+    step = first[0].reject(HANDLER, "不予受理", utcnow())
+    async with app.db.transaction() as conn:
+        assert await ObjectionRepository(conn).save(first[0], version, step)
+    second, token = await app.objections.list(
+        commands.Listing(state=state, page_size=2, after=token)
+    )
+    assert [o.id for o in second] == [o.id for o in cases[2:4]]
+    last, token = await app.objections.list(commands.Listing(state=state, page_size=2, after=token))
+    # Every state: the closed one comes again at the end, where closed ones are listed.
+    assert [o.id for o in last] == [cases[4].id] + ([cases[0].id] if not state else [])
+    assert token is None
+
+
+async def test_the_closed_ones_are_paged_newest_first_and_the_same_filing_time_by_id(
+    objections_app: ObjectionsApp,
+) -> None:
+    app = objections_app
+    cases = [await stored(app, filed_days_ago=days) for days in (3, 3, 2, 1)]
+    for case in cases:
+        version = case.version
+        step = case.reject(HANDLER, "不予受理", utcnow())
+        async with app.db.transaction() as conn:
+            assert await ObjectionRepository(conn).save(case, version, step)
+    async with app.db.transaction() as conn:  # two filed at the same moment
+        await conn.execute(
+            sa.update(tables.objections)
+            .where(tables.objections.c.id.in_([cases[0].id, cases[1].id]))
+            .values(filed_at=cases[0].filed_at)
+        )
+    everything, _ = await app.objections.list(commands.Listing(page_size=10))
+    shown: list[Objection] = []
+    page, token = await app.objections.list(commands.Listing(page_size=1))
+    for _ in range(len(cases)):  # one page a case, or the paging went wrong
+        shown += page
+        if token is None:
+            break
+        page, token = await app.objections.list(commands.Listing(page_size=1, after=token))
+    assert [o.id for o in shown] == [o.id for o in everything]
+    assert [(o.filed_at, str(o.id)) for o in shown] == sorted(
+        ((o.filed_at, str(o.id)) for o in shown), key=lambda k: (-k[0].timestamp(), k[1])
+    )
+    assert len({o.filed_at for o in shown}) == 3 and len(shown) == 4
 
 
 async def test_of_two_steps_read_from_the_same_version_only_the_first_is_saved(

@@ -17,7 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_objections.adapters import tables as t
-from credit_objections.domain.cases import Actor, Evidence, Subject, TargetRef, Transition
+from credit_objections.domain.cases import (
+    Actor,
+    Evidence,
+    PageKey,
+    Subject,
+    TargetRef,
+    Transition,
+)
 from credit_objections.domain.objections import OPEN, Objection, State
 from credit_objections.domain.repairs import Repair, RepairState
 
@@ -31,6 +38,8 @@ class Filters:
     overdue_at: dt.datetime | None = None
     source_department: str = ""
     filed_by: str = ""
+    # The page begins after this case, in the listing's order.
+    after: PageKey | None = None
 
 
 def _evidence_rows(items: Sequence[Evidence]) -> list[dict[str, str]]:
@@ -128,6 +137,16 @@ def _repair(row: Any) -> Repair:
         commitment=row.commitment,
         decide_due=row.decide_due,
     )
+
+
+def _after(c: Any, key: PageKey) -> sa.ColumnElement[bool]:
+    """The cases after `key` in the order open ones soonest due first, then closed ones
+    (no due date) newest first: by due date, then filing time (later first), then id."""
+    same_due = c.due_at.is_(None) if key.due_at is None else c.due_at == key.due_at
+    later = sa.or_(c.filed_at < key.filed_at, sa.and_(c.filed_at == key.filed_at, c.id > key.id))
+    if key.due_at is None:
+        return sa.and_(same_due, later)
+    return sa.or_(c.due_at.is_(None), c.due_at > key.due_at, sa.and_(same_due, later))
 
 
 class _Cases:
@@ -232,8 +251,13 @@ class _Cases:
             query = query.where(
                 sa.or_(c.due_at <= filters.overdue_at, c.missed_due_at.is_not(None))
             )
+        after = filters.after
         if filters.state == "open" or filters.state in open_states:
+            if after is not None and after.due_at is not None:
+                query = query.where(sa.tuple_(c.due_at, c.id) > (after.due_at, after.id))
             return query.order_by(c.due_at, c.id)  # served by the due-date index
+        if after is not None:
+            query = query.where(_after(c, after))
         return query.order_by(c.due_at.is_(None), c.due_at, c.filed_at.desc(), c.id)
 
     async def move_subject(self, subject_id: uuid.UUID, survivor: Subject) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from credit_common.errors import FieldViolation, InvalidArgument
 
@@ -55,6 +56,21 @@ class Transition:
     reason: str
     evidence: tuple[Evidence, ...] = ()
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """Where a listing's next page begins: after the case with these sort keys (a case
+    closed meanwhile does not move the others, as an offset would)."""
+
+    due_at: dt.datetime | None
+    filed_at: dt.datetime
+    id: uuid.UUID
+
+    @classmethod
+    def of(cls, case: Any) -> PageKey:
+        """The key of an objection or a repair application, as it was read."""
+        return cls(case.due_at, case.filed_at, case.id)
 
 
 def check_target(target: TargetRef) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -11,9 +13,9 @@ from google.protobuf import struct_pb2
 
 from credit.objections.v1 import objections_pb2 as pb
 from credit_common.errors import FieldViolation, InvalidArgument
-from credit_common.messages import struct_fields
+from credit_common.messages import offset_of, struct_fields
 from credit_common.messages import timestamp as ts
-from credit_objections.domain.cases import Actor, Evidence, TargetRef, Transition
+from credit_objections.domain.cases import Actor, Evidence, PageKey, TargetRef, Transition
 from credit_objections.domain.objections import Objection
 from credit_objections.domain.repairs import Repair
 
@@ -35,6 +37,46 @@ def case_id(text: str, name: str) -> uuid.UUID:
         raise InvalidArgument(
             f"{name} is not an id", "invalid_argument", [FieldViolation(name, "a UUID")]
         ) from error
+
+
+_KEY_PREFIX = "k:"
+
+
+def page_start(token: str) -> tuple[PageKey | None, int]:
+    """Where a page token says a listing resumes: after a case (the tokens `page_token`
+    gives), or at an offset (those of the versions before, still honoured)."""
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+    except ValueError:
+        text = ""
+    if not text.startswith(_KEY_PREFIX):
+        return None, offset_of(token)
+    try:
+        due, filed, case = json.loads(text.removeprefix(_KEY_PREFIX))
+        key = PageKey(_moment(due) if due is not None else None, _moment(filed), uuid.UUID(case))
+    except (ValueError, TypeError) as error:
+        raise InvalidArgument(
+            "invalid page_token",
+            "invalid_argument",
+            [FieldViolation("page_token", "not a token this service issued")],
+        ) from error
+    return key, 0
+
+
+def _moment(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("a moment without its offset")
+    return moment
+
+
+def page_token(key: PageKey | None) -> str:
+    """The token of the page after `key` ("" when there is none)."""
+    if key is None:
+        return ""
+    due = key.due_at.isoformat() if key.due_at is not None else None
+    text = _KEY_PREFIX + json.dumps([due, key.filed_at.isoformat(), str(key.id)])
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 def target(message: pb.Target) -> TargetRef:

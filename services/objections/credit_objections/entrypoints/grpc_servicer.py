@@ -7,7 +7,6 @@ from typing import Any
 from credit.objections.v1 import objections_pb2 as pb
 from credit.objections.v1 import objections_pb2_grpc as pb_grpc
 from credit_common.grpc_errors import map_domain_errors
-from credit_common.messages import offset_of, token_for
 from credit_common.timeutil import utcnow
 from credit_objections.entrypoints import convert
 from credit_objections.service_layer import commands
@@ -110,6 +109,7 @@ class ObjectionsServicer(pb_grpc.ObjectionsServiceServicer):
     async def ListObjections(
         self, request: pb.ListObjectionsRequest, context: Context
     ) -> pb.ListObjectionsResponse:
+        after, offset = convert.page_start(request.page_token)
         found, nxt = await self.objections.list(
             commands.Listing(
                 state=request.state,
@@ -118,13 +118,14 @@ class ObjectionsServicer(pb_grpc.ObjectionsServiceServicer):
                 source_department=request.source_department,
                 filed_by=request.filed_by,
                 page_size=request.page_size,
-                offset=offset_of(request.page_token),
+                after=after,
+                offset=offset,
             )
         )
         now = utcnow()
         return pb.ListObjectionsResponse(
             objections=[convert.objection_to_pb(o, now) for o in found],
-            next_page_token=token_for(nxt),
+            next_page_token=convert.page_token(nxt),
         )
 
     async def ApplyRepair(self, request: pb.ApplyRepairRequest, context: Context) -> pb.Repair:
@@ -158,6 +159,7 @@ class ObjectionsServicer(pb_grpc.ObjectionsServiceServicer):
     async def ListRepairs(
         self, request: pb.ListRepairsRequest, context: Context
     ) -> pb.ListRepairsResponse:
+        after, offset = convert.page_start(request.page_token)
         found, nxt = await self.repairs.list(
             commands.Listing(
                 state=request.state,
@@ -165,11 +167,12 @@ class ObjectionsServicer(pb_grpc.ObjectionsServiceServicer):
                 overdue_only=request.overdue_only,
                 filed_by=request.filed_by,
                 page_size=request.page_size,
-                offset=offset_of(request.page_token),
+                after=after,
+                offset=offset,
             )
         )
         now = utcnow()
         return pb.ListRepairsResponse(
             repairs=[convert.repair_to_pb(r, now) for r in found],
-            next_page_token=token_for(nxt),
+            next_page_token=convert.page_token(nxt),
         )

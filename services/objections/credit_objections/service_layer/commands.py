@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from credit_objections.domain.cases import Actor, Evidence, TargetRef
+from credit_objections.domain.cases import Actor, Evidence, PageKey, TargetRef
 
 MAX_PAGE = 500
 
@@ -73,4 +73,7 @@ class Listing:
     source_department: str = ""
     filed_by: str = ""
     page_size: int = 50
+    # Where the page begins: after a case (the page tokens it gives), or at an offset (the
+    # tokens of an earlier version, still honoured).
+    after: PageKey | None = None
     offset: int = 0

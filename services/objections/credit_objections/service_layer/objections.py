@@ -30,6 +30,7 @@ from credit_common.timeutil import utcnow
 from credit_objections.adapters.repository import Filters, ObjectionRepository
 from credit_objections.adapters.targets import Targets, correction_problems
 from credit_objections.domain.cases import (
+    PageKey,
     TargetRef,
     Transition,
     check_evidence,
@@ -224,7 +225,7 @@ class Objections:
             raise NotFound("no such objection")
         return objection
 
-    async def list(self, cmd: commands.Listing) -> tuple[list[Objection], int | None]:
+    async def list(self, cmd: commands.Listing) -> tuple[list[Objection], PageKey | None]:
         """Open ones soonest due first (the handler's view), then closed ones, newest first."""
         if cmd.state and cmd.state != "open" and cmd.state not in State.__members__.values():
             raise InvalidArgument(
@@ -237,7 +238,8 @@ class Objections:
             overdue_at=utcnow() if cmd.overdue_only else None,
             source_department=cmd.source_department,
             filed_by=cmd.filed_by,
+            after=cmd.after,
         )
         async with self.db.read() as conn:
             found = await ObjectionRepository(conn).list(filters, cmd.offset, size + 1)
-        return found[:size], (cmd.offset + size if len(found) > size else None)
+        return found[:size], (PageKey.of(found[size - 1]) if len(found) > size else None)

@@ -23,7 +23,13 @@ from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
 from credit_objections.adapters.repository import Filters, RepairRepository
 from credit_objections.adapters.targets import Targets
-from credit_objections.domain.cases import TargetRef, check_evidence, check_target, check_text
+from credit_objections.domain.cases import (
+    PageKey,
+    TargetRef,
+    check_evidence,
+    check_target,
+    check_text,
+)
 from credit_objections.domain.clock import Schedule
 from credit_objections.domain.repairs import Repair, RepairState, check_commitment, check_repairable
 from credit_objections.service_layer import commands
@@ -124,7 +130,7 @@ class Repairs:
             raise NotFound("no such repair application")
         return repair
 
-    async def list(self, cmd: commands.Listing) -> tuple[list[Repair], int | None]:
+    async def list(self, cmd: commands.Listing) -> tuple[list[Repair], PageKey | None]:
         """Open ones soonest due first, then decided ones, newest first."""
         if cmd.state and cmd.state != "open" and cmd.state not in RepairState.__members__.values():
             raise InvalidArgument(
@@ -136,7 +142,8 @@ class Repairs:
             subject_id=cmd.subject_id,
             overdue_at=utcnow() if cmd.overdue_only else None,
             filed_by=cmd.filed_by,
+            after=cmd.after,
         )
         async with self.db.read() as conn:
             found = await RepairRepository(conn).list(filters, cmd.offset, size + 1)
-        return found[:size], (cmd.offset + size if len(found) > size else None)
+        return found[:size], (PageKey.of(found[size - 1]) if len(found) > size else None)

@@ -154,7 +154,9 @@ class ObjectionsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListObjections(self, request, context):
-        """Open objections come first, soonest due first; then closed ones, newest first.
+        """Open objections come first, soonest due first; then closed ones, newest first. A
+        page token resumes after the last objection shown: one closed meanwhile moves no
+        other past the page boundary (it may show again among the closed ones).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -50,7 +50,10 @@ class ObjectionsServiceStub:
     """Any open state -> withdrawn, by the filer."""
     GetObjection: _grpc.UnaryUnaryMultiCallable[_objections_pb2.GetObjectionRequest, _objections_pb2.Objection]
     ListObjections: _grpc.UnaryUnaryMultiCallable[_objections_pb2.ListObjectionsRequest, _objections_pb2.ListObjectionsResponse]
-    """Open objections come first, soonest due first; then closed ones, newest first."""
+    """Open objections come first, soonest due first; then closed ones, newest first. A
+    page token resumes after the last objection shown: one closed meanwhile moves no
+    other past the page boundary (it may show again among the closed ones).
+    """
     ApplyRepair: _grpc.UnaryUnaryMultiCallable[_objections_pb2.ApplyRepairRequest, _objections_pb2.Repair]
     """Applies for repair; eligibility is checked at once (INVALID_ARGUMENT with reason
     not_repairable or too_early, and ErrorInfo metadata `possible_from` when known).
@@ -81,7 +84,10 @@ class ObjectionsServiceAsyncStub(ObjectionsServiceStub):
     """Any open state -> withdrawn, by the filer."""
     GetObjection: _aio.UnaryUnaryMultiCallable[_objections_pb2.GetObjectionRequest, _objections_pb2.Objection]  # type: ignore[assignment]
     ListObjections: _aio.UnaryUnaryMultiCallable[_objections_pb2.ListObjectionsRequest, _objections_pb2.ListObjectionsResponse]  # type: ignore[assignment]
-    """Open objections come first, soonest due first; then closed ones, newest first."""
+    """Open objections come first, soonest due first; then closed ones, newest first. A
+    page token resumes after the last objection shown: one closed meanwhile moves no
+    other past the page boundary (it may show again among the closed ones).
+    """
     ApplyRepair: _aio.UnaryUnaryMultiCallable[_objections_pb2.ApplyRepairRequest, _objections_pb2.Repair]  # type: ignore[assignment]
     """Applies for repair; eligibility is checked at once (INVALID_ARGUMENT with reason
     not_repairable or too_early, and ErrorInfo metadata `possible_from` when known).
@@ -157,7 +163,10 @@ class ObjectionsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _objections_pb2.ListObjectionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_objections_pb2.ListObjectionsResponse, _abc.Awaitable[_objections_pb2.ListObjectionsResponse]]:
-        """Open objections come first, soonest due first; then closed ones, newest first."""
+        """Open objections come first, soonest due first; then closed ones, newest first. A
+        page token resumes after the last objection shown: one closed meanwhile moves no
+        other past the page boundary (it may show again among the closed ones).
+        """
 
     @_abc_1.abstractmethod
     def ApplyRepair(
