@@ -277,3 +277,49 @@ async def test_who_queried_a_code_is_refused_alike_for_any_code_without_the_scop
         )
         for reply in (asked, granted):
             assert (reply.status_code, reply.json()["code"]) == (403, "not_your_subject")
+
+
+async def test_an_audit_page_resumes_before_the_last_entry_shown_whatever_was_written_since(
+    lists_api: Api,
+) -> None:
+    api = lists_api
+    code = await register(api, "翻页审计有限公司")
+    agency = await bearer(api, ["credit:shared"], department="finance")
+    for _ in range(3):
+        assert (await api.http.get(f"/v1/subjects/{code}/lists", headers=agency)).is_success
+    auditor = await bearer(api, ["audit:read"])
+    me = await bearer(api, ["subject:self"], subject_code=code)
+    for path, headers in (("/v1/audit", auditor), (f"/v1/subjects/{code}/queries", me)):
+        params = {"subject_code": code} if path == "/v1/audit" else {}
+        first = (
+            await api.http.get(path, params={**params, "page_size": 2}, headers=headers)
+        ).json()
+        assert len(first["items"]) == 2 and first["next_page_token"]
+        # Read again meanwhile: with an offset, the next page would begin with the second
+        # entry of the first page again.
+        assert (await api.http.get(f"/v1/subjects/{code}/lists", headers=agency)).is_success
+        second = (
+            await api.http.get(
+                path,
+                params={**params, "page_size": 2, "page_token": first["next_page_token"]},
+                headers=headers,
+            )
+        ).json()
+        shown = [e["seq"] for e in first["items"] + second["items"]]
+        assert shown == sorted(shown, reverse=True) and len(set(shown)) == len(shown)
+        assert second["items"][-1]["seq"] < first["items"][-1]["seq"]
+    for token in ("czow", "czotMQ==", "eHl6"):  # "s:0", "s:-1", "xyz"
+        refused = await api.http.get("/v1/audit", params={"page_token": token}, headers=auditor)
+        assert refused.status_code == 422, refused.text
+
+
+async def test_who_queried_a_natural_person_is_not_stored_by_caches(api: Api) -> None:
+    writer = await bearer(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=writer)).status_code == 201
+    person = await bearer(api, ["subject:self"], subject_code=PERSON["id_number"])
+    asked = await api.http.get(f"/v1/subjects/{PERSON['id_number']}/queries", headers=person)
+    assert asked.status_code == 200 and asked.headers["cache-control"] == "no-store"
+    company = await register(api, "缓存无妨有限公司")
+    itself = await bearer(api, ["subject:self"], subject_code=company)
+    asked = await api.http.get(f"/v1/subjects/{company}/queries", headers=itself)
+    assert asked.status_code == 200 and "cache-control" not in asked.headers

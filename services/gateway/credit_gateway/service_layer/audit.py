@@ -327,9 +327,12 @@ class AuditLog:
         subject_key: str = "",
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
+        before: int | None = None,
         offset: int = 0,
         limit: int = 50,
     ) -> list[Logged]:
+        """Entries newest first; `before`: only those older than that entry (a page's
+        next page: entries written meanwhile move nothing onto it, as with `offset`)."""
         await self.flush()
         a = query_audit
         query = sa.select(a)
@@ -341,6 +344,8 @@ class AuditLog:
             query = query.where(a.c.at >= start)
         if end:
             query = query.where(a.c.at < end)
+        if before is not None:
+            query = query.where(a.c.seq < before)
         async with self.db.read() as conn:
             rows = await conn.execute(query.order_by(a.c.seq.desc()).offset(offset).limit(limit))
             return [Logged(r.seq, _query(r), r.hash) for r in rows]

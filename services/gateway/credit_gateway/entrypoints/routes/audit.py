@@ -6,7 +6,7 @@ import base64
 from typing import Annotated
 
 import grpc
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.grpc_errors import RemoteError
@@ -16,6 +16,7 @@ from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.deps import CallerDep, GatewayDep, require, require_any
 from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.entrypoints.responses import unstored
 from credit_gateway.service_layer.audit import Logged
 from credit_gateway.service_layer.authorizations import Grant
 
@@ -54,23 +55,29 @@ def _entry_view(logged: Logged, code: str | None) -> schemas.AuditEntry:
     )
 
 
-def _offset(token: str) -> int:
+def _page_start(token: str) -> tuple[int | None, int]:
+    """Where a page token says the log resumes: before an entry ("s:<seq>", the tokens
+    `_token` gives), or at an offset (the tokens of the versions before, still honoured)."""
     try:
-        value = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+        text = base64.urlsafe_b64decode(token.encode()).decode() if token else "0"
+        before, value = (int(text[2:]), 0) if text.startswith("s:") else (None, int(text))
     except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_OFFSET:
+        before, value = None, -1
+    if not 0 <= value <= MAX_OFFSET or (before is not None and not 0 < before <= MAX_OFFSET):
         raise Problem(
             422,
             "validation_failed",
             "invalid page_token",
             [{"field": "page_token", "message": "not a token this API issued"}],
         )
-    return value
+    return before, value
 
 
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+def _token(found: list[Logged], page_size: int) -> str | None:
+    """The next page's token: it begins before the last entry shown."""
+    if len(found) <= page_size:
+        return None
+    return base64.urlsafe_b64encode(f"s:{found[page_size - 1].seq}".encode()).decode()
 
 
 async def _own_subject(code: str, caller: Caller, gateway: GatewayDep) -> pb.Subject:
@@ -143,10 +150,12 @@ async def who_queried(
     code: CodePath,
     caller: SelfOrAuditorDep,
     gateway: GatewayDep,
+    response: Response,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str, Query(max_length=50)] = "",
 ) -> schemas.AuditPage:
-    """Who queried this subject, when, at what level and why (the subject itself or an auditor)."""
+    """Who queried this subject, when, at what level and why (the subject itself or an
+    auditor). A natural person's answer shows the identity number asked about: no-store."""
     if "audit:read" in caller.scopes:
         subject = await gateway.registry.get(code, summary=True)
     else:
@@ -156,13 +165,14 @@ async def who_queried(
         subject = await _looked_up(code, gateway, refusal)
         if not caller.is_self(subject.code):
             raise refusal
-    offset = _offset(page_token)
+    unstored(response, subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON)
+    before, offset = _page_start(page_token)
     found = await gateway.audit.search(
-        subject_key=subject.subject_key, offset=offset, limit=page_size + 1
+        subject_key=subject.subject_key, before=before, offset=offset, limit=page_size + 1
     )
     return schemas.AuditPage(
         items=[_entry_view(e, code.upper()) for e in found[:page_size]],
-        next_page_token=_token(offset + page_size) if len(found) > page_size else None,
+        next_page_token=_token(found, page_size),
     )
 
 
@@ -181,12 +191,13 @@ async def search_audit(
     subject_key = ""
     if subject_code:
         subject_key = (await gateway.registry.get(subject_code, summary=True)).subject_key
-    offset = _offset(page_token)
+    before, offset = _page_start(page_token)
     found = await gateway.audit.search(
         client_id=client_id,
         subject_key=subject_key,
         start=start,
         end=end,
+        before=before,
         offset=offset,
         limit=page_size + 1,
     )
@@ -198,5 +209,5 @@ async def search_audit(
             codes[r.requested_code] = None if (not r.found or person) else r.subject.code
     return schemas.AuditPage(
         items=[_entry_view(e, codes.get(e.query.subject_key)) for e in found[:page_size]],
-        next_page_token=_token(offset + page_size) if len(found) > page_size else None,
+        next_page_token=_token(found, page_size),
     )
