@@ -1,11 +1,16 @@
 """What the routes tell the gateway's Redis: answers that show a natural person's identity
-number are kept for no Idempotency-Key replay, and the public reference reads (catalog,
-list types, measures) are rate limited as every other anonymous read."""
+number are kept for no Idempotency-Key replay, an answer Redis failed to take at first is
+kept soon after, and the public reference reads (catalog, list types, measures) are rate
+limited as every other anonymous read."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from e2e.conftest import Api
 from e2e.test_gateway_grants_and_replays import kept_answers
@@ -80,6 +85,79 @@ async def test_a_list_entry_answer_showing_an_identity_number_is_not_kept_for_re
     assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
     kept = await kept_answers(api, court_id)
     assert kept and number not in kept
+
+
+async def test_a_registrars_answer_showing_an_identity_number_is_not_kept_for_replays(
+    redis_api: Api,
+) -> None:
+    api = redis_api
+    number = PERSON["id_number"]
+    registrar_id, registrar = await writer(api, ["registry:write"], "market_regulation")
+
+    registered, replay = await twice(api, "/v1/subjects", PERSON, registrar)
+    assert registered.status_code == 201 and registered.json()["code"] == number
+    assert registered.headers["cache-control"] == "no-store"
+    assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
+    assert replay.json()["first_status"] == 201
+    twin = {**PERSON, "id_number": "110101199003077774"}
+    assert (await api.http.post("/v1/subjects", json=twin, headers=registrar)).status_code == 201
+    merged, replay = await twice(
+        api,
+        f"/v1/subjects/{twin['id_number']}/merge",
+        {"into": number, "reason": "重复"},
+        registrar,
+    )
+    assert merged.status_code == 200 and merged.json()["code"] == number
+    assert merged.headers["cache-control"] == "no-store"
+    assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
+
+    of_org, replay = await twice(
+        api, "/v1/subjects", {**ORG, "name": "幂等登记有限公司"}, registrar
+    )
+    assert of_org.status_code == 201 and "cache-control" not in of_org.headers
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == of_org.json()
+    kept = await kept_answers(api, registrar_id)
+    assert of_org.json()["code"] in kept and number not in kept
+
+
+async def test_an_answer_redis_failed_to_take_is_replayed_soon_after(
+    redis_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis failing just as the first answer is kept (the route has answered): the key is
+    settled again shortly, so a repeat that honours Retry-After gets the replay, not five
+    minutes of 409 idempotency_in_progress."""
+    api = redis_api
+    _, registrar = await writer(api, ["registry:write"], "market_regulation")
+    redis = api.gateway.redis
+    assert redis is not None
+    real_set = redis.set
+    failed: list[str] = []
+
+    async def set_failing_once(name: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        # A fault around the real Redis: the first write of a settled answer is lost.
+        if not failed and '"state": "done"' in str(value):
+            failed.append(name)
+            raise RedisConnectionError("connection lost (injected)")
+        return await real_set(name, value, *args, **kwargs)
+
+    monkeypatch.setattr(redis, "set", set_failing_once)
+    keyed = {**registrar, "Idempotency-Key": str(uuid.uuid4())}
+    body = {**ORG, "name": "重试保存有限公司"}
+    first = await api.http.post("/v1/subjects", json=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    assert failed and failed[0].startswith("idempotency:")
+
+    for _ in range(5):
+        again = await api.http.post("/v1/subjects", json=body, headers=keyed)
+        if again.status_code != 409:
+            break
+        assert again.json()["code"] == "idempotency_in_progress", again.text
+        await asyncio.sleep(float(again.headers["retry-after"]))
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    found = await api.http.get("/v1/subjects", params={"q": "重试保存"})
+    assert [s["code"] for s in found.json()["items"]] == [first.json()["code"]]
 
 
 async def test_the_catalog_list_types_and_measures_are_rate_limited_as_other_public_reads(

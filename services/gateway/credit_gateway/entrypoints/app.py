@@ -14,7 +14,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from credit_common import heap, telemetry
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
-from credit_gateway.entrypoints.middleware import Idempotency, InFlightLimit, Metrics
+from credit_gateway.entrypoints.middleware import (
+    BackgroundTasks,
+    Idempotency,
+    InFlightLimit,
+    Metrics,
+)
 from credit_gateway.entrypoints.routes import (
     admin,
     audit,
@@ -115,11 +120,16 @@ class RequestIdAndLimits:
 
 
 def create_app(gateway: Gateway) -> FastAPI:
+    # Idempotency-Key answers still being settled after Redis failed to take them: ended
+    # before the gateway closes its Redis client.
+    settling = BackgroundTasks()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
         heap.settle()
         yield
+        await settling.drain()
         await gateway.stop()
 
     app = FastAPI(
@@ -133,7 +143,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     problems.install(app)
     for module in (health, oauth, admin, registry, records, bulk, lists, objections, audit, report):
         app.include_router(module.router, responses=problems.error_responses())
-    app.add_middleware(Idempotency, gateway=gateway)
+    app.add_middleware(Idempotency, gateway=gateway, background=settling)
     app.add_middleware(
         InFlightLimit,
         limit=gateway.settings.max_in_flight,

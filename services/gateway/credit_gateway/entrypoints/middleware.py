@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import sqlalchemy.exc as sa_exc
@@ -33,6 +34,13 @@ NOT_IDEMPOTENT = {
     "/v1/codes/validate",
     "/v1/restrictions/check",
 }
+
+# How long a claimed Idempotency-Key stays "pending" when its answer is never settled (the
+# gateway stopped meanwhile): a repeat meanwhile is a 409 idempotency_in_progress.
+PENDING_SECONDS = 300
+# The waits before each new try to settle an answer Redis failed to take (about 15 s in
+# all, well inside PENDING_SECONDS): a repeat then gets the replay, not 409 in progress.
+SETTLE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class Metrics:
@@ -103,14 +111,42 @@ class InFlightLimit:
             self._places.release()
 
 
+class BackgroundTasks:
+    """Work that goes on after its request was answered, held here (a task no one refers
+    to may be collected before it ends) and ended with the app (`drain`), as the public
+    cache's stores are."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, grace: float = 2.0) -> None:
+        """Waits up to `grace` s for the work still under way (before the Redis client
+        closes), then cancels what is left."""
+        if not self._tasks:
+            return
+        _done, late = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+
 class Idempotency:
     """The same Idempotency-Key with the same request (path, query and body) replays the
     first answer; with another it is a 409. Keys are per client and kept in Redis for a
     day, and so is the first answer, less what must not rest there (`_kept`)."""
 
-    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+    def __init__(
+        self, app: ASGIApp, gateway: Gateway, background: BackgroundTasks | None = None
+    ) -> None:
         self.app = app
         self.gateway = gateway
+        # The answers still to settle after Redis failed to take them (`_settle_later`).
+        self.background = background if background is not None else BackgroundTasks()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
@@ -159,9 +195,13 @@ class Idempotency:
             scope["path"].encode() + b"\0" + scope.get("query_string", b"") + b"\0" + body
         ).hexdigest()
         slot = f"idempotency:{owner}:{hashlib.sha256(key).hexdigest()}"
+        claimed_at = time.monotonic()  # no later than the claim's expiry starts
         try:
             claimed = await redis.set(
-                slot, json.dumps({"state": "pending", "digest": digest}), nx=True, ex=300
+                slot,
+                json.dumps({"state": "pending", "digest": digest}),
+                nx=True,
+                ex=PENDING_SECONDS,
             )
             stored = None if claimed else json.loads(await redis.get(slot) or b"{}")
         except (RedisConnectionError, RedisTimeoutError) as error:
@@ -194,8 +234,45 @@ class Idempotency:
                 await self._settle(redis, slot, digest, captured)
             except (RedisConnectionError, RedisTimeoutError) as error:
                 # The answer is sent already, or the route's own failure is what to raise:
-                # the slot stays pending until it expires (a repeat meanwhile is a 409).
-                log.warning("could not keep the answer to an Idempotency-Key: %s", error)
+                # settled later instead, lest the slot stay pending until it expires (every
+                # repeat meanwhile a 409 idempotency_in_progress).
+                log.info("could not settle an Idempotency-Key yet, will retry: %s", error)
+                self.background.start(self._settle_later(redis, slot, digest, captured, claimed_at))
+
+    async def _settle_later(
+        self,
+        redis: Redis,
+        slot: str,
+        digest: str,
+        captured: dict[str, Any],
+        claimed_at: float,
+    ) -> None:
+        """Tries `_settle` again after each of SETTLE_RETRY_DELAYS, while the pending claim
+        is surely still the one this request made (a settle landing after it expired could
+        overwrite, or delete, a claim a repeat made since); then gives up, once, with a
+        warning: the slot stays pending until it expires."""
+        tries, last = 1, "Redis did not answer"
+        for delay in SETTLE_RETRY_DELAYS:
+            if time.monotonic() + delay - claimed_at > PENDING_SECONDS - 30:
+                break
+            await asyncio.sleep(delay)
+            tries += 1
+            try:
+                await self._settle(redis, slot, digest, captured)
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                last = str(error)
+                continue
+            except Exception:
+                log.exception("could not keep the answer to an Idempotency-Key")
+                return
+            return
+        log.warning(
+            "could not keep the answer to an Idempotency-Key after %d tries (it stays "
+            "pending until its claim expires, at most %d s): %s",
+            tries,
+            PENDING_SECONDS,
+            last,
+        )
 
     async def _settle(self, redis: Redis, slot: str, digest: str, captured: dict[str, Any]) -> None:
         """Keeps the first answer for replays, or frees the key for another try."""

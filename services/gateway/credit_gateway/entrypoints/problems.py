@@ -123,6 +123,34 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+# The field a refusal is about, for the reasons the services give without naming one.
+_FIELD_OF_REASON = {"reason_required": "reason"}
+# The statuses whose problem documents carry `errors` (API.md, Conventions).
+_INPUT_STATUSES = (400, 422)
+
+
+def _input_errors(
+    request: Request, status: int, code: str, detail: str, errors: list[dict[str, str]] | None
+) -> list[dict[str, str]] | None:
+    """`errors` of a problem about the request's input (400, 422), never empty: those given,
+    or else one naming the field the reason is about, or the body of a request that has one
+    (its input), or the request as a whole. Other statuses' are left as they are."""
+    if status not in _INPUT_STATUSES:
+        return errors
+    if errors:
+        return errors
+    field = _FIELD_OF_REASON.get(code)
+    if field is None:
+        field = "body" if request.method in ("POST", "PUT", "PATCH") else "request"
+    return [{"field": field, "message": detail}]
+
+
+def _malformed_json(message: str) -> Problem:
+    return Problem(
+        400, "malformed_json", "the body is not valid JSON", [{"field": "body", "message": message}]
+    )
+
+
 def _methods_of(request: Request) -> list[str]:
     """The methods the OpenAPI document gives this request's path."""
     app = request.app
@@ -156,26 +184,22 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         _audit_refusal(request, exc.status, exc.code)
+        exc.errors = _input_errors(request, exc.status, exc.code, exc.detail, exc.errors)
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return problem_response(
-                Problem(
-                    400,
-                    "malformed_json",
-                    "the body is not valid JSON",
-                    [{"field": "body", "message": "malformed JSON"}],
-                )
-            )
+            return problem_response(_malformed_json("malformed JSON"))
+        detail = "the request does not match the contract"
+        listed = [{"field": _field(tuple(e["loc"])), "message": str(e["msg"])} for e in errors]
         return problem_response(
             Problem(
                 422,
                 "validation_failed",
-                "the request does not match the contract",
-                [{"field": _field(tuple(e["loc"])), "message": str(e["msg"])} for e in errors],
+                detail,
+                _input_errors(request, 422, "validation_failed", detail, listed),
             )
         )
 
@@ -186,13 +210,23 @@ def install(app: FastAPI) -> None:
             # parsing the body": a refusal raised by reading it (the body limit that no
             # Content-Length told up front, app.py) is the answer instead.
             return problem_response(exc.__cause__)
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # A JSON body that is not UTF-8 text (RFC 8259), which FastAPI answers 400
+            # "There was an error parsing the body" (a UnicodeDecodeError, not a JSON one).
+            return problem_response(_malformed_json("not UTF-8 text"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # Every method of the path (RFC 9110), not only those of the first route
             # Starlette matched: each method is its own route here.
             headers["Allow"] = ", ".join(_methods_of(request))
-        return problem_response(Problem(exc.status_code, code, str(exc.detail), headers=headers))
+        detail = str(exc.detail)
+        # Starlette's and FastAPI's own 400s are about the body: one they could not parse
+        # (a form, a multipart upload) or read.
+        errors = (
+            [{"field": "body", "message": detail}] if exc.status_code in _INPUT_STATUSES else None
+        )
+        return problem_response(Problem(exc.status_code, code, detail, errors, headers=headers))
 
     @app.exception_handler(BackendUnavailable)
     async def _unavailable(_: Request, exc: BackendUnavailable) -> JSONResponse:
@@ -221,13 +255,16 @@ def install(app: FastAPI) -> None:
             log.error("backend error %s: %s", exc.code, exc.message)
             return problem_response(Problem(500, "internal_error", "a backend failed"))
         errors = [{"field": v.field, "message": v.message} for v in exc.violations]
-        _audit_refusal(request, status, exc.reason or exc.code.name.lower())
+        code = exc.reason or exc.code.name.lower()
+        _audit_refusal(request, status, code)
         return problem_response(
             Problem(
                 status,
-                exc.reason or exc.code.name.lower(),
+                code,
                 exc.message,
-                errors if status in (400, 422) else None,
+                _input_errors(request, status, code, exc.message, errors)
+                if status in _INPUT_STATUSES
+                else None,
             )
         )
 
@@ -239,7 +276,14 @@ def install(app: FastAPI) -> None:
         # caller's) is audited like one raised as a Problem or by a backend.
         _audit_refusal(request, status, exc.reason)
         return problem_response(
-            Problem(status, exc.reason, exc.message, errors if status in (400, 422) else None)
+            Problem(
+                status,
+                exc.reason,
+                exc.message,
+                _input_errors(request, status, exc.reason, exc.message, errors)
+                if status in _INPUT_STATUSES
+                else None,
+            )
         )
 
     @app.exception_handler(Exception)

@@ -241,6 +241,7 @@ async def propose(
 async def search_entries(
     read: ReadDep,
     gateway: GatewayDep,
+    response: Response,
     list_type: Annotated[str, Query(max_length=64)] = "",
     state: Literal["publicity", "effective", "expired", "removed", "withdrawn"] | None = None,
     subject_code: Annotated[str, Query(max_length=32)] = "",
@@ -285,6 +286,7 @@ async def search_entries(
     # A listing by subject is a query about it; one by type or state, about each person
     # it shows above the public level.
     audited = {named.subject_key: None} if named is not None else {}
+    identity_shown = False
     for e in reply.entries:
         found = subjects.get(e.subject_key)
         # A subject the registry does not name is not known to be an organisation.
@@ -295,7 +297,10 @@ async def search_entries(
         if found is not None and person and level > Level.PUBLIC and named is None:
             audited[found.subject_key] = None
         items.append(entry_view(e, found, level))
+        if found is not None:
+            identity_shown |= shows_identity(found, level)
     audit(gateway, read, list(audited), "list_entries", read.level)
+    unstored(response, identity_shown)
     page = schemas.EntryPage(
         items=items, next_page_token=reply.next_page_token or None, level=read.level.label
     )
@@ -305,7 +310,9 @@ async def search_entries(
 
 
 @router.get("/v1/list-entries/{entry_id}", response_model=schemas.EntryPublic)
-async def get_entry(entry_id: EntryId, read: ReadDep, gateway: GatewayDep) -> schemas.EntryPublic:
+async def get_entry(
+    entry_id: EntryId, read: ReadDep, gateway: GatewayDep, response: Response
+) -> schemas.EntryPublic:
     """One entry with its history, audited like a record."""
     entry = await gateway.lists.get(entry_id)
     if read.level == Level.PUBLIC and entry.state not in CURRENT:
@@ -315,6 +322,7 @@ async def get_entry(entry_id: EntryId, read: ReadDep, gateway: GatewayDep) -> sc
     audit(
         gateway, read, [subject.subject_key if subject else entry.subject_key], "list_entry", level
     )
+    unstored(response, subject is not None and shows_identity(subject, level))
     return entry_view(entry, subject, level, history=True)
 
 
@@ -338,9 +346,13 @@ async def remove_entry(
 
 @router.get("/v1/subjects/{code}/lists", response_model=schemas.SubjectLists)
 async def subject_lists(
-    code: Annotated[str, Path(min_length=1, max_length=32)], read: ReadDep, gateway: GatewayDep
+    code: Annotated[str, Path(min_length=1, max_length=32)],
+    read: ReadDep,
+    gateway: GatewayDep,
+    response: Response,
 ) -> Any:
-    """A subject's current entries and the measures they trigger (past ones too from shared up)."""
+    """A subject's current entries and the measures they trigger (past ones too from shared
+    up); a natural person's at the restricted level is marked no-store."""
     key = caching.public_key(gateway, read, "lists", code)
     found = await caching.cached(gateway, read, key, "lists")
     if isinstance(found, Hit):
@@ -349,6 +361,7 @@ async def subject_lists(
     level = level_for_subject(subject, read)
     status = await gateway.lists.status(subject.subject_id, include_past=level > Level.PUBLIC)
     audit(gateway, read, [subject.subject_key], "lists", level)
+    unstored(response, shows_identity(subject, level))
     view = schemas.SubjectLists(
         code=shown_code(subject, level),
         restricted=status.restricted,

@@ -209,8 +209,10 @@ async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: 
 
 
 async def _record_at_level(
-    gateway: GatewayDep, record_id: str, read: ReadDep, *, versions: bool
+    gateway: GatewayDep, record_id: str, read: ReadDep, response: Response, *, versions: bool
 ) -> tuple[rec.Record, str, Level]:
+    """The record at the level the caller may see it at; an answer showing a natural
+    person's identity number in full is marked no-store."""
     try:
         record = await gateway.records.get(
             rec.GetRecordRequest(
@@ -231,24 +233,25 @@ async def _record_at_level(
                 record_id=record_id, level=LEVEL_TO_PB[level], with_versions=versions
             )
         )
+    unstored(response, shows_identity(subject, level))
     return record, shown_code(subject, level), level
 
 
 @router.get("/v1/records/{record_id:uuidtext}", response_model=schemas.RecordPublic)
 async def get_record(
-    record_id: RecordId, read: ReadDep, gateway: GatewayDep
+    record_id: RecordId, read: ReadDep, gateway: GatewayDep, response: Response
 ) -> schemas.RecordPublic:
     """One record as the caller's level sees it."""
-    record, code, level = await _record_at_level(gateway, record_id, read, versions=False)
+    record, code, level = await _record_at_level(gateway, record_id, read, response, versions=False)
     return record_view(record, code, level)
 
 
 @router.get("/v1/records/{record_id}/versions", response_model=schemas.RecordVersions)
 async def get_versions(
-    record_id: RecordId, read: ReadDep, gateway: GatewayDep
+    record_id: RecordId, read: ReadDep, gateway: GatewayDep, response: Response
 ) -> schemas.RecordVersions:
     """Every version of a record, oldest first, with who submitted each and when."""
-    record, _code, level = await _record_at_level(gateway, record_id, read, versions=True)
+    record, _code, level = await _record_at_level(gateway, record_id, read, response, versions=True)
     return versions_view(record, level)
 
 
@@ -348,4 +351,6 @@ async def subject_records(
     if key is not None:
         fresh_until = caching.changes_by_time(publicity_ends(reply.records))
         caching.keep(gateway, key, found, subject, body, fresh_until)
-    return caching.json_response(body)
+    answer = caching.json_response(body)
+    unstored(answer, shows_identity(subject, level))
+    return answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
@@ -20,7 +20,8 @@ from credit_gateway.entrypoints.deps import (
     require,
 )
 from credit_gateway.entrypoints.problems import Problem
-from credit_gateway.entrypoints.responses import BatchJSON
+from credit_gateway.entrypoints.record_views import shows_identity
+from credit_gateway.entrypoints.responses import BatchJSON, unstored
 
 router = APIRouter(tags=["registry"])
 WriterDep = Annotated[Caller, require("registry:write")]
@@ -31,9 +32,10 @@ CodePath = Annotated[
 
 @router.post("/v1/subjects", status_code=201, response_model=schemas.SubjectPublic)
 async def register_subject(
-    body: schemas.SubjectCreate, caller: WriterDep, gateway: GatewayDep
+    body: schemas.SubjectCreate, caller: WriterDep, gateway: GatewayDep, response: Response
 ) -> schemas.SubjectPublic:
-    """Registers a subject: converts an existing organisation code or allocates a new one."""
+    """Registers a subject: converts an existing organisation code or allocates a new one.
+    A natural person is shown to its registrar in full, an answer no one may store."""
     subject = await gateway.registry.register(
         pb.RegisterSubjectRequest(
             kind=views.KIND_VALUES[body.kind],
@@ -49,16 +51,19 @@ async def register_subject(
             actor=caller.client_id,
         )
     )
-    return views.subject_view(
-        subject, Level.RESTRICTED if views.is_person(subject) else Level.SHARED
-    )
+    level = Level.RESTRICTED if views.is_person(subject) else Level.SHARED
+    unstored(response, shows_identity(subject, level))
+    return views.subject_view(subject, level)
 
 
 @router.get("/v1/subjects/{code}", response_model=schemas.SubjectPublic)
-async def get_subject(code: CodePath, read: ReadDep, gateway: GatewayDep) -> Any:
+async def get_subject(
+    code: CodePath, read: ReadDep, gateway: GatewayDep, response: Response
+) -> Any:
     """A subject by unified code, legacy code or identity number; merged codes answer with
     the survivor. A natural person read above the public level is audited; an
-    organisation's basic information is the same at every level and is not."""
+    organisation's basic information is the same at every level and is not. An answer that
+    shows a person's identity number (the restricted level) is marked no-store."""
     key = caching.public_key(gateway, read, "subject", code)
     found = await caching.cached(gateway, read, key, None)
     if isinstance(found, Hit):
@@ -68,13 +73,18 @@ async def get_subject(code: CodePath, read: ReadDep, gateway: GatewayDep) -> Any
     if level > Level.PUBLIC and views.is_person(subject):
         audit(gateway, read, [subject.subject_key], "subject", level)
     view = views.subject_view(subject, level)
-    return await caching.answer(gateway, key, found, subject, view)
+    answer = await caching.answer(gateway, key, found, subject, view)
+    # A view returned as it is takes the headers of `response`; an answer cached as JSON
+    # (never a natural person's, caching.keep) is a response of its own.
+    unstored(answer if isinstance(answer, Response) else response, shows_identity(subject, level))
+    return answer
 
 
 @router.get("/v1/subjects", response_model=schemas.SubjectPage)
 async def search_subjects(
     read: ReadDep,
     gateway: GatewayDep,
+    response: Response,
     q: Annotated[
         str, Query(max_length=100, description="name (substring or similar) or code prefix")
     ] = "",
@@ -88,7 +98,8 @@ async def search_subjects(
     shortest name first, or, when `q` is common (in more than one name in 256), in a fixed
     order that follows no field; then names merely similar to `q`, most similar first.
     Natural persons are never found by name at the public level, nor above it without a
-    stated purpose; each one shown is audited."""
+    stated purpose; each one shown is audited. A page that shows a person's identity number
+    (the restricted level) is marked no-store."""
     persons_hidden = read.level == Level.PUBLIC or not read.purpose
     reply = await gateway.registry.search(
         pb.SearchSubjectsRequest(
@@ -110,6 +121,7 @@ async def search_subjects(
         read.level,
     )
     items = [views.subject_view(s, read.level) for s in shown]
+    unstored(response, any(shows_identity(s, read.level) for s in shown))
     return schemas.SubjectPage(
         items=items, next_page_token=reply.next_page_token or None, level=read.level.label
     )
@@ -122,6 +134,7 @@ async def update_subject(
     caller: WriterDep,
     gateway: GatewayDep,
     http: Request,
+    response: Response,
 ) -> schemas.SubjectPublic:
     """Changes name (the old one goes to former_names), legal representative or status.
     As in a JSON merge patch, `null` removes: the legal representative, which may be
@@ -144,7 +157,9 @@ async def update_subject(
         request.status = views.STATUS_VALUES[body.status]
     subject = await gateway.registry.update(request)
     await caching.drop(gateway, subject.subject_id, LISTINGS)
-    return _as_changed(gateway, caller, http, subject, "subject_update", body.reason or "")
+    return _as_changed(
+        gateway, caller, http, response, subject, "subject_update", body.reason or ""
+    )
 
 
 @router.post("/v1/subjects/{code}/merge", response_model=schemas.SubjectPublic)
@@ -154,6 +169,7 @@ async def merge_subject(
     caller: WriterDep,
     gateway: GatewayDep,
     http: Request,
+    response: Response,
 ) -> schemas.SubjectPublic:
     """Merges a duplicate into the surviving code."""
     subject = await gateway.registry.merge(
@@ -161,21 +177,29 @@ async def merge_subject(
             code=code, into=body.into, reason=body.reason, actor=caller.client_id
         )
     )
-    return _as_changed(gateway, caller, http, subject, "subject_merge", body.reason)
+    return _as_changed(gateway, caller, http, response, subject, "subject_merge", body.reason)
 
 
 def _as_changed(
-    gateway: Gateway, caller: Caller, http: Request, subject: pb.Subject, what: str, reason: str
+    gateway: Gateway,
+    caller: Caller,
+    http: Request,
+    response: Response,
+    subject: pb.Subject,
+    what: str,
+    reason: str,
 ) -> schemas.SubjectPublic:
-    """A subject as the registrar who changed it sees it: a natural person in full, and
-    then audited as a read of that person (the change its purpose), so that a change that
-    changes nothing is no unaudited way to read a person's registration."""
+    """A subject as the registrar who changed it sees it: a natural person in full (an
+    answer no one may store), and then audited as a read of that person (the change its
+    purpose), so that a change that changes nothing is no unaudited way to read a person's
+    registration."""
     if not views.is_person(subject):
         return views.subject_view(subject, Level.SHARED)
     purpose = (f"{what}: {reason}" if reason else what)[:200]
     request_id = str(getattr(http.state, "request_id", ""))  # set by the app
     read = ReadContext(caller, Level.RESTRICTED, purpose, request_id)
     audit(gateway, read, [subject.subject_key], what, Level.RESTRICTED)
+    unstored(response, shows_identity(subject, Level.RESTRICTED))
     return views.subject_view(subject, Level.RESTRICTED)
 
 

@@ -27,8 +27,9 @@ from credit_gateway.entrypoints.record_views import (
     publicity_ends,
     record_item,
     shown_code,
+    shows_identity,
 )
-from credit_gateway.entrypoints.responses import model_json
+from credit_gateway.entrypoints.responses import model_json, unstored
 from credit_gateway.entrypoints.routes.lists import entry_view, triggered_view
 
 router = APIRouter(tags=["reports"])
@@ -69,13 +70,16 @@ async def _every_page(
         request.page_token = page.next_page_token
 
 
-def _issued(sections: bytes) -> Response:
-    """A report from its sections (a JSON object without the two fields of its own)."""
+def _issued(sections: bytes, identity_shown: bool = False) -> Response:
+    """A report from its sections (a JSON object without the two fields of its own); one
+    that shows a natural person's identity number in full is marked no-store."""
     head = b'{"report_id":"%s","generated_at":%s' % (
         str(uuid.uuid4()).encode(),
         _INSTANT.dump_json(dt.datetime.now(dt.UTC)),
     )
-    return caching.json_response(head + (b"," + sections[1:] if sections != b"{}" else b"}"))
+    issued = caching.json_response(head + (b"," + sections[1:] if sections != b"{}" else b"}"))
+    unstored(issued, identity_shown)
+    return issued
 
 
 @router.get(
@@ -158,7 +162,7 @@ async def report(
         publicity_ends(records), status_view.entries, open_objections
     )
     caching.keep(gateway, key, found, subject, sections, fresh_until)
-    return _issued(sections)
+    return _issued(sections, shows_identity(subject, level))
 
 
 def about_shown(
