@@ -181,6 +181,18 @@ async def test_a_merged_code_answers_with_the_survivor(registry_app: RegistryApp
         await registry_app.registry.merge(
             commands.Merge(code=duplicate.code, into=survivor.code, reason="again")
         )
+    # "Deregister the duplicate", sent by its code after the merge: refused, and the
+    # survivor is left as it was.
+    with pytest.raises(InvalidTransition) as refused:
+        await registry_app.registry.update(
+            commands.Update(
+                code=duplicate.code, name="改名", status=Status.DEREGISTERED, reason="注销重复"
+            )
+        )
+    assert refused.value.reason == "invalid_transition"
+    after = await registry_app.registry.get(survivor.code)
+    assert after.subject is not None
+    assert (after.subject.name, after.subject.status) == ("存续公司", Status.ACTIVE)
 
 
 async def test_unknown_codes_are_not_found(registry_app: RegistryApp) -> None:

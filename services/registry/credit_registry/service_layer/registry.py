@@ -11,7 +11,13 @@ from typing import NamedTuple
 
 from credit.events.v1 import subject_pb2
 from credit_common.db import Database
-from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
+from credit_common.errors import (
+    Conflict,
+    FieldViolation,
+    InvalidArgument,
+    InvalidTransition,
+    NotFound,
+)
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
 from credit_registry.adapters.crypto import IdentityProtector
@@ -429,9 +435,14 @@ class Registry:
         now = utcnow()
         async with self.db.transaction() as conn:
             repo = SubjectRepository(conn, self.protector)
-            subject = await self._locked(repo, cmd.code)
+            # Not followed to the survivor, as a lookup is: "deregister the duplicate",
+            # sent by its code after the merge, must not deregister the survivor.
+            subject = await self._locked(repo, cmd.code, follow_merges=False)
             if subject.status == Status.MERGED:
-                raise Conflict("a merged subject cannot change", "invalid_transition")
+                raise InvalidTransition(
+                    "this code's subject was merged into another: change the survivor by its "
+                    "own code"
+                )
             changed: list[str] = []
             values: dict[str, str] = {}
             events: list[Event] = []
