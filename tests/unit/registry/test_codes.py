@@ -424,3 +424,14 @@ def test_any_single_character_substitution_is_detected(
     code = make_uscc(pair[0], pair[1], division, make_org_code(body))
     if code[index] != char:
         assert not validate_uscc(replace_at(code, index, char)).valid
+
+
+def test_validate_any_knows_an_all_digit_tax_number_that_is_no_registration_number() -> None:
+    # 667788991 is a valid organisation code whose check character is a digit.
+    assert validate_registration_number("440301667788991").valid is False
+    assert validate_any("440301667788991") == Validation(
+        "440301667788991", True, "tax_registration_number"
+    )
+    # Neither: the registration number's reason, the likelier reading of fifteen digits.
+    wrong = validate_any("440301667788992")
+    assert not wrong.valid and wrong.kind == "registration_number"

@@ -307,7 +307,13 @@ def validate_any(
     if len(code) == 9:
         return validate_org_code(code)
     if len(code) == 15:
-        if _all_digits(code):
-            return validate_registration_number(code)
-        return validate_tax_registration_number(code)
+        if not _all_digits(code):
+            return validate_tax_registration_number(code)
+        as_registration = validate_registration_number(code)
+        if as_registration.valid:
+            return as_registration
+        # A tax number whose organisation code's check character is a digit is all digits
+        # too; failing both, the registration number's reason is the likelier one.
+        as_tax = validate_tax_registration_number(code)
+        return as_tax if as_tax.valid else as_registration
     return Validation(code, False, None, "unrecognised format")
