@@ -19,7 +19,6 @@ gateway answers uncached."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from credit_common.tasks import BackgroundTasks
 from credit_gateway.adapters import metrics
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class PublicCache:
         self._store = redis.register_script(_STORE)
         self._invalidate = redis.register_script(_INVALIDATE)
         self._invalidate_all = redis.register_script(_INVALIDATE_ALL)
-        self._storing: set[asyncio.Task[bool]] = set()
+        self._storing = BackgroundTasks()
 
     def key(self, *parts: str) -> str:
         """The entry key of a question (route, code, query): a hash, no code in the clear."""
@@ -155,21 +155,14 @@ class PublicCache:
         if len(self._storing) >= MAX_PENDING_STORES:
             metrics.PUBLIC_CACHE.labels("skipped").inc()
             return
-        task = asyncio.create_task(
+        self._storing.start(
             self.store(key, miss, subject_id, subject_key, body, fresh_until=fresh_until)
         )
-        self._storing.add(task)
-        task.add_done_callback(self._storing.discard)
 
     async def drain(self, grace: float = 2.0) -> None:
         """Waits up to `grace` s for the stores still under way (before the Redis client
         closes); a store Redis does not answer by then is given up (a cache entry lost)."""
-        if not self._storing:
-            return
-        _done, late = await asyncio.wait(set(self._storing), timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        await self._storing.drain(grace)
 
     async def store(
         self,

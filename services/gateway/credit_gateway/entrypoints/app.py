@@ -12,14 +12,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credit_common import heap, telemetry
+from credit_common.tasks import BackgroundTasks
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
-from credit_gateway.entrypoints.middleware import (
-    BackgroundTasks,
-    Idempotency,
-    InFlightLimit,
-    Metrics,
-)
+from credit_gateway.entrypoints.middleware import Idempotency, InFlightLimit, Metrics
 from credit_gateway.entrypoints.routes import (
     admin,
     audit,

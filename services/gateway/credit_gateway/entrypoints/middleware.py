@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 import sqlalchemy.exc as sa_exc
@@ -17,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credit_common.db import unavailable as db_unavailable
+from credit_common.tasks import BackgroundTasks
 from credit_gateway.adapters import metrics
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.entrypoints import problems
@@ -109,30 +109,6 @@ class InFlightLimit:
         finally:
             metrics.IN_FLIGHT.dec()
             self._places.release()
-
-
-class BackgroundTasks:
-    """Work that goes on after its request was answered, held here (a task no one refers
-    to may be collected before it ends) and ended with the app (`drain`), as the public
-    cache's stores are."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def start(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self, grace: float = 2.0) -> None:
-        """Waits up to `grace` s for the work still under way (before the Redis client
-        closes), then cancels what is left."""
-        if not self._tasks:
-            return
-        _done, late = await asyncio.wait(set(self._tasks), timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
 
 
 class Idempotency:

@@ -1,0 +1,32 @@
+"""Work that goes on after its caller has moved on, held until it ends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+
+class BackgroundTasks:
+    """Tasks started and not awaited, held here (a task no one refers to may be collected
+    before it ends) and ended with their owner (`drain`)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def start(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, grace: float = 2.0) -> None:
+        """Waits up to `grace` s for the work still under way, then cancels what is left."""
+        if not self._tasks:
+            return
+        _done, late = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
