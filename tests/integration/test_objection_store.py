@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from credit.events.v1 import envelope_pb2, lists_pb2, records_pb2, subject_pb2
-from credit_common.errors import InvalidArgument
+from credit_common.errors import DomainError, InvalidArgument
 from credit_common.timeutil import utcnow
 from credit_objections import bootstrap
 from credit_objections.adapters import tables
@@ -23,6 +24,7 @@ from credit_objections.domain.objections import Objection, State
 from credit_objections.entrypoints import convert
 from credit_objections.service_layer import commands
 from credit_objections.service_layer.objections import closed_event
+from credit_objections.service_layer.vanished import refuse_vanished
 from credit_objections.settings import ObjectionsSettings
 from support.processes import free_port
 
@@ -267,6 +269,65 @@ async def test_a_withdrawn_record_or_a_removed_entry_closes_their_open_objection
     assert "撤销处罚决定" in (await app.objections.get(on_record.id)).transitions[-1].reason
     assert (await app.objections.get(untouched.id)).state == State.SUBMITTED
     assert await outbox_types(app) == ["objection.closed", "objection.closed"]
+
+
+def withdrawn_event(record: TargetRef) -> envelope_pb2.Envelope:
+    return envelope(
+        "record.withdrawn",
+        records_pb2.RecordWithdrawn(
+            record=records_pb2.RecordSummary(record_id=record.id), reason="撤销处罚决定"
+        ),
+    )
+
+
+async def test_a_filing_after_its_target_was_heard_withdrawn_is_refused(
+    objections_app: ObjectionsApp,
+) -> None:
+    """The filing checked the target over gRPC before its transaction; the target went and
+    its cases were closed meanwhile: the filing's transaction sees the note and is refused."""
+    app = objections_app
+    record = TargetRef("record", str(uuid.uuid4()))
+    async with app.db.transaction() as conn:
+        await app.consumers.handlers()["record.withdrawn"](conn, withdrawn_event(record))
+    with pytest.raises(DomainError) as refused:
+        async with app.db.transaction() as conn:
+            await refuse_vanished(conn, record)
+    assert refused.value.reason == "target_withdrawn" and "撤销处罚决定" in str(refused.value)
+    async with app.db.transaction() as conn:  # another target is not held
+        await refuse_vanished(conn, TargetRef("record", str(uuid.uuid4())))
+
+
+async def test_a_target_going_while_a_filing_on_it_commits_closes_that_filing(
+    objections_app: ObjectionsApp,
+) -> None:
+    """The closing waits for the filing in flight (the target's lock on PostgreSQL, the
+    write lock on SQLite), then sees it and closes it: it does not stay open for good."""
+    app = objections_app
+    record = TargetRef("record", str(uuid.uuid4()))
+    filing = Objection.file(
+        target=record,
+        subject=Subject(uuid.uuid4(), "91310115MA1K3YJ12X", False),
+        source_department="market_regulation",
+        reason="有误",
+        evidence=(),
+        filer=WINDOW,
+        at=utcnow(),
+        schedule=app.objections.schedule,
+    )
+    closing: asyncio.Task[None] | None = None
+    async with app.db.transaction() as conn:
+        await refuse_vanished(conn, record)
+        await ObjectionRepository(conn).add(filing)
+
+        async def close() -> None:
+            async with app.db.transaction() as other:
+                await app.consumers.handlers()["record.withdrawn"](other, withdrawn_event(record))
+
+        closing = asyncio.create_task(close())
+        await asyncio.sleep(0.5)
+        assert not closing.done()  # waiting for the filing
+    await asyncio.wait_for(closing, 30)
+    assert (await app.objections.get(filing.id)).state == State.WITHDRAWN
 
 
 async def test_a_merged_subjects_objections_follow_the_survivor(

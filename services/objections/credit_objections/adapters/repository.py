@@ -8,6 +8,7 @@ PostgreSQL (where the row is also locked FOR UPDATE while the step is decided) a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from credit_common.db import insert_ignore
 from credit_objections.adapters import tables as t
 from credit_objections.domain.cases import (
     Actor,
@@ -147,6 +149,35 @@ def _after(c: Any, key: PageKey) -> sa.ColumnElement[bool]:
     if key.due_at is None:
         return sa.and_(same_due, later)
     return sa.or_(c.due_at.is_(None), c.due_at > key.due_at, sa.and_(same_due, later))
+
+
+async def lock_target(conn: AsyncConnection, target: TargetRef) -> None:
+    """Holds the target, till the transaction ends, against a filing or a closing on it in
+    another transaction (PostgreSQL; SQLite's writers take turns anyway): of a filing and
+    the closing of the target's cases, the one that comes second sees the other."""
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"{target.kind}:{target.id}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+async def mark_vanished(
+    conn: AsyncConnection, target: TargetRef, at: dt.datetime, reason: str
+) -> None:
+    """Notes that the target is gone (the first time it is heard)."""
+    await conn.execute(
+        insert_ignore(t.vanished_targets, conn.dialect.name).values(
+            target_kind=target.kind, target_id=target.id, vanished_at=at, reason=reason[:2000]
+        )
+    )
+
+
+async def vanished(conn: AsyncConnection, target: TargetRef) -> str | None:
+    """Why the target is gone, if it was heard so."""
+    v = t.vanished_targets.c
+    return await conn.scalar(
+        sa.select(v.reason).where(v.target_kind == target.kind, v.target_id == target.id)
+    )
 
 
 class _Cases:

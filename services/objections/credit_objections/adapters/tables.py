@@ -96,6 +96,19 @@ repairs = sa.Table(
 )
 
 
+# Targets the objections service heard are gone (a record withdrawn, an entry no longer
+# listed): a filing that committed after their open cases were closed would stay open
+# for good, so a filing checks here, under the same lock as the closing (`lock_target`).
+vanished_targets = sa.Table(
+    "vanished_targets",
+    metadata,
+    sa.Column("target_kind", sa.String(16), primary_key=True),
+    sa.Column("target_id", sa.String(64), primary_key=True),
+    sa.Column("vanished_at", UTCDateTime(), nullable=False),
+    sa.Column("reason", sa.String(2000), nullable=False),
+)
+
+
 def _transitions(name: str, parent: str) -> sa.Table:
     """Every step of a case: who, when, why, with what evidence."""
     return sa.Table(

@@ -9,7 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2, lists_pb2, records_pb2, subject_pb2
 from credit_common.timeutil import UTC
-from credit_objections.adapters.repository import ObjectionRepository, RepairRepository
+from credit_objections.adapters.repository import (
+    ObjectionRepository,
+    RepairRepository,
+    lock_target,
+    mark_vanished,
+)
 from credit_objections.domain.cases import Subject, TargetRef
 from credit_objections.service_layer.objections import Objections
 from credit_objections.service_layer.repairs import Repairs
@@ -54,6 +59,10 @@ class ObjectionConsumers:
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope, target: TargetRef, reason: str
     ) -> None:
         at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        # Noted first, under the target's lock: a filing in flight either committed before
+        # (and is closed here) or sees the note and is refused.
+        await lock_target(conn, target)
+        await mark_vanished(conn, target, at, reason)
         await self.objections.close_on(conn, target, reason[:2000], at)
         await self.repairs.close_on(conn, target, reason[:2000], at)
 

@@ -42,6 +42,7 @@ from credit_objections.domain.objections import Objection, State
 from credit_objections.domain.targets import check_objectionable
 from credit_objections.service_layer import commands
 from credit_objections.service_layer.subjects import subject_of
+from credit_objections.service_layer.vanished import refuse_vanished
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class Objections:
             log.warning("objection %s: %s", objection.id, objection.calendar_note)
         try:
             async with self.db.transaction() as conn:
+                await refuse_vanished(conn, cmd.target)
                 repo = ObjectionRepository(conn)
                 await self._refuse_second(repo, cmd)
                 await repo.add(objection)

@@ -34,6 +34,7 @@ from credit_objections.domain.clock import Schedule
 from credit_objections.domain.repairs import Repair, RepairState, check_commitment, check_repairable
 from credit_objections.service_layer import commands
 from credit_objections.service_layer.subjects import subject_of
+from credit_objections.service_layer.vanished import refuse_vanished
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class Repairs:
             log.warning("repair %s: %s", repair.id, repair.calendar_note)
         try:
             async with self.db.transaction() as conn:
+                await refuse_vanished(conn, cmd.target)
                 repo = RepairRepository(conn)
                 if await repo.open_on(cmd.target):
                     raise Conflict("the target has an open repair application", "repair_open")
