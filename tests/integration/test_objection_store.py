@@ -23,8 +23,8 @@ from credit_objections.domain.cases import Actor, Subject, TargetRef
 from credit_objections.domain.objections import Objection, State
 from credit_objections.entrypoints import convert
 from credit_objections.service_layer import commands
+from credit_objections.service_layer.guards import filed_under, refuse_vanished
 from credit_objections.service_layer.objections import closed_event
-from credit_objections.service_layer.vanished import refuse_vanished
 from credit_objections.settings import ObjectionsSettings
 from support.processes import free_port
 
@@ -348,3 +348,72 @@ async def test_a_merged_subjects_objections_follow_the_survivor(
     moved, _ = await app.objections.list(commands.Listing(subject_id=survivor_id))
     assert [o.id for o in moved] == [objection.id]
     assert moved[0].subject.key == "91310115MA1K3YJ21P"
+
+
+def merged_event(duplicate: uuid.UUID, survivor: Subject) -> envelope_pb2.Envelope:
+    return envelope(
+        "subject.merged",
+        subject_pb2.SubjectMerged(
+            subject_id=str(duplicate),
+            merged_code="dup",
+            survivor_code=survivor.key,
+            survivor_id=str(survivor.id),
+        ),
+    )
+
+
+async def hear_merge(app: ObjectionsApp, duplicate: uuid.UUID, survivor: Subject) -> None:
+    async with app.db.transaction() as conn:
+        await app.consumers.handlers()["subject.merged"](conn, merged_event(duplicate, survivor))
+
+
+def org(key: str) -> Subject:
+    return Subject(uuid.uuid4(), key, False)
+
+
+@pytest.mark.parametrize("order", ["in_order", "reversed"])
+async def test_merges_heard_in_either_order_leave_every_case_and_filing_under_the_last_survivor(
+    objections_app: ObjectionsApp, order: str
+) -> None:
+    """A merged into B, B into C: whichever is heard first, A's and B's cases end under C,
+    and a filing that resolved A or B before the merges were heard is filed under C."""
+    app = objections_app
+    a, b, c = org("91310115MA1K3YJ12X"), org("91310115MA1K3YJ21P"), org("91310115MA1K3YJ30L")
+    on_a = await stored(app, filed_days_ago=1, subject=a)
+    on_b = await stored(app, filed_days_ago=1, subject=b)
+    merges = [(a.id, b), (b.id, c)]
+    for duplicate, survivor in merges if order == "in_order" else merges[::-1]:
+        await hear_merge(app, duplicate, survivor)
+    under_c, _ = await app.objections.list(commands.Listing(subject_id=c.id))
+    assert {o.id for o in under_c} == {on_a.id, on_b.id}
+    assert {o.subject.key for o in under_c} == {c.key}
+    for late in (a, b):
+        async with app.db.transaction() as conn:
+            assert await filed_under(conn, late) == c
+    async with app.db.transaction() as conn:
+        assert await filed_under(conn, c) == c
+
+
+async def test_a_merge_heard_while_a_filing_on_the_duplicate_commits_moves_that_filing(
+    objections_app: ObjectionsApp,
+) -> None:
+    app = objections_app
+    duplicate, survivor = org("91310115MA1K3YJ12X"), org("91310115MA1K3YJ21P")
+    filing = Objection.file(
+        target=TargetRef("record", str(uuid.uuid4())),
+        subject=duplicate,
+        source_department="market_regulation",
+        reason="有误",
+        evidence=(),
+        filer=WINDOW,
+        at=utcnow(),
+        schedule=app.objections.schedule,
+    )
+    async with app.db.transaction() as conn:
+        filing.subject = await filed_under(conn, filing.subject)
+        await ObjectionRepository(conn).add(filing)
+        merging = asyncio.create_task(hear_merge(app, duplicate.id, survivor))
+        await asyncio.sleep(0.5)
+        assert not merging.done()  # waiting for the filing
+    await asyncio.wait_for(merging, 30)
+    assert (await app.objections.get(filing.id)).subject.id == survivor.id

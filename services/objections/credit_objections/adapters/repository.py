@@ -156,9 +156,56 @@ async def lock_target(conn: AsyncConnection, target: TargetRef) -> None:
     another transaction (PostgreSQL; SQLite's writers take turns anyway): of a filing and
     the closing of the target's cases, the one that comes second sees the other."""
     if conn.dialect.name == "postgresql":
-        digest = hashlib.sha256(f"{target.kind}:{target.id}".encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
+        key = _lock_key(f"{target.kind}:{target.id}")
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+def _lock_key(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+async def lock_subjects(conn: AsyncConnection, *subject_ids: uuid.UUID) -> None:
+    """Holds the subjects, till the transaction ends, against a merge or a filing naming
+    them in another (PostgreSQL; SQLite's writers take turns): in a fixed order, so two
+    merges sharing a subject wait for each other rather than deadlock."""
+    if conn.dialect.name == "postgresql":
+        for subject_id in sorted(set(subject_ids)):
+            key = _lock_key(f"subject:{subject_id}")
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+async def survivor_of(conn: AsyncConnection, subject: Subject) -> Subject:
+    """The subject a case about `subject` belongs under: its survivor, if it was merged."""
+    m = t.merged_subjects.c
+    row = (
+        await conn.execute(
+            sa.select(m.survivor_id, m.survivor_key).where(m.duplicate_id == subject.id)
+        )
+    ).first()
+    if row is None:
+        return subject
+    return Subject(row.survivor_id, row.survivor_key, subject.natural_person)
+
+
+async def note_merge(
+    conn: AsyncConnection, duplicate_id: uuid.UUID, survivor: Subject, at: dt.datetime
+) -> None:
+    """Notes the merge (the survivor as it now stands), and points the subjects merged
+    into the duplicate before at the survivor too."""
+    m = t.merged_subjects.c
+    await conn.execute(
+        insert_ignore(t.merged_subjects, conn.dialect.name).values(
+            duplicate_id=duplicate_id,
+            survivor_id=survivor.id,
+            survivor_key=survivor.key,
+            merged_at=at,
+        )
+    )
+    await conn.execute(
+        sa.update(t.merged_subjects)
+        .where(m.survivor_id == duplicate_id)
+        .values(survivor_id=survivor.id, survivor_key=survivor.key)
+    )
 
 
 async def mark_vanished(

@@ -109,6 +109,19 @@ vanished_targets = sa.Table(
 )
 
 
+# Subjects merged into another, each with its survivor as it now stands (a chain of merges
+# followed to its end): a filing that resolved the duplicate before the merge was heard is
+# filed under the survivor (`lock_subject` orders the two).
+merged_subjects = sa.Table(
+    "merged_subjects",
+    metadata,
+    sa.Column("duplicate_id", GUID(), primary_key=True),
+    sa.Column("survivor_id", GUID(), nullable=False, index=True),
+    sa.Column("survivor_key", sa.String(80), nullable=False),
+    sa.Column("merged_at", UTCDateTime(), nullable=False),
+)
+
+
 def _transitions(name: str, parent: str) -> sa.Table:
     """Every step of a case: who, when, why, with what evidence."""
     return sa.Table(

@@ -12,8 +12,11 @@ from credit_common.timeutil import UTC
 from credit_objections.adapters.repository import (
     ObjectionRepository,
     RepairRepository,
+    lock_subjects,
     lock_target,
     mark_vanished,
+    note_merge,
+    survivor_of,
 )
 from credit_objections.domain.cases import Subject, TargetRef
 from credit_objections.service_layer.objections import Objections
@@ -75,6 +78,12 @@ class ObjectionConsumers:
         if not merged.survivor_id:
             return
         duplicate = uuid.UUID(merged.subject_id)
-        survivor = Subject(uuid.UUID(merged.survivor_id), merged.survivor_code, False)
+        named = Subject(uuid.UUID(merged.survivor_id), merged.survivor_code, False)
+        # Under both subjects' locks: a filing in flight resolved to the duplicate commits
+        # first (and is moved here) or sees the merge; a merge of the survivor heard
+        # before this one (its chain) is followed to where it now leads.
+        await lock_subjects(conn, duplicate, named.id)
+        survivor = await survivor_of(conn, named)
+        await note_merge(conn, duplicate, survivor, envelope.occurred_at.ToDatetime(tzinfo=UTC))
         await ObjectionRepository(conn).move_subject(duplicate, survivor)
         await RepairRepository(conn).move_subject(duplicate, survivor)

@@ -41,8 +41,8 @@ from credit_objections.domain.clock import Schedule
 from credit_objections.domain.objections import Objection, State
 from credit_objections.domain.targets import check_objectionable
 from credit_objections.service_layer import commands
+from credit_objections.service_layer.guards import filed_under, refuse_vanished
 from credit_objections.service_layer.subjects import subject_of
-from credit_objections.service_layer.vanished import refuse_vanished
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ class Objections:
         try:
             async with self.db.transaction() as conn:
                 await refuse_vanished(conn, cmd.target)
+                objection.subject = await filed_under(conn, objection.subject)
                 repo = ObjectionRepository(conn)
                 await self._refuse_second(repo, cmd)
                 await repo.add(objection)

@@ -33,8 +33,8 @@ from credit_objections.domain.cases import (
 from credit_objections.domain.clock import Schedule
 from credit_objections.domain.repairs import Repair, RepairState, check_commitment, check_repairable
 from credit_objections.service_layer import commands
+from credit_objections.service_layer.guards import filed_under, refuse_vanished
 from credit_objections.service_layer.subjects import subject_of
-from credit_objections.service_layer.vanished import refuse_vanished
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class Repairs:
         try:
             async with self.db.transaction() as conn:
                 await refuse_vanished(conn, cmd.target)
+                repair.subject = await filed_under(conn, repair.subject)
                 repo = RepairRepository(conn)
                 if await repo.open_on(cmd.target):
                     raise Conflict("the target has an open repair application", "repair_open")

@@ -1,12 +1,13 @@
-"""A filing on a target heard gone is refused, as when the target says so itself."""
+"""What a filing checks in its own transaction, against events heard since it looked its
+target and subject up: a target heard gone, a subject heard merged."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.errors import DomainError
-from credit_objections.adapters.repository import lock_target, vanished
-from credit_objections.domain.cases import TargetRef
+from credit_objections.adapters.repository import lock_subjects, lock_target, survivor_of, vanished
+from credit_objections.domain.cases import Subject, TargetRef
 
 
 async def refuse_vanished(conn: AsyncConnection, target: TargetRef) -> None:
@@ -20,3 +21,12 @@ async def refuse_vanished(conn: AsyncConnection, target: TargetRef) -> None:
         if target.kind == "record":
             raise DomainError(f"the record is already withdrawn: {why}", "target_withdrawn")
         raise DomainError(f"the list entry is no longer listed: {why}", "target_ended")
+
+
+async def filed_under(conn: AsyncConnection, subject: Subject) -> Subject:
+    """In the filing's transaction: the subject to file under. The filing resolved its
+    subject before (the registry follows merges, but its answers are kept a few seconds,
+    and a merge is heard here at its own pace); under the subject's lock, a merge either
+    came first and is followed here, or comes after this filing commits and moves it."""
+    await lock_subjects(conn, subject.id)
+    return await survivor_of(conn, subject)
