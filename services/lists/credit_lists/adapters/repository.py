@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.db import among
@@ -73,6 +74,107 @@ async def basis_records(conn: AsyncConnection, entry_ids: list[uuid.UUID]) -> di
         for row in rows.mappings():
             found.setdefault(row["entry_id"], []).append(row["record_id"])
     return found
+
+
+async def hear_of_records(
+    conn: AsyncConnection, record_ids: Sequence[str], *, withdrawn_at: dt.datetime | None = None
+) -> list[str]:
+    """Writes each record's row in `heard_records` (withdrawn at `withdrawn_at`, if given
+    and it was not already), and returns those of the records that have been withdrawn.
+
+    The first thing done by whatever stores an entry resting on a record or withdraws a
+    record, so that one of the two always sees the other, in whichever order they come
+    and even at the same moment in two replicas: on PostgreSQL (READ COMMITTED) a
+    transaction writing a row another one is writing (inserting: the unique index;
+    updating: the row's lock) waits for that one to end, then updates the row as the other
+    left it, and its later statements see all the other committed. A withdrawal thus either
+    waits for the entry being stored and then withdraws it, or is seen by it, and no entry
+    is stored. SQLite has one writer at a time: the first write holds the others off."""
+    table = t.heard_records
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    withdrawn = []
+    for record_id in sorted(set(record_ids)):  # rows taken in one order: no two deadlock
+        row = insert(table).values(record_id=record_id, withdrawn_at=withdrawn_at)
+        upsert = row.on_conflict_do_update(
+            index_elements=[table.c.record_id],
+            set_={
+                "withdrawn_at": sa.func.coalesce(table.c.withdrawn_at, row.excluded.withdrawn_at)
+            },
+        ).returning(table.c.withdrawn_at)
+        if (await conn.execute(upsert)).scalar_one() is not None:
+            withdrawn.append(record_id)
+    return withdrawn
+
+
+class Survivor(NamedTuple):
+    """The subject a merged one stands for now."""
+
+    subject_id: uuid.UUID
+    subject_key: str
+
+
+def subject_lock_key(subject_id: uuid.UUID) -> int:
+    """The key of a subject's advisory lock: 64 bits of a hash of its id, in a namespace of
+    their own (a collision only makes two subjects take turns)."""
+    digest = hashlib.blake2b(subject_id.bytes, digest_size=8, person=b"lists.subject").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_subject(conn: AsyncConnection, subject_id: uuid.UUID) -> None:
+    """Holds, until the transaction ends, any other transaction that would change where
+    the subject's entries go: merge it or merge into it, store an entry for it. On
+    PostgreSQL a transaction-level advisory lock. SQLite has one writer at a time: nothing
+    here, but the callers write before they read what the lock guards (pysqlite begins the
+    transaction, and SQLite takes its write lock, only at the first write)."""
+    if conn.dialect.name == "postgresql":
+        key = sa.literal(subject_lock_key(subject_id), sa.BigInteger())
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+async def survivor_of(conn: AsyncConnection, subject_id: uuid.UUID) -> Survivor | None:
+    """The subject `subject_id` has been merged into, following merges made since (A into
+    B, B into C: C), or None when it is not merged. Each subject on the way is locked
+    (`lock_subject`) before its merge is looked up, so the answer holds until the
+    transaction ends: a merge of the last one waits for it, and one committed before the
+    lock is seen."""
+    merged = t.merged_subjects.c
+    found: Survivor | None = None
+    seen = {subject_id}
+    current = subject_id
+    while True:
+        await lock_subject(conn, current)
+        row = (
+            await conn.execute(
+                sa.select(merged.survivor_id, merged.survivor_key).where(
+                    merged.subject_id == current
+                )
+            )
+        ).first()
+        if row is None:
+            return found
+        if row.survivor_id in seen:  # recording a merge refuses a loop (see on_subject_merged)
+            raise RuntimeError(f"merged subjects loop back to {row.survivor_id}")
+        seen.add(row.survivor_id)
+        found = Survivor(row.survivor_id, row.survivor_key)
+        current = row.survivor_id
+
+
+async def record_merge(
+    conn: AsyncConnection, duplicate: uuid.UUID, survivor: Survivor, at: dt.datetime
+) -> None:
+    """Writes down that `duplicate` stands for `survivor` (a subject not merged), and so
+    do the subjects merged into the duplicate before (so chains stay one step long). The
+    caller holds both subjects' locks."""
+    table = t.merged_subjects
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    to = {"survivor_id": survivor.subject_id, "survivor_key": survivor.subject_key}
+    statement = insert(table).values(subject_id=duplicate, merged_at=at, **to)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.subject_id], set_={**to, "merged_at": at}
+        )
+    )
+    await conn.execute(sa.update(table).where(table.c.survivor_id == duplicate).values(**to))
 
 
 class EntryRepository:
@@ -217,6 +319,15 @@ class EntryRepository:
                 sa.insert(t.entry_basis),
                 [{"entry_id": entry.id, "record_id": r} for r in entry.basis_record_ids],
             )
+
+    async def move_to_subject(
+        self, entry_id: uuid.UUID, subject_id: uuid.UUID, subject_key: str
+    ) -> None:
+        await self.conn.execute(
+            sa.update(t.entries)
+            .where(t.entries.c.id == entry_id)
+            .values(subject_id=subject_id, subject_key=subject_key)
+        )
 
     async def move(
         self,

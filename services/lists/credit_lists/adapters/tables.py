@@ -98,6 +98,32 @@ entry_objections = sa.Table(
     sa.Column("closed_at", UTCDateTime(), nullable=True),
 )
 
+# Records heard of by the events about them or by the entries resting on them, one row each,
+# written first by what reads it (record.created's listing rules, a new entry on the
+# record, record.withdrawn): a withdrawal heard before the record's creation (the consumer
+# takes a failed event again later, after the ones that followed it) is remembered, so the
+# late creation lists nobody on a record that no longer stands. On PostgreSQL the row is
+# also what makes two replicas handling both at once take turns (migration 0004).
+heard_records = sa.Table(
+    "heard_records",
+    metadata,
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("withdrawn_at", UTCDateTime(), nullable=True),
+)
+
+# Subjects merged into another (subject.merged), each to the survivor it now stands for:
+# one merged since is followed, so a chain heard in reverse order (B into C, then A into
+# B) still leads to C. Every entry is stored under a subject not merged, so reads (status,
+# the restriction check) never look here (migration 0004).
+merged_subjects = sa.Table(
+    "merged_subjects",
+    metadata,
+    sa.Column("subject_id", GUID(), primary_key=True),
+    sa.Column("survivor_id", GUID(), nullable=False, index=True),
+    sa.Column("survivor_key", sa.String(80), nullable=False),
+    sa.Column("merged_at", UTCDateTime(), nullable=False),
+)
+
 feedback = sa.Table(
     "feedback",
     metadata,

@@ -17,7 +17,14 @@ from credit_common.errors import DomainError
 from credit_common.outbox import Event
 from credit_common.timeutil import UTC, china_day_start, utcnow
 from credit_lists.adapters import tables as t
-from credit_lists.adapters.repository import EntryRepository
+from credit_lists.adapters.repository import (
+    EntryRepository,
+    Survivor,
+    hear_of_records,
+    lock_subject,
+    record_merge,
+    survivor_of,
+)
 from credit_lists.domain.model import (
     CURRENT,
     Entry,
@@ -27,7 +34,7 @@ from credit_lists.domain.model import (
     takes_effect,
     validity,
 )
-from credit_lists.service_layer.entries import Entries, changed, new_entry
+from credit_lists.service_layer.entries import BasisWithdrawn, Entries, changed, new_entry
 
 log = logging.getLogger(__name__)
 Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
@@ -54,15 +61,18 @@ class ListConsumers:
     async def on_record_created(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
     ) -> None:
-        """Listing rules: a record of a listed item puts its subject on the list."""
+        """Listing rules: a record of a listed item puts its subject on the list, unless
+        the record has been withdrawn already (its withdrawal was heard first), and under
+        the subject's survivor if the subject has been merged (store_new)."""
         created = records_pb2.RecordsCreated()
         envelope.payload.Unpack(created)
         rules = {r["item_code"]: r for r in self.entries.definitions.listing_rules}
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        for record in created.records:
-            rule = rules.get(record.item_code)
-            if rule is None:
-                continue
+        listed = [r for r in created.records if r.item_code in rules]
+        # Subject by subject (store_new locks each entry's subject until the end of the
+        # transaction): two batches naming the same subjects take them in the same order.
+        for record in sorted(listed, key=lambda r: r.subject_id):
+            rule = rules[record.item_code]
             list_type = await self.entries.definitions.list_type(rule["list_type"])
             if list_type is None:
                 log.error("listing rule names unknown list type %s", rule["list_type"])
@@ -95,9 +105,15 @@ class ListConsumers:
                 valid_until=valid_until,
                 listed_from=listed_from,
             )
-            await self.entries.store_new(
-                conn, entry, RULE_ACTOR, f"listed by rule from record {record.record_id}"
-            )
+            try:
+                await self.entries.store_new(
+                    conn, entry, RULE_ACTOR, f"listed by rule from record {record.record_id}"
+                )
+            except BasisWithdrawn:
+                log.info(
+                    "record %s was withdrawn before its creation was heard: nobody listed",
+                    record.record_id,
+                )
 
     async def _entries_based_on(self, conn: AsyncConnection, record_id: str) -> list[Entry]:
         ids = list(
@@ -112,10 +128,12 @@ class ListConsumers:
     async def on_record_withdrawn(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
     ) -> None:
-        """An entry whose basis record is withdrawn is withdrawn too."""
+        """An entry whose basis record is withdrawn is withdrawn too; one stored later on
+        the record is not stored (the withdrawal is remembered first: hear_of_records)."""
         withdrawn = records_pb2.RecordWithdrawn()
         envelope.payload.Unpack(withdrawn)
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        await hear_of_records(conn, [withdrawn.record.record_id], withdrawn_at=now)
         repo = EntryRepository(conn)
         for entry in await self._entries_based_on(conn, withdrawn.record.record_id):
             if entry.at(now).state in CURRENT:
@@ -340,40 +358,65 @@ class ListConsumers:
     async def on_subject_merged(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
     ) -> None:
-        """The duplicate's entries follow the survivor."""
+        """The duplicate's entries follow the survivor, and so do entries stored for the
+        duplicate later (store_new looks the merge up). A survivor merged since into another
+        (B into C heard before A into B) is followed: the entries go to the subject the
+        survivor now stands for.
+
+        The duplicate and the subjects on the way to the survivor are locked (lock_subject)
+        before anything is read or moved: an entry being stored for the duplicate is moved
+        once stored, or sees the merge; a merge of the survivor itself waits for this one
+        (and then takes the entries moved here with the survivor's) or is followed. The
+        duplicate's row is written first (SQLite: the first write takes the database's
+        write lock, and nothing commits between the reads and the writes after it)."""
         merged = subject_pb2.SubjectMerged()
         envelope.payload.Unpack(merged)
-        if not merged.survivor_id:
+        if not merged.survivor_id or merged.survivor_id == merged.subject_id:
             return
         now = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        duplicate = uuid.UUID(merged.subject_id)
+        named = Survivor(uuid.UUID(merged.survivor_id), merged.survivor_code)
+        await lock_subject(conn, duplicate)
+        await record_merge(conn, duplicate, named, now)
+        # A loop (the survivor merged, through others, into the duplicate) raises: the
+        # registry never merges so, and the event is parked rather than applied.
+        since = await survivor_of(conn, named.subject_id)
+        survivor = since or named
+        if since is not None:
+            await record_merge(conn, duplicate, since, now)
         repo = EntryRepository(conn)
         moved = (
             await conn.execute(
                 sa.update(t.entries)
-                .where(t.entries.c.subject_id == uuid.UUID(merged.subject_id))
+                .where(t.entries.c.subject_id == duplicate)
                 .values(
-                    subject_id=uuid.UUID(merged.survivor_id),
-                    subject_key=merged.survivor_code,
+                    subject_id=survivor.subject_id,
+                    subject_key=survivor.subject_key,
                     updated_at=now,
                 )
                 .returning(t.entries.c.id, t.entries.c.state)
             )
         ).all()
+        into = merged.survivor_code
+        if since is not None:
+            into += f" (since merged into {since.subject_key})"
         for row in moved:
             await repo.add_note(
                 row.id,
                 State(row.state),
                 now,
                 "registry",
-                f"subject merged into {merged.survivor_code}: {merged.reason}",
+                f"subject merged into {into}: {merged.reason}",
             )
         self.entries.directory.forget(merged.merged_code)
         if moved:
             await self._marked(
                 conn,
                 envelope,
-                merged.survivor_code,
-                [merged.subject_id, merged.survivor_id],
+                survivor.subject_key,
+                list(
+                    dict.fromkeys([merged.subject_id, merged.survivor_id, str(survivor.subject_id)])
+                ),
                 [row.id for row in moved],
                 "moved",
             )

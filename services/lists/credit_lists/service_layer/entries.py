@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,7 +20,7 @@ from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
 from credit_lists.adapters.definitions import Definitions
 from credit_lists.adapters.records_client import RecordsClient
-from credit_lists.adapters.repository import EntryRepository
+from credit_lists.adapters.repository import EntryRepository, hear_of_records, survivor_of
 from credit_lists.domain.model import (
     CURRENT,
     Entry,
@@ -129,6 +129,19 @@ def new_entry(
     )
 
 
+class BasisWithdrawn(InvalidArgument):
+    """A new entry would rest on a record withdrawn already (record.withdrawn heard): it is
+    not stored, as no withdrawal would ever come again to withdraw it."""
+
+    def __init__(self, record_ids: list[str]) -> None:
+        super().__init__(
+            "the entry was not accepted",
+            "validation_failed",
+            [FieldViolation("basis_record_ids", f"record {r} is withdrawn") for r in record_ids],
+        )
+        self.record_ids = record_ids
+
+
 @dataclass(frozen=True)
 class Triggered:
     measure: Measure
@@ -225,6 +238,7 @@ class Entries:
             elif basis.status == "withdrawn":
                 # record.withdrawn withdraws the entries based on the record, but it was
                 # handled before this entry existed: such an entry would never be withdrawn
+                # (a withdrawal heard after this answer is seen by store_new)
                 problems.append(
                     FieldViolation("basis_record_ids", f"record {record_id} is withdrawn")
                 )
@@ -246,12 +260,36 @@ class Entries:
             await self.store_new(conn, entry, cmd.caller.client_id, "proposed: " + entry.reason)
         return await self.get(entry.id)
 
-    async def store_new(self, conn: AsyncConnection, entry: Entry, actor: str, note: str) -> None:
+    async def store_new(self, conn: AsyncConnection, entry: Entry, actor: str, note: str) -> Entry:
         """Stores a new entry with its history and events, inside the caller's transaction:
-        proposed, and effective at once when its type has no publicity."""
+        proposed, and effective at once when its type has no publicity. Returns it as
+        stored: under the subject its subject has been merged into, if it has been (the
+        merge was heard before, or committed while this was under way; reads look only
+        under subjects not merged). Raises BasisWithdrawn, storing nothing, when one of its
+        basis records has been withdrawn.
+
+        Its basis records' rows are written first, then the entry, and only then is its
+        subject's merge looked up (under the subject's lock): a withdrawal or a merge at the
+        same moment either waits for this transaction and then sees the entry, or is seen
+        by it (see hear_of_records and survivor_of). On SQLite the first write takes the
+        database's write lock, so nothing commits between the look-up and the insert."""
         repo = EntryRepository(conn)
+        withdrawn = await hear_of_records(conn, entry.basis_record_ids)
+        if withdrawn:
+            raise BasisWithdrawn(withdrawn)
         await repo.insert(entry)
         await repo.add_note(entry.id, State.PUBLICITY, entry.proposed_at, actor, note)
+        survivor = await survivor_of(conn, entry.subject_id)
+        if survivor is not None:
+            await repo.move_to_subject(entry.id, survivor.subject_id, survivor.subject_key)
+            await repo.add_note(
+                entry.id,
+                State.PUBLICITY,
+                entry.proposed_at,
+                "registry",
+                f"subject {entry.subject_key} merged into {survivor.subject_key}",
+            )
+            entry = replace(entry, subject_id=survivor.subject_id, subject_key=survivor.subject_key)
         events = [changed(entry, State.PUBLICITY, State.PUBLICITY, entry.reason)]
         if entry.state == State.EFFECTIVE:
             await repo.add_note(
@@ -263,6 +301,7 @@ class Entries:
             )
             events.append(changed(entry, State.PUBLICITY, State.EFFECTIVE, "no publicity period"))
         await self.outbox.add(conn, *events)
+        return entry
 
     async def get(self, entry_id: uuid.UUID) -> Entry:
         async with self.db.snapshot() as conn:
