@@ -1,9 +1,11 @@
 """Consumes a Redis stream in a consumer group: dedupes by event id, acknowledges after
-its own commit, and reclaims messages a dead consumer left pending."""
+its own commit, reclaims messages a dead consumer left pending, and stops without leaving
+any (it finishes the batch in hand)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -24,6 +26,12 @@ from credit_common.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
+
+# How long `run` blocks in one XREADGROUP: also how long a stop may wait for a read under
+# way, which is let finish (a read cut off after Redis delivered leaves its batch pending).
+READ_BLOCK_MS = 200
+# How long a consumer cancelled mid-batch tries to give back what it had not finished.
+RELEASE_SECONDS = 1.0
 
 
 def consumer_name() -> str:
@@ -94,15 +102,12 @@ class StreamConsumer:
             count=self.batch_size,
         )
         messages: list[tuple[bytes, dict[bytes, bytes]]] = result[1]
-        for message_id, fields in messages:
-            if fields is None:
-                # Deleted from the stream (trimmed) while pending: Redis < 7 returns it as
-                # nil (and redis-py drops its id); Redis 7 leaves it out. Nothing to apply.
-                continue
-            await self._handle_or_park(message_id, fields)
+        # A message deleted from the stream (trimmed) while pending: Redis < 7 returns it as
+        # nil (and redis-py drops its id); Redis 7 leaves it out. Nothing to apply.
+        await self._handle_all([(i, f) for i, f in messages if f is not None])
         return len(messages)
 
-    async def recover(self) -> int:
+    async def recover(self, stop: asyncio.Event | None = None) -> int:
         """At start: handles what this consumer's name left pending (a container restarted
         with the same host name and pid), and takes over at once what consumers of this
         group on this host whose process is gone left pending (the general reclaim waits
@@ -112,7 +117,10 @@ class StreamConsumer:
         by `reclaim`, once idle for `reclaim_idle_ms`, like any other. (Reading this
         consumer's pending messages from id 0 until none were left retried a failing one
         at once, over and over: a passing fault, a deadlock or a failover, used up its
-        max_deliveries within milliseconds and the message was parked.)"""
+        max_deliveries within milliseconds and the message was parked.)
+
+        Once `stop` is set it takes no further batch: what it has not read again stays
+        pending under this name, what it has not taken over stays the dead consumer's."""
         handled = 0
         after = "0"  # own pending first: reading from an id replays those after it
         while True:
@@ -136,6 +144,8 @@ class StreamConsumer:
                     )
                     await self.redis.xack(self.stream, self.group, message_id)
             after = _text(messages[-1][0])
+            if stop is not None and stop.is_set():
+                return handled
         for info in await self.redis.xinfo_consumers(self.stream, self.group):
             name = _text(info["name"])
             if name == self.consumer or not info["pending"] or not _gone_from_this_host(name):
@@ -143,6 +153,8 @@ class StreamConsumer:
             while pending := await self.redis.xpending_range(
                 self.stream, self.group, min="-", max="+", count=self.batch_size, consumername=name
             ):
+                if stop is not None and stop.is_set():
+                    return handled  # the rest stays the dead consumer's (not deleted)
                 claimed: list[Any] = await self.redis.xclaim(
                     self.stream,
                     self.group,
@@ -159,16 +171,72 @@ class StreamConsumer:
         return handled
 
     async def consume_once(self, block_ms: int = 1000) -> int:
+        """Reads one batch of new messages (waiting up to `block_ms` for one) and handles
+        all of it (`_handle_all`); returns how many it handled."""
         response = await self.redis.xreadgroup(
             self.group, self.consumer, {self.stream: ">"}, count=self.batch_size, block=block_ms
         )
-        handled = 0
         streams: list[Any] = list(response or [])
-        for _stream, messages in streams:
+        return await self._handle_all([m for _stream, batch in streams for m in batch])
+
+    async def _handle_all(self, messages: list[tuple[bytes, Mapping[bytes, bytes]]]) -> int:
+        """Handles a batch in hand, in order, to its end: a stop does not cut it short, as
+        what is left of it would stay pending under this consumer's name and be applied by
+        another replica only after the events that follow it, once idle for
+        `reclaim_idle_ms` (a new pod has a new name: `recover` does not find it). Cancelled
+        (the last resort of a stop that outlasted the shutdown grace), it gives back what it
+        had not finished (`_release`) and ends."""
+        handled = 0
+        try:
             for message_id, fields in messages:
                 await self._handle_or_park(message_id, fields)
                 handled += 1
+        except asyncio.CancelledError:
+            await self._release([message_id for message_id, _f in messages[handled:]])
+            raise
         return handled
+
+    async def _release(self, message_ids: list[Any]) -> None:
+        """Makes messages this consumer took and will not finish claimable at once by any
+        replica's next `reclaim` (within its `reclaim_every`), not only after
+        `reclaim_idle_ms`: XCLAIM to itself with their idle time set to that limit, JUSTID
+        (not counted as a delivery). A message whose transaction had committed is deduped
+        where it is applied again. Tried for RELEASE_SECONDS at most: a Redis that does
+        not answer leaves them pending, reclaimed after the idle limit as ever."""
+        if not message_ids:
+            return
+        try:
+            await asyncio.wait_for(
+                self.redis.xclaim(
+                    self.stream,
+                    self.group,
+                    self.consumer,
+                    min_idle_time=0,
+                    message_ids=message_ids,
+                    idle=self.reclaim_idle_ms,
+                    justid=True,
+                ),
+                timeout=RELEASE_SECONDS,
+            )
+        except Exception as error:
+            log.warning(
+                "%s/%s stopped with %d messages of %s unfinished and could not release them "
+                "(%r): another consumer takes them once idle for %d ms",
+                self.group,
+                self.consumer,
+                len(message_ids),
+                self.stream,
+                error,
+                self.reclaim_idle_ms,
+            )
+            return
+        log.warning(
+            "%s/%s stopped with %d messages of %s unfinished; released to the next reclaim",
+            self.group,
+            self.consumer,
+            len(message_ids),
+            self.stream,
+        )
 
     async def _handle_or_park(self, message_id: bytes, fields: Mapping[bytes, bytes]) -> None:
         """Handles one message; one that keeps failing is parked on the dead-letter stream
@@ -213,13 +281,14 @@ class StreamConsumer:
         ):
             await self._apply(message_id, envelope)
 
-    async def replay_parked(self) -> int:
+    async def replay_parked(self, stop: asyncio.Event | None = None) -> int:
         """Applies again what this group parked (a handler kept failing: an outage, or a
         fault since fixed): each event applied now leaves the dead-letter stream, one that
         still fails stays there, and the log says which. Run at start, so that a restart
-        after the cause is gone loses nothing; returns how many were applied."""
+        after the cause is gone loses nothing; returns how many were applied. Once `stop`
+        is set it takes no further batch (the rest stays parked, for the next start)."""
         applied, start = 0, "-"
-        while True:
+        while stop is None or not stop.is_set():
             entries: list[Any] = list(
                 await self.redis.xrange(
                     self.dead_letter_stream, min=start, count=self.batch_size + 1
@@ -289,7 +358,15 @@ class StreamConsumer:
     async def run(self, stop: asyncio.Event, *, reclaim_every: float = 5.0) -> None:
         """Consumes until `stop`. Redis being away (at start or later) is waited out; a
         group that is gone (Redis restarted without its data) is created again, from the
-        start of the stream, and the events already applied are skipped."""
+        start of the stream, and the events already applied are skipped.
+
+        Stopping (SIGTERM sets `stop` at once, see grpc_server.serve_until_stopped): it
+        reads no new batch, finishes the batch in hand (read, reclaimed or recovered:
+        `_handle_all`), acknowledging each message, and returns, leaving nothing pending
+        under its name but the messages that failed (retried by another replica after the
+        idle limit, as ever). A read under way is let finish (it blocks READ_BLOCK_MS at
+        most) and what it returned is handled: a read cut off after Redis delivered would
+        leave its batch pending, unknown to this consumer."""
         loop = asyncio.get_running_loop()
         next_reclaim = 0.0
         group_ready = False
@@ -297,13 +374,16 @@ class StreamConsumer:
             try:
                 if not group_ready:
                     await self.ensure_group()
-                    await self.recover()
-                    await self.replay_parked()
+                    await self.recover(stop)
+                    await self.replay_parked(stop)
                     group_ready = True
+                    continue  # a stop meanwhile: no read
                 if loop.time() >= next_reclaim:
                     await self.reclaim()
                     next_reclaim = loop.time() + reclaim_every
-                await self.consume_once(block_ms=200)
+                    if stop.is_set():
+                        break
+                await self.consume_once(block_ms=READ_BLOCK_MS)
             except ResponseError as error:
                 if "NOGROUP" in str(error):
                     log.warning(
@@ -314,7 +394,13 @@ class StreamConsumer:
                     group_ready = False
                     continue
                 log.exception("consumer %s/%s failed; retrying", self.group, self.consumer)
-                await asyncio.sleep(1.0)
+                await _wait(stop, 1.0)
             except Exception:
                 log.exception("consumer %s/%s failed; retrying", self.group, self.consumer)
-                await asyncio.sleep(1.0)
+                await _wait(stop, 1.0)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Waits `seconds`, or less if `stop` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -65,7 +65,9 @@ def event_loops(
     stop: asyncio.Event,
 ) -> list[Awaitable[None]]:
     """The outbox relay, and one consumer per stream in `consume_from` (none when
-    `handlers` is None), named after this host and process."""
+    `handlers` is None), named after this host and process. `stop` is the process's stop
+    event, the one given to grpc_server.serve_until_stopped (SIGTERM sets it): on it the
+    relay finishes its pass and each consumer its batch in hand, and they return."""
     loops: list[Awaitable[None]] = [OutboxRelay(db, redis, outbox, producer).run(stop)]
     if handlers is not None:
         consumers = _consumers(db, redis, processed, group, consume_from, handlers)

@@ -123,13 +123,21 @@ async def serve_until_stopped(
     background: Sequence[Awaitable[None]],
     *,
     grace: float,
+    stop: asyncio.Event,
     on_ready: Callable[[int], None] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
     probe: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Runs the server and background loops until SIGTERM/SIGINT, then drains them; with
-    a `probe`, the named services' health follows it (GrpcService.watch)."""
-    stop = asyncio.Event()
+    a `probe`, the named services' health follows it (GrpcService.watch).
+
+    `stop` is the process's one stop event, the one the background loops (outbox relay,
+    stream consumers, the lists clock) were given: the signal sets it at once, so while
+    gRPC calls drain for up to `grace` seconds the loops end on their own, each finishing
+    what it holds (a consumer its batch in hand, acknowledged; a relay or the clock its
+    pass). Only a loop that has not returned `grace` seconds after the signal is cancelled,
+    as a last resort (a consumer then releases the rest of its batch:
+    StreamConsumer._handle_all)."""
     install_stop_signals(stop)
     await service.start()
     heap.settle()
@@ -139,10 +147,19 @@ async def serve_until_stopped(
     if probe is not None:
         tasks.append(asyncio.ensure_future(service.watch(probe, stop)))
     await stop.wait()
-    log.info("stopping: draining for up to %.1fs", grace)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    log.info("stopping: draining calls and background work for up to %.1fs", grace)
     await service.stop(grace)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:
+        _done, late = await asyncio.wait(tasks, timeout=max(deadline - loop.time(), 0.0))
+        for task in late:
+            log.warning("stopping: cancelling %r, unfinished after %.1fs", task.get_coro(), grace)
+            task.cancel()
+        for task, outcome in zip(
+            tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, Exception):
+                log.error("background work %r failed", task.get_coro(), exc_info=outcome)
     if on_stop:
         await on_stop()

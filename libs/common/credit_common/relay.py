@@ -179,7 +179,8 @@ class OutboxRelay:
         """Publishes until `stop`. With nothing to publish it waits `idle_seconds` (SQLite),
         or on PostgreSQL for the outbox's notification (a commit with events in it), looking
         anyway every `notified_idle_seconds` (a notification lost with a connection, or an
-        advisory lock held by another replica that stopped)."""
+        advisory lock held by another replica that stopped). A stop lets the pass under way
+        (a batch and its outbox commit) finish, and ends the waits at once."""
         wake = asyncio.Event()
         listening = asyncio.Event()
         listener = None
@@ -193,7 +194,7 @@ class OutboxRelay:
                 except Exception:
                     log.exception("outbox relay failed; retrying")
                     published = 0
-                    await asyncio.sleep(1.0)
+                    await _pause(stop, 1.0)
                 if published == 0:
                     idle = notified_idle_seconds if listening.is_set() else idle_seconds
                     await _first(stop, wake, seconds=idle)
@@ -239,6 +240,12 @@ async def _first(stop: asyncio.Event, wake: asyncio.Event, *, seconds: float) ->
     finally:
         for waiting in waits:
             waiting.cancel()
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """Waits `seconds`, or less if `stop` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 def _text(value: Any) -> str:

@@ -58,7 +58,6 @@ async def serve(settings: ObjectionsSettings) -> None:
         log.warning("no Redis URL: events stay in the outbox and none are consumed")
 
     async def on_stop() -> None:
-        stop.set()
         if redis is not None:
             await redis.aclose()
         await app.stop()
@@ -67,6 +66,7 @@ async def serve(settings: ObjectionsSettings) -> None:
         service,
         background,
         grace=settings.shutdown_grace_seconds,
+        stop=stop,  # set by SIGTERM at once: the loops finish what they hold, then return
         on_ready=lambda port: log.info("objections listening on %s:%d", settings.grpc_host, port),
         on_stop=on_stop,
         probe=database_probe(app.db),

@@ -33,10 +33,11 @@ async def serve(settings: RegistrySettings) -> None:
     )
     background = []
     redis = None
+    stop = asyncio.Event()
     if settings.redis_url:
         redis = make_redis(settings.redis_url)
         relay = OutboxRelay(app.db, redis, tables.outbox, bootstrap.PRODUCER)
-        background.append(relay.run(asyncio.Event()))
+        background.append(relay.run(stop))
     else:
         log.warning("no Redis URL: events stay in the outbox until a relay runs")
 
@@ -49,6 +50,7 @@ async def serve(settings: RegistrySettings) -> None:
         service,
         background,
         grace=settings.shutdown_grace_seconds,
+        stop=stop,  # set by SIGTERM at once: the relay finishes its pass, then returns
         on_ready=lambda port: log.info("registry listening on %s:%d", settings.grpc_host, port),
         on_stop=on_stop,
         probe=database_probe(app.db),
