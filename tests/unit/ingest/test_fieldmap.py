@@ -12,10 +12,13 @@ import pytest
 from credit_common.ingest.fieldmap import (
     NATIONAL_FIELDS,
     REQUIRED_COLUMNS,
+    TEXT_CELLS,
     ColumnPlan,
     Row,
+    RowProblem,
     check_header,
     detect_item,
+    from_text_cells,
     map_fields,
     map_row,
 )
@@ -384,3 +387,302 @@ def test_the_fast_string_path_maps_like_the_general_one() -> None:
         fast = plan.map_strings(cells)
         assert fast == plan.map_values(cells)
         assert fast == map_row("admin_penalty", dict(zip(header, cells, strict=True)))
+
+
+# --- the Chinese names DOMAIN.md gives in brackets ----------------------------------
+
+COURT_HEADER = ["subject_code", "source_ref", "decided_on", "案号", "court_name"]
+
+
+def test_a_chinese_field_name_in_brackets_is_a_header_for_its_field() -> None:
+    """DOMAIN.md: court_dishonest's `case_number` (案号); a 案号 column stayed an unknown
+    field ("Additional properties ... '案号'", "case_number required")."""
+    assert check_header("court_dishonest", COURT_HEADER) == []
+    cells = ["S", "R", "2026-04-01", " (2026)沪0115执1号 ", "某法院"]
+    plan = ColumnPlan("court_dishonest", COURT_HEADER)
+    assert plan.map_values(cells).fields == {
+        "case_number": "(2026)沪0115执1号",
+        "court_name": "某法院",
+    }
+    assert map_fields("court_dishonest", {"案号": "(2026)沪0115执1号"}) == {
+        "case_number": "(2026)沪0115执1号"
+    }
+
+
+def test_a_field_given_by_its_chinese_name_and_its_name_is_a_header_problem() -> None:
+    assert check_header("court_dishonest", [*COURT_HEADER, "case_number"]) == [
+        "column 'case_number' repeats column '案号'"
+    ]
+
+
+# --- a field given twice in NDJSON fields -------------------------------------------
+
+
+def test_a_field_given_by_its_code_and_its_name_in_fields_is_a_problem_naming_both() -> None:
+    """Both values went in, the later silently winning (fine_amount 100.0, 《乙法》)."""
+    with pytest.raises(RowProblem) as raised:
+        map_fields(
+            "admin_penalty",
+            {"CF_NR_FK": 10, "fine_amount": 100, "CF_YJ": "《甲法》", "legal_basis": "《乙法》"},
+        )
+    assert raised.value.problems == [
+        "fields 'CF_NR_FK' and 'fine_amount' both give fine_amount: give it once",
+        "fields 'CF_YJ' and 'legal_basis' both give legal_basis: give it once",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "fields", "named"),
+    [
+        ("court_dishonest", {"case_number": "A", "案号": "B"}, ("case_number", "案号")),
+        ("admin_license", {"XK_NR": "甲", "content": None}, ("XK_NR", "content")),
+        (
+            "admin_penalty",
+            {"legal_basis": "甲", "Legal_Basis ": "乙"},
+            ("legal_basis", "Legal_Basis "),
+        ),
+    ],
+)
+def test_any_field_given_twice_in_fields_is_a_problem(
+    item: str, fields: dict[str, object], named: tuple[str, str]
+) -> None:
+    with pytest.raises(RowProblem) as raised:
+        map_fields(item, fields)
+    [problem] = raised.value.problems
+    assert f"{named[0]!r} and {named[1]!r}" in problem
+
+
+def test_a_field_given_once_is_no_problem() -> None:
+    assert map_fields("court_dishonest", {"case_number": "A", "court_name": "B"}) == {
+        "case_number": "A",
+        "court_name": "B",
+    }
+
+
+def test_the_text_cells_mark_is_no_column_nor_field() -> None:
+    header = ["subject_code", "source_ref", "decided_on", TEXT_CELLS]
+    assert check_header("tax_credit_grade", header) == [
+        f"column {TEXT_CELLS!r}: a reserved name, not a field"
+    ]
+    with pytest.raises(RowProblem):
+        map_fields("tax_credit_grade", {TEXT_CELLS: True, "year": "2025"})
+
+
+# --- text cells of items without national codes -------------------------------------
+
+TAX_HEADER = ["subject_code", "source_ref", "decided_on", "grade", "year"]
+
+
+def test_the_text_cells_of_an_item_without_national_codes_are_marked() -> None:
+    """The records service knows the item's schema, the gateway does not: the rows of a
+    CSV file or a spreadsheet say their values are text to convert; NDJSON's do not."""
+    cells = ["S", "R", "2026-04-01", "A", "2025"]
+    text = ColumnPlan("tax_credit_grade", TAX_HEADER, text_cells=True)
+    assert text.map_strings(cells).fields == {TEXT_CELLS: True, "grade": "A", "year": "2025"}
+    assert text.map_values(cells).fields == {TEXT_CELLS: True, "grade": "A", "year": "2025"}
+    typed = map_row(
+        "tax_credit_grade", dict(zip(TAX_HEADER, ["S", "R", "2026-04-01", "A", 2025], strict=True))
+    )
+    assert typed.fields == {"grade": "A", "year": 2025}
+    assert map_fields("tax_credit_grade", {"year": "2025"}) == {"year": "2025"}
+    # the national items' values are converted here, as they were
+    penalty_plan = ColumnPlan("admin_penalty", ["XDR_SHXYM", "CF_WSH", "CF_JDRQ", "CF_NR_FK"])
+    assert penalty_plan.map_strings(["S", "R", "2026-04-01", "1.5"]).fields == {"fine_amount": 1.5}
+
+
+SCHEMAS = {
+    "tax_credit_grade": {
+        "type": "object",
+        "properties": {
+            "grade": {"enum": ["A", "B", "M", "C", "D"]},
+            "year": {"type": "integer", "minimum": 2000, "maximum": 2100},
+            "evaluating_authority": {"type": "string"},
+        },
+    },
+    "social_insurance_arrears": {
+        "type": "object",
+        "properties": {
+            "amount": {"type": "number", "minimum": 0},
+            "period_from": {"type": "string", "format": "date"},
+            "insurance_kinds": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "credit_commitment": {
+        "type": "object",
+        "properties": {"content": {"type": "string"}, "fulfilled": {"type": "boolean"}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("item", "fields", "converted"),
+    [
+        ("tax_credit_grade", {"grade": "A", "year": "2025"}, {"grade": "A", "year": 2025}),
+        ("tax_credit_grade", {"year": "2025.0"}, {"year": 2025}),
+        ("tax_credit_grade", {"year": 2025.0}, {"year": 2025}),
+        ("tax_credit_grade", {"evaluating_authority": 12345}, {"evaluating_authority": "12345"}),
+        ("social_insurance_arrears", {"amount": "1234.5"}, {"amount": 1234.5}),
+        ("social_insurance_arrears", {"amount": "1234"}, {"amount": 1234}),
+        ("social_insurance_arrears", {"amount": "-1e3"}, {"amount": -1000.0}),
+        (
+            "social_insurance_arrears",
+            {"insurance_kinds": "养老保险; 医疗保险，失业保险"},
+            {"insurance_kinds": ["养老保险", "医疗保险", "失业保险"]},
+        ),
+        ("social_insurance_arrears", {"insurance_kinds": " ; ；"}, {}),
+        ("social_insurance_arrears", {"period_from": "2025-01-01"}, {"period_from": "2025-01-01"}),
+        ("credit_commitment", {"fulfilled": "true"}, {"fulfilled": True}),
+        ("credit_commitment", {"fulfilled": "FALSE"}, {"fulfilled": False}),
+        ("credit_commitment", {"fulfilled": "是"}, {"fulfilled": True}),
+        ("credit_commitment", {"fulfilled": "0"}, {"fulfilled": False}),
+        ("credit_commitment", {"content": "1"}, {"content": "1"}),
+        ("credit_commitment", {"colour": "1"}, {"colour": "1"}),
+    ],
+)
+def test_text_cells_are_converted_by_their_property_type(
+    item: str, fields: dict[str, object], converted: dict[str, object]
+) -> None:
+    assert from_text_cells(SCHEMAS[item], fields) == (converted, [])
+
+
+@pytest.mark.parametrize(
+    ("item", "fields", "problem"),
+    [
+        ("tax_credit_grade", {"year": "20x5"}, ("fields.year", "'20x5' is not an integer")),
+        ("tax_credit_grade", {"year": "2025.5"}, ("fields.year", "'2025.5' is not an integer")),
+        (
+            "social_insurance_arrears",
+            {"amount": "12万"},
+            ("fields.amount", "'12万' is not a number"),
+        ),
+        ("social_insurance_arrears", {"amount": "NaN"}, ("fields.amount", "'NaN' is not a number")),
+        (
+            "credit_commitment",
+            {"fulfilled": "maybe"},
+            ("fields.fulfilled", "'maybe' is not a boolean (true or false, 是 or 否, 1 or 0)"),
+        ),
+    ],
+)
+def test_a_text_cell_that_is_not_of_its_type_is_named_and_kept(
+    item: str, fields: dict[str, object], problem: tuple[str, str]
+) -> None:
+    assert from_text_cells(SCHEMAS[item], fields) == (fields, [problem])
+
+
+def test_integers_and_booleans_come_out_as_their_python_types() -> None:
+    tax = SCHEMAS["tax_credit_grade"]
+    assert [type(from_text_cells(tax, {"year": y})[0]["year"]) for y in ("2025", 2025.0)] == [
+        int,
+        int,
+    ]
+    fulfilled = from_text_cells(SCHEMAS["credit_commitment"], {"fulfilled": "1"})[0]
+    assert fulfilled["fulfilled"] is True
+
+
+def test_numbers_no_double_holds_are_named_not_converted() -> None:
+    schema = SCHEMAS["social_insurance_arrears"]
+    for text in ("1e400", "9" * 400, "9" * 5000):
+        [(path, message)] = from_text_cells(schema, {"amount": text})[1]
+        assert path == "fields.amount" and "not a finite number" in message
+        assert len(message) < 200
+
+
+def test_list_items_are_converted_by_the_items_schema() -> None:
+    schema = {"properties": {"codes": {"type": "array", "items": {"type": "integer"}}}}
+    assert from_text_cells(schema, {"codes": "1;2"}) == ({"codes": [1, 2]}, [])
+    assert from_text_cells(schema, {"codes": "1;x"}) == (
+        {"codes": [1, "x"]},
+        [("fields.codes.1", "'x' is not an integer")],
+    )
+
+
+# --- natural persons in the national format -----------------------------------------
+
+PERSON_HEADER = [
+    "XDR_MC",
+    "XDR_LB",
+    "XDR_SHXYM",
+    "XDR_ZJLX",
+    "XDR_ZJHM",
+    "CF_WSH",
+    "CF_JDRQ",
+    "CF_WFXW",
+]
+ID_NUMBER = "11010519491231002X"
+
+
+def person_cells(**cells: str) -> list[str]:
+    row = {
+        "XDR_MC": "张三",
+        "XDR_LB": "自然人",
+        "XDR_SHXYM": "",
+        "XDR_ZJLX": "身份证",
+        "XDR_ZJHM": ID_NUMBER,
+        "CF_WSH": "杭公罚〔2026〕1号",
+        "CF_JDRQ": "2026-11-20",
+        "CF_WFXW": "无证经营",
+    }
+    row.update(cells)
+    return [row[h] for h in PERSON_HEADER]
+
+
+def mapped(cells: list[str], header: list[str] = PERSON_HEADER) -> list[Row]:
+    """The row by each of the three ways in: CSV's fast path, cells, and a flat mapping."""
+    plan = ColumnPlan("admin_penalty", header, text_cells=True)
+    return [
+        plan.map_strings(cells),
+        plan.map_values(cells),
+        map_row("admin_penalty", dict(zip(header, cells, strict=True))),
+    ]
+
+
+@pytest.mark.parametrize("document", ["身份证", "居民身份证", "001", "01"])
+def test_a_natural_person_without_a_code_is_loaded_by_the_identity_card_number(
+    document: str,
+) -> None:
+    """The national format leaves XDR_SHXYM empty for a 自然人: the row was rejected
+    "subject_code: required"."""
+    for row in mapped(person_cells(XDR_ZJLX=document)):
+        assert row.subject_code == ID_NUMBER
+        assert row.extra == {"xdr_mc": "张三", "xdr_lb": "自然人", "xdr_zjlx": document}
+        assert row.fields == {"violation_type": "无证经营"}
+
+
+def test_the_prefixed_columns_of_the_2021_standard_name_a_person_too() -> None:
+    header = [f"CF_{h}" if h.startswith("XDR_") and h != "XDR_SHXYM" else h for h in PERSON_HEADER]
+    for row in mapped(person_cells(), header):
+        assert row.subject_code == ID_NUMBER
+        assert "cf_xdr_zjhm" not in row.extra
+
+
+@pytest.mark.parametrize("document", ["护照", "002", "港澳居民来往内地通行证"])
+def test_a_natural_person_by_another_document_is_a_problem_never_quoting_the_number(
+    document: str,
+) -> None:
+    plan = ColumnPlan("admin_penalty", PERSON_HEADER, text_cells=True)
+    cells = person_cells(XDR_ZJLX=document, XDR_ZJHM="E12345678")
+    for mapping in (plan.map_strings, plan.map_values):
+        with pytest.raises(RowProblem) as raised:
+            mapping(cells)
+        [problem] = raised.value.problems
+        assert "only a natural person with an identity card" in problem
+        assert repr(document) in problem and "XDR_SHXYM" in problem
+        assert "E12345678" not in problem
+
+
+def test_a_person_number_without_its_document_type_is_a_problem() -> None:
+    plan = ColumnPlan("admin_penalty", PERSON_HEADER, text_cells=True)
+    with pytest.raises(RowProblem) as raised:
+        plan.map_strings(person_cells(XDR_ZJLX=""))
+    assert "XDR_ZJLX does not say what XDR_ZJHM holds" in raised.value.problems[0]
+    assert ID_NUMBER not in raised.value.problems[0]
+
+
+def test_a_row_with_a_code_or_naming_no_person_keeps_its_subject_column() -> None:
+    code = "91433101MAQJF8398T"
+    with_code = mapped(person_cells(XDR_SHXYM=code))
+    assert all(r.subject_code == code and r.extra["xdr_zjhm"] == ID_NUMBER for r in with_code)
+    organisation = mapped(person_cells(XDR_LB="法人及非法人组织", XDR_ZJLX="护照"))
+    assert all(r.subject_code == "" for r in organisation)
+    no_number = mapped(person_cells(XDR_ZJHM="", XDR_ZJLX="护照"))
+    assert all(r.subject_code == "" for r in no_number)

@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from credit_common.ingest.fieldmap import NATIONAL_FIELDS, PENALTY_KINDS
+from credit_common.ingest.fieldmap import NATIONAL_FIELDS, PENALTY_KINDS, TEXT_CELLS
 from credit_common.ingest.readers import (
     MAX_NESTING,
     HeaderError,
@@ -637,3 +637,124 @@ async def test_a_gb18030_csv_whose_first_rows_are_ascii_is_still_recognised() ->
     assert len(rows) == 4001
     assert not any(r.errors for r in rows)
     assert rows[-1].row and rows[-1].row.fields == {"violation_facts": "超范围经营"}
+
+
+async def test_a_csv_of_an_item_without_national_codes_marks_its_text_cells() -> None:
+    """The item's schema is the records service's: the row says its values are a file's
+    text, for the records service to convert (they stayed text and failed every schema)."""
+    data = (
+        "subject_code,source_ref,decided_on,grade,year,evaluating_authority\n"
+        "91310115MA8BRK2A83,T-1,2026-04-01,A,2025,国家税务总局上海市税务局\n"
+    ).encode()
+    [parsed] = await collect(read_csv(chunked(data, 7), "tax_credit_grade"))
+    assert parsed.row is not None and parsed.row.fields == {
+        TEXT_CELLS: True,
+        "grade": "A",
+        "year": "2025",
+        "evaluating_authority": "国家税务总局上海市税务局",
+    }
+
+
+async def test_a_csv_of_court_records_may_name_the_case_number_in_chinese() -> None:
+    data = (
+        "subject_code,source_ref,decided_on,案号,court_name\n"
+        "91310115MA8BRK2A83,(2026)沪0115执1号,2026-04-01,(2026)沪0115执1号,某法院\n"
+    ).encode()
+    [parsed] = await collect(read_csv(chunked(data, 5), "court_dishonest"))
+    assert parsed.row is not None and parsed.row.fields == {
+        TEXT_CELLS: True,
+        "case_number": "(2026)沪0115执1号",
+        "court_name": "某法院",
+    }
+
+
+def test_a_sheet_of_an_item_without_national_codes_marks_its_cells(tmp_path: Path) -> None:
+    path = make_workbook(
+        tmp_path / "t.xlsx",
+        [
+            ["subject_code", "source_ref", "decided_on", "grade", "year"],
+            ["91310115MA8BRK2A83", "T-1", dt.date(2026, 4, 1), "A", 2025],
+            ["91310115MA8BRK2A83", "T-2", "2026-04-01", "B", "2024"],
+        ],
+    )
+    rows = list(read_xlsx(path, "tax_credit_grade"))
+    assert [r.row.fields if r.row else r.errors for r in rows] == [
+        {TEXT_CELLS: True, "grade": "A", "year": 2025},
+        {TEXT_CELLS: True, "grade": "B", "year": "2024"},
+    ]
+
+
+async def test_ndjson_values_are_typed_and_never_marked() -> None:
+    lines = [
+        {"subject_code": "S", "source_ref": "R", "decided_on": "2026-04-01", "fields": {"year": 1}},
+        {"subject_code": "S", "source_ref": "R", "decided_on": "2026-04-01", "year": "2025"},
+    ]
+    data = "\n".join(json.dumps(x) for x in lines).encode()
+    rows = await collect(read_ndjson(chunked(data, 9), "tax_credit_grade"))
+    assert [r.row.fields if r.row else r.errors for r in rows] == [{"year": 1}, {"year": "2025"}]
+
+
+async def test_an_ndjson_field_given_twice_in_fields_is_an_error_for_that_line() -> None:
+    """{"CF_NR_FK":10,"fine_amount":100,...} was stored with fine_amount 100.0, no error."""
+    fields = {"CF_NR_FK": 10, "fine_amount": 100, "CF_YJ": "《甲法》", "legal_basis": "《乙法》"}
+    lines = [
+        ndjson_row(fields=fields),
+        ndjson_row(fields={TEXT_CELLS: True, "violation_facts": "x"}),
+        ndjson_row(),
+    ]
+    data = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines).encode()
+    rows = await collect(read_ndjson(chunked(data, 11), "admin_penalty"))
+    assert rows[0].row is None and rows[0].errors == [
+        "fields 'CF_NR_FK' and 'fine_amount' both give fine_amount: give it once",
+        "fields 'CF_YJ' and 'legal_basis' both give legal_basis: give it once",
+    ]
+    assert rows[1].row is None and rows[1].errors == [
+        f"fields: {TEXT_CELLS!r} is a reserved name, not a field"
+    ]
+    assert rows[2].row is not None
+
+
+PERSON_CSV = (
+    "XDR_MC,XDR_LB,XDR_SHXYM,XDR_ZJLX,XDR_ZJHM,CF_WSH,CF_WFXW,CF_JDRQ\n"
+    "林霞娟,自然人,,身份证,330106198810118286,杭公罚〔2026〕1号,无证经营,2026-11-20\n"
+    "王五,自然人,,护照,E12345678,杭公罚〔2026〕2号,无证经营,2026-11-20\n"
+    "某公司,法人及非法人组织,91433101MAQJF8398T,,,杭公罚〔2026〕3号,无证经营,2026-11-20\n"
+)
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+async def test_a_natural_person_row_of_the_national_format_is_read_by_identity_number(
+    quoted: bool,
+) -> None:
+    """XDR_SHXYM is empty for a 自然人: the identity card number in XDR_ZJHM is its code;
+    a person named by a passport is an error for that row only. Either CSV path."""
+    text = PERSON_CSV.replace("无证经营", '"无证经营"') if quoted else PERSON_CSV
+    rows = await collect(read_csv(chunked(text.encode(), 6)))
+    assert [r.number for r in rows] == [1, 2, 3]
+    assert rows[0].row is not None and rows[0].row.subject_code == "330106198810118286"
+    assert "xdr_zjhm" not in rows[0].row.extra
+    assert (
+        rows[1].row is None and "only a natural person with an identity card" in (rows[1].errors[0])
+    )
+    assert "E12345678" not in rows[1].errors[0]
+    assert rows[2].row is not None and rows[2].row.subject_code == "91433101MAQJF8398T"
+
+
+def test_a_natural_person_row_of_a_sheet_is_read_by_identity_number(tmp_path: Path) -> None:
+    lines = list(csv.reader(io.StringIO(PERSON_CSV)))
+    path = make_workbook(tmp_path / "p.xlsx", [[c or None for c in line] for line in lines])
+    rows = list(read_xlsx(path))
+    assert rows[0].row is not None and rows[0].row.subject_code == "330106198810118286"
+    assert rows[1].row is None and "E12345678" not in rows[1].errors[0]
+    assert rows[2].row is not None
+
+
+async def test_a_flat_ndjson_natural_person_line_is_read_by_identity_number() -> None:
+    header, person, passport, _ = csv.reader(io.StringIO(PERSON_CSV))
+    data = "\n".join(
+        json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)
+        for row in (person, passport)
+    ).encode()
+    rows = await collect(read_ndjson(chunked(data, 13), "admin_penalty"))
+    assert rows[0].row is not None and rows[0].row.subject_code == "330106198810118286"
+    assert rows[1].row is None and "identity card" in rows[1].errors[0]

@@ -11,7 +11,16 @@ ISO strings) and the descriptive columns (subject name, data source, remarks...)
 Nothing here validates: a value that cannot be normalised is kept as it came so that the
 schema validation of the records service rejects it with a reason. Catalog items other
 than ``admin_penalty`` and ``admin_license`` have no national codes here: their columns
-are taken as field names as they are.
+are taken as field names as they are, or as the Chinese names DOMAIN.md gives in brackets
+(:data:`CHINESE_NAMES`, ``案号`` for ``case_number``). Their types are not known here
+either: the cells of a CSV or spreadsheet row of such an item are sent as they are, the
+row's ``fields`` marked :data:`TEXT_CELLS`, and the records service converts the text by
+the item's JSON Schema (:func:`from_text_cells`); NDJSON values are typed already and
+never converted.
+
+A natural person (XDR_LB 自然人) has no unified code in the national format: XDR_SHXYM is
+empty and the identity card number is in XDR_ZJHM (XDR_ZJLX 身份证), which is then the
+row's subject code (a natural person's code is its identity number).
 """
 
 from __future__ import annotations
@@ -25,8 +34,16 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
+from credit_common.messages import NOT_FINITE
+
 PENALTY = "admin_penalty"
 LICENSE = "admin_license"
+
+TEXT_CELLS = "$text_cells"
+"""The key marking a row's ``fields`` as read from the text cells of a CSV file or a
+spreadsheet, for an item without national codes: the records service takes it out and
+converts the text by the item's schema (:func:`from_text_cells`). It is no field: a
+column or an NDJSON field of that name is refused."""
 
 ROW_FIELDS = ("subject_code", "source_ref", "decided_on")
 """The row-level columns, under our names."""
@@ -59,6 +76,13 @@ NATIONAL_FIELDS: Mapping[str, Mapping[str, str]] = {
     },
 }
 """National field code → our field name, per catalog item."""
+
+CHINESE_NAMES: Mapping[str, Mapping[str, str]] = {
+    "court_dishonest": {"案号": "case_number"},
+}
+"""The Chinese names DOMAIN.md gives in brackets for fields of items without national
+codes → our field name, per catalog item: bulk files may use them as column headers (and
+as keys in NDJSON ``fields``)."""
 
 OWN_FIELDS: Mapping[str, tuple[str, ...]] = {
     PENALTY: (*NATIONAL_FIELDS[PENALTY].values(), "severity"),
@@ -139,6 +163,15 @@ DESCRIPTIVE_COLUMNS: Mapping[str, frozenset[str]] = {
 }
 """Known descriptive columns: kept in ``Row.extra`` under their lower-cased names."""
 
+NATURAL_PERSON = "自然人"
+"""XDR_LB (行政相对人类别) of a natural person."""
+
+ID_CARD_TYPES = frozenset(("身份证", "居民身份证", "001", "01", "1"))
+"""XDR_ZJLX (证件类型) of a resident identity card: by name, or by the national code
+(001, also written 01; a spreadsheet number cell loses its leading zeros: 1). The other
+documents (护照 002, 港澳居民来往内地通行证 003, 台湾居民来往大陆通行证 004, 外国人永久居留身份证
+005) are no subject code of ours."""
+
 PENALTY_KINDS: Mapping[str, str] = {
     "警告": "warning",
     "通报批评": "public_criticism",
@@ -187,6 +220,15 @@ class Row:
     decided_on: str
     fields: dict[str, object]
     extra: dict[str, str]
+
+
+class RowProblem(ValueError):
+    """A data row that cannot be mapped: its problems, for the row's errors. They never
+    quote an identity number."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
 
 
 # --- value conversion ---------------------------------------------------------------
@@ -364,6 +406,8 @@ _Target = tuple[int, str]
 def _lookup(item_code: str) -> dict[str, _Target]:
     """Upper-cased header → (kind, our name)."""
     table: dict[str, _Target] = {name.upper(): (_ROW, name) for name in ROW_FIELDS}
+    for chinese, name in CHINESE_NAMES.get(item_code, {}).items():
+        table[chinese.upper()] = (_FIELD, name)
     if item_code not in NATIONAL_FIELDS:
         return table
     for code, name in ROW_COLUMNS[item_code].items():
@@ -411,6 +455,9 @@ def check_header(item_code: str, headers: Sequence[object]) -> list[str]:
     seen: dict[str, str] = {}
     for name in names:
         if not name:
+            continue
+        if name == TEXT_CELLS:
+            problems.append(f"column {name!r}: a reserved name, not a field")
             continue
         target = table.get(name.upper())
         if target is None:
@@ -473,9 +520,11 @@ def _compile_string_mapper(
     row_columns: tuple[int, int, int],
     fields: Sequence[tuple[int, str, Convert]],
     extra: Sequence[tuple[int, str]],
+    marked: bool = False,
 ) -> StringMapper:
     """A function mapping a row of ``width`` strings, as straight-line code: about twice
     as fast as a loop over the columns, and this is the hot path of a bulk import.
+    ``marked``: each row's fields start with the :data:`TEXT_CELLS` mark.
 
     The generated source holds nothing from the file but column positions (integers we
     count); names and converters are passed in as tuples, like :mod:`dataclasses` does.
@@ -485,7 +534,7 @@ def _compile_string_mapper(
     lines = [
         "def map_strings(cells):",
         f"    ({''.join(f'c{i}, ' for i in range(width))}) = cells",
-        "    fields = {}",
+        "    fields = {M: True}" if marked else "    fields = {}",
     ]
     for index, name, convert in fields:
         names.append(name)
@@ -509,7 +558,12 @@ def _compile_string_mapper(
         ]
     row = [f"c{index}.strip()" if index >= 0 else "''" for index in row_columns]
     lines.append(f"    return Row({', '.join(row)}, fields, extra)")
-    namespace: dict[str, Any] = {"N": tuple(names), "C": tuple(converters), "Row": Row}
+    namespace: dict[str, Any] = {
+        "N": tuple(names),
+        "C": tuple(converters),
+        "M": TEXT_CELLS,
+        "Row": Row,
+    }
     # the source holds only column positions; the file's names are in N
     exec("\n".join(lines), namespace)
     mapper: StringMapper = namespace["map_strings"]
@@ -523,6 +577,15 @@ class ColumnPlan:
     lower-cased names for the catalog's items, to ``fields`` for other items; blank
     header cells are skipped (:attr:`unnamed` lists their positions).
 
+    ``text_cells``: the cells are a file's text (CSV, a spreadsheet), not typed values
+    (NDJSON); the fields of an item without national codes then carry the
+    :data:`TEXT_CELLS` mark, for the records service to convert them by the item's schema.
+
+    A row whose subject code is empty but which names a natural person by the number of
+    an identity card (XDR_ZJLX 身份证, XDR_ZJHM) takes that number as its subject code (it
+    then leaves ``extra``); one naming a natural person by another document raises
+    :class:`RowProblem`.
+
     :attr:`map_strings` maps a row of exactly as many strings as the header (a CSV row)
     like :meth:`map_values` does, faster (get it once per file, not per row); ``fields``
     may list its keys in another order.
@@ -533,14 +596,19 @@ class ColumnPlan:
         "_extra",
         "_fields",
         "_mapper",
+        "_marked",
+        "_person",
         "_ref",
         "_subject",
+        "_subject_header",
         "_width",
         "item_code",
         "unnamed",
     )
 
-    def __init__(self, item_code: str, headers: Sequence[object]) -> None:
+    def __init__(
+        self, item_code: str, headers: Sequence[object], *, text_cells: bool = False
+    ) -> None:
         self.item_code = item_code
         table = _lookup(item_code)
         generic = item_code not in NATIONAL_FIELDS
@@ -573,8 +641,11 @@ class ColumnPlan:
             else:
                 extra.append((index, ours))
         self._subject, self._ref, self._decided = subject, ref, decided
+        self._subject_header = normalise_header(headers[subject]) if subject >= 0 else ""
         self._fields = tuple(fields)
         self._extra = tuple(extra)
+        self._marked = text_cells and generic
+        self._person = _PersonColumns.of(name for _, name in extra) if not generic else None
         self.unnamed = tuple(unnamed)
         self._width = len(headers)
         self._mapper: StringMapper | None = None
@@ -583,15 +654,30 @@ class ColumnPlan:
     def map_strings(self) -> StringMapper:
         """The fast mapper of all-string rows, compiled on first use."""
         if self._mapper is None:
-            self._mapper = _compile_string_mapper(
-                self._width, (self._subject, self._ref, self._decided), self._fields, self._extra
+            compiled = _compile_string_mapper(
+                self._width,
+                (self._subject, self._ref, self._decided),
+                self._fields,
+                self._extra,
+                self._marked,
             )
+            if self._person is None:
+                self._mapper = compiled
+            else:
+                person = self._person
+                subject_header = self._subject_header
+
+                def map_strings(cells: Sequence[str]) -> Row:
+                    row = compiled(cells)
+                    return row if row.subject_code else person.subject(row, subject_header)
+
+                self._mapper = map_strings
         return self._mapper
 
     def map_values(self, values: Sequence[object]) -> Row:
         """The row of one data row's cells of any type (spreadsheet cells, JSON values), in
         header order and as many as the header has."""
-        fields: dict[str, object] = {}
+        fields: dict[str, object] = {TEXT_CELLS: True} if self._marked else {}
         for index, name, convert in self._fields:
             value = values[index]
             if value is None or value == "":
@@ -610,13 +696,86 @@ class ColumnPlan:
         subject = to_text(values[self._subject]) if self._subject >= 0 else None
         ref = to_text(values[self._ref]) if self._ref >= 0 else None
         decided = to_date(values[self._decided]) if self._decided >= 0 else None
-        return Row(
+        row = Row(
             subject_code=subject or "",
             source_ref=ref or "",
             decided_on=decided if isinstance(decided, str) else to_text(decided) or "",
             fields=fields,
             extra=extra,
         )
+        if self._person is not None and not row.subject_code:
+            return self._person.subject(row, self._subject_header)
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class _PersonColumns:
+    """The ``extra`` keys of a header's natural-person columns (XDR_LB, XDR_ZJLX,
+    XDR_ZJHM, each plain or with the CF_/XK_ prefix of the 2021 standard)."""
+
+    category: tuple[str, ...]
+    document: tuple[str, ...]
+    number: tuple[str, ...]
+
+    @classmethod
+    def of(cls, extra_names: Iterable[str]) -> _PersonColumns | None:
+        """The person columns among a header's descriptive columns; None without an
+        XDR_ZJHM column."""
+        roles: dict[str, list[str]] = {"XDR_LB": [], "XDR_ZJLX": [], "XDR_ZJHM": []}
+        for name in extra_names:
+            role = name.upper()
+            if role[:3] in ("CF_", "XK_"):
+                role = role[3:]
+            if role in roles:
+                roles[role].append(name)
+        if not roles["XDR_ZJHM"]:
+            return None
+        return cls(tuple(roles["XDR_LB"]), tuple(roles["XDR_ZJLX"]), tuple(roles["XDR_ZJHM"]))
+
+    def subject(self, row: Row, subject_header: str) -> Row:
+        """A row without a subject code: with the identity number of the natural person it
+        names as its code; as it is when it names none (an organisation, or no number:
+        the records service then says the code is required). Raises :class:`RowProblem`
+        for a person named by another document than an identity card. Messages name the
+        columns, never the number."""
+        number = _first(row.extra, self.number)
+        if number is None:
+            return row
+        category = _first(row.extra, self.category)
+        if category is not None and category != NATURAL_PERSON:
+            return row
+        document = _first(row.extra, self.document)
+        if document in ID_CARD_TYPES:
+            extra = {k: v for k, v in row.extra.items() if k not in self.number}
+            return Row(number, row.source_ref, row.decided_on, row.fields, extra)
+        code_column = subject_header or "XDR_SHXYM"
+        number_column = self.number[0].upper()
+        document_column = self.document[0].upper() if self.document else number_column[:-4] + "ZJLX"
+        if document is None:
+            raise RowProblem(
+                [
+                    f"{code_column} is empty and {document_column} does not say what "
+                    f"{number_column} holds: a natural person without a code is loaded by "
+                    f"the number of an identity card ({document_column} 身份证)"
+                ]
+            )
+        shown = document if len(document) <= 30 else document[:30] + "…"
+        raise RowProblem(
+            [
+                f"{code_column} is empty and {number_column} holds the number of a document "
+                f"of type {shown!r} ({document_column}): only a natural person with an "
+                f"identity card ({document_column} 身份证) can be loaded by that number; "
+                f"give the subject's code in {code_column}"
+            ]
+        )
+
+
+def _first(extra: Mapping[str, str], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = extra.get(key)
+        if value:
+            return value
+    return None
 
 
 @lru_cache(maxsize=256)
@@ -636,22 +795,218 @@ def map_row(item_code: str, raw: Mapping[str, object]) -> Row:
 
 
 def map_fields(item_code: str, fields: Mapping[str, object]) -> dict[str, object]:
-    """A ``fields`` object given directly (NDJSON): national codes become our names and
-    values are normalised; keys that are not fields of the item are kept as they are so
-    that validation reports them."""
+    """A ``fields`` object given directly (NDJSON): national codes and Chinese names
+    become our names and values are normalised (NDJSON values are typed: the fields of an
+    item without national codes are taken as they are); keys that are not fields of the
+    item are kept as they are so that validation reports them.
+
+    Raises :class:`RowProblem` for a field given twice (by its national code and its
+    name, its Chinese name and its name, or names differing in case or blanks where they
+    are matched without), naming both keys, and for the reserved :data:`TEXT_CELLS` key.
+    """
     table = _lookup(item_code)
+    national = item_code in NATIONAL_FIELDS
     out: dict[str, object] = {}
+    given: dict[str, str] = {}  # our name → the key that gave it
+    problems: list[str] = []
     for key, value in fields.items():
+        text = str(key)
+        if text == TEXT_CELLS:
+            problems.append(f"fields: {text!r} is a reserved name, not a field")
+            continue
+        target = table.get(text.strip().upper())
+        name = target[1] if target is not None and target[0] == _FIELD else text
+        first = given.setdefault(name, text)
+        if first != text:
+            problems.append(f"fields {first!r} and {text!r} both give {name}: give it once")
+            continue
         if value is None:
             continue
-        target = table.get(str(key).strip().upper())
         if target is not None and target[0] == _FIELD:
-            name = target[1]
             converted = converter(item_code, name)(value)
-        elif item_code not in NATIONAL_FIELDS:
-            name, converted = str(key), _plain(value)
+        elif not national:
+            converted = _plain(value)
         else:
-            name, converted = str(key), value
+            converted = value
         if converted is not None:
             out[name] = converted
+    if problems:
+        raise RowProblem(problems)
     return out
+
+
+# --- text cells by the item's schema (the records service) ---------------------------
+
+_INTEGER = re.compile(r"[+-]?\d+")
+
+_BOOLEANS: Mapping[str, bool] = {
+    "true": True,
+    "false": False,
+    "是": True,
+    "否": False,
+    "1": True,
+    "0": False,
+}
+"""Text of a boolean cell (lower-cased)."""
+
+_Problems = list[tuple[str, str]]
+
+
+def _schema_types(spec: Mapping[str, Any]) -> frozenset[str]:
+    """The JSON types a property's schema names: its ``type``, else those of its ``enum``
+    or ``const`` values."""
+    declared = spec.get("type")
+    if isinstance(declared, str):
+        return frozenset((declared,))
+    if isinstance(declared, list):
+        return frozenset(t for t in declared if isinstance(t, str))
+    enum = spec.get("enum")
+    values = enum if isinstance(enum, list) else [spec["const"]] if "const" in spec else []
+    return frozenset(_json_type(v) for v in values)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "other"
+
+
+def _double_integer(text: str) -> int | None:
+    """An integer's text as an int, None past a double's range (±1.8e308; read without
+    int()'s limit on digits)."""
+    sign = "-" if text.startswith("-") else ""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > 309:
+        return None
+    number = int(sign + digits)
+    try:
+        float(number)
+    except OverflowError:
+        return None
+    return number
+
+
+def _shown(text: str) -> str:
+    """A cell's text as a message quotes it: at most 40 characters."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _integer_of(text: str, path: str, problems: _Problems) -> object:
+    if _INTEGER.fullmatch(text):
+        number = _double_integer(text)
+        if number is not None:
+            return number
+        problems.append((path, f"{_shown(text)} is {NOT_FINITE}"))
+        return text
+    if _NUMBER.fullmatch(text):  # 2025.0, 2.025e3
+        real = float(text)
+        if math.isfinite(real) and real.is_integer():
+            return int(real)
+    problems.append((path, f"{_shown(text)} is not an integer"))
+    return text
+
+
+def _number_of(text: str, path: str, problems: _Problems) -> object:
+    if not _NUMBER.fullmatch(text):
+        problems.append((path, f"{_shown(text)} is not a number"))
+        return text
+    if _INTEGER.fullmatch(text):  # as JSON reads it: 1234 an integer, 1234.5 a real
+        return _integer_of(text, path, problems)
+    real = float(text)
+    if not math.isfinite(real):
+        problems.append((path, f"{_shown(text)} is {NOT_FINITE}"))
+        return text
+    return real
+
+
+def _boolean_of(text: str, path: str, problems: _Problems) -> object:
+    value = _BOOLEANS.get(text.lower())
+    if value is None:
+        problems.append(
+            (path, f"{_shown(text)} is not a boolean (true or false, 是 or 否, 1 or 0)")
+        )
+        return text
+    return value
+
+
+def _array_of(spec: Mapping[str, Any], text: str, path: str, problems: _Problems) -> object:
+    """A list cell split as penalty kinds are: at ``;`` (also ``；``, ``,``, ``，``), each
+    part converted by the schema of the array's items."""
+    parts = [p.strip() for p in _KIND_SEPARATORS.split(text)]
+    items = spec.get("items")
+    if not isinstance(items, Mapping):
+        return [p for p in parts if p] or None
+    out = [
+        _typed_cell(items, part, f"{path}.{i}", problems)
+        for i, part in enumerate(p for p in parts if p)
+    ]
+    return out or None
+
+
+def _typed_cell(spec: Mapping[str, Any], value: object, path: str, problems: _Problems) -> object:
+    """One cell's value by its property's schema; a problem (and the value as it was) when
+    its text does not read as the type; None for a list cell with no item."""
+    types = _schema_types(spec)
+    if isinstance(value, str):
+        text = value.strip()
+        if not types or "string" in types or not text:
+            return value
+        if "number" in types:
+            return _number_of(text, path, problems)
+        if "integer" in types:
+            return _integer_of(text, path, problems)
+        if "boolean" in types:
+            return _boolean_of(text, path, problems)
+        if "array" in types:
+            return _array_of(spec, text, path, problems)
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    # a spreadsheet's number cell
+    if "string" in types and not types & {"number", "integer"}:
+        return to_text(value)
+    if (
+        isinstance(value, float)
+        and "integer" in types
+        and "number" not in types
+        and math.isfinite(value)
+        and value.is_integer()
+    ):
+        return int(value)
+    return value
+
+
+def from_text_cells(
+    schema: Mapping[str, Any], fields: Mapping[str, object]
+) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """The fields of a row read from a file's text cells (marked :data:`TEXT_CELLS`; the
+    mark is not expected here) converted by the types of the item's JSON Schema
+    properties: text to an integer, a number (an integer when written as one, as JSON
+    reads it), a boolean (true/false, 是/否, 1/0) or a list (split as penalty kinds are,
+    each item converted by ``items``); a spreadsheet's number cell in a text property to
+    text. Fields that are no property, and properties of other types (text, enums of
+    text, objects), are kept as they are, for validation to judge.
+
+    Answers the fields and the problems as ``(path, message)``, the path as validation
+    names it (``fields.year``, ``fields.kinds.1``): a text that does not read as its
+    type is kept as it was and named, e.g. ``("fields.year", "'20x5' is not an
+    integer")``."""
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return dict(fields), []
+    out: dict[str, object] = {}
+    problems: _Problems = []
+    for name, value in fields.items():
+        spec = properties.get(name)
+        if isinstance(spec, Mapping):
+            value = _typed_cell(spec, value, f"fields.{name}", problems)
+            if value is None:
+                continue
+        out[name] = value
+    return out, problems

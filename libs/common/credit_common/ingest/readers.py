@@ -6,6 +6,9 @@ kept the row from being read; reading goes on after a bad row. Memory stays flat
 the size: only the current chunk, the rows parsed from it and at most one unfinished
 record are held.
 
+A row that cannot be mapped (a natural person named by another document than an identity
+card, a field given twice in NDJSON ``fields``) is an error for that row only.
+
 A file that cannot be read as a table at all (wrong header, no header, not a workbook)
 raises :class:`HeaderError` before any row; a spreadsheet whose sheet breaks off after its
 header ends with an error row at the break instead. Values are only parsed and mapped here
@@ -31,6 +34,7 @@ from credit_common.ingest.fieldmap import (
     ROW_FIELDS,
     ColumnPlan,
     Row,
+    RowProblem,
     check_header,
     detect_item,
     map_fields,
@@ -105,7 +109,10 @@ def _row_of_object(item_code: str, obj: Mapping[str, object]) -> tuple[Row | Non
         problems = check_header(item_code, list(obj))
         if problems:
             return None, problems
-        return map_row(item_code, obj), []
+        try:
+            return map_row(item_code, obj), []
+        except RowProblem as problem:
+            return None, problem.problems
     errors: list[str] = []
     unknown = sorted(str(k) for k in obj if k not in _OUR_KEYS)
     if unknown:
@@ -130,6 +137,10 @@ def _row_of_object(item_code: str, obj: Mapping[str, object]) -> tuple[Row | Non
         errors.append("extra is not an object")
     if errors or not isinstance(fields, dict) or not isinstance(extra, dict):
         return None, errors
+    try:
+        mapped = map_fields(item_code, fields)
+    except RowProblem as problem:
+        return None, problem.problems
     extra_text: dict[str, str] = {}
     for key, value in extra.items():
         text = to_text(value)
@@ -139,7 +150,7 @@ def _row_of_object(item_code: str, obj: Mapping[str, object]) -> tuple[Row | Non
         subject_code=values["subject_code"],
         source_ref=values["source_ref"],
         decided_on=values["decided_on"],
-        fields=map_fields(item_code, fields),
+        fields=mapped,
         extra=extra_text,
     )
     return row, []
@@ -205,7 +216,8 @@ def _ndjson_line(item_code: str, number: int, line: bytes) -> ParsedRow:
 async def read_ndjson(chunks: AsyncIterable[bytes], item_code: str) -> AsyncIterator[ParsedRow]:
     """Rows of an NDJSON upload: one JSON object a line, either in our shape
     ``{subject_code, source_ref, decided_on, fields: {...}, extra?, item_code?}`` (field
-    keys our names or national codes) or flat with national codes and/or our names as
+    keys our names, national codes or Chinese names; a field given twice, e.g. by its code
+    and its name, is that line's error) or flat with national codes and/or our names as
     keys (then mapped like a CSV row; unknown keys are that line's errors). Blank lines
     are skipped and not counted; a line that is not a JSON object, longer than
     :data:`MAX_RECORD_CHARS` bytes, nested deeper than :data:`MAX_NESTING` or holding a
@@ -419,7 +431,12 @@ class _CsvParser:
                 if any(cells):
                     number += 1
                     self.number = number
-                    yield ParsedRow(number, map_strings(cells), [])
+                    try:
+                        row = map_strings(cells)
+                    except RowProblem as problem:
+                        yield ParsedRow(number, None, problem.problems)
+                    else:
+                        yield ParsedRow(number, row, [])
             else:
                 self._emit(cells)
                 number = self.number
@@ -525,7 +542,10 @@ class _CsvParser:
         elif plan.unnamed and any(cells[i].strip() for i in plan.unnamed):
             self._out.append(ParsedRow(self.number, None, [_unnamed_error(cells, plan.unnamed)]))
         else:
-            self._out.append(ParsedRow(self.number, plan.map_strings(cells), []))
+            try:
+                self._out.append(ParsedRow(self.number, plan.map_strings(cells), []))
+            except RowProblem as problem:
+                self._out.append(ParsedRow(self.number, None, problem.problems))
 
     def _header(self, cells: list[str]) -> None:
         cells[0] = cells[0].lstrip("\ufeff")
@@ -537,7 +557,7 @@ class _CsvParser:
             raise HeaderError(problems)
         if self.detected is not None:
             self.detected.item_code = item
-        self.plan = ColumnPlan(item, cells)
+        self.plan = ColumnPlan(item, cells, text_cells=True)
         self.width = len(cells)
 
 
@@ -685,7 +705,7 @@ def _xlsx_rows(
         raise HeaderError(problems)
     if detected is not None:
         detected.item_code = item
-    plan = ColumnPlan(item, header)
+    plan = ColumnPlan(item, header, text_cells=True)
     number = 0
     try:
         for values in rows:
@@ -727,7 +747,10 @@ def _xlsx_row(plan: ColumnPlan, width: int, number: int, values: tuple[object, .
         cells = (*values, *([None] * (width - len(values))))
     if plan.unnamed and any(not _blank(cells[i]) for i in plan.unnamed):
         return ParsedRow(number, None, [_unnamed_error(cells, plan.unnamed)])
-    return ParsedRow(number, plan.map_values(cells), [])
+    try:
+        return ParsedRow(number, plan.map_values(cells), [])
+    except RowProblem as problem:
+        return ParsedRow(number, None, problem.problems)
 
 
 # --- spooling -----------------------------------------------------------------------

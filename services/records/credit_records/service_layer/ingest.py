@@ -19,6 +19,7 @@ from credit.events.v1 import records_pb2 as ev
 from credit_common.db import Database
 from credit_common.directory import SubjectDirectory, unknown_subject
 from credit_common.errors import FieldViolation
+from credit_common.ingest.fieldmap import TEXT_CELLS, from_text_cells
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
 from credit_common.workdays import WorkCalendar
@@ -172,6 +173,9 @@ class Ingestion:
             except RecursionError:
                 self._reject(result, row.row, [FieldViolation("fields", "nested too deep")])
                 continue
+            unread: list[FieldViolation] = []
+            if isinstance(fields, dict) and TEXT_CELLS in fields:
+                fields, unread = await self._from_text_cells(row.item_code, fields)
             ok, problems = await check_row(
                 self.catalog,
                 caller.department,
@@ -182,6 +186,8 @@ class Ingestion:
                 today,
                 fields_json=fields_json,
             )
+            if unread:
+                problems = _with_unread(problems, unread)
             if not row.subject_code.strip():
                 problems.insert(0, FieldViolation("subject_code", "required"))
             if problems or ok is None:
@@ -210,6 +216,20 @@ class Ingestion:
             )
             fresh.append((row, record))
         return fresh
+
+    async def _from_text_cells(
+        self, item_code: str, fields: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[FieldViolation]]:
+        """A row read from a CSV file's or a spreadsheet's text cells (the gateway marks
+        its fields): the mark taken out and the text converted by the item's schema (the
+        year of a tax credit grade to an integer...), with a violation for each text that
+        does not read as its field's type. An unknown item is left to `check_row`."""
+        del fields[TEXT_CELLS]
+        item = await self.catalog.get(item_code)
+        if item is None:
+            return fields, []
+        converted, problems = from_text_cells(item.fields_schema, fields)
+        return converted, [FieldViolation(path, message) for path, message in problems]
 
     async def _store(
         self, conn: AsyncConnection, fresh: list[tuple[RowIn, StoredRecord]], result: IngestResult
@@ -262,6 +282,20 @@ class Ingestion:
                     ],
                 )
         return to_store
+
+
+def _with_unread(
+    problems: list[FieldViolation], unread: list[FieldViolation]
+) -> list[FieldViolation]:
+    """A row's problems with those of its text cells that did not read as their type in
+    place of what validation said of the same values (the text is not of the type)."""
+    paths = {v.field for v in unread}
+    kept = [
+        p
+        for p in problems
+        if p.field not in paths and not any(p.field.startswith(f"{path}.") for path in paths)
+    ]
+    return [*unread, *kept]
 
 
 __all__ = ["IngestResult", "Ingestion", "RowIn", "dt"]
