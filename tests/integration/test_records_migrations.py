@@ -4,6 +4,7 @@ revision left them."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 
@@ -13,6 +14,7 @@ from alembic import command
 from credit_common.db import sync_url
 from credit_common.migrate import alembic_config
 from credit_records.bootstrap import MIGRATIONS, VERSION_TABLE
+from credit_records.domain.records import canonical_json, content_hash
 
 
 def _insert_record(conn: sa.Connection, record_id: uuid.UUID, ref: str, **values: object) -> None:
@@ -148,3 +150,216 @@ def test_a_persons_negative_records_are_kept_five_years_from_their_decision(
         "person-licence": dt.date(2036, 1, 15),
         "organisation": dt.date(2035, 1, 15),
     }
+
+
+def _catalog(conn: sa.Connection, items: dict[str, dict[str, object]]) -> None:
+    """Catalog items with their current definitions (what the data migrations read)."""
+    for code, definition in items.items():
+        conn.execute(
+            sa.text(
+                "INSERT INTO catalog_items (item_code, current_version, updated_at)"
+                " VALUES (:code, 1, :now)"
+            ),
+            {"code": code, "now": NOW},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO catalog_versions (item_code, version, definition, created_at,"
+                " created_by) VALUES (:code, 1, :definition, :now, 'shipped')"
+            ),
+            {"code": code, "definition": json.dumps(definition), "now": NOW},
+        )
+
+
+def _day(value: object) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def test_records_public_without_an_end_of_their_own_are_kept_from_their_end(
+    database_url: str,
+) -> None:
+    """0006: a court record still listed, or a licence without an end of validity, is kept
+    (9999-12-31); one whose listings ended is kept five years after their last day; a
+    natural person's negative record still no longer than the fifth anniversary of its
+    decision. The downgrade puts back the dates counted from the decision."""
+    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
+    command.upgrade(config, "0005")
+    engine = sa.create_engine(sync_url(database_url))
+    person = "P" + "ab" * 32
+    decided = dt.date(2026, 1, 31)
+    former = dt.date(2031, 1, 31)  # decided_on + 1826 days, as 0005 left them
+    # (item, subject key, unlisted at, publicity until, stored before, kept after) by ref
+    rows: dict[str, tuple[str, str, dt.datetime | None, dt.date | None, dt.date, dt.date]] = {
+        "court-listed": ("court_dishonest", "91310115MA8BRK2A83", None, None, former, dt.date.max),
+        # Midnight in China after 31 December 2030: that is its last public day.
+        "court-ended": (
+            "court_dishonest",
+            "91310115MA8BRK2A83",
+            dt.datetime(2030, 12, 31, 16, tzinfo=dt.UTC),
+            None,
+            former,
+            dt.date(2035, 12, 31),
+        ),
+        # A microsecond into 1 January 2031 in China: public that day too.
+        "court-ended-later": (
+            "court_dishonest",
+            "91310115MA8BRK2A83",
+            dt.datetime(2030, 12, 31, 16, 0, 0, 1, tzinfo=dt.UTC),
+            None,
+            former,
+            dt.date(2036, 1, 1),
+        ),
+        "court-person": ("court_dishonest", person, None, None, former, former),
+        "court-person-ended": (
+            "court_dishonest",
+            person,
+            dt.datetime(2026, 6, 30, 16, tzinfo=dt.UTC),
+            None,
+            former,
+            former,
+        ),
+        "licence-open": ("admin_license", "91310115MA8BRK2A83", None, None, former, dt.date.max),
+        "licence-valid": (
+            "admin_license",
+            "91310115MA8BRK2A83",
+            None,
+            dt.date(2027, 1, 30),
+            dt.date(2032, 1, 31),
+            dt.date(2032, 1, 31),
+        ),
+        "penalty": (
+            "admin_penalty",
+            person,
+            None,
+            dt.date(2027, 1, 31),
+            former,
+            former,
+        ),
+    }
+    with engine.begin() as conn:
+        _catalog(
+            conn,
+            {
+                "court_dishonest": {"nature": "negative", "retention_days": 1826},
+                "admin_license": {"nature": "neutral"},
+                "admin_penalty": {"nature": "negative", "retention_days": 1826},
+            },
+        )
+        for ref, (item, key, unlisted, until, before, _) in rows.items():
+            _insert_record(
+                conn,
+                uuid.uuid4(),
+                ref,
+                item_code=item,
+                subject_key=key,
+                decided_on=decided,
+                publicity_until=until,
+                retention_until=before,
+                unlisted_at=unlisted,
+            )
+
+    def kept() -> dict[str, dt.date]:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT source_ref, retention_until FROM records"))
+            return {r[0]: _day(r[1]) for r in found}
+
+    command.upgrade(config, "0006")
+    assert kept() == {ref: row[5] for ref, row in rows.items()}
+    command.downgrade(config, "0005")
+    assert kept() == {ref: row[4] for ref, row in rows.items()}
+    engine.dispose()
+
+
+def test_content_hashes_are_made_anew_from_the_records_as_they_now_stand(
+    database_url: str,
+) -> None:
+    """0007: a record sent alone (its numbers doubles, `2025.0`), one moved to a survivor by
+    a merge, one corrected: each gets the hash the records service now makes for its
+    current content under its current subject, so that the same content sent again (alone
+    or in bulk) is no conflict. Read a batch at a time: every record is reached."""
+    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
+    command.upgrade(config, "0006")
+    engine = sa.create_engine(sync_url(database_url))
+    decided = dt.date(2026, 4, 1)
+    grade = {"grade": "A", "year": 2025.0, "evaluating_authority": "某税务局", "big": 1e23}
+    duplicate, survivor = uuid.uuid4(), uuid.uuid4()
+
+    def old_hash(subject: uuid.UUID, fields: dict[str, object]) -> str:
+        """As the records service made it before: the fields' floats as Python writes them."""
+        text = json.dumps(
+            [str(subject), "tax_credit_grade", decided.isoformat(), fields],
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # (subject, stored hash, versions' fields) by source ref
+    rows: dict[str, tuple[uuid.UUID, str, list[dict[str, object]]]] = {
+        "alone": (survivor, old_hash(survivor, grade), [grade]),
+        "merged": (survivor, old_hash(duplicate, {"grade": "B"}), [{"grade": "B"}]),
+        "corrected": (
+            survivor,
+            old_hash(survivor, {"grade": "C"}),
+            [{"grade": "C"}, {"grade": "D"}],
+        ),
+        "right": (survivor, old_hash(survivor, {"grade": "M"}), [{"grade": "M"}]),
+    }
+    rows |= {f"many-{n}": (survivor, "0" * 64, [{"n": n}]) for n in range(5002)}
+    with engine.begin() as conn:
+        _catalog(conn, {"tax_credit_grade": {"nature": "neutral"}})
+        records = sa.Table("records", sa.MetaData(), autoload_with=conn)
+        versions = sa.Table("record_versions", sa.MetaData(), autoload_with=conn)
+        sqlite = conn.dialect.name == "sqlite"
+        record_rows, version_rows = [], []
+        for ref, (subject, stored, fields) in rows.items():
+            record_id = uuid.uuid4()
+            record_rows.append(
+                {
+                    "id": str(record_id) if sqlite else record_id,
+                    "subject_id": str(subject) if sqlite else subject,
+                    "subject_key": "91310115MA1K3YJ58Y",
+                    "item_code": "tax_credit_grade",
+                    "department": "tax",
+                    "source_ref": ref,
+                    "decided_on": decided,
+                    "content_hash": stored,
+                    "current_version": len(fields),
+                    "severity": "",
+                    "never_public": True,
+                    "publicity_until": dt.date(2027, 4, 1),
+                    "retention_until": dt.date(2032, 4, 1),
+                    "repairable": False,
+                    "late": False,
+                    "submitted_at": NOW,
+                    "submitted_by": "cl",
+                    "updated_at": NOW,
+                    "open_objections": 0,
+                }
+            )
+            version_rows += [
+                {
+                    "record_id": str(record_id) if sqlite else record_id,
+                    "version": number,
+                    "fields": given,
+                    "schema_version": 1,
+                    "recorded_at": NOW,
+                    "recorded_by": "cl",
+                    "department": "tax",
+                    "reason": "",
+                }
+                for number, given in enumerate(fields, start=1)
+            ]
+        conn.execute(sa.insert(records), record_rows)
+        conn.execute(sa.insert(versions), version_rows)
+    command.upgrade(config, "0007")
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT source_ref, content_hash FROM records")).all())
+    engine.dispose()
+    expected = {
+        ref: content_hash(subject, "tax_credit_grade", decided, canonical_json(fields[-1]))
+        for ref, (subject, _, fields) in rows.items()
+    }
+    assert stored["right"] == rows["right"][1] == expected["right"]
+    assert stored["alone"] != rows["alone"][1]
+    assert stored == expected

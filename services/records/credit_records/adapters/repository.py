@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit_common.db import JsonText, copy_escape, copy_lines, insert_rows
 from credit_records.adapters import tables as t
 from credit_records.domain.publicity import Window
-from credit_records.domain.records import StoredRecord, Version
+from credit_records.domain.records import StoredRecord, Version, canonical_json, content_hash
 
 
 def record_row(record: StoredRecord) -> dict[str, Any]:
@@ -355,16 +355,24 @@ class RecordRepository:
         )
 
     async def add_version(
-        self, record_id: uuid.UUID, version: Version, window: Window, now: dt.datetime
+        self,
+        record_id: uuid.UUID,
+        version: Version,
+        window: Window,
+        now: dt.datetime,
+        *,
+        content_hash: str,
     ) -> None:
-        await self.conn.execute(
-            sa.insert(t.record_versions).values(**version_row(record_id, version))
-        )
+        """Makes `version` the record's current one, with its window and the content hash
+        of the record holding its fields."""
+        # insert_rows: the fields may come as the JSON text they are stored as (JsonText).
+        await insert_rows(self.conn, t.record_versions, [version_row(record_id, version)])
         await self.conn.execute(
             sa.update(t.records)
             .where(t.records.c.id == record_id)
             .values(
                 current_version=version.version,
+                content_hash=content_hash,
                 updated_at=now,
                 severity=window.severity,
                 never_public=window.never_public,
@@ -374,6 +382,46 @@ class RecordRepository:
                 repair_possible_from=window.repair_possible_from,
             )
         )
+
+    async def rehash(self, record_ids: Sequence[uuid.UUID]) -> None:
+        """Stores each record's content hash anew from its current version's fields and its
+        subject as they now stand (after a merge moved it)."""
+        changes: list[dict[str, Any]] = []
+        for start in range(0, len(record_ids), 1000):
+            rows = await self.conn.execute(
+                sa.select(
+                    t.records.c.id,
+                    t.records.c.subject_id,
+                    t.records.c.item_code,
+                    t.records.c.decided_on,
+                    t.records.c.content_hash,
+                    sa.cast(_V.fields, sa.Text()).label("fields"),
+                )
+                .join(
+                    t.record_versions,
+                    sa.and_(
+                        _V.record_id == t.records.c.id,
+                        _V.version == t.records.c.current_version,
+                    ),
+                )
+                .where(t.records.c.id.in_(record_ids[start : start + 1000]))
+            )
+            for row in rows:
+                digest = content_hash(
+                    row.subject_id,
+                    row.item_code,
+                    row.decided_on,
+                    canonical_json(_json.loads(row.fields)),
+                )
+                if digest != row.content_hash:
+                    changes.append({"b_id": row.id, "b_hash": digest})
+        if changes:
+            await self.conn.execute(
+                sa.update(t.records)
+                .where(t.records.c.id == sa.bindparam("b_id"))
+                .values(content_hash=sa.bindparam("b_hash")),
+                changes,
+            )
 
     async def set_fields(self, record_id: uuid.UUID, **values: Any) -> None:
         await self.conn.execute(

@@ -96,7 +96,11 @@ def window_for(
     last day), so that day is the last public day. Repair is possible "after the minimum":
     from the day after the minimum period's last day. A natural person's negative record
     (`personal`) is kept to the fifth anniversary of its decision at most: the records hold
-    no later end of the conduct than the decision that found it."""
+    no later end of the conduct than the decision that found it.
+
+    Retention runs from the end of publicity. A window without an end of its own (a
+    "while listed" record, a licence without `valid_until`) is kept while it lasts: its
+    retention has no end (9999-12-31) until the end is known (`with_publicity_end`)."""
     rule = item.publicity
     severity = str(fields.get("severity", ""))
     never_public = item.disclosure != Level.PUBLIC
@@ -134,16 +138,38 @@ def window_for(
             if until and rule.kind == "by_severity" and not never_public
             else None
         )
-    start = until if until and until > decided_on else decided_on
     window = Window(
         never_public=never_public,
         publicity_until=until,
-        retention_until=add_days(start, item.retention_days),
+        retention_until=_retention(item, decided_on, until),
         repairable=repairable,
         repair_possible_from=repair_from,
         severity=severity,
     )
     return personal_cap(window, item, decided_on, lambda: fields) if personal else window
+
+
+def _retention(item: CatalogItem, decided_on: dt.date, last_public: dt.date | None) -> dt.date:
+    """The last day a record is kept whose publicity ends on `last_public` (None: no end
+    known, so none to count from: kept)."""
+    if last_public is None:
+        return dt.date.max
+    return add_days(max(last_public, decided_on), item.retention_days)
+
+
+def with_publicity_end(
+    window: Window, item: CatalogItem, decided_on: dt.date, last_public: dt.date | None
+) -> Window:
+    """`window` for a record whose publicity has no end of its own (a "while listed"
+    record) once its last public day is known from elsewhere (its listings' end): kept for
+    the item's retention after that day; while none is known (None), kept without end. A
+    window with an end of its own is returned as it is. Worked out when the record is read
+    (for a past version too) and stored when its listings' end changes; the personal cap
+    applies after it."""
+    if window.publicity_until is not None:
+        return window
+    until = _retention(item, decided_on, last_public)
+    return window if until == window.retention_until else replace(window, retention_until=until)
 
 
 def personal_cap(
@@ -177,7 +203,12 @@ def status_at(window: Window, versions: int, moment: Moment, day: dt.date) -> st
 
 
 def publicly_visible(window: Window, moment: Moment, day: dt.date) -> bool:
+    """Whether the public level sees the record that day (its item disclosed `public`):
+    not once it has expired, even with its publicity open (a natural person's negative
+    record past its fifth year)."""
     if window.never_public or moment.withdrawn or moment.repaired or moment.unlisted:
+        return False
+    if day > window.retention_until:
         return False
     return window.publicity_until is None or day <= window.publicity_until
 

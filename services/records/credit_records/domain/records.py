@@ -6,7 +6,9 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -21,13 +23,56 @@ from credit_records.domain.publicity import (
     status_at,
     visible_at,
     window_for,
+    with_publicity_end,
 )
 
 
 def canonical_json(fields: dict[str, Any]) -> str:
-    """Fields as compact JSON with sorted keys: hashed into the content hash and stored as
-    they are, so a bulk load encodes each row's fields once."""
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Fields as compact JSON with sorted keys, each whole number written as an integer:
+    hashed into the content hash and stored as they are, so a bulk load encodes each row's
+    fields once. A record sent alone comes through a protobuf Struct, whose numbers are all
+    doubles (2025 arrives as 2025.0), one sent in bulk keeps its file's integers: written
+    alike, the same record hashes alike either way."""
+    return json.dumps(
+        _whole_numbers(fields), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def _whole_number(value: float) -> int | float:
+    """A float that is a whole number as an int: the number its shortest decimal text
+    writes (1e+23 as 10**23, not as the double nearest it), which is also what PostgreSQL's
+    jsonb gives back for it; any other float (and NaN, the infinities) as it is."""
+    if not value.is_integer():
+        return value
+    if -1e16 < value < 1e16:  # written without an exponent, and exact
+        return int(value)
+    return int(Decimal(repr(value)))
+
+
+def _whole_numbers(value: Any) -> Any:
+    """`value` with its whole-number floats made ints, at any depth; the same object when it
+    holds none (most rows: nothing copied, and only lists and objects looked into)."""
+    kind = type(value)
+    if kind is float:
+        return _whole_number(value)
+    if kind is dict:
+        changed = None
+        for key, inner in value.items():
+            if type(inner) not in _SCALARS and (made := _whole_numbers(inner)) is not inner:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = made
+        return value if changed is None else changed
+    if kind is list:
+        for i, inner in enumerate(value):
+            if type(inner) not in _SCALARS and (made := _whole_numbers(inner)) is not inner:
+                return [*value[:i], made, *(_whole_numbers(rest) for rest in value[i + 1 :])]
+        return value
+    return value
+
+
+# Values no whole-number float can hide in (a float that is one is made an int).
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def content_hash(
@@ -117,13 +162,34 @@ class StoredRecord:
     def window_of(self, version: Version, item: CatalogItem) -> Window:
         """The window the record had while `version` was current: the stored one for the
         current version, else worked out from that version's fields (a correction may have
-        changed the severity or the stated deadline), by the item's current rule."""
-        personal = is_person_key(self.subject_key)
+        changed the severity or the stated deadline), by the item's current rule; either
+        `settled`."""
         if version.version != self.current_version:
-            return window_for(item, self.decided_on, version.fields, personal=personal)
-        if personal:
-            return personal_cap(self.window, item, self.decided_on, lambda: version.fields)
-        return self.window
+            window = window_for(item, self.decided_on, version.fields)
+        else:
+            window = self.window
+        return self.settled(window, item, lambda: version.fields)
+
+    def settled(
+        self, window: Window, item: CatalogItem, fields: Callable[[], dict[str, Any]]
+    ) -> Window:
+        """`window` (of the version whose `fields` these are) as this record has it: a
+        window without an end of its own kept for the item's retention after the end of
+        the record's listings once that is known, and without end until then; then a
+        natural person's negative record capped at the fifth anniversary of its decision.
+        The same whatever moment it is read at: a listing's end is its end, and before it
+        the record is public, so within its retention."""
+        window = with_publicity_end(window, item, self.decided_on, self.publicity_end(window))
+        if is_person_key(self.subject_key):
+            return personal_cap(window, item, self.decided_on, fields)
+        return window
+
+    def fields_hash(self, fields: dict[str, Any]) -> str:
+        """The content hash of the record holding `fields`, under its subject as it now is
+        (a merge moves the record to the survivor)."""
+        return content_hash(
+            self.subject_id, self.item_code, self.decided_on, canonical_json(fields)
+        )
 
     def version_at(self, at: dt.datetime) -> Version | None:
         known = [v for v in self.versions if v.recorded_at <= at]

@@ -40,29 +40,25 @@ class RecordConsumers:
     async def on_subject_merged(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
     ) -> None:
-        """The duplicate's records follow the survivor."""
+        """The duplicate's records follow the survivor, each with its content hash made
+        anew under the survivor: a row sent again for the duplicate's code (which now
+        resolves to the survivor) is then the same content, not a conflict."""
         merged = subject_pb2.SubjectMerged()
         envelope.payload.Unpack(merged)
         if not merged.survivor_id:
             return
         now = utcnow()
+        survivor = uuid.UUID(merged.survivor_id)
         ids = list(
             await conn.scalars(
-                sa.select(t.records.c.id).where(
-                    t.records.c.subject_id == uuid.UUID(merged.subject_id)
-                )
-            )
-        )
-        await conn.execute(
-            sa.update(t.records)
-            .where(t.records.c.subject_id == uuid.UUID(merged.subject_id))
-            .values(
-                subject_id=uuid.UUID(merged.survivor_id),
-                subject_key=merged.survivor_code,
-                updated_at=now,
+                sa.update(t.records)
+                .where(t.records.c.subject_id == uuid.UUID(merged.subject_id))
+                .values(subject_id=survivor, subject_key=merged.survivor_code, updated_at=now)
+                .returning(t.records.c.id)
             )
         )
         repo = RecordRepository(conn)
+        await repo.rehash(ids)
         for record_id in ids:
             await repo.add_history(
                 record_id,
@@ -286,13 +282,20 @@ class RecordConsumers:
         if unlisted_at == record.unlisted_at:
             return
         now = utcnow()
+        repo = RecordRepository(conn)
+        # Its retention runs from its listings' end, now known, changed or unknown again.
+        stored = await repo.get(record_id)
+        assert stored is not None  # locked above
+        stored.unlisted_at = unlisted_at
+        current = next(v for v in stored.versions if v.version == stored.current_version)
+        kept = stored.window_of(current, item).retention_until
         await conn.execute(
             sa.update(t.records)
             .where(r.id == record_id)
-            .values(unlisted_at=unlisted_at, updated_at=now)
+            .values(unlisted_at=unlisted_at, retention_until=kept, updated_at=now)
         )
         until = "no end" if unlisted_at is None else unlisted_at.isoformat()
-        await RecordRepository(conn).add_history(
+        await repo.add_history(
             record_id,
             "listing_ended" if ended else "listed",
             now,

@@ -19,7 +19,6 @@ from credit_common.errors import (
     NotFound,
     PermissionDenied,
 )
-from credit_common.masking import is_person_key
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
 from credit_common.workdays import WorkCalendar
@@ -254,16 +253,26 @@ class Records:
                 errors,
             )
         version = Version(
-            record.current_version + 1, fields, item.schema_version, now, actor, department, reason
+            record.current_version + 1,
+            fields,
+            item.schema_version,
+            now,
+            actor,
+            department,
+            reason,
+            canonical_json(fields),
         )
-        window = window_for(
-            item, record.decided_on, fields, personal=is_person_key(record.subject_key)
-        )
-        await repo.add_version(record.id, version, window, now)
+        window = record.settled(window_for(item, record.decided_on, fields), item, lambda: fields)
+        # The content a resubmission is compared with is the record as it now stands: the
+        # corrected fields, sent again, are the same content (200); the first ones are not
+        # any more (409: the sender's data is behind the record's).
+        digest = record.fields_hash(fields)
+        await repo.add_version(record.id, version, window, now, content_hash=digest)
         await repo.add_history(
             record.id, "corrected", now, actor, reason, f"version {version.version}"
         )
         record.current_version = version.version
+        record.content_hash = digest
 
     async def withdraw(self, cmd: commands.Withdraw) -> RecordView:
         """Withdraws a record (it stays stored, with who and why)."""
