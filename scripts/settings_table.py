@@ -46,7 +46,10 @@ MEANINGS = {
     "var_dir": "Folder of the embedded SQLite file when `database_url` is empty.",
     "log_format": "`text` (readable) or `json` (one object a line, with trace id).",
     "log_level": "Python logging level.",
-    "shutdown_grace_seconds": "On SIGTERM, how long in-flight calls may finish.",
+    "shutdown_grace_seconds": (
+        "On SIGTERM, how long in-flight calls, and the batches and passes the consumers, the "
+        "relay and the clock hold, may finish (the gateway: its calls)."
+    ),
     "service_name": "Name of the service in logs and of its SQLite file; not meant to be changed.",
     "allocation_start": "First counter value for new organisation-code bodies.",
     "allocation_end": "Last counter value for new organisation-code bodies.",
