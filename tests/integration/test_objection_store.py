@@ -23,7 +23,7 @@ from credit_objections.domain.cases import Actor, Subject, TargetRef
 from credit_objections.domain.objections import Objection, State
 from credit_objections.entrypoints import convert
 from credit_objections.service_layer import commands
-from credit_objections.service_layer.guards import filed_under, refuse_vanished
+from credit_objections.service_layer.guards import filed_under, refuse_vanished, settle_filing
 from credit_objections.service_layer.objections import closed_event
 from credit_objections.settings import ObjectionsSettings
 from support.processes import free_port
@@ -316,8 +316,9 @@ async def test_a_target_going_while_a_filing_on_it_commits_closes_that_filing(
     )
     closing: asyncio.Task[None] | None = None
     async with app.db.transaction() as conn:
-        await refuse_vanished(conn, record)
-        await ObjectionRepository(conn).add(filing)
+        repo = ObjectionRepository(conn)
+        await repo.add(filing)  # as Objections.file does: the insert, then the checks
+        await settle_filing(conn, repo, filing)
 
         async def close() -> None:
             async with app.db.transaction() as other:
@@ -390,6 +391,21 @@ async def test_merges_heard_in_either_order_leave_every_case_and_filing_under_th
     for late in (a, b):
         async with app.db.transaction() as conn:
             assert await filed_under(conn, late) == c
+    filing = Objection.file(
+        target=TargetRef("record", str(uuid.uuid4())),
+        subject=a,
+        source_department="market_regulation",
+        reason="有误",
+        evidence=(),
+        filer=WINDOW,
+        at=utcnow(),
+        schedule=app.objections.schedule,
+    )
+    async with app.db.transaction() as conn:
+        repo = ObjectionRepository(conn)
+        await repo.add(filing)
+        await settle_filing(conn, repo, filing)
+    assert filing.subject == c and (await app.objections.get(filing.id)).subject == c
     async with app.db.transaction() as conn:
         assert await filed_under(conn, c) == c
 
@@ -410,8 +426,9 @@ async def test_a_merge_heard_while_a_filing_on_the_duplicate_commits_moves_that_
         schedule=app.objections.schedule,
     )
     async with app.db.transaction() as conn:
-        filing.subject = await filed_under(conn, filing.subject)
-        await ObjectionRepository(conn).add(filing)
+        repo = ObjectionRepository(conn)
+        await repo.add(filing)
+        await settle_filing(conn, repo, filing)
         merging = asyncio.create_task(hear_merge(app, duplicate.id, survivor))
         await asyncio.sleep(0.5)
         assert not merging.done()  # waiting for the filing

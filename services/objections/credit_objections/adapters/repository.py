@@ -338,6 +338,14 @@ class _Cases:
             query = query.where(_after(c, after))
         return query.order_by(c.due_at.is_(None), c.due_at, c.filed_at.desc(), c.id)
 
+    async def move_case(self, case_id: uuid.UUID, survivor: Subject) -> None:
+        """Files one case under the survivor of its subject."""
+        await self.conn.execute(
+            sa.update(self.table)
+            .where(self.table.c.id == case_id)
+            .values(subject_id=survivor.id, subject_key=survivor.key)
+        )
+
     async def move_subject(self, subject_id: uuid.UUID, survivor: Subject) -> None:
         await self.conn.execute(
             sa.update(self.table)

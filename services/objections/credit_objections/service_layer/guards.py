@@ -6,8 +6,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.errors import DomainError
-from credit_objections.adapters.repository import lock_subjects, lock_target, survivor_of, vanished
+from credit_objections.adapters.repository import (
+    ObjectionRepository,
+    RepairRepository,
+    lock_subjects,
+    lock_target,
+    survivor_of,
+    vanished,
+)
 from credit_objections.domain.cases import Subject, TargetRef
+from credit_objections.domain.objections import Objection
+from credit_objections.domain.repairs import Repair
 
 
 async def refuse_vanished(conn: AsyncConnection, target: TargetRef) -> None:
@@ -30,3 +39,17 @@ async def filed_under(conn: AsyncConnection, subject: Subject) -> Subject:
     came first and is followed here, or comes after this filing commits and moves it."""
     await lock_subjects(conn, subject.id)
     return await survivor_of(conn, subject)
+
+
+async def settle_filing(
+    conn: AsyncConnection, repo: ObjectionRepository | RepairRepository, case: Objection | Repair
+) -> None:
+    """Right after the filing's insert (on SQLite its first write, which takes the
+    database's write lock: a closing or a merge cannot commit between the checks and the
+    insert, as it could were they read first): refused if its target was heard gone, and
+    under the survivor if its subject was heard merged."""
+    await refuse_vanished(conn, case.target)
+    survivor = await filed_under(conn, case.subject)
+    if survivor != case.subject:
+        await repo.move_case(case.id, survivor)
+        case.subject = survivor

@@ -41,7 +41,7 @@ from credit_objections.domain.clock import Schedule
 from credit_objections.domain.objections import Objection, State
 from credit_objections.domain.targets import check_objectionable
 from credit_objections.service_layer import commands
-from credit_objections.service_layer.guards import filed_under, refuse_vanished
+from credit_objections.service_layer.guards import settle_filing
 from credit_objections.service_layer.subjects import subject_of
 
 log = logging.getLogger(__name__)
@@ -110,11 +110,10 @@ class Objections:
             log.warning("objection %s: %s", objection.id, objection.calendar_note)
         try:
             async with self.db.transaction() as conn:
-                await refuse_vanished(conn, cmd.target)
-                objection.subject = await filed_under(conn, objection.subject)
                 repo = ObjectionRepository(conn)
                 await self._refuse_second(repo, cmd)
                 await repo.add(objection)
+                await settle_filing(conn, repo, objection)
                 await self.outbox.add(conn, filed_event(objection))
         except sa.exc.IntegrityError:  # a concurrent filing by the same filer won
             async with self.db.read() as conn:

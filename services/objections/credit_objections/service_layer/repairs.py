@@ -33,7 +33,7 @@ from credit_objections.domain.cases import (
 from credit_objections.domain.clock import Schedule
 from credit_objections.domain.repairs import Repair, RepairState, check_commitment, check_repairable
 from credit_objections.service_layer import commands
-from credit_objections.service_layer.guards import filed_under, refuse_vanished
+from credit_objections.service_layer.guards import settle_filing
 from credit_objections.service_layer.subjects import subject_of
 
 log = logging.getLogger(__name__)
@@ -89,12 +89,11 @@ class Repairs:
             log.warning("repair %s: %s", repair.id, repair.calendar_note)
         try:
             async with self.db.transaction() as conn:
-                await refuse_vanished(conn, cmd.target)
-                repair.subject = await filed_under(conn, repair.subject)
                 repo = RepairRepository(conn)
                 if await repo.open_on(cmd.target):
                     raise Conflict("the target has an open repair application", "repair_open")
                 await repo.add(repair)
+                await settle_filing(conn, repo, repair)
         except sa.exc.IntegrityError as error:  # a concurrent application won
             raise Conflict("the target has an open repair application", "repair_open") from error
         return repair
