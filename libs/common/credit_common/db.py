@@ -9,6 +9,7 @@ and a Row's `_mapping` is made anew each time it is asked for (~2 µs)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json as _json
 import os
 import uuid
@@ -347,11 +348,32 @@ def refused_value(error: BaseException) -> str | None:
     return lines[0] if lines else "a value of the wrong form or range"
 
 
+def dialect_insert(table: sa.Table, engine_dialect: str) -> Any:
+    """The dialect's INSERT of `table`, which has ON CONFLICT on either dialect."""
+    if engine_dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def insert_ignore(table: sa.Table, engine_dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING on either dialect."""
-    if engine_dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+    return dialect_insert(table, engine_dialect).on_conflict_do_nothing()
+
+
+async def advisory_lock(conn: AsyncConnection, *names: str) -> None:
+    """Holds each name, till the transaction ends, against another transaction holding it
+    (PostgreSQL transaction-level advisory locks on 64 bits of a hash of the name; a
+    collision only makes two names take turns), taken in one order so that two holders
+    of shared names wait for each other rather than deadlock. Nothing on SQLite, whose
+    writers take turns anyway: there a caller writes before it reads what the lock guards
+    (the write lock is taken at a transaction's first write)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        await conn.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.literal(key, sa.BigInteger())))
+        )
 
 
 class Database:

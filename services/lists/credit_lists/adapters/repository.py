@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import among
+from credit_common.db import advisory_lock, among, dialect_insert
 from credit_lists.adapters import tables as t
 from credit_lists.domain.model import Entry, State, Transition
 
@@ -91,10 +90,11 @@ async def hear_of_records(
     waits for the entry being stored and then withdraws it, or is seen by it, and no entry
     is stored. SQLite has one writer at a time: the first write holds the others off."""
     table = t.heard_records
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     withdrawn = []
     for record_id in sorted(set(record_ids)):  # rows taken in one order: no two deadlock
-        row = insert(table).values(record_id=record_id, withdrawn_at=withdrawn_at)
+        row = dialect_insert(table, conn.dialect.name).values(
+            record_id=record_id, withdrawn_at=withdrawn_at
+        )
         upsert = row.on_conflict_do_update(
             index_elements=[table.c.record_id],
             set_={
@@ -113,22 +113,12 @@ class Survivor(NamedTuple):
     subject_key: str
 
 
-def subject_lock_key(subject_id: uuid.UUID) -> int:
-    """The key of a subject's advisory lock: 64 bits of a hash of its id, in a namespace of
-    their own (a collision only makes two subjects take turns)."""
-    digest = hashlib.blake2b(subject_id.bytes, digest_size=8, person=b"lists.subject").digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 async def lock_subject(conn: AsyncConnection, subject_id: uuid.UUID) -> None:
     """Holds, until the transaction ends, any other transaction that would change where
-    the subject's entries go: merge it or merge into it, store an entry for it. On
-    PostgreSQL a transaction-level advisory lock. SQLite has one writer at a time: nothing
-    here, but the callers write before they read what the lock guards (pysqlite begins the
-    transaction, and SQLite takes its write lock, only at the first write)."""
-    if conn.dialect.name == "postgresql":
-        key = sa.literal(subject_lock_key(subject_id), sa.BigInteger())
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    the subject's entries go: merge it or merge into it, store an entry for it. SQLite
+    has one writer at a time: the callers write before they read what the lock guards
+    (`advisory_lock`)."""
+    await advisory_lock(conn, f"lists.subject:{subject_id}")
 
 
 async def survivor_of(conn: AsyncConnection, subject_id: uuid.UUID) -> Survivor | None:
@@ -166,9 +156,10 @@ async def record_merge(
     do the subjects merged into the duplicate before (so chains stay one step long). The
     caller holds both subjects' locks."""
     table = t.merged_subjects
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     to = {"survivor_id": survivor.subject_id, "survivor_key": survivor.subject_key}
-    statement = insert(table).values(subject_id=duplicate, merged_at=at, **to)
+    statement = dialect_insert(table, conn.dialect.name).values(
+        subject_id=duplicate, merged_at=at, **to
+    )
     await conn.execute(
         statement.on_conflict_do_update(
             index_elements=[table.c.subject_id], set_={**to, "merged_at": at}

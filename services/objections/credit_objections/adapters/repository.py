@@ -8,7 +8,6 @@ PostgreSQL (where the row is also locked FOR UPDATE while the step is decided) a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import insert_ignore
+from credit_common.db import advisory_lock, insert_ignore
 from credit_objections.adapters import tables as t
 from credit_objections.domain.cases import (
     Actor,
@@ -153,25 +152,15 @@ def _after(c: Any, key: PageKey) -> sa.ColumnElement[bool]:
 
 async def lock_target(conn: AsyncConnection, target: TargetRef) -> None:
     """Holds the target, till the transaction ends, against a filing or a closing on it in
-    another transaction (PostgreSQL; SQLite's writers take turns anyway): of a filing and
-    the closing of the target's cases, the one that comes second sees the other."""
-    if conn.dialect.name == "postgresql":
-        key = _lock_key(f"{target.kind}:{target.id}")
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
-
-
-def _lock_key(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+    another transaction: of a filing and the closing of the target's cases, the one that
+    comes second sees the other."""
+    await advisory_lock(conn, f"objections.target:{target.kind}:{target.id}")
 
 
 async def lock_subjects(conn: AsyncConnection, *subject_ids: uuid.UUID) -> None:
     """Holds the subjects, till the transaction ends, against a merge or a filing naming
-    them in another (PostgreSQL; SQLite's writers take turns): in a fixed order, so two
-    merges sharing a subject wait for each other rather than deadlock."""
-    if conn.dialect.name == "postgresql":
-        for subject_id in sorted(set(subject_ids)):
-            key = _lock_key(f"subject:{subject_id}")
-            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    them in another."""
+    await advisory_lock(conn, *(f"objections.subject:{s}" for s in subject_ids))
 
 
 async def survivor_of(conn: AsyncConnection, subject: Subject) -> Subject:
