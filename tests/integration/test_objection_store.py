@@ -48,6 +48,26 @@ async def objections_app(database_url: str, tmp_path: Path) -> AsyncIterator[Obj
     await app.stop()
 
 
+def unsaved(
+    app: ObjectionsApp,
+    *,
+    target: TargetRef | None = None,
+    subject: Subject | None = None,
+    at: dt.datetime | None = None,
+) -> Objection:
+    """An objection as filing makes it, not yet stored."""
+    return Objection.file(
+        target=target or TargetRef("record", str(uuid.uuid4())),
+        subject=subject or Subject(uuid.uuid4(), "91310115MA1K3YJ12X", False),
+        source_department="market_regulation",
+        reason="有误",
+        evidence=(),
+        filer=WINDOW,
+        at=at or utcnow(),
+        schedule=app.objections.schedule,
+    )
+
+
 async def stored(
     app: ObjectionsApp,
     *,
@@ -58,16 +78,7 @@ async def stored(
 ) -> Objection:
     """An objection filed (and perhaps accepted) at a past moment, as the use case stores it."""
     at = utcnow() - dt.timedelta(days=filed_days_ago)
-    objection = Objection.file(
-        target=target or TargetRef("record", str(uuid.uuid4())),
-        subject=subject or Subject(uuid.uuid4(), "91310115MA1K3YJ12X", False),
-        source_department="market_regulation",
-        reason="有误",
-        evidence=(),
-        filer=WINDOW,
-        at=at,
-        schedule=app.objections.schedule,
-    )
+    objection = unsaved(app, target=target, subject=subject, at=at)
     if accepted:
         objection.accept(HANDLER, "受理", at, app.objections.schedule)
     async with app.db.transaction() as conn:
@@ -304,16 +315,7 @@ async def test_a_target_going_while_a_filing_on_it_commits_closes_that_filing(
     write lock on SQLite), then sees it and closes it: it does not stay open for good."""
     app = objections_app
     record = TargetRef("record", str(uuid.uuid4()))
-    filing = Objection.file(
-        target=record,
-        subject=Subject(uuid.uuid4(), "91310115MA1K3YJ12X", False),
-        source_department="market_regulation",
-        reason="有误",
-        evidence=(),
-        filer=WINDOW,
-        at=utcnow(),
-        schedule=app.objections.schedule,
-    )
+    filing = unsaved(app, target=record, subject=Subject(uuid.uuid4(), "91310115MA1K3YJ12X", False))
     closing: asyncio.Task[None] | None = None
     async with app.db.transaction() as conn:
         repo = ObjectionRepository(conn)
@@ -391,16 +393,7 @@ async def test_merges_heard_in_either_order_leave_every_case_and_filing_under_th
     for late in (a, b):
         async with app.db.transaction() as conn:
             assert await filed_under(conn, late) == c
-    filing = Objection.file(
-        target=TargetRef("record", str(uuid.uuid4())),
-        subject=a,
-        source_department="market_regulation",
-        reason="有误",
-        evidence=(),
-        filer=WINDOW,
-        at=utcnow(),
-        schedule=app.objections.schedule,
-    )
+    filing = unsaved(app, target=TargetRef("record", str(uuid.uuid4())), subject=a)
     async with app.db.transaction() as conn:
         repo = ObjectionRepository(conn)
         await repo.add(filing)
@@ -415,16 +408,7 @@ async def test_a_merge_heard_while_a_filing_on_the_duplicate_commits_moves_that_
 ) -> None:
     app = objections_app
     duplicate, survivor = org("91310115MA1K3YJ12X"), org("91310115MA1K3YJ21P")
-    filing = Objection.file(
-        target=TargetRef("record", str(uuid.uuid4())),
-        subject=duplicate,
-        source_department="market_regulation",
-        reason="有误",
-        evidence=(),
-        filer=WINDOW,
-        at=utcnow(),
-        schedule=app.objections.schedule,
-    )
+    filing = unsaved(app, target=TargetRef("record", str(uuid.uuid4())), subject=duplicate)
     async with app.db.transaction() as conn:
         repo = ObjectionRepository(conn)
         await repo.add(filing)
