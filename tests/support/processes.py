@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,20 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from credit_registry.settings import RegistrySettings
+from support.zygote import ForkedProcess, ZygoteClient
+
+# Service processes are forked from one pre-loaded parent (support/zygote.py) unless
+# CREDIT_TEST_FORK=0 asks for a fresh interpreter each (slower, the same behaviour).
+FORK = os.environ.get("CREDIT_TEST_FORK", "1") != "0"
+_zygote: ZygoteClient | None = None
+
+
+def zygote() -> ZygoteClient:
+    global _zygote
+    if _zygote is None:
+        _zygote = ZygoteClient(Path(tempfile.mkdtemp(prefix="credit-zygote-")))
+        atexit.register(_zygote.close)
+    return _zygote
 
 
 def free_port_block(count: int) -> int:
@@ -45,7 +61,7 @@ def free_port() -> int:
 
 @dataclass
 class ServiceProcess:
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | ForkedProcess
     address: str
     log_path: Path
 
@@ -64,7 +80,7 @@ class ServiceProcess:
 
 
 def wait_healthy(
-    address: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+    address: str, process: subprocess.Popen[bytes] | ForkedProcess, log: Path, timeout: float = 60
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -91,10 +107,14 @@ def start_service(
     env.update({f"{prefix}{k}": v for k, v in env_values.items()})
     env.update({f"{prefix}GRPC_PORT": str(port), f"{prefix}VAR_DIR": str(tmp)})
     log = tmp / f"{module}-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    process: subprocess.Popen[bytes] | ForkedProcess
+    if FORK:
+        process = zygote().start(module, [], env, log)
+    else:
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
     address = f"127.0.0.1:{port}"
     wait_healthy(address, process, log)
     return ServiceProcess(process, address, log)
