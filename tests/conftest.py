@@ -19,7 +19,13 @@ from credit_records import bootstrap as records_bootstrap
 from credit_records.settings import RecordsSettings
 from credit_registry import bootstrap as registry_bootstrap
 from credit_registry.settings import RegistrySettings
-from support.backends import BACKEND, REDIS_SERVER_URL, drop_database, new_database
+from support.backends import (
+    BACKEND,
+    REDIS_SERVER_URL,
+    drop_database,
+    drop_emptied,
+    new_database,
+)
 from support.processes import (
     ServiceProcess,
     free_port,
@@ -217,3 +223,8 @@ def objections_process(objections_env: dict[str, str], tmp_path: Path) -> Iterat
     process = start_objections(objections_env, tmp_path, free_port())
     yield process
     process.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if BACKEND == "postgres":
+        drop_emptied()
