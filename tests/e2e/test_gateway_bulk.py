@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from credit_registry.settings import RegistrySettings
 from e2e.conftest import Api, gateway_settings, open_api
 from support import samples, workbooks
-from support.processes import ServiceProcess
+from support.backends import drop_database, new_database
+from support.processes import ServiceProcess, free_port, start_registry
 
 CSV_TYPE = {"content-type": "text/csv"}
 XLSX_TYPE = {"content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -56,9 +58,40 @@ async def register_samples(api: Api) -> None:
         assert reply.status_code == 201, reply.text
 
 
+@pytest.fixture(scope="module")
+def registry_process(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """One registry for the whole module, holding every sample subject (`registered`):
+    the tests here load records about the subjects and change none of them."""
+    tmp = tmp_path_factory.mktemp("registry")
+    url, handle = new_database("reg", tmp)
+    settings = RegistrySettings(database_url=url, redis_url=redis_url, var_dir=tmp)
+    process = start_registry(settings, tmp, port=free_port())
+    yield process
+    process.stop()
+    drop_database(handle)
+
+
+@pytest.fixture(scope="module")
+async def registered(
+    registry_process: ServiceProcess, tmp_path_factory: pytest.TempPathFactory
+) -> ServiceProcess:
+    """The module's registry once the sample subjects are registered (through a gateway
+    of its own, closed afterwards)."""
+    tmp = tmp_path_factory.mktemp("registrar")
+    url, handle = new_database("gwreg", tmp)
+    api, close = await open_api(gateway_settings(url, registry_process.address, tmp))
+    try:
+        await register_samples(api)
+    finally:
+        await close()  # type: ignore[misc]
+        drop_database(handle)
+    return registry_process
+
+
 @pytest.fixture
-async def loaded(records_api: Api) -> Api:
-    await register_samples(records_api)
+async def loaded(registered: ServiceProcess, records_api: Api) -> Api:
     return records_api
 
 
