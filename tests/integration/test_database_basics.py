@@ -32,7 +32,7 @@ from credit_common.db import (
 from credit_common.settings import ServiceSettings
 from credit_registry.adapters import tables
 from credit_registry.bootstrap import RegistryApp
-from support.backends import PG_ADMIN_DSN, take_away
+from support.backends import BACKEND, PG_ADMIN_DSN, take_away
 
 metadata = sa.MetaData()
 moments = sa.Table(
@@ -203,6 +203,42 @@ async def test_a_snapshot_sees_one_state_and_a_plain_read_sees_the_latest(
             first = await _count(conn)
             await _add_moment(db)
             assert await _count(conn) == first + 1
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_writers_of_one_process_take_turns_in_the_order_they_asked(
+    database_url: str,
+) -> None:
+    """With SQLite's busy handler off (busy_timeout 0), a writer that had to wait for
+    another would fail with 'database is locked': none does, and they write in order."""
+    if BACKEND == "postgres":
+        pytest.skip("PostgreSQL writers do not take turns in the process")
+    db = Database(database_url)
+
+    def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor().execute("PRAGMA busy_timeout=0")
+
+    sa.event.listen(db.engine.sync_engine, "connect", no_busy_wait)
+    order: list[int] = []
+
+    async def write(n: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute(
+                sa.insert(moments).values(id=uuid.uuid4(), at=dt.datetime.now(dt.UTC))
+            )
+            order.append(n)
+            await asyncio.sleep(0.01)  # the write lock held while others ask for it
+            async with db.transaction() as inner:  # the same task: no wait for itself
+                await inner.execute(sa.select(1))
+
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.create_all)
+        await asyncio.gather(*(write(n) for n in range(12)))
+        async with db.read() as conn:
+            assert await _count(conn) == 12
+        assert order == list(range(12))
     finally:
         await db.dispose()
 
