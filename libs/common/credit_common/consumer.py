@@ -32,6 +32,19 @@ Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
 READ_BLOCK_MS = 200
 # How long a consumer cancelled mid-batch tries to give back what it had not finished.
 RELEASE_SECONDS = 1.0
+# A consumer of the group idle this long with nothing pending is deleted from it (see
+# `forget_idle_consumers`): every pod or process that ever consumed leaves its name.
+FORGET_IDLE_MS = 3_600_000
+
+# Deletes consumer ARGV[2] of group ARGV[1] on stream KEYS[1] if nothing is pending under
+# its name, in one step: a message it read meanwhile keeps it (deleting a consumer drops
+# what it has pending, which then no one would reclaim).
+_FORGET_IF_EMPTY = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then
+  return -1
+end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+"""
 
 
 def consumer_name() -> str:
@@ -71,6 +84,7 @@ class StreamConsumer:
         batch_size: int = 100,
         reclaim_idle_ms: int = 30_000,
         max_deliveries: int = 10,
+        forget_idle_ms: int = FORGET_IDLE_MS,
     ) -> None:
         self.db = db
         self.redis = redis
@@ -82,7 +96,9 @@ class StreamConsumer:
         self.batch_size = batch_size
         self.reclaim_idle_ms = reclaim_idle_ms
         self.max_deliveries = max_deliveries
+        self.forget_idle_ms = forget_idle_ms
         self.dead_letter_stream = f"{stream}.dead"
+        self._forget_if_empty = redis.register_script(_FORGET_IF_EMPTY)
 
     async def ensure_group(self) -> None:
         try:
@@ -105,7 +121,32 @@ class StreamConsumer:
         # A message deleted from the stream (trimmed) while pending: Redis < 7 returns it as
         # nil (and redis-py drops its id); Redis 7 leaves it out. Nothing to apply.
         await self._handle_all([(i, f) for i, f in messages if f is not None])
+        await self.forget_idle_consumers()
         return len(messages)
+
+    async def forget_idle_consumers(self) -> list[str]:
+        """Deletes from the group the other consumers idle for `forget_idle_ms` with
+        nothing pending (processes and pods long gone: each had a name of its own), so the
+        group does not list every consumer it ever had. One that has something pending is
+        kept (reclaim takes its messages over after the idle limit; it goes once they are
+        done), and so is one that reads meanwhile. A live consumer deleted on a quiet
+        stream loses nothing: its next read makes it again. Returns the names deleted."""
+        forgotten: list[str] = []
+        for info in await self.redis.xinfo_consumers(self.stream, self.group):
+            name = _text(info["name"])
+            if name == self.consumer or info["pending"] or info["idle"] < self.forget_idle_ms:
+                continue
+            deleted = await self._forget_if_empty(keys=[self.stream], args=[self.group, name])
+            if deleted == 0:
+                forgotten.append(name)
+        if forgotten:
+            log.info(
+                "%s: consumers idle with nothing pending deleted from group %s: %s",
+                self.stream,
+                self.group,
+                ", ".join(forgotten),
+            )
+        return forgotten
 
     async def recover(self, stop: asyncio.Event | None = None) -> int:
         """At start: handles what this consumer's name left pending (a container restarted
