@@ -11,8 +11,8 @@ import pytest
 
 from credit_common.ingest.fieldmap import (
     NATIONAL_FIELDS,
+    OLD_TEXT_CELLS_MARK,
     REQUIRED_COLUMNS,
-    TEXT_CELLS,
     ColumnPlan,
     Row,
     RowProblem,
@@ -459,13 +459,13 @@ def test_a_field_given_once_is_no_problem() -> None:
     }
 
 
-def test_the_text_cells_mark_is_no_column_nor_field() -> None:
-    header = ["subject_code", "source_ref", "decided_on", TEXT_CELLS]
+def test_the_old_text_cells_mark_is_no_column_nor_field() -> None:
+    header = ["subject_code", "source_ref", "decided_on", OLD_TEXT_CELLS_MARK]
     assert check_header("tax_credit_grade", header) == [
-        f"column {TEXT_CELLS!r}: a reserved name, not a field"
+        f"column {OLD_TEXT_CELLS_MARK!r}: a reserved name, not a field"
     ]
     with pytest.raises(RowProblem):
-        map_fields("tax_credit_grade", {TEXT_CELLS: True, "year": "2025"})
+        map_fields("tax_credit_grade", {OLD_TEXT_CELLS_MARK: True, "year": "2025"})
 
 
 # --- text cells of items without national codes -------------------------------------
@@ -478,16 +478,19 @@ def test_the_text_cells_of_an_item_without_national_codes_are_marked() -> None:
     CSV file or a spreadsheet say their values are text to convert; NDJSON's do not."""
     cells = ["S", "R", "2026-04-01", "A", "2025"]
     text = ColumnPlan("tax_credit_grade", TAX_HEADER, text_cells=True)
-    assert text.map_strings(cells).fields == {TEXT_CELLS: True, "grade": "A", "year": "2025"}
-    assert text.map_values(cells).fields == {TEXT_CELLS: True, "grade": "A", "year": "2025"}
+    for row in (text.map_strings(cells), text.map_values(cells)):
+        assert row.text_cells and row.fields == {"grade": "A", "year": "2025"}
     typed = map_row(
         "tax_credit_grade", dict(zip(TAX_HEADER, ["S", "R", "2026-04-01", "A", 2025], strict=True))
     )
-    assert typed.fields == {"grade": "A", "year": 2025}
+    assert not typed.text_cells and typed.fields == {"grade": "A", "year": 2025}
     assert map_fields("tax_credit_grade", {"year": "2025"}) == {"year": "2025"}
     # the national items' values are converted here, as they were
-    penalty_plan = ColumnPlan("admin_penalty", ["XDR_SHXYM", "CF_WSH", "CF_JDRQ", "CF_NR_FK"])
-    assert penalty_plan.map_strings(["S", "R", "2026-04-01", "1.5"]).fields == {"fine_amount": 1.5}
+    penalty_plan = ColumnPlan(
+        "admin_penalty", ["XDR_SHXYM", "CF_WSH", "CF_JDRQ", "CF_NR_FK"], text_cells=True
+    )
+    penalty = penalty_plan.map_strings(["S", "R", "2026-04-01", "1.5"])
+    assert not penalty.text_cells and penalty.fields == {"fine_amount": 1.5}
 
 
 SCHEMAS = {

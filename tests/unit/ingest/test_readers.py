@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from credit_common.ingest.fieldmap import NATIONAL_FIELDS, PENALTY_KINDS, TEXT_CELLS
+from credit_common.ingest.fieldmap import NATIONAL_FIELDS, OLD_TEXT_CELLS_MARK, PENALTY_KINDS
 from credit_common.ingest.readers import (
     MAX_NESTING,
     HeaderError,
@@ -647,8 +647,8 @@ async def test_a_csv_of_an_item_without_national_codes_marks_its_text_cells() ->
         "91310115MA8BRK2A83,T-1,2026-04-01,A,2025,国家税务总局上海市税务局\n"
     ).encode()
     [parsed] = await collect(read_csv(chunked(data, 7), "tax_credit_grade"))
-    assert parsed.row is not None and parsed.row.fields == {
-        TEXT_CELLS: True,
+    assert parsed.row is not None and parsed.row.text_cells
+    assert parsed.row.fields == {
         "grade": "A",
         "year": "2025",
         "evaluating_authority": "国家税务总局上海市税务局",
@@ -661,8 +661,8 @@ async def test_a_csv_of_court_records_may_name_the_case_number_in_chinese() -> N
         "91310115MA8BRK2A83,(2026)沪0115执1号,2026-04-01,(2026)沪0115执1号,某法院\n"
     ).encode()
     [parsed] = await collect(read_csv(chunked(data, 5), "court_dishonest"))
-    assert parsed.row is not None and parsed.row.fields == {
-        TEXT_CELLS: True,
+    assert parsed.row is not None and parsed.row.text_cells
+    assert parsed.row.fields == {
         "case_number": "(2026)沪0115执1号",
         "court_name": "某法院",
     }
@@ -678,9 +678,9 @@ def test_a_sheet_of_an_item_without_national_codes_marks_its_cells(tmp_path: Pat
         ],
     )
     rows = list(read_xlsx(path, "tax_credit_grade"))
-    assert [r.row.fields if r.row else r.errors for r in rows] == [
-        {TEXT_CELLS: True, "grade": "A", "year": 2025},
-        {TEXT_CELLS: True, "grade": "B", "year": "2024"},
+    assert [(r.row.text_cells, r.row.fields) if r.row else r.errors for r in rows] == [
+        (True, {"grade": "A", "year": 2025}),
+        (True, {"grade": "B", "year": "2024"}),
     ]
 
 
@@ -691,7 +691,10 @@ async def test_ndjson_values_are_typed_and_never_marked() -> None:
     ]
     data = "\n".join(json.dumps(x) for x in lines).encode()
     rows = await collect(read_ndjson(chunked(data, 9), "tax_credit_grade"))
-    assert [r.row.fields if r.row else r.errors for r in rows] == [{"year": 1}, {"year": "2025"}]
+    assert [(r.row.text_cells, r.row.fields) if r.row else r.errors for r in rows] == [
+        (False, {"year": 1}),
+        (False, {"year": "2025"}),
+    ]
 
 
 async def test_an_ndjson_field_given_twice_in_fields_is_an_error_for_that_line() -> None:
@@ -699,7 +702,7 @@ async def test_an_ndjson_field_given_twice_in_fields_is_an_error_for_that_line()
     fields = {"CF_NR_FK": 10, "fine_amount": 100, "CF_YJ": "《甲法》", "legal_basis": "《乙法》"}
     lines = [
         ndjson_row(fields=fields),
-        ndjson_row(fields={TEXT_CELLS: True, "violation_facts": "x"}),
+        ndjson_row(fields={OLD_TEXT_CELLS_MARK: True, "violation_facts": "x"}),
         ndjson_row(),
     ]
     data = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines).encode()
@@ -709,7 +712,7 @@ async def test_an_ndjson_field_given_twice_in_fields_is_an_error_for_that_line()
         "fields 'CF_YJ' and 'legal_basis' both give legal_basis: give it once",
     ]
     assert rows[1].row is None and rows[1].errors == [
-        f"fields: {TEXT_CELLS!r} is a reserved name, not a field"
+        f"fields: {OLD_TEXT_CELLS_MARK!r} is a reserved name, not a field"
     ]
     assert rows[2].row is not None
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from credit_common.directory import SubjectRef
+from credit_common.ingest.fieldmap import OLD_TEXT_CELLS_MARK
 from credit_common.ingest.readers import ParsedRow, read_csv, read_ndjson
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import SHIPPED, CatalogStore, item_from_definition
@@ -58,6 +59,7 @@ async def prepared(
                 parsed.row.source_ref,
                 parsed.row.decided_on,
                 json.dumps(parsed.row.fields, ensure_ascii=False),
+                text_cells=parsed.row.text_cells,
             )
         )
     result = IngestResult()
@@ -175,3 +177,24 @@ async def test_a_csv_row_and_an_ndjson_row_of_the_same_record_store_the_same_fie
         "tax_credit_grade", "tax", read_ndjson(one(typed), "tax_credit_grade")
     )
     assert json.dumps(from_csv[1], sort_keys=True) == json.dumps(from_ndjson[1], sort_keys=True)
+
+
+async def test_a_row_from_a_gateway_older_than_the_text_cells_flag_is_converted_too() -> None:
+    """During an upgrade a gateway may still mark text cells by a key among the fields
+    (OLD_TEXT_CELLS_MARK) rather than IngestRow.text_cells: the key is taken out and the
+    text converted, as for a flagged row."""
+    old_gateway = RowIn(
+        1,
+        CODE,
+        "tax_credit_grade",
+        "T-1",
+        "2026-04-01",
+        json.dumps({OLD_TEXT_CELLS_MARK: True, "grade": "A", "year": "2025"}),
+    )
+    flagged = RowIn(
+        2, CODE, "tax_credit_grade", "T-2", "2026-04-01", '{"grade":"A","year":"2025"}', (), True
+    )
+    result = IngestResult()
+    fresh = await ingestion()._prepare(Caller("c", "tax"), [old_gateway, flagged], result)
+    assert result.rejected == []
+    assert [record.versions[0].fields for _, record in fresh] == [{"grade": "A", "year": 2025}] * 2

@@ -14,9 +14,9 @@ than ``admin_penalty`` and ``admin_license`` have no national codes here: their 
 are taken as field names as they are, or as the Chinese names DOMAIN.md gives in brackets
 (:data:`CHINESE_NAMES`, ``案号`` for ``case_number``). Their types are not known here
 either: the cells of a CSV or spreadsheet row of such an item are sent as they are, the
-row's ``fields`` marked :data:`TEXT_CELLS`, and the records service converts the text by
-the item's JSON Schema (:func:`from_text_cells`); NDJSON values are typed already and
-never converted.
+row marked :attr:`Row.text_cells`, and the records service converts the text by the item's
+JSON Schema (:func:`from_text_cells`); NDJSON values are typed already and never
+converted.
 
 A natural person (XDR_LB 自然人) has no unified code in the national format: XDR_SHXYM is
 empty and the identity card number is in XDR_ZJHM (XDR_ZJLX 身份证), which is then the
@@ -39,11 +39,11 @@ from credit_common.messages import NOT_FINITE
 PENALTY = "admin_penalty"
 LICENSE = "admin_license"
 
-TEXT_CELLS = "$text_cells"
-"""The key marking a row's ``fields`` as read from the text cells of a CSV file or a
-spreadsheet, for an item without national codes: the records service takes it out and
-converts the text by the item's schema (:func:`from_text_cells`). It is no field: a
-column or an NDJSON field of that name is refused."""
+OLD_TEXT_CELLS_MARK = "$text_cells"
+"""The key gateways put among a row's fields to say they were text cells before
+``IngestRow.text_cells`` said it (the records service still honours it, so that a gateway
+older than the records service works during an upgrade). It stays no field name: a column
+or an NDJSON field of that name is refused, so that no client's field is taken for it."""
 
 ROW_FIELDS = ("subject_code", "source_ref", "decided_on")
 """The row-level columns, under our names."""
@@ -213,13 +213,16 @@ _CATEGORY_CODES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One record as parsed: not yet validated."""
+    """One record as parsed: not yet validated. ``text_cells``: its fields are a file's
+    text cells, not typed here (an item without national codes read from a CSV file or
+    a spreadsheet), for the records service to convert by the item's schema."""
 
     subject_code: str
     source_ref: str
     decided_on: str
     fields: dict[str, object]
     extra: dict[str, str]
+    text_cells: bool = False
 
 
 class RowProblem(ValueError):
@@ -456,7 +459,7 @@ def check_header(item_code: str, headers: Sequence[object]) -> list[str]:
     for name in names:
         if not name:
             continue
-        if name == TEXT_CELLS:
+        if name == OLD_TEXT_CELLS_MARK:
             problems.append(f"column {name!r}: a reserved name, not a field")
             continue
         target = table.get(name.upper())
@@ -524,7 +527,7 @@ def _compile_string_mapper(
 ) -> StringMapper:
     """A function mapping a row of ``width`` strings, as straight-line code: about twice
     as fast as a loop over the columns, and this is the hot path of a bulk import.
-    ``marked``: each row's fields start with the :data:`TEXT_CELLS` mark.
+    ``marked``: each row is marked :attr:`Row.text_cells`.
 
     The generated source holds nothing from the file but column positions (integers we
     count); names and converters are passed in as tuples, like :mod:`dataclasses` does.
@@ -534,7 +537,7 @@ def _compile_string_mapper(
     lines = [
         "def map_strings(cells):",
         f"    ({''.join(f'c{i}, ' for i in range(width))}) = cells",
-        "    fields = {M: True}" if marked else "    fields = {}",
+        "    fields = {}",
     ]
     for index, name, convert in fields:
         names.append(name)
@@ -557,11 +560,10 @@ def _compile_string_mapper(
             f"        extra[N[{len(names) - 1}]] = v",
         ]
     row = [f"c{index}.strip()" if index >= 0 else "''" for index in row_columns]
-    lines.append(f"    return Row({', '.join(row)}, fields, extra)")
+    lines.append(f"    return Row({', '.join(row)}, fields, extra{', True' if marked else ''})")
     namespace: dict[str, Any] = {
         "N": tuple(names),
         "C": tuple(converters),
-        "M": TEXT_CELLS,
         "Row": Row,
     }
     # the source holds only column positions; the file's names are in N
@@ -578,8 +580,8 @@ class ColumnPlan:
     header cells are skipped (:attr:`unnamed` lists their positions).
 
     ``text_cells``: the cells are a file's text (CSV, a spreadsheet), not typed values
-    (NDJSON); the fields of an item without national codes then carry the
-    :data:`TEXT_CELLS` mark, for the records service to convert them by the item's schema.
+    (NDJSON); the rows of an item without national codes are then marked
+    :attr:`Row.text_cells`, for the records service to convert them by the item's schema.
 
     A row whose subject code is empty but which names a natural person by the number of
     an identity card (XDR_ZJLX 身份证, XDR_ZJHM) takes that number as its subject code (it
@@ -677,7 +679,7 @@ class ColumnPlan:
     def map_values(self, values: Sequence[object]) -> Row:
         """The row of one data row's cells of any type (spreadsheet cells, JSON values), in
         header order and as many as the header has."""
-        fields: dict[str, object] = {TEXT_CELLS: True} if self._marked else {}
+        fields: dict[str, object] = {}
         for index, name, convert in self._fields:
             value = values[index]
             if value is None or value == "":
@@ -702,6 +704,7 @@ class ColumnPlan:
             decided_on=decided if isinstance(decided, str) else to_text(decided) or "",
             fields=fields,
             extra=extra,
+            text_cells=self._marked,
         )
         if self._person is not None and not row.subject_code:
             return self._person.subject(row, self._subject_header)
@@ -747,7 +750,7 @@ class _PersonColumns:
         document = _first(row.extra, self.document)
         if document in ID_CARD_TYPES:
             extra = {k: v for k, v in row.extra.items() if k not in self.number}
-            return Row(number, row.source_ref, row.decided_on, row.fields, extra)
+            return Row(number, row.source_ref, row.decided_on, row.fields, extra, row.text_cells)
         code_column = subject_header or "XDR_SHXYM"
         number_column = self.number[0].upper()
         document_column = self.document[0].upper() if self.document else number_column[:-4] + "ZJLX"
@@ -802,7 +805,8 @@ def map_fields(item_code: str, fields: Mapping[str, object]) -> dict[str, object
 
     Raises :class:`RowProblem` for a field given twice (by its national code and its
     name, its Chinese name and its name, or names differing in case or blanks where they
-    are matched without), naming both keys, and for the reserved :data:`TEXT_CELLS` key.
+    are matched without), naming both keys, and for the reserved
+    :data:`OLD_TEXT_CELLS_MARK` key.
     """
     table = _lookup(item_code)
     national = item_code in NATIONAL_FIELDS
@@ -811,7 +815,7 @@ def map_fields(item_code: str, fields: Mapping[str, object]) -> dict[str, object
     problems: list[str] = []
     for key, value in fields.items():
         text = str(key)
-        if text == TEXT_CELLS:
+        if text == OLD_TEXT_CELLS_MARK:
             problems.append(f"fields: {text!r} is a reserved name, not a field")
             continue
         target = table.get(text.strip().upper())
@@ -985,8 +989,8 @@ def _typed_cell(spec: Mapping[str, Any], value: object, path: str, problems: _Pr
 def from_text_cells(
     schema: Mapping[str, Any], fields: Mapping[str, object]
 ) -> tuple[dict[str, object], list[tuple[str, str]]]:
-    """The fields of a row read from a file's text cells (marked :data:`TEXT_CELLS`; the
-    mark is not expected here) converted by the types of the item's JSON Schema
+    """The fields of a row read from a file's text cells (:attr:`Row.text_cells`)
+    converted by the types of the item's JSON Schema
     properties: text to an integer, a number (an integer when written as one, as JSON
     reads it), a boolean (true/false, 是/否, 1/0) or a list (split as penalty kinds are,
     each item converted by ``items``); a spreadsheet's number cell in a text property to

@@ -98,6 +98,7 @@ class RecordsServicer(pb_grpc.RecordsServiceServicer):
                         r.decided_on,
                         r.fields_json,
                         tuple(FieldViolation(e.field, e.message) for e in r.parse_errors),
+                        r.text_cells,
                     )
                     for r in message.rows.rows
                 ]

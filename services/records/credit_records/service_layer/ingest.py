@@ -19,7 +19,7 @@ from credit.events.v1 import records_pb2 as ev
 from credit_common.db import Database
 from credit_common.directory import SubjectDirectory, unknown_subject
 from credit_common.errors import FieldViolation
-from credit_common.ingest.fieldmap import TEXT_CELLS, from_text_cells
+from credit_common.ingest.fieldmap import OLD_TEXT_CELLS_MARK, from_text_cells
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
 from credit_common.workdays import WorkCalendar
@@ -43,6 +43,7 @@ class RowIn:
     decided_on: str
     fields_json: str
     parse_errors: tuple[FieldViolation, ...] = ()
+    text_cells: bool = False  # the fields are a file's text cells (IngestRow.text_cells)
 
 
 @dataclass
@@ -174,7 +175,9 @@ class Ingestion:
                 self._reject(result, row.row, [FieldViolation("fields", "nested too deep")])
                 continue
             unread: list[FieldViolation] = []
-            if isinstance(fields, dict) and TEXT_CELLS in fields:
+            if isinstance(fields, dict) and (
+                row.text_cells or fields.pop(OLD_TEXT_CELLS_MARK, None) is True
+            ):
                 fields, unread = await self._from_text_cells(row.item_code, fields)
             ok, problems = await check_row(
                 self.catalog,
@@ -221,10 +224,10 @@ class Ingestion:
         self, item_code: str, fields: dict[str, Any]
     ) -> tuple[dict[str, Any], list[FieldViolation]]:
         """A row read from a CSV file's or a spreadsheet's text cells (the gateway marks
-        its fields): the mark taken out and the text converted by the item's schema (the
-        year of a tax credit grade to an integer...), with a violation for each text that
-        does not read as its field's type. An unknown item is left to `check_row`."""
-        del fields[TEXT_CELLS]
+        it `text_cells`; a gateway older than that put OLD_TEXT_CELLS_MARK among its
+        fields, which the caller has taken out): the text converted by the item's schema (the year of a tax
+        credit grade to an integer...), with a violation for each text that does not read
+        as its field's type. An unknown item is left to `check_row`."""
         item = await self.catalog.get(item_code)
         if item is None:
             return fields, []

@@ -253,7 +253,7 @@ class IngestOptions(_message.Message):
     def __init__(self, caller: _Optional[_Union[Caller, _Mapping]] = ..., atomic: _Optional[bool] = ...) -> None: ...
 
 class IngestRow(_message.Message):
-    __slots__ = ("row", "subject_code", "item_code", "source_ref", "decided_on", "fields_json", "parse_errors")
+    __slots__ = ("row", "subject_code", "item_code", "source_ref", "decided_on", "fields_json", "parse_errors", "text_cells")
     ROW_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_CODE_FIELD_NUMBER: _ClassVar[int]
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +261,7 @@ class IngestRow(_message.Message):
     DECIDED_ON_FIELD_NUMBER: _ClassVar[int]
     FIELDS_JSON_FIELD_NUMBER: _ClassVar[int]
     PARSE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_CELLS_FIELD_NUMBER: _ClassVar[int]
     row: int
     subject_code: str
     item_code: str
@@ -268,7 +269,8 @@ class IngestRow(_message.Message):
     decided_on: str
     fields_json: str
     parse_errors: _containers.RepeatedCompositeFieldContainer[RowError]
-    def __init__(self, row: _Optional[int] = ..., subject_code: _Optional[str] = ..., item_code: _Optional[str] = ..., source_ref: _Optional[str] = ..., decided_on: _Optional[str] = ..., fields_json: _Optional[str] = ..., parse_errors: _Optional[_Iterable[_Union[RowError, _Mapping]]] = ...) -> None: ...
+    text_cells: bool
+    def __init__(self, row: _Optional[int] = ..., subject_code: _Optional[str] = ..., item_code: _Optional[str] = ..., source_ref: _Optional[str] = ..., decided_on: _Optional[str] = ..., fields_json: _Optional[str] = ..., parse_errors: _Optional[_Iterable[_Union[RowError, _Mapping]]] = ..., text_cells: _Optional[bool] = ...) -> None: ...
 
 class IngestRecordsRequest(_message.Message):
     __slots__ = ("options", "rows")

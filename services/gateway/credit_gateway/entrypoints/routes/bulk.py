@@ -116,6 +116,7 @@ def _ingest_row(parsed: ParsedRow, item_code: str) -> rec.IngestRow:
         decided_on=row.decided_on,
         fields_json=json.dumps(row.fields, ensure_ascii=False),
         parse_errors=[rec.RowError(field="row", message=e) for e in parsed.errors],
+        text_cells=row.text_cells,
     )
 
 
