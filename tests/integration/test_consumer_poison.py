@@ -17,18 +17,9 @@ from credit.events.v1 import envelope_pb2
 from credit_common.consumer import StreamConsumer, consumer_name
 from credit_common.db import Database
 from credit_common.event_loops import replay_parked
-from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
+from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
-
-metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-processed = processed_events_table(metadata)
-applied = sa.Table(
-    "applied",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("value", sa.String(40)),
-)
+from support.event_tables import applied, metadata, outbox, processed
 
 
 async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_through(

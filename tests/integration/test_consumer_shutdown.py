@@ -30,18 +30,9 @@ from credit_common import heap
 from credit_common.consumer import Handler, StreamConsumer
 from credit_common.db import Database
 from credit_common.grpc_server import GrpcService, serve_until_stopped
-from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
+from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
-
-metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-processed = processed_events_table(metadata)
-applied = sa.Table(
-    "applied",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("value", sa.String(40)),
-)
+from support.event_tables import applied, metadata, outbox, processed
 
 FIRST = [f"first-{i}" for i in range(10)]
 LATER = [f"later-{i}" for i in range(5)]

@@ -15,18 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit.events.v1 import envelope_pb2
 from credit_common.consumer import Handler, StreamConsumer
 from credit_common.db import Database
-from credit_common.outbox import Event, Outbox, outbox_table, processed_events_table
+from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
-
-metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-processed = processed_events_table(metadata)
-applied = sa.Table(
-    "applied",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("value", sa.String(40)),
-)
+from support.event_tables import applied, metadata, outbox, processed
 
 
 async def applied_values(db: Database) -> list[str]:
