@@ -16,7 +16,7 @@ from credit_common.consumer import StreamConsumer
 from credit_common.db import Database
 from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
-from support.event_tables import applied, metadata, outbox, processed
+from support.event_tables import applied, consumer_of, metadata, outbox
 
 
 async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
@@ -48,16 +48,7 @@ async def test_idle_consumers_with_nothing_pending_leave_the_group_and_pending_o
             await OutboxRelay(db, redis, outbox, producer).publish_once()
 
         def consumer(name: str, **limits: int) -> StreamConsumer:
-            return StreamConsumer(
-                db,
-                redis,
-                processed,
-                stream=stream,
-                group="g",
-                consumer=name,
-                handlers={"test.value": handler},
-                **limits,
-            )
+            return consumer_of(db, redis, stream, name, handler, **limits)
 
         # A pod that read and applied everything, then went away.
         gone = consumer("gone-pod")

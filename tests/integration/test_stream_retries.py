@@ -13,11 +13,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
-from credit_common.consumer import Handler, StreamConsumer
 from credit_common.db import Database
 from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
-from support.event_tables import applied, metadata, outbox, processed
+from support.event_tables import applied, consumer_of, metadata, outbox
 
 
 async def applied_values(db: Database) -> list[str]:
@@ -33,22 +32,6 @@ async def publish(db: Database, redis: Redis, producer: str, *values: str) -> No
             conn, *[Event("test.value", "S", wrappers_pb2.StringValue(value=v)) for v in values]
         )
     await OutboxRelay(db, redis, outbox, producer).publish_once()
-
-
-def consumer_of(
-    db: Database, redis: Redis, stream: str, name: str, handler: Handler, **options: int
-) -> StreamConsumer:
-    """Group "g"'s consumer `name` of `stream`, with `handler` for test.value."""
-    return StreamConsumer(
-        db,
-        redis,
-        processed,
-        stream=stream,
-        group="g",
-        consumer=name,
-        handlers={"test.value": handler},
-        **options,
-    )
 
 
 async def times_delivered(redis: Redis, stream: str) -> list[int]:
