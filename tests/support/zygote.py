@@ -96,6 +96,8 @@ def serve(path: str) -> None:
             if request["op"] == "start":
                 pid = os.fork()
                 if pid == 0:
+                    stream.close()
+                    connection.close()
                     listener.close()
                     _child(request)
                 exited.pop(pid, None)  # a pid the system gave out again
