@@ -1,10 +1,15 @@
-"""Work that goes on after its caller has moved on, held until it ends."""
+"""Work that goes on after its caller has moved on, held until it ends; work done again
+and again until the service stops."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class BackgroundTasks:
@@ -30,3 +35,19 @@ class BackgroundTasks:
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
+
+
+async def repeat(
+    stop: asyncio.Event, every: float, job: Callable[[], Awaitable[object]], what: str
+) -> None:
+    """Runs `job` every `every` seconds until `stop` is set, first after one interval (the
+    caller has done it at start). A run that fails is logged; the next comes as usual."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        if stop.is_set():
+            return
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed; trying again in %s s", what, every)

@@ -40,6 +40,7 @@ async def serve(settings: ListsSettings) -> None:
     background: list[Awaitable[None]] = []
     redis = None
     stop = asyncio.Event()
+    background.append(app.definitions.keep_fresh(stop))
     background.append(app.clock.run(stop, every=settings.clock_every_seconds))
     if settings.redis_url:
         redis = make_redis(settings.redis_url)

@@ -41,6 +41,7 @@ async def serve(settings: RecordsSettings) -> None:
     background: list[Awaitable[None]] = []
     redis = None
     stop = asyncio.Event()
+    background.append(app.store.keep_fresh(stop))
     if settings.redis_url:
         redis = make_redis(settings.redis_url)
         background += event_loops(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -11,11 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.db import Database
+from credit_common.tasks import repeat
 from credit_common.timeutil import utcnow
 from credit_lists.adapters.tables import definitions
 from credit_lists.domain.model import ListType, Measure, definition
 
 SHIPPED = Path(__file__).resolve().parent.parent / "domain" / "shipped.json"
+# How often each replica reads the list types and measures again: what an admin defines
+# through one replica is used by every other within this time.
+RELOAD_SECONDS = 5.0
 
 
 def list_type_of(d: dict[str, Any], version: int = 1) -> ListType:
@@ -77,6 +82,12 @@ class Definitions:
         for measure in sorted(self.measures.values(), key=lambda m: m.measure_code):
             for list_type in measure.list_types:
                 self.by_list_type.setdefault(list_type, []).append(measure)
+
+    async def keep_fresh(self, stop: asyncio.Event, every: float = RELOAD_SECONDS) -> None:
+        """Reads the list types and measures again every `every` seconds until `stop`: a
+        new one, or a new version, defined through another replica is then used here too
+        (the restriction check, a status, a proposal, measure feedback)."""
+        await repeat(stop, every, self.load, "reloading list types and measures")
 
     async def refresh_if_stale(self, seconds: float = 5.0) -> None:
         if time.monotonic() - self._loaded_at > seconds:

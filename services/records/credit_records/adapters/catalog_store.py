@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.db import Database
 from credit_common.field_schema import FieldValidator
+from credit_common.tasks import repeat
 from credit_common.timeutil import utcnow
 from credit_records.adapters import tables as t
 from credit_records.domain.catalog import DISCLOSURES, CatalogItem, PublicityRule, SeverityWindow
@@ -89,6 +91,11 @@ def definition_of(item: CatalogItem) -> dict[str, Any]:
     }
 
 
+# How often each replica reads the catalog again: an item or a new version of one defined
+# through one replica is used by every other within this time.
+RELOAD_SECONDS = 5.0
+
+
 class CatalogStore:
     """The current version of every item and a validator per (item, version)."""
 
@@ -120,6 +127,12 @@ class CatalogStore:
             self._versions[(item.item_code, row.version)] = item
             if row.version == row.current_version:
                 self._current[item.item_code] = item
+
+    async def keep_fresh(self, stop: asyncio.Event, every: float = RELOAD_SECONDS) -> None:
+        """Reads the catalog again every `every` seconds until `stop`: an item, or a new
+        version of one, defined through another replica is then validated against here
+        too (its validator compiled once, when first used)."""
+        await repeat(stop, every, self.load, "reloading the catalog")
 
     async def get(self, item_code: str) -> CatalogItem | None:
         item = self._current.get(item_code)
