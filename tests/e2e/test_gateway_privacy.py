@@ -206,3 +206,40 @@ async def test_a_shared_listing_without_purpose_leaves_out_persons_past_entries(
     assert set(shown) == {person_entry, org_entry}
     assert shown[person_entry]["level"] == "shared"
     assert shown[person_entry]["subject_name"] == PERSON["name"]
+
+
+async def test_a_persons_entry_is_answered_to_its_writer_masked_unless_it_may_see_restricted(
+    lists_api: Api,
+) -> None:
+    """A removal names only the entry: a lists:write token got the person's identity
+    number and name in full, which a read by the same client needs a purpose for and only
+    the restricted level shows."""
+    api = lists_api
+    person = PERSON["id_number"]
+    registrar = await headers(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    court = await headers(api, ["lists:write"], "court")
+    full_court = await headers(api, ["lists:write", "credit:restricted"], "court")
+    answers = []
+    for writer in (court, full_court):
+        proposed = await api.http.post(
+            "/v1/list-entries", json=entry(person, "court_dishonest_debtor"), headers=writer
+        )
+        assert proposed.status_code == 201, proposed.text
+        removed = await api.http.post(
+            f"/v1/list-entries/{proposed.json()['entry_id']}/remove",
+            json={"reason": "已履行全部义务"},
+            headers=writer,
+        )
+        assert removed.status_code == 200, removed.text
+        answers.append((proposed, removed))
+    for reply in answers[0]:
+        shown = reply.json()
+        assert person not in reply.text and PERSON["name"] not in reply.text
+        assert shown["subject_code"] == person[:6] + "*" * 8 + person[-4:]
+        assert shown["subject_name"] == PERSON["name"][0] + "*" * (len(PERSON["name"]) - 1)
+        assert shown["level"] == "public" and reply.headers.get("cache-control") != "no-store"
+    for reply in answers[1]:
+        shown = reply.json()
+        assert shown["subject_code"] == person and shown["subject_name"] == PERSON["name"]
+        assert shown["level"] == "restricted" and reply.headers["cache-control"] == "no-store"

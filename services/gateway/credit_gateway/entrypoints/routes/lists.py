@@ -149,14 +149,23 @@ async def _named(gateway: GatewayDep, entry: lst.Entry) -> pb.Subject | None:
 
 
 def _as_written(
-    entry: lst.Entry, subject: pb.Subject | None, response: Response
+    entry: lst.Entry, subject: pb.Subject | None, caller: Caller, response: Response
 ) -> schemas.EntryPublic:
-    """An entry just written, as its writer sees it (the restricted level); a subject the
-    registry did not name is shown by its key (`code_of_key`)."""
-    view = entry_view(entry, subject, Level.RESTRICTED, history=True)
+    """An entry just written, as its writer sees it: in full (the restricted level), but a
+    natural person's identity number and name as the public level shows them unless the
+    token allows the restricted level (a write states no purpose, and a removal names only
+    the entry). A subject the registry did not name is shown by its key (`code_of_key`)."""
+    level = Level.RESTRICTED
+    if (
+        subject is not None
+        and subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
+        and caller.max_level() < Level.RESTRICTED
+    ):
+        level = Level.PUBLIC
+    view = entry_view(entry, subject, level, history=True)
     if subject is None:
         return view.model_copy(update={"subject_code": code_of_key(entry.subject_key)})
-    unstored(response, shows_identity(subject, Level.RESTRICTED))
+    unstored(response, shows_identity(subject, level))
     return view
 
 
@@ -234,7 +243,7 @@ async def propose(
     await caching.drop(gateway, entry.subject_id, LISTINGS)
     if subject is None:
         subject = await _named(gateway, entry)
-    return _as_written(entry, subject, response)
+    return _as_written(entry, subject, caller, response)
 
 
 @router.get("/v1/list-entries", response_model=schemas.EntryPage)
@@ -341,7 +350,7 @@ async def remove_entry(
         )
     )
     await caching.drop(gateway, entry.subject_id, LISTINGS)
-    return _as_written(entry, await _named(gateway, entry), response)
+    return _as_written(entry, await _named(gateway, entry), caller, response)
 
 
 @router.get("/v1/subjects/{code}/lists", response_model=schemas.SubjectLists)
