@@ -324,6 +324,8 @@ class Entries:
                 ) from error
         if cmd.current_only:
             wanted = tuple(s for s in (wanted or CURRENT) if s in CURRENT)
+            if not wanted:  # a past state asked for among current entries: none is both
+                return [], None
         stored = sorted({s.value for w in wanted for s in STORED_FOR[w]})
         size = min(max(cmd.page_size or 50, 1), MAX_PAGE)
         # Each entry found with its row's place among the stored rows read: a stored state
