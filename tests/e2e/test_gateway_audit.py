@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from credit_gateway.adapters.tables import query_audit
-from e2e.conftest import Api
+from e2e.conftest import Api, gateway_settings, open_api
+from support.backends import take_away
+from support.processes import ServiceProcess
 
 ORG = {
     "kind": "organization",
@@ -323,3 +327,50 @@ async def test_who_queried_a_natural_person_is_not_stored_by_caches(api: Api) ->
     itself = await bearer(api, ["subject:self"], subject_code=company)
     asked = await api.http.get(f"/v1/subjects/{company}/queries", headers=itself)
     assert asked.status_code == 200 and "cache-control" not in asked.headers
+
+
+async def test_reads_are_refused_once_the_audit_entries_the_database_refuses_reach_the_limit(
+    registry_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """The gateway's database refusing writes: reads about a person are answered while
+    their entries wait, up to `audit_max_backlog`; then refused (503 naming the database),
+    never answered unaudited without bound. Once it is back the entries are written and
+    reads are answered again."""
+    url = make_database_url("gw")
+    settings = gateway_settings(
+        url, registry_process.address, tmp_path, audit_max_backlog=2, client_cache_seconds=600
+    )
+    api, close = await open_api(settings)
+    try:
+        registrar = await bearer(api, ["registry:write"])
+        assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).is_success
+        shared = await bearer(api, ["credit:shared"], department="finance")
+        path = f"/v1/subjects/{PERSON['id_number']}"
+        params = {"purpose": "行政许可审查"}
+        assert (await api.http.get(path, params=params, headers=shared)).status_code == 200
+        await api.gateway.audit.flush()
+        await api.gateway.db.engine.dispose()  # no pooled connection outlives the change
+        bring_back = take_away(url)
+        try:
+            answered = [
+                (await api.http.get(path, params=params, headers=shared)).status_code
+                for _ in range(2)
+            ]
+            refused = await api.http.get(path, params=params, headers=shared)
+            assert answered == [200, 200] and api.gateway.audit.backlog == 2
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["code"] == "service_unavailable"
+            assert refused.json()["service"] == "database"
+            assert PERSON["name"] not in refused.text
+        finally:
+            bring_back()
+        await api.gateway.audit.flush()
+        assert (await api.http.get(path, params=params, headers=shared)).status_code == 200
+        await api.gateway.audit.flush()
+        async with api.gateway.db.read() as conn:
+            written = await conn.scalar(sa.select(sa.func.count()).select_from(query_audit))
+        assert written == 4  # the read before, the two answered while away, the one after
+    finally:
+        await close()  # type: ignore[misc]

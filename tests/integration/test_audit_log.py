@@ -17,6 +17,7 @@ from credit_gateway.adapters.tables import query_audit
 from credit_gateway.service_layer import audit as audit_module
 from credit_gateway.service_layer.audit import AuditLog, Query
 from credit_gateway.settings import GatewaySettings
+from support.backends import take_away
 
 
 def _query(i: int) -> Query:
@@ -46,6 +47,41 @@ async def test_a_flush_waits_for_the_batch_being_written(database_url: str, tmp_
                 count = await conn.scalar(sa.text("SELECT count(*) FROM query_audit"))
             assert count == (round_ + 1) * 200
             await background
+        assert await audit.verify() == []
+    finally:
+        await db.dispose()
+
+
+async def test_entries_the_database_refuses_fill_the_log_up_to_its_limit_then_drain(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The database refusing writes: entries wait, counted, until `max_backlog` makes the
+    log full (reads are then refused); once it is back a flush writes them all, in order
+    and chained, and the log takes entries again."""
+    bootstrap.migrate(GatewaySettings(database_url=database_url, var_dir=tmp_path))
+    db = Database(database_url)
+    audit = AuditLog(db, max_backlog=4)
+    try:
+        await db.engine.dispose()  # no pooled connection outlives the change
+        bring_back = take_away(database_url)
+        try:
+            audit.record([_query(0), _query(1)])
+            with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises
+                await audit.flush()
+            assert (audit.backlog, audit.full()) == (2, False)
+            audit.record_reads(_query(2), ["k1", "k2"])
+            with pytest.raises(Exception):  # noqa: B017
+                await audit.flush()
+            assert (audit.backlog, audit.full()) == (4, True)
+        finally:
+            bring_back()
+        assert await audit.flush() == 4
+        assert (audit.backlog, audit.full()) == (0, False)
+        async with db.read() as conn:
+            keys = (
+                await conn.scalars(sa.text("SELECT subject_key FROM query_audit ORDER BY seq"))
+            ).all()
+        assert keys == ["s0", "s1", "k1", "k2"]
         assert await audit.verify() == []
     finally:
         await db.dispose()

@@ -135,7 +135,11 @@ def build(settings: GatewaySettings) -> Gateway:
         records,
         lists,
         objections,
-        AuditLog(db, spill_path=settings.var_dir / "gateway-audit-spill.ndjson"),
+        AuditLog(
+            db,
+            spill_path=settings.var_dir / "gateway-audit-spill.ndjson",
+            max_backlog=settings.audit_max_backlog,
+        ),
         Authorizations(db, clients),
         redis,
         RateLimiter(redis, lease_seconds=settings.rate_limit_lease_seconds) if redis else None,

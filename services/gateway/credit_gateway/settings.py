@@ -66,6 +66,10 @@ class GatewaySettings(ServiceSettings):
     # marked `Cache-Control: no-store`, one showing a natural person's identity number in
     # full, is not kept, and its replays are 409 `idempotency_answer_not_kept`).
     idempotency_ttl_seconds: int = 86_400
+    # Query audit entries that may wait unwritten (the gateway's database refusing them)
+    # before reads of credit information are refused with 503 (service "database") until
+    # they are written: never answered unaudited past this, nor held without bound.
+    audit_max_backlog: int = 200_000
     # Bulk uploads are streamed; past this size the upload is refused (413).
     bulk_max_bytes: int = 1024 * 1024 * 1024
     bulk_deadline_seconds: float = 3600.0

@@ -235,6 +235,14 @@ def audit(
     granted = grant is not None and set(subject_keys) == {grant.subject_key}
     if grant is not None and not granted and level == Level.AUTHORIZED:
         raise foreign_grant()
+    if gateway.audit.full():
+        raise Problem(
+            503,
+            "service_unavailable",
+            "the query audit log cannot be written: reads are refused until it can",
+            service="database",
+            headers={"Retry-After": "1"},
+        )
     gateway.audit.record_reads(
         AuditQuery(
             at=utcnow(),

@@ -158,6 +158,7 @@ class AuditLog:
         every: float = 0.05,
         spill_path: Path | None = None,
         stop_retry_seconds: float = 10.0,
+        max_backlog: int = 200_000,
     ) -> None:
         # A batch is one transaction (chain lock, last hash, COPY, commit), ~5 ms of CPU
         # apart from its rows: a 10,000-code check's entries in 20 batches of 500 cost the
@@ -175,14 +176,31 @@ class AuditLog:
         self.stop_retry_seconds = stop_retry_seconds
         # Entries read back from the spill file are queued and not yet written.
         self._unspilled = False
+        # Entries queued and not yet written (the queue holds groups of them), and how many
+        # may wait before reads are refused (`full`).
+        self._pending = 0
+        self.max_backlog = max_backlog
 
     def record(self, queries: Sequence[Query]) -> None:
         self._queue.extend(queries)
+        self._pending += len(queries)
 
     def record_reads(self, template: Query, subject_keys: Sequence[str]) -> None:
         """One entry per subject key, each the template with that key."""
         if subject_keys:
             self._queue.append(_Reads(template, subject_keys))
+            self._pending += len(subject_keys)
+
+    @property
+    def backlog(self) -> int:
+        """Entries recorded and not written yet."""
+        return self._pending
+
+    def full(self) -> bool:
+        """Whether `max_backlog` entries wait to be written: the database has refused
+        them for a while. Reads are then refused (they would be answered unaudited, and the
+        entries held in memory without bound) until the writes catch up."""
+        return self._pending >= self.max_backlog
 
     def _take(self) -> list[_Reads]:
         """The next batch of up to `batch` entries from the queue, in order, as groups of
@@ -257,6 +275,7 @@ class AuditLog:
         text = self.spill_path.read_text(encoding="utf-8")
         entries = [_unspilled(json.loads(line)) for line in text.splitlines() if line.strip()]
         self._queue.extendleft(reversed(entries))
+        self._pending += len(entries)
         self._unspilled = bool(entries)
         if not entries:
             self.spill_path.unlink()
@@ -282,7 +301,9 @@ class AuditLog:
                 except BaseException:  # cancelled too: nothing taken from the queue is dropped
                     self._queue.extendleft(reversed(pending))  # first again, in order
                     raise
-                written += sum(len(group.subject_keys) for group in pending)
+                done = sum(len(group.subject_keys) for group in pending)
+                self._pending -= done
+                written += done
             if self._unspilled and self.spill_path is not None:
                 # Everything queued is written, the entries read back included.
                 self.spill_path.unlink(missing_ok=True)
