@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
 from credit_common.db import Database
 from credit_gateway import __main__ as gateway_main
@@ -264,8 +265,44 @@ async def test_the_check_finds_a_log_cut_short_by_the_head_an_earlier_check_kept
             await conn.execute(sa.delete(query_audit).where(query_audit.c.seq == last))
         assert await audit.verify() == []  # the chain alone cannot tell
         assert await gateway_main.audit_check(settings) == 1
-        assert f"entry {last}, the last one an earlier check found, is gone" in (
+        assert f"entry {last}, the last one an earlier check or the writers kept, is gone" in (
             capsys.readouterr().out
         )
+    finally:
+        await db.dispose()
+
+
+async def test_entries_removed_from_the_end_show_as_a_break_by_the_anchor_the_writers_keep(
+    database_url: str, tmp_path: Path, redis: Redis, redis_url: str
+) -> None:
+    """After a check, entries are written (a client's snooping) and then removed from the
+    end of the table: no head kept by a check is missing, and entries written afterwards
+    would chain to what is left. The writers anchor their last entry in Redis: the check
+    misses it, and what is written next follows it, not the table's last entry."""
+    settings = GatewaySettings(database_url=database_url, var_dir=tmp_path, redis_url=redis_url)
+    bootstrap.migrate(settings)
+    db = Database(database_url)
+    audit = AuditLog(db, anchor=redis)
+    try:
+        audit.record([_query(i) for i in range(5)])
+        await audit.flush()
+        assert await gateway_main.audit_check(settings) == 0
+        checked = await audit.head()
+        assert checked is not None and await audit.anchored() == checked
+        audit.record([_query(i) for i in range(5, 10)])
+        await audit.flush()
+        async with db.transaction() as conn:  # what only the tables' owner could do
+            if conn.dialect.name == "postgresql":
+                await conn.execute(sa.text("ALTER TABLE query_audit DISABLE TRIGGER USER"))
+            else:
+                await conn.execute(sa.text("DROP TRIGGER query_audit_no_delete"))
+            await conn.execute(sa.delete(query_audit).where(query_audit.c.seq > checked[0]))
+        assert await audit.verify() == []  # the chain alone cannot tell
+        assert await audit.missing_heads([checked]) == []  # nor the check's own head
+        assert await gateway_main.audit_check(settings) == 1  # the anchored entry is gone
+        audit.record([_query(i) for i in range(10, 13)])
+        await audit.flush()
+        assert any("does not follow the entry before it" in p for p in await audit.verify())
+        assert await gateway_main.audit_check(settings) == 1
     finally:
         await db.dispose()

@@ -18,17 +18,24 @@ log = logging.getLogger("credit_gateway")
 
 async def audit_check(settings: GatewaySettings) -> int:
     """Recomputes the audit chain, and looks for the last entries earlier checks found
-    (kept in `<var_dir>/gateway-audit-heads`: a chain cut short at its end is still whole,
-    and only a head kept from before shows it). Exit status 1, every break printed, if the
-    log is broken; the head found is added to the file."""
+    (kept in `<var_dir>/gateway-audit-heads`) and for the last one the writers anchored in
+    Redis: a chain cut short at its end is still whole, and only a head kept from before
+    shows it. Exit status 1, every break printed, if the log is broken; the head found is
+    added to the file."""
     gateway = bootstrap.build(settings)
     heads_file = settings.var_dir / "gateway-audit-heads"
     try:
+        heads = _heads(heads_file)
+        anchored = await gateway.audit.anchored()
+        if anchored is not None:
+            heads.append(anchored)
         problems = await gateway.audit.verify()
-        problems += await gateway.audit.missing_heads(_heads(heads_file))
+        problems += await gateway.audit.missing_heads(heads)
         head = await gateway.audit.head()
     finally:
         await gateway.db.dispose()
+        if gateway.redis is not None:
+            await gateway.redis.aclose()
     for problem in problems:
         print(f"BROKEN: {problem}")
     print("the query audit log is intact" if not problems else f"{len(problems)} break(s) found")

@@ -139,6 +139,7 @@ def build(settings: GatewaySettings) -> Gateway:
             db,
             spill_path=settings.var_dir / "gateway-audit-spill.ndjson",
             max_backlog=settings.audit_max_backlog,
+            anchor=redis,
         ),
         Authorizations(db, clients),
         redis,

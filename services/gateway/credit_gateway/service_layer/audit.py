@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.db import Database, copy_escape, copy_lines, insert_values
 from credit_common.timeutil import as_utc, utcnow
@@ -144,6 +147,27 @@ def _copy_around_subject(others: tuple[object, ...]) -> tuple[str, str]:
     return before, after + "\t"
 
 
+# Sets the anchor (KEYS[1]) to "<seq> <hash>" unless it holds a later entry already (the
+# replicas write in turns, but anchor after their commits, in any order).
+_ANCHOR_IF_LATER = """
+local held = redis.call('GET', KEYS[1])
+if held then
+  local held_seq = tonumber(string.match(held, '^(%d+) '))
+  if held_seq and held_seq >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
+return 1
+"""
+
+
+def anchor_key(database_url: str) -> str:
+    """The Redis key of a log's anchor: one per gateway database (its URL without the
+    password), shared by the replicas writing it."""
+    url = sa.engine.make_url(database_url)
+    named = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+    return "credit:gateway:audit-head:" + hashlib.sha256(named.encode()).hexdigest()[:16]
+
+
 class AuditLog:
     """Reads enqueue their entries; one task writes them in batches. Stopping flushes
     everything enqueued, so a clean stop loses nothing: with the database away, it tries
@@ -159,6 +183,7 @@ class AuditLog:
         spill_path: Path | None = None,
         stop_retry_seconds: float = 10.0,
         max_backlog: int = 200_000,
+        anchor: Redis | None = None,
     ) -> None:
         # A batch is one transaction (chain lock, last hash, COPY, commit), ~5 ms of CPU
         # apart from its rows: a 10,000-code check's entries in 20 batches of 500 cost the
@@ -180,6 +205,13 @@ class AuditLog:
         # may wait before reads are refused (`full`).
         self._pending = 0
         self.max_backlog = max_backlog
+        # The last entry written, kept outside the database too (Redis): entries removed
+        # from the end of the table, with new ones written after, would leave a chain that
+        # is whole. The writer chains new entries to the anchored one instead when the
+        # table has lost it, and the check looks for it, so the removal shows as a break.
+        self._anchor = anchor
+        self._anchor_key = anchor_key(db.url)
+        self._anchor_if_later = anchor.register_script(_ANCHOR_IF_LATER) if anchor else None
 
     def record(self, queries: Sequence[Query]) -> None:
         self._queue.extend(queries)
@@ -310,36 +342,73 @@ class AuditLog:
                 self._unspilled = False
         return written
 
+    async def anchored(self) -> tuple[int, str] | None:
+        """The last entry the writers anchored (None: no anchor, or Redis away)."""
+        if self._anchor is None:
+            return None
+        try:
+            held = await self._anchor.get(self._anchor_key)
+        except RedisError as error:
+            log.warning("the audit anchor could not be read: %r", error)
+            return None
+        if not held:
+            return None
+        seq, _, digest = (held.decode() if isinstance(held, bytes) else str(held)).partition(" ")
+        return (int(seq), digest) if seq.isdigit() and digest else None
+
+    async def _anchor_last(self, last: tuple[int, str] | None) -> None:
+        if self._anchor_if_later is None or last is None:
+            return
+        try:
+            await self._anchor_if_later(keys=[self._anchor_key], args=[last[0], last[1]])
+        except RedisError as error:
+            log.warning("the audit anchor could not be kept: %r", error)
+
     async def _write(self, groups: list[_Reads]) -> None:
         async with self.db.transaction() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK)))
-            prev = await conn.scalar(
-                sa.select(query_audit.c.hash).order_by(query_audit.c.seq.desc()).limit(1)
-            )
-            prev = prev or GENESIS
-            if conn.dialect.name == "postgresql":
-                # Lines in COPY's text format, made from the parts a request's entries
-                # share: psycopg's write_row took 33 ms for a 10,000-code check's entries.
-                lines = []
-                for group in groups:
-                    others = group.others
-                    before, after = _around_subject(others)
-                    copy_before, copy_after = _copy_around_subject(others)
-                    for key in group.subject_keys:
-                        digest = _digest(prev, before, key, after)
-                        lines.append(
-                            f"{copy_before}{copy_escape(key)}{copy_after}{prev}\t{digest}\n"
-                        )
-                        prev = digest
-                await copy_lines(conn, query_audit, _COLUMNS, "".join(lines))
-                return
-            rows = []
-            for query in (q for group in groups for q in group.entries()):
-                digest = chain_hash(prev, query)
-                rows.append((*query, prev, digest))
-                prev = digest
-            await insert_values(conn, query_audit, _COLUMNS, rows)
+            last = await _last(conn)
+            prev = last[1] if last else GENESIS
+            anchored = await self.anchored()
+            if anchored is not None and (
+                last is None
+                or anchored[0] > last[0]
+                or (anchored[0] == last[0] and anchored[1] != last[1])
+            ):
+                log.error(
+                    "the query audit log lost its last entries: entry %d, anchored when it "
+                    "was written, is not the table's last; new entries follow it, so that "
+                    "the check shows the break",
+                    anchored[0],
+                )
+                prev = anchored[1]
+            await self._insert(conn, groups, prev)
+            written = await _last(conn)
+        await self._anchor_last(written)
+
+    async def _insert(self, conn: AsyncConnection, groups: list[_Reads], prev: str) -> None:
+        """Writes the entries, chained from `prev`, in the caller's transaction."""
+        if conn.dialect.name == "postgresql":
+            # Lines in COPY's text format, made from the parts a request's entries
+            # share: psycopg's write_row took 33 ms for a 10,000-code check's entries.
+            lines = []
+            for group in groups:
+                others = group.others
+                before, after = _around_subject(others)
+                copy_before, copy_after = _copy_around_subject(others)
+                for key in group.subject_keys:
+                    digest = _digest(prev, before, key, after)
+                    lines.append(f"{copy_before}{copy_escape(key)}{copy_after}{prev}\t{digest}\n")
+                    prev = digest
+            await copy_lines(conn, query_audit, _COLUMNS, "".join(lines))
+            return
+        rows = []
+        for query in (q for group in groups for q in group.entries()):
+            digest = chain_hash(prev, query)
+            rows.append((*query, prev, digest))
+            prev = digest
+        await insert_values(conn, query_audit, _COLUMNS, rows)
 
     async def search(
         self,
@@ -378,7 +447,8 @@ class AuditLog:
         a write that is rolled back and tried again, and the chain shows nothing is missing
         where each entry names the hash of the one before it. Removing the newest entries
         leaves a shorter chain that is whole: `head` gives the last entry, to keep elsewhere
-        and compare with later."""
+        and compare with later (`missing_heads`), and the writers anchor it in Redis
+        (`anchored`), chaining what they write next to it if the table has lost it."""
         problems: list[str] = []
         prev, expected_seq = GENESIS, None
         async with self.db.snapshot() as conn:  # one state, and a cursor needs a transaction
@@ -394,8 +464,8 @@ class AuditLog:
         return problems
 
     async def missing_heads(self, heads: Iterable[tuple[int, str]]) -> list[str]:
-        """Which heads found by earlier checks are gone or different now (the log was cut
-        short, or rewritten from there on)."""
+        """Which heads kept by earlier checks or anchored by the writers are gone or
+        different now (the log was cut short, or rewritten from there on)."""
         heads = list(heads)
         async with self.db.read() as conn:
             rows = await conn.execute(
@@ -407,22 +477,29 @@ class AuditLog:
         problems = []
         for seq, digest in heads:
             if seq not in now:
-                problems.append(f"entry {seq}, the last one an earlier check found, is gone")
+                problems.append(
+                    f"entry {seq}, the last one an earlier check or the writers kept, is gone"
+                )
             elif now[seq] != digest:
-                problems.append(f"entry {seq} is not the one an earlier check found")
+                problems.append(f"entry {seq} is not the one an earlier check or the writers kept")
         return problems
 
     async def head(self) -> tuple[int, str] | None:
         """The last entry's number and hash (None: the log is empty)."""
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(query_audit.c.seq, query_audit.c.hash)
-                    .order_by(query_audit.c.seq.desc())
-                    .limit(1)
-                )
-            ).first()
-        return None if row is None else (row.seq, row.hash)
+            return await _last(conn)
+
+
+async def _last(conn: AsyncConnection) -> tuple[int, str] | None:
+    """The table's last entry: its number and hash."""
+    row = (
+        await conn.execute(
+            sa.select(query_audit.c.seq, query_audit.c.hash)
+            .order_by(query_audit.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (row.seq, row.hash)
 
 
 def _query(row: sa.Row[tuple[object, ...]]) -> Query:
