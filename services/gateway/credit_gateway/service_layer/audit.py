@@ -212,6 +212,7 @@ class AuditLog:
         self._anchor = anchor
         self._anchor_key = anchor_key(db.url)
         self._anchor_if_later = anchor.register_script(_ANCHOR_IF_LATER) if anchor else None
+        self._anchor_failing = False  # logged once a spell, not at every flush
 
     def record(self, queries: Sequence[Query]) -> None:
         self._queue.extend(queries)
@@ -349,7 +350,7 @@ class AuditLog:
         try:
             held = await self._anchor.get(self._anchor_key)
         except RedisError as error:
-            log.warning("the audit anchor could not be read: %r", error)
+            self._anchor_away(error)
             return None
         if not held:
             return None
@@ -362,7 +363,16 @@ class AuditLog:
         try:
             await self._anchor_if_later(keys=[self._anchor_key], args=[last[0], last[1]])
         except RedisError as error:
-            log.warning("the audit anchor could not be kept: %r", error)
+            self._anchor_away(error)
+            return
+        if self._anchor_failing:
+            self._anchor_failing = False
+            log.info("the audit anchor is kept in Redis again")
+
+    def _anchor_away(self, error: RedisError) -> None:
+        if not self._anchor_failing:
+            self._anchor_failing = True
+            log.warning("the audit anchor cannot be used while Redis is away: %r", error)
 
     async def _write(self, groups: list[_Reads]) -> None:
         async with self.db.transaction() as conn:
