@@ -69,7 +69,8 @@ async def test_a_list_entry_answer_showing_an_identity_number_is_not_kept_for_re
     number = PERSON["id_number"]
     _, registrar = await writer(api, ["registry:write"], "market_regulation")
     assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
-    court_id, court = await writer(api, ["lists:write"], "court")
+    # A writer that may see the restricted level is answered with the number in full.
+    court_id, court = await writer(api, ["lists:write", "credit:restricted"], "court")
 
     listed, replay = await twice(
         api, "/v1/list-entries", entry(number, "court_dishonest_debtor"), court
@@ -85,6 +86,13 @@ async def test_a_list_entry_answer_showing_an_identity_number_is_not_kept_for_re
     assert replay.status_code == 409 and replay.json()["code"] == "idempotency_answer_not_kept"
     kept = await kept_answers(api, court_id)
     assert kept and number not in kept
+    # One that may not is answered with it masked, which is kept and replayed.
+    _, masked_court = await writer(api, ["lists:write"], "court")
+    listed, replay = await twice(
+        api, "/v1/list-entries", entry(number, "court_dishonest_debtor"), masked_court
+    )
+    assert listed.status_code == 201 and number not in listed.text
+    assert replay.status_code == 201 and replay.json() == listed.json()
 
 
 async def test_a_registrars_answer_showing_an_identity_number_is_not_kept_for_replays(
