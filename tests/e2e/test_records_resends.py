@@ -157,6 +157,41 @@ async def test_a_load_sent_again_after_its_subject_was_merged_changes_nothing(
     assert outcome(await load(records_app, TAX, changed)) == (0, 0, [1])
 
 
+async def test_a_resend_between_a_merge_and_this_service_hearing_it_changes_nothing(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    """The registry has merged the duplicate; this service has not heard it yet (its
+    records are still under the duplicate). The same rows and record sent again, by either
+    code (both resolve to the survivor now): unchanged, not a 409 because the content hash
+    still names the duplicate. Other content is still a conflict."""
+    survivor = await register(registry_process, "存续未闻科技有限公司")
+    duplicate = await register(registry_process, "重复未闻科技有限公司")
+    rows = [row(1, duplicate, "tax_credit_grade", "税信〔2026〕7号", GRADE)]
+    assert outcome(await load(records_app, TAX, rows)) == (1, 0, [])
+    penalised = await records_app.records.submit(
+        submit(duplicate, "admin_penalty", "某监罚〔2026〕7号", penalty(fine_amount=2000))
+    )
+    async with grpc.aio.insecure_channel(registry_process.address) as channel:
+        await rpb_grpc.RegistryServiceStub(channel).MergeSubject(
+            rpb.MergeSubjectRequest(code=duplicate, into=survivor, reason="重复登记", actor="t"),
+            timeout=10,
+        )
+
+    for code in (duplicate, survivor):
+        again = [dataclasses.replace(r, subject_code=code) for r in rows]
+        assert outcome(await load(records_app, TAX, again)) == (0, 1, [])
+        resent = await records_app.records.submit(
+            submit(code, "admin_penalty", "某监罚〔2026〕7号", penalty(fine_amount=2000))
+        )
+        assert not resent.created and resent.view.record.id == penalised.view.record.id
+    changed = [row(1, survivor, "tax_credit_grade", "税信〔2026〕7号", {**GRADE, "grade": "C"})]
+    assert outcome(await load(records_app, TAX, changed)) == (0, 0, [1])
+    with pytest.raises(Conflict):
+        await records_app.records.submit(
+            submit(survivor, "admin_penalty", "某监罚〔2026〕7号", penalty(fine_amount=3000))
+        )
+
+
 async def test_corrected_content_sent_again_is_the_record_and_the_first_is_a_conflict(
     records_app: RecordsApp, registry_process: ServiceProcess
 ) -> None:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from credit_common.directory import SubjectDirectory
 from credit_common.errors import FieldViolation
 from credit_common.masking import is_person_key
 from credit_common.record_rules import severity_violations
@@ -151,3 +152,20 @@ def new_record(
         versions=[version],
     )
     return record, note
+
+
+async def resent_after_merge(
+    directory: SubjectDirectory, stored: StoredRecord, fresh: StoredRecord
+) -> bool:
+    """Whether `fresh`, whose content hash is not `stored`'s, is `stored` sent again under
+    the subject that `stored`'s was merged into, before this service heard of the merge
+    (its subject.merged consumer then moves the record, and its hash, to the survivor):
+    the same decision date and fields, and the registry resolving the stored subject to
+    `fresh`'s. The content hash names the subject, so such a resend was a 409 for a while."""
+    if stored.subject_id == fresh.subject_id or stored.decided_on != fresh.decided_on:
+        return False
+    if stored.fields_hash(fresh.versions[-1].fields) != stored.content_hash:
+        return False
+    directory.forget(stored.subject_key)  # asked afresh: an answer cached before the merge
+    survivor = (await directory.resolve([stored.subject_key])).get(stored.subject_key)
+    return survivor is not None and survivor.subject_id == fresh.subject_id

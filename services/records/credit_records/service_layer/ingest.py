@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord
-from credit_records.service_layer.checks import check_row, new_record
+from credit_records.service_layer.checks import check_row, new_record, resent_after_merge
 from credit_records.service_layer.commands import Caller
 from credit_records.service_layer.records import summary
 from credit_records.service_layer.values import read_fields
@@ -258,12 +259,14 @@ class Ingestion:
         for _, record in fresh:
             by_item.setdefault(record.item_code, []).append(record.source_ref)
         known: dict[tuple[str, str], str] = {}
+        stored_ids: dict[tuple[str, str], uuid.UUID] = {}
         department = fresh[0][1].department if fresh else ""
         for item_code, refs in by_item.items():
-            for ref, (_id, hash_) in (
+            for ref, (id_, hash_) in (
                 await repo.by_source_refs(department, item_code, refs)
             ).items():
                 known[(item_code, ref)] = hash_
+                stored_ids[(item_code, ref)] = id_
         to_store: list[StoredRecord] = []
         for row, record in fresh:
             key = (record.item_code, record.source_ref)
@@ -271,7 +274,9 @@ class Ingestion:
             if stored_hash is None:
                 known[key] = record.content_hash
                 to_store.append(record)
-            elif stored_hash == record.content_hash:
+            elif stored_hash == record.content_hash or await self._resent_after_merge(
+                repo, stored_ids.get(key), record
+            ):
                 result.unchanged += 1
             else:
                 self._reject(
@@ -285,6 +290,16 @@ class Ingestion:
                     ],
                 )
         return to_store
+
+    async def _resent_after_merge(
+        self, repo: RecordRepository, record_id: uuid.UUID | None, record: StoredRecord
+    ) -> bool:
+        """`resent_after_merge` for a row whose source_ref names a stored record (None: a
+        row earlier in this chunk, not stored yet)."""
+        if record_id is None:
+            return False
+        stored = await repo.get(record_id)
+        return stored is not None and await resent_after_merge(self.directory, stored, record)
 
 
 def _with_unread(
