@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import shutil
 import signal
 import socket
 import subprocess
@@ -114,6 +115,7 @@ class ZygoteClient:
     """Starts the parent (one per test session) and asks it for children."""
 
     def __init__(self, directory: Path) -> None:
+        self.directory = directory
         self.path = str(directory / "zygote.sock")
         self.log = directory / "zygote.log"
         with self.log.open("wb") as out:
@@ -152,8 +154,11 @@ class ZygoteClient:
         return ForkedProcess(self, int(reply["pid"]))
 
     def close(self) -> None:
+        """Ends the parent (its children are the tests' to stop) and removes its socket
+        and log."""
         self.process.kill()
         self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class ForkedProcess:
