@@ -155,13 +155,15 @@ def new_record(
 
 
 async def resent_after_merge(
-    directory: SubjectDirectory, stored: StoredRecord, fresh: StoredRecord
+    directory: SubjectDirectory, stored: StoredRecord | None, fresh: StoredRecord
 ) -> bool:
     """Whether `fresh`, whose content hash is not `stored`'s, is `stored` sent again under
     the subject that `stored`'s was merged into, before this service heard of the merge
     (its subject.merged consumer then moves the record, and its hash, to the survivor):
     the same decision date and fields, and the registry resolving the stored subject to
     `fresh`'s. The content hash names the subject, so such a resend was a 409 for a while."""
+    if stored is None:
+        return False
     if stored.subject_id == fresh.subject_id or stored.decided_on != fresh.decided_on:
         return False
     if stored.fields_hash(fresh.versions[-1].fields) != stored.content_hash:

@@ -226,9 +226,9 @@ class Ingestion:
     ) -> tuple[dict[str, Any], list[FieldViolation]]:
         """A row read from a CSV file's or a spreadsheet's text cells (the gateway marks
         it `text_cells`; a gateway older than that put OLD_TEXT_CELLS_MARK among its
-        fields, which the caller has taken out): the text converted by the item's schema (the year of a tax
-        credit grade to an integer...), with a violation for each text that does not read
-        as its field's type. An unknown item is left to `check_row`."""
+        fields, which the caller has taken out): the text converted by the item's schema
+        (the year of a tax credit grade to an integer...), with a violation for each text
+        that does not read as its field's type. An unknown item is left to `check_row`."""
         item = await self.catalog.get(item_code)
         if item is None:
             return fields, []
@@ -274,8 +274,10 @@ class Ingestion:
             if stored_hash is None:
                 known[key] = record.content_hash
                 to_store.append(record)
-            elif stored_hash == record.content_hash or await self._resent_after_merge(
-                repo, stored_ids.get(key), record
+            elif stored_hash == record.content_hash or await resent_after_merge(
+                self.directory,
+                await repo.get(stored_ids[key]) if key in stored_ids else None,
+                record,
             ):
                 result.unchanged += 1
             else:
@@ -290,16 +292,6 @@ class Ingestion:
                     ],
                 )
         return to_store
-
-    async def _resent_after_merge(
-        self, repo: RecordRepository, record_id: uuid.UUID | None, record: StoredRecord
-    ) -> bool:
-        """`resent_after_merge` for a row whose source_ref names a stored record (None: a
-        row earlier in this chunk, not stored yet)."""
-        if record_id is None:
-            return False
-        stored = await repo.get(record_id)
-        return stored is not None and await resent_after_merge(self.directory, stored, record)
 
 
 def _with_unread(

@@ -173,8 +173,8 @@ class Records:
             created = False
         if not created:
             record_id, stored_hash = existing[record.source_ref]
-            if stored_hash != record.content_hash and not await self._resent_after_merge(
-                record_id, record
+            if stored_hash != record.content_hash and not await resent_after_merge(
+                self.directory, await self._stored(record_id), record
             ):
                 raise Conflict(
                     f"source_ref {record.source_ref!r} already names a record with other content",
@@ -184,10 +184,9 @@ class Records:
             return Submitted(await self._view_now(record_id, Level.RESTRICTED), False, note)
         return Submitted(await self._view_now(record.id, Level.RESTRICTED), True, note)
 
-    async def _resent_after_merge(self, record_id: uuid.UUID, record: StoredRecord) -> bool:
+    async def _stored(self, record_id: uuid.UUID) -> StoredRecord | None:
         async with self.db.read() as conn:
-            stored = await RecordRepository(conn).get(record_id)
-        return stored is not None and await resent_after_merge(self.directory, stored, record)
+            return await RecordRepository(conn).get(record_id)
 
     async def correct(self, cmd: commands.Correct) -> RecordView:
         """Adds a version with corrected fields; only the source department may."""
