@@ -375,12 +375,15 @@ class AuditLog:
             log.warning("the audit anchor cannot be used while Redis is away: %r", error)
 
     async def _write(self, groups: list[_Reads]) -> None:
+        # Read before the chain lock, not under it (a Redis round trip): an anchor moves
+        # only after a commit and only forward, so one read earlier is at or behind the
+        # table's last entry unless that entry was lost.
+        anchored = await self.anchored()
         async with self.db.transaction() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK)))
             last = await _last(conn)
             prev = last[1] if last else GENESIS
-            anchored = await self.anchored()
             if anchored is not None and (
                 last is None
                 or anchored[0] > last[0]
