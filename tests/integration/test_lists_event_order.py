@@ -207,6 +207,41 @@ async def test_a_creation_and_a_withdrawal_heard_at_once_by_two_replicas_take_tu
         assert past.entries == []
 
 
+async def test_a_creation_heard_again_under_another_event_id_lists_nobody_twice(
+    lists: ListsApp,
+) -> None:
+    """The consumer dedupes by event id: the same record.created sent again as a new event
+    (a resend, a replay) must not list the subject a second time on the same record, also
+    once the first entry has been withdrawn. Another record still lists it."""
+    subject, key = keys()
+    record = court_record(subject, key)
+    await hear(lists, "record.created", created(record))
+    await hear(lists, "record.created", created(record))
+    assert await listed(lists, subject) == [(key, "effective", [record.record_id])]
+    (entry,) = (await lists.entries.status(subject, include_past=False)).entries
+    await lists.entries.remove(commands.Remove(COURT, entry.id, "履行完毕"))
+    await hear(lists, "record.created", created(record))
+    assert await listed(lists, subject) == []
+    other = court_record(subject, key)
+    await hear(lists, "record.created", created(record, other))
+    assert await listed(lists, subject) == [(key, "effective", [other.record_id])]
+    assert len(await all_entries(lists)) == 2
+
+
+async def test_one_creation_heard_at_once_by_two_replicas_lists_the_subject_once(
+    lists: ListsApp,
+) -> None:
+    """Two replicas handle the same record.created under two event ids at the same moment:
+    the second waits for the first's commit and then finds its entry."""
+    subject, key = keys()
+    record = court_record(subject, key)
+    async with hearing(lists, "record.created", created(record)):
+        other = await meanwhile(lists, "record.created", created(record))
+    await other
+    assert await listed(lists, subject) == [(key, "effective", [record.record_id])]
+    assert len(await all_entries(lists)) == 1
+
+
 async def test_a_proposal_on_a_record_withdrawn_after_it_was_checked_is_refused(
     lists: ListsApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:

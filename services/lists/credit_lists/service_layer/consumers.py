@@ -71,11 +71,18 @@ class ListConsumers:
         listed = [r for r in created.records if r.item_code in rules]
         # Subject by subject (store_new locks each entry's subject until the end of the
         # transaction): two batches naming the same subjects take them in the same order.
-        for record in sorted(listed, key=lambda r: r.subject_id):
+        for record in sorted(listed, key=lambda r: (r.subject_id, r.record_id)):
             rule = rules[record.item_code]
             list_type = await self.entries.definitions.list_type(rule["list_type"])
             if list_type is None:
                 log.error("listing rule names unknown list type %s", rule["list_type"])
+                continue
+            if await self._listed_by_rule(conn, record.record_id, list_type.list_type):
+                log.info(
+                    "record %s was listed on %s by its rule already: heard again, nobody listed",
+                    record.record_id,
+                    list_type.list_type,
+                )
                 continue
             # Listed from the decision the record holds (a court's listing is in force from
             # its decision, however late the record arrives, and its term counts from the
@@ -114,6 +121,25 @@ class ListConsumers:
                     "record %s was withdrawn before its creation was heard: nobody listed",
                     record.record_id,
                 )
+
+    async def _listed_by_rule(self, conn: AsyncConnection, record_id: str, list_type: str) -> bool:
+        """Whether the listing rule has put an entry of `list_type` on the record already,
+        whatever has become of it since: a creation heard again under another event id (the
+        consumer's dedupe is by event id) lists nobody a second time. The record's
+        `heard_records` row is written first, so two replicas hearing it at once take turns
+        and the second sees the first's entry (see hear_of_records)."""
+        await hear_of_records(conn, [record_id])
+        found = await conn.scalar(
+            sa.select(t.entries.c.id)
+            .join(t.entry_basis, t.entry_basis.c.entry_id == t.entries.c.id)
+            .where(
+                t.entry_basis.c.record_id == record_id,
+                t.entries.c.list_type == list_type,
+                t.entries.c.proposed_by == RULE_ACTOR,
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def _entries_based_on(self, conn: AsyncConnection, record_id: str) -> list[Entry]:
         ids = list(
