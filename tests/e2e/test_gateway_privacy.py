@@ -13,6 +13,7 @@ from e2e.conftest import Api
 from e2e.test_gateway_lists import PERSON, entry, headers
 from e2e.test_gateway_lists import register as register_org
 from e2e.test_gateway_objections import EVIDENCE, Parties, bearer, file, parties, step
+from e2e.test_gateway_records import penalty_body
 from support.processes import ServiceProcess
 
 PURPOSE = {"purpose": "行政许可审查"}
@@ -242,4 +243,45 @@ async def test_a_persons_entry_is_answered_to_its_writer_masked_unless_it_may_se
     for reply in answers[1]:
         shown = reply.json()
         assert shown["subject_code"] == person and shown["subject_name"] == PERSON["name"]
+        assert shown["level"] == "restricted" and reply.headers["cache-control"] == "no-store"
+
+
+async def test_a_persons_record_is_answered_to_its_writer_masked_unless_it_may_see_restricted(
+    records_api: Api,
+) -> None:
+    """A correction or a withdrawal names only the record: a records:write token got the
+    person's identity number in full, which identity numbers show only at the restricted
+    level. The fields are the writer's own and are shown in full either way."""
+    api = records_api
+    person = PERSON["id_number"]
+    registrar = await headers(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    market = await headers(api, ["records:write"], "market_regulation")
+    full_market = await headers(api, ["records:write", "credit:restricted"], "market_regulation")
+    answers = []
+    for n, writer in enumerate((market, full_market)):
+        body = penalty_body(person, f"沪监罚〔2026〕9{n}号")
+        submitted = await api.http.post("/v1/records", json=body, headers=writer)
+        assert submitted.status_code == 201, submitted.text
+        record_id = submitted.json()["record_id"]
+        corrected = await api.http.post(
+            f"/v1/records/{record_id}/correct",
+            json={"fields": {**body["fields"], "fine_amount": 2.0}, "reason": "金额笔误"},
+            headers=writer,
+        )
+        assert corrected.status_code == 200, corrected.text
+        withdrawn = await api.http.post(
+            f"/v1/records/{record_id}/withdraw", json={"reason": "主体认定错误"}, headers=writer
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+        answers.append((submitted, corrected, withdrawn))
+    for reply in answers[0]:
+        shown = reply.json()
+        assert person not in reply.text
+        assert shown["subject_code"] == person[:6] + "*" * 8 + person[-4:]
+        assert shown["fields"]["violation_type"] == "超范围经营"
+        assert shown["level"] == "public" and reply.headers.get("cache-control") != "no-store"
+    for reply in answers[1]:
+        shown = reply.json()
+        assert shown["subject_code"] == person
         assert shown["level"] == "restricted" and reply.headers["cache-control"] == "no-store"

@@ -13,6 +13,7 @@ from google.protobuf import struct_pb2
 from starlette.convertors import Convertor, register_url_convertor
 
 from credit.records.v1 import records_pb2 as rec
+from credit.registry.v1 import registry_pb2 as pb
 from credit_common.grpc_errors import RemoteError
 from credit_gateway.adapters.backends import BackendUnavailable
 from credit_gateway.adapters.public_cache import Hit
@@ -167,17 +168,25 @@ async def put_item(
     return item_view(item)
 
 
-async def _as_written(gateway: Gateway, record: rec.Record) -> tuple[schemas.RecordPublic, bool]:
-    """A record just written as its writer sees it (the restricted level), and whether that
-    shows a natural person's identity number. The write is done: a registry that does not
-    answer now leaves the subject shown by its key (`code_of_key`), rather than making the
-    answer a 503 whose retry finds the record moved on (409 invalid_transition)."""
+async def _as_written(
+    gateway: Gateway, record: rec.Record, caller: Caller
+) -> tuple[schemas.RecordPublic, bool]:
+    """A record just written as its writer sees it, and whether that shows a natural
+    person's identity number. The fields are the writer's own, in full; a natural person's
+    identity number is masked as the public level shows it unless the token allows the
+    restricted level (a write states no purpose, and a correction or withdrawal names only
+    the record). The write is done: a registry that does not answer now leaves the subject
+    shown by its key (`code_of_key`), rather than making the answer a 503 whose retry finds
+    the record moved on (409 invalid_transition)."""
     try:
         subject = await gateway.registry.get(record.subject_code, summary=True)
     except (BackendUnavailable, RemoteError):
         return record_view(record, code_of_key(record.subject_code), Level.RESTRICTED), False
-    view = record_view(record, shown_code(subject, Level.RESTRICTED), Level.RESTRICTED)
-    return view, shows_identity(subject, Level.RESTRICTED)
+    level = Level.RESTRICTED
+    if subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON and caller.max_level() < Level.RESTRICTED:
+        level = Level.PUBLIC
+    view = record_view(record, shown_code(subject, level), level)
+    return view, shows_identity(subject, level)
 
 
 @router.post(
@@ -202,7 +211,7 @@ async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: 
         )
     )
     await caching.drop(gateway, reply.record.subject_id)
-    view, identity_shown = await _as_written(gateway, reply.record)
+    view, identity_shown = await _as_written(gateway, reply.record, caller)
     answer = JSONResponse(view.model_dump(mode="json"), status_code=201 if reply.created else 200)
     unstored(answer, identity_shown)
     return answer
@@ -273,7 +282,7 @@ async def correct_record(
         )
     )
     await caching.drop(gateway, record.subject_id)
-    view, identity_shown = await _as_written(gateway, record)
+    view, identity_shown = await _as_written(gateway, record, caller)
     unstored(response, identity_shown)
     return view
 
@@ -291,7 +300,7 @@ async def withdraw_record(
         rec.WithdrawRecordRequest(caller=_caller(caller), record_id=record_id, reason=body.reason)
     )
     await caching.drop(gateway, record.subject_id)
-    view, identity_shown = await _as_written(gateway, record)
+    view, identity_shown = await _as_written(gateway, record, caller)
     unstored(response, identity_shown)
     return view
 
