@@ -209,6 +209,18 @@ async def test_a_shared_listing_without_purpose_leaves_out_persons_past_entries(
     assert shown[person_entry]["subject_name"] == PERSON["name"]
 
 
+async def person_and_writers(
+    api: Api, scope: str, department: str
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """PERSON registered; its identity number, and two writers of the department with
+    `scope`: one without and one with the restricted level."""
+    registrar = await headers(api, ["registry:write"])
+    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
+    plain = await headers(api, [scope], department)
+    full = await headers(api, [scope, "credit:restricted"], department)
+    return PERSON["id_number"], plain, full
+
+
 async def test_a_persons_entry_is_answered_to_its_writer_masked_unless_it_may_see_restricted(
     lists_api: Api,
 ) -> None:
@@ -216,11 +228,7 @@ async def test_a_persons_entry_is_answered_to_its_writer_masked_unless_it_may_se
     number and name in full, which a read by the same client needs a purpose for and only
     the restricted level shows."""
     api = lists_api
-    person = PERSON["id_number"]
-    registrar = await headers(api, ["registry:write"])
-    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
-    court = await headers(api, ["lists:write"], "court")
-    full_court = await headers(api, ["lists:write", "credit:restricted"], "court")
+    person, court, full_court = await person_and_writers(api, "lists:write", "court")
     answers = []
     for writer in (court, full_court):
         proposed = await api.http.post(
@@ -253,11 +261,9 @@ async def test_a_persons_record_is_answered_to_its_writer_masked_unless_it_may_s
     person's identity number in full, which identity numbers show only at the restricted
     level. The fields are the writer's own and are shown in full either way."""
     api = records_api
-    person = PERSON["id_number"]
-    registrar = await headers(api, ["registry:write"])
-    assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
-    market = await headers(api, ["records:write"], "market_regulation")
-    full_market = await headers(api, ["records:write", "credit:restricted"], "market_regulation")
+    person, market, full_market = await person_and_writers(
+        api, "records:write", "market_regulation"
+    )
     answers = []
     for n, writer in enumerate((market, full_market)):
         body = penalty_body(person, f"沪监罚〔2026〕9{n}号")
