@@ -82,7 +82,7 @@ async def test_a_grant_opens_no_listing_or_search_of_other_subjects(lists_api: A
         headers=bank_headers,
     )
     assert listing.status_code == 200, listing.text
-    assert listing.json()["level"] == "shared"
+    assert listing.json()["level"] == "public"
     assert [e["subject_name"] for e in listing.json()["items"]] == ["李*"]
     search = await api.http.get(
         "/v1/subjects", params={"q": "李四", **with_grant}, headers=bank_headers
@@ -108,6 +108,41 @@ async def test_a_grant_opens_no_listing_or_search_of_other_subjects(lists_api: A
     unknown = await api.http.get(nowhere, params=with_grant, headers=bank_headers)
     assert unknown.status_code == 403 and unknown.json()["code"] == "authorization_invalid"
     assert (await api.http.get(nowhere, headers=bank_headers)).status_code == 404
+
+
+async def test_an_authorized_scope_without_a_grant_reads_what_the_public_does(
+    lists_api: Api,
+) -> None:
+    """credit:authorized opens the authorized level with a subject's grant, for that subject.
+    Without one the token reads at the public level: the shared level is government use
+    (credit:shared), and `?level=shared` with a grant is served for the grant's subject only
+    (the grant checked, as for the authorized level)."""
+    api = lists_api
+    await listed_person(api)
+    bank = await api.client(["credit:authorized"], department="finance")
+    bank_headers = {"Authorization": bank["Authorization"]}
+    code, authorization_id, _ = await grant(api, bank["client_id"])
+    records = f"/v1/subjects/{code}/records"
+    plain = await api.http.get(records, headers=bank_headers)
+    assert plain.status_code == 200 and plain.json()["level"] == "public"
+    person = await api.http.get(f"/v1/subjects/{PERSON['id_number']}/lists", headers=bank_headers)
+    assert person.status_code == 200 and person.json()["level"] == "public"
+    assert person.json()["entries"][0]["subject_name"] == "李*"
+    asked = await api.http.get(records, params={"level": "shared"}, headers=bank_headers)
+    assert asked.status_code == 403 and asked.json()["code"] == "level_not_allowed"
+
+    def lifted(authorization: str) -> dict[str, str]:
+        return {"level": "shared", "authorization_id": authorization, **PURPOSE}
+
+    shared = await api.http.get(records, params=lifted(authorization_id), headers=bank_headers)
+    assert shared.status_code == 200 and shared.json()["level"] == "shared"
+    for path, authorization in (
+        (f"/v1/subjects/{PERSON['id_number']}/lists", authorization_id),
+        (records, str(uuid.uuid4())),
+    ):
+        refused = await api.http.get(path, params=lifted(authorization), headers=bank_headers)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "authorization_invalid"
 
 
 async def test_a_refusal_of_a_revoked_or_foreign_grant_is_audited(lists_api: Api) -> None:

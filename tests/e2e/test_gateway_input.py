@@ -222,7 +222,7 @@ async def test_a_purpose_or_grant_missing_or_of_the_wrong_length_is_a_400_naming
 ) -> None:
     writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
     assert (await api.http.post("/v1/subjects", json=PERSON, headers=writer)).status_code == 201
-    reader = {"Authorization": (await api.client(["credit:authorized"]))["Authorization"]}
+    reader = {"Authorization": (await api.client(["credit:shared"]))["Authorization"]}
     path = f"/v1/subjects/{PERSON['id_number']}"
     for params in ({}, {"purpose": "查"}, {"purpose": " 查 "}, {"purpose": "查" * 201}):
         reply = await api.http.get(path, params=params, headers=reader)
@@ -230,8 +230,9 @@ async def test_a_purpose_or_grant_missing_or_of_the_wrong_length_is_a_400_naming
         assert [e["field"] for e in reply.json()["errors"]] == ["purpose"]
     fine = await api.http.get(path, params={"purpose": "查" * 200}, headers=reader)
     assert fine.status_code == 200, fine.text
+    bank = {"Authorization": (await api.client(["credit:authorized"]))["Authorization"]}
     reply = await api.http.get(
-        path, params={"level": "authorized", "purpose": "信用核查"}, headers=reader
+        path, params={"level": "authorized", "purpose": "信用核查"}, headers=bank
     )
     assert reply.status_code == 400 and reply.json()["code"] == "authorization_required"
     assert [e["field"] for e in reply.json()["errors"]] == ["authorization_id"]

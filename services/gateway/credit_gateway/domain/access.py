@@ -72,11 +72,15 @@ class Caller:
         return not self.client_id
 
     def max_level(self, *, with_authorization: bool = False) -> Level:
+        """The highest level the token allows: `credit:authorized` opens the authorized
+        level only with a subject's grant (`with_authorization`), for that subject; without
+        one it opens nothing past the public level (the shared level is government use,
+        `credit:shared`'s, and a grant's holder is not let past it on other subjects)."""
         if "credit:restricted" in self.scopes:
             return Level.RESTRICTED
         if "credit:authorized" in self.scopes and with_authorization:
             return Level.AUTHORIZED
-        if self.scopes & {"credit:authorized", "credit:shared"}:
+        if "credit:shared" in self.scopes:
             return Level.SHARED
         return Level.PUBLIC
 

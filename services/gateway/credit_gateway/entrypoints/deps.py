@@ -178,7 +178,11 @@ async def read_context(
             )
         raise Problem(403, "level_not_allowed", detail)
     grant = None
-    if chosen == Level.AUTHORIZED and granted and authorization_id:
+    # A grant is checked wherever it is what lets the read be served at its level (past
+    # what the token allows on its own, as `?level=shared` with a grant asks), and for the
+    # authorized level always.
+    lifted = chosen > caller.max_level() or chosen == Level.AUTHORIZED
+    if lifted and granted and authorization_id:
         grant = await gateway.authorizations.check(authorization_id, caller.client_id)
     text = (purpose or "").strip()
     if purpose is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
@@ -228,12 +232,14 @@ def audit(
     gateway: Gateway, read: ReadContext, subject_keys: list[str], what: str, level: Level
 ) -> None:
     """Writes one audit entry per subject read (batched, off the request path). A read a
-    grant lifted to the authorized level is of the grant's subject alone, or refused."""
+    grant lifted (to the authorized level, or past the token's own) is of the grant's
+    subject alone, or refused."""
     if not subject_keys:
         return
     grant = read.grant
     granted = grant is not None and set(subject_keys) == {grant.subject_key}
-    if grant is not None and not granted and level == Level.AUTHORIZED:
+    lifted = level == Level.AUTHORIZED or level > read.caller.max_level()
+    if grant is not None and not granted and lifted:
         raise foreign_grant()
     if gateway.audit.full():
         raise Problem(
