@@ -197,6 +197,22 @@ async def test_ndjson_rows_in_our_field_names(loaded: Api) -> None:
     assert result["accepted"] == 5 and [r["row"] for r in result["rejected"]] == [6]
     missing = await loaded.http.post("/v1/records/bulk", content=body, headers=headers)
     assert missing.status_code == 422 and missing.json()["code"] == "item_required"
+    assert [e["field"] for e in missing.json()["errors"]] == ["item_code"]
+    # Lines shaped as the body of a single record name their item: the first one's is the
+    # upload's, and a line naming another is that line's error.
+    named = [
+        json.dumps({**json.loads(line), "item_code": item}, ensure_ascii=False)
+        for line, item in zip(
+            lines, ["admin_penalty"] * 3 + ["admin_license", "admin_penalty"], strict=True
+        )
+    ]
+    again = await loaded.http.post(
+        "/v1/records/bulk", content="\n".join(named).encode(), headers=headers
+    )
+    assert again.status_code == 200, again.text
+    shown = again.json()
+    assert shown["unchanged"] == 4 and [r["row"] for r in shown["rejected"]] == [4]
+    assert "not the upload's item 'admin_penalty'" in shown["rejected"][0]["errors"][0]["message"]
 
 
 async def test_a_row_with_a_nul_character_is_rejected_on_its_own(loaded: Api) -> None:

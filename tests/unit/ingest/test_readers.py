@@ -19,7 +19,9 @@ import pytest
 from credit_common.ingest.fieldmap import NATIONAL_FIELDS, OLD_TEXT_CELLS_MARK, PENALTY_KINDS
 from credit_common.ingest.readers import (
     MAX_NESTING,
+    Detected,
     HeaderError,
+    ItemRequired,
     ParsedRow,
     TooLarge,
     UnreadableSpreadsheet,
@@ -448,6 +450,21 @@ async def test_ndjson_lines_in_our_shape_or_with_national_codes() -> None:
     assert rows[1].row and rows[1].row.source_ref == "罚〔2025〕2号"
     assert rows[1].row.fields == {"fine_amount": 1.5}
     assert rows[1].row.extra == {"xdr_mc": "某公司"}
+
+
+async def test_ndjson_without_a_named_item_takes_the_first_lines_item_code() -> None:
+    line = {"subject_code": "S", "source_ref": "R", "decided_on": "2025-01-01", "fields": {}}
+    data = "\n".join(
+        json.dumps({**line, "item_code": item}) for item in ("admin_penalty", "admin_license")
+    ).encode()
+    detected = Detected()
+    rows = await collect(read_ndjson(chunked(data, 7), None, detected))
+    assert detected.item_code == "admin_penalty"
+    assert rows[0].row is not None and rows[1].row is None
+    assert rows[1].errors == ["item_code 'admin_license' is not the upload's item 'admin_penalty'"]
+    for first in (json.dumps(line), "{not json", "[1]", json.dumps({**line, "item_code": " "})):
+        with pytest.raises(ItemRequired):
+            await collect(read_ndjson(chunked(f"\n{first}\n{data.decode()}".encode(), 5), None))
 
 
 async def test_a_bad_ndjson_line_is_an_error_and_reading_goes_on() -> None:

@@ -74,6 +74,11 @@ class UnreadableSpreadsheet(HeaderError):
     or broken, or a sheet that breaks off before its header row."""
 
 
+class ItemRequired(IngestError):
+    """An upload that names its catalog item nowhere: not by the caller, nor in its header
+    (national codes), nor in its first NDJSON line's `item_code`."""
+
+
 class TooLarge(IngestError):
     """An upload over the size limit."""
 
@@ -213,7 +218,27 @@ def _ndjson_line(item_code: str, number: int, line: bytes) -> ParsedRow:
     return ParsedRow(number, row, errors)
 
 
-async def read_ndjson(chunks: AsyncIterable[bytes], item_code: str) -> AsyncIterator[ParsedRow]:
+def _item_of_first(line: bytes) -> str:
+    """The upload's item, named by its first line's `item_code` (as in the body of a single
+    record), when the caller named none."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        obj = None
+    named = obj.get("item_code") if isinstance(obj, dict) else None
+    if not isinstance(named, str) or not named.strip():
+        raise ItemRequired(
+            [
+                "name the catalog item with ?item_code=, or give each line an item_code "
+                "(the first line names none)"
+            ]
+        )
+    return named.strip()
+
+
+async def read_ndjson(
+    chunks: AsyncIterable[bytes], item_code: str | None, detected: Detected | None = None
+) -> AsyncIterator[ParsedRow]:
     """Rows of an NDJSON upload: one JSON object a line, either in our shape
     ``{subject_code, source_ref, decided_on, fields: {...}, extra?, item_code?}`` (field
     keys our names, national codes or Chinese names; a field given twice, e.g. by its code
@@ -221,7 +246,11 @@ async def read_ndjson(chunks: AsyncIterable[bytes], item_code: str) -> AsyncIter
     keys (then mapped like a CSV row; unknown keys are that line's errors). Blank lines
     are skipped and not counted; a line that is not a JSON object, longer than
     :data:`MAX_RECORD_CHARS` bytes, nested deeper than :data:`MAX_NESTING` or holding a
-    lone surrogate (``\\ud800`` alone, which is no text) is an error for that line only."""
+    lone surrogate (``\\ud800`` alone, which is no text) is an error for that line only.
+
+    With ``item_code`` None the upload's item is the first line's `item_code` (noted in
+    ``detected``), and a line naming another is that line's error; a first line naming
+    none raises :class:`ItemRequired` before any row."""
     number = 0
     first = True
     parts: list[bytes] = []
@@ -229,13 +258,17 @@ async def read_ndjson(chunks: AsyncIterable[bytes], item_code: str) -> AsyncIter
     dropping = False  # skipping the rest of an overlong line
 
     def parse(line: bytes) -> ParsedRow | None:
-        nonlocal first, number
+        nonlocal first, number, item_code
         if first:
             first = False
             line = line.removeprefix(codecs.BOM_UTF8)
         if not line.strip():
             return None
         number += 1
+        if item_code is None:
+            item_code = _item_of_first(line)
+            if detected is not None:
+                detected.item_code = item_code
         return _ndjson_line(item_code, number, line)
 
     def overlong() -> ParsedRow:

@@ -19,6 +19,7 @@ from credit_common.ingest.readers import (
     Detected,
     HeaderError,
     IngestError,
+    ItemRequired,
     ParsedRow,
     TooLarge,
     UnreadableSpreadsheet,
@@ -145,7 +146,9 @@ async def bulk(
     item_code: Annotated[
         str,
         Query(
-            max_length=64, description="the catalog item; read from a CSV/XLSX header when absent"
+            max_length=64,
+            description="the catalog item; when absent, read from a CSV/XLSX header's national "
+            "codes or from the first NDJSON line's item_code",
         ),
     ] = "",
     atomic: Annotated[bool, Query(description="store nothing if any row is rejected")] = False,
@@ -157,14 +160,9 @@ async def bulk(
     spooled: Path | None = None
     try:
         if media in NDJSON:
-            if not item_code:
-                raise Problem(
-                    422,
-                    "item_required",
-                    "name the catalog item with ?item_code= for NDJSON",
-                    [{"field": "item_code", "message": "required for NDJSON"}],
-                )
-            rows: AsyncIterator[ParsedRow] = read_ndjson(request.stream(), item_code)
+            rows: AsyncIterator[ParsedRow] = read_ndjson(
+                request.stream(), item_code or None, detected
+            )
         elif media in CSV:
             rows = read_csv(request.stream(), item_code or None, detected)
         elif media in XLSX:
@@ -233,6 +231,10 @@ async def bulk(
             "invalid_spreadsheet",
             "the upload cannot be read as an .xlsx spreadsheet",
             "body",
+        ) from error
+    except ItemRequired as error:
+        raise _unreadable(
+            error, "item_required", "the upload names no catalog item", "item_code"
         ) from error
     except HeaderError as error:
         raise _unreadable(
