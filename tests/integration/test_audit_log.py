@@ -252,7 +252,9 @@ async def test_the_check_finds_a_log_cut_short_by_the_head_an_earlier_check_kept
         audit.record([_query(i) for i in range(5)])
         await audit.flush()
         assert await gateway_main.audit_check(settings) == 0
-        assert "intact" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "intact" in out
+        assert "Redis anchor: not checked: no Redis URL is configured" in out
         audit.record([_query(9)])
         await audit.flush()
         assert await gateway_main.audit_check(settings) == 0  # grown, not cut
@@ -273,7 +275,11 @@ async def test_the_check_finds_a_log_cut_short_by_the_head_an_earlier_check_kept
 
 
 async def test_entries_removed_from_the_end_show_as_a_break_by_the_anchor_the_writers_keep(
-    database_url: str, tmp_path: Path, redis: Redis, redis_url: str
+    database_url: str,
+    tmp_path: Path,
+    redis: Redis,
+    redis_url: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """After a check, entries are written (a client's snooping) and then removed from the
     end of the table: no head kept by a check is missing, and entries written afterwards
@@ -289,6 +295,7 @@ async def test_entries_removed_from_the_end_show_as_a_break_by_the_anchor_the_wr
         assert await gateway_main.audit_check(settings) == 0
         checked = await audit.head()
         assert checked is not None and await audit.anchored() == checked
+        assert f"Redis anchor: entry {checked[0]}\n" in capsys.readouterr().out
         audit.record([_query(i) for i in range(5, 10)])
         await audit.flush()
         async with db.transaction() as conn:  # what only the tables' owner could do

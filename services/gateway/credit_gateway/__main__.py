@@ -26,7 +26,7 @@ async def audit_check(settings: GatewaySettings) -> int:
     heads_file = settings.var_dir / "gateway-audit-heads"
     try:
         heads = _heads(heads_file)
-        anchored = await gateway.audit.anchored()
+        anchored, anchor_seen = await gateway.audit.anchor_seen()
         if anchored is not None:
             heads.append(anchored)
         problems = await gateway.audit.verify()
@@ -38,6 +38,7 @@ async def audit_check(settings: GatewaySettings) -> int:
             await gateway.redis.aclose()
     for problem in problems:
         print(f"BROKEN: {problem}")
+    print(f"Redis anchor: {anchor_seen}")
     print("the query audit log is intact" if not problems else f"{len(problems)} break(s) found")
     if head is not None and not problems:
         settings.var_dir.mkdir(parents=True, exist_ok=True)

@@ -345,17 +345,22 @@ class AuditLog:
 
     async def anchored(self) -> tuple[int, str] | None:
         """The last entry the writers anchored (None: no anchor, or Redis away)."""
+        return (await self.anchor_seen())[0]
+
+    async def anchor_seen(self) -> tuple[tuple[int, str] | None, str]:
+        """The last entry the writers anchored, and what was seen of the anchor, in words
+        (for the check's report: an anchor not looked at is not an anchor found intact)."""
         if self._anchor is None:
-            return None
+            return None, "not checked: no Redis URL is configured"
         try:
             held = await self._anchor.get(self._anchor_key)
         except RedisError as error:
             self._anchor_away(error)
-            return None
-        if not held:
-            return None
-        seq, _, digest = (held.decode() if isinstance(held, bytes) else str(held)).partition(" ")
-        return (int(seq), digest) if seq.isdigit() and digest else None
+            return None, f"not checked: Redis did not answer ({error})"
+        entry = _anchor_entry(held)
+        if entry is None:
+            return None, "none held in Redis"
+        return entry, f"entry {entry[0]}"
 
     async def _anchor_last(self, last: tuple[int, str] | None) -> None:
         if self._anchor_if_later is None or last is None:
@@ -528,6 +533,14 @@ def _query(row: sa.Row[tuple[object, ...]]) -> Query:
         request_id=m["request_id"],
         authorization_id=m["authorization_id"],
     )
+
+
+def _anchor_entry(held: object) -> tuple[int, str] | None:
+    """The entry an anchor value (`<seq> <hash>`) names, if it names one."""
+    if not held:
+        return None
+    seq, _, digest = (held.decode() if isinstance(held, bytes) else str(held)).partition(" ")
+    return (int(seq), digest) if seq.isdigit() and digest else None
 
 
 __all__ = ["GENESIS", "AuditLog", "Logged", "Query", "chain_hash", "utcnow"]
