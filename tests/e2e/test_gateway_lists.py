@@ -106,7 +106,13 @@ async def test_a_court_listing_restricts_at_once_and_its_removal_lifts_it(lists_
         json={"reason": "已履行全部义务"},
     )
     assert removed.status_code == 200 and removed.json()["state"] == "removed"
-    assert [h["to_state"] for h in removed.json()["history"]][-1] == "removed"
+    # Proposed, in force at once (no publicity period), removed: each step from the state
+    # it left.
+    assert [(h["from_state"], h["to_state"]) for h in removed.json()["history"]] == [
+        ("publicity", "publicity"),
+        ("publicity", "effective"),
+        ("effective", "removed"),
+    ]
     again = await api.http.post(
         f"/v1/list-entries/{listed['entry_id']}/remove", headers=court, json={"reason": "x"}
     )

@@ -352,12 +352,22 @@ class EntryRepository:
         return True
 
     async def add_note(
-        self, entry_id: uuid.UUID, state: State, at: dt.datetime, actor: str, reason: str
+        self,
+        entry_id: uuid.UUID,
+        state: State,
+        at: dt.datetime,
+        actor: str,
+        reason: str,
+        *,
+        from_state: State | None = None,
     ) -> None:
+        """A step of the entry's history that moves nothing by itself (a note in `state`),
+        or, with `from_state`, the step into `state` that a new entry took as it was
+        stored (in force at once)."""
         await self.conn.execute(
             sa.insert(t.entry_history).values(
                 entry_id=entry_id,
-                from_state=state.value,
+                from_state=(from_state or state).value,
                 to_state=state.value,
                 at=at,
                 actor=actor,

@@ -298,6 +298,7 @@ class Entries:
                 entry.proposed_at,
                 actor,
                 "effective at once (no publicity period)",
+                from_state=State.PUBLICITY,
             )
             events.append(changed(entry, State.PUBLICITY, State.EFFECTIVE, "no publicity period"))
         await self.outbox.add(conn, *events)
