@@ -236,3 +236,18 @@ async def test_a_purpose_or_grant_missing_or_of_the_wrong_length_is_a_400_naming
     )
     assert reply.status_code == 400 and reply.json()["code"] == "authorization_required"
     assert [e["field"] for e in reply.json()["errors"]] == ["authorization_id"]
+
+
+async def test_a_client_of_an_unknown_department_or_scope_is_told_the_known_ones(
+    api: Api,
+) -> None:
+    """The departments and scopes a client may have are fixed lists (DOMAIN.md, API.md):
+    the refusal names them, so that an operator need not look them up."""
+    body = {"name": "信用中心", "department": "credit_center", "scopes": ["credit:read"]}
+    reply = await api.http.post("/v1/admin/clients", json=body, headers=await api.admin_headers())
+    assert reply.status_code == 422, reply.text
+    said = {e["field"]: e["message"] for e in reply.json()["errors"]}
+    assert said["department"].startswith("unknown department 'credit_center': one of ")
+    assert "market_regulation" in said["department"]
+    assert said["scopes"].startswith("unknown scopes: credit:read; known: ")
+    assert "credit:shared" in said["scopes"]

@@ -104,10 +104,20 @@ class Clients:
         if not name.strip():
             problems.append(FieldViolation("name", "required"))
         if department not in DEPARTMENTS:
-            problems.append(FieldViolation("department", f"unknown department {department!r}"))
+            problems.append(
+                FieldViolation(
+                    "department",
+                    f"unknown department {department!r}: one of {', '.join(sorted(DEPARTMENTS))}",
+                )
+            )
         unknown = sorted(set(scopes) - SCOPES)
         if unknown:
-            problems.append(FieldViolation("scopes", f"unknown scopes: {', '.join(unknown)}"))
+            problems.append(
+                FieldViolation(
+                    "scopes",
+                    f"unknown scopes: {', '.join(unknown)}; known: {', '.join(sorted(SCOPES))}",
+                )
+            )
         if "subject:self" in scopes and not subject_code:
             problems.append(FieldViolation("subject_code", "required with the subject:self scope"))
         if problems:
