@@ -213,6 +213,17 @@ async def test_ndjson_rows_in_our_field_names(loaded: Api) -> None:
     shown = again.json()
     assert shown["unchanged"] == 4 and [r["row"] for r in shown["rejected"]] == [4]
     assert "not the upload's item 'admin_penalty'" in shown["rejected"][0]["errors"][0]["message"]
+    # A first line too long to read is that line's error: the item is the next line's.
+    streamed = ("x" * (1 << 21) + "\n" + "\n".join(named)).encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(streamed), 1 << 16):
+            yield streamed[start : start + (1 << 16)]
+
+    late = await loaded.http.post("/v1/records/bulk", content=pieces(), headers=headers)
+    assert late.status_code == 200, late.text
+    assert late.json()["unchanged"] == 4
+    assert [r["row"] for r in late.json()["rejected"]] == [1, 5]
 
 
 async def test_a_row_with_a_nul_character_is_rejected_on_its_own(loaded: Api) -> None:

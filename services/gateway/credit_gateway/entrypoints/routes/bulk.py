@@ -187,7 +187,12 @@ async def bulk(
                 "the upload has no data rows",
                 [{"field": "body", "message": "no data rows"}],
             )
-        item = detected.item_code or item_code
+
+        # Named, or read from the header or the first NDJSON line that could be read (an
+        # overlong line before it is a row's error, sent before the item is known).
+        def item() -> str:
+            return detected.item_code or item_code
+
         chunk_rows = gateway.settings.bulk_chunk_rows
         read = [first.number]  # the last row read
         cut: list[Problem] = []  # the body's limit, reached once rows were stored
@@ -201,12 +206,12 @@ async def bulk(
                     atomic=atomic,
                 )
             )
-            batch = [_ingest_row(first, item)]
+            batch = [_ingest_row(first, item())]
             try:
                 async for parsed in rows:
                     read[0] = parsed.number
                     unstored.note(parsed)
-                    batch.append(_ingest_row(parsed, item))
+                    batch.append(_ingest_row(parsed, item()))
                     if len(batch) >= chunk_rows:
                         yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
                         batch = []
