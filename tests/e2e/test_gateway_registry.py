@@ -88,6 +88,16 @@ async def test_a_subject_sees_itself_in_full(api: Api) -> None:
         "/v1/subjects/11010519491231002X", headers={"Authorization": me["Authorization"]}
     )
     assert reply.json()["code"] == "11010519491231002X" and reply.json()["name"] == "张三丰"
+    assert reply.json()["level"] == "restricted"
+    # Asked for a lower level, it sees itself as that level shows it to others.
+    public = await api.http.get(
+        "/v1/subjects/11010519491231002X",
+        params={"level": "public"},
+        headers={"Authorization": me["Authorization"]},
+    )
+    assert public.status_code == 200, public.text
+    assert public.json()["level"] == "public" and public.json()["name"] == "张**"
+    assert public.json()["code"] == "110105********002X"
 
 
 async def test_natural_persons_are_not_found_by_name_at_the_public_level(api: Api) -> None:

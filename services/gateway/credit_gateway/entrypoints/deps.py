@@ -127,6 +127,8 @@ class ReadContext:
     purpose: str
     request_id: str = ""
     grant: Grant | None = None
+    # Whether the caller asked for the level (`?level=`) rather than taking its highest.
+    asked: bool = False
 
     def purpose_for(self, subject_key: str) -> str:
         """The stated purpose, or else the grant's when the read is about its subject
@@ -193,7 +195,7 @@ async def read_context(
         getattr(request.state, "request_id", "")
         or request.scope.get("state", {}).get("request_id", "")
     )
-    return ReadContext(caller, chosen, text, request_id, grant)
+    return ReadContext(caller, chosen, text, request_id, grant, asked=level is not None)
 
 
 ReadDep = Annotated[ReadContext, Depends(read_context)]
@@ -204,11 +206,12 @@ def foreign_grant() -> Problem:
 
 
 def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
-    """The level a subject's information is shown at: its own client sees everything; a
-    grant serves its own subject only; a natural person above the public level needs a
-    stated purpose (a grant's, for its subject)."""
+    """The level a subject's information is shown at: its own client sees everything, or
+    the level it asks for (how others see it); a grant serves its own subject only; a
+    natural person above the public level needs a stated purpose (a grant's, for its
+    subject)."""
     if read.caller.is_self(subject.code):
-        return Level.RESTRICTED
+        return read.level if read.asked else Level.RESTRICTED
     if read.grant is not None and read.grant.subject_key != subject.subject_key:
         raise foreign_grant()
     if (
