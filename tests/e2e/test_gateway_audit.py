@@ -22,6 +22,7 @@ ORG = {
 
 
 PERSON = {"kind": "natural_person", "name": "王五", "id_number": "11010519491231002X"}
+PURPOSE = {"purpose": "行政许可审查"}
 
 
 async def register(api: Api, name: str) -> str:
@@ -321,8 +322,25 @@ async def test_who_queried_a_natural_person_is_not_stored_by_caches(api: Api) ->
     writer = await bearer(api, ["registry:write"])
     assert (await api.http.post("/v1/subjects", json=PERSON, headers=writer)).status_code == 201
     person = await bearer(api, ["subject:self"], subject_code=PERSON["id_number"])
-    asked = await api.http.get(f"/v1/subjects/{PERSON['id_number']}/queries", headers=person)
+    path = f"/v1/subjects/{PERSON['id_number']}/queries"
+    agency = await bearer(api, ["credit:shared"], department="finance")
+    read = await api.http.get(path.removesuffix("/queries"), params=PURPOSE, headers=agency)
+    assert read.status_code == 200, read.text
+    await api.gateway.audit.flush()
+    asked = await api.http.get(path, headers=person)
     assert asked.status_code == 200 and asked.headers["cache-control"] == "no-store"
+    assert asked.json()["items"][0]["subject_code"] == PERSON["id_number"]
+    # An auditor sees the number as its level shows it: masked, unless it may read the
+    # restricted level.
+    masked = PERSON["id_number"][:6] + "*" * 8 + PERSON["id_number"][-4:]
+    for scopes, code, stored in (
+        (["audit:read"], masked, True),
+        (["audit:read", "credit:restricted"], PERSON["id_number"], False),
+    ):
+        seen = await api.http.get(path, headers=await bearer(api, scopes))
+        assert seen.status_code == 200, seen.text
+        assert {e["subject_code"] for e in seen.json()["items"]} == {code}
+        assert (seen.headers.get("cache-control") != "no-store") == stored
     company = await register(api, "缓存无妨有限公司")
     itself = await bearer(api, ["subject:self"], subject_code=company)
     asked = await api.http.get(f"/v1/subjects/{company}/queries", headers=itself)

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Path, Query, Response
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.grpc_errors import RemoteError
+from credit_common.masking import mask_id_number
 from credit_common.messages import MAX_OFFSET
 from credit_common.timeutil import utcnow
-from credit_gateway.domain.access import Caller
+from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.deps import CallerDep, GatewayDep, require, require_any
 from credit_gateway.entrypoints.problems import Problem
@@ -155,7 +156,8 @@ async def who_queried(
     page_token: Annotated[str, Query(max_length=50)] = "",
 ) -> schemas.AuditPage:
     """Who queried this subject, when, at what level and why (the subject itself or an
-    auditor). A natural person's answer shows the identity number asked about: no-store."""
+    auditor). A natural person's identity number is shown to the person and to an auditor
+    who may read the restricted level (no-store), masked to other auditors."""
     if "audit:read" in caller.scopes:
         subject = await gateway.registry.get(code, summary=True)
     else:
@@ -165,13 +167,16 @@ async def who_queried(
         subject = await _looked_up(code, gateway, refusal)
         if not caller.is_self(subject.code):
             raise refusal
-    unstored(response, subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON)
+    person = subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
+    in_full = not person or caller.is_self(subject.code) or caller.max_level() >= Level.RESTRICTED
+    shown = code.upper() if in_full else mask_id_number(subject.code)
+    unstored(response, person and in_full)
     before, offset = _page_start(page_token)
     found = await gateway.audit.search(
         subject_key=subject.subject_key, before=before, offset=offset, limit=page_size + 1
     )
     return schemas.AuditPage(
-        items=[_entry_view(e, code.upper()) for e in found[:page_size]],
+        items=[_entry_view(e, shown) for e in found[:page_size]],
         next_page_token=_token(found, page_size),
     )
 
