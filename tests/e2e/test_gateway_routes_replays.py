@@ -39,7 +39,10 @@ async def test_a_record_answer_showing_an_identity_number_is_not_kept_for_replay
     _, registrar = await writer(api, ["registry:write"], "market_regulation")
     assert (await api.http.post("/v1/subjects", json=PERSON, headers=registrar)).status_code == 201
     org = (await api.http.post("/v1/subjects", json=ORG, headers=registrar)).json()["code"]
-    market_id, market = await writer(api, ["records:write"], "market_regulation")
+    # A writer that may see the restricted level is answered with the number in full.
+    market_id, market = await writer(
+        api, ["records:write", "credit:restricted"], "market_regulation"
+    )
 
     submitted, replay = await twice(api, "/v1/records", penalty_body(number), market)
     assert submitted.status_code == 201 and submitted.json()["subject_code"] == number
@@ -60,6 +63,13 @@ async def test_a_record_answer_showing_an_identity_number_is_not_kept_for_replay
     kept = await kept_answers(api, market_id)
     assert kept
     assert of_org.json()["record_id"] in kept and number not in kept
+    # One that may not is answered with it masked, which is kept and replayed.
+    _, masked_market = await writer(api, ["records:write"], "market_regulation")
+    submitted, replay = await twice(
+        api, "/v1/records", penalty_body(number, "沪监罚〔2026〕9号"), masked_market
+    )
+    assert submitted.status_code == 201 and number not in submitted.text
+    assert replay.status_code == 201 and replay.json() == submitted.json()
 
 
 async def test_a_list_entry_answer_showing_an_identity_number_is_not_kept_for_replays(
