@@ -82,6 +82,16 @@ async def test_a_tax_credit_grade_csv_is_stored_with_the_schema_types(records_ap
     assert not isinstance(stored["fields"]["year"], str)
     again = await bulk(records_api, "tax", body, item_code="tax_credit_grade")
     assert again["accepted"] == 0 and again["unchanged"] == 1
+    # The item named in an item_code column instead, as in the body of a single record.
+    lines = body.splitlines()
+    named = "\n".join(
+        [
+            lines[0].replace("subject_code,", "subject_code,item_code,"),
+            *(line.replace(f"{code},", f"{code},tax_credit_grade,") for line in lines[1:]),
+        ]
+    )
+    by_column = await bulk(records_api, "tax", named)
+    assert by_column["unchanged"] == 1 and [r["row"] for r in by_column["rejected"]] == [2]
 
 
 async def test_a_natural_person_of_the_national_format_is_loaded_by_identity_number(

@@ -315,6 +315,57 @@ async def test_a_header_of_our_names_needs_the_item_named() -> None:
     assert rows[0].row and rows[0].row.source_ref == "b"
 
 
+ITEM_TABLE = [
+    ["subject_code", "item_code", "source_ref", "decided_on", "grade", "year"],
+    ["91310115MA8BRK2A83", "tax_credit_grade", "T-1", "2026-04-01", "A", "2025"],
+    ["91310115MA8BRK2A83", "", "T-2", "2026-04-01", "B", "2024"],
+    ["91310115MA8BRK2A83", "admin_penalty", "T-3", "2026-04-01", "C", "2024"],
+    ["91310115MA8BRK2A83", "tax_credit_grade", "T-4", "2026-04-01", "D", "2024"],
+]
+
+
+def _read_by_item_column(rows: list[ParsedRow]) -> list[object]:
+    return [(r.number, r.row.source_ref, r.row.fields) if r.row else r.errors for r in rows]
+
+
+BY_ITEM_COLUMN = [
+    (1, "T-1", {"grade": "A", "year": "2025"}),
+    (2, "T-2", {"grade": "B", "year": "2024"}),
+    ["item_code 'admin_penalty' is not the upload's item 'tax_credit_grade'"],
+    (4, "T-4", {"grade": "D", "year": "2024"}),
+]
+
+
+@pytest.mark.parametrize("size", [3, 64, 4096])
+async def test_a_csv_with_an_item_code_column_is_of_its_first_rows_item(size: int) -> None:
+    """A header of our names with item_code, as in the body of a single record: the first
+    row names the upload's item; the column is not a field; a row naming another item is
+    that row's error, a blank cell names none."""
+    detected = Detected()
+    rows = await collect(read_csv(chunked(csv_bytes(ITEM_TABLE), size), None, detected))
+    assert detected.item_code == "tax_credit_grade"
+    assert _read_by_item_column(rows) == BY_ITEM_COLUMN
+    # Named by the caller too: the column is checked against that.
+    named = await collect(read_csv(chunked(csv_bytes(ITEM_TABLE), size), "tax_credit_grade"))
+    assert _read_by_item_column(named) == BY_ITEM_COLUMN
+    blank_first = [ITEM_TABLE[0], ITEM_TABLE[2], *ITEM_TABLE[1:2]]
+    with pytest.raises(ItemRequired):
+        await collect(read_csv(chunked(csv_bytes(blank_first), size)))
+    assert await collect(read_csv(chunked(csv_bytes(ITEM_TABLE[:1]), size))) == []
+
+
+def test_a_sheet_with_an_item_code_column_is_of_its_first_rows_item(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path / "t.xlsx", [ITEM_TABLE[0], [None] * 6, *ITEM_TABLE[1:]])
+    detected = Detected()
+    rows = list(read_xlsx(path, None, detected=detected))
+    assert detected.item_code == "tax_credit_grade"
+    assert _read_by_item_column(rows) == BY_ITEM_COLUMN
+    blank_first = make_workbook(tmp_path / "b.xlsx", [ITEM_TABLE[0], *ITEM_TABLE[2:]])
+    with pytest.raises(ItemRequired):
+        list(read_xlsx(blank_first, None))
+    assert list(read_xlsx(make_workbook(tmp_path / "h.xlsx", ITEM_TABLE[:1]), None)) == []
+
+
 async def test_an_empty_csv_raises() -> None:
     with pytest.raises(HeaderError, match="empty"):
         await collect(read_csv(chunked(b"\xef\xbb\xbf\r\n\r\n", 1)))

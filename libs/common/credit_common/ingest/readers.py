@@ -21,6 +21,7 @@ import asyncio
 import codecs
 import contextlib
 import csv
+import itertools
 import json
 import os
 import tempfile
@@ -94,6 +95,57 @@ class Detected:
     item_code: str | None = None
 
 
+ITEM_COLUMN = "item_code"
+
+
+def _item_column(header: Sequence[object]) -> int | None:
+    """The position of an `item_code` column (as in the body of a single record), if the
+    header has one."""
+    names = [normalise_header(h).lower() for h in header]
+    return names.index(ITEM_COLUMN) if ITEM_COLUMN in names else None
+
+
+def _no_item() -> ItemRequired:
+    return ItemRequired(
+        [
+            "name the catalog item with ?item_code=, by a header of national codes, or in "
+            "the item_code column (the first row names none)"
+        ]
+    )
+
+
+def _other_item(named: str, item: str) -> str:
+    return f"item_code {named!r} is not the upload's item {item!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemCells:
+    """An `item_code` column of a table upload: left out of the fields, and a row naming
+    another item than the upload's is that row's error (a blank cell names none)."""
+
+    index: int
+    item: str
+
+    def problem(self, cells: Sequence[object]) -> str | None:
+        named = to_text(cells[self.index]) if self.index < len(cells) else None
+        return None if named is None or named == self.item else _other_item(named, self.item)
+
+
+def _plan_for(item: str, header: Sequence[object], column: int | None) -> ColumnPlan:
+    """The plan of a header for `item`, its `item_code` column (if any) left out; a bad
+    header raises HeaderError."""
+    names = list(header)
+    if column is not None:
+        names[column] = ""
+    problems = check_header(item, names)
+    if problems:
+        raise HeaderError(problems)
+    plan = ColumnPlan(item, names, text_cells=True)
+    if column is not None:
+        plan.unnamed = tuple(i for i in plan.unnamed if i != column)
+    return plan
+
+
 @dataclass(slots=True)
 class ParsedRow:
     """One data row: ``row`` when it could be read, else ``None`` and ``errors``."""
@@ -124,7 +176,7 @@ def _row_of_object(item_code: str, obj: Mapping[str, object]) -> tuple[Row | Non
         errors.append(f"unknown key(s) {', '.join(unknown)} beside fields")
     named_item = obj.get("item_code")
     if named_item is not None and named_item != item_code:
-        errors.append(f"item_code {named_item!r} is not the upload's item {item_code!r}")
+        errors.append(_other_item(str(named_item), item_code))
     values: dict[str, str] = {}
     for key in ROW_FIELDS:
         value = obj.get(key)
@@ -374,6 +426,9 @@ class _CsvParser:
         self.encoding = encoding
         self.item_code = item_code
         self.plan: ColumnPlan | None = None
+        # A header whose item the first row's item_code names, until that row comes.
+        self.pending: tuple[list[str], int] | None = None
+        self.item_cells: _ItemCells | None = None
         self.width = 0
         self.number = 0
         self.check_replacement = False
@@ -420,6 +475,7 @@ class _CsvParser:
         if (
             self.plan is not None
             and not self.plan.unnamed
+            and self.item_cells is None
             and not self._record
             and not self.check_replacement
             and '"' not in text
@@ -556,7 +612,7 @@ class _CsvParser:
     # -- records to rows
 
     def _error(self, message: str) -> None:
-        if self.plan is None:
+        if self.plan is None and self.pending is None:
             raise HeaderError([f"the header row cannot be read: {message}"])
         self.number += 1
         self._out.append(ParsedRow(self.number, None, [message]))
@@ -564,14 +620,20 @@ class _CsvParser:
     def _emit(self, cells: list[str]) -> None:
         plan = self.plan
         if plan is None:
-            self._header(cells)
-            return
+            if self.pending is None:
+                self._header(cells)
+                return
+            if not any(cells):
+                return
+            plan = self._first_names_item(cells)
         if not any(cells):
             return
         self.number += 1
         if len(cells) != self.width:
             message = f"row has {len(cells)} columns, the header has {self.width}"
             self._out.append(ParsedRow(self.number, None, [message]))
+        elif self.item_cells is not None and (other := self.item_cells.problem(cells)):
+            self._out.append(ParsedRow(self.number, None, [other]))
         elif plan.unnamed and any(cells[i].strip() for i in plan.unnamed):
             self._out.append(ParsedRow(self.number, None, [_unnamed_error(cells, plan.unnamed)]))
         else:
@@ -582,16 +644,34 @@ class _CsvParser:
 
     def _header(self, cells: list[str]) -> None:
         cells[0] = cells[0].lstrip("\ufeff")
+        column = _item_column(cells)
         item = self.item_code or detect_item(cells)
         if item is None:
-            raise HeaderError([_UNKNOWN_ITEM])
-        problems = check_header(item, cells)
-        if problems:
-            raise HeaderError(problems)
+            if column is None:
+                raise HeaderError([_UNKNOWN_ITEM])
+            self.pending = (cells, column)
+            return
+        self._start(item, cells, column)
+
+    def _start(self, item: str, header: list[str], column: int | None) -> ColumnPlan:
+        plan = _plan_for(item, header, column)
         if self.detected is not None:
             self.detected.item_code = item
-        self.plan = ColumnPlan(item, cells, text_cells=True)
-        self.width = len(cells)
+        if column is not None:
+            self.item_cells = _ItemCells(column, item)
+        self.plan = plan
+        self.pending = None
+        self.width = len(header)
+        return plan
+
+    def _first_names_item(self, cells: list[str]) -> ColumnPlan:
+        """The plan of a header whose item the first row's item_code names."""
+        assert self.pending is not None
+        header, column = self.pending
+        item = to_text(cells[column]) if column < len(cells) else None
+        if item is None:
+            raise _no_item()
+        return self._start(item, header, column)
 
 
 _UNKNOWN_ITEM = (
@@ -641,7 +721,7 @@ async def read_csv(
                     yield parsed
         for parsed in parser.feed(decoder.decode(b"", final=True), True):
             yield parsed
-    if parser.plan is None:
+    if parser.plan is None and parser.pending is None:
         raise HeaderError(["the file is empty: no header row"])
 
 
@@ -730,21 +810,35 @@ def _xlsx_rows(
         header = _xlsx_header(rows)
     except _SheetBreak as exc:
         raise UnreadableSpreadsheet([f"the sheet cannot be read: {exc}"]) from exc
+    column = _item_column(header)
     item = item_code or detect_item(header)
+    first: list[tuple[object, ...]] = []  # the row that named the item, read ahead
     if item is None:
-        raise HeaderError([_UNKNOWN_ITEM])
-    problems = check_header(item, header)
-    if problems:
-        raise HeaderError(problems)
+        if column is None:
+            raise HeaderError([_UNKNOWN_ITEM])
+        try:
+            first = [next(v for v in rows if not all(_blank(c) for c in v))]
+        except StopIteration:
+            return  # no data rows
+        except _SheetBreak as exc:
+            raise UnreadableSpreadsheet([f"the sheet cannot be read: {exc}"]) from exc
+        named = first[0][column] if column < len(first[0]) else None
+        item = to_text(named)
+        if item is None:
+            raise _no_item()
+    plan = _plan_for(item, header, column)
     if detected is not None:
         detected.item_code = item
-    plan = ColumnPlan(item, header, text_cells=True)
+    item_cells = _ItemCells(column, item) if column is not None else None
     number = 0
     try:
-        for values in rows:
+        for values in itertools.chain(first, rows):
             if all(_blank(v) for v in values):
                 continue
             number += 1
+            if item_cells is not None and (other := item_cells.problem(values)):
+                yield ParsedRow(number, None, [other])
+                continue
             yield _xlsx_row(plan, len(header), number, values)
     except _SheetBreak as exc:
         yield ParsedRow(number + 1, None, [f"{_SHEET_BREAKS} ({exc})"])

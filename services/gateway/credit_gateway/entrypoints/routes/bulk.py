@@ -148,7 +148,8 @@ async def bulk(
         Query(
             max_length=64,
             description="the catalog item; when absent, read from a CSV/XLSX header's national "
-            "codes or from the first NDJSON line's item_code",
+            "codes or its item_code column (the first row's), or from the first NDJSON "
+            "line's item_code; a row naming another item is that row's error",
         ),
     ] = "",
     atomic: Annotated[bool, Query(description="store nothing if any row is rejected")] = False,
