@@ -80,7 +80,7 @@ MEANINGS = {
 
 # Fields a service declares (itself or through the shared settings) but does not read.
 UNUSED = {
-    "gateway": {"grpc_host", "grpc_port", "max_batch"},
+    "gateway": {"grpc_host", "grpc_port", "max_batch", "metrics_port"},
 }
 
 

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import grpc
+import httpx
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -16,7 +17,7 @@ from credit.registry.v1 import registry_pb2_grpc as pb_grpc
 from credit_registry.domain import codes
 from credit_registry.settings import RegistrySettings
 from support.backends import BACKEND
-from support.processes import ServiceProcess, free_port, start_registry
+from support.processes import ServiceProcess, free_port, start_registry, start_service
 
 
 def _details(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
@@ -203,3 +204,37 @@ async def test_a_value_the_database_refuses_is_the_callers_error_not_an_internal
                 reason, fields = _details(error)
                 assert (reason, fields) == ("invalid_value", ["request"])
                 assert "cannot store" in (error.details() or "")
+
+
+async def test_a_registry_with_a_metrics_port_counts_its_calls_there(
+    registry_settings: RegistrySettings, tmp_path: Path
+) -> None:
+    """The service's setting reaches its server: a lookup of a code on file under no one is
+    counted NOT_FOUND on /metrics."""
+    metrics_port = free_port()
+    process = start_service(
+        "credit_registry",
+        "CREDIT_REGISTRY_",
+        {
+            "DATABASE_URL": registry_settings.effective_database_url,
+            "METRICS_PORT": str(metrics_port),
+        },
+        tmp_path,
+        port=free_port(),
+    )
+    try:
+        async with grpc.aio.insecure_channel(process.address) as channel:
+            stub = pb_grpc.RegistryServiceStub(channel)
+            try:
+                await stub.GetSubject(pb.GetSubjectRequest(code="91310115MA1K3YJ12X"))
+            except grpc.aio.AioRpcError as error:
+                assert error.code() == grpc.StatusCode.NOT_FOUND
+        async with httpx.AsyncClient() as http:
+            reply = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert reply.status_code == 200
+        assert (
+            'credit_grpc_server_calls_total{code="NOT_FOUND",method="GetSubject",'
+            'service="registry"} 1.0'
+        ) in reply.text
+    finally:
+        assert process.stop(signal.SIGTERM) == 0

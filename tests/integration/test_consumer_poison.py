@@ -7,6 +7,7 @@ import functools
 import socket
 import sys
 import uuid
+from collections import Counter
 
 import sqlalchemy as sa
 from google.protobuf import wrappers_pb2
@@ -14,12 +15,25 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
+from credit_common import metrics
 from credit_common.consumer import StreamConsumer, consumer_name
 from credit_common.db import Database
 from credit_common.event_loops import replay_parked
 from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
 from support.event_tables import applied, metadata, outbox, processed
+
+
+def _counts(group: str, stream: str) -> Counter[str]:
+    """The metrics' counts of a consumer group's outcomes and a stream's publications."""
+    value = metrics.REGISTRY.get_sample_value
+    found: Counter[str] = Counter(
+        published=int(value("credit_outbox_published_total", {"stream": stream}) or 0)
+    )
+    for outcome in ("applied", "duplicate", "failed", "parked"):
+        labels = {"group": group, "outcome": outcome}
+        found[outcome] = int(value("credit_events_consumed_total", labels) or 0)
+    return found
 
 
 async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_through(
@@ -37,6 +51,7 @@ async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_t
                     for v in ("ok-1", "poison", "ok-2")
                 ],
             )
+        counted = _counts("g", stream_name(producer))
         await OutboxRelay(db, redis, outbox, producer).publish_once()
 
         healed = False
@@ -66,6 +81,10 @@ async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_t
         async with db.read() as conn:
             values = sorted(await conn.scalars(sa.select(applied.c.value)))
         assert values == ["ok-1", "ok-2"]  # the poison's writes were rolled back each time
+        # What /metrics counts: published 3; applied 2; the poison failed 3 times, parked.
+        assert _counts("g", stream_name(producer)) - counted == Counter(
+            published=3, applied=2, failed=3, parked=1
+        )
         assert (await redis.xpending(stream_name(producer), "g"))["pending"] == 0
         dead = await redis.xrange(consumer.dead_letter_stream)
         assert len(dead) == 1

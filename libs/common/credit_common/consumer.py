@@ -19,7 +19,7 @@ from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
-from credit_common import telemetry
+from credit_common import metrics, telemetry
 from credit_common.db import Database, insert_ignore
 from credit_common.timeutil import utcnow
 
@@ -285,6 +285,7 @@ class StreamConsumer:
         try:
             await self._handle(message_id, fields)
         except Exception:
+            metrics.CONSUMED.labels(self.group, "failed").inc()
             pending = await self.redis.xpending_range(
                 self.stream, self.group, min=message_id, max=message_id, count=1
             )
@@ -302,6 +303,7 @@ class StreamConsumer:
                 parked.update({b"group": self.group.encode(), b"message_id": message_id})
                 await self.redis.xadd(self.dead_letter_stream, parked)
                 await self.redis.xack(self.stream, self.group, message_id)
+                metrics.CONSUMED.labels(self.group, "parked").inc()
                 log.error("parked %r on %s", message_id, self.dead_letter_stream)
 
     async def _handle(self, message_id: bytes, fields: Mapping[bytes, bytes]) -> None:
@@ -395,6 +397,7 @@ class StreamConsumer:
             ).first() is not None
             if first_time and handler is not None:
                 await handler(conn, envelope)
+        metrics.CONSUMED.labels(self.group, "applied" if first_time else "duplicate").inc()
 
     async def run(self, stop: asyncio.Event, *, reclaim_every: float = 5.0) -> None:
         """Consumes until `stop`. Redis being away (at start or later) is waited out; a

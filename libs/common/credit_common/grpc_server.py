@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from credit_common import heap
+from credit_common import heap, metrics
 from credit_common.db import Database
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,17 @@ class GrpcService:
         register: Register,
         service_names: Sequence[str],
         max_concurrent_rpcs: int | None = 256,
+        metrics_port: int = 0,
+        metrics_name: str = "",
     ) -> None:
+        """`metrics_port`: serve Prometheus /metrics there (on `host`), the calls counted and
+        timed under `metrics_name`; 0, the default: neither."""
         # A bounded number of calls in flight: past it callers get RESOURCE_EXHAUSTED at once
         # instead of queueing work whose callers have already given up.
+        self.host = host
+        self.metrics_port = metrics_port
         self.server = grpc.aio.server(
+            interceptors=[metrics.CallMetrics(metrics_name)] if metrics_port else None,
             maximum_concurrent_rpcs=max_concurrent_rpcs,
             options=[
                 ("grpc.so_reuseport", 0),
@@ -59,6 +66,9 @@ class GrpcService:
 
     async def start(self) -> None:
         await self.server.start()
+        if self.metrics_port:
+            self.metrics_port = metrics.serve(self.metrics_port, self.host)
+            log.info("metrics on http://%s:%d/metrics", self.host, self.metrics_port)
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 

@@ -15,6 +15,7 @@ from psycopg import sql as psql
 from redis.asyncio import Redis
 from sqlalchemy.engine import URL
 
+from credit_common import metrics
 from credit_common.db import Database, postgres_connect_args
 from credit_common.outbox import outbox_channel
 from credit_common.timeutil import utcnow
@@ -64,6 +65,8 @@ class OutboxRelay:
     async def publish_once(self) -> int:
         """Publishes one batch; returns how many rows it published."""
         published = await self._publish_batch()
+        if published:
+            metrics.PUBLISHED.labels(self.stream).inc(published)
         if published and time.monotonic() >= self._next_trim:
             self._next_trim = time.monotonic() + self.trim_every
             try:

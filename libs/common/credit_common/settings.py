@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     redis_url: str = ""
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
+    # Port of the Prometheus /metrics of a gRPC service (its calls, the events it publishes
+    # and consumes), bound on grpc_host; 0: none (nothing counted per call).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     var_dir: Path = Path("var")
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

@@ -36,6 +36,8 @@ async def serve(settings: ListsSettings) -> None:
         port=settings.grpc_port,
         register=lambda server: lists_pb2_grpc.add_ListsServiceServicer_to_server(servicer, server),
         service_names=[lists_pb2.DESCRIPTOR.services_by_name["ListsService"].full_name],
+        metrics_port=settings.metrics_port,
+        metrics_name="lists",
     )
     background: list[Awaitable[None]] = []
     redis = None

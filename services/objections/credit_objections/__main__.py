@@ -37,6 +37,8 @@ async def serve(settings: ObjectionsSettings) -> None:
             servicer, server
         ),
         service_names=[objections_pb2.DESCRIPTOR.services_by_name["ObjectionsService"].full_name],
+        metrics_port=settings.metrics_port,
+        metrics_name="objections",
     )
     background: list[Awaitable[None]] = []
     redis = None

@@ -37,6 +37,8 @@ async def serve(settings: RecordsSettings) -> None:
             servicer, server
         ),
         service_names=[records_pb2.DESCRIPTOR.services_by_name["RecordsService"].full_name],
+        metrics_port=settings.metrics_port,
+        metrics_name="records",
     )
     background: list[Awaitable[None]] = []
     redis = None

@@ -30,6 +30,8 @@ async def serve(settings: RegistrySettings) -> None:
             servicer, server
         ),
         service_names=[registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name],
+        metrics_port=settings.metrics_port,
+        metrics_name="registry",
     )
     background = []
     redis = None
