@@ -291,3 +291,40 @@ async def test_a_persons_record_is_answered_to_its_writer_masked_unless_it_may_s
         shown = reply.json()
         assert shown["subject_code"] == person
         assert shown["level"] == "restricted" and reply.headers["cache-control"] == "no-store"
+
+
+async def test_a_subjects_own_client_lists_its_entries_as_it_sees_its_status(
+    lists_api: Api,
+) -> None:
+    """A listing of one subject's entries by its own client is served at the restricted
+    level, as its own status is (it was served at the token's level, public: past entries
+    left out and its own name masked), or at the level it asks for."""
+    api = lists_api
+    person, court, _ = await person_and_writers(api, "lists:write", "court")
+    listed = await api.http.post(
+        "/v1/list-entries", json=entry(person, "court_dishonest_debtor"), headers=court
+    )
+    assert listed.status_code == 201, listed.text
+    removed = await api.http.post(
+        f"/v1/list-entries/{listed.json()['entry_id']}/remove",
+        json={"reason": "已履行全部义务"},
+        headers=court,
+    )
+    assert removed.status_code == 200, removed.text
+    me = {
+        "Authorization": (await api.client(["subject:self"], subject_code=person))["Authorization"]
+    }
+    own = await api.http.get("/v1/list-entries", params={"subject_code": person}, headers=me)
+    assert own.status_code == 200, own.text
+    assert own.json()["level"] == "restricted" and own.headers["cache-control"] == "no-store"
+    [shown] = own.json()["items"]
+    assert shown["state"] == "removed" and shown["subject_code"] == person
+    assert shown["subject_name"] == PERSON["name"]
+    asked = await api.http.get(
+        "/v1/list-entries", params={"subject_code": person, "level": "public"}, headers=me
+    )
+    assert asked.status_code == 200 and asked.json() == {
+        "items": [],
+        "next_page_token": None,
+        "level": "public",
+    }

@@ -273,13 +273,16 @@ async def search_entries(
     if isinstance(kept, Hit):
         return caching.json_response(kept.body)
     subject_id, named = "", None
+    # A listing of one subject's entries is served at the level that subject is shown at
+    # (its own client: everything, as its own status shows it).
+    listing = read.level
     if subject_code:
         named = await gateway.registry.get(subject_code, summary=True)
-        level_for_subject(named, read)
+        listing = level_for_subject(named, read)
         subject_id = named.subject_id
-    public = read.level == Level.PUBLIC
+    public = listing == Level.PUBLIC
     if public and state is not None and state not in CURRENT:
-        return schemas.EntryPage(items=[], level=read.level.label)
+        return schemas.EntryPage(items=[], level=listing.label)
     reply = await gateway.lists.search(
         lst.ListEntriesRequest(
             list_type=list_type,
@@ -300,7 +303,9 @@ async def search_entries(
         found = subjects.get(e.subject_key)
         # A subject the registry does not name is not known to be an organisation.
         person = found is None or found.kind == pb.SUBJECT_KIND_NATURAL_PERSON
-        level = Level.PUBLIC if person and not read.purpose else read.level
+        # (A listing by subject has its level from level_for_subject, which asked for the
+        # purpose a person needs.)
+        level = Level.PUBLIC if person and not read.purpose and named is None else listing
         if level == Level.PUBLIC and e.state not in CURRENT:
             continue  # past entries are shared-level information
         if found is not None and person and level > Level.PUBLIC and named is None:
@@ -308,10 +313,10 @@ async def search_entries(
         items.append(entry_view(e, found, level))
         if found is not None:
             identity_shown |= shows_identity(found, level)
-    audit(gateway, read, list(audited), "list_entries", read.level)
+    audit(gateway, read, list(audited), "list_entries", listing)
     unstored(response, identity_shown)
     page = schemas.EntryPage(
-        items=items, next_page_token=reply.next_page_token or None, level=read.level.label
+        items=items, next_page_token=reply.next_page_token or None, level=listing.label
     )
     return await caching.answer(
         gateway, key, kept, None, page, caching.changes_by_time(entries=items)
