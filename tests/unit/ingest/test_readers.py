@@ -354,6 +354,30 @@ async def test_a_csv_with_an_item_code_column_is_of_its_first_rows_item(size: in
     assert await collect(read_csv(chunked(csv_bytes(ITEM_TABLE[:1]), size))) == []
 
 
+async def test_a_csv_rows_unreadable_before_its_item_is_known_are_errors_of_their_own() -> None:
+    """While the first row is still to name the item, a row of the wrong width or with an
+    unclosed quote is that row's error (and names no item), as after it."""
+    header = ",".join(ITEM_TABLE[0])
+    rows_1_2 = [",".join(r) for r in ITEM_TABLE[1:3]]
+    # A stray comma before the item_code column: its cell there is no item.
+    wide = "91310115MA8BRK2A83,X,tax_credit_grade,T-0,2026-04-01,A,2025"
+    # A quote that closes two lines on, in a record of the wrong width: an unclosed quote,
+    # which must not take the line after it along.
+    unclosed = '91310115MA8BRK2A83,tax_credit_grade,"T-0,2026-04-01,A,2025'
+    short = '91310115MA8BRK2A83,tax_credit_grade,"T-9",2026-04-01,B'
+    cases = [
+        ([wide, *rows_1_2], "row has 7 columns", ["T-1", "T-2"]),
+        ([unclosed, rows_1_2[0], short], "unterminated quoted field", ["T-1"]),
+    ]
+    for lines, error, stored in cases:
+        data = "\n".join([header, *lines]).encode()
+        for size in (3, 4096):
+            rows = await collect(read_csv(chunked(data, size), None))
+            assert [r.number for r in rows] == [1, 2, 3], (lines[0], size)
+            assert rows[0].row is None and rows[0].errors[0].startswith(error)
+            assert [r.row.source_ref for r in rows[1:] if r.row] == stored
+
+
 def test_a_sheet_with_an_item_code_column_is_of_its_first_rows_item(tmp_path: Path) -> None:
     path = make_workbook(tmp_path / "t.xlsx", [ITEM_TABLE[0], [None] * 6, *ITEM_TABLE[1:]])
     detected = Detected()
@@ -513,9 +537,26 @@ async def test_ndjson_without_a_named_item_takes_the_first_lines_item_code() -> 
     assert detected.item_code == "admin_penalty"
     assert rows[0].row is not None and rows[1].row is None
     assert rows[1].errors == ["item_code 'admin_license' is not the upload's item 'admin_penalty'"]
-    for first in (json.dumps(line), "{not json", "[1]", json.dumps({**line, "item_code": " "})):
+    for first in (json.dumps(line), json.dumps({**line, "item_code": " "})):
         with pytest.raises(ItemRequired):
             await collect(read_ndjson(chunked(f"\n{first}\n{data.decode()}".encode(), 5), None))
+    # A first line that is no JSON object is that line's error; the next one names the item.
+    for first in ("{not json", "[1]"):
+        after = await collect(read_ndjson(chunked(f"{first}\n{data.decode()}".encode(), 5), None))
+        assert [r.row is not None for r in after] == [False, True, False]
+        assert after[0].errors[0].startswith("line is not a JSON object")
+    # Padded, the item is named all the same; flat lines name it too (it is no column).
+    padded = [{**line, "item_code": " admin_penalty "}, {**line, "item_code": "admin_penalty"}]
+    flat = {"XDR_SHXYM": "S", "CF_WSH": "R", "CF_JDRQ": "2025-01-01"}
+    lines = [*padded, {**flat, "item_code": "admin_penalty"}, {**flat, "item_code": "other"}]
+    body = "\n".join(json.dumps(x) for x in lines).encode()
+    rows = await collect(read_ndjson(chunked(body, 9), None))
+    assert [r.errors for r in rows] == [
+        [],
+        [],
+        [],
+        ["item_code 'other' is not the upload's item 'admin_penalty'"],
+    ]
 
 
 async def test_a_bad_ndjson_line_is_an_error_and_reading_goes_on() -> None:

@@ -160,9 +160,20 @@ class ParsedRow:
 _OUR_KEYS = frozenset((*ROW_FIELDS, "fields", "extra", "item_code"))
 
 
+def _named_item(obj: Mapping[str, object]) -> str | None:
+    """The item a line names by its `item_code` (stripped; None: it names none)."""
+    named = obj.get(ITEM_COLUMN)
+    return None if named is None else (to_text(named) or None)
+
+
 def _row_of_object(item_code: str, obj: Mapping[str, object]) -> tuple[Row | None, list[str]]:
+    named_item = _named_item(obj)
+    if named_item is not None and named_item != item_code:
+        return None, [_other_item(named_item, item_code)]
     if "fields" not in obj:
-        # flat: national codes and/or our names as keys, like a CSV row
+        # flat: national codes and/or our names as keys, like a CSV row (its item_code,
+        # checked above, is not a column)
+        obj = {k: v for k, v in obj.items() if k != ITEM_COLUMN}
         problems = check_header(item_code, list(obj))
         if problems:
             return None, problems
@@ -174,9 +185,6 @@ def _row_of_object(item_code: str, obj: Mapping[str, object]) -> tuple[Row | Non
     unknown = sorted(str(k) for k in obj if k not in _OUR_KEYS)
     if unknown:
         errors.append(f"unknown key(s) {', '.join(unknown)} beside fields")
-    named_item = obj.get("item_code")
-    if named_item is not None and named_item != item_code:
-        errors.append(_other_item(str(named_item), item_code))
     values: dict[str, str] = {}
     for key in ROW_FIELDS:
         value = obj.get(key)
@@ -270,22 +278,25 @@ def _ndjson_line(item_code: str, number: int, line: bytes) -> ParsedRow:
     return ParsedRow(number, row, errors)
 
 
-def _item_of_first(line: bytes) -> str:
-    """The upload's item, named by its first line's `item_code` (as in the body of a single
-    record), when the caller named none."""
+def _item_of_first(line: bytes) -> str | None:
+    """The upload's item, named by the `item_code` of its first line that is a JSON object
+    (as in the body of a single record), when the caller named none; None for a line that
+    is no JSON object (that line's error, the next one names the item)."""
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
-        obj = None
-    named = obj.get("item_code") if isinstance(obj, dict) else None
-    if not isinstance(named, str) or not named.strip():
+        return None
+    if not isinstance(obj, dict):
+        return None
+    named = _named_item(obj)
+    if named is None:
         raise ItemRequired(
             [
                 "name the catalog item with ?item_code=, or give each line an item_code "
                 "(the first line names none)"
             ]
         )
-    return named.strip()
+    return named
 
 
 async def read_ndjson(
@@ -300,9 +311,9 @@ async def read_ndjson(
     :data:`MAX_RECORD_CHARS` bytes, nested deeper than :data:`MAX_NESTING` or holding a
     lone surrogate (``\\ud800`` alone, which is no text) is an error for that line only.
 
-    With ``item_code`` None the upload's item is the first line's `item_code` (noted in
-    ``detected``), and a line naming another is that line's error; a first line naming
-    none raises :class:`ItemRequired` before any row."""
+    With ``item_code`` None the upload's item is the `item_code` of the first line that is
+    a JSON object (noted in ``detected``), and a line naming another is that line's error;
+    such a first line naming none raises :class:`ItemRequired`."""
     number = 0
     first = True
     parts: list[bytes] = []
@@ -318,7 +329,10 @@ async def read_ndjson(
             return None
         number += 1
         if item_code is None:
-            item_code = _item_of_first(line)
+            named = _item_of_first(line)
+            if named is None:
+                return _ndjson_line("", number, line)  # no object: no item needed
+            item_code = named
             if detected is not None:
                 detected.item_code = item_code
         return _ndjson_line(item_code, number, line)
@@ -563,7 +577,7 @@ class _CsvParser:
                     self._record = []
                     self._record_chars = 0
                     cells = self._parse("\n".join(record))
-                    if cells is not None and self.plan is not None and len(cells) != self.width:
+                    if cells is not None and self.has_header and len(cells) != self.width:
                         self._error(_UNCLOSED)
                         lines = record[1:] + lines[i:]
                         i, n = 0, len(lines)
@@ -612,7 +626,7 @@ class _CsvParser:
     # -- records to rows
 
     def _error(self, message: str) -> None:
-        if self.plan is None and self.pending is None:
+        if not self.has_header:
             raise HeaderError([f"the header row cannot be read: {message}"])
         self.number += 1
         self._out.append(ParsedRow(self.number, None, [message]))
@@ -625,13 +639,16 @@ class _CsvParser:
                 return
             if not any(cells):
                 return
+            if len(cells) != self.width:  # no item to be read from it: the next row's
+                self.number += 1
+                self._out.append(ParsedRow(self.number, None, [self._width_error(cells)]))
+                return
             plan = self._first_names_item(cells)
         if not any(cells):
             return
         self.number += 1
         if len(cells) != self.width:
-            message = f"row has {len(cells)} columns, the header has {self.width}"
-            self._out.append(ParsedRow(self.number, None, [message]))
+            self._out.append(ParsedRow(self.number, None, [self._width_error(cells)]))
         elif self.item_cells is not None and (other := self.item_cells.problem(cells)):
             self._out.append(ParsedRow(self.number, None, [other]))
         elif plan.unnamed and any(cells[i].strip() for i in plan.unnamed):
@@ -642,6 +659,13 @@ class _CsvParser:
             except RowProblem as problem:
                 self._out.append(ParsedRow(self.number, None, problem.problems))
 
+    @property
+    def has_header(self) -> bool:
+        return self.plan is not None or self.pending is not None
+
+    def _width_error(self, cells: list[str]) -> str:
+        return f"row has {len(cells)} columns, the header has {self.width}"
+
     def _header(self, cells: list[str]) -> None:
         cells[0] = cells[0].lstrip("\ufeff")
         column = _item_column(cells)
@@ -650,6 +674,7 @@ class _CsvParser:
             if column is None:
                 raise HeaderError([_UNKNOWN_ITEM])
             self.pending = (cells, column)
+            self.width = len(cells)
             return
         self._start(item, cells, column)
 
@@ -721,7 +746,7 @@ async def read_csv(
                     yield parsed
         for parsed in parser.feed(decoder.decode(b"", final=True), True):
             yield parsed
-    if parser.plan is None and parser.pending is None:
+    if not parser.has_header:
         raise HeaderError(["the file is empty: no header row"])
 
 
