@@ -320,6 +320,10 @@ async def test_a_subjects_own_client_lists_its_entries_as_it_sees_its_status(
     [shown] = own.json()["items"]
     assert shown["state"] == "removed" and shown["subject_code"] == person
     assert shown["subject_name"] == PERSON["name"]
+    # So is the entry read by its id (it was a 404: past entries are not public).
+    by_id = await api.http.get(f"/v1/list-entries/{shown['entry_id']}", headers=me)
+    assert by_id.status_code == 200 and by_id.json()["level"] == "restricted", by_id.text
+    assert (await api.http.get(f"/v1/list-entries/{shown['entry_id']}")).status_code == 404
     asked = await api.http.get(
         "/v1/list-entries", params={"subject_code": person, "level": "public"}, headers=me
     )

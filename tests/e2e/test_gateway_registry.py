@@ -98,6 +98,27 @@ async def test_a_subject_sees_itself_in_full(api: Api) -> None:
     assert public.status_code == 200, public.text
     assert public.json()["level"] == "public" and public.json()["name"] == "张**"
     assert public.json()["code"] == "110105********002X"
+    # Any level of its own; past the token's (public) on another subject, none.
+    other = await api.http.post(
+        "/v1/subjects",
+        json={**PERSON, "name": "李四", "id_number": "110101199003077774"},
+        headers={"Authorization": writer["Authorization"]},
+    )
+    assert other.status_code == 201, other.text
+    for level in ("shared", "restricted"):
+        own = await api.http.get(
+            "/v1/subjects/11010519491231002X",
+            params={"level": level},
+            headers={"Authorization": me["Authorization"]},
+        )
+        assert own.status_code == 200 and own.json()["level"] == level, own.text
+        refused = await api.http.get(
+            "/v1/subjects/110101199003077774",
+            params={"level": level, "purpose": "核对"},
+            headers={"Authorization": me["Authorization"]},
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "level_not_allowed"
 
 
 async def test_natural_persons_are_not_found_by_name_at_the_public_level(api: Api) -> None:

@@ -129,6 +129,13 @@ class ReadContext:
     grant: Grant | None = None
     # Whether the caller asked for the level (`?level=`) rather than taking its highest.
     asked: bool = False
+    # The most the token allows on a subject not its own, when `level` may be past it (a
+    # subject's own client asking for a level of a read about itself); None: `level`.
+    allowed: Level | None = None
+
+    def within_token(self) -> Level:
+        """The level, held to what the token allows on a subject not its own."""
+        return self.level if self.allowed is None else min(self.level, self.allowed)
 
     def purpose_for(self, subject_key: str) -> str:
         """The stated purpose, or else the grant's when the read is about its subject
@@ -171,14 +178,17 @@ async def read_context(
             "the authorized level needs an authorization_id",
             [{"field": "authorization_id", "message": "a subject's grant to the caller"}],
         )
-    if chosen > allowed:
+    # A subject's own client may ask for any level of a read about itself: whether the
+    # read is about itself is known once its subject is (level_for_subject).
+    own = about_one and "subject:self" in caller.scopes and bool(caller.subject_code)
+    if chosen > (Level.RESTRICTED if own else allowed):
         detail = f"this token may read at most at the {allowed.label} level"
         if authorization_id and not about_one:
             detail += (
                 " here: an authorization opens the authorized level only for reads about "
                 "its subject, not for listings or searches"
             )
-        raise Problem(403, "level_not_allowed", detail)
+        raise _level_not_allowed(allowed, detail)
     grant = None
     # A grant is checked wherever it is what lets the read be served at its level (past
     # what the token allows on its own, as `?level=shared` with a grant asks), and for the
@@ -195,7 +205,15 @@ async def read_context(
         getattr(request.state, "request_id", "")
         or request.scope.get("state", {}).get("request_id", "")
     )
-    return ReadContext(caller, chosen, text, request_id, grant, asked=level is not None)
+    return ReadContext(
+        caller,
+        chosen,
+        text,
+        request_id,
+        grant,
+        asked=level is not None,
+        allowed=allowed if chosen > allowed else None,
+    )
 
 
 ReadDep = Annotated[ReadContext, Depends(read_context)]
@@ -212,6 +230,8 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
     subject)."""
     if read.caller.is_self(subject.code):
         return read.level if read.asked else Level.RESTRICTED
+    if read.within_token() < read.level:
+        raise _level_not_allowed(read.within_token())
     if read.grant is not None and read.grant.subject_key != subject.subject_key:
         raise foreign_grant()
     if (
@@ -223,6 +243,14 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
             "a query about a natural person above the public level needs a purpose"
         )
     return read.level
+
+
+def _level_not_allowed(allowed: Level, detail: str = "") -> Problem:
+    return Problem(
+        403,
+        "level_not_allowed",
+        detail or f"this token may read at most at the {allowed.label} level",
+    )
 
 
 def _purpose_required(detail: str) -> Problem:
