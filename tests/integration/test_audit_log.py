@@ -311,5 +311,10 @@ async def test_entries_removed_from_the_end_show_as_a_break_by_the_anchor_the_wr
         await audit.flush()
         assert any("does not follow the entry before it" in p for p in await audit.verify())
         assert await gateway_main.audit_check(settings) == 1
+        # An anchor overwritten with what names no entry is a break, not "none held".
+        await redis.set(audit_module.anchor_key(db.url), "junk")
+        capsys.readouterr()
+        assert await gateway_main.audit_check(settings) == 1
+        assert "BROKEN: the Redis anchor is unreadable: " in capsys.readouterr().out
     finally:
         await db.dispose()

@@ -116,7 +116,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret", required=True)
     parser.add_argument(
-        "--item-code", default="", help="the catalog item (detected from the header when absent)"
+        "--item-code",
+        default="",
+        help="the catalog item, when the file does not name it (national codes in a header, "
+        "an item_code column or NDJSON lines' item_code)",
     )
     parser.add_argument(
         "--atomic", action="store_true", help="store nothing if any row is rejected"

@@ -26,10 +26,12 @@ async def audit_check(settings: GatewaySettings) -> int:
     heads_file = settings.var_dir / "gateway-audit-heads"
     try:
         heads = _heads(heads_file)
-        anchored, anchor_seen = await gateway.audit.anchor_seen()
+        anchored, anchor_seen, anchor_broken = await gateway.audit.anchor_seen()
         if anchored is not None:
             heads.append(anchored)
         problems = await gateway.audit.verify()
+        if anchor_broken:
+            problems.append(f"the Redis anchor is {anchor_seen}")
         problems += await gateway.audit.missing_heads(heads)
         head = await gateway.audit.head()
     finally:

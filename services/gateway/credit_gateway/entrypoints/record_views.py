@@ -13,7 +13,7 @@ from credit.records.v1 import records_pb2 as rec
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.masking import is_person_key, mask_id_number
 from credit_common.messages import moment_of
-from credit_gateway.domain.access import Level
+from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.responses import model_json
 
@@ -29,6 +29,16 @@ def shows_identity(subject: pb.Subject, level: Level) -> bool:
     """Whether the level shows the subject's code as a natural person's identity number in
     full (an answer showing it is marked `responses.unstored`)."""
     return subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON and level >= Level.RESTRICTED
+
+
+def level_for_writer(subject: pb.Subject, caller: Caller) -> Level:
+    """The level what a writer just wrote (a record, a list entry) is shown to it at: in
+    full, but a natural person as the public level shows it unless the token allows the
+    restricted level (a write states no purpose, and a correction or removal names only
+    what it changes). The record's or entry's own content is the writer's, shown in full."""
+    if subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON and caller.max_level() < Level.RESTRICTED:
+        return Level.PUBLIC
+    return Level.RESTRICTED
 
 
 def shown_code(subject: pb.Subject, level: Level) -> str:

@@ -347,20 +347,24 @@ class AuditLog:
         """The last entry the writers anchored (None: no anchor, or Redis away)."""
         return (await self.anchor_seen())[0]
 
-    async def anchor_seen(self) -> tuple[tuple[int, str] | None, str]:
-        """The last entry the writers anchored, and what was seen of the anchor, in words
-        (for the check's report: an anchor not looked at is not an anchor found intact)."""
+    async def anchor_seen(self) -> tuple[tuple[int, str] | None, str, bool]:
+        """The last entry the writers anchored, what was seen of the anchor in words (for
+        the check's report: an anchor not looked at is not an anchor found intact), and
+        whether what is held there is broken (a value that names no entry: only this code
+        writes there)."""
         if self._anchor is None:
-            return None, "not checked: no Redis URL is configured"
+            return None, "not checked: no Redis URL is configured", False
         try:
             held = await self._anchor.get(self._anchor_key)
         except RedisError as error:
             self._anchor_away(error)
-            return None, f"not checked: Redis did not answer ({error})"
+            return None, f"not checked: Redis did not answer ({error})", False
+        if not held:
+            return None, "none held in Redis", False
         entry = _anchor_entry(held)
         if entry is None:
-            return None, "none held in Redis"
-        return entry, f"entry {entry[0]}"
+            return None, f"unreadable: {self._anchor_key} holds {held!r}, naming no entry", True
+        return entry, f"entry {entry[0]}", False
 
     async def _anchor_last(self, last: tuple[int, str] | None) -> None:
         if self._anchor_if_later is None or last is None:

@@ -27,7 +27,12 @@ from credit_gateway.entrypoints.deps import (
     require_any,
 )
 from credit_gateway.entrypoints.problems import Problem
-from credit_gateway.entrypoints.record_views import code_of_key, shown_code, shows_identity
+from credit_gateway.entrypoints.record_views import (
+    code_of_key,
+    level_for_writer,
+    shown_code,
+    shows_identity,
+)
 from credit_gateway.entrypoints.responses import BatchJSON, unstored
 
 router = APIRouter(tags=["lists"])
@@ -151,17 +156,9 @@ async def _named(gateway: GatewayDep, entry: lst.Entry) -> pb.Subject | None:
 def _as_written(
     entry: lst.Entry, subject: pb.Subject | None, caller: Caller, response: Response
 ) -> schemas.EntryPublic:
-    """An entry just written, as its writer sees it: in full (the restricted level), but a
-    natural person's identity number and name as the public level shows them unless the
-    token allows the restricted level (a write states no purpose, and a removal names only
-    the entry). A subject the registry did not name is shown by its key (`code_of_key`)."""
-    level = Level.RESTRICTED
-    if (
-        subject is not None
-        and subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
-        and caller.max_level() < Level.RESTRICTED
-    ):
-        level = Level.PUBLIC
+    """An entry just written, as its writer sees it (`level_for_writer`); a subject the
+    registry did not name is shown by its key (`code_of_key`)."""
+    level = Level.RESTRICTED if subject is None else level_for_writer(subject, caller)
     view = entry_view(entry, subject, level, history=True)
     if subject is None:
         return view.model_copy(update={"subject_code": code_of_key(entry.subject_key)})

@@ -13,7 +13,6 @@ from google.protobuf import struct_pb2
 from starlette.convertors import Convertor, register_url_convertor
 
 from credit.records.v1 import records_pb2 as rec
-from credit.registry.v1 import registry_pb2 as pb
 from credit_common.grpc_errors import RemoteError
 from credit_gateway.adapters.backends import BackendUnavailable
 from credit_gateway.adapters.public_cache import Hit
@@ -34,6 +33,7 @@ from credit_gateway.entrypoints.record_views import (
     LEVEL_TO_PB,
     code_of_key,
     item_view,
+    level_for_writer,
     publicity_ends,
     record_view,
     records_page,
@@ -171,20 +171,15 @@ async def put_item(
 async def _as_written(
     gateway: Gateway, record: rec.Record, caller: Caller
 ) -> tuple[schemas.RecordPublic, bool]:
-    """A record just written as its writer sees it, and whether that shows a natural
-    person's identity number. The fields are the writer's own, in full; a natural person's
-    identity number is masked as the public level shows it unless the token allows the
-    restricted level (a write states no purpose, and a correction or withdrawal names only
-    the record). The write is done: a registry that does not answer now leaves the subject
+    """A record just written as its writer sees it (`level_for_writer`), and whether that
+    shows a natural person's identity number. The write is done: a registry that does not answer now leaves the subject
     shown by its key (`code_of_key`), rather than making the answer a 503 whose retry finds
     the record moved on (409 invalid_transition)."""
     try:
         subject = await gateway.registry.get(record.subject_code, summary=True)
     except (BackendUnavailable, RemoteError):
         return record_view(record, code_of_key(record.subject_code), Level.RESTRICTED), False
-    level = Level.RESTRICTED
-    if subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON and caller.max_level() < Level.RESTRICTED:
-        level = Level.PUBLIC
+    level = level_for_writer(subject, caller)
     view = record_view(record, shown_code(subject, level), level)
     return view, shows_identity(subject, level)
 
