@@ -209,7 +209,11 @@ async def put_measure(
 async def propose(
     body: schemas.EntryCreate, caller: WriterDep, gateway: GatewayDep, response: Response
 ) -> schemas.EntryPublic:
-    """Proposes an entry; only the list type's authority department may."""
+    """Proposes an entry; only the list type's authority department may.
+
+    The answer is the entry as stored, in full (the writer's own); its `level` says how its
+    subject is shown: `public` (a natural person's name and identity number masked)
+    unless the token allows `restricted`."""
     request = lst.ProposeEntryRequest(
         caller=_caller(caller),
         subject_code=body.subject_code,
@@ -345,7 +349,11 @@ async def remove_entry(
     gateway: GatewayDep,
     response: Response,
 ) -> schemas.EntryPublic:
-    """Removes an effective entry, or withdraws one listed in error (the authority only)."""
+    """Removes an effective entry, or withdraws one listed in error (the authority only).
+
+    The answer is the entry as stored, in full (the writer's own); its `level` says how its
+    subject is shown: `public` (a natural person's name and identity number masked)
+    unless the token allows `restricted`."""
     entry = await gateway.lists.remove(
         lst.RemoveEntryRequest(
             caller=_caller(caller), entry_id=entry_id, reason=body.reason, withdraw=body.withdraw

@@ -194,7 +194,11 @@ async def _as_written(
     },
 )
 async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: GatewayDep) -> Any:
-    """Submits one record for a subject; the department must be a source of the item."""
+    """Submits one record for a subject; the department must be a source of the item.
+
+    The answer is the record as stored, its fields in full (the writer's own); its `level`
+    says how its subject is shown: `public` (a natural person's identity number masked)
+    unless the token allows `restricted`."""
     reply = await gateway.records.submit(
         rec.SubmitRecordRequest(
             caller=_caller(caller),
@@ -267,7 +271,11 @@ async def correct_record(
     gateway: GatewayDep,
     response: Response,
 ) -> schemas.RecordPublic:
-    """Adds the next version; only the record's source department may."""
+    """Adds the next version; only the record's source department may.
+
+    The answer is the record as stored, its fields in full (the writer's own); its `level`
+    says how its subject is shown: `public` (a natural person's identity number masked)
+    unless the token allows `restricted`."""
     record = await gateway.records.correct(
         rec.CorrectRecordRequest(
             caller=_caller(caller),
@@ -290,7 +298,11 @@ async def withdraw_record(
     gateway: GatewayDep,
     response: Response,
 ) -> schemas.RecordPublic:
-    """Withdraws a record: it stays stored, with its status, who and why."""
+    """Withdraws a record: it stays stored, with its status, who and why.
+
+    The answer is the record as stored, its fields in full (the writer's own); its `level`
+    says how its subject is shown: `public` (a natural person's identity number masked)
+    unless the token allows `restricted`."""
     record = await gateway.records.withdraw(
         rec.WithdrawRecordRequest(caller=_caller(caller), record_id=record_id, reason=body.reason)
     )
