@@ -193,3 +193,28 @@ async def test_the_catalog_list_types_and_measures_are_rate_limited_as_other_pub
     assert reply.headers["ratelimit-limit"] == str(api.gateway.settings.rate_limit_burst)
     bad = await api.http.get("/v1/measures", headers={"Authorization": "Bearer nonsense"})
     assert bad.status_code == 401 and bad.json()["code"] == "invalid_token"
+
+
+async def test_replays_of_an_idempotency_key_count_against_the_callers_rate_limit(
+    redis_api: Api,
+) -> None:
+    """A repeat answered from Redis reaches no route, whose dependency takes a token from
+    the caller's bucket: it is counted here, shows the limit's headers, and past the burst
+    is refused 429 with Retry-After like any request."""
+    api = redis_api
+    created = await api.client(
+        ["registry:write"],
+        department="market_regulation",
+        rate_limit={"per_second": 0.01, "burst": 3},
+    )
+    keyed = {"Authorization": created["Authorization"], "Idempotency-Key": str(uuid.uuid4())}
+    body = {**ORG, "name": "限流重放有限公司"}
+    first = await api.http.post("/v1/subjects", json=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    assert first.headers["ratelimit-remaining"] == "2"
+    replay = await api.http.post("/v1/subjects", json=body, headers=keyed)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.headers["ratelimit-remaining"] == "1"
+    replies = [await api.http.post("/v1/subjects", json=body, headers=keyed) for _ in range(2)]
+    assert [r.status_code for r in replies] == [201, 429]
+    assert replies[1].json()["code"] == "rate_limited" and "retry-after" in replies[1].headers

@@ -32,7 +32,7 @@ async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
     header = request.headers.get("authorization")
     if not header:
         anonymous = Caller()
-        await _rate_limit(request, gateway, anonymous)
+        await rate_limit_caller(request, gateway, anonymous)
         return anonymous
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -47,11 +47,11 @@ async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
     except TokenError as error:
         raise Problem(401, "invalid_token", str(error), headers=_BEARER_CHALLENGE) from error
     request.state.client_id = caller.client_id
-    await _rate_limit(request, gateway, caller)
+    await rate_limit_caller(request, gateway, caller)
     return caller
 
 
-async def _rate_limit(request: Request, gateway: Gateway, caller: Caller) -> None:
+async def rate_limit_caller(request: Request, gateway: Gateway, caller: Caller) -> None:
     """One token from the caller's bucket (per client, or per address when anonymous)."""
     settings = gateway.settings
     if caller.anonymous:

@@ -13,13 +13,16 @@ import sqlalchemy.exc as sa_exc
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credit_common.db import unavailable as db_unavailable
 from credit_common.tasks import BackgroundTasks
 from credit_gateway.adapters import metrics
 from credit_gateway.bootstrap import Gateway
+from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints import problems
+from credit_gateway.entrypoints.deps import rate_limit_caller
 from credit_gateway.service_layer.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -148,7 +151,7 @@ class Idempotency:
             )(scope, receive, send)
             return
         try:
-            owner = await self._owner(headers)
+            caller = await self._caller(headers)
         except (sa_exc.DBAPIError, sa_exc.TimeoutError) as error:
             if not db_unavailable(error):
                 raise
@@ -156,9 +159,10 @@ class Idempotency:
             # with no slot to make a replay of it a replay.
             await problems.database_unavailable(error)(scope, receive, send)
             return
-        if owner is None:  # let the route answer the authentication problem
+        if caller is None:  # let the route answer the authentication problem
             await self.app(scope, receive, send)
             return
+        owner = caller.client_id
         body = b""
         more = True
         while more:
@@ -185,6 +189,16 @@ class Idempotency:
             await problems.redis_unavailable(error)(scope, receive, send)
             return
         if stored is not None:
+            # A repeat reaches no route: it is counted against the caller's rate limit here
+            # (refused with 429 as a route would be; the limit's headers on its answer).
+            try:
+                await rate_limit_caller(Request(scope), self.gateway, caller)
+            except problems.Problem as refused:
+                await problems.problem_response(refused)(scope, receive, send)
+                return
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                await problems.redis_unavailable(error)(scope, receive, send)
+                return
             await self._answer_stored(stored, digest, scope, receive, send)
             return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
@@ -273,12 +287,13 @@ class Idempotency:
         else:
             await redis.delete(slot)
 
-    async def _owner(self, headers: dict[bytes, bytes]) -> str | None:
+    async def _caller(self, headers: dict[bytes, bytes]) -> Caller | None:
+        """The client of a valid token (keys are per client), or None."""
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         if scheme.lower() != "bearer":
             return None
         try:
-            return (await self.gateway.tokens.verify(token.strip())).client_id
+            return await self.gateway.tokens.verify(token.strip())
         except TokenError:
             return None
 
