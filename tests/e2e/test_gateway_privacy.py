@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import httpx
 import pytest
 
 from e2e.conftest import Api
@@ -221,6 +222,23 @@ async def person_and_writers(
     return PERSON["id_number"], plain, full
 
 
+async def listed_and_removed(
+    api: Api, code: str, court: dict[str, str]
+) -> tuple[httpx.Response, httpx.Response]:
+    """The court's answers to listing the subject as a dishonest debtor and removing it."""
+    proposed = await api.http.post(
+        "/v1/list-entries", json=entry(code, "court_dishonest_debtor"), headers=court
+    )
+    assert proposed.status_code == 201, proposed.text
+    removed = await api.http.post(
+        f"/v1/list-entries/{proposed.json()['entry_id']}/remove",
+        json={"reason": "已履行全部义务"},
+        headers=court,
+    )
+    assert removed.status_code == 200, removed.text
+    return proposed, removed
+
+
 async def test_a_persons_entry_is_answered_to_its_writer_masked_unless_it_may_see_restricted(
     lists_api: Api,
 ) -> None:
@@ -229,19 +247,7 @@ async def test_a_persons_entry_is_answered_to_its_writer_masked_unless_it_may_se
     the restricted level shows."""
     api = lists_api
     person, court, full_court = await person_and_writers(api, "lists:write", "court")
-    answers = []
-    for writer in (court, full_court):
-        proposed = await api.http.post(
-            "/v1/list-entries", json=entry(person, "court_dishonest_debtor"), headers=writer
-        )
-        assert proposed.status_code == 201, proposed.text
-        removed = await api.http.post(
-            f"/v1/list-entries/{proposed.json()['entry_id']}/remove",
-            json={"reason": "已履行全部义务"},
-            headers=writer,
-        )
-        assert removed.status_code == 200, removed.text
-        answers.append((proposed, removed))
+    answers = [await listed_and_removed(api, person, writer) for writer in (court, full_court)]
     for reply in answers[0]:
         shown = reply.json()
         assert person not in reply.text and PERSON["name"] not in reply.text
@@ -301,16 +307,7 @@ async def test_a_subjects_own_client_lists_its_entries_as_it_sees_its_status(
     left out and its own name masked), or at the level it asks for."""
     api = lists_api
     person, court, _ = await person_and_writers(api, "lists:write", "court")
-    listed = await api.http.post(
-        "/v1/list-entries", json=entry(person, "court_dishonest_debtor"), headers=court
-    )
-    assert listed.status_code == 201, listed.text
-    removed = await api.http.post(
-        f"/v1/list-entries/{listed.json()['entry_id']}/remove",
-        json={"reason": "已履行全部义务"},
-        headers=court,
-    )
-    assert removed.status_code == 200, removed.text
+    await listed_and_removed(api, person, court)
     me = {
         "Authorization": (await api.client(["subject:self"], subject_code=person))["Authorization"]
     }
