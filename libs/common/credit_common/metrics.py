@@ -88,11 +88,14 @@ class CallMetrics(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def _timed(self, method: str, behaviour: Behaviour) -> Behaviour:
         if method not in self._of:
-            self._of[method] = (
-                {code: CALLS.labels(self.service, method, code.name) for code in grpc.StatusCode},
-                CALL_SECONDS.labels(self.service, method),
-            )
+            self._of[method] = ({}, CALL_SECONDS.labels(self.service, method))
         calls, seconds = self._of[method]
+
+        def count(code: grpc.StatusCode) -> None:
+            # A series for each code a method has ended with, made the first time.
+            if code not in calls:
+                calls[code] = CALLS.labels(self.service, method, code.name)
+            calls[code].inc()
 
         async def timed(request: Any | AsyncIterator[Any], context: Any) -> Any:
             start = time.perf_counter()
@@ -106,7 +109,7 @@ class CallMetrics(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 raise
             finally:
                 seconds.observe(time.perf_counter() - start)
-                calls[_status(code)].inc()
+                count(_status(code))
 
         return timed
 
