@@ -87,6 +87,10 @@ async def test_calls_are_counted_by_method_and_code_and_timed() -> None:
     finally:
         await channel.close()
         await service.stop(0)
+    # Stopped with the service: the port is free again.
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{service.metrics_port}/metrics")
 
 
 async def test_without_a_metrics_port_no_call_is_wrapped_and_nothing_is_served() -> None:

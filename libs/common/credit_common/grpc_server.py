@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 import sqlalchemy as sa
@@ -41,6 +42,7 @@ class GrpcService:
         # instead of queueing work whose callers have already given up.
         self.host = host
         self.metrics_port = metrics_port
+        self._metrics: WSGIServer | None = None
         self.server = grpc.aio.server(
             interceptors=[metrics.CallMetrics(metrics_name)] if metrics_port else None,
             maximum_concurrent_rpcs=max_concurrent_rpcs,
@@ -67,7 +69,8 @@ class GrpcService:
     async def start(self) -> None:
         await self.server.start()
         if self.metrics_port:
-            self.metrics_port = metrics.serve(self.metrics_port, self.host)
+            self._metrics = metrics.serve(self.metrics_port, self.host)
+            self.metrics_port = int(self._metrics.server_port)
             log.info("metrics on http://%s:%d/metrics", self.host, self.metrics_port)
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -76,6 +79,10 @@ class GrpcService:
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
+        if self._metrics is not None:
+            await asyncio.to_thread(self._metrics.shutdown)
+            self._metrics.server_close()
+            self._metrics = None
 
     async def watch(
         self, probe: Callable[[], Awaitable[None]], stop: asyncio.Event, *, every: float = 2.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -44,10 +45,11 @@ CONSUMED = Counter(
 )
 
 
-def serve(port: int, host: str) -> int:
-    """Serves /metrics on `host`:`port` from a thread of this process; the port taken."""
+def serve(port: int, host: str) -> WSGIServer:
+    """Serves /metrics on `host`:`port` from a thread of this process (`server_port` is the
+    port taken; `shutdown()` stops it)."""
     server, _thread = start_http_server(port, addr=host, registry=REGISTRY)
-    return int(server.server_port)
+    return server
 
 
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
