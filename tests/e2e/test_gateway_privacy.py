@@ -5,6 +5,7 @@ is audited with its purpose, and a person's past list entries need one."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import httpx
@@ -25,12 +26,14 @@ def objections_env(objections_env: dict[str, str], lists_process: ServiceProcess
     return {**objections_env, "LISTS_ADDRESS": lists_process.address}
 
 
-async def commitment(api: Api, code: str, market: dict[str, str]) -> str:
+async def commitment(
+    api: Api, code: str, market: dict[str, str], ref: str = "沪监诺〔2026〕3号"
+) -> str:
     """A credit commitment (an item disclosed at the shared level) of the subject."""
     body = {
         "subject_code": code,
         "item_code": "credit_commitment",
-        "source_ref": "沪监诺〔2026〕3号",
+        "source_ref": ref,
         "decided_on": (dt.date.today() - dt.timedelta(days=2)).isoformat(),
         "fields": {
             "commitment_type": "告知承诺",
@@ -329,3 +332,35 @@ async def test_a_subjects_own_client_lists_its_entries_as_it_sees_its_status(
         "next_page_token": None,
         "level": "public",
     }
+
+
+async def test_a_subject_reads_its_own_records_and_entries_by_id_but_not_anothers_past_ones(
+    lists_api: Api,
+) -> None:
+    """A subject's own client reads its record that is not public by id, at the restricted
+    level without asking (it was a 404); another subject's such record or past entry is not
+    there to it, whatever level it asks for: a 404, as for an id nobody has (it was a 403,
+    which told that one exists)."""
+    api = lists_api
+    market = await headers(api, ["records:write"], "market_regulation")
+    court = await headers(api, ["lists:write"], "court")
+    mine, theirs = (
+        await register_org(api, "自查甲有限公司"),
+        await register_org(api, "他人乙有限公司"),
+    )
+    me = {"Authorization": (await api.client(["subject:self"], subject_code=mine))["Authorization"]}
+    my_record = await commitment(api, mine, market)
+    for path in (f"/v1/records/{my_record}", f"/v1/records/{my_record}/versions"):
+        own = await api.http.get(path, headers=me)
+        assert own.status_code == 200 and own.json()["level"] == "restricted", own.text
+    their_record = await commitment(api, theirs, market, "沪监诺〔2026〕4号")
+    _, removed = await listed_and_removed(api, theirs, court)
+    their_entry = removed.json()["entry_id"]
+    for path in (f"/v1/records/{their_record}", f"/v1/list-entries/{their_entry}"):
+        for level in ("public", "shared", "restricted"):
+            reply = await api.http.get(path, params={"level": level}, headers=me)
+            assert reply.status_code == 404, (path, level, reply.text)
+    nobody = f"/v1/records/{uuid.uuid4()}"
+    assert (
+        await api.http.get(nobody, params={"level": "restricted"}, headers=me)
+    ).status_code == 404

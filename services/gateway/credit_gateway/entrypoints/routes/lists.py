@@ -331,9 +331,15 @@ async def get_entry(
     """One entry with its history, audited like a record."""
     entry = await gateway.lists.get(entry_id)
     subject = (await subjects_of(gateway, [entry])).get(entry.subject_key)
+    gone = Problem(404, "not_found", "no such entry")
+    own = subject is not None and read.caller.is_self(subject.code)
+    # Past entries are not public: to a token that reads others at the public level, one
+    # of another subject's is not there, whatever level it asks for.
+    if not own and read.within_token() == Level.PUBLIC and entry.state not in CURRENT:
+        raise gone
     level = level_for_subject(subject, read) if subject is not None else read.within_token()
     if level == Level.PUBLIC and entry.state not in CURRENT:
-        raise Problem(404, "not_found", "no such entry")
+        raise gone
     audit(
         gateway, read, [subject.subject_key if subject else entry.subject_key], "list_entry", level
     )

@@ -220,11 +220,34 @@ async def _record_at_level(
     gateway: GatewayDep, record_id: str, read: ReadDep, response: Response, *, versions: bool
 ) -> tuple[rec.Record, str, Level]:
     """The record at the level the caller may see it at; an answer showing a natural
-    person's identity number in full is marked no-store."""
+    person's identity number in full is marked no-store.
+
+    A subject's own client sees its records at any level, so which subject a record is of
+    is learnt first, at the restricted level (shown to nobody), for such a token; another
+    subject's record it then reads as its token does on its own, not found where that
+    sees nothing (a 404 alike for a record that is not there)."""
+    own = bool(read.caller.subject_code) and "subject:self" in read.caller.scopes
+    fetched = Level.RESTRICTED if own else read.level
+    record = await _record(gateway, record_id, fetched, read, versions=versions)
+    subject = await gateway.registry.get(record.subject_code, summary=True)
+    if own and not read.caller.is_self(subject.code):
+        fetched = read.within_token()
+        record = await _record(gateway, record_id, fetched, read, versions=versions)
+    level = level_for_subject(subject, read)
+    audit(gateway, read, [subject.subject_key], "record", level)
+    if level != fetched:  # the subject itself: everything, or the level it asked for
+        record = await _record(gateway, record_id, level, read, versions=versions)
+    unstored(response, shows_identity(subject, level))
+    return record, shown_code(subject, level), level
+
+
+async def _record(
+    gateway: GatewayDep, record_id: str, level: Level, read: ReadDep, *, versions: bool
+) -> rec.Record:
     try:
-        record = await gateway.records.get(
+        return await gateway.records.get(
             rec.GetRecordRequest(
-                record_id=record_id, level=LEVEL_TO_PB[read.level], with_versions=versions
+                record_id=record_id, level=LEVEL_TO_PB[level], with_versions=versions
             )
         )
     except RemoteError as error:
@@ -232,17 +255,6 @@ async def _record_at_level(
             # As for another subject's record: a grant does not tell which records exist.
             raise foreign_grant() from None
         raise
-    subject = await gateway.registry.get(record.subject_code, summary=True)
-    level = level_for_subject(subject, read)
-    audit(gateway, read, [subject.subject_key], "record", level)
-    if level != read.level:  # the subject itself: everything
-        record = await gateway.records.get(
-            rec.GetRecordRequest(
-                record_id=record_id, level=LEVEL_TO_PB[level], with_versions=versions
-            )
-        )
-    unstored(response, shows_identity(subject, level))
-    return record, shown_code(subject, level), level
 
 
 @router.get("/v1/records/{record_id:uuidtext}", response_model=schemas.RecordPublic)
