@@ -4,6 +4,7 @@ metrics port is not set."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -28,15 +29,24 @@ async def _sum(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     return str(total).encode()
 
 
+async def _slow(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    await asyncio.sleep(5)
+    return request
+
+
 def _register(server: grpc.aio.Server) -> None:
-    handler = grpc.stream_unary_rpc_method_handler(_sum)
+    handlers = {
+        "Sum": grpc.stream_unary_rpc_method_handler(_sum),
+        "Slow": grpc.unary_unary_rpc_method_handler(_slow),
+    }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("credit.test.v1.Numbers", {"Sum": handler}),)
+        (grpc.method_handlers_generic_handler("credit.test.v1.Numbers", handlers),)
     )
 
 
 async def _calls(channel: grpc.aio.Channel) -> None:
-    """Two health checks (one OK, one NOT_FOUND) and two sums (one OK, one aborted)."""
+    """Two health checks (one OK, one NOT_FOUND), two sums (one OK, one aborted) and a
+    slow call past its deadline."""
     health = health_pb2_grpc.HealthStub(channel)
     await health.Check(health_pb2.HealthCheckRequest(service=""))
     with pytest.raises(grpc.aio.AioRpcError) as missing:
@@ -47,6 +57,10 @@ async def _calls(channel: grpc.aio.Channel) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as negative:
         await summing(iter([b"-5"]))
     assert negative.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as late:
+        await channel.unary_unary("/credit.test.v1.Numbers/Slow")(b"x", timeout=0.2)
+    assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    await asyncio.sleep(0.3)  # the server's side of it ends
 
 
 def _samples(text: str, name: str, service: str) -> dict[tuple[str, ...], float]:
@@ -81,9 +95,10 @@ async def test_calls_are_counted_by_method_and_code_and_timed() -> None:
             ("Check", "NOT_FOUND"): 1.0,
             ("Sum", "OK"): 1.0,
             ("Sum", "INVALID_ARGUMENT"): 1.0,
+            ("Slow", "DEADLINE_EXCEEDED"): 1.0,
         }
         timed = _samples(reply.text, "credit_grpc_server_call_seconds_count", "numbers")
-        assert timed == {("Check",): 2.0, ("Sum",): 2.0}
+        assert timed == {("Check",): 2.0, ("Sum",): 2.0, ("Slow",): 1.0}
     finally:
         await channel.close()
         await service.stop(0)

@@ -7,6 +7,7 @@ no HTTP server runs; the counters of the outbox relay and the consumers are stil
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -57,8 +58,9 @@ Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 class CallMetrics(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Counts and times each unary and client-streaming call (what the services serve);
-    the code is what the call ended with: OK, or the status it aborted with, or UNKNOWN
-    for an exception that escaped."""
+    the code is what the call ended with: OK, the status it aborted with, CANCELLED or
+    DEADLINE_EXCEEDED when the caller went away or its deadline passed, or UNKNOWN for an
+    exception that escaped."""
 
     def __init__(self, service: str) -> None:
         self.service = service
@@ -106,6 +108,12 @@ class CallMetrics(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 answer = await behaviour(request, context)
                 code = context.code() or grpc.StatusCode.OK
                 return answer
+            except asyncio.CancelledError:
+                # The caller went away, or its deadline passed: no code was set.
+                remaining = context.time_remaining()
+                late = remaining is not None and remaining <= 0
+                code = grpc.StatusCode.DEADLINE_EXCEEDED if late else grpc.StatusCode.CANCELLED
+                raise
             except BaseException:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise

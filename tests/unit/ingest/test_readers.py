@@ -537,7 +537,12 @@ async def test_ndjson_without_a_named_item_takes_the_first_lines_item_code() -> 
     assert detected.item_code == "admin_penalty"
     assert rows[0].row is not None and rows[1].row is None
     assert rows[1].errors == ["item_code 'admin_license' is not the upload's item 'admin_penalty'"]
-    for first in (json.dumps(line), json.dumps({**line, "item_code": " "})):
+    for first in (
+        json.dumps(line),
+        json.dumps({**line, "item_code": " "}),
+        json.dumps({**line, "item_code": 7}),
+        json.dumps({**line, "item_code": {"x": 1}}),
+    ):
         with pytest.raises(ItemRequired):
             await collect(read_ndjson(chunked(f"\n{first}\n{data.decode()}".encode(), 5), None))
     # A first line that is no JSON object is that line's error; the next one names the item.
@@ -548,7 +553,12 @@ async def test_ndjson_without_a_named_item_takes_the_first_lines_item_code() -> 
     # Padded, the item is named all the same; flat lines name it too (it is no column).
     padded = [{**line, "item_code": " admin_penalty "}, {**line, "item_code": "admin_penalty"}]
     flat = {"XDR_SHXYM": "S", "CF_WSH": "R", "CF_JDRQ": "2025-01-01"}
-    lines = [*padded, {**flat, "item_code": "admin_penalty"}, {**flat, "item_code": "other"}]
+    lines = [
+        *padded,
+        {**flat, "item_code": "admin_penalty"},
+        {**flat, "item_code": "other"},
+        {**line, "item_code": 7},
+    ]
     body = "\n".join(json.dumps(x) for x in lines).encode()
     rows = await collect(read_ndjson(chunked(body, 9), None))
     assert [r.errors for r in rows] == [
@@ -556,6 +566,7 @@ async def test_ndjson_without_a_named_item_takes_the_first_lines_item_code() -> 
         [],
         [],
         ["item_code 'other' is not the upload's item 'admin_penalty'"],
+        ["item_code '7' is not the upload's item 'admin_penalty'"],
     ]
 
 

@@ -161,9 +161,12 @@ _OUR_KEYS = frozenset((*ROW_FIELDS, "fields", "extra", "item_code"))
 
 
 def _named_item(obj: Mapping[str, object]) -> str | None:
-    """The item a line names by its `item_code` (stripped; None: it names none)."""
+    """The item a line names by its `item_code` (stripped; None: it names none). A value
+    that is no text names none either, and, once the upload's item is known, is not it."""
     named = obj.get(ITEM_COLUMN)
-    return None if named is None else (to_text(named) or None)
+    if named is None:
+        return None
+    return (named.strip() or None) if isinstance(named, str) else repr(named)
 
 
 def _row_of_object(item_code: str, obj: Mapping[str, object]) -> tuple[Row | None, list[str]]:
@@ -288,8 +291,9 @@ def _item_of_first(line: bytes) -> str | None:
         return None
     if not isinstance(obj, dict):
         return None
-    named = _named_item(obj)
-    if named is None:
+    named = obj.get(ITEM_COLUMN)
+    named = named.strip() if isinstance(named, str) else None
+    if not named:
         raise ItemRequired(
             [
                 "name the catalog item with ?item_code=, or give each line an item_code "
