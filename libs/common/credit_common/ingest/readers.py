@@ -157,7 +157,7 @@ class ParsedRow:
 
 # --- NDJSON -------------------------------------------------------------------------
 
-_OUR_KEYS = frozenset((*ROW_FIELDS, "fields", "extra", "item_code"))
+_OUR_KEYS = frozenset((*ROW_FIELDS, "fields", "extra", ITEM_COLUMN))
 
 
 def _named_item(obj: Mapping[str, object]) -> str | None:

@@ -84,10 +84,18 @@ class Caller:
             return Level.SHARED
         return Level.PUBLIC
 
+    @property
+    def speaks_for_a_subject(self) -> bool:
+        """A subject's own client (`subject:self`, bound to its code)."""
+        return "subject:self" in self.scopes and bool(self.subject_code)
+
     def is_self(self, code: str) -> bool:
-        return (
-            "subject:self" in self.scopes and bool(self.subject_code) and self.subject_code == code
-        )
+        return self.speaks_for_a_subject and self.subject_code == code
+
+    def lifted_to(self, level: Level) -> bool:
+        """Whether a read at `level` is past what the token allows on its own (or at the
+        authorized level, which only a grant opens): a grant named is what serves it."""
+        return level == Level.AUTHORIZED or level > self.max_level()
 
 
 PURPOSE_MIN, PURPOSE_MAX = 2, 200

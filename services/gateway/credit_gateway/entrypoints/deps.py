@@ -180,7 +180,7 @@ async def read_context(
         )
     # A subject's own client may ask for any level of a read about itself: whether the
     # read is about itself is known once its subject is (level_for_subject).
-    own = about_one and "subject:self" in caller.scopes and bool(caller.subject_code)
+    own = about_one and caller.speaks_for_a_subject
     if chosen > (Level.RESTRICTED if own else allowed):
         detail = f"this token may read at most at the {allowed.label} level"
         if authorization_id and not about_one:
@@ -193,8 +193,7 @@ async def read_context(
     # A grant is checked wherever it is what lets the read be served at its level (past
     # what the token allows on its own, as `?level=shared` with a grant asks), and for the
     # authorized level always.
-    lifted = chosen > caller.max_level() or chosen == Level.AUTHORIZED
-    if lifted and granted and authorization_id:
+    if caller.lifted_to(chosen) and granted and authorization_id:
         grant = await gateway.authorizations.check(authorization_id, caller.client_id)
     text = (purpose or "").strip()
     if purpose is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
@@ -269,8 +268,7 @@ def audit(
         return
     grant = read.grant
     granted = grant is not None and set(subject_keys) == {grant.subject_key}
-    lifted = level == Level.AUTHORIZED or level > read.caller.max_level()
-    if grant is not None and not granted and lifted:
+    if grant is not None and not granted and read.caller.lifted_to(level):
         raise foreign_grant()
     if gateway.audit.full():
         raise Problem(

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Path, Query, Response
 
 from credit.registry.v1 import registry_pb2 as pb
 from credit_common.grpc_errors import RemoteError
-from credit_common.masking import mask_id_number
 from credit_common.messages import MAX_OFFSET
 from credit_common.timeutil import utcnow
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.deps import CallerDep, GatewayDep, require, require_any
 from credit_gateway.entrypoints.problems import Problem
+from credit_gateway.entrypoints.record_views import shown_code
 from credit_gateway.entrypoints.responses import unstored
 from credit_gateway.service_layer.audit import Logged
 from credit_gateway.service_layer.authorizations import Grant
@@ -169,7 +169,7 @@ async def who_queried(
             raise refusal
     person = subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
     in_full = not person or caller.is_self(subject.code) or caller.max_level() >= Level.RESTRICTED
-    shown = code.upper() if in_full else mask_id_number(subject.code)
+    shown = code.upper() if in_full else shown_code(subject, Level.SHARED)
     unstored(response, person and in_full)
     before, offset = _page_start(page_token)
     found = await gateway.audit.search(

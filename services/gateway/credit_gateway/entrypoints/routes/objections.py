@@ -82,7 +82,7 @@ async def _audience(gateway: GatewayDep, caller: Caller) -> Audience:
     if "objections:handle" in caller.scopes:
         return Audience(True, caller.client_id)
     subject_id = ""
-    if "subject:self" in caller.scopes and caller.subject_code:
+    if caller.speaks_for_a_subject:
         subject_id = (await gateway.registry.get(caller.subject_code, summary=True)).subject_id
     department = caller.department if "objections:verify" in caller.scopes else ""
     return Audience(False, caller.client_id, department, subject_id)

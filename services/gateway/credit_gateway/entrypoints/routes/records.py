@@ -172,9 +172,9 @@ async def _as_written(
     gateway: Gateway, record: rec.Record, caller: Caller
 ) -> tuple[schemas.RecordPublic, bool]:
     """A record just written as its writer sees it (`level_for_writer`), and whether that
-    shows a natural person's identity number. The write is done: a registry that does not answer now leaves the subject
-    shown by its key (`code_of_key`), rather than making the answer a 503 whose retry finds
-    the record moved on (409 invalid_transition)."""
+    shows a natural person's identity number. The write is done: a registry that does not
+    answer now leaves the subject shown by its key (`code_of_key`), rather than making the
+    answer a 503 whose retry finds the record moved on (409 invalid_transition)."""
     try:
         subject = await gateway.registry.get(record.subject_code, summary=True)
     except (BackendUnavailable, RemoteError):
@@ -226,7 +226,7 @@ async def _record_at_level(
     is learnt first, at the restricted level (shown to nobody), for such a token; another
     subject's record it then reads as its token does on its own, not found where that
     sees nothing (a 404 alike for a record that is not there)."""
-    own = bool(read.caller.subject_code) and "subject:self" in read.caller.scopes
+    own = read.caller.speaks_for_a_subject
     fetched = Level.RESTRICTED if own else read.level
     record = await _record(gateway, record_id, fetched, read, versions=versions)
     subject = await gateway.registry.get(record.subject_code, summary=True)
