@@ -18,11 +18,11 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 
+import credit_common.serving as common_serving
 import credit_lists.__main__ as lists_main
 import credit_objections.__main__ as objections_main
 import credit_records.__main__ as records_main
@@ -84,23 +84,16 @@ async def sigterm(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[[],
 
 def patch_loops(service: str, loops: Loops, monkeypatch: pytest.MonkeyPatch) -> None:
     """Puts stand-ins in place of the service's relay, consumers and clock."""
-    if service == "registry":
 
-        def relay(*args: Any, **kwargs: Any) -> SimpleNamespace:
-            return SimpleNamespace(run=lambda stop: loops.loop("relay", stop))
+    def event_loops(
+        db: Any, redis: Any, events: Any, handlers: Any, stop: asyncio.Event
+    ) -> list[Awaitable[None]]:
+        stand_ins = [loops.loop("relay", stop)]
+        if handlers is not None:
+            stand_ins.append(loops.loop("consumers", stop))
+        return stand_ins
 
-        monkeypatch.setattr(registry_main, "OutboxRelay", relay)
-        return
-
-    def event_loops(*args: Any, stop: asyncio.Event, **kwargs: Any) -> list[Awaitable[None]]:
-        return [loops.loop("relay", stop), loops.loop("consumers", stop)]
-
-    module: ModuleType = {
-        "records": records_main,
-        "lists": lists_main,
-        "objections": objections_main,
-    }[service]
-    monkeypatch.setattr(module, "event_loops", event_loops)
+    monkeypatch.setattr(common_serving, "event_loops", event_loops)
     if service == "lists":
 
         def clock_run(self: Clock, stop: asyncio.Event, *, every: float = 1.0) -> Any:

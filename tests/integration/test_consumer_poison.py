@@ -18,7 +18,7 @@ from credit.events.v1 import envelope_pb2
 from credit_common import metrics
 from credit_common.consumer import StreamConsumer, consumer_name
 from credit_common.db import Database
-from credit_common.event_loops import replay_parked
+from credit_common.event_loops import Events, replay_parked
 from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
 from support.event_tables import applied, metadata, outbox, processed
@@ -95,15 +95,8 @@ async def test_a_poison_message_is_parked_after_its_deliveries_and_the_rest_go_t
         assert await consumer.replay_parked() == 0
         assert len(await redis.xrange(consumer.dead_letter_stream)) == 1
         # The operator's command says so by its exit status, and leaves it parked too.
-        replay = functools.partial(
-            replay_parked,
-            db,
-            redis_url,
-            processed=processed,
-            group="g",
-            consume_from=[producer],
-            handlers={"test.value": handler},
-        )
+        events = Events(outbox, producer, group="g", consume_from=[producer], processed=processed)
+        replay = functools.partial(replay_parked, db, redis_url, events, {"test.value": handler})
         assert await replay() == 1
         assert await consumer.parked() == 1
         healed = True
