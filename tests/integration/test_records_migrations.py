@@ -363,3 +363,87 @@ def test_content_hashes_are_made_anew_from_the_records_as_they_now_stand(
     assert stored["right"] == rows["right"][1] == expected["right"]
     assert stored["alone"] != rows["alone"][1]
     assert stored == expected
+
+
+def test_a_persons_records_public_while_listed_count_five_years_from_their_listings_end(
+    database_url: str,
+) -> None:
+    """0008: a natural person's court record still listed is kept (9999-12-31), and one
+    whose listings ended five years after their last day, not after the decision; an
+    organisation's, and a person's record with an end of publicity of its own, are left as
+    they are. The downgrade puts back the dates capped at the decision's fifth anniversary."""
+    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
+    command.upgrade(config, "0007")
+    engine = sa.create_engine(sync_url(database_url))
+    person, organisation = "P" + "ab" * 32, "91310115MA8BRK2A83"
+    decided = dt.date(2026, 1, 31)
+    fifth = dt.date(2031, 1, 31)  # as 0006 left a person's record: the decision's fifth year
+    end_2030 = dt.datetime(2030, 12, 31, 16, tzinfo=dt.UTC)  # last listed day 31 Dec 2030
+    # (item, subject key, unlisted at, publicity until, stored before, kept after) by ref
+    rows: dict[str, tuple[str, str, dt.datetime | None, dt.date | None, dt.date, dt.date]] = {
+        "person-listed": ("court_dishonest", person, None, None, fifth, dt.date.max),
+        "person-ended-2026": (
+            "court_dishonest",
+            person,
+            dt.datetime(2026, 6, 30, 16, tzinfo=dt.UTC),
+            None,
+            fifth,
+            dt.date(2031, 6, 30),
+        ),
+        "person-ended-2030": (
+            "court_dishonest",
+            person,
+            end_2030,
+            None,
+            fifth,
+            dt.date(2035, 12, 31),
+        ),
+        "organisation-ended": (
+            "court_dishonest",
+            organisation,
+            end_2030,
+            None,
+            dt.date(2035, 12, 31),
+            dt.date(2035, 12, 31),
+        ),
+        "person-penalty": ("admin_penalty", person, None, dt.date(2027, 1, 31), fifth, fifth),
+    }
+    with engine.begin() as conn:
+        _catalog(
+            conn,
+            {
+                "court_dishonest": {
+                    "nature": "negative",
+                    "retention_days": 1826,
+                    "publicity": {"kind": "while_active"},
+                },
+                "admin_penalty": {
+                    "nature": "negative",
+                    "retention_days": 1826,
+                    "publicity": {"kind": "by_severity"},
+                },
+            },
+        )
+        for ref, (item, key, unlisted, until, before, _) in rows.items():
+            _insert_record(
+                conn,
+                uuid.uuid4(),
+                ref,
+                item_code=item,
+                subject_key=key,
+                decided_on=decided,
+                publicity_until=until,
+                retention_until=before,
+                unlisted_at=unlisted,
+            )
+
+    def kept() -> dict[str, dt.date]:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT source_ref, retention_until FROM records"))
+            return {r[0]: _day(r[1]) for r in found}
+
+    command.upgrade(config, "0008")
+    assert kept() == {ref: row[5] for ref, row in rows.items()}
+    command.downgrade(config, "0007")
+    assert kept() == {ref: row[4] for ref, row in rows.items()}
+    engine.dispose()

@@ -153,21 +153,63 @@ def test_a_licence_with_an_end_of_validity_is_kept_for_the_retention_after_it() 
     assert window.retention_until == dt.date(2028, 1, 30) + dt.timedelta(days=1826)
 
 
-def test_a_persons_court_record_still_leaves_every_level_but_restricted_five_years_on() -> None:
-    """The natural persons' rule (征信业管理条例 art. 16, migration 0005) still caps it,
-    and once it has expired it is not said to be publicly visible."""
-    fifth = dt.date(2031, 1, 31)
+def test_a_persons_court_record_is_kept_while_listed_like_an_organisations() -> None:
+    """The natural persons' rule (征信业管理条例 art. 16) counts five years from the end of
+    the conduct: a debtor still listed has not performed, so its record stays, past the
+    fifth year from the decision too, at every level the listing allows."""
     listed = record(COURT, DISHONEST, key=PERSON)
-    assert listed.window.retention_until == fifth
-    assert seen(listed, COURT, Level.PUBLIC, at(2031, 1, 31)) == ("active", True)
-    assert seen(listed, COURT, Level.PUBLIC, at(2031, 2, 1)) is None
-    assert seen(listed, COURT, Level.SHARED, at(2031, 2, 1)) is None
-    assert seen(listed, COURT, Level.RESTRICTED, at(2031, 2, 1)) == ("expired", False)
-    ended_early = record(
-        COURT, DISHONEST, key=PERSON, unlisted_at=dt.datetime(2026, 6, 30, 16, tzinfo=dt.UTC)
+    assert listed.window.retention_until == dt.date.max
+    for moment in (at(2031, 1, 31), at(2031, 2, 1), at(2033, 6, 1)):
+        assert seen(listed, COURT, Level.PUBLIC, moment) == ("active", True)
+        assert seen(listed, COURT, Level.SHARED, moment) == ("active", True)
+    shown = view(listed, COURT, Level.RESTRICTED, at(2033, 6, 1))
+    assert shown is not None and shown.window.retention_until == dt.date.max
+
+
+@pytest.mark.parametrize(
+    ("unlisted_at", "last_kept"),
+    [
+        # Listed until 30 June 2026: five years from then, not from the decision (31 Jan).
+        (dt.datetime(2026, 6, 30, 16, tzinfo=dt.UTC), dt.date(2031, 6, 30)),
+        # Listed until the end of 2030: kept to the end of 2035, not to 31 January 2031.
+        (UNLISTED, dt.date(2035, 12, 31)),
+    ],
+)
+def test_a_persons_court_record_leaves_every_level_but_restricted_five_years_after_its_listing(
+    unlisted_at: dt.datetime, last_kept: dt.date
+) -> None:
+    ended = record(COURT, DISHONEST, key=PERSON, unlisted_at=unlisted_at)
+    last_listed = (unlisted_at + dt.timedelta(hours=8) - dt.timedelta(microseconds=1)).date()
+    assert seen(ended, COURT, Level.PUBLIC, at(2026, 6, 1)) == ("active", True)
+    unlisted_day = last_listed + dt.timedelta(days=1)
+    assert seen(
+        ended, COURT, Level.PUBLIC, at(last_listed.year, last_listed.month, last_listed.day)
     )
-    shown = view(ended_early, COURT, Level.RESTRICTED, at(2027, 1, 1))
-    assert shown is not None and shown.window.retention_until == fifth
+    assert (
+        seen(
+            ended, COURT, Level.PUBLIC, at(unlisted_day.year, unlisted_day.month, unlisted_day.day)
+        )
+        is None
+    )
+    assert seen(ended, COURT, Level.SHARED, at(unlisted_day.year, 12, 31)) == ("active", False)
+    last_day = dt.datetime.combine(last_kept, dt.time(4), dt.UTC)  # noon in China
+    day_after = dt.datetime.combine(last_kept, dt.time(16), dt.UTC)  # its next day in China
+    assert seen(ended, COURT, Level.SHARED, last_day) == ("active", False)
+    assert seen(ended, COURT, Level.SHARED, day_after) is None
+    assert seen(ended, COURT, Level.RESTRICTED, day_after) == ("expired", False)
+    shown = view(ended, COURT, Level.RESTRICTED, day_after)
+    assert shown is not None and shown.window.retention_until == last_kept
+
+
+def test_a_persons_penalty_still_leaves_five_years_after_its_decision() -> None:
+    """Any other negative record of a person: the decision is the latest end of the
+    conduct the records know, so the cap counts from it (here sooner than the retention
+    after the publicity's end would be)."""
+    penalty = ITEMS["admin_penalty"]
+    fields = {"severity": "serious", "penalty_kinds": ["fine"]}
+    window = window_for(penalty, DECIDED, fields, personal=True)
+    assert window.retention_until == dt.date(2031, 1, 31)
+    assert window_for(penalty, DECIDED, fields).retention_until > dt.date(2031, 1, 31)
 
 
 @pytest.mark.parametrize("last_public", [None, dt.date(2027, 5, 1)])

@@ -95,8 +95,8 @@ def window_for(
     decision, a period of months ending on the same day of its last month (or that month's
     last day), so that day is the last public day. Repair is possible "after the minimum":
     from the day after the minimum period's last day. A natural person's negative record
-    (`personal`) is kept to the fifth anniversary of its decision at most: the records hold
-    no later end of the conduct than the decision that found it.
+    (`personal`) is kept to the fifth anniversary of the end of its conduct at most (see
+    `conduct_ended`): of its decision, or for a "while listed" one, of its listings' end.
 
     Retention runs from the end of publicity. A window without an end of its own (a
     "while listed" record, a licence without `valid_until`) is kept while it lasts: its
@@ -146,7 +146,9 @@ def window_for(
         repair_possible_from=repair_from,
         severity=severity,
     )
-    return personal_cap(window, item, decided_on, lambda: fields) if personal else window
+    if not personal:
+        return window
+    return personal_cap(window, item, conduct_ended(item, decided_on, None), lambda: fields)
 
 
 def _retention(item: CatalogItem, decided_on: dt.date, last_public: dt.date | None) -> dt.date:
@@ -172,15 +174,31 @@ def with_publicity_end(
     return window if until == window.retention_until else replace(window, retention_until=until)
 
 
+def conduct_ended(
+    item: CatalogItem, decided_on: dt.date, last_public: dt.date | None
+) -> dt.date | None:
+    """The last day of the conduct a record shows, as far as the records know it: for a
+    "while listed" record the last day of its listings (`last_public`: a court lists a
+    debtor until it performs), None while it is still listed; for any other, the decision
+    that found the conduct (the records hold no later end of it)."""
+    if item.publicity.kind == "while_active":
+        return None if last_public is None else max(last_public, decided_on)
+    return decided_on
+
+
 def personal_cap(
-    window: Window, item: CatalogItem, decided_on: dt.date, fields: Callable[[], dict[str, Any]]
+    window: Window,
+    item: CatalogItem,
+    conduct_end: dt.date | None,
+    fields: Callable[[], dict[str, Any]],
 ) -> Window:
     """A natural person's record under `window`: a negative one is kept to the fifth
-    anniversary of its decision at most. Applied when a record is stored and again when
-    it is read, so that an item made negative later (or a nature by value) counts too."""
-    if item.nature_of(fields) != "negative":
+    anniversary of the end of its conduct (`conduct_ended`) at most, and while its conduct
+    goes on (None), without that cap. Applied when a record is stored and again when it is
+    read, so that an item made negative later (or a nature by value) counts too."""
+    if conduct_end is None or item.nature_of(fields) != "negative":
         return window
-    cap = add_months(decided_on, PERSONAL_NEGATIVE_MONTHS)
+    cap = add_months(conduct_end, PERSONAL_NEGATIVE_MONTHS)
     return window if window.retention_until <= cap else replace(window, retention_until=cap)
 
 

@@ -18,6 +18,7 @@ from credit_records.domain.catalog import CatalogItem, Level
 from credit_records.domain.publicity import (
     Moment,
     Window,
+    conduct_ended,
     personal_cap,
     publicly_visible,
     status_at,
@@ -176,12 +177,15 @@ class StoredRecord:
         """`window` (of the version whose `fields` these are) as this record has it: a
         window without an end of its own kept for the item's retention after the end of
         the record's listings once that is known, and without end until then; then a
-        natural person's negative record capped at the fifth anniversary of its decision.
+        natural person's negative record capped at the fifth anniversary of the end of its
+        conduct (its decision; for a "while listed" record, its listings' end once known).
         The same whatever moment it is read at: a listing's end is its end, and before it
         the record is public, so within its retention."""
-        window = with_publicity_end(window, item, self.decided_on, self.publicity_end(window))
+        last_public = self.publicity_end(window)
+        window = with_publicity_end(window, item, self.decided_on, last_public)
         if is_person_key(self.subject_key):
-            return personal_cap(window, item, self.decided_on, fields)
+            ended = conduct_ended(item, self.decided_on, last_public)
+            return personal_cap(window, item, ended, fields)
         return window
 
     def fields_hash(self, fields: dict[str, Any]) -> str:
