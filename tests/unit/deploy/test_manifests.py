@@ -424,6 +424,28 @@ def test_production_runs_tagged_images_with_more_replicas_and_traces() -> None:
     }
 
 
+def test_production_keeps_each_database_within_its_connections_at_the_most_replicas() -> None:
+    """Every replica keeps up to its pool size of connections: at the autoscaler's most
+    replicas a service's pods stay under PostgreSQL's default max_connections (100)."""
+    resources = render_overlay("production")
+    most = {
+        hpa["spec"]["scaleTargetRef"]["name"]: hpa["spec"]["maxReplicas"]
+        for hpa in _of_kind(resources, "HorizontalPodAutoscaler")
+    }
+    for service in SERVICES:
+        config = _named(resources, "ConfigMap", f"{service}-config")["data"]
+        pool = int(config[f"CREDIT_{service.upper()}_DATABASE_POOL_SIZE"])
+        assert pool * most[service] < 100, service
+
+
+def test_production_believes_the_forwarded_address_of_its_ingress_only() -> None:
+    resources = render_overlay("production")
+    allowed = _named(resources, "ConfigMap", "gateway-config")["data"][
+        "CREDIT_GATEWAY_FORWARDED_ALLOW_IPS"
+    ]
+    assert allowed not in ("", "*", "127.0.0.1"), allowed
+
+
 def test_local_runs_one_replica_in_development_mode_against_its_own_databases() -> None:
     resources = render_overlay("local")
     for deployment in _platform_deployments(resources):
