@@ -43,11 +43,15 @@ async def _rekey(settings: RegistrySettings) -> None:
         )
     finally:
         await app.db.dispose()
+    # A row changed while a run read it is left for the next run: only a run that found
+    # nothing to rewrite shows that no identity number is under an old key any more.
     log.info(
-        "rekey done: %d identity numbers examined, %d rewritten under the current key; the "
-        "old keys may now be removed from CREDIT_REGISTRY_PII_ENCRYPTION_OLD_KEYS",
+        "rekey done: %d identity numbers examined, %d rewritten under the current key; %s",
         done.examined,
         done.rewritten,
+        "the old keys may now be removed from CREDIT_REGISTRY_PII_ENCRYPTION_OLD_KEYS"
+        if done.rewritten == 0
+        else "run it again: the old keys may be removed after a run that rewrites none",
     )
 
 
