@@ -589,3 +589,40 @@ async def test_measure_feedback_is_counted_per_measure_department_and_month(list
     counts = {m: sum(d.strftime("%Y-%m") == m for d in days) for m in months}
     assert [(s["month"], s["count"]) for s in stats] == list(counts.items())
     assert {s["department"] for s in stats} == {"finance"}
+
+
+async def test_a_list_type_and_a_measure_name_departments_clients_can_belong_to(
+    lists_api: Api,
+) -> None:
+    """An authority no client can belong to was stored: no one could ever list anybody."""
+    api = lists_api
+    admin = await api.admin_headers()
+    roll = {
+        "list_type": "dept_test_roll",
+        "name": "部门测试名单",
+        "color": "red",
+        "authority_department": "sports",
+    }
+    reply = await api.http.post("/v1/list-types", json=roll, headers=admin)
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == ["authority_department"]
+    assert "'sports'" in reply.text and "civil_affairs" in reply.text
+    any_department = {**roll, "authority_department": "*"}
+    reply = await api.http.post("/v1/list-types", json=any_department, headers=admin)
+    assert reply.status_code == 422, reply.text
+    types = (await api.http.get("/v1/list-types")).json()["items"]
+    assert "dept_test_roll" not in {t["list_type"] for t in types}
+    reply = await api.http.post(
+        "/v1/list-types", json={**roll, "authority_department": "tax"}, headers=admin
+    )
+    assert reply.status_code == 201, reply.text
+    measure = {
+        "measure_code": "dept_test_priority",
+        "name": "优先办理",
+        "kind": "reward",
+        "implementing_department": "sports",
+        "list_types": ["dept_test_roll"],
+    }
+    reply = await api.http.post("/v1/measures", json=measure, headers=admin)
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == ["implementing_department"]

@@ -579,3 +579,34 @@ async def test_publicity_days_and_a_publicity_rule_given_together_must_agree(
     reply = await api.http.post("/v1/catalog/items", json=both, headers=admin)
     assert reply.status_code == 422, reply.text  # the days were kept and never used
     assert [e["field"] for e in reply.json()["errors"]] == ["publicity.days"]
+
+
+async def test_a_catalog_item_names_known_departments_and_a_minimum_within_its_publicity(
+    records_api: Api,
+) -> None:
+    """A source department no client can belong to was stored (no one could ever write the
+    item's records), and so was a minimum before repair longer than the publicity."""
+    api = records_api
+    admin = await api.admin_headers()
+    body = {
+        "item_code": "sports_notice",
+        "name": "体育通报",
+        "category": "行政管理信息",
+        "nature": "negative",
+        "disclosure": "public",
+        "source_departments": ["market_regulation", "sports"],
+        "publicity_days": 30,
+        "fields": {"type": "object", "properties": {"content": {"type": "string"}}},
+    }
+    reply = await api.http.post("/v1/catalog/items", json=body, headers=admin)
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == ["source_departments.1"]
+    assert "'sports'" in reply.text and "market_regulation" in reply.text
+    too_long = {**body, "source_departments": ["*"], "min_publicity_days": 100}
+    reply = await api.http.post("/v1/catalog/items", json=too_long, headers=admin)
+    assert reply.status_code == 422, reply.text
+    assert [e["field"] for e in reply.json()["errors"]] == ["min_publicity_days"]
+    items = (await api.http.get("/v1/catalog/items")).json()["items"]
+    assert "sports_notice" not in {i["item_code"] for i in items}
+    fine = {**too_long, "min_publicity_days": 30}
+    assert (await api.http.post("/v1/catalog/items", json=fine, headers=admin)).status_code == 201

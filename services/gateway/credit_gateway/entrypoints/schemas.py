@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from credit_gateway.domain.access import DEPARTMENTS
+
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?"
 )
@@ -28,6 +30,30 @@ def _rfc3339_text(value: object) -> object:
     if isinstance(value, str) and not _RFC3339.fullmatch(value.strip()):
         raise ValueError("expected an RFC 3339 date-time such as 2026-05-01T08:00:00+08:00")
     return value
+
+
+def _known_department(value: str) -> str:
+    """A department clients can belong to: one no client can be of would name an authority
+    that no one can act for (a list type whose entries no one may write)."""
+    if value not in DEPARTMENTS and value != "*":
+        raise ValueError(f"unknown department {value!r}: one of {', '.join(sorted(DEPARTMENTS))}")
+    return value
+
+
+def _one_department(value: str) -> str:
+    if value == "*":
+        raise ValueError(f"one department: one of {', '.join(sorted(DEPARTMENTS))}")
+    return value
+
+
+# A department as clients have them; a catalog item's sources may also be "*" (any).
+SourceDepartment = Annotated[str, AfterValidator(_known_department)]
+Department = Annotated[
+    str,
+    Field(min_length=1, max_length=64),
+    AfterValidator(_known_department),
+    AfterValidator(_one_department),
+]
 
 
 # What a request body may hold, beyond each field's own rules: everything below reaches a
@@ -308,7 +334,9 @@ class CatalogItemCreate(Strict):
         "D negative); values not named have `nature`",
     )
     disclosure: Literal["public", "shared", "authorized", "restricted"]
-    source_departments: list[str] = Field(min_length=1, max_length=50)
+    source_departments: list[SourceDepartment] = Field(
+        min_length=1, max_length=50, description="departments that may write it, or `*` (any)"
+    )
     publicity_days: StrictInt | None = Field(
         default=None, ge=0, le=36500, description="fixed publicity from the decision date"
     )
@@ -446,7 +474,7 @@ class ListTypeCreate(Strict):
     list_type: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     name: str = Field(min_length=1, max_length=200)
     color: Literal["red", "black", "watch"]
-    authority_department: str = Field(min_length=1, max_length=64)
+    authority_department: Department
     publicity_days: StrictInt = Field(default=0, ge=0, le=3650)
     default_duration_days: StrictInt = Field(
         default=0, ge=0, le=36500, description="0: until removed"
@@ -481,7 +509,7 @@ class MeasureCreate(Strict):
     measure_code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["punish", "reward"]
-    implementing_department: str = Field(min_length=1, max_length=64)
+    implementing_department: Department
     list_types: list[str] = Field(min_length=1, max_length=50)
     basis: str = Field(default="", max_length=1000)
 

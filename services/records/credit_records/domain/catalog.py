@@ -102,6 +102,10 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
         problems.append(("publicity.days", "a fixed publicity is months or days, not both"))
     if item.publicity.min_days < 0:
         problems.append(("min_publicity_days", "must not be negative"))
+    if item.publicity.kind == "fixed" and item.publicity.min_days > (
+        item.publicity.days or item.publicity.months * 31
+    ):  # a repair could never come before the publicity ends by itself
+        problems.append(("min_publicity_days", "at most the publicity itself"))
     if item.publicity.kind == "field_until":
         problems += _until_field_problems(item)
     for severity, window in item.publicity.by_severity.items():
