@@ -284,7 +284,14 @@ async def get_objection(objection_id: CaseId, caller: ReaderDep, gateway: Gatewa
     "/v1/repairs",
     status_code=201,
     response_model=schemas.RepairPublic,
-    responses={422: {"description": "not_repairable or too_early, with `possible_from`"}},
+    responses={
+        422: {
+            "description": "too_early, with `possible_from` (the day after the minimum "
+            "publicity); not_repairable when a repair will never be possible (never published, "
+            "the item or list type allows none, a kind that blocks it before the maximum, or "
+            "publication ended), the reason in `detail`"
+        }
+    },
 )
 async def apply_repair(
     body: schemas.RepairCreate, caller: FilerDep, gateway: GatewayDep, response: Response
