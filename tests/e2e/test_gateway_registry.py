@@ -136,6 +136,31 @@ async def test_natural_persons_are_not_found_by_name_at_the_public_level(api: Ap
     assert [i["name"] for i in reply.json()["items"]] == ["张三丰"]
 
 
+async def test_a_search_for_persons_alone_without_a_purpose_is_told_to_state_one(
+    api: Api,
+) -> None:
+    """Above the public level such a search was answered with empty pages (the persons
+    dropped after each page was cut), each with a next_page_token, as if there were
+    nobody; at the public level persons are never searched: one empty page."""
+    writer = await api.client(["registry:write"])
+    await api.http.post(
+        "/v1/subjects", json=PERSON, headers={"Authorization": writer["Authorization"]}
+    )
+    shared = {"Authorization": (await api.client(["credit:shared"]))["Authorization"]}
+    asked = {"kind": "natural_person", "page_size": 1}
+    reply = await api.http.get("/v1/subjects", params=asked, headers=shared)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["code"] == "purpose_required"
+    assert [e["field"] for e in reply.json()["errors"]] == ["purpose"]
+    public = await api.http.get("/v1/subjects", params=asked)
+    assert public.status_code == 200, public.text
+    assert public.json()["items"] == [] and public.json().get("next_page_token") is None
+    stated = await api.http.get(
+        "/v1/subjects", params={**asked, "q": "张三丰", "purpose": "招投标审查"}, headers=shared
+    )
+    assert [i["name"] for i in stated.json()["items"]] == ["张三丰"]
+
+
 async def test_a_level_above_the_token_is_refused(api: Api) -> None:
     reply = await api.http.get("/v1/subjects/91310115MA8BRK2A83", params={"level": "shared"})
     assert reply.status_code == 403 and reply.json()["code"] == "level_not_allowed"

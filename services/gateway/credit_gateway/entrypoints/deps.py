@@ -199,7 +199,7 @@ async def read_context(
     if purpose is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
         # Checked before the subject is known to need one: a purpose of another length is
         # no purpose (API.md), for a person as for whatever else a batch or listing holds.
-        raise _purpose_required("purpose must be 2-200 characters")
+        raise purpose_required("purpose must be 2-200 characters")
     request_id = str(
         getattr(request.state, "request_id", "")
         or request.scope.get("state", {}).get("request_id", "")
@@ -238,7 +238,7 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
         and read.level > Level.PUBLIC
         and not read.purpose_for(subject.subject_key)
     ):
-        raise _purpose_required(
+        raise purpose_required(
             "a query about a natural person above the public level needs a purpose"
         )
     return read.level
@@ -252,7 +252,8 @@ def _level_not_allowed(allowed: Level, detail: str = "") -> Problem:
     )
 
 
-def _purpose_required(detail: str) -> Problem:
+def purpose_required(detail: str) -> Problem:
+    """400 purpose_required (API.md): a query that needs a stated purpose, 2-200 characters."""
     return Problem(
         400, "purpose_required", detail, [{"field": "purpose", "message": "2-200 characters"}]
     )

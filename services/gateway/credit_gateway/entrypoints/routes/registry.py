@@ -17,6 +17,7 @@ from credit_gateway.entrypoints.deps import (
     ReadDep,
     audit,
     level_for_subject,
+    purpose_required,
     require,
 )
 from credit_gateway.entrypoints.problems import Problem
@@ -98,9 +99,19 @@ async def search_subjects(
     shortest name first, or, when `q` is common (in more than one name in 256), in a fixed
     order that follows no field; then names merely similar to `q`, most similar first.
     Natural persons are never found by name at the public level, nor above it without a
-    stated purpose; each one shown is audited. A page that shows a person's identity number
+    stated purpose; each one shown is audited. A search for natural persons alone
+    (`kind=natural_person`) without a purpose is 400 purpose_required above the public level,
+    and an empty page at it. A page that shows a person's identity number
     (the restricted level) is marked no-store."""
     persons_hidden = read.level == Level.PUBLIC or not read.purpose
+    if kind == "natural_person" and persons_hidden:
+        # Asked for persons alone: above public the caller is told to state a purpose (not
+        # given pages with nobody on them); at public, persons are never searched.
+        if read.level > Level.PUBLIC:
+            raise purpose_required(
+                "a search for natural persons above the public level needs a purpose"
+            )
+        return schemas.SubjectPage(items=[], next_page_token=None, level=read.level.label)
     reply = await gateway.registry.search(
         pb.SearchSubjectsRequest(
             q=q,
