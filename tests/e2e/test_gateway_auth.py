@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -279,3 +280,100 @@ async def test_a_token_checked_before_is_refused_once_it_has_expired(api: Api) -
     )
     reply = await api.http.post("/v1/subjects", json={**ORG, "name": "第二家"}, headers=headers)
     assert reply.status_code == 401 and reply.json()["detail"] == "token expired"
+
+
+def _oauth_refusal(reply: httpx.Response, status: int, error: str, case: object = "") -> None:
+    """An RFC 6749 §5.2 error: the OAuth JSON (not a problem document), never cached, and
+    no token in it."""
+    assert reply.status_code == status, (case, reply.text)
+    assert reply.headers["content-type"] == "application/json", (case, reply.text)
+    assert reply.headers["cache-control"] == "no-store", case
+    body = reply.json()
+    assert body["error"] == error and body["error_description"], (case, body)
+    assert "access_token" not in body
+
+
+async def test_a_token_request_using_basic_and_form_credentials_is_invalid_request(
+    api: Api,
+) -> None:
+    """RFC 6749 §2.3: one authentication method per request; credentials in the form next
+    to Basic ones are refused, never silently ignored."""
+    writer = await api.client(["registry:write"])
+    basic = (writer["client_id"], writer["client_secret"])
+    grant = {"grant_type": "client_credentials"}
+    for form in (
+        {"client_id": ADMIN_ID, "client_secret": ADMIN_SECRET},  # another client's
+        {"client_id": ADMIN_ID},
+        {"client_secret": ADMIN_SECRET},
+        {"client_id": writer["client_id"], "client_secret": writer["client_secret"]},
+        {"client_id": writer["client_id"]},  # even the Basic one's own id
+    ):
+        reply = await api.http.post("/oauth/token", data={**grant, **form}, auth=basic)
+        _oauth_refusal(reply, 400, "invalid_request", form)
+    # A Basic header that cannot be decoded is a Basic attempt too: the form's (valid)
+    # credentials do not stand in for it.
+    admin_form = {**grant, "client_id": ADMIN_ID, "client_secret": ADMIN_SECRET}
+    reply = await api.http.post(
+        "/oauth/token", data=admin_form, headers={"Authorization": "Basic not*base64"}
+    )
+    _oauth_refusal(reply, 400, "invalid_request")
+    # Either method alone still works; a parameter sent without a value counts as omitted.
+    reply = await api.http.post("/oauth/token", data={**grant, "client_id": ""}, auth=basic)
+    assert reply.status_code == 200 and reply.json()["access_token"]
+    assert (await api.http.post("/oauth/token", data=admin_form)).status_code == 200
+
+
+async def test_a_token_request_without_a_grant_type_form_is_invalid_request(api: Api) -> None:
+    """RFC 6749 §5.2: a missing parameter, or no form at all, is 400 invalid_request in the
+    OAuth error shape that client libraries parse (not a 422 problem document)."""
+    creds = {"client_id": ADMIN_ID, "client_secret": ADMIN_SECRET}
+    form_type = {"content-type": "application/x-www-form-urlencoded"}
+    for name, request in {
+        "no grant_type": {"data": creds},
+        "empty grant_type": {"data": {"grant_type": "", **creds}},
+        "empty form": {"content": b"", "headers": form_type},
+        "no body": {},
+        "json body": {"json": {"grant_type": "client_credentials", **creds}},
+        "text body": {
+            "content": b"grant_type=client_credentials",
+            "headers": {"content-type": "text/plain"},
+        },
+    }.items():
+        reply = await api.http.post("/oauth/token", **request)  # type: ignore[arg-type]
+        _oauth_refusal(reply, 400, "invalid_request", name)
+    # With Basic credentials too, and whether or not they are right.
+    for basic in ((ADMIN_ID, ADMIN_SECRET), (ADMIN_ID, "wrong")):
+        reply = await api.http.post(
+            "/oauth/token", json={"grant_type": "client_credentials"}, auth=basic
+        )
+        _oauth_refusal(reply, 400, "invalid_request")
+        reply = await api.http.post("/oauth/token", data={"scope": "admin"}, auth=basic)
+        _oauth_refusal(reply, 400, "invalid_request")
+    # A grant type that is there but unknown is still unsupported_grant_type, and bad
+    # credentials with a grant type still invalid_client, with its challenge.
+    reply = await api.http.post("/oauth/token", data={"grant_type": "password", **creds})
+    _oauth_refusal(reply, 400, "unsupported_grant_type")
+    reply = await api.http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(ADMIN_ID, "wrong")
+    )
+    _oauth_refusal(reply, 401, "invalid_client")
+    assert reply.headers["www-authenticate"] == 'Basic realm="credit"'
+
+
+async def test_the_openapi_document_describes_the_token_routes_oauth_errors(api: Api) -> None:
+    spec = (await api.http.get("/openapi.json")).json()
+    operation = spec["paths"]["/oauth/token"]["post"]
+    form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert spec["components"]["schemas"][form["$ref"].rsplit("/", 1)[1]]["required"] == [
+        "grant_type"
+    ]
+    for status, errors in (
+        ("400", {"invalid_request", "unsupported_grant_type", "invalid_scope"}),
+        ("401", {"invalid_client"}),
+    ):
+        response = operation["responses"][status]
+        schema = response["content"]["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        assert set(schema["properties"]["error"]["enum"]) == errors, status
+        assert response["content"]["application/json"], status

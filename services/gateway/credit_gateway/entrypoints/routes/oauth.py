@@ -4,15 +4,62 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from credit_gateway.entrypoints.deps import GatewayDep, rate_limit
+from credit_gateway.entrypoints.problems import PROBLEM, PROBLEM_SCHEMA
 from credit_gateway.entrypoints.schemas import TokenResponse
 
-router = APIRouter(tags=["authentication"])
+
+def _oauth_error_schema(*errors: str) -> dict[str, Any]:
+    """The OpenAPI description of an RFC 6749 §5.2 error answer with one of these codes."""
+    return {
+        "schema": {
+            "type": "object",
+            "required": ["error", "error_description"],
+            "properties": {
+                "error": {"type": "string", "enum": list(errors)},
+                "error_description": {"type": "string"},
+            },
+        }
+    }
+
+
+# The bodies FastAPI reads a form from; a token request is urlencoded (RFC 6749 §4.4.2).
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class OAuthRoute(APIRoute):
+    """A token request the form cannot be read from (no grant_type, an empty body, a body
+    that is not a form) is answered as RFC 6749 §5.2 asks, 400 invalid_request in the OAuth
+    error shape client libraries parse, not the 422 problem document of other routes."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def oauth_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as refusal:
+                content_type = request.headers.get("content-type", "").partition(";")[0]
+                if content_type.strip().lower() not in _FORM_TYPES:
+                    description = "the request must be an application/x-www-form-urlencoded form"
+                elif any(e.get("type") == "missing" for e in refusal.errors()):
+                    description = "grant_type is missing"
+                else:  # a file uploaded as a parameter
+                    description = "the form's parameters must be text"
+                return _oauth_error(400, "invalid_request", description)
+
+        return oauth_handler
+
+
+router = APIRouter(tags=["authentication"], route_class=OAuthRoute)
 
 # Token requests for one client id from one address: a client needs one token per few
 # minutes per instance; past these each attempt is a 429 before its secret is hashed (some
@@ -32,11 +79,16 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
     )
 
 
+def _uses_basic(request: Request) -> bool:
+    """Whether the request authenticates with HTTP Basic, even credentials that cannot be
+    decoded."""
+    return request.headers.get("authorization", "").partition(" ")[0].lower() == "basic"
+
+
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
+    if not _uses_basic(request):
         return None
+    value = request.headers["authorization"].partition(" ")[2]
     try:
         client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
@@ -48,9 +100,26 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     "/oauth/token",
     response_model=TokenResponse,
     responses={
-        400: {"description": "unsupported grant or invalid scope"},
-        401: {"description": '{"error": "invalid_client"}'},
-        429: {"description": "rate_limited: too many attempts for this client id (Retry-After)"},
+        400: {
+            "description": "invalid_request: no grant_type, a body that is not a form, or "
+            "credentials both in the Authorization header and in the form (one method per "
+            "request, RFC 6749 §2.3); unsupported_grant_type; invalid_scope. A multipart "
+            "body that cannot be parsed is a problem document.",
+            "content": {
+                "application/json": _oauth_error_schema(
+                    "invalid_request", "unsupported_grant_type", "invalid_scope"
+                ),
+                PROBLEM: {"schema": PROBLEM_SCHEMA},
+            },
+        },
+        401: {
+            "description": "invalid_client (WWW-Authenticate: Basic)",
+            "content": {"application/json": _oauth_error_schema("invalid_client")},
+        },
+        429: {
+            "description": "rate_limited: too many attempts for this client id (Retry-After)",
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+        },
     },
 )
 async def token(
@@ -64,6 +133,15 @@ async def token(
     """Issues a short-lived access token for a client's credentials."""
     if grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+    if _uses_basic(request) and (client_id or client_secret):
+        # RFC 6749 §2.3: one authentication method per request. (A form value sent empty
+        # counts as omitted, §3.2: FastAPI reads it as None.)
+        return _oauth_error(
+            400,
+            "invalid_request",
+            "client credentials must be sent either in the Authorization header or in "
+            "the form, not both",
+        )
     basic = _basic_credentials(request)
     if basic:
         client_id, client_secret = basic
