@@ -211,6 +211,29 @@ async def test_a_client_with_unknown_scopes_or_department_is_refused(api: Api) -
     assert {e["field"] for e in reply.json()["errors"]} == {"department", "scopes"}
 
 
+async def test_a_client_is_bound_only_to_a_registered_subject_by_its_own_code(api: Api) -> None:
+    """A subject:self client for a code no subject has (here a wrong check character) was
+    stored, bound to nobody; it is refused and nothing is stored. A code given in another
+    case is bound as the registry writes it."""
+    admin = await api.admin_headers()
+    bound = {"name": "自查客户", "department": "market_regulation", "scopes": ["subject:self"]}
+    reply = await api.http.post(
+        "/v1/admin/clients", headers=admin, json={**bound, "subject_code": "91310115MA8BRK2A84"}
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["code"] == "unknown_subject"
+    assert [e["field"] for e in reply.json()["errors"]] == ["subject_code"]
+    listed = (await api.http.get("/v1/admin/clients", headers=admin)).json()["items"]
+    assert "自查客户" not in {c["name"] for c in listed}
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    code = (await api.http.post("/v1/subjects", json=ORG, headers=writer)).json()["code"]
+    reply = await api.http.post(
+        "/v1/admin/clients", headers=admin, json={**bound, "subject_code": f" {code.lower()} "}
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["subject_code"] == code
+
+
 async def test_a_revocation_at_one_replica_stops_the_tokens_at_the_others(
     registry_process: ServiceProcess,
     make_database_url: Callable[[str], str],

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import grpc
 from fastapi import APIRouter, Path
 
+from credit_common.grpc_errors import RemoteError
+from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints.deps import GatewayDep, require
+from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.schemas import (
     ClientCreate,
     ClientCreated,
@@ -41,17 +45,35 @@ def _public(client: Client) -> ClientPublic:
 
 @router.post("/clients", status_code=201, response_model=ClientCreated)
 async def create_client(body: ClientCreate, caller: AdminDep, gateway: GatewayDep) -> ClientCreated:
-    """Creates an API client; its secret is in this answer only."""
+    """Creates an API client; its secret is in this answer only. A `subject_code` must be
+    a registered subject's (422 unknown_subject otherwise); the client is bound to the
+    subject's code as the registry gives it (a legacy or merged code: the survivor's
+    unified code)."""
     client, secret = await gateway.clients.create(
         name=body.name,
         department=body.department,
         scopes=body.scopes,
-        subject_code=(body.subject_code or "").strip().upper(),
+        subject_code=await _bound_code(gateway, (body.subject_code or "").strip().upper()),
         rate_per_second=body.rate_limit.per_second if body.rate_limit else None,
         rate_burst=body.rate_limit.burst if body.rate_limit else None,
         created_by=caller.client_id,
     )
     return ClientCreated(**_public(client).model_dump(), client_secret=secret)
+
+
+async def _bound_code(gateway: Gateway, code: str) -> str:
+    """The code a client for `code` is bound to: the registered subject's own."""
+    if not code:
+        return ""
+    try:
+        return (await gateway.registry.get(code, summary=True)).code
+    except RemoteError as error:
+        if error.code != grpc.StatusCode.NOT_FOUND:
+            raise
+        message = "no registered subject answers to this code"
+        raise Problem(
+            422, "unknown_subject", message, [{"field": "subject_code", "message": message}]
+        ) from error
 
 
 @router.get("/clients", response_model=ClientList)
