@@ -36,6 +36,33 @@ async def test_a_body_that_cannot_be_read_as_json_names_the_body(api: Api) -> No
     assert fields(problem(cut, 400, "malformed_json")) == ["body"]
 
 
+async def test_a_json_route_given_a_body_of_another_type_is_415(api: Api) -> None:
+    """A valid JSON body sent as text/plain or as a form was a 422 "Input should be a valid
+    dictionary", naming a body that was valid; the OpenAPI promised 415. A +json type and
+    a charset parameter are JSON."""
+    registrar = await headers(api, ["registry:write"])
+    body = b'{"codes": ["91310115MA8BRK2A83"]}'
+    for media in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+        reply = await api.http.post(
+            "/v1/codes/validate", content=body, headers={**registrar, "content-type": media}
+        )
+        assert fields(problem(reply, 415, "unsupported_media_type")) == ["Content-Type"], media
+        assert media in reply.json()["detail"]
+    for media in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        reply = await api.http.post(
+            "/v1/codes/validate", content=body, headers={**registrar, "content-type": media}
+        )
+        assert reply.status_code == 200, (media, reply.text)
+    untyped = await api.http.post("/v1/codes/validate", content=body, headers=registrar)
+    assert fields(problem(untyped, 415, "unsupported_media_type")) == ["Content-Type"]
+    # A JSON body that does not fit stays a 422 naming its fields; no body at all, the body.
+    typed = {**registrar, **JSON}
+    reply = await api.http.post("/v1/codes/validate", content=b'{"codes": 1}', headers=typed)
+    assert fields(problem(reply, 422, "validation_failed")) == ["codes"]
+    reply = await api.http.post("/v1/codes/validate", headers=registrar)
+    assert fields(problem(reply, 422, "validation_failed")) == ["body"]
+
+
 async def test_a_form_that_cannot_be_parsed_names_the_body(api: Api) -> None:
     reply = await api.http.post(
         "/oauth/token",

@@ -75,6 +75,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def is_json(content_type: str) -> bool:
+    """Whether the routes read a body of this Content-Type as JSON, as FastAPI does:
+    application/json or application/*+json, whatever its parameters; none is not JSON."""
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 def error_responses() -> dict[int | str, dict[str, Any]]:
     """The error answers every route may give, as problem documents."""
     return {
@@ -192,6 +201,19 @@ def install(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem_response(_malformed_json("malformed JSON"))
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        sent = media or request.headers.get("content-length", "0") != "0"
+        if sent and not is_json(media) and any(e["loc"][:1] == ("body",) for e in errors):
+            # FastAPI reads a body of another type, or of none named, as no JSON at all:
+            # the body's type is the fault, not its content ("JSON in and out", API.md).
+            return problem_response(
+                Problem(
+                    415,
+                    "unsupported_media_type",
+                    f"the body must be sent as application/json, not {media or 'untyped'}",
+                    [{"field": "Content-Type", "message": "application/json"}],
+                )
+            )
         detail = "the request does not match the contract"
         listed = [{"field": _field(tuple(e["loc"])), "message": str(e["msg"])} for e in errors]
         return problem_response(
