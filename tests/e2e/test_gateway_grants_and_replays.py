@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import json
 import threading
 import time
 import uuid
@@ -200,6 +202,125 @@ async def test_an_idempotency_key_replays_only_the_same_request_and_never_a_read
     assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
     replay = await api.http.post("/v1/subjects", json=org, headers=registrar)
     assert replay.headers["idempotent-replayed"] == "true" and replay.json() == created.json()
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def as_json(body: Any, **dumps: Any) -> bytes:
+    return json.dumps(body, **dumps).encode()
+
+
+async def test_an_idempotency_key_replays_the_same_json_written_otherwise(redis_api: Api) -> None:
+    """The same JSON object, its keys in another order, spaced otherwise or its characters
+    escaped, is the same body: its repeat replays the first answer, not a 409."""
+    api = redis_api
+    registrar = {**await bearer(api, ["registry:write"]), **JSON, "Idempotency-Key": "same-json-1"}
+    org = {**ORG, "name": "改写重放有限公司"}
+    created = await api.http.post("/v1/subjects", content=as_json(org), headers=registrar)
+    assert created.status_code == 201, created.text
+    reordered = dict(reversed(org.items()))
+    for content, content_type in (
+        (as_json(org, separators=(",", ":"), ensure_ascii=False), "application/json"),
+        (as_json(reordered, indent=2), "application/json; charset=utf-8"),
+        (b"\r\n " + as_json(reordered, separators=(" ,", " : ")) + b"\n", "Application/JSON"),
+        (as_json(org, ensure_ascii=False), "application/merge-patch+json"),
+    ):
+        again = await api.http.post(
+            "/v1/subjects", content=content, headers={**registrar, "Content-Type": content_type}
+        )
+        assert again.status_code == 201, (content, again.text)
+        assert again.headers["idempotent-replayed"] == "true" and again.json() == created.json()
+
+
+async def test_an_idempotency_key_with_other_json_values_is_a_conflict(redis_api: Api) -> None:
+    """A changed value is another body however it is written, and so is 1.0 for 1 (other
+    JSON texts, a float and an integer); the conflicts leave the first answer to replay."""
+    api = redis_api
+    registrar = {**await bearer(api, ["registry:write"]), **JSON, "Idempotency-Key": "other-json-1"}
+    org = {**ORG, "name": "冲突检查有限公司"}
+    created = await api.http.post("/v1/subjects", content=as_json(org), headers=registrar)
+    assert created.status_code == 201, created.text
+    changed = {**org, "division_code": "310116"}
+    for body in (changed, dict(reversed(changed.items())), {**org, "extra": None}):
+        other = await api.http.post("/v1/subjects", content=as_json(body), headers=registrar)
+        assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    keyed = {**registrar, "Idempotency-Key": "other-json-2"}
+    first = await api.http.post("/v1/subjects", content=as_json({**org, "x": 1}), headers=keyed)
+    assert first.status_code < 500, first.text
+    for body in ({**org, "x": 1.0}, {**org, "x": "1"}, {**org, "x": True}):
+        other = await api.http.post("/v1/subjects", content=as_json(body), headers=keyed)
+        assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    written_otherwise = as_json(dict(reversed(org.items())), indent=1)
+    replay = await api.http.post("/v1/subjects", content=written_otherwise, headers=registrar)
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == created.json()
+
+
+async def test_an_idempotency_key_compares_other_bodies_byte_for_byte(redis_api: Api) -> None:
+    """A body that is not JSON (another content type, or JSON that does not parse) is
+    compared as its bytes: a file with one byte changed, or the same JSON text sent as a
+    file and spaced otherwise, is a 409; the very same bytes replay the first answer."""
+    api = redis_api
+    registrar = await bearer(api, ["registry:write"])
+    csv = "name,registration_authority\n上传检查有限公司,9\n".encode()
+    broken = b'{"kind": "organization", "name": '
+    text = as_json(ORG)
+    for key, content_type, content, changed in (
+        ("bytes-csv-1", "text/csv", csv, csv.replace(b"9", b"8")),
+        ("bytes-csv-2", "text/csv", csv, csv + b"\n"),
+        ("bytes-json-text", "text/plain", text, as_json(ORG, separators=(",", ":"))),
+        ("bytes-broken-json", "application/json", broken, broken + b" "),
+    ):
+        keyed = {**registrar, "Idempotency-Key": key, "Content-Type": content_type}
+        first = await api.http.post("/v1/subjects", content=content, headers=keyed)
+        assert 400 <= first.status_code < 500, first.text  # no route takes these: kept
+        other = await api.http.post("/v1/subjects", content=changed, headers=keyed)
+        assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+        again = await api.http.post("/v1/subjects", content=content, headers=keyed)
+        assert again.headers["idempotent-replayed"] == "true", (key, again.text)
+        assert again.status_code == first.status_code and again.json() == first.json()
+
+
+async def test_an_idempotency_key_kept_as_a_hash_of_its_bytes_still_replays(
+    redis_api: Api,
+) -> None:
+    """An answer kept before JSON bodies were compared as JSON, under a hash of the bytes
+    (path, query, body) alone, is replayed to a repeat of the very same bytes; a body with
+    a lone surrogate escaped (JSON Python reads, but cannot write as UTF-8) is compared too."""
+    api = redis_api
+    client = await api.client(["registry:write"])
+    registrar = {
+        "Authorization": client["Authorization"],
+        **JSON,
+        "Idempotency-Key": "kept-before-1",
+    }
+    org = {**ORG, "name": "旧指纹有限公司"}
+    content = as_json(org)
+    slot = f"idempotency:{client['client_id']}:{hashlib.sha256(b'kept-before-1').hexdigest()}"
+    answer = {"code": "913101159ABCDEFG12", "name": org["name"]}
+    assert api.gateway.redis is not None
+    await api.gateway.redis.set(
+        slot,
+        json.dumps(
+            {
+                "state": "done",
+                "digest": hashlib.sha256(b"/v1/subjects\0\0" + content).hexdigest(),
+                "status": 201,
+                "headers": [["content-type", "application/json"]],
+                "body": json.dumps(answer, ensure_ascii=False),
+            }
+        ),
+        ex=600,
+    )
+    replay = await api.http.post("/v1/subjects", content=content, headers=registrar)
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == answer
+    lone = as_json({**org, "name": "\ud800"})
+    keyed = {**registrar, "Idempotency-Key": "lone-surrogate-1"}
+    first = await api.http.post("/v1/subjects", content=lone, headers=keyed)
+    assert first.status_code == 422, first.text
+    again = await api.http.post("/v1/subjects", content=lone, headers=keyed)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
 
 
 async def kept_answers(api: Api, *owners: str) -> str:

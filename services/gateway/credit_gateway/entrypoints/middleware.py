@@ -117,7 +117,19 @@ class InFlightLimit:
 class Idempotency:
     """The same Idempotency-Key with the same request (path, query and body) replays the
     first answer; with another it is a 409. Keys are per client and kept in Redis for a
-    day, and so is the first answer, less what must not rest there (`_kept`)."""
+    day, and so is the first answer, less what must not rest there (`_kept`).
+
+    "The same body" is the same JSON for a JSON body (Content-Type application/json or
+    application/*+json, as the routes read it): the same value however it is written, its
+    keys in any order, spaced or escaped otherwise (`_canonical_json`). Numbers are compared
+    as Python reads them, as the routes do: 1 and 1.0 differ (an integer, a float), 1.0 and
+    1.00 do not. A JSON body that does not parse, and every other body (an upload: another
+    byte is another file), is compared byte for byte.
+
+    A claim keeps `digest`, the hash of the bytes (path, query, body), as it always has, and
+    for a JSON body `json_digest` too, the hash of its canonical form: a repeat is the same
+    request when either matches. So keys claimed before `json_digest` existed still replay
+    to the very same bytes, and a replica not yet comparing JSON still reads the claims."""
 
     def __init__(
         self, app: ASGIApp, gateway: Gateway, background: BackgroundTasks | None = None
@@ -171,15 +183,18 @@ class Idempotency:
             more = message.get("more_body", False)
         # The query is part of the request: a purpose or a level stated there changes what
         # the first answer showed and to whom it was audited.
-        digest = hashlib.sha256(
-            scope["path"].encode() + b"\0" + scope.get("query_string", b"") + b"\0" + body
-        ).hexdigest()
+        request = scope["path"].encode() + b"\0" + scope.get("query_string", b"") + b"\0"
+        fingerprint = {"digest": hashlib.sha256(request + body).hexdigest()}
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        canonical = _canonical_json(body) if problems.is_json(content_type) else None
+        if canonical is not None:
+            fingerprint["json_digest"] = hashlib.sha256(request + canonical).hexdigest()
         slot = f"idempotency:{owner}:{hashlib.sha256(key).hexdigest()}"
         claimed_at = time.monotonic()  # no later than the claim's expiry starts
         try:
             claimed = await redis.set(
                 slot,
-                json.dumps({"state": "pending", "digest": digest}),
+                json.dumps({"state": "pending", **fingerprint}),
                 nx=True,
                 ex=PENDING_SECONDS,
             )
@@ -199,7 +214,7 @@ class Idempotency:
             except (RedisConnectionError, RedisTimeoutError) as error:
                 await problems.redis_unavailable(error)(scope, receive, send)
                 return
-            await self._answer_stored(stored, digest, scope, receive, send)
+            await self._answer_stored(stored, fingerprint, scope, receive, send)
             return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
 
@@ -221,19 +236,21 @@ class Idempotency:
             await self.app(scope, replay_body, capture)
         finally:
             try:
-                await self._settle(redis, slot, digest, captured)
+                await self._settle(redis, slot, fingerprint, captured)
             except (RedisConnectionError, RedisTimeoutError) as error:
                 # The answer is sent already, or the route's own failure is what to raise:
                 # settled later instead, lest the slot stay pending until it expires (every
                 # repeat meanwhile a 409 idempotency_in_progress).
                 log.info("could not settle an Idempotency-Key yet, will retry: %s", error)
-                self.background.start(self._settle_later(redis, slot, digest, captured, claimed_at))
+                self.background.start(
+                    self._settle_later(redis, slot, fingerprint, captured, claimed_at)
+                )
 
     async def _settle_later(
         self,
         redis: Redis,
         slot: str,
-        digest: str,
+        fingerprint: dict[str, str],
         captured: dict[str, Any],
         claimed_at: float,
     ) -> None:
@@ -248,7 +265,7 @@ class Idempotency:
             await asyncio.sleep(delay)
             tries += 1
             try:
-                await self._settle(redis, slot, digest, captured)
+                await self._settle(redis, slot, fingerprint, captured)
             except (RedisConnectionError, RedisTimeoutError) as error:
                 last = str(error)
                 continue
@@ -264,7 +281,9 @@ class Idempotency:
             last,
         )
 
-    async def _settle(self, redis: Redis, slot: str, digest: str, captured: dict[str, Any]) -> None:
+    async def _settle(
+        self, redis: Redis, slot: str, fingerprint: dict[str, str], captured: dict[str, Any]
+    ) -> None:
         """Keeps the first answer for replays, or frees the key for another try."""
         if captured["status"] < 500 and captured["status"] not in (401, 403, 429):
             keep = [
@@ -273,7 +292,7 @@ class Idempotency:
             kept = _kept(captured["headers"], captured["body"])
             answer: dict[str, Any] = {
                 "state": "done",
-                "digest": digest,
+                **fingerprint,
                 "status": captured["status"],
                 "headers": keep,
             }
@@ -298,9 +317,14 @@ class Idempotency:
             return None
 
     async def _answer_stored(
-        self, stored: dict[str, Any], digest: str, scope: Scope, receive: Receive, send: Send
+        self,
+        stored: dict[str, Any],
+        fingerprint: dict[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
-        if stored.get("digest") != digest:
+        if not _same_request(stored, fingerprint):
             problem = problems.Problem(
                 409,
                 "idempotency_key_reused",
@@ -335,6 +359,28 @@ class Idempotency:
             await send({"type": "http.response.body", "body": stored["body"].encode()})
             return
         await problems.problem_response(problem)(scope, receive, send)
+
+
+def _canonical_json(body: bytes) -> bytes | None:
+    """One text of a JSON body's value, however it was written (keys sorted, no spaces, no
+    escapes but the necessary); None when the body is not JSON. Python reads numbers as the
+    routes do, integers as int and the rest as float: 1 and 1.0 stay apart, 1.0 and 1.00
+    do not. A lone surrogate (JSON Python reads) is written as such, not refused."""
+    try:
+        value = json.loads(body)
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _same_request(stored: dict[str, Any], fingerprint: dict[str, str]) -> bool:
+    """Whether a repeat is the request that claimed the key: the same bytes, or the same
+    JSON (when both were JSON bodies; claims made before JSON was compared keep no
+    `json_digest`, and are compared by their bytes alone)."""
+    if stored.get("digest") == fingerprint["digest"]:
+        return True
+    return "json_digest" in fingerprint and stored.get("json_digest") == fingerprint["json_digest"]
 
 
 def _kept(headers: list[tuple[str, str]], body: bytes) -> bytes | None:
