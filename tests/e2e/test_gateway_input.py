@@ -126,10 +126,15 @@ async def test_page_tokens_past_any_offset_issued_are_refused(api: Api) -> None:
         "/v1/subjects", params={"q": "测试", "page_token": huge}, headers=headers
     )
     assert search.status_code == 422 and "page_token" in search.text
+    assert search.json()["code"] == "invalid_page_token"
     for raw in ("-1", str(2**63)):
         token = base64.urlsafe_b64encode(raw.encode()).decode()
         audit = await api.http.get("/v1/audit", params={"page_token": token}, headers=headers)
         assert audit.status_code == 422 and "page_token" in audit.text
+        # One stable code for it whichever route or service reads the token (the audit
+        # log's answered validation_failed, the services' invalid_argument).
+        assert audit.json()["code"] == "invalid_page_token"
+        assert [e["field"] for e in audit.json()["errors"]] == ["page_token"]
 
 
 async def test_basic_credentials_that_are_not_ascii_are_refused_as_credentials(api: Api) -> None:

@@ -16,6 +16,16 @@ from credit_common.errors import FieldViolation, InvalidArgument
 MAX_OFFSET = 2**53
 
 
+def invalid_page_token() -> InvalidArgument:
+    """The refusal of a page token this service did not issue (reason invalid_page_token,
+    as the gateway's own tokens)."""
+    return InvalidArgument(
+        "invalid page_token",
+        "invalid_page_token",
+        [FieldViolation("page_token", "not a token this service issued")],
+    )
+
+
 def offset_of(token: str) -> int:
     """The offset a page token stands for (0 for no token)."""
     if not token:
@@ -23,17 +33,9 @@ def offset_of(token: str) -> int:
     try:
         value = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
     except ValueError as error:
-        raise InvalidArgument(
-            "invalid page_token",
-            "invalid_argument",
-            [FieldViolation("page_token", "not a token this service issued")],
-        ) from error
+        raise invalid_page_token() from error
     if not 0 <= value <= MAX_OFFSET:
-        raise InvalidArgument(
-            "invalid page_token",
-            "invalid_argument",
-            [FieldViolation("page_token", "not a token this service issued")],
-        )
+        raise invalid_page_token()
     return value
 
 

@@ -13,7 +13,7 @@ from google.protobuf import struct_pb2
 
 from credit.objections.v1 import objections_pb2 as pb
 from credit_common.errors import FieldViolation, InvalidArgument
-from credit_common.messages import offset_of, struct_fields
+from credit_common.messages import invalid_page_token, offset_of, struct_fields
 from credit_common.messages import timestamp as ts
 from credit_objections.domain.cases import Actor, Evidence, PageKey, TargetRef, Transition
 from credit_objections.domain.objections import Objection
@@ -55,11 +55,7 @@ def page_start(token: str) -> tuple[PageKey | None, int]:
         due, filed, case = json.loads(text.removeprefix(_KEY_PREFIX))
         key = PageKey(_moment(due) if due is not None else None, _moment(filed), uuid.UUID(case))
     except (ValueError, TypeError) as error:
-        raise InvalidArgument(
-            "invalid page_token",
-            "invalid_argument",
-            [FieldViolation("page_token", "not a token this service issued")],
-        ) from error
+        raise invalid_page_token() from error
     return key, 0
 
 

@@ -67,7 +67,7 @@ def _page_start(token: str) -> tuple[int | None, int]:
     if not 0 <= value <= MAX_OFFSET or (before is not None and not 0 < before <= MAX_OFFSET):
         raise Problem(
             422,
-            "validation_failed",
+            "invalid_page_token",
             "invalid page_token",
             [{"field": "page_token", "message": "not a token this API issued"}],
         )
