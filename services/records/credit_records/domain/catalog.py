@@ -102,9 +102,12 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
         problems.append(("publicity.days", "a fixed publicity is months or days, not both"))
     if item.publicity.min_days < 0:
         problems.append(("min_publicity_days", "must not be negative"))
-    if item.publicity.kind == "fixed" and item.publicity.min_days > (
-        item.publicity.days or item.publicity.months * 31
-    ):  # a repair could never come before the publicity ends by itself
+    if (
+        item.publicity.kind == "fixed"
+        and (item.publicity.days or item.publicity.months * 31)
+        < item.publicity.min_days
+        <= MAX_DAYS
+    ):  # a repair could never end the publicity early
         problems.append(("min_publicity_days", "at most the publicity itself"))
     if item.publicity.kind == "field_until":
         problems += _until_field_problems(item)
