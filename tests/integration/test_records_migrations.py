@@ -447,3 +447,27 @@ def test_a_persons_records_public_while_listed_count_five_years_from_their_listi
     command.downgrade(config, "0007")
     assert kept() == {ref: row[4] for ref, row in rows.items()}
     engine.dispose()
+
+
+def test_records_never_published_are_not_repairable(database_url: str) -> None:
+    """0009: a record stored never public (here a minor penalty and a shared-only item's)
+    no longer says it is repairable; a published one keeps its repair date."""
+    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
+    command.upgrade(config, "0008")
+    engine = sa.create_engine(sync_url(database_url))
+    day = dt.date(2026, 4, 16)
+    with engine.begin() as conn:
+        _catalog(conn, {"admin_penalty": {}, "social_insurance_arrears": {}})
+        _insert_record(conn, uuid.uuid4(), "minor", never_public=True, severity="minor")
+        _insert_record(
+            conn, uuid.uuid4(), "arrears", item_code="social_insurance_arrears", never_public=True
+        )
+        _insert_record(conn, uuid.uuid4(), "general", repair_possible_from=day)
+    command.upgrade(config, "0009")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT source_ref, repairable, repair_possible_from FROM records")
+        )
+        found = {r[0]: (bool(r[1]), r[2] and _day(r[2])) for r in rows}
+    assert found == {"minor": (False, None), "arrears": (False, None), "general": (True, day)}
+    engine.dispose()

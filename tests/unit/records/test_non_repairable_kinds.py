@@ -75,3 +75,22 @@ def test_a_penalty_of_other_kinds_is_repairable_the_day_after_its_minimum(
     assert window.repairable
     assert window.repair_possible_from == repair_from
     assert window.publicity_until == last_public
+
+
+def test_a_record_never_published_is_not_repairable() -> None:
+    """A repair ends a publication: a minor penalty, and a record of an item shown at the
+    shared level only (social_insurance_arrears, whose item allows repair), have none, and
+    said they were repairable while every repair of them was refused."""
+    arrears = next(
+        item_from_definition(d)
+        for d in json.loads(SHIPPED.read_text())["items"]
+        if d["item_code"] == "social_insurance_arrears"
+    )
+    assert arrears.repairable
+    for item, fields in (
+        (PENALTY, {"severity": "minor", "penalty_kinds": ["warning"]}),
+        (arrears, {}),
+    ):
+        window = window_for(item, DECIDED, fields)
+        assert window.never_public
+        assert not window.repairable and window.repair_possible_from is None

@@ -131,7 +131,11 @@ def window_for(
         never_public = True
         until = decided_on
     kinds = set(fields.get("penalty_kinds") or [])
-    repairable = item.repairable and not (kinds & set(item.non_repairable_kinds))
+    # A record never published has no publication for a repair to end (a shared-only item,
+    # a minor penalty): not repairable, whatever its item allows for published ones.
+    repairable = (
+        item.repairable and not never_public and not (kinds & set(item.non_repairable_kinds))
+    )
     if not repairable:
         repair_from = (
             add_days(until, 1)
