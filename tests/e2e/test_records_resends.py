@@ -22,7 +22,7 @@ from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
 from credit_common.errors import Conflict
 from credit_common.messages import struct_fields, timestamp
-from credit_common.timeutil import china_date, utcnow
+from credit_common.timeutil import china_date, days_on, utcnow
 from credit_records.adapters import tables as t
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
@@ -272,7 +272,7 @@ async def test_a_court_records_retention_is_stored_as_its_listings_end_becomes_k
     removed = utcnow()  # the moment it ended: the event's own
     await tell("removed", "entry-1", removed)
     last_day = china_date(removed - dt.timedelta(microseconds=1))
-    five_years = last_day + dt.timedelta(days=1826)
+    five_years = days_on(last_day, 1825)  # the shipped item's "5 years", calendar years
     assert await kept() == (five_years, five_years)
     seen = await records_app.records.get(record.id, Level.SHARED)
     assert seen.status == "active" and not seen.publicly_visible

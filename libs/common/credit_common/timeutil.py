@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 
 UTC = dt.UTC
@@ -38,3 +39,17 @@ def rfc3339(value: dt.datetime | None) -> str:
 def parse_rfc3339(text: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return as_utc(value)
+
+
+def days_on(day: dt.date, days: int) -> dt.date:
+    """The day `days` days after `day`, counting a whole number of years (a multiple of 365
+    days: the lists' "2 years" is 730, the catalog's "5 years" 1825) as calendar years, so
+    that a leap day does not end the period a day early (29 February to 28 February in a
+    common year); 9999-12-31 for any day past it."""
+    try:
+        if days and days % 365 == 0:
+            year = day.year + days // 365
+            return day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
+        return day + dt.timedelta(days=days)
+    except (OverflowError, ValueError):  # past 9999-12-31
+        return dt.date.max

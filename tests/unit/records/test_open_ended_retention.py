@@ -103,7 +103,7 @@ def test_a_court_record_still_listed_is_kept_and_public_past_its_fifth_year() ->
 
 def test_a_court_record_is_kept_five_years_after_its_listing_ends() -> None:
     ended = record(COURT, DISHONEST, unlisted_at=UNLISTED)
-    last_kept = dt.date(2030, 12, 31) + dt.timedelta(days=1826)  # 2035-12-31
+    last_kept = dt.date(2035, 12, 31)  # five calendar years after the last listed day
     assert seen(ended, COURT, Level.PUBLIC, at(2030, 12, 31)) == ("active", True)
     assert seen(ended, COURT, Level.PUBLIC, at(2031, 1, 1)) is None
     for moment in (at(2031, 1, 15), at(2031, 3, 1), at(2035, 12, 31)):
@@ -150,7 +150,9 @@ def test_a_licence_without_an_end_of_validity_is_kept_and_public_while_valid() -
 
 def test_a_licence_with_an_end_of_validity_is_kept_for_the_retention_after_it() -> None:
     window = window_for(LICENCE, DECIDED, {**LICENSED, "valid_until": "2028-01-30"})
-    assert window.retention_until == dt.date(2028, 1, 30) + dt.timedelta(days=1826)
+    # Five calendar years (the item's 1825 days), across two 29 Februaries: 1826 days
+    # would end it on 29 January.
+    assert window.retention_until == dt.date(2033, 1, 30)
 
 
 def test_a_persons_court_record_is_kept_while_listed_like_an_organisations() -> None:
@@ -222,4 +224,4 @@ def test_a_window_with_an_end_of_its_own_keeps_its_retention(last_public: dt.dat
 def test_a_listing_ending_before_the_decision_counts_from_the_decision() -> None:
     window = window_for(COURT, DECIDED, DISHONEST)
     ended = with_publicity_end(window, COURT, DECIDED, DECIDED - dt.timedelta(days=3))
-    assert ended.retention_until == DECIDED + dt.timedelta(days=1826)
+    assert ended.retention_until == dt.date(2031, 1, 31)  # five years after the decision

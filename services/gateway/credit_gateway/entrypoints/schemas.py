@@ -346,7 +346,12 @@ class CatalogItemCreate(Strict):
     publicity: PublicityRuleIn | None = Field(
         default=None, description="a full publicity rule (in place of publicity_days)"
     )
-    retention_days: StrictInt = Field(default=1826, ge=1, le=36500)
+    retention_days: StrictInt = Field(
+        default=1825,
+        ge=1,
+        le=36500,
+        description="after publicity; 365 days a year: 1825 is 5 years",
+    )
     repairable: StrictBool = False
     non_repairable_kinds: list[str] = Field(default_factory=list, max_length=50)
     late_after_workdays: StrictInt = Field(default=0, ge=0, le=365)

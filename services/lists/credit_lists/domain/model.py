@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import enum
 import uuid
@@ -10,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from credit_common.errors import InvalidTransition
-from credit_common.timeutil import china_date, china_day_start
+from credit_common.timeutil import china_date, china_day_start, days_on
 
 COLORS = ("red", "black", "watch")
 KINDS = ("punish", "reward")
@@ -188,18 +187,11 @@ def counted_from(after: dt.datetime) -> dt.date:
 
 def days_after(day: dt.date, days: int) -> dt.datetime:
     """The end (midnight in China) of a period of `days` days counted from the day after
-    `day`. A whole number of years (a multiple of 365 days, as list types give "2 years" or
-    "3 years") ends on the same date that many years on, so a leap day does not end it a
-    day early."""
-    try:
-        if days and days % 365 == 0:
-            year = day.year + days // 365
-            last = day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
-        else:
-            last = day + dt.timedelta(days=days)
-        return china_day_start(last + _DAY)
-    except (OverflowError, ValueError):  # past 9999-12-31: it never ends
+    `day`, whole years as calendar years (`days_on`)."""
+    last = days_on(day, days)
+    if last == dt.date.max:  # it never ends
         return _LAST_MOMENT
+    return china_day_start(last + _DAY)
 
 
 def takes_effect(list_type: ListType, listed_from: dt.datetime) -> dt.datetime:

@@ -43,7 +43,7 @@ def item_from_definition(d: dict[str, Any], version: int = 1) -> CatalogItem:
                 for k, v in (publicity.get("by_severity") or {}).items()
             },
         ),
-        retention_days=int(d.get("retention_days", 1826)),
+        retention_days=int(d.get("retention_days", 1825)),
         repairable=bool(d.get("repairable")),
         non_repairable_kinds=tuple(d.get("non_repairable_kinds", ())),
         fields_schema=d.get("fields") or {},

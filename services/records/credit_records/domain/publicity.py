@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from credit_common.timeutil import days_on
 from credit_records.domain.catalog import CatalogItem, Level, PublicityRule
 
 
@@ -157,10 +158,11 @@ def window_for(
 
 def _retention(item: CatalogItem, decided_on: dt.date, last_public: dt.date | None) -> dt.date:
     """The last day a record is kept whose publicity ends on `last_public` (None: no end
-    known, so none to count from: kept)."""
+    known, so none to count from: kept): the item's retention after it, whole years (1825
+    days, "5 years") as calendar years."""
     if last_public is None:
         return dt.date.max
-    return add_days(max(last_public, decided_on), item.retention_days)
+    return days_on(max(last_public, decided_on), item.retention_days)
 
 
 def with_publicity_end(
