@@ -16,6 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from credit_common.ingest import readers
 from credit_common.ingest.fieldmap import NATIONAL_FIELDS, OLD_TEXT_CELLS_MARK, PENALTY_KINDS
 from credit_common.ingest.readers import (
     MAX_NESTING,
@@ -282,6 +283,44 @@ def test_a_sheet_broken_part_way_ends_with_an_error_row_after_the_rows_before(
     assert all(r.row is not None for r in before)
     assert last.row is None and len(last.errors) == 1
     assert last.errors[0].startswith("the sheet breaks off here and cannot be read on")
+
+
+def test_a_workbook_whose_shared_strings_unpack_past_the_limit_is_refused_unread(
+    tmp_path: Path,
+) -> None:
+    """A zip bomb: 3.6 MB of .xlsx whose shared strings unpacked to 1 GB took the gateway
+    to 2.7 GB of memory and 100 s of CPU before its 422 (openpyxl keeps them all). Here
+    65 MiB of them in about 64 KB of zip: refused from the sizes the zip declares."""
+    strings = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+    out = io.BytesIO()
+    with zipfile.ZipFile(LICENSES) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "[Content_Types].xml":  # as Excel writes it: a strings part
+                data = data.replace(
+                    b"</Types>",
+                    f'<Override PartName="/xl/sharedStrings.xml" ContentType="{strings}"/>'
+                    "</Types>".encode(),
+                )
+            target.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+        padding = b" " * (readers.MAX_XLSX_SHARED_STRINGS + 1024)
+        target.writestr(
+            "xl/sharedStrings.xml", b"<sst>" + padding + b"</sst>", zipfile.ZIP_DEFLATED
+        )
+    bomb = out.getvalue()
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(bomb)
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(UnreadableSpreadsheet, match=r"shared strings .* unpack to more than"):
+        next(read_xlsx(path))
+
+
+def test_a_workbook_unpacking_past_the_limit_in_all_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_XLSX_UNPACKED", 150_000)  # the sample unpacks to 201,922
+    with pytest.raises(UnreadableSpreadsheet, match=r"unpacks to more than .*: send .* as CSV"):
+        next(read_xlsx(LICENSES))
 
 
 def test_a_workbook_spooled_under_another_suffix_still_reads(tmp_path: Path) -> None:

@@ -785,6 +785,7 @@ def read_xlsx(
     import openpyxl
 
     with open(path, "rb") as handle:  # a file object: openpyxl then ignores the suffix
+        _check_unpacked(handle)
         try:
             workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl parses the untrusted bytes: any failure is theirs
@@ -805,6 +806,52 @@ def read_xlsx(
             yield from _xlsx_rows(_sheet_values(worksheet), item_code, detected)
         finally:
             workbook.close()
+
+
+# What a workbook may unpack to, a few MB of zip being able to unpack to gigabytes (a zip
+# bomb): openpyxl keeps the shared strings (the workbook's distinct texts) in memory, a few
+# times the size of their XML, and reads the other parts in turn. A load past these is
+# CSV's to carry.
+MAX_XLSX_SHARED_STRINGS = 64 << 20
+MAX_XLSX_UNPACKED = 512 << 20
+_MAX_XLSX_MANIFEST = 1 << 20
+
+
+def _check_unpacked(handle: Any) -> None:
+    """Refuses, before openpyxl reads it, a workbook that unpacks past the limits: its
+    shared strings (the part its manifest names, as openpyxl finds it) or all its parts
+    together. The sizes are those its zip declares: Python's zipfile reads no part past its
+    declared size (a part that holds more fails its CRC). A file that is not a readable
+    zip is left to openpyxl to refuse."""
+    import zipfile
+
+    from openpyxl.packaging.manifest import Manifest
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
+    from openpyxl.xml.functions import fromstring
+
+    problems = []
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            sizes = {member.filename: member.file_size for member in archive.infolist()}
+            if sum(sizes.values()) > MAX_XLSX_UNPACKED:
+                problems.append(f"the workbook unpacks to more than {MAX_XLSX_UNPACKED >> 20} MiB")
+            elif sizes.get(ARC_CONTENT_TYPES, 0) > _MAX_XLSX_MANIFEST:
+                problems.append(f"its {ARC_CONTENT_TYPES} is over {_MAX_XLSX_MANIFEST >> 20} MiB")
+            elif ARC_CONTENT_TYPES in sizes:
+                manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
+                part = manifest.find(SHARED_STRINGS)
+                shared = sizes.get(part.PartName[1:], 0) if part is not None else 0
+                if shared > MAX_XLSX_SHARED_STRINGS:
+                    problems.append(
+                        "its shared strings (the workbook's distinct texts) unpack to more "
+                        f"than {MAX_XLSX_SHARED_STRINGS >> 20} MiB"
+                    )
+    except Exception:  # not a zip, or no manifest to read: openpyxl says what is wrong
+        problems = []
+    finally:
+        handle.seek(0)
+    if problems:
+        raise UnreadableSpreadsheet([f"{problems[0]}: send a load this large as CSV"])
 
 
 class _SheetBreak(Exception):
