@@ -96,6 +96,13 @@ async def test_a_report_shows_only_the_objections_about_what_its_level_sees(
     ]
     assert {o["objection_id"] for o in public["open_objections"]} == {about_public, about_entry}
     assert "承诺" not in str(public["open_objections"])
+    # The public sees that they are there and where they stand; not what the subject said
+    # (a person's reason may hold a telephone number), its evidence, or the findings.
+    for shown in public["open_objections"]:
+        assert {"state", "target", "accept_due", "overdue"} <= set(shown)
+        assert not {"reason", "evidence", "filed_by", "corrected_fields"} & set(shown)
+        assert not {"verification_note", "transitions", "decision_reason"} & set(shown)
+    assert "已履行义务" not in str(public["open_objections"])
 
     shared = await bearer(api, ["credit:shared"], "finance")
     report = (await api.http.get(f"/v1/subjects/{p.code}/report", headers=shared)).json()
@@ -103,6 +110,7 @@ async def test_a_report_shows_only_the_objections_about_what_its_level_sees(
     seen = {o["objection_id"]: o for o in report["open_objections"]}
     assert set(seen) == {about_hidden, about_public, about_entry}
     assert seen[about_hidden]["corrected_fields"] == corrected
+    assert seen[about_entry]["reason"] == "已履行义务"
 
 
 async def listed_person(api: Api) -> str:

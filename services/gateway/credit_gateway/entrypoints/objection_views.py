@@ -106,6 +106,31 @@ async def subject_codes(
     return shown
 
 
+# What a public report shows of an open objection: that there is one, about what, and
+# where it stands. Its reason, evidence, filer, findings, notes and corrected fields are
+# the subject's and the agencies' (a person's reason may hold a telephone number, an
+# address), shown from the shared level up.
+PUBLIC_OBJECTION_FIELDS = frozenset(
+    {
+        "objection_id",
+        "target",
+        "subject_code",
+        "state",
+        "filed_at",
+        "source_department",
+        "accept_due",
+        "verify_due",
+        "decide_due",
+        "due_at",
+        "overdue",
+        "missed_due_at",
+        "calendar_note",
+        "closed_at",
+        "level",
+    }
+)
+
+
 def objection_view(o: ob.Objection, subject_code: str, level: Level) -> schemas.ObjectionPublic:
     return schemas.ObjectionPublic(
         objection_id=o.objection_id,

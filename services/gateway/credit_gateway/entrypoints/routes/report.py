@@ -20,7 +20,7 @@ from credit_gateway.adapters.public_cache import Hit
 from credit_gateway.domain.access import Level
 from credit_gateway.entrypoints import caching, schemas, views
 from credit_gateway.entrypoints.deps import GatewayDep, ReadDep, audit, level_for_subject
-from credit_gateway.entrypoints.objection_views import objection_view
+from credit_gateway.entrypoints.objection_views import PUBLIC_OBJECTION_FIELDS, objection_view
 from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import (
     LEVEL_TO_PB,
@@ -97,7 +97,9 @@ async def report(
 ) -> Response:
     """Every section comes from its service, asked concurrently, each call with its
     deadline; a service that does not answer is a 503 naming it, never a report that
-    silently lacks a section."""
+    silently lacks a section. Open objections show, at the public level, that they are
+    there, about what and where they stand; their reason, evidence, filer, findings and
+    notes from the shared level up."""
     if as_of is not None and as_of.tzinfo is None:
         raise Problem(
             422,
@@ -189,7 +191,9 @@ def report_sections(
 ) -> bytes:
     """A `schemas.CreditReport` as JSON, without its own id and time: the records (most of
     a report) as `record_item` values, not a model each; the bytes are those the report's
-    model writes (a test holds them alike)."""
+    model writes (a test holds them alike). At the public level an open objection shows
+    only `PUBLIC_OBJECTION_FIELDS`."""
+    shown = None if level > Level.PUBLIC else set(PUBLIC_OBJECTION_FIELDS)
     return model_json(
         {
             "level": level.label,
@@ -197,6 +201,8 @@ def report_sections(
             "subject": orjson.Fragment(subject.model_dump_json()),
             "records_by_category": records_by_category,
             "lists": orjson.Fragment(lists.model_dump_json()),
-            "open_objections": [orjson.Fragment(o.model_dump_json()) for o in open_objections],
+            "open_objections": [
+                orjson.Fragment(o.model_dump_json(include=shown)) for o in open_objections
+            ],
         }
     )
