@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal, cast
 
 import grpc
@@ -400,6 +401,15 @@ async def subject_lists(
     )
 
 
+_IDENTITY_NUMBER = re.compile(r"^(\d{17}[\dX]|\d{15})$")
+
+
+def _person_shaped(code: str) -> bool:
+    """Whether a code has the shape of a citizen identity number (18 characters, the last
+    a digit or X; or the old 15 digits), as the registry would read it."""
+    return bool(_IDENTITY_NUMBER.match(code.strip().upper()))
+
+
 @router.post(
     "/v1/restrictions/check",
     response_model=schemas.RestrictionResults,
@@ -409,7 +419,9 @@ async def check(
     body: schemas.RestrictionCheck, read: ReadDep, caller: SharedDep, gateway: GatewayDep
 ) -> Any:
     """Up to 10,000 codes: for each, restricted or rewarded, by which measures, from which
-    entries. Unknown codes are reported per code; a natural person needs a stated purpose."""
+    entries. Unknown codes are reported per code; a natural person needs a stated purpose,
+    and so, that the answers tell no one which identity numbers are registered, does an
+    identity number no subject has."""
     reply = await gateway.lists.check(
         lst.CheckRestrictionsRequest(
             subject_codes=body.subject_codes, measure_codes=body.measure_codes, grouped=True
@@ -429,7 +441,9 @@ async def check(
     results: list[dict[str, Any]] = []
     audited: list[str] = []
     for r in reply.results:
-        if r.natural_person and not read.purpose:
+        if not read.purpose and (r.natural_person or (not r.found and _person_shaped(r.code))):
+            # An identity number nobody has registered is answered as a registered one:
+            # else the answers tell, 10,000 a call, which numbers are registered persons.
             result: dict[str, Any] = {"code": r.code, "restricted": False, "rewarded": False}
             result["measures"] = []
             result["error"] = "purpose_required"
