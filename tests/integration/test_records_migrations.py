@@ -407,11 +407,40 @@ def test_a_persons_records_public_while_listed_count_five_years_from_their_listi
             dt.date(2035, 12, 31),
         ),
         "person-penalty": ("admin_penalty", person, None, dt.date(2027, 1, 31), fifth, fifth),
+        # An item keeping its records 1825 days ("5 years"): calendar years, as the records
+        # service counts them; from 28 February 2028, 1825 days would end on 26 February.
+        "person-years": (
+            "court_years",
+            person,
+            dt.datetime(2028, 2, 28, 16, tzinfo=dt.UTC),
+            None,
+            fifth,
+            dt.date(2033, 2, 28),
+        ),
+        # 730 days from 1 March 2027 across 29 February 2028: 0006 stored 28 February.
+        "person-two-years": (
+            "court_two_years",
+            person,
+            dt.datetime(2027, 3, 1, 16, tzinfo=dt.UTC),
+            None,
+            dt.date(2029, 2, 28),
+            dt.date(2029, 3, 1),
+        ),
     }
     with engine.begin() as conn:
         _catalog(
             conn,
             {
+                "court_years": {
+                    "nature": "negative",
+                    "retention_days": 1825,
+                    "publicity": {"kind": "while_active"},
+                },
+                "court_two_years": {
+                    "nature": "negative",
+                    "retention_days": 730,
+                    "publicity": {"kind": "while_active"},
+                },
                 "court_dishonest": {
                     "nature": "negative",
                     "retention_days": 1826,

@@ -6,7 +6,8 @@ goes on while the debtor is listed: 0005 and 0006 capped a natural person's such
 the fifth anniversary of its decision, so it left every level but restricted while the
 person was still listed, or a month after a listing that ran almost five years. Such a
 record is now kept while listed (9999-12-31) and, once its listings have ended, to the
-earlier of the item's retention after their last day and that day's fifth anniversary.
+earlier of the item's retention after their last day (a multiple of 365 days counted as
+calendar years, as the records service now counts it) and that day's fifth anniversary.
 Reads work this out from `unlisted_at` whatever is stored; this rewrites the stored date
 of the records concerned: a natural person's (keys "P" and 64 hex digits), of an item
 whose current definition is negative and public "while_active", that have no end of
@@ -56,6 +57,22 @@ def _items(bind: sa.Connection) -> dict[str, int]:
     return items
 
 
+def _days_on(day: dt.date, days: int) -> dt.date:
+    """As credit_common.timeutil.days_on: a multiple of 365 days is that many calendar
+    years (29 February to 28 February), past 9999-12-31 that day."""
+    try:
+        if days and days % 365 == 0:
+            year = day.year + days // 365
+            return day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
+        return day + dt.timedelta(days=days)
+    except (OverflowError, ValueError):
+        return _LAST
+
+
+def _plain_days(day: dt.date, days: int) -> dt.date:
+    return _LAST if days > (_LAST - day).days else day + dt.timedelta(days=days)
+
+
 def _fifth_anniversary(day: dt.date) -> dt.date:
     year = day.year + 5
     if year > dt.MAXYEAR:
@@ -77,7 +94,8 @@ def _kept(decided_on: dt.date, unlisted_at: Any, days: int, *, former: bool) -> 
     else:
         moment = dt.datetime.fromisoformat(str(unlisted_at)).replace(tzinfo=None)
         last = max((moment + _CHINA - dt.timedelta(microseconds=1)).date(), decided_on)
-        until = _LAST if days > (_LAST - last).days else last + dt.timedelta(days=days)
+        # The former rule added days; this one counts whole years as calendar years.
+        until = _plain_days(last, days) if former else _days_on(last, days)
     if former:
         return min(until, _fifth_anniversary(decided_on))
     return until if last is None else min(until, _fifth_anniversary(last))
@@ -88,7 +106,16 @@ def _postgresql(bind: sa.Connection, code: str, days: int, former: bool) -> None
         "GREATEST(((unlisted_at AT TIME ZONE 'UTC') + interval '8 hours'"
         " - interval '1 microsecond')::date, decided_on)"
     )
-    after = f"LEAST({last} + CAST(:days AS integer), DATE '9999-12-31')"
+    n = "CAST(:days AS integer)"
+    if former:  # days added
+        after = f"LEAST({last} + {n}, DATE '9999-12-31')"
+    else:  # as days_on: a multiple of 365 days is that many calendar years (a year's
+        # interval takes 29 February to 28 February)
+        after = (
+            f"LEAST(CASE WHEN {n} % 365 = 0"
+            f" THEN ({last} + make_interval(years => {n} / 365))::date"
+            f" ELSE {last} + {n} END, DATE '9999-12-31')"
+        )
     if former:
         kept = (
             f"LEAST(CASE WHEN unlisted_at IS NULL THEN DATE '9999-12-31' ELSE {after} END,"
