@@ -608,5 +608,10 @@ async def test_a_catalog_item_names_known_departments_and_a_minimum_within_its_p
     assert [e["field"] for e in reply.json()["errors"]] == ["min_publicity_days"]
     items = (await api.http.get("/v1/catalog/items")).json()["items"]
     assert "sports_notice" not in {i["item_code"] for i in items}
-    fine = {**too_long, "min_publicity_days": 30}
+    # Repair is possible from the day after the minimum: one as long as the publicity would
+    # come after it has ended by itself.
+    as_long = {**too_long, "min_publicity_days": 30}
+    reply = await api.http.post("/v1/catalog/items", json=as_long, headers=admin)
+    assert reply.status_code == 422, reply.text
+    fine = {**too_long, "min_publicity_days": 29}
     assert (await api.http.post("/v1/catalog/items", json=fine, headers=admin)).status_code == 201

@@ -100,7 +100,7 @@ def severity(max_months: int) -> PublicityRule:
 def test_windows_up_to_a_hundred_years_are_accepted() -> None:
     assert MAX_DAYS == 36500 and MAX_MONTHS == 1200
     longest = [
-        item(PublicityRule("fixed", days=MAX_DAYS, min_days=MAX_DAYS), retention_days=MAX_DAYS),
+        item(PublicityRule("fixed", days=MAX_DAYS, min_days=MAX_DAYS - 1), retention_days=MAX_DAYS),
         item(PublicityRule("fixed", months=MAX_MONTHS)),
         item(severity(MAX_MONTHS)),
     ]

@@ -104,11 +104,11 @@ def check_item(item: CatalogItem) -> list[tuple[str, str]]:
         problems.append(("min_publicity_days", "must not be negative"))
     if (
         item.publicity.kind == "fixed"
-        and (item.publicity.days or item.publicity.months * 31)
-        < item.publicity.min_days
+        and (item.publicity.days or item.publicity.months * 28)  # the shortest such months
+        <= item.publicity.min_days
         <= MAX_DAYS
-    ):  # a repair could never end the publicity early
-        problems.append(("min_publicity_days", "at most the publicity itself"))
+    ):  # repair comes the day after the minimum: it could never end the publicity early
+        problems.append(("min_publicity_days", "shorter than the publicity itself"))
     if item.publicity.kind == "field_until":
         problems += _until_field_problems(item)
     for severity, window in item.publicity.by_severity.items():
