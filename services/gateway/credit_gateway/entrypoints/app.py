@@ -138,7 +138,9 @@ def create_app(gateway: Gateway) -> FastAPI:
     telemetry.instrument_fastapi(app)
     problems.install(app)
     for module in (health, oauth, admin, registry, records, bulk, lists, objections, audit, report):
-        app.include_router(module.router, responses=problems.error_responses())
+        statuses = oauth.ERROR_STATUSES if module is oauth else problems.ERROR_STATUSES
+        app.include_router(module.router, responses=problems.error_responses(statuses))
+    oauth.document_without_validation_error(app)
     app.add_middleware(Idempotency, gateway=gateway, background=settling)
     app.add_middleware(
         InFlightLimit,

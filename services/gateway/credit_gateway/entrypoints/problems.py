@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -84,11 +85,15 @@ def is_json(content_type: str) -> bool:
     )
 
 
-def error_responses() -> dict[int | str, dict[str, Any]]:
-    """The error answers every route may give, as problem documents."""
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+
+
+def error_responses(statuses: Sequence[int] = ERROR_STATUSES) -> dict[int | str, dict[str, Any]]:
+    """The error answers the routes may give (every route, unless `statuses` says which),
+    as problem documents."""
     return {
         status: {"description": _TITLES[status], "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
-        for status in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+        for status in statuses
     }
 
 
