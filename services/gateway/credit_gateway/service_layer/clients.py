@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit_common.db import Database
 from credit_common.errors import Conflict, FieldViolation, InvalidArgument, NotFound
 from credit_common.timeutil import utcnow
-from credit_gateway.adapters.secrets import hash_secret, new_secret, verify_secret_off_loop
+from credit_gateway.adapters.secrets import (
+    Recognised,
+    hash_secret,
+    new_secret,
+    verify_secret_off_loop,
+)
 from credit_gateway.adapters.tables import clients
 from credit_gateway.domain.access import DEPARTMENTS, SCOPES
 
@@ -62,6 +67,7 @@ class Clients:
         self.db = db
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Client]] = {}
+        self._recognised = Recognised()
         # Called with the client id after a revocation here (the gateway tells the others).
         self.on_revoke: Callable[[str], Awaitable[None]] | None = None
 
@@ -204,11 +210,25 @@ class Clients:
         assert client is not None
         return client
 
-    async def authenticate(self, client_id: str, secret: str) -> Client | None:
+    async def authenticate(
+        self,
+        client_id: str,
+        secret: str,
+        before_hashing: Callable[[], Awaitable[None]] | None = None,
+    ) -> Client | None:
+        """The active client whose secret this is, or None. A secret this process verified
+        lately for the client's current hash is recognised without scrypt; any other is
+        hashed, after `before_hashing` (a limit on the hashing a client id may cause, which
+        may refuse) if given, and remembered when it matches."""
         async with self.db.read() as conn:
             row = await _row(conn, client_id)
         if row is None or row.revoked_at is not None:
             return None
+        if self._recognised.knows(client_id, secret, row.secret_hash):
+            return _client(row)
+        if before_hashing is not None:
+            await before_hashing()
         if not await verify_secret_off_loop(secret, row.secret_hash):
             return None
+        self._recognised.remember(client_id, secret, row.secret_hash)
         return _client(row)

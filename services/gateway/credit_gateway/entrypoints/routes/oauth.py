@@ -85,6 +85,11 @@ def document_without_validation_error(app: FastAPI) -> None:
 # (`forwarded_allow_ips`), or every caller has the proxy's address.
 TOKEN_ATTEMPTS_PER_SECOND = 2.0
 TOKEN_ATTEMPTS_BURST = 20
+# Secrets hashed for one client id, from every address together: a secret the replica has
+# verified for the client before is recognised without hashing and not counted, so a flood
+# of wrong ones for a client id refuses (429) only further unrecognised ones.
+TOKEN_HASHES_PER_SECOND = 5.0
+TOKEN_HASHES_BURST = 20
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
@@ -172,7 +177,20 @@ async def token(
         per_second=TOKEN_ATTEMPTS_PER_SECOND,
         burst=TOKEN_ATTEMPTS_BURST,
     )
-    client = await gateway.clients.authenticate(client_id, client_secret)
+    identity = client_id
+
+    async def limit_hashing() -> None:
+        # Whatever the addresses: a secret not recognised costs scrypt, and a flood of them
+        # for one client id from many addresses would hold the hashing threads.
+        await rate_limit(
+            request,
+            gateway,
+            f"token-hash:{identity}",
+            per_second=TOKEN_HASHES_PER_SECOND,
+            burst=TOKEN_HASHES_BURST,
+        )
+
+    client = await gateway.clients.authenticate(client_id, client_secret, limit_hashing)
     if client is None:
         return _oauth_error(401, "invalid_client", "client authentication failed")
     requested = set(scope.split()) if scope else None
