@@ -615,3 +615,31 @@ async def test_a_catalog_item_names_known_departments_and_a_minimum_within_its_p
     assert reply.status_code == 422, reply.text
     fine = {**too_long, "min_publicity_days": 29}
     assert (await api.http.post("/v1/catalog/items", json=fine, headers=admin)).status_code == 201
+
+
+async def test_an_identity_number_typed_into_a_records_text_is_masked_below_restricted(
+    records_api: Api,
+) -> None:
+    """A department naming a person in a company's penalty (违法事实) showed the person's
+    identity number in full to anyone, in the record and in its versions."""
+    api = records_api
+    code, market, _ = await setup(api)
+    facts = "法定代表人王某（身份证110105199001011486）指使员工超范围经营"
+    reply = await api.http.post(
+        "/v1/records", json=penalty_body(code, violation_facts=facts), headers=market
+    )
+    assert reply.status_code == 201, reply.text
+    record_id = reply.json()["record_id"]
+    masked = "法定代表人王某（身份证110105********1486）指使员工超范围经营"
+    public = (await api.http.get(f"/v1/records/{record_id}")).json()
+    assert public["level"] == "public" and public["fields"]["violation_facts"] == masked
+    versions = (await api.http.get(f"/v1/records/{record_id}/versions")).json()
+    assert versions["versions"][0]["fields"]["violation_facts"] == masked
+    listed = (await api.http.get(f"/v1/subjects/{code}/records")).json()["items"]
+    assert [r["fields"]["violation_facts"] for r in listed] == [masked]
+    restricted = {"Authorization": (await api.client(["credit:restricted"]))["Authorization"]}
+    full = await api.http.get(
+        f"/v1/records/{record_id}", params={"level": "restricted"}, headers=restricted
+    )
+    assert full.status_code == 200, full.text
+    assert full.json()["fields"]["violation_facts"] == facts

@@ -1,6 +1,6 @@
 import pytest
 
-from credit_common.masking import is_person_key, mask_id_number, mask_name
+from credit_common.masking import is_person_key, mask_id_number, mask_id_numbers_in, mask_name
 from credit_registry.adapters.crypto import IdentityProtector
 
 
@@ -26,3 +26,27 @@ def test_a_person_key_is_told_from_an_organisations_code() -> None:
     assert is_person_key(key)
     assert not is_person_key("91310115MA1K3YJ58Y")
     assert not is_person_key("P" + "0" * 63)
+
+
+def test_identity_numbers_typed_into_a_text_are_masked_where_they_stand() -> None:
+    """A department may name a person in free text (违法事实): the number is masked as the
+    person's own would be; other long numbers, codes, and numbers inside longer runs are
+    left, and so are numbers whose check character fails."""
+    text = "当事人张某（身份证110105199001011486）于2025年"
+    assert mask_id_numbers_in(text) == "当事人张某（身份证110105********1486）于2025年"
+    assert mask_id_numbers_in("身份证号 11010519491231002x。") == "身份证号 110105********002X。"
+    untouched = [
+        "110105199001011487",  # a check character that fails
+        "A110105199001011486",  # inside a longer run
+        "1101051990010114861",
+        "91310115MA8BRK2A83",  # a unified code
+        "罚款20000元",
+    ]
+    for value in untouched:
+        assert mask_id_numbers_in(value) == value
+    fields = {"facts": [text, 5], "n": 1.5, "nested": {"note": "110105199001011486"}}
+    assert mask_id_numbers_in(fields) == {
+        "facts": ["当事人张某（身份证110105********1486）于2025年", 5],
+        "n": 1.5,
+        "nested": {"note": "110105********1486"},
+    }

@@ -17,7 +17,7 @@ from credit_gateway.adapters.backends import BackendUnavailable
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
-from credit_gateway.entrypoints.record_views import shown_code, shows_identity
+from credit_gateway.entrypoints.record_views import shown_code, shown_fields, shows_identity
 
 Case = ob.Objection | ob.Repair
 
@@ -137,7 +137,7 @@ def objection_view(o: ob.Objection, subject_code: str, level: Level) -> schemas.
         target=schemas.TargetPublic(kind=o.target.kind, id=o.target.id),
         subject_code=subject_code,
         state=cast(Any, o.state),
-        reason=o.reason,
+        reason=shown_fields(o.reason, level),
         evidence=_evidence(o.evidence),
         filed_by=o.filed_by,
         filed_at=o.filed_at.ToDatetime(tzinfo=dt.UTC),
@@ -150,12 +150,12 @@ def objection_view(o: ob.Objection, subject_code: str, level: Level) -> schemas.
         missed_due_at=moment_of(o, "missed_due_at"),
         calendar_note=o.calendar_note or None,
         finding=o.finding or None,
-        corrected_fields=json_format.MessageToDict(o.corrected_fields)
+        corrected_fields=shown_fields(json_format.MessageToDict(o.corrected_fields), level)
         if o.HasField("corrected_fields")
         else None,
-        verification_note=o.verification_note or None,
+        verification_note=shown_fields(o.verification_note, level) or None,
         decision=o.decision or None,
-        decision_reason=o.decision_reason or None,
+        decision_reason=shown_fields(o.decision_reason, level) or None,
         closed_at=moment_of(o, "closed_at"),
         transitions=_transitions(o.transitions),
         level=level.label,
@@ -168,7 +168,7 @@ def repair_view(r: ob.Repair, subject_code: str, level: Level) -> schemas.Repair
         target=schemas.TargetPublic(kind=r.target.kind, id=r.target.id),
         subject_code=subject_code,
         state=cast(Any, r.state),
-        grounds=r.grounds,
+        grounds=shown_fields(r.grounds, level),
         evidence=_evidence(r.evidence),
         commitment=r.commitment,
         filed_by=r.filed_by,
@@ -179,7 +179,7 @@ def repair_view(r: ob.Repair, subject_code: str, level: Level) -> schemas.Repair
         missed_due_at=moment_of(r, "missed_due_at"),
         calendar_note=r.calendar_note or None,
         decision=r.decision or None,
-        decision_reason=r.decision_reason or None,
+        decision_reason=shown_fields(r.decision_reason, level) or None,
         closed_at=moment_of(r, "closed_at"),
         transitions=_transitions(r.transitions),
         level=level.label,

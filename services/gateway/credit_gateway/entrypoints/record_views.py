@@ -11,7 +11,7 @@ from google.protobuf import json_format
 
 from credit.records.v1 import records_pb2 as rec
 from credit.registry.v1 import registry_pb2 as pb
-from credit_common.masking import is_person_key, mask_id_number
+from credit_common.masking import is_person_key, mask_id_number, mask_id_numbers_in
 from credit_common.messages import moment_of
 from credit_gateway.domain.access import Caller, Level
 from credit_gateway.entrypoints import schemas
@@ -67,6 +67,12 @@ def fields_of(record: rec.Record) -> dict[str, Any]:
     return json_format.MessageToDict(record.fields)
 
 
+def shown_fields(fields: Any, level: Level) -> Any:
+    """A record's fields (or a text about it) as `level` sees them: below restricted, an
+    identity number typed into a text is masked like a person's own."""
+    return fields if level >= Level.RESTRICTED else mask_id_numbers_in(fields)
+
+
 def record_item(record: rec.Record, subject_code: str, level: Level) -> dict[str, Any]:
     """A record as the JSON object of `schemas.RecordPublic`, key for key, as plain values:
     dates as the ISO text the records service sends, moments as datetimes. A page of them
@@ -85,7 +91,7 @@ def record_item(record: rec.Record, subject_code: str, level: Level) -> dict[str
         "decided_on": record.decided_on,
         "status": record.status,
         "version": record.version,
-        "fields": fields_of(record),
+        "fields": shown_fields(fields_of(record), level),
         "severity": record.severity or None,
         "publicity_until": record.publicity_until or None,
         "retention_until": record.retention_until or None,
@@ -136,11 +142,11 @@ def versions_view(record: rec.Record, level: Level) -> schemas.RecordVersions:
         versions=[
             schemas.RecordVersionPublic(
                 version=v.version,
-                fields=json_format.MessageToDict(v.fields),
+                fields=shown_fields(json_format.MessageToDict(v.fields), level),
                 submitted_by=v.submitted_by,
                 department=v.department,
                 submitted_at=moment_of(v, "submitted_at"),
-                reason=v.reason or None,
+                reason=shown_fields(v.reason, level) or None,
             )
             for v in record.versions
         ],
