@@ -175,6 +175,53 @@ def _day(value: object) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+# A retention migration's case: (item, subject key, unlisted at, publicity until, stored
+# before, kept after), by source ref.
+RetentionRow = tuple[str, str, dt.datetime | None, dt.date | None, dt.date, dt.date]
+
+
+def _migrates_retention(
+    database_url: str,
+    before: str,
+    after: str,
+    items: dict[str, dict[str, object]],
+    rows: dict[str, RetentionRow],
+    decided: dt.date,
+) -> None:
+    """Stores `rows` (and `items`, the catalog) at revision `before`, upgrades to `after`
+    and checks each record's retention kept, then downgrades and checks the former one."""
+    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
+    command.upgrade(config, before)
+    engine = sa.create_engine(sync_url(database_url))
+    with engine.begin() as conn:
+        _catalog(conn, items)
+        for ref, (item, key, unlisted, until, stored, _) in rows.items():
+            _insert_record(
+                conn,
+                uuid.uuid4(),
+                ref,
+                item_code=item,
+                subject_key=key,
+                decided_on=decided,
+                publicity_until=until,
+                retention_until=stored,
+                unlisted_at=unlisted,
+            )
+
+    def kept() -> dict[str, dt.date]:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT source_ref, retention_until FROM records"))
+            return {r[0]: _day(r[1]) for r in found}
+
+    try:
+        command.upgrade(config, after)
+        assert kept() == {ref: row[5] for ref, row in rows.items()}
+        command.downgrade(config, before)
+        assert kept() == {ref: row[4] for ref, row in rows.items()}
+    finally:
+        engine.dispose()
+
+
 def test_records_public_without_an_end_of_their_own_are_kept_from_their_end(
     database_url: str,
 ) -> None:
@@ -182,14 +229,10 @@ def test_records_public_without_an_end_of_their_own_are_kept_from_their_end(
     (9999-12-31); one whose listings ended is kept five years after their last day; a
     natural person's negative record still no longer than the fifth anniversary of its
     decision. The downgrade puts back the dates counted from the decision."""
-    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
-    command.upgrade(config, "0005")
-    engine = sa.create_engine(sync_url(database_url))
     person = "P" + "ab" * 32
     decided = dt.date(2026, 1, 31)
     former = dt.date(2031, 1, 31)  # decided_on + 1826 days, as 0005 left them
-    # (item, subject key, unlisted at, publicity until, stored before, kept after) by ref
-    rows: dict[str, tuple[str, str, dt.datetime | None, dt.date | None, dt.date, dt.date]] = {
+    rows: dict[str, RetentionRow] = {
         "court-listed": ("court_dishonest", "91310115MA8BRK2A83", None, None, former, dt.date.max),
         # Midnight in China after 31 December 2030: that is its last public day.
         "court-ended": (
@@ -236,38 +279,12 @@ def test_records_public_without_an_end_of_their_own_are_kept_from_their_end(
             former,
         ),
     }
-    with engine.begin() as conn:
-        _catalog(
-            conn,
-            {
-                "court_dishonest": {"nature": "negative", "retention_days": 1826},
-                "admin_license": {"nature": "neutral"},
-                "admin_penalty": {"nature": "negative", "retention_days": 1826},
-            },
-        )
-        for ref, (item, key, unlisted, until, before, _) in rows.items():
-            _insert_record(
-                conn,
-                uuid.uuid4(),
-                ref,
-                item_code=item,
-                subject_key=key,
-                decided_on=decided,
-                publicity_until=until,
-                retention_until=before,
-                unlisted_at=unlisted,
-            )
-
-    def kept() -> dict[str, dt.date]:
-        with engine.connect() as conn:
-            found = conn.execute(sa.text("SELECT source_ref, retention_until FROM records"))
-            return {r[0]: _day(r[1]) for r in found}
-
-    command.upgrade(config, "0006")
-    assert kept() == {ref: row[5] for ref, row in rows.items()}
-    command.downgrade(config, "0005")
-    assert kept() == {ref: row[4] for ref, row in rows.items()}
-    engine.dispose()
+    items: dict[str, dict[str, object]] = {
+        "court_dishonest": {"nature": "negative", "retention_days": 1826},
+        "admin_license": {"nature": "neutral"},
+        "admin_penalty": {"nature": "negative", "retention_days": 1826},
+    }
+    _migrates_retention(database_url, "0005", "0006", items, rows, decided)
 
 
 def test_content_hashes_are_made_anew_from_the_records_as_they_now_stand(
@@ -372,15 +389,11 @@ def test_a_persons_records_public_while_listed_count_five_years_from_their_listi
     whose listings ended five years after their last day, not after the decision; an
     organisation's, and a person's record with an end of publicity of its own, are left as
     they are. The downgrade puts back the dates capped at the decision's fifth anniversary."""
-    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
-    command.upgrade(config, "0007")
-    engine = sa.create_engine(sync_url(database_url))
     person, organisation = "P" + "ab" * 32, "91310115MA8BRK2A83"
     decided = dt.date(2026, 1, 31)
     fifth = dt.date(2031, 1, 31)  # as 0006 left a person's record: the decision's fifth year
     end_2030 = dt.datetime(2030, 12, 31, 16, tzinfo=dt.UTC)  # last listed day 31 Dec 2030
-    # (item, subject key, unlisted at, publicity until, stored before, kept after) by ref
-    rows: dict[str, tuple[str, str, dt.datetime | None, dt.date | None, dt.date, dt.date]] = {
+    rows: dict[str, RetentionRow] = {
         "person-listed": ("court_dishonest", person, None, None, fifth, dt.date.max),
         "person-ended-2026": (
             "court_dishonest",
@@ -427,55 +440,29 @@ def test_a_persons_records_public_while_listed_count_five_years_from_their_listi
             dt.date(2029, 3, 1),
         ),
     }
-    with engine.begin() as conn:
-        _catalog(
-            conn,
-            {
-                "court_years": {
-                    "nature": "negative",
-                    "retention_days": 1825,
-                    "publicity": {"kind": "while_active"},
-                },
-                "court_two_years": {
-                    "nature": "negative",
-                    "retention_days": 730,
-                    "publicity": {"kind": "while_active"},
-                },
-                "court_dishonest": {
-                    "nature": "negative",
-                    "retention_days": 1826,
-                    "publicity": {"kind": "while_active"},
-                },
-                "admin_penalty": {
-                    "nature": "negative",
-                    "retention_days": 1826,
-                    "publicity": {"kind": "by_severity"},
-                },
-            },
-        )
-        for ref, (item, key, unlisted, until, before, _) in rows.items():
-            _insert_record(
-                conn,
-                uuid.uuid4(),
-                ref,
-                item_code=item,
-                subject_key=key,
-                decided_on=decided,
-                publicity_until=until,
-                retention_until=before,
-                unlisted_at=unlisted,
-            )
-
-    def kept() -> dict[str, dt.date]:
-        with engine.connect() as conn:
-            found = conn.execute(sa.text("SELECT source_ref, retention_until FROM records"))
-            return {r[0]: _day(r[1]) for r in found}
-
-    command.upgrade(config, "0008")
-    assert kept() == {ref: row[5] for ref, row in rows.items()}
-    command.downgrade(config, "0007")
-    assert kept() == {ref: row[4] for ref, row in rows.items()}
-    engine.dispose()
+    items: dict[str, dict[str, object]] = {
+        "court_years": {
+            "nature": "negative",
+            "retention_days": 1825,
+            "publicity": {"kind": "while_active"},
+        },
+        "court_two_years": {
+            "nature": "negative",
+            "retention_days": 730,
+            "publicity": {"kind": "while_active"},
+        },
+        "court_dishonest": {
+            "nature": "negative",
+            "retention_days": 1826,
+            "publicity": {"kind": "while_active"},
+        },
+        "admin_penalty": {
+            "nature": "negative",
+            "retention_days": 1826,
+            "publicity": {"kind": "by_severity"},
+        },
+    }
+    _migrates_retention(database_url, "0007", "0008", items, rows, decided)
 
 
 def test_records_never_published_are_not_repairable(database_url: str) -> None:
