@@ -643,3 +643,28 @@ async def test_an_identity_number_typed_into_a_records_text_is_masked_below_rest
     )
     assert full.status_code == 200, full.text
     assert full.json()["fields"]["violation_facts"] == facts
+
+
+async def test_a_writer_sees_the_fields_it_wrote_in_full_about_a_person_too(
+    records_api: Api,
+) -> None:
+    """A write answer shows the record's fields as written (the writer's own), also where
+    the token shows the person's code masked: the masking of identity numbers in texts is
+    for readers below restricted."""
+    api = records_api
+    _, market, _ = await setup(api)
+    registrar = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    person = {"kind": "natural_person", "name": "赵七", "id_number": "110105199001011486"}
+    assert (await api.http.post("/v1/subjects", json=person, headers=registrar)).status_code == 201
+    facts = "当事人赵某（身份证110105199001011486）无证经营"
+    reply = await api.http.post(
+        "/v1/records",
+        json=penalty_body(person["id_number"], ref="沪监罚〔2026〕77号", violation_facts=facts),
+        headers=market,
+    )
+    assert reply.status_code == 201, reply.text
+    written = reply.json()
+    assert written["level"] == "public" and written["subject_code"] == "110105********1486"
+    assert written["fields"]["violation_facts"] == facts
+    public = (await api.http.get(f"/v1/records/{written['record_id']}")).json()
+    assert public["fields"]["violation_facts"] == "当事人赵某（身份证110105********1486）无证经营"

@@ -32,6 +32,7 @@ from credit_gateway.entrypoints.problems import Problem
 from credit_gateway.entrypoints.record_views import (
     LEVEL_TO_PB,
     code_of_key,
+    fields_of,
     item_view,
     level_for_writer,
     publicity_ends,
@@ -180,7 +181,11 @@ async def _as_written(
     except (BackendUnavailable, RemoteError):
         return record_view(record, code_of_key(record.subject_code), Level.RESTRICTED), False
     level = level_for_writer(subject, caller)
-    view = record_view(record, shown_code(subject, level), level)
+    # The fields are the writer's own, in full at any level (record_view masks identity
+    # numbers in them below restricted).
+    view = record_view(record, shown_code(subject, level), level).model_copy(
+        update={"fields": fields_of(record)}
+    )
     return view, shows_identity(subject, level)
 
 
