@@ -40,6 +40,13 @@ DEPARTMENTS = frozenset(
 )
 
 
+def department_problem(department: str) -> str | None:
+    """Why `department` is not one clients can belong to, or None when it is."""
+    if department in DEPARTMENTS:
+        return None
+    return f"unknown department {department!r}: one of {', '.join(sorted(DEPARTMENTS))}"
+
+
 class Level(enum.IntEnum):
     PUBLIC = 0
     SHARED = 1

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from credit_gateway.domain.access import DEPARTMENTS
+from credit_gateway.domain.access import department_problem
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?"
@@ -35,25 +35,19 @@ def _rfc3339_text(value: object) -> object:
 def _known_department(value: str) -> str:
     """A department clients can belong to: one no client can be of would name an authority
     that no one can act for (a list type whose entries no one may write)."""
-    if value not in DEPARTMENTS and value != "*":
-        raise ValueError(f"unknown department {value!r}: one of {', '.join(sorted(DEPARTMENTS))}")
+    problem = department_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
-def _one_department(value: str) -> str:
-    if value == "*":
-        raise ValueError(f"one department: one of {', '.join(sorted(DEPARTMENTS))}")
-    return value
+def _known_department_or_any(value: str) -> str:
+    return value if value == "*" else _known_department(value)
 
 
 # A department as clients have them; a catalog item's sources may also be "*" (any).
-SourceDepartment = Annotated[str, AfterValidator(_known_department)]
-Department = Annotated[
-    str,
-    Field(min_length=1, max_length=64),
-    AfterValidator(_known_department),
-    AfterValidator(_one_department),
-]
+SourceDepartment = Annotated[str, AfterValidator(_known_department_or_any)]
+Department = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_department)]
 
 
 # What a request body may hold, beyond each field's own rules: everything below reaches a

@@ -23,7 +23,7 @@ from credit_gateway.adapters.secrets import (
     verify_secret_off_loop,
 )
 from credit_gateway.adapters.tables import clients
-from credit_gateway.domain.access import DEPARTMENTS, SCOPES
+from credit_gateway.domain.access import SCOPES, department_problem
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,9 @@ class Clients:
         problems = []
         if not name.strip():
             problems.append(FieldViolation("name", "required"))
-        if department not in DEPARTMENTS:
-            problems.append(
-                FieldViolation(
-                    "department",
-                    f"unknown department {department!r}: one of {', '.join(sorted(DEPARTMENTS))}",
-                )
-            )
+        unknown_department = department_problem(department)
+        if unknown_department is not None:
+            problems.append(FieldViolation("department", unknown_department))
         unknown = sorted(set(scopes) - SCOPES)
         if unknown:
             problems.append(
