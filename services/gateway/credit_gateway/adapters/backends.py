@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import grpc
+
 from credit.lists.v1 import lists_pb2 as lst
 from credit.lists.v1 import lists_pb2_grpc as lst_grpc
 from credit.objections.v1 import objections_pb2 as ob
@@ -13,6 +15,7 @@ from credit.records.v1 import records_pb2_grpc as rec_grpc
 from credit.registry.v1 import registry_pb2 as pb
 from credit.registry.v1 import registry_pb2_grpc as pb_grpc
 from credit_common.grpc_client import Backend, BackendUnavailable
+from credit_common.grpc_errors import RemoteError
 
 __all__ = [
     "Backend",
@@ -53,6 +56,16 @@ class RegistryClient(Backend):
             pb.GetSubjectRequest(code=code, summary_only=summary),
             idempotent=True,
         )
+
+    async def find(self, code: str) -> pb.Subject | None:
+        """The summary of the subject a code names, or None when no subject answers to it
+        (`get`'s NOT_FOUND)."""
+        try:
+            return await self.get(code, summary=True)
+        except RemoteError as error:
+            if error.code != grpc.StatusCode.NOT_FOUND:
+                raise
+            return None
 
     async def search(self, request: pb.SearchSubjectsRequest) -> pb.SearchSubjectsResponse:
         return await self.call(self._stub.SearchSubjects, request, idempotent=True)

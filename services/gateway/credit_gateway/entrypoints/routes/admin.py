@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import grpc
 from fastapi import APIRouter, Path
 
-from credit_common.grpc_errors import RemoteError
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints.deps import GatewayDep, require
@@ -65,15 +63,13 @@ async def _bound_code(gateway: Gateway, code: str) -> str:
     """The code a client for `code` is bound to: the registered subject's own."""
     if not code:
         return ""
-    try:
-        return (await gateway.registry.get(code, summary=True)).code
-    except RemoteError as error:
-        if error.code != grpc.StatusCode.NOT_FOUND:
-            raise
+    subject = await gateway.registry.find(code)
+    if subject is None:
         message = "no registered subject answers to this code"
         raise Problem(
             422, "unknown_subject", message, [{"field": "subject_code", "message": message}]
-        ) from error
+        )
+    return subject.code
 
 
 @router.get("/clients", response_model=ClientList)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-import grpc
 from fastapi import APIRouter, Path, Query, Response
 
 from credit.registry.v1 import registry_pb2 as pb
-from credit_common.grpc_errors import RemoteError
 from credit_common.messages import MAX_OFFSET
 from credit_common.timeutil import utcnow
 from credit_gateway.domain.access import Caller, Level
@@ -96,12 +94,10 @@ async def _looked_up(code: str, gateway: GatewayDep, refusal: Problem) -> pb.Sub
     """The subject of `code`; an unknown code gets the refusal another subject's code gets,
     so that a subject's client cannot learn whether a code (an identity number) is
     registered."""
-    try:
-        return await gateway.registry.get(code, summary=True)
-    except RemoteError as error:
-        if error.code == grpc.StatusCode.NOT_FOUND:
-            raise refusal from None
-        raise
+    subject = await gateway.registry.find(code)
+    if subject is None:
+        raise refusal
+    return subject
 
 
 @router.post(

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal, cast
 
-import grpc
 from fastapi import APIRouter, Path, Query, Response
 
 from credit.lists.v1 import lists_pb2 as lst
@@ -235,12 +234,7 @@ async def propose(
     # The subject is read first: a registry failing after the entry was stored made the
     # answer a 503, and the caller's retry stored a second entry. A code it does not know
     # is left to the lists service to refuse (422 unknown_subject, as the contract says).
-    try:
-        subject: pb.Subject | None = await gateway.registry.get(body.subject_code, summary=True)
-    except RemoteError as error:
-        if error.code != grpc.StatusCode.NOT_FOUND:
-            raise
-        subject = None
+    subject = await gateway.registry.find(body.subject_code)
     entry = await gateway.lists.propose(request)
     await caching.drop(gateway, entry.subject_id, LISTINGS)
     if subject is None:
