@@ -182,13 +182,13 @@ async def read_context(
     # read is about itself is known once its subject is (level_for_subject).
     own = about_one and caller.speaks_for_a_subject
     if chosen > (Level.RESTRICTED if own else allowed):
-        detail = f"this token may read at most at the {allowed.label} level"
+        why = ""
         if authorization_id and not about_one:
-            detail += (
+            why = (
                 " here: an authorization opens the authorized level only for reads about "
                 "its subject, not for listings or searches"
             )
-        raise _level_not_allowed(allowed, detail)
+        raise _level_not_allowed(allowed, why)
     grant = None
     # A grant is checked wherever it is what lets the read be served at its level (past
     # what the token allows on its own, as `?level=shared` with a grant asks), and for the
@@ -244,11 +244,9 @@ def level_for_subject(subject: pb.Subject, read: ReadContext) -> Level:
     return read.level
 
 
-def _level_not_allowed(allowed: Level, detail: str = "") -> Problem:
+def _level_not_allowed(allowed: Level, why: str = "") -> Problem:
     return Problem(
-        403,
-        "level_not_allowed",
-        detail or f"this token may read at most at the {allowed.label} level",
+        403, "level_not_allowed", f"this token may read at most at the {allowed.label} level{why}"
     )
 
 
