@@ -16,21 +16,20 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from credit_common.ingest import readers
+from credit_common.ingest import xlsx_reader
+from credit_common.ingest.csv_reader import read_csv
 from credit_common.ingest.fieldmap import NATIONAL_FIELDS, OLD_TEXT_CELLS_MARK, PENALTY_KINDS
-from credit_common.ingest.readers import (
-    MAX_NESTING,
+from credit_common.ingest.ndjson_reader import MAX_NESTING, read_ndjson
+from credit_common.ingest.rows import (
     Detected,
     HeaderError,
     ItemRequired,
     ParsedRow,
     TooLarge,
     UnreadableSpreadsheet,
-    read_csv,
-    read_ndjson,
-    read_xlsx,
-    spool_to_file,
 )
+from credit_common.ingest.spool import spool_to_file
+from credit_common.ingest.xlsx_reader import read_xlsx
 from support import samples, workbooks
 
 PENALTIES = samples.SAMPLES / "admin_penalties.csv"
@@ -303,7 +302,7 @@ def test_a_workbook_whose_shared_strings_unpack_past_the_limit_is_refused_unread
                     "</Types>".encode(),
                 )
             target.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
-        padding = b" " * (readers.MAX_XLSX_SHARED_STRINGS + 1024)
+        padding = b" " * (xlsx_reader.MAX_XLSX_SHARED_STRINGS + 1024)
         target.writestr(
             "xl/sharedStrings.xml", b"<sst>" + padding + b"</sst>", zipfile.ZIP_DEFLATED
         )
@@ -318,7 +317,7 @@ def test_a_workbook_whose_shared_strings_unpack_past_the_limit_is_refused_unread
 def test_a_workbook_unpacking_past_the_limit_in_all_is_refused_unread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readers, "MAX_XLSX_UNPACKED", 150_000)  # the sample unpacks to 201,922
+    monkeypatch.setattr(xlsx_reader, "MAX_XLSX_UNPACKED", 150_000)  # the sample unpacks to 201,922
     with pytest.raises(UnreadableSpreadsheet, match=r"unpacks to more than .*: send .* as CSV"):
         next(read_xlsx(LICENSES))
 

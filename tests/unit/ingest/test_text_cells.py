@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from credit_common.directory import SubjectRef
+from credit_common.ingest.csv_reader import read_csv
 from credit_common.ingest.fieldmap import OLD_TEXT_CELLS_MARK
-from credit_common.ingest.readers import ParsedRow, read_csv, read_ndjson
+from credit_common.ingest.ndjson_reader import read_ndjson
+from credit_common.ingest.rows import ParsedRow
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import SHIPPED, CatalogStore, item_from_definition
 from credit_records.service_layer.commands import Caller

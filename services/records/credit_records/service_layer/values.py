@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from credit_common.errors import FieldViolation
-from credit_common.ingest.readers import is_text
+from credit_common.ingest.rows import is_text
 from credit_common.messages import NOT_FINITE
 
 NUL = "a NUL character, which cannot be stored"

@@ -15,7 +15,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from credit.records.v1 import records_pb2 as rec
-from credit_common.ingest.readers import (
+from credit_common.ingest.csv_reader import read_csv
+from credit_common.ingest.ndjson_reader import read_ndjson
+from credit_common.ingest.rows import (
     Detected,
     HeaderError,
     IngestError,
@@ -23,11 +25,9 @@ from credit_common.ingest.readers import (
     ParsedRow,
     TooLarge,
     UnreadableSpreadsheet,
-    read_csv,
-    read_ndjson,
-    read_xlsx,
-    spool_to_file,
 )
+from credit_common.ingest.spool import spool_to_file
+from credit_common.ingest.xlsx_reader import read_xlsx
 from credit_gateway.adapters.backends import RecordsClient
 from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints import schemas
