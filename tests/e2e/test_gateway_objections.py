@@ -312,6 +312,43 @@ async def test_objections_and_repairs_state_the_level_they_are_shown_at(
     assert repairs["level"] == "shared" and [r["level"] for r in repairs["items"]] == ["shared"]
 
 
+async def test_an_identity_number_in_a_cases_texts_is_masked_in_its_steps_too(
+    objections_api: Api,
+) -> None:
+    """A case's steps repeat its texts (the filing's reason, the verifier's note, the
+    decision's reason): below restricted they showed a person's identity number in full
+    where the case's own fields masked it."""
+    api = objections_api
+    p = await parties(api, "沪监罚〔2026〕131号")
+    number, masked = "11010519491231002X", "110105********002X"
+    evidence = [{"name": f"身份证{number}.pdf", "sha256": HASH}]
+    filed = await file(
+        api, p.window, p.record_id, reason=f"当事人{number}非本人", evidence=evidence
+    )
+    assert filed.status_code == 201, filed.text
+    objection_id = filed.json()["objection_id"]
+    await step(api, objection_id, "accept", p.handler, reason=f"受理{number}")
+    verified = await step(
+        api, objection_id, "verify", p.market, finding="no_error", note=f"核实{number}"
+    )
+    assert verified.status_code == 200, verified.text
+    decided = await step(
+        api, objection_id, "decide", p.handler, decision="dismissed", reason=f"维持{number}"
+    )
+    assert decided.status_code == 200, decided.text
+    shared = (await api.http.get(f"/v1/objections/{objection_id}", headers=p.handler)).json()
+    assert shared["level"] == "shared" and number not in str(shared), shared
+    assert [s["reason"] for s in shared["transitions"]] == [
+        f"当事人{masked}非本人",
+        f"受理{masked}",
+        f"核实{masked}",
+        f"维持{masked}",
+    ]
+    assert shared["evidence"][0]["name"] == f"身份证{masked}.pdf"
+    own = (await api.http.get(f"/v1/objections/{objection_id}", headers=p.subject)).json()
+    assert own["level"] == "restricted" and own["transitions"][-1]["reason"] == f"维持{number}"
+
+
 async def test_impossible_transitions_are_409_and_change_nothing(objections_api: Api) -> None:
     api = objections_api
     p = await parties(api)

@@ -26,11 +26,15 @@ def _date(text: str) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
 
 
-def _evidence(items: Iterable[ob.Evidence]) -> list[schemas.EvidencePublic]:
-    return [schemas.EvidencePublic(name=e.name, sha256=e.sha256) for e in items]
+def _evidence(items: Iterable[ob.Evidence], level: Level) -> list[schemas.EvidencePublic]:
+    return [
+        schemas.EvidencePublic(name=shown_fields(e.name, level), sha256=e.sha256) for e in items
+    ]
 
 
-def _transitions(steps: Iterable[ob.Transition]) -> list[schemas.CaseStepPublic]:
+def _transitions(steps: Iterable[ob.Transition], level: Level) -> list[schemas.CaseStepPublic]:
+    """A case's steps as `level` sees them: a step repeats the texts of the case (the
+    filing's reason, the verifier's note, the decision's reason), masked alike."""
     return [
         schemas.CaseStepPublic(
             from_state=s.from_state or None,
@@ -39,8 +43,8 @@ def _transitions(steps: Iterable[ob.Transition]) -> list[schemas.CaseStepPublic]
             at=s.at.ToDatetime(tzinfo=dt.UTC),
             actor=s.actor,
             department=s.department or None,
-            reason=s.reason,
-            evidence=_evidence(s.evidence),
+            reason=shown_fields(s.reason, level),
+            evidence=_evidence(s.evidence, level),
             detail=s.detail or None,
         )
         for s in steps
@@ -138,7 +142,7 @@ def objection_view(o: ob.Objection, subject_code: str, level: Level) -> schemas.
         subject_code=subject_code,
         state=cast(Any, o.state),
         reason=shown_fields(o.reason, level),
-        evidence=_evidence(o.evidence),
+        evidence=_evidence(o.evidence, level),
         filed_by=o.filed_by,
         filed_at=o.filed_at.ToDatetime(tzinfo=dt.UTC),
         source_department=o.source_department,
@@ -157,7 +161,7 @@ def objection_view(o: ob.Objection, subject_code: str, level: Level) -> schemas.
         decision=o.decision or None,
         decision_reason=shown_fields(o.decision_reason, level) or None,
         closed_at=moment_of(o, "closed_at"),
-        transitions=_transitions(o.transitions),
+        transitions=_transitions(o.transitions, level),
         level=level.label,
     )
 
@@ -169,7 +173,7 @@ def repair_view(r: ob.Repair, subject_code: str, level: Level) -> schemas.Repair
         subject_code=subject_code,
         state=cast(Any, r.state),
         grounds=shown_fields(r.grounds, level),
-        evidence=_evidence(r.evidence),
+        evidence=_evidence(r.evidence, level),
         commitment=r.commitment,
         filed_by=r.filed_by,
         filed_at=r.filed_at.ToDatetime(tzinfo=dt.UTC),
@@ -181,6 +185,6 @@ def repair_view(r: ob.Repair, subject_code: str, level: Level) -> schemas.Repair
         decision=r.decision or None,
         decision_reason=shown_fields(r.decision_reason, level) or None,
         closed_at=moment_of(r, "closed_at"),
-        transitions=_transitions(r.transitions),
+        transitions=_transitions(r.transitions, level),
         level=level.label,
     )
