@@ -452,6 +452,48 @@ async def test_natural_persons_are_masked_on_the_public_listing_and_need_a_purpo
     assert seen[1]["error"] != "purpose_required" and not seen[1]["restricted"]
 
 
+async def test_an_identity_number_in_an_entrys_texts_is_masked_below_restricted(
+    lists_api: Api,
+) -> None:
+    """An entry's reason, decision number and steps showed a person's identity number in
+    full at every level, where records and objections masked it; its writer still gets
+    the texts it sent in full."""
+    api = lists_api
+    registrar = await headers(api, ["registry:write"])
+    await api.http.post("/v1/subjects", json=PERSON, headers=registrar)
+    number, masked = PERSON["id_number"], "110105********002X"
+    court = await headers(api, ["lists:write"], "court")
+    texts = {
+        "reason": f"被执行人（身份证号{number}）拒不履行",
+        "decision_ref": f"(2026)沪0115执{number}",
+    }
+    written = await api.http.post(
+        "/v1/list-entries",
+        json=entry(number, "court_dishonest_debtor", **texts),
+        headers=court,
+    )
+    assert written.status_code == 201, written.text
+    assert {k: written.json()[k] for k in texts} == texts
+    entry_id = written.json()["entry_id"]
+    removed = await api.http.post(
+        f"/v1/list-entries/{entry_id}/remove", headers=court, json={"reason": f"{number}已履行"}
+    )
+    assert removed.status_code == 200, removed.text
+    shared = await headers(api, ["credit:shared"])
+    seen = await api.http.get(
+        f"/v1/list-entries/{entry_id}", params={"purpose": "信用审查"}, headers=shared
+    )
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["level"] == "shared" and number not in seen.text, seen.text
+    assert seen.json()["reason"] == f"被执行人（身份证号{masked}）拒不履行"
+    assert seen.json()["history"][-1]["reason"] == f"{masked}已履行"
+    restricted = await headers(api, ["credit:restricted"])
+    full = await api.http.get(
+        f"/v1/list-entries/{entry_id}", params={"purpose": "信用审查"}, headers=restricted
+    )
+    assert full.json()["level"] == "restricted" and full.json()["reason"] == texts["reason"]
+
+
 def court_record(code: str, case_number: str) -> dict[str, Any]:
     """A court_dishonest record's body (its case number is its source ref)."""
     return {

@@ -31,6 +31,7 @@ from credit_gateway.entrypoints.record_views import (
     code_of_key,
     level_for_writer,
     shown_code,
+    shown_fields,
     shows_identity,
 )
 from credit_gateway.entrypoints.responses import BatchJSON, unstored
@@ -109,8 +110,8 @@ def entry_view(
         list_type=e.list_type,
         color=e.color,
         state=cast(Any, e.state),
-        reason=e.reason,
-        decision_ref=e.decision_ref,
+        reason=shown_fields(e.reason, level),
+        decision_ref=shown_fields(e.decision_ref, level),
         basis_record_ids=list(e.basis_record_ids),
         department=e.department,
         proposed_at=moment_of(e, "proposed_at"),
@@ -126,7 +127,7 @@ def entry_view(
                 to_state=h.to_state,
                 at=moment_of(h, "at"),
                 actor=h.actor,
-                reason=h.reason,
+                reason=shown_fields(h.reason, level),
             )
             for h in e.history
         ]
@@ -159,7 +160,11 @@ def _as_written(
     """An entry just written, as its writer sees it (`level_for_writer`); a subject the
     registry did not name is shown by its key (`code_of_key`)."""
     level = Level.RESTRICTED if subject is None else level_for_writer(subject, caller)
-    view = entry_view(entry, subject, level, history=True)
+    # The entry's own texts are the writer's, in full at any level (entry_view masks
+    # identity numbers in them, and in its steps, below restricted).
+    view = entry_view(entry, subject, level, history=True).model_copy(
+        update={"reason": entry.reason, "decision_ref": entry.decision_ref}
+    )
     if subject is None:
         return view.model_copy(update={"subject_code": code_of_key(entry.subject_key)})
     unstored(response, shows_identity(subject, level))
