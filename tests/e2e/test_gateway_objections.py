@@ -590,6 +590,38 @@ async def test_repairs_are_refused_with_the_reason_and_date_or_end_publication_w
     assert len(seen.json()["transitions"]) == 2
 
 
+async def test_an_approval_is_refused_for_a_record_corrected_past_repair_since_it_was_applied(
+    objections_api: Api,
+) -> None:
+    """Eligibility was checked only at the application: a record corrected afterwards to a
+    penalty kind that bars repair was still taken out of publication by the approval."""
+    api = objections_api
+    p = await parties(api)
+    old = await submit(api, p.code, p.market, "沪监罚〔2026〕404号", days_ago=120)
+    applied = await repair(api, p.subject, old)
+    assert applied.status_code == 201, applied.text
+    fields = penalty_body(p.code, "沪监罚〔2026〕404号", penalty_kinds=["fine", "suspension"])
+    corrected = await api.http.post(
+        f"/v1/records/{old}/correct",
+        headers=p.market,
+        json={"fields": fields["fields"], "reason": "漏录责令停产停业"},
+    )
+    assert corrected.status_code == 200, corrected.text
+    decide = f"/v1/repairs/{applied.json()['repair_id']}/decide"
+    body = {"decision": "approved", "reason": "符合修复条件"}
+    refused = await api.http.post(decide, json=body, headers=p.handler)
+    assert refused.status_code == 422 and refused.json()["code"] == "not_repairable", refused.text
+    assert "suspension" in refused.json()["detail"]
+    seen = await api.http.get(f"/v1/repairs/{applied.json()['repair_id']}", headers=p.subject)
+    assert seen.json()["state"] == "submitted"
+    rejected = await api.http.post(
+        decide, json={"decision": "rejected", "reason": "不符合修复条件"}, headers=p.handler
+    )
+    assert rejected.status_code == 200, rejected.text
+    public = await api.http.get(f"/v1/records/{old}")
+    assert public.status_code == 200 and not public.json().get("repaired")
+
+
 async def test_a_rejected_repair_keeps_its_reason_and_changes_nothing(
     objections_api: Api,
 ) -> None:

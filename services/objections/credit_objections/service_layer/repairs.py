@@ -99,8 +99,15 @@ class Repairs:
         return repair
 
     async def decide(self, cmd: commands.DecideRepair) -> Repair:
-        """Approves or rejects; repair.decided tells the target's owner."""
+        """Approves or rejects; repair.decided tells the target's owner. An approval is
+        checked against the target as it stands now: a record corrected since the
+        application (a heavier severity, a penalty kind that bars repair) may have become
+        too early, or not repairable, and the application then stays open to be rejected."""
         reason = check_text(cmd.reason, "reason", "a decision")
+        if cmd.decision == RepairState.APPROVED:
+            applied = await self.get(cmd.repair_id)
+            if applied.state == RepairState.SUBMITTED:
+                check_repairable(await self.targets.facts(applied.target), china_date(utcnow()))
         async with self.db.transaction() as conn:
             repo = RepairRepository(conn)
             repair = await repo.get(cmd.repair_id, for_update=True)

@@ -333,7 +333,10 @@ async def decide_repair(
     response: Response,
 ) -> Any:
     """Approves (the record leaves the public level; an entry is removed as repaired) or
-    rejects, with the reason kept."""
+    rejects, with the reason kept. An approval is checked again against the target as it
+    stands: one corrected since the application so that it is no longer repairable, or
+    not yet, is 422 `not_repairable` or `too_early` (with `possible_from`), and the
+    application stays open."""
     request = ob.DecideRepairRequest(
         caller=_caller(caller), repair_id=repair_id, decision=body.decision, reason=body.reason
     )
