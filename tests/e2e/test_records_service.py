@@ -29,6 +29,7 @@ from credit_common.errors import (
 from credit_common.grpc_errors import from_rpc_error
 from credit_common.messages import timestamp
 from credit_common.timeutil import china_date, china_day_start, utcnow
+from credit_records.adapters import tables
 from credit_records.adapters.repository import RecordRepository
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
@@ -84,11 +85,15 @@ def submit(
 
 
 async def uphold(
-    records_app: RecordsApp, record_id: uuid.UUID, corrected: dict[str, Any], reason: str = "更正"
+    records_app: RecordsApp,
+    record_id: uuid.UUID,
+    corrected: dict[str, Any],
+    reason: str = "更正",
+    objection_id: str = "",
 ) -> None:
     """Applies an upheld objection's closing that corrects the record's fields."""
     closed = objections_pb2.ObjectionClosed(
-        objection_id=f"obj-{uuid.uuid4()}",
+        objection_id=objection_id or f"obj-{uuid.uuid4()}",
         target=objections_pb2.Target(kind="record", id=str(record_id)),
         outcome="upheld",
         reason=reason,
@@ -551,6 +556,43 @@ async def test_an_upheld_objection_may_correct_a_validity_to_9999_12_31(
     after = (await records_app.records.get(record.id, Level.RESTRICTED)).record
     assert after.current_version == 2
     assert after.window.publicity_until == after.window.retention_until == dt.date.max
+
+
+async def test_an_upheld_correction_a_newer_schema_refuses_clears_the_mark_and_changes_nothing(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    """The objections service checks corrected fields against the schema of the day of
+    verification. One published between that and the decision refused them here: the
+    whole closing rolled back, was retried until parked, and the record stayed under
+    objection for good. Now the mark is cleared and the refusal is in the history."""
+    code = await register(registry_process)
+    record = (await records_app.records.submit(submit(code))).view.record
+    target = objections_pb2.Target(kind="record", id=str(record.id))
+    filed = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type="objection.filed")
+    filed.occurred_at.FromDatetime(utcnow())
+    filed.payload.Pack(objections_pb2.ObjectionFiled(objection_id="obj-s", target=target))
+    async with records_app.db.transaction() as conn:
+        await records_app.consumers.handlers()["objection.filed"](conn, filed)
+    assert (await records_app.records.get(record.id, Level.PUBLIC)).under_objection
+    shipped = await records_app.catalog.get("admin_penalty")
+    schema = json.loads(json.dumps(shipped.fields_schema))
+    schema["properties"]["deciding_authority_code"] = {"type": "string"}
+    schema["required"] = [*schema["required"], "deciding_authority_code"]
+    await records_app.catalog.put(dataclasses.replace(shipped, fields_schema=schema), "admin")
+
+    await uphold(records_app, record.id, {"penalty_content": "经异议更正"}, objection_id="obj-s")
+    after = await records_app.records.get(record.id, Level.RESTRICTED)
+    assert not after.under_objection and after.record.current_version == 1
+    async with records_app.db.read() as conn:
+        history = (
+            await conn.execute(
+                sa.select(tables.record_history.c.change, tables.record_history.c.reason).where(
+                    tables.record_history.c.record_id == record.id
+                )
+            )
+        ).all()
+    refused = [h for h in history if h.change == "correction_refused"]
+    assert len(refused) == 1 and "deciding_authority_code" in refused[0].reason, history
 
 
 async def test_a_subjects_records_come_once_each_with_every_version_and_mark(

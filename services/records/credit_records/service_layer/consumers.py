@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -12,12 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2, lists_pb2, objections_pb2, subject_pb2
 from credit.events.v1 import records_pb2 as ev
+from credit_common.errors import InvalidArgument
 from credit_common.messages import moment_of
 from credit_common.outbox import Event
 from credit_common.timeutil import UTC, utcnow
 from credit_records.adapters import tables as t
 from credit_records.adapters.repository import RecordRepository
 from credit_records.service_layer.records import Records, summary
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
 
@@ -157,16 +161,41 @@ class RecordConsumers:
         if closed.HasField("corrected_fields") and closed.corrected_fields.fields:
             fields = json_format.MessageToDict(closed.corrected_fields)
             merged_fields = {**record.versions[-1].fields, **fields}
-            await self.records.apply_correction(
-                repo,
-                record,
-                merged_fields,
-                actor,
-                record.department,
-                reason,
-                now,
-                upheld_objection=True,
-            )
+            try:
+                async with conn.begin_nested():
+                    await self.records.apply_correction(
+                        repo,
+                        record,
+                        merged_fields,
+                        actor,
+                        record.department,
+                        reason,
+                        now,
+                        upheld_objection=True,
+                    )
+            except InvalidArgument as refused:
+                # Checked by the objections service against the item's schema of the day
+                # of verification: a schema published since may refuse them. Refused for
+                # good, so not retried: the mark is cleared, the record stays as it is,
+                # and its history and the log say what its department has to correct.
+                problems = "; ".join(f"{v.field}: {v.message}" for v in refused.violations)
+                log.error(
+                    "record %s: objection %s was upheld, but its corrected fields do not fit "
+                    "the item's schema now (%s): the department has to correct the record",
+                    record_id,
+                    closed.objection_id,
+                    problems or refused,
+                )
+                await repo.add_history(
+                    record_id,
+                    "correction_refused",
+                    now,
+                    actor,
+                    f"{reason}; its corrected fields do not fit the item's schema now: "
+                    f"{problems or refused}",
+                    "corrected fields not applied",
+                )
+                return
             event = Event(
                 "record.corrected",
                 record.subject_key,
