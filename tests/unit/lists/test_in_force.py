@@ -120,3 +120,23 @@ def test_a_list_type_keeps_its_durations_in_order() -> None:
     assert procurement(default_duration_days=2000).problems() == [
         ("default_duration_days", "more than max_duration_days")
     ]
+
+
+def test_an_entry_valid_past_the_last_day_there_is_has_no_last_day_in_force() -> None:
+    """An end at or after the last moment a China date can show (a valid_until late in
+    9999, or the end of a period that never ends): every day from its effect is in force."""
+    for end in (
+        dt.datetime.max.replace(tzinfo=dt.UTC),
+        dt.datetime(9999, 12, 31, 16, 0, 1, tzinfo=dt.UTC),
+    ):
+        endless = entry(State.EFFECTIVE, china(2026, 1, 12), valid_until=end)
+        assert endless.in_force(NOW) == (china(2026, 1, 12), end)
+        assert _not_in_force(endless, dt.date(2026, 5, 1), NOW) == []
+        assert _not_in_force(endless, dt.date(2026, 1, 11), NOW)[0].field == "applied_on"
+    # Midnight starting 1 January 10000 in China: its last day is the last date there is.
+    last = entry(
+        State.EFFECTIVE,
+        china(2026, 1, 12),
+        valid_until=dt.datetime(9999, 12, 31, 16, tzinfo=dt.UTC),
+    )
+    assert _not_in_force(last, dt.date(9999, 12, 31), NOW) == []

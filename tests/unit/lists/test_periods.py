@@ -30,8 +30,20 @@ def china(*parts: int) -> dt.datetime:
         # From 29 February, a year ends on the 28th (the month has no 29th).
         (china(2024, 2, 29), 365, china(2025, 3, 1)),
         (china(2024, 2, 28, 10), 365, china(2025, 3, 1)),
+        # From a day's first moment, whole years end as that day's date comes round,
+        # whatever 29 February lies within: 1 March to 29 February inclusive.
+        (china(2025, 3, 1), 1095, china(2028, 3, 1)),
+        (china(2027, 3, 1), 365, china(2028, 3, 1)),
+        (china(2028, 2, 29), 1460, china(2032, 2, 29)),
+        (china(2028, 2, 29), 730, china(2030, 3, 1)),
+        # From the day of the event (not counted), on that date: 1 March 2025 to 28 February
+        # 2028 inclusive.
+        (china(2025, 2, 28, 10), 1095, china(2028, 2, 29)),
+        (china(2026, 11, 12), 0, china(2026, 11, 12)),
         (china(2026, 1, 1, 8), 90, china(2026, 4, 2)),
         (china(9999, 6, 1, 8), 36500, dt.datetime.max.replace(tzinfo=dt.UTC)),
+        (china(9999, 6, 1), 365, dt.datetime.max.replace(tzinfo=dt.UTC)),
+        (china(9998, 6, 1), 365, china(9999, 6, 1)),
     ],
 )
 def test_a_period_ends_at_midnight_in_china_after_its_last_day(
@@ -67,3 +79,15 @@ def test_an_entry_takes_effect_when_its_publicity_is_over_and_lasts_its_years() 
         ("valid_until", "longer than the type's maximum of 1095 days")
     ]
     assert takes_effect(list_type(0, 730), proposed) == proposed
+
+
+def test_three_years_from_the_first_of_march_end_on_the_first_of_march_over_a_leap_day() -> None:
+    serious = list_type(10, 1095, 1095)
+    proposed = china(2025, 2, 18, 15)
+    start = takes_effect(serious, proposed)
+    assert start == china(2025, 3, 1)
+    assert validity(serious, start, None, proposed) == (china(2028, 3, 1), [])
+    assert validity(serious, start, china(2028, 3, 1), proposed)[1] == []
+    assert validity(serious, start, china(2028, 3, 1, 0, 1), proposed)[1] == [
+        ("valid_until", "longer than the type's maximum of 1095 days")
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import enum
 import uuid
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from credit_common.errors import InvalidTransition
+from credit_common.masking import is_person_key
 from credit_common.timeutil import china_date, china_day_start, days_on
 
 COLORS = ("red", "black", "watch")
@@ -149,6 +151,18 @@ class Entry:
         return entry.effective_from, (ended[-1] if ended else now)
 
 
+def merge_note(merged: str, survivor: str, *, since: str = "") -> str:
+    """The history note of an entry whose subject `merged` was merged into `survivor` (and
+    that `since` into another): organisations are named by their keys, their unified codes;
+    a natural person's key, a keyed hash of the identity number, is never shown."""
+
+    who = "subject" if is_person_key(merged) else f"subject {merged}"
+    note = f"{who} merged into {'another subject' if is_person_key(survivor) else survivor}"
+    if since:
+        note += f" (since merged into {'another' if is_person_key(since) else since})"
+    return note
+
+
 def check_removal(entry: Entry, *, withdraw: bool, reason: str) -> State:
     """The state a removal leads to, or why it may not happen."""
     if not reason.strip():
@@ -174,8 +188,15 @@ _LAST_MOMENT = dt.datetime.max.replace(tzinfo=dt.UTC)
 def period_end(after: dt.datetime, days: int) -> dt.datetime:
     """The end of a period of `days` days from `after`, counted as the Civil Code counts
     periods (arts. 201-202): from the next day (from `after`'s own day when `after` is the
-    day's first moment), ending with its last day at midnight in China."""
-    return days_after(counted_from(after) - _DAY, days)
+    day's first moment), ending with its last day at midnight in China. Whole years end on
+    the same date whatever leap day lies within: counted from the next day, after `after`'s
+    own date comes round; counted from `after`'s day, as that day's date comes round."""
+    day = china_date(after)
+    if after != china_day_start(day):  # the day of the event is not counted (art. 201)
+        return days_after(day, days)
+    if days and days % 365 == 0:
+        return _years_on(day, days // 365)
+    return days_after(day - _DAY, days)
 
 
 def counted_from(after: dt.datetime) -> dt.date:
@@ -192,6 +213,49 @@ def days_after(day: dt.date, days: int) -> dt.datetime:
     if last == dt.date.max:  # it never ends
         return _LAST_MOMENT
     return china_day_start(last + _DAY)
+
+
+def _years_on(first: dt.date, years: int) -> dt.datetime:
+    """The end of `years` calendar years counted from `first` itself: midnight in China as
+    its date comes round (29 February's in a common year on 1 March, the day after the
+    last of February)."""
+    year = first.year + years
+    if year > dt.MAXYEAR:  # it never ends
+        return _LAST_MOMENT
+    if (first.month, first.day) == (2, 29) and not calendar.isleap(year):
+        return china_day_start(dt.date(year, 3, 1))
+    return china_day_start(first.replace(year=year))
+
+
+def recounted_end(
+    end: dt.datetime | None, start: dt.datetime, now: dt.datetime
+) -> dt.datetime | None:
+    """The end of a period that counted from `start`, once it counts from `now` instead (an
+    entry its objections held in publicity takes effect when they end): whole years as
+    many calendar years from the first day it now counts, any other period put off the
+    whole days between. No end stays none, and one past the last moment there is stays."""
+    if end is None:
+        return None
+    was, first = counted_from(start), counted_from(now)
+    years = _whole_years(was, end)
+    if years:
+        return period_end(china_day_start(first), years * 365)
+    try:
+        return end + (first - was)
+    except OverflowError:
+        return end
+
+
+def _whole_years(first: dt.date, end: dt.datetime) -> int:
+    """How many calendar years a period counted from `first` lasts to `end`; 0 when it
+    does not last whole years."""
+    try:
+        years = china_date(end).year - first.year
+    except OverflowError:  # past the last day there is
+        return 0
+    if years > 0 and end == _years_on(first, years):
+        return years
+    return 0
 
 
 def takes_effect(list_type: ListType, listed_from: dt.datetime) -> dt.datetime:

@@ -29,8 +29,9 @@ from credit_lists.domain.model import (
     CURRENT,
     Entry,
     State,
-    counted_from,
     days_after,
+    merge_note,
+    recounted_end,
     takes_effect,
     validity,
 )
@@ -326,15 +327,17 @@ class ListConsumers:
             or await self._holding(repo.conn, entry)
         ):
             return
-        # Held whole days: its periods count from the day after it takes effect, as they
-        # would have from its publicity's end, and still end at midnight.
-        held = counted_from(now) - counted_from(entry.publicity_until)
+        # Held whole days: its periods count again from the day after it takes effect, as
+        # they counted from its publicity's end (whole years as calendar years), and still
+        # end at midnight.
         moved = replace(
             entry,
             state=State.EFFECTIVE,
             effective_from=now,
-            valid_until=_later(entry.valid_until, held),
-            repair_possible_from=_later(entry.repair_possible_from, held),
+            valid_until=recounted_end(entry.valid_until, entry.publicity_until, now),
+            repair_possible_from=recounted_end(
+                entry.repair_possible_from, entry.publicity_until, now
+            ),
         )
         reason = f"held by objection {closed.objection_id} until it was {closed.outcome}"
         await self._move(repo, entry, moved, now, reason)
@@ -423,16 +426,14 @@ class ListConsumers:
                 .returning(t.entries.c.id, t.entries.c.state)
             )
         ).all()
-        into = merged.survivor_code
-        if since is not None:
-            into += f" (since merged into {since.subject_key})"
+        note = merge_note(
+            merged.merged_code,
+            merged.survivor_code,
+            since=since.subject_key if since is not None else "",
+        )
         for row in moved:
             await repo.add_note(
-                row.id,
-                State(row.state),
-                now,
-                "registry",
-                f"subject merged into {into}: {merged.reason}",
+                row.id, State(row.state), now, "registry", f"{note}: {merged.reason}"
             )
         self.entries.directory.forget(merged.merged_code)
         if moved:
@@ -549,16 +550,6 @@ class ListConsumers:
 
 
 _HEARD = t.entry_objections.c
-
-
-def _later(moment: dt.datetime | None, by: dt.timedelta) -> dt.datetime | None:
-    """`moment` put off by `by`; none stays none, and one past the last there is stays last."""
-    if moment is None:
-        return None
-    try:
-        return moment + by
-    except OverflowError:
-        return moment
 
 
 def _day(text: str) -> dt.date | None:

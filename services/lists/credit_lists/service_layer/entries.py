@@ -28,6 +28,7 @@ from credit_lists.domain.model import (
     Measure,
     State,
     check_removal,
+    merge_note,
     period_end,
     takes_effect,
     validity,
@@ -287,7 +288,7 @@ class Entries:
                 State.PUBLICITY,
                 entry.proposed_at,
                 "registry",
-                f"subject {entry.subject_key} merged into {survivor.subject_key}",
+                merge_note(entry.subject_key, survivor.subject_key),
             )
             entry = replace(entry, subject_id=survivor.subject_id, subject_key=survivor.subject_key)
         events = [changed(entry, State.PUBLICITY, State.PUBLICITY, entry.reason)]

@@ -28,12 +28,21 @@ def _not_in_force(entry: Entry, applied: dt.date, now: dt.datetime) -> list[Fiel
         ]
     start, end = window
     first = china_date(start)
-    last = china_date(end - _INSTANT) if end is not None else None
+    last = _last_day(end) if end is not None else None
     if applied < first:
         return [FieldViolation("applied_on", f"before the entry took effect on {first}")]
     if last is not None and applied > last:
         return [FieldViolation("applied_on", f"after the entry's last day in force, {last}")]
     return []
+
+
+def _last_day(end: dt.datetime) -> dt.date | None:
+    """The last day in China before `end`; None when `end` is past the last day there is
+    (a valid_until late in 9999, or a period that never ends): no last day."""
+    try:
+        return china_date(end - _INSTANT)
+    except OverflowError:
+        return None
 
 
 _INSTANT = dt.timedelta(microseconds=1)
