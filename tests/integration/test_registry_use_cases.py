@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -589,3 +590,145 @@ async def test_a_change_that_repeats_the_current_status_applies_the_rest(
             await conn.scalars(sa.select(tables.outbox.c.event_type).order_by(tables.outbox.c.seq))
         )
     assert types == ["subject.registered", "subject.updated"]
+
+
+async def test_allocation_passes_over_organisation_codes_already_held(
+    registry_app: RegistryApp,
+) -> None:
+    """A converted subject keeps its organisation code, which may lie in the allocation
+    range (the default prefix MA is the one real authorities use): a new subject never gets
+    an organisation code a subject holds as its own or as a legacy code."""
+    registry = registry_app.registry
+    first, second, third = (codes.make_org_code("MA" + encode_counter(n, 6)) for n in (1, 2, 3))
+    converted = await registry.register(org(name="转换企业", org_code=first))
+    async with registry_app.db.transaction() as conn:  # held only as a legacy code
+        await conn.execute(
+            sa.insert(tables.legacy_codes).values(
+                type="org_code", value=second, subject_id=converted.id
+            )
+        )
+    new = await registry.register(org(name="新设公司"))  # the same division
+    assert new.org_code == third and new.code != converted.code
+    elsewhere = await registry.register(org(name="外区新设", division_code="310116"))
+    assert elsewhere.org_code not in {first, second, third}
+
+
+async def test_a_conversion_to_an_organisation_code_another_subject_holds_is_a_conflict(
+    registry_app: RegistryApp,
+) -> None:
+    registry = registry_app.registry
+    allocated = await registry.register(org(name="新设公司"))
+    with pytest.raises(Conflict) as error:
+        await registry.register(
+            org(name="另一家", division_code="310116", org_code=allocated.org_code)
+        )
+    assert error.value.reason == "org_code_taken"
+    assert error.value.metadata == {"org_code": allocated.org_code}
+    converted = await registry.register(org(name="转换企业", org_code="MA8BRK2A8"))
+    with pytest.raises(Conflict) as error:
+        await registry.register(org(name="再一家", division_code="310116", org_code="MA8BRK2A8"))
+    assert error.value.reason == "org_code_taken"
+    async with registry_app.db.read() as conn:
+        held = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(tables.subjects)
+            .where(tables.subjects.c.org_code.in_([allocated.org_code, converted.org_code]))
+        )
+    assert held == 2
+
+
+async def test_identical_registrations_at_the_same_moment_give_one_subject_and_conflicts(
+    registry_app: RegistryApp,
+) -> None:
+    """Each registration checks, then inserts: at the same moment (on PostgreSQL truly in
+    parallel; on SQLite writers take turns) all but one lose, and each loser hears why."""
+    registry = registry_app.registry
+
+    async def outcomes(commands_: list[commands.Register]) -> list[str]:
+        results = await asyncio.gather(
+            *(registry.register(c) for c in commands_), return_exceptions=True
+        )
+        reasons = []
+        for result in results:
+            if isinstance(result, Conflict):
+                reasons.append(result.reason)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                reasons.append("registered")
+        return sorted(reasons)
+
+    same = org(org_code="MA8BRK2A8")
+    assert await outcomes([same] * 8) == ["already_registered"] * 7 + ["registered"]
+    number = [LegacyCode("registration_number", "110108000000016")]
+    others = [
+        org(name=f"企业{n}", org_code=codes.make_org_code(f"2000000{n}"), legacy_codes=number)
+        for n in range(8)
+    ]
+    assert await outcomes(others) == ["legacy_code_taken"] * 7 + ["registered"]
+    async with registry_app.db.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(tables.subjects)) == 2
+
+
+async def test_a_legacy_value_maps_to_one_subject_whatever_its_type(
+    registry_app: RegistryApp,
+) -> None:
+    """310115000000107 is valid both as a registration number and as a tax registration
+    number: once mapped under either, it is taken, and a lookup by it finds one subject."""
+    registry = registry_app.registry
+    value = "310115000000107"
+    first = await registry.register(
+        org(name="甲公司", legacy_codes=[LegacyCode("registration_number", value)])
+    )
+    with pytest.raises(Conflict) as error:
+        await registry.register(
+            org(
+                name="乙公司",
+                org_code="000000107",
+                legacy_codes=[LegacyCode("tax_registration_number", value)],
+            )
+        )
+    assert error.value.reason == "legacy_code_taken"
+    with pytest.raises(InvalidArgument) as refused:  # one value, two types, one request
+        await registry.register(
+            org(
+                name="丙公司",
+                org_code="000000107",
+                legacy_codes=[
+                    LegacyCode("registration_number", value),
+                    LegacyCode("tax_registration_number", value),
+                ],
+            )
+        )
+    assert [v.field for v in refused.value.violations] == ["legacy_codes.1.value"]
+    found = await registry.get(value)
+    assert found.subject is not None and found.subject.id == first.id
+    async with registry_app.db.transaction() as conn:
+        with pytest.raises(sa.exc.IntegrityError):  # the database holds to it too
+            async with conn.begin_nested():
+                await conn.execute(
+                    sa.insert(tables.legacy_codes).values(
+                        type="tax_registration_number", value=value, subject_id=first.id
+                    )
+                )
+
+
+async def test_a_natural_person_is_refused_legacy_codes_and_nothing_stored(
+    registry_app: RegistryApp,
+) -> None:
+    """A person is found only by the identity number (through its keyed hash): a legacy
+    code would find a person by a number shown in clear."""
+    with pytest.raises(InvalidArgument) as error:
+        await registry_app.registry.register(
+            commands.Register(
+                kind=Kind.NATURAL_PERSON,
+                name="张三",
+                id_number="11010519491231002X",
+                legacy_codes=[LegacyCode("registration_number", "310115000000107")],
+            )
+        )
+    assert [v.field for v in error.value.violations] == ["legacy_codes"]
+    assert error.value.reason == "invalid_argument"
+    async with registry_app.db.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(tables.subjects)) == 0
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(tables.legacy_codes)) == 0

@@ -310,16 +310,26 @@ class SubjectRepository:
             )
 
     async def legacy_taken(self, legacy: Sequence[LegacyCode]) -> list[LegacyCode]:
+        """The mapped legacy codes among these values, under whatever type they are mapped:
+        a lookup goes by value alone (310115000000107 is both a valid registration number
+        and a valid tax registration number), so a value maps to one subject."""
         if not legacy:
             return []
+        lc = t.legacy_codes
         rows = await self.conn.execute(
-            sa.select(t.legacy_codes.c.type, t.legacy_codes.c.value).where(
-                sa.tuple_(t.legacy_codes.c.type, t.legacy_codes.c.value).in_(
-                    [(c.type, c.value) for c in legacy]
-                )
-            )
+            sa.select(lc.c.type, lc.c.value).where(lc.c.value.in_([c.value for c in legacy]))
         )
         return [LegacyCode(r.type, r.value) for r in rows]
+
+    async def org_code_holder(self, org_code: str) -> uuid.UUID | None:
+        """The subject holding this organisation code, as its own or as a legacy code."""
+        lc = t.legacy_codes
+        own = sa.select(t.subjects.c.id.label("id")).where(t.subjects.c.org_code == org_code)
+        legacy = sa.select(lc.c.subject_id.label("id")).where(
+            lc.c.type == "org_code", lc.c.value == org_code
+        )
+        holder: uuid.UUID | None = await self.conn.scalar(sa.union_all(own, legacy).limit(1))
+        return holder
 
     async def update_fields(self, subject_id: uuid.UUID, now: dt.datetime, **values: Any) -> None:
         await self.conn.execute(

@@ -45,6 +45,8 @@ legacy_codes = sa.Table(
     sa.Column("type", sa.String(32), primary_key=True),
     sa.Column("value", sa.String(32), primary_key=True),
     sa.Column("subject_id", GUID(), sa.ForeignKey("subjects.id"), nullable=False, index=True),
+    # Lookups go by value alone, whatever its type: one value, one subject (0005).
+    sa.Index("uq_legacy_codes_value", "value", unique=True),
 )
 
 name_history = sa.Table(

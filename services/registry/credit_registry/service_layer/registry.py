@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import sqlalchemy as sa
+
 from credit.events.v1 import subject_pb2
 from credit_common.db import Database
 from credit_common.errors import (
@@ -151,6 +153,7 @@ class Registry:
         """Registers a subject, allocating or converting its code; emits subject.registered."""
         self._check_registration(cmd)
         legacy = [check_legacy_code(c) for c in cmd.legacy_codes]
+        self._check_legacy_values(legacy)
         now = utcnow()
         subject = Subject(
             id=uuid.uuid4(),
@@ -204,39 +207,58 @@ class Registry:
             code_key = subject.code
             if cmd.org_code and not any(c.type == "org_code" for c in legacy):
                 legacy.append(LegacyCode("org_code", org_code))
-        async with self.db.transaction() as conn:
-            repo = SubjectRepository(conn, self.protector)
-            if await repo.id_for_key(code_key) is not None:
-                raise Conflict(
-                    "a subject with this code is already registered",
-                    "already_registered",
-                    metadata={"code": subject.code if id_cipher is None else ""},
-                )
-            taken = await repo.legacy_taken(legacy)
-            if taken:
-                raise Conflict(
-                    "legacy code already mapped: "
-                    + ", ".join(f"{c.type} {c.value}" for c in taken),
-                    "legacy_code_taken",
-                )
-            await repo.insert(subject, code_key, id_cipher, legacy)
-            await repo.add_status(subject.id, Status.ACTIVE, "registered", cmd.actor, now)
-            await self.outbox.add(
-                conn,
-                Event(
-                    "subject.registered",
-                    code_key,
-                    subject_pb2.SubjectRegistered(
-                        subject_id=str(subject.id),
-                        code=self._event_code(subject, code_key),
-                        kind=subject.kind.value,
-                        division_code=subject.division_code,
+        try:
+            async with self.db.transaction() as conn:
+                repo = SubjectRepository(conn, self.protector)
+                await self._refuse_taken(repo, subject, code_key, legacy)
+                await repo.insert(subject, code_key, id_cipher, legacy)
+                await repo.add_status(subject.id, Status.ACTIVE, "registered", cmd.actor, now)
+                await self.outbox.add(
+                    conn,
+                    Event(
+                        "subject.registered",
+                        code_key,
+                        subject_pb2.SubjectRegistered(
+                            subject_id=str(subject.id),
+                            code=self._event_code(subject, code_key),
+                            kind=subject.kind.value,
+                            division_code=subject.division_code,
+                        ),
                     ),
-                ),
-            )
-            loaded = await repo.load(subject.id)
+                )
+                loaded = await repo.load(subject.id)
+        except sa.exc.IntegrityError:  # a concurrent registration of the same codes won
+            async with self.db.read() as conn:
+                await self._refuse_taken(
+                    SubjectRepository(conn, self.protector), subject, code_key, legacy
+                )
+            raise
         assert loaded is not None
         return loaded
+
+    @staticmethod
+    async def _refuse_taken(
+        repo: SubjectRepository, subject: Subject, code_key: str, legacy: list[LegacyCode]
+    ) -> None:
+        """Refuses a code, organisation code or legacy code another subject holds."""
+        if await repo.id_for_key(code_key) is not None:
+            raise Conflict(
+                "a subject with this code is already registered",
+                "already_registered",
+                metadata={"code": "" if subject.kind == Kind.NATURAL_PERSON else subject.code},
+            )
+        if subject.org_code and await repo.org_code_holder(subject.org_code) is not None:
+            raise Conflict(
+                f"organisation code {subject.org_code} is already held by another subject",
+                "org_code_taken",
+                metadata={"org_code": subject.org_code},
+            )
+        taken = await repo.legacy_taken(legacy)
+        if taken:
+            raise Conflict(
+                "legacy code already mapped: " + ", ".join(f"{c.type} {c.value}" for c in taken),
+                "legacy_code_taken",
+            )
 
     def _check_registration(self, cmd: commands.Register) -> None:
         problems: list[FieldViolation] = []
@@ -249,6 +271,10 @@ class Registry:
                 problems.append(FieldViolation("id_number", "required for a natural person"))
             if cmd.org_code:
                 problems.append(FieldViolation("org_code", "not for a natural person"))
+            if cmd.legacy_codes:
+                # A person is found by the identity number only, never by a number that
+                # views show in clear.
+                problems.append(FieldViolation("legacy_codes", "not for a natural person"))
         else:
             if cmd.id_number:
                 problems.append(FieldViolation("id_number", "only for a natural person"))
@@ -289,6 +315,25 @@ class Registry:
         return self.listed_by_prefix.get(computed[:17], computed)
 
     @staticmethod
+    def _check_legacy_values(legacy: list[LegacyCode]) -> None:
+        """A value is mapped once, whatever its type: a lookup goes by value alone."""
+        first: dict[str, int] = {}
+        problems = []
+        for i, c in enumerate(legacy):
+            if c.value in first:
+                problems.append(
+                    FieldViolation(
+                        f"legacy_codes.{i}.value",
+                        f"{c.value} is already given as legacy_codes.{first[c.value]}",
+                    )
+                )
+            first.setdefault(c.value, i)
+        if problems:
+            raise InvalidArgument(
+                "a legacy code value is given more than once", "invalid_argument", problems
+            )
+
+    @staticmethod
     def _check_legacy_org_codes(embedded: str, legacy: list[LegacyCode]) -> None:
         """A legacy organisation code, or the one a tax registration number embeds
         (positions 7-15), must be the one the unified code embeds (positions 9-17): a
@@ -321,22 +366,28 @@ class Registry:
             )
 
     async def _allocate_org_code(self) -> str:
-        """Allocates a new organisation-code body, each in its own short transaction,
-        passing over the organisation codes of listed exceptions."""
+        """Allocates a new organisation code, each in its own short transaction, passing
+        over the organisation codes of listed exceptions and those a subject holds (a
+        converted subject keeps its own, which may lie in the range)."""
         width = 8 - len(self.allocation_prefix)
         while True:
             async with self.db.transaction() as conn:
+                repo = SubjectRepository(conn, self.protector)
                 try:
-                    value = await SubjectRepository(conn, self.protector).allocate(
+                    value = await repo.allocate(
                         f"org_code:{self.allocation_prefix}",
                         self.allocation_start,
                         self.allocation_end,
                     )
                 except OverflowError as error:
                     raise Conflict(str(error), "allocation_exhausted") from error
-            org_code = codes.make_org_code(self.allocation_prefix + encode_counter(value, width))
-            if org_code not in self.listed_org_codes:
-                return org_code
+                org_code = codes.make_org_code(
+                    self.allocation_prefix + encode_counter(value, width)
+                )
+                if org_code in self.listed_org_codes:
+                    continue
+                if await repo.org_code_holder(org_code) is None:
+                    return org_code
 
     @staticmethod
     def _event_code(subject: Subject, code_key: str) -> str:
