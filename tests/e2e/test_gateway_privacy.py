@@ -187,6 +187,34 @@ async def test_a_registrars_change_that_shows_a_person_in_full_is_audited(api: A
     assert seen[0]["purpose"] == "subject_update: 核对"
 
 
+async def test_a_registrars_change_masks_the_identity_numbers_it_did_not_send(api: Api) -> None:
+    """A change answered the survivor and the codes merged into it in full: a PATCH that
+    changed nothing on a person showed every duplicate merged into it. A registrar sees in
+    full the numbers it sent, and all of them if its token allows the restricted level."""
+    writer = {"Authorization": (await api.client(["registry:write"]))["Authorization"]}
+    duplicate = {**PERSON, "id_number": "330106198810118286"}
+    for person in (PERSON, duplicate):
+        assert (await api.http.post("/v1/subjects", json=person, headers=writer)).status_code == 201
+    survivor, merged = PERSON["id_number"], duplicate["id_number"]
+    reply = await api.http.post(
+        f"/v1/subjects/{merged}/merge", json={"into": survivor, "reason": "重复"}, headers=writer
+    )
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["code"], reply.json()["merged_codes"]) == (survivor, [merged])
+    by_survivor = await api.http.patch(
+        f"/v1/subjects/{survivor}", json={"name": PERSON["name"]}, headers=writer
+    )
+    assert by_survivor.json()["code"] == survivor
+    assert by_survivor.json()["merged_codes"] == ["330106********8286"]
+    restricted = await api.client(["registry:write", "credit:restricted"])
+    full = await api.http.patch(
+        f"/v1/subjects/{survivor}",
+        json={"name": PERSON["name"]},
+        headers={"Authorization": restricted["Authorization"]},
+    )
+    assert full.json()["merged_codes"] == [merged]
+
+
 async def test_a_shared_listing_without_purpose_leaves_out_persons_past_entries(
     lists_api: Api,
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from credit.registry.v1 import registry_pb2 as pb
+from credit_common.masking import mask_id_number
 from credit_gateway.adapters.public_cache import LISTINGS, Hit
 from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller, Level
@@ -169,7 +170,7 @@ async def update_subject(
     subject = await gateway.registry.update(request)
     await caching.drop(gateway, subject.subject_id, LISTINGS)
     return _as_changed(
-        gateway, caller, http, response, subject, "subject_update", body.reason or ""
+        gateway, caller, http, response, subject, "subject_update", body.reason or "", (code,)
     )
 
 
@@ -188,7 +189,9 @@ async def merge_subject(
             code=code, into=body.into, reason=body.reason, actor=caller.client_id
         )
     )
-    return _as_changed(gateway, caller, http, response, subject, "subject_merge", body.reason)
+    return _as_changed(
+        gateway, caller, http, response, subject, "subject_merge", body.reason, (code, body.into)
+    )
 
 
 def _as_changed(
@@ -199,11 +202,13 @@ def _as_changed(
     subject: pb.Subject,
     what: str,
     reason: str,
+    sent: tuple[str, ...],
 ) -> schemas.SubjectPublic:
     """A subject as the registrar who changed it sees it: a natural person in full (an
     answer no one may store), and then audited as a read of that person (the change its
     purpose), so that a change that changes nothing is no unaudited way to read a person's
-    registration."""
+    registration. Identity numbers the registrar did not send (the survivor of a code it
+    named, codes merged into it) are masked unless its token allows the restricted level."""
     if not views.is_person(subject):
         return views.subject_view(subject, Level.SHARED)
     purpose = (f"{what}: {reason}" if reason else what)[:200]
@@ -211,7 +216,17 @@ def _as_changed(
     read = ReadContext(caller, Level.RESTRICTED, purpose, request_id)
     audit(gateway, read, [subject.subject_key], what, Level.RESTRICTED)
     unstored(response, shows_identity(subject, Level.RESTRICTED))
-    return views.subject_view(subject, Level.RESTRICTED)
+    view = views.subject_view(subject, Level.RESTRICTED)
+    if caller.max_level() >= Level.RESTRICTED:
+        return view
+    known = {c.upper() for c in sent}
+
+    def shown(number: str) -> str:
+        return number if number.upper() in known else mask_id_number(number)
+
+    return view.model_copy(
+        update={"code": shown(view.code), "merged_codes": [shown(c) for c in view.merged_codes]}
+    )
 
 
 @router.post(
