@@ -90,6 +90,7 @@ async def uphold(
     corrected: dict[str, Any],
     reason: str = "更正",
     objection_id: str = "",
+    decided_at: dt.datetime | None = None,
 ) -> None:
     """Applies an upheld objection's closing that corrects the record's fields."""
     closed = objections_pb2.ObjectionClosed(
@@ -101,7 +102,7 @@ async def uphold(
     )
     closed.corrected_fields.update(corrected)
     message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type="objection.closed")
-    message.occurred_at.FromDatetime(utcnow())
+    message.occurred_at.FromDatetime(decided_at or utcnow())
     message.payload.Pack(closed)
     async with records_app.db.transaction() as conn:
         await records_app.consumers.handlers()["objection.closed"](conn, message)
@@ -329,6 +330,42 @@ async def test_as_of_shows_what_each_level_saw_then(
     assert await seen(Level.PUBLIC, None) == []
     assert await seen(Level.SHARED, None) == []
     assert await seen(Level.RESTRICTED, None) == ["withdrawn:更正后"]
+
+
+async def test_an_upheld_correction_heard_after_a_departments_is_not_dated_before_it(
+    records_app: RecordsApp, registry_process: ServiceProcess
+) -> None:
+    """An upheld objection's version was dated at the decision: heard after a correction
+    the department made since, it was laid over that correction yet dated before it, so
+    the department's version was in no as-of answer and its fields showed as of moments
+    before they were written."""
+    code = await register(registry_process)
+    record_id = (await records_app.records.submit(submit(code))).view.record.id
+    decided = utcnow()
+    await asyncio.sleep(0.01)
+    await records_app.records.correct(
+        commands.Correct(MARKET, record_id, penalty(penalty_content="部门更正"), "更正")
+    )
+    corrected = utcnow()
+    await uphold(records_app, record_id, {"violation_type": "异议更正"}, decided_at=decided)
+    subject_id = (await records_app.records.get(record_id, Level.RESTRICTED)).record.subject_id
+
+    async def seen(at: dt.datetime | None) -> list[tuple[int, str, str]]:
+        views, _ = await records_app.records.for_subject(
+            commands.ListForSubject(subject_id, Level.RESTRICTED, as_of=at)
+        )
+        return [
+            (
+                v.version.version,
+                v.version.fields["penalty_content"],
+                v.version.fields["violation_type"],
+            )
+            for v in views
+        ]
+
+    assert await seen(decided) == [(1, "警告", "超范围经营")]
+    assert await seen(corrected) == [(2, "部门更正", "超范围经营")]
+    assert await seen(None) == [(3, "部门更正", "异议更正")]
 
 
 async def test_levels_see_what_the_catalog_and_the_windows_allow(

@@ -160,7 +160,13 @@ class RecordConsumers:
         reason = f"objection {closed.objection_id} upheld: {closed.reason}"
         if closed.HasField("corrected_fields") and closed.corrected_fields.fields:
             fields = json_format.MessageToDict(closed.corrected_fields)
-            merged_fields = {**record.versions[-1].fields, **fields}
+            current = record.versions[-1]
+            merged_fields = {**current.fields, **fields}
+            # Stamped with the decision, as the mark's end is, unless the version it is laid
+            # over came after the decision (a department's correction heard first): then
+            # when it is laid over, or that correction would be in no as-of answer, and its
+            # fields shown as of moments before they were written.
+            at = now if now >= current.recorded_at else utcnow()
             try:
                 async with conn.begin_nested():
                     await self.records.apply_correction(
@@ -170,7 +176,7 @@ class RecordConsumers:
                         actor,
                         record.department,
                         reason,
-                        now,
+                        at,
                         upheld_objection=True,
                     )
             except InvalidArgument as refused:
