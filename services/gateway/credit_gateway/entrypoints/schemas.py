@@ -269,7 +269,11 @@ class ValidateRequest(Strict):
 class CodeResult(BaseModel):
     code: str
     valid: bool
-    kind: str | None
+    kind: str | None = Field(
+        description="uscc, citizen_id, org_code, registration_number, or "
+        "tax_registration_number (a legacy 15-character tax number: division code and "
+        "organisation code); null when the code fits none"
+    )
     reason: str | None = None
     warnings: list[str] | None = None
     note: str | None = None
