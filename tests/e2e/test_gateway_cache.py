@@ -15,7 +15,7 @@ from credit.events.v1 import envelope_pb2, lists_pb2, records_pb2
 from credit_gateway.adapters.public_cache import Hit
 from e2e.conftest import Api
 from e2e.test_gateway_full import stack
-from e2e.test_gateway_objections import EVIDENCE, bearer, eventually, file, parties
+from e2e.test_gateway_objections import EVIDENCE, bearer, eventually, file, parties, register
 
 __all__ = ["stack"]
 
@@ -188,3 +188,35 @@ async def test_a_gateway_writing_drops_its_subject_at_once(stack: Any) -> None:
     )
     assert withdrawn.status_code == 200, withdrawn.text
     assert (await api.http.get(path)).json()["items"] == []
+
+
+async def test_a_gateway_merging_drops_the_duplicates_answers_at_once(stack: Any) -> None:
+    """A merge dropped only through its event: until that came, a kept public answer for the
+    duplicate's code showed it as it was, not the survivor. The gateway drops the duplicate
+    and the survivor itself, as for its other writes (the event drops them again)."""
+    make_api, _objections = stack
+    api: Api = await make_api(public_cache_seconds=300)
+    registrar = await bearer(api, ["registry:write"], "market_regulation")
+    duplicate = await register(api, "合并重复有限公司")
+    survivor = await register(api, "合并存续有限公司")
+    assert (await api.http.get(f"/v1/subjects/{duplicate}")).json()["code"] == duplicate
+    cache = api.gateway.cache
+    assert cache is not None
+    dropped: list[str] = []
+    invalidate = cache.invalidate
+
+    async def noted(subject_ids: Any) -> int:
+        ids = list(subject_ids)
+        dropped.extend(ids)
+        return await invalidate(ids)
+
+    cache.invalidate = noted  # type: ignore[method-assign]
+    duplicate_id = (await api.gateway.registry.get(duplicate, summary=True)).subject_id
+    merged = await api.http.post(
+        f"/v1/subjects/{duplicate}/merge",
+        json={"into": survivor, "reason": "重复登记"},
+        headers=registrar,
+    )
+    assert merged.status_code == 200, merged.text
+    assert duplicate_id in dropped, dropped
+    assert (await api.http.get(f"/v1/subjects/{duplicate}")).json()["code"] == survivor

@@ -184,11 +184,14 @@ async def merge_subject(
     response: Response,
 ) -> schemas.SubjectPublic:
     """Merges a duplicate into the surviving code."""
+    duplicate = await gateway.registry.find(code)  # whose public answers the merge changes
     subject = await gateway.registry.merge(
         pb.MergeSubjectRequest(
             code=code, into=body.into, reason=body.reason, actor=caller.client_id
         )
     )
+    merged = (duplicate.subject_id,) if duplicate is not None else ()
+    await caching.drop(gateway, *merged, subject.subject_id, LISTINGS)
     return _as_changed(
         gateway, caller, http, response, subject, "subject_merge", body.reason, (code, body.into)
     )
