@@ -5,14 +5,17 @@ parked; one that keeps failing is still parked after max_deliveries."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from google.protobuf import wrappers_pb2
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
+from credit_common import consumer as consumer_module
 from credit_common.db import Database
 from credit_common.outbox import Event, Outbox
 from credit_common.relay import OutboxRelay, stream_name
@@ -146,5 +149,93 @@ async def test_recover_goes_past_a_pending_message_trimmed_from_the_stream(
         assert await applied_values(db) == ["b", "c"]
         assert (await redis.xpending(stream, "g"))["pending"] == 0
     finally:
+        await redis.delete(stream, f"{stream}.dead")
+        await db.dispose()
+
+
+async def test_an_outage_parks_nothing_and_what_it_held_is_applied_in_order_once_over(
+    database_url: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database away for a few minutes parked every message read meanwhile (each counted
+    its failed deliveries), and a running consumer never applied them again. Now a failure
+    the database's absence explains parks nothing: the consumer waits, then applies its own
+    pending messages first, in their order."""
+    monkeypatch.setattr(consumer_module, "AWAY_WAIT_SECONDS", 0.05, raising=False)
+    producer = f"away-{uuid.uuid4().hex[:8]}"
+    stream = stream_name(producer)
+    db = Database(database_url)
+    away = 5  # failures before the database answers again
+    order: list[str] = []
+
+    async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+        nonlocal away
+        if away:
+            away -= 1
+            lost = sqlite3.OperationalError("unable to open database file")
+            raise sa.exc.OperationalError("SELECT 1", None, lost)
+        value = wrappers_pb2.StringValue()
+        envelope.payload.Unpack(value)
+        order.append(value.value)
+        await conn.execute(sa.insert(applied).values(value=value.value))
+
+    stop = asyncio.Event()
+    consumer = consumer_of(
+        db, redis, stream, "c1", handler, reclaim_idle_ms=60_000, max_deliveries=2
+    )
+    try:
+        await publish(db, redis, producer, "first", "second", "third")
+        running = asyncio.create_task(consumer.run(stop, reclaim_every=0.05))
+        for _ in range(100):
+            if len(order) == 3:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+        assert order == ["first", "second", "third"]
+        assert await redis.xlen(consumer.dead_letter_stream) == 0
+        assert (await redis.xpending(stream, "g"))["pending"] == 0
+    finally:
+        stop.set()
+        await redis.delete(stream, f"{stream}.dead")
+        await db.dispose()
+
+
+async def test_a_running_consumer_applies_what_was_parked_without_a_restart(
+    database_url: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer_module, "REPLAY_PARKED_EVERY", 0.1, raising=False)
+    producer = f"parked-{uuid.uuid4().hex[:8]}"
+    stream = stream_name(producer)
+    db = Database(database_url)
+    mended = False
+
+    async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+        if not mended:
+            raise RuntimeError("a fault since mended")
+        value = wrappers_pb2.StringValue()
+        envelope.payload.Unpack(value)
+        await conn.execute(sa.insert(applied).values(value=value.value))
+
+    stop = asyncio.Event()
+    consumer = consumer_of(db, redis, stream, "c1", handler, reclaim_idle_ms=0, max_deliveries=1)
+    try:
+        await publish(db, redis, producer, "v")
+        running = asyncio.create_task(consumer.run(stop, reclaim_every=0.05))
+        for _ in range(100):
+            if await redis.xlen(consumer.dead_letter_stream):
+                break
+            await asyncio.sleep(0.05)
+        assert await redis.xlen(consumer.dead_letter_stream) == 1
+        mended = True
+        for _ in range(100):
+            if await applied_values(db):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+        assert await applied_values(db) == ["v"]
+        assert await redis.xlen(consumer.dead_letter_stream) == 0
+    finally:
+        stop.set()
         await redis.delete(stream, f"{stream}.dead")
         await db.dispose()

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2
 from credit_common import metrics, telemetry
-from credit_common.db import Database, insert_ignore
+from credit_common.db import Database, insert_ignore, unavailable
+from credit_common.grpc_client import BackendUnavailable
 from credit_common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
 READ_BLOCK_MS = 200
 # How long a consumer cancelled mid-batch tries to give back what it had not finished.
 RELEASE_SECONDS = 1.0
+# How long a consumer waits after the database (or a backend) was away before it tries
+# again, and how often it applies again what its group parked, while it runs.
+AWAY_WAIT_SECONDS = 2.0
+REPLAY_PARKED_EVERY = 300.0
 # A consumer of the group idle this long with nothing pending is deleted from it (see
 # `forget_idle_consumers`): every pod or process that ever consumed leaves its name.
 FORGET_IDLE_MS = 3_600_000
@@ -64,6 +69,17 @@ def _gone_from_this_host(name: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+class Away(Exception):
+    """A message could not be applied because the database or a backend is away just now:
+    no fault of the message's. It stays pending, counted towards no parking."""
+
+
+def _passing(error: BaseException) -> bool:
+    """Whether a handler's failure is of the moment (the database or a backend away), not
+    of the message."""
+    return unavailable(error) or isinstance(error, BackendUnavailable)
 
 
 def _text(value: Any) -> str:
@@ -281,11 +297,16 @@ class StreamConsumer:
 
     async def _handle_or_park(self, message_id: bytes, fields: Mapping[bytes, bytes]) -> None:
         """Handles one message; one that keeps failing is parked on the dead-letter stream
-        after max_deliveries, so it cannot hold up the messages behind it."""
+        after max_deliveries, so it cannot hold up the messages behind it. A failure because
+        the database or a backend is away is no fault of the message: it raises `Away`, and
+        the message stays pending, never parked for it (an outage of a few minutes parked
+        every message read during it)."""
         try:
             await self._handle(message_id, fields)
-        except Exception:
+        except Exception as error:
             metrics.CONSUMED.labels(self.group, "failed").inc()
+            if _passing(error):
+                raise Away(f"{message_id!r} on {self.stream}: {error}") from error
             pending = await self.redis.xpending_range(
                 self.stream, self.group, min=message_id, max=message_id, count=1
             )
@@ -399,10 +420,19 @@ class StreamConsumer:
                 await handler(conn, envelope)
         metrics.CONSUMED.labels(self.group, "applied" if first_time else "duplicate").inc()
 
-    async def run(self, stop: asyncio.Event, *, reclaim_every: float = 5.0) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        reclaim_every: float = 5.0,
+        replay_every: float | None = None,
+    ) -> None:
         """Consumes until `stop`. Redis being away (at start or later) is waited out; a
         group that is gone (Redis restarted without its data) is created again, from the
-        start of the stream, and the events already applied are skipped.
+        start of the stream, and the events already applied are skipped. The database or a
+        backend away (`Away`) is waited out too, reading nothing new, and then this
+        consumer's own pending messages go first. What the group parked is applied again
+        every `replay_every` seconds (REPLAY_PARKED_EVERY), as at each start.
 
         Stopping (SIGTERM sets `stop` at once, see grpc_server.serve_until_stopped): it
         reads no new batch, finishes the batch in hand (read, reclaimed or recovered:
@@ -413,6 +443,8 @@ class StreamConsumer:
         leave its batch pending, unknown to this consumer."""
         loop = asyncio.get_running_loop()
         next_reclaim = 0.0
+        replay_every = REPLAY_PARKED_EVERY if replay_every is None else replay_every
+        next_replay = loop.time() + replay_every
         group_ready = False
         while not stop.is_set():
             try:
@@ -427,7 +459,25 @@ class StreamConsumer:
                     next_reclaim = loop.time() + reclaim_every
                     if stop.is_set():
                         break
+                if loop.time() >= next_replay:
+                    # What was parked for a fault since mended goes through without a
+                    # restart (each start replays too).
+                    await self.replay_parked(stop)
+                    next_replay = loop.time() + replay_every
                 await self.consume_once(block_ms=READ_BLOCK_MS)
+            except Away as away:
+                # No new batch until it answers: then this consumer's own pending messages
+                # first (`recover`, as at a start), in their order, before any new one.
+                log.warning(
+                    "consumer %s/%s: the database or a backend is away (%s); trying again "
+                    "in %.0f s",
+                    self.group,
+                    self.consumer,
+                    away,
+                    AWAY_WAIT_SECONDS,
+                )
+                group_ready = False
+                await _wait(stop, AWAY_WAIT_SECONDS)
             except ResponseError as error:
                 if "NOGROUP" in str(error):
                     log.warning(
