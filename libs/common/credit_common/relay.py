@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from psycopg import sql as psql
 from redis.asyncio import Redis
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common import metrics
 from credit_common.db import Database, postgres_connect_args
@@ -76,32 +78,55 @@ class OutboxRelay:
         return published
 
     async def _publish_batch(self) -> int:
-        t = self.table
+        if self.db.dialect != "postgresql":
+            return await self._publish_batch_unlocked()
         async with self.db.transaction() as conn:
-            if self.db.dialect == "postgresql":
-                got = await conn.scalar(
-                    sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key))
-                )
-                if not got:
-                    return 0
-            rows = (
-                await conn.execute(
-                    sa.select(t.c.seq, t.c.envelope)
-                    .where(t.c.published_at.is_(None))
-                    .order_by(t.c.seq)
-                    .limit(self.batch_size)
-                )
-            ).all()
-            if not rows:
+            # One relay of the service publishes at a time; the others find the lock taken.
+            if not await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key))):
                 return 0
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for row in rows:
-                    pipe.xadd(self.stream, {"envelope": row.envelope})
-                await pipe.execute()
-            await conn.execute(
-                sa.update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=utcnow())
-            )
+            rows = await self._unpublished(conn)
+            if rows:
+                await self._add_to_stream(rows)
+                await self._mark(conn, rows)
             return len(rows)
+
+    async def _publish_batch_unlocked(self) -> int:
+        """SQLite: the rows are read, published and marked in turn, not in one transaction,
+        which would hold the process's one writer turn (see `Database`) while Redis is
+        waited on: every write of the service stalled up to Redis's 5 s timeout, again and
+        again, while Redis did not answer. One process writes the file, so one relay reads
+        it; a crash between publishing and marking publishes the rows again, as ever, under
+        the same event ids (consumers dedupe by them)."""
+        async with self.db.read() as conn:
+            rows = await self._unpublished(conn)
+        if not rows:
+            return 0
+        await self._add_to_stream(rows)
+        async with self.db.transaction() as conn:
+            await self._mark(conn, rows)
+        return len(rows)
+
+    async def _unpublished(self, conn: AsyncConnection) -> Sequence[sa.Row[Any, Any]]:
+        t = self.table
+        query = (
+            sa.select(t.c.seq, t.c.envelope)
+            .where(t.c.published_at.is_(None))
+            .order_by(t.c.seq)
+            .limit(self.batch_size)
+        )
+        return (await conn.execute(query)).all()
+
+    async def _add_to_stream(self, rows: Sequence[sa.Row[Any, Any]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for row in rows:
+                pipe.xadd(self.stream, {"envelope": row.envelope})
+            await pipe.execute()
+
+    async def _mark(self, conn: AsyncConnection, rows: Sequence[sa.Row[Any, Any]]) -> None:
+        t = self.table
+        await conn.execute(
+            sa.update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=utcnow())
+        )
 
     async def trim(self) -> int:
         """Removes from the stream what no consumer group needs any more: entries before
