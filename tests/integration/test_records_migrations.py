@@ -487,3 +487,24 @@ def test_records_never_published_are_not_repairable(database_url: str) -> None:
         found = {r[0]: (bool(r[1]), r[2] and _day(r[2])) for r in rows}
     assert found == {"minor": (False, None), "arrears": (False, None), "general": (True, day)}
     engine.dispose()
+
+
+def test_merged_subjects_are_made_as_the_tables_say_and_dropped_again(database_url: str) -> None:
+    """0010: merged_subjects as tables.py declares it (columns, key, the survivor's
+    index) on either database; the downgrade drops it."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from credit_records.adapters import tables
+
+    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
+    command.upgrade(config, "0010")
+    engine = sa.create_engine(sync_url(database_url))
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), tables.metadata)
+        assert [d for d in diffs if "merged_subjects" in repr(d)] == []
+        assert "merged_subjects" in sa.inspect(conn).get_table_names()
+    command.downgrade(config, "0009")
+    with engine.connect() as conn:
+        assert "merged_subjects" not in sa.inspect(conn).get_table_names()
+    engine.dispose()

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import JsonText, copy_escape, copy_lines, insert_rows
+from credit_common.db import GUID, JsonText, copy_escape, copy_lines, insert_rows
 from credit_records.adapters import tables as t
 from credit_records.domain.publicity import Window
 from credit_records.domain.records import StoredRecord, Version, canonical_json, content_hash
@@ -423,6 +423,29 @@ class RecordRepository:
                 changes,
             )
 
+    async def set_subjects(self, records: Sequence[StoredRecord]) -> None:
+        """Stores each record's subject and content hash as they now are (moved by a merge)."""
+        if not records:
+            return
+        await self.conn.execute(
+            sa.update(t.records)
+            .where(t.records.c.id == sa.bindparam("b_id"))
+            .values(
+                subject_id=sa.bindparam("b_subject_id", type_=GUID()),
+                subject_key=sa.bindparam("b_subject_key"),
+                content_hash=sa.bindparam("b_hash"),
+            ),
+            [
+                {
+                    "b_id": r.id,
+                    "b_subject_id": r.subject_id,
+                    "b_subject_key": r.subject_key,
+                    "b_hash": r.content_hash,
+                }
+                for r in records
+            ],
+        )
+
     async def set_fields(self, record_id: uuid.UUID, **values: Any) -> None:
         await self.conn.execute(
             sa.update(t.records).where(t.records.c.id == record_id).values(**values)
@@ -441,4 +464,15 @@ class RecordRepository:
             sa.insert(t.record_history).values(
                 record_id=record_id, change=change, at=at, actor=actor, reason=reason, detail=detail
             )
+        )
+
+    async def add_histories(
+        self, changes: Sequence[tuple[uuid.UUID, str, dt.datetime, str, str, str]]
+    ) -> None:
+        """History rows, each (record id, change, at, actor, reason, detail), in one go."""
+        if not changes:
+            return
+        names = ("record_id", "change", "at", "actor", "reason", "detail")
+        await self.conn.execute(
+            sa.insert(t.record_history), [dict(zip(names, c, strict=True)) for c in changes]
         )

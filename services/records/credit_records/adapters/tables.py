@@ -128,5 +128,19 @@ record_listings = sa.Table(
     sa.Column("told_at", UTCDateTime(), nullable=False),
 )
 
+# Subjects merged into another (subject.merged), each to the survivor it now stands for
+# (a chain followed to its end: A into B heard after B into C leads A to C). A record
+# stored for a merged subject (the registry's answer cached, or given just before the
+# merge) is moved to its survivor in the storing transaction; reads never look here
+# (migration 0010).
+merged_subjects = sa.Table(
+    "merged_subjects",
+    metadata,
+    sa.Column("subject_id", GUID(), primary_key=True),
+    sa.Column("survivor_id", GUID(), nullable=False, index=True),
+    sa.Column("survivor_key", sa.String(80), nullable=False),
+    sa.Column("merged_at", UTCDateTime(), nullable=False),
+)
+
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

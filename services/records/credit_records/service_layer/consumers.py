@@ -18,7 +18,9 @@ from credit_common.messages import moment_of
 from credit_common.outbox import Event
 from credit_common.timeutil import UTC, utcnow
 from credit_records.adapters import tables as t
+from credit_records.adapters.merges import Survivor, lock_subjects, record_merge, survivors_of
 from credit_records.adapters.repository import RecordRepository
+from credit_records.service_layer.merges import MERGED, MERGED_BY, merge_detail
 from credit_records.service_layer.records import Records, summary
 
 log = logging.getLogger(__name__)
@@ -46,39 +48,58 @@ class RecordConsumers:
     ) -> None:
         """The duplicate's records follow the survivor, each with its content hash made
         anew under the survivor: a row sent again for the duplicate's code (which now
-        resolves to the survivor) is then the same content, not a conflict."""
+        resolves to the survivor) is then the same content, not a conflict. The merge is
+        written down, so records stored for the duplicate later follow it too
+        (follow_merges), and a survivor merged since into another (B into C heard before
+        A into B) is followed: the records go to the subject it now stands for.
+
+        The duplicate is locked before anything is read or moved: a record being stored
+        for it is moved once stored, or sees the merge; the survivor's own merge is
+        followed or waits (survivors_of locks the subjects on the way), and then takes the
+        records moved here with the survivor's. The duplicate's merge is written first
+        (SQLite: the first write takes the database's write lock). Heard again, it moves
+        nothing: no record is left under the duplicate."""
         merged = subject_pb2.SubjectMerged()
         envelope.payload.Unpack(merged)
-        if not merged.survivor_id:
+        if not merged.survivor_id or merged.survivor_id == merged.subject_id:
             return
         now = utcnow()
-        survivor = uuid.UUID(merged.survivor_id)
+        at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        duplicate = uuid.UUID(merged.subject_id)
+        named = Survivor(uuid.UUID(merged.survivor_id), merged.survivor_code)
+        await lock_subjects(conn, [duplicate], shared=False)
+        await record_merge(conn, duplicate, named, at)
+        # A loop (the survivor merged, through others, into the duplicate) raises: the
+        # registry never merges so, and the event is parked rather than applied.
+        since = (await survivors_of(conn, [named.subject_id])).get(named.subject_id)
+        survivor = since or named
+        if since is not None:
+            await record_merge(conn, duplicate, since, at)
         ids = list(
             await conn.scalars(
                 sa.update(t.records)
-                .where(t.records.c.subject_id == uuid.UUID(merged.subject_id))
-                .values(subject_id=survivor, subject_key=merged.survivor_code, updated_at=now)
+                .where(t.records.c.subject_id == duplicate)
+                .values(
+                    subject_id=survivor.subject_id,
+                    subject_key=survivor.subject_key,
+                    updated_at=now,
+                )
                 .returning(t.records.c.id)
             )
         )
         repo = RecordRepository(conn)
         await repo.rehash(ids)
-        for record_id in ids:
-            await repo.add_history(
-                record_id,
-                "subject_merged",
-                now,
-                "registry",
-                merged.reason,
-                f"from {merged.subject_id} to {merged.survivor_id}",
-            )
+        detail = merge_detail(duplicate, survivor.subject_id, named.subject_id)
+        await repo.add_histories([(i, MERGED, now, MERGED_BY, merged.reason, detail) for i in ids])
         self.records.directory.forget(merged.merged_code)
         if ids:
             await self._marked(
                 conn,
                 envelope,
-                merged.survivor_code,
-                [merged.subject_id, merged.survivor_id],
+                survivor.subject_key,
+                list(
+                    dict.fromkeys([merged.subject_id, merged.survivor_id, str(survivor.subject_id)])
+                ),
                 ids,
                 "moved",
             )

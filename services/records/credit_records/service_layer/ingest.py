@@ -29,6 +29,7 @@ from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord
 from credit_records.service_layer.checks import check_row, new_record, resent_after_merge
 from credit_records.service_layer.commands import Caller
+from credit_records.service_layer.merges import follow_merges
 from credit_records.service_layer.records import summary
 from credit_records.service_layer.values import read_fields
 
@@ -238,11 +239,13 @@ class Ingestion:
     async def _store(
         self, conn: AsyncConnection, fresh: list[tuple[RowIn, StoredRecord]], result: IngestResult
     ) -> None:
-        """Stores the records whose source_ref is new, with their event, in `conn`."""
+        """Stores the records whose source_ref is new, with their event, in `conn` (those
+        of a merged subject under its survivor)."""
         to_store = await self._drop_known(conn, fresh, result)
         if not to_store:
             return
         await RecordRepository(conn).insert(to_store)
+        await follow_merges(conn, to_store)
         await self.outbox.add(
             conn,
             Event("record.created", "", ev.RecordsCreated(records=[summary(r) for r in to_store])),

@@ -40,6 +40,7 @@ from credit_records.service_layer.checks import (
     new_record,
     resent_after_merge,
 )
+from credit_records.service_layer.merges import follow_merges
 
 MAX_PAGE = 500
 
@@ -156,6 +157,7 @@ class Records:
                     created = False
                 else:
                     await repo.insert([record])
+                    await follow_merges(conn, [record])
                     await self.outbox.add(
                         conn,
                         Event(
