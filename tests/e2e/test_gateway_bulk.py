@@ -593,3 +593,201 @@ async def test_an_atomic_load_past_the_body_limit_stores_nothing(capped: Api, lo
     headers = {**(await writer(loaded)), **CSV_TYPE}
     again = (await loaded.http.post("/v1/records/bulk", content=clean, headers=headers)).json()
     assert again["unchanged"] == 0 and again["accepted"] == 300 - len(wrong)
+
+
+# A catalog item of one free text field of any length, which only market regulation
+# writes: rows as large as the readers take (a CSV record of a million characters) are
+# stored whole.
+NOTE_ITEM = {
+    "item_code": "bulk_long_note",
+    "name": "长备注",
+    "category": "测试",
+    "nature": "neutral",
+    "disclosure": "restricted",
+    "source_departments": ["market_regulation"],
+    "publicity_days": 30,
+    "retention_days": 365,
+    "repairable": False,
+    "fields": {
+        "type": "object",
+        "required": ["note"],
+        "additionalProperties": False,
+        "properties": {"note": {"type": "string"}},
+    },
+}
+
+
+async def note_item(api: Api) -> str:
+    reply = await api.http.post(
+        "/v1/catalog/items", json=NOTE_ITEM, headers=await api.admin_headers()
+    )
+    assert reply.status_code == 201, reply.text
+    return str(NOTE_ITEM["item_code"])
+
+
+def note_line(ref: str, characters: int) -> str:
+    code = samples.subjects()[3]["code"]
+    note = "信" * characters
+    return json.dumps(
+        {
+            "subject_code": code,
+            "source_ref": ref,
+            "decided_on": "2026-01-05",
+            "fields": {"note": note},
+        },
+        ensure_ascii=False,
+    )
+
+
+async def test_an_upload_of_rows_past_the_records_services_message_limit_stores_them_all(
+    loaded: Api,
+) -> None:
+    """24 rows of a million Chinese characters (3 MB each in UTF-8) held more than the 64
+    MiB a gRPC message to the records service may: the stream broke with a 503 after the
+    earlier chunks were stored. Chunks are capped by their size too."""
+    item = await note_item(loaded)
+    code = samples.subjects()[3]["code"]
+    note = "信" * 1_000_000
+    body = "subject_code,source_ref,decided_on,note\n" + "".join(
+        f"{code},big-{i},2026-01-05,{note}\n" for i in range(24)
+    )
+    headers = {**(await writer(loaded)), **CSV_TYPE}
+    reply = await loaded.http.post(
+        "/v1/records/bulk",
+        params={"item_code": item},
+        content=streamed(body.encode(), 1 << 20),
+        headers=headers,
+    )
+    assert reply.status_code == 200, reply.text[:500]
+    result = reply.json()
+    assert result["accepted"] == 24 and result["rejected"] == [], result["rejected"][:1]
+
+
+@pytest.fixture
+async def small_chunks(
+    loaded: Api,
+    registry_process: ServiceProcess,
+    records_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """A second gateway before the same services, sending rows on in chunks of at most
+    256 KiB."""
+    var_dir = tmp_path / "small_chunks"
+    var_dir.mkdir()
+    settings = gateway_settings(
+        make_database_url("gwsmall"),
+        registry_process.address,
+        var_dir,
+        records_address=records_process.address,
+        bulk_chunk_bytes=256 * 1024,
+    )
+    api, close = await open_api(settings)
+    yield api
+    await close()  # type: ignore[misc]
+
+
+async def test_a_row_larger_than_a_chunk_may_be_is_rejected_by_its_number_and_not_sent(
+    small_chunks: Api,
+) -> None:
+    """Rows of 150 KB go one to a chunk; one of 300 KB, more than a chunk may hold, is
+    that row's error, the others stored (and in an atomic load, nothing)."""
+    item = await note_item(small_chunks)
+    lines = [note_line(f"chunk-{i}", 100_000 if i == 4 else 50_000) for i in range(1, 7)]
+    headers = {**(await writer(small_chunks)), "content-type": "application/x-ndjson"}
+    body = "\n".join(lines).encode()
+    atomic = await small_chunks.http.post(
+        "/v1/records/bulk",
+        params={"item_code": item, "atomic": "true"},
+        content=body,
+        headers=headers,
+    )
+    assert atomic.status_code == 200, atomic.text
+    assert atomic.json()["stored_nothing"] and atomic.json()["accepted"] == 0
+    reply = await small_chunks.http.post(
+        "/v1/records/bulk", params={"item_code": item}, content=body, headers=headers
+    )
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    assert result["accepted"] == 5 and result["unchanged"] == 0
+    [refused] = result["rejected"]
+    assert refused["row"] == 4
+    [error] = refused["errors"]
+    assert error["field"] == "row" and f"{256 * 1024} bytes" in error["message"], error
+
+
+async def test_rejected_rows_are_listed_in_row_order(loaded: Api) -> None:
+    headers = {**(await writer(loaded)), **CSV_TYPE}
+    body = (samples.SAMPLES / "admin_penalties.csv").read_bytes()
+    result = (await loaded.http.post("/v1/records/bulk", content=body, headers=headers)).json()
+    rows = [r["row"] for r in result["rejected"]]
+    assert rows == sorted(broken("admin_penalties.csv")), rows
+
+
+async def test_decision_dates_other_than_yyyy_mm_dd_are_rejected_as_in_a_single_record(
+    loaded: Api,
+) -> None:
+    """Python's date parser also takes 20261102 and 2026-W45-1 (ISO week dates)."""
+    lines = [
+        penalty_line("dd-0"),
+        penalty_line("dd-1").replace('"2026-11-02"', '"20261102"'),
+        penalty_line("dd-2").replace('"2026-11-02"', '"2026-W45-1"'),
+        penalty_line("dd-3").replace('"2026-11-02"', '"2026-02-30"'),
+    ]
+    result = await post_ndjson(loaded, lines)
+    assert result["accepted"] == 1, result
+    expected = [
+        {"field": "decided_on", "message": "expected a date such as 2026-05-01 (YYYY-MM-DD)"}
+    ]
+    assert {r["row"]: r["errors"] for r in result["rejected"]} == {
+        row: expected for row in (2, 3, 4)
+    }
+
+
+async def test_an_upload_of_an_item_refused_to_a_single_record_is_refused_whole(
+    loaded: Api,
+) -> None:
+    """Every row used to come back rejected, with a 200, where a single record of the
+    item is a 403 department_mismatch or a 422 unknown_item: so is the upload now, the
+    item being named, in a header or on the first line."""
+    headers = await writer(loaded)  # market regulation, no source of tax credit grades
+    code = samples.subjects()[3]["code"]
+    single = {
+        "subject_code": code,
+        "source_ref": "税信〔2026〕9号",
+        "decided_on": "2026-04-01",
+        "fields": {"grade": "A", "year": 2025, "evaluating_authority": "某税务局"},
+    }
+    csv = f"subject_code,source_ref,decided_on,grade,year,evaluating_authority\n{code},税信〔2026〕9号,2026-04-01,A,2025,某税务局\n"
+    by_column = csv.replace("subject_code,", "item_code,subject_code,", 1).replace(
+        f"\n{code},", "\n{item}," + f"{code},"
+    )
+    for item, status, reason in (
+        ("tax_credit_grade", 403, "department_mismatch"),
+        ("no_such_item", 422, "unknown_item"),
+    ):
+        one = await loaded.http.post(
+            "/v1/records", json={**single, "item_code": item}, headers=headers
+        )
+        assert one.status_code == status and one.json()["code"] == reason, one.text
+        ndjson = json.dumps({**single, "item_code": item}, ensure_ascii=False)
+        for params, body, media in (
+            ({"item_code": item}, csv, CSV_TYPE),
+            ({}, by_column.replace("{item}", item), CSV_TYPE),
+            ({}, ndjson, {"content-type": "application/x-ndjson"}),
+            ({}, "{not json\n" + ndjson, {"content-type": "application/x-ndjson"}),
+        ):
+            reply = await loaded.http.post(
+                "/v1/records/bulk",
+                params=params,
+                content=body.encode(),
+                headers={**headers, **media},
+            )
+            assert reply.status_code == status, reply.text
+            assert reply.headers["content-type"] == "application/problem+json"
+            problem = reply.json()
+            assert problem["code"] == reason
+            if status == 403:
+                assert problem["detail"] == one.json()["detail"]
+            else:
+                assert problem["errors"] == one.json()["errors"]

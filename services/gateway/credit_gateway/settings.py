@@ -74,6 +74,10 @@ class GatewaySettings(ServiceSettings):
     bulk_max_bytes: int = 1024 * 1024 * 1024
     bulk_deadline_seconds: float = 3600.0
     bulk_chunk_rows: int = 2000
+    # Rows go to the records service in chunks of at most bulk_chunk_rows rows and this
+    # many bytes encoded (64 KiB to 32 MiB), well within the 64 MiB a gRPC message to it
+    # may hold; a row larger than this on its own is rejected, by its row number, unsent.
+    bulk_chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=32 * 1024 * 1024)
     max_batch: int = 10_000
     admin_client_id: str = Field(
         default="",

@@ -57,6 +57,7 @@ def read_xlsx(
         except Exception as exc:  # openpyxl parses the untrusted bytes: any failure is theirs
             raise UnreadableSpreadsheet([f"not a readable .xlsx workbook: {exc}"]) from exc
         try:
+            _date_styles_by_builtin_id(workbook)
             if sheet is None:
                 if not workbook.worksheets:
                     raise UnreadableSpreadsheet(["the workbook has no sheet"])
@@ -72,6 +73,26 @@ def read_xlsx(
             yield from _xlsx_rows(_sheet_values(worksheet), item_code, detected)
         finally:
             workbook.close()
+
+
+# Excel's built-in date (and time) formats of East Asian locales, e.g. 31
+# yyyy"年"m"月"d"日" and 57 yyyy"年"m"月" in a Chinese one: a workbook names them by id alone,
+# with no format code, and openpyxl, knowing no code for them, reads their cells as serial
+# numbers.
+EAST_ASIAN_DATE_FORMATS = frozenset((*range(27, 37), *range(50, 59)))
+
+
+def _date_styles_by_builtin_id(workbook: Any) -> None:
+    """Marks the workbook's cell styles of EAST_ASIAN_DATE_FORMATS as dates, as openpyxl
+    marks those whose format code is a date's: their cells are then read as its other date
+    cells are (from_excel, in the workbook's epoch, 1900 or 1904). A format the workbook
+    defines itself under one of these ids has a code, which openpyxl reads; such a style's
+    id is by then renumbered past the built-in ones."""
+    workbook._date_formats = set(workbook._date_formats) | {
+        index
+        for index, style in enumerate(workbook._cell_styles)
+        if style.numFmtId in EAST_ASIAN_DATE_FORMATS
+    }
 
 
 # What a workbook may unpack to, a few MB of zip being able to unpack to gigabytes (a zip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,20 @@ from credit_records.service_layer.values import (
 )
 
 MAX_SOURCE_REF = 200
+# As the gateway answers for a single record's date.
+NOT_A_DAY = "expected a date such as 2026-05-01 (YYYY-MM-DD)"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(text: object) -> dt.date | None:
+    """A date written YYYY-MM-DD, as dates are (fromisoformat alone also takes 20260501
+    and the week date 2026-W18-5), or None."""
+    if not (isinstance(text, str) and _DAY.fullmatch(text)):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:  # 2026-02-30
+        return None
 
 
 @dataclass(frozen=True)
@@ -90,11 +105,9 @@ async def check_row(
         problems.append(FieldViolation("source_ref", f"at most {MAX_SOURCE_REF} characters"))
     elif "\x00" in source_ref:
         problems.append(FieldViolation("source_ref", f"holds {NUL}"))
-    day: dt.date | None = None
-    try:
-        day = dt.date.fromisoformat(decided_on)
-    except (TypeError, ValueError):
-        problems.append(FieldViolation("decided_on", f"{decided_on!r} is not a date (YYYY-MM-DD)"))
+    day = _day(decided_on)
+    if day is None:
+        problems.append(FieldViolation("decided_on", NOT_A_DAY))
     if day is not None and day > today:
         problems.append(
             FieldViolation("decided_on", f"{day} is in the future (after the submission)")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from credit.records.v1 import records_pb2 as rec
+from credit_common.ingest.chunks import Chunks, encoded_size
 from credit_common.ingest.csv_reader import read_csv
 from credit_common.ingest.ndjson_reader import read_ndjson
 from credit_common.ingest.rows import (
@@ -29,6 +30,7 @@ from credit_common.ingest.rows import (
 from credit_common.ingest.spool import spool_to_file
 from credit_common.ingest.xlsx_reader import read_xlsx
 from credit_gateway.adapters.backends import RecordsClient
+from credit_gateway.bootstrap import Gateway
 from credit_gateway.domain.access import Caller
 from credit_gateway.entrypoints import schemas
 from credit_gateway.entrypoints.deps import GatewayDep, require
@@ -121,6 +123,47 @@ def _ingest_row(parsed: ParsedRow, item_code: str) -> rec.IngestRow:
     )
 
 
+def _sized_row(
+    parsed: ParsedRow, item_code: str, chunks: Chunks[rec.IngestRow]
+) -> tuple[rec.IngestRow, int]:
+    """A row as sent on, and its size: one too large for any chunk is sent as its error
+    alone (a gRPC message to the records service holds at most 64 MiB)."""
+    row = _ingest_row(parsed, item_code)
+    size = encoded_size(row)
+    if chunks.fits(size):
+        return row, size
+    message = (
+        f"the row is {size} bytes once encoded, more than the {chunks.max_bytes} bytes"
+        " a chunk of rows sent on to be stored may hold: it was not sent"
+    )
+    refused = rec.IngestRow(
+        row=parsed.number,
+        item_code=item_code,
+        parse_errors=[rec.RowError(field="row", message=message)],
+    )
+    return refused, encoded_size(refused)
+
+
+async def _writable_item(gateway: Gateway, caller: Caller, item_code: str) -> None:
+    """Refuses an upload whose item a single record of it would be refused for, as that
+    record is (rather than a 200 rejecting every row): 422 unknown_item for an item the
+    catalog does not hold, 403 department_mismatch for one the caller's department is no
+    source of (`*`: any department is)."""
+    items = (await gateway.records.catalog()).items
+    item = next((i for i in items if i.item_code == item_code), None)
+    if item is None:
+        raise Problem(
+            422,
+            "unknown_item",
+            "the upload was not accepted",
+            [{"field": "item_code", "message": f"unknown catalog item {item_code!r}"}],
+        )
+    if not {"*", caller.department} & set(item.source_departments):
+        raise Problem(
+            403, "department_mismatch", f"{caller.department} is not a source of {item_code}"
+        )
+
+
 @router.post(
     "/v1/records/bulk",
     response_model=schemas.BulkResult,
@@ -132,10 +175,13 @@ def _ingest_row(parsed: ParsedRow, item_code: str) -> rec.IngestRow:
             " and the result's `accepted`, `unchanged`, `rejected_count` and `rejected` for"
             " the rows up to it"
         },
+        403: {
+            "description": "department_mismatch: the caller's department is no source of the item"
+        },
         415: {"description": "unsupported_media_type"},
         422: {
             "description": "invalid_header, invalid_spreadsheet (an .xlsx upload that is not"
-            " a readable workbook), item_required or empty_upload"
+            " a readable workbook), item_required, unknown_item or empty_upload"
         },
     },
 )
@@ -155,11 +201,15 @@ async def bulk(
     atomic: Annotated[bool, Query(description="store nothing if any row is rejected")] = False,
 ) -> schemas.BulkResult:
     """Ingests NDJSON, CSV or XLSX, streamed: each row is checked on its own; the answer
-    counts accepted, unchanged and rejected rows, naming each rejected row and why."""
+    counts accepted, unchanged and rejected rows, naming each rejected row and why (in row
+    order). An item the caller may not write (unknown, or not of its department) refuses
+    the upload whole, once the item is known, as it refuses a single record."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     detected = Detected(item_code or None)
     spooled: Path | None = None
     try:
+        if media in NDJSON | CSV | XLSX and item_code:
+            await _writable_item(gateway, caller, item_code)
         if media in NDJSON:
             rows: AsyncIterator[ParsedRow] = read_ndjson(
                 request.stream(), item_code or None, detected
@@ -194,7 +244,13 @@ async def bulk(
         def item() -> str:
             return detected.item_code or item_code
 
-        chunk_rows = gateway.settings.bulk_chunk_rows
+        checked = [bool(item_code)]  # whether the item was found writable
+        if not checked[0] and item():
+            await _writable_item(gateway, caller, item())
+            checked[0] = True
+        chunks: Chunks[rec.IngestRow] = Chunks(
+            gateway.settings.bulk_chunk_rows, gateway.settings.bulk_chunk_bytes
+        )
         read = [first.number]  # the last row read
         cut: list[Problem] = []  # the body's limit, reached once rows were stored
         unstored = _Unstored()
@@ -207,15 +263,18 @@ async def bulk(
                     atomic=atomic,
                 )
             )
-            batch = [_ingest_row(first, item())]
+            for batch in chunks.add(*_sized_row(first, item(), chunks)):
+                yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
             try:
                 async for parsed in rows:
                     read[0] = parsed.number
                     unstored.note(parsed)
-                    batch.append(_ingest_row(parsed, item()))
-                    if len(batch) >= chunk_rows:
+                    # an NDJSON upload whose first lines are no JSON names its item late
+                    if not checked[0] and item():
+                        await _writable_item(gateway, caller, item())
+                        checked[0] = True
+                    for batch in chunks.add(*_sized_row(parsed, item(), chunks)):
                         yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
-                        batch = []
             except Problem as error:
                 # An atomic load is cancelled (it stores nothing); the independent rows
                 # of any other are stored up to the last one read whole, and the answer
@@ -223,8 +282,8 @@ async def bulk(
                 if atomic or error.status != 413:
                     raise
                 cut.append(error)
-            if batch:
-                yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
+            if last := chunks.take():
+                yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=last))
 
         reply = await _ingest(gateway.records, messages())
         if cut:
@@ -294,7 +353,7 @@ def _result(reply: rec.IngestRecordsResponse, unstored: _Unstored) -> schemas.Bu
                 row=r.row,
                 errors=[schemas.RowErrorPublic(field=e.field, message=e.message) for e in r.errors],
             )
-            for r in reply.rejected
+            for r in sorted(reply.rejected, key=lambda r: r.row)
         ],
         columns_not_stored=unstored.shown(),
     )
