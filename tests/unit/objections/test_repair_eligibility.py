@@ -80,6 +80,10 @@ def test_withdrawn_repaired_and_ended_targets_are_refused() -> None:
     with pytest.raises(DomainError) as error:
         check_repairable(ended, TODAY)
     assert error.value.reason == "target_ended"
+    # A record past its retention, which no level but restricted shows any more.
+    with pytest.raises(DomainError) as expired:
+        check_repairable(record(status="expired"), TODAY)
+    assert expired.value.reason == "target_ended" and "retention" in expired.value.message
 
 
 def test_an_application_needs_the_commitment_and_is_decided_once() -> None:

@@ -38,8 +38,11 @@ class TargetFacts:
 
     @property
     def ended(self) -> bool:
-        """A list entry no longer listed (removed or expired)."""
-        return self.ref.kind == "list_entry" and self.status in ("removed", "expired")
+        """A list entry no longer listed (removed or expired), or a record past its
+        retention (expired: shown at no level but restricted, and kept no longer)."""
+        if self.ref.kind == "record":
+            return self.status == "expired"
+        return self.status in ("removed", "expired")
 
     @property
     def noun(self) -> str:
@@ -51,4 +54,5 @@ def check_objectionable(facts: TargetFacts) -> None:
     if facts.withdrawn:
         raise DomainError(f"the {facts.noun} is already withdrawn", "target_withdrawn")
     if facts.ended:
-        raise DomainError(f"the list entry is {facts.status}: no longer listed", "target_ended")
+        what = "no longer listed" if facts.ref.kind == "list_entry" else "past its retention"
+        raise DomainError(f"the {facts.noun} is {facts.status}: {what}", "target_ended")
