@@ -203,7 +203,12 @@ async def bulk(
     """Ingests NDJSON, CSV or XLSX, streamed: each row is checked on its own; the answer
     counts accepted, unchanged and rejected rows, naming each rejected row and why (in row
     order). An item the caller may not write (unknown, or not of its department) refuses
-    the upload whole, once the item is known, as it refuses a single record."""
+    the upload whole, once the item is known, as it refuses a single record.
+
+    Rows are numbered from 1 after the header, blank lines and rows whose cells are all
+    empty not counted. An Idempotency-Key is not kept for this route (the upload is
+    streamed, not held): sending the same rows again is safe as it is, each row already
+    stored answering as `unchanged`."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     detected = Detected(item_code or None)
     spooled: Path | None = None
