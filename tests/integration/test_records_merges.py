@@ -23,12 +23,14 @@ from credit.events.v1 import records_pb2 as ev
 from credit_common.directory import SubjectRef
 from credit_common.outbox import Event
 from credit_common.timeutil import utcnow
+from credit_records.adapters import merges
 from credit_records.adapters import tables as t
 from credit_records.bootstrap import RecordsApp, build, migrate
 from credit_records.domain.catalog import Level
 from credit_records.service_layer import commands
 from credit_records.service_layer.ingest import RowIn
 from credit_records.settings import RecordsSettings
+from support.backends import BACKEND
 from support.processes import free_port
 
 MARKET = commands.Caller("cl_market", "market_regulation")
@@ -354,3 +356,52 @@ async def test_two_merges_of_a_chain_at_once_take_turns(
         assert not other.done(), "it went ahead without waiting for the other merge"
     await other
     assert await owners(records) == {of_a: c, of_b: c}
+
+
+async def test_a_merge_heard_over_a_chain_written_before_keeps_every_step_one_long(
+    records: RecordsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """X into A, B into C, then A into B: X's row pointed at B, itself merged."""
+    x, a, b, c = keys(), keys(), keys(), keys()
+    answering(records, monkeypatch, x, a, b, c)
+    for duplicate, survivor in ((x, a), (b, c), (a, b)):
+        await hear(records, merged(duplicate, survivor))
+    async with records.db.read() as conn:
+        rows = await conn.execute(
+            sa.select(t.merged_subjects.c.subject_id, t.merged_subjects.c.survivor_id)
+        )
+        assert dict(rows.all()) == {x[0]: c[0], a[0]: c[0], b[0]: c[0]}
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the locks are PostgreSQL's")
+async def test_a_merge_waits_a_bounded_time_for_a_record_being_stored_then_is_retried(
+    records: RecordsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merge waiting for the storing of records on its stripe queues every later storing
+    there behind it: an atomic load holding its stripes for an hour stopped record writing
+    for that hour. It now gives up after MERGE_LOCK_WAIT_MS, and its event is retried."""
+    monkeypatch.setattr(merges, "MERGE_LOCK_WAIT_MS", 100)
+    duplicate, survivor = keys(), keys()
+    answering(records, monkeypatch, duplicate, survivor)
+    stored, go_on = asyncio.Event(), asyncio.Event()
+    add = records.records.outbox.add
+
+    async def holding(conn: AsyncConnection, *events: Event) -> list[str]:
+        written = await add(conn, *events)
+        stored.set()
+        await go_on.wait()
+        return written
+
+    monkeypatch.setattr(records.records.outbox, "add", holding)
+    storing = asyncio.create_task(submit(records, duplicate[1]))
+    await stored.wait()
+    with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+        await asyncio.wait_for(hear(records, merged(duplicate, survivor)), 10)
+    go_on.set()
+    record_id = await storing
+    monkeypatch.setattr(records.records.outbox, "add", add)
+    await hear(records, merged(duplicate, survivor))  # the event again, later
+    assert await owners(records) == {record_id: survivor}
+    async with records.db.transaction() as conn:  # the wait is the merge's alone
+        await merges.lock_subjects(conn, [duplicate[0]], shared=False)
+        assert await conn.scalar(sa.text("SHOW lock_timeout")) == "0"

@@ -46,18 +46,37 @@ def _stripe(subject_id: uuid.UUID) -> int:
     return _KEY_BASE + subject_id.int % _STRIPES
 
 
+# How long a merge waits for the storing of records on its stripe to end. Waiting, it
+# queues every later storing on the stripe behind it (PostgreSQL grants no shared lock
+# past a queued exclusive one): an atomic bulk load holds its stripes till it ends, which
+# may be an hour, and record writing would stop with it. Past this, the merge fails
+# (lock_not_available) and its event is retried later, as any failing event is.
+MERGE_LOCK_WAIT_MS = 2000
+
+
 async def lock_subjects(
     conn: AsyncConnection, subject_ids: Collection[uuid.UUID], *, shared: bool
 ) -> set[int]:
     """Holds the subjects, till the transaction ends, in one statement: `shared` (storing
     records for them) against a merge of one of them, or not (merging one) against
-    anything else on it. Returns the stripes locked. SQLite has one writer at a time:
-    callers write before they read what the lock guards."""
+    anything else on it, waiting MERGE_LOCK_WAIT_MS at most. Returns the stripes locked.
+    SQLite has one writer at a time: callers write before they read what the lock
+    guards."""
     stripes = {_stripe(s) for s in subject_ids}
-    if conn.dialect.name == "postgresql" and stripes:
+    if conn.dialect.name != "postgresql" or not stripes:
+        return stripes
+    if shared:
         # In one order, so that two of them wait for each other rather than deadlock.
-        await conn.execute(_LOCK[shared], {"keys": sorted(stripes)})
+        await conn.execute(_LOCK[True], {"keys": sorted(stripes)})
+        return stripes
+    before = await conn.scalar(sa.text("SELECT current_setting('lock_timeout')"))
+    await conn.execute(_LOCK_WAIT, {"wait": f"{MERGE_LOCK_WAIT_MS}ms"})
+    await conn.execute(_LOCK[False], {"keys": sorted(stripes)})
+    await conn.execute(_LOCK_WAIT, {"wait": before})
     return stripes
+
+
+_LOCK_WAIT = sa.text("SELECT set_config('lock_timeout', :wait, true)")
 
 
 async def survivors_of(
@@ -113,11 +132,17 @@ async def _merges_of(
 
 
 async def record_merge(
-    conn: AsyncConnection, duplicate: uuid.UUID, survivor: Survivor, at: dt.datetime
+    conn: AsyncConnection,
+    duplicate: uuid.UUID,
+    survivor: Survivor,
+    at: dt.datetime,
+    *,
+    through: uuid.UUID | None = None,
 ) -> None:
     """Writes down that `duplicate` stands for `survivor` (a subject not merged), and so
-    do the subjects merged into the duplicate before (so chains stay one step long). The
-    caller holds the duplicate's lock."""
+    do the subjects merged into the duplicate before, or pointed at `through` (the
+    survivor the merge named, written first and found merged since), so chains stay one
+    step long. The caller holds the duplicate's lock."""
     table = t.merged_subjects
     to = {"survivor_id": survivor.subject_id, "survivor_key": survivor.subject_key}
     statement = dialect_insert(table, conn.dialect.name).values(
@@ -128,4 +153,5 @@ async def record_merge(
             index_elements=[table.c.subject_id], set_={**to, "merged_at": at}
         )
     )
-    await conn.execute(sa.update(table).where(table.c.survivor_id == duplicate).values(**to))
+    pointing = [duplicate] if through is None else [duplicate, through]
+    await conn.execute(sa.update(table).where(table.c.survivor_id.in_(pointing)).values(**to))

@@ -74,7 +74,7 @@ class RecordConsumers:
         since = (await survivors_of(conn, [named.subject_id])).get(named.subject_id)
         survivor = since or named
         if since is not None:
-            await record_merge(conn, duplicate, since, at)
+            await record_merge(conn, duplicate, since, at, through=named.subject_id)
         ids = list(
             await conn.scalars(
                 sa.update(t.records)
