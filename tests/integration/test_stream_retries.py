@@ -239,3 +239,49 @@ async def test_a_running_consumer_applies_what_was_parked_without_a_restart(
         stop.set()
         await redis.delete(stream, f"{stream}.dead")
         await db.dispose()
+
+
+async def test_tries_during_an_outage_do_not_count_towards_parking(
+    database_url: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each try during an outage counted as a delivery: after it, a message was parked at
+    its first failure of its own, and then applied after the messages behind it."""
+    monkeypatch.setattr(consumer_module, "AWAY_WAIT_SECONDS", 0.05)
+    producer = f"away-{uuid.uuid4().hex[:8]}"
+    stream = stream_name(producer)
+    db = Database(database_url)
+    away, own_failures = 6, 1
+    delivered_at_failure: list[int] = []
+
+    async def handler(conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
+        nonlocal away, own_failures
+        if away:
+            away -= 1
+            lost = sqlite3.OperationalError("unable to open database file")
+            raise sa.exc.OperationalError("SELECT 1", None, lost)
+        value = wrappers_pb2.StringValue()
+        envelope.payload.Unpack(value)
+        if value.value == "first" and own_failures:
+            own_failures -= 1
+            delivered_at_failure.extend(await times_delivered(redis, stream))
+            raise RuntimeError("a fault of its own, once")
+        await conn.execute(sa.insert(applied).values(value=value.value))
+
+    stop = asyncio.Event()
+    consumer = consumer_of(db, redis, stream, "c1", handler, reclaim_idle_ms=200, max_deliveries=3)
+    try:
+        await publish(db, redis, producer, "first", "second")
+        running = asyncio.create_task(consumer.run(stop, reclaim_every=0.05))
+        for _ in range(100):
+            if len(await applied_values(db)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+        assert await applied_values(db) == ["first", "second"]
+        assert await redis.xlen(consumer.dead_letter_stream) == 0
+        assert delivered_at_failure and max(delivered_at_failure) < 3, delivered_at_failure
+    finally:
+        stop.set()
+        await redis.delete(stream, f"{stream}.dead")
+        await db.dispose()

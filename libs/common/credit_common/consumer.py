@@ -187,9 +187,13 @@ class StreamConsumer:
             messages: list[Any] = [m for _s, batch in (response or []) for m in batch]
             if not messages:
                 break
-            for message_id, fields in messages:
+            for i, (message_id, fields) in enumerate(messages):
                 if fields:
-                    await self._handle_or_park(message_id, fields)
+                    try:
+                        await self._handle_or_park(message_id, fields)
+                    except Away:
+                        await self._untried([m for m, _f in messages[i + 1 :]])
+                        raise
                     handled += 1
                 else:  # trimmed from the stream while pending: nothing left to apply
                     log.error(
@@ -248,10 +252,48 @@ class StreamConsumer:
             for message_id, fields in messages:
                 await self._handle_or_park(message_id, fields)
                 handled += 1
+        except Away:
+            await self._untried([message_id for message_id, _f in messages[handled + 1 :]])
+            raise
         except asyncio.CancelledError:
             await self._release([message_id for message_id, _f in messages[handled:]])
             raise
         return handled
+
+    async def _untried(self, message_ids: list[Any]) -> None:
+        """Messages of a batch that an outage kept from being tried (`Away` came before
+        them): their delivery is not counted, as the failing one's is not."""
+        wanted = {_text(m) for m in message_ids}
+        if not wanted:
+            return
+        pending = await self.redis.xpending_range(
+            self.stream,
+            self.group,
+            min=_text(message_ids[0]),
+            max=_text(message_ids[-1]),
+            count=len(wanted) + self.batch_size,
+            consumername=self.consumer,
+        )
+        by_count: dict[int, list[Any]] = {}
+        for entry in pending:
+            times = int(entry["times_delivered"])
+            if _text(entry["message_id"]) in wanted and times > 1:
+                by_count.setdefault(times - 1, []).append(entry["message_id"])
+        for count, ids in by_count.items():
+            await self._set_deliveries(ids, count)
+
+    async def _set_deliveries(self, message_ids: list[Any], count: int) -> None:
+        """Sets the delivery count of messages pending under this consumer (JUSTID: the
+        claim itself counts none)."""
+        await self.redis.xclaim(
+            self.stream,
+            self.group,
+            self.consumer,
+            min_idle_time=0,
+            message_ids=message_ids,
+            retrycount=count,
+            justid=True,
+        )
 
     async def _release(self, message_ids: list[Any]) -> None:
         """Makes messages this consumer took and will not finish claimable at once by any
@@ -305,12 +347,17 @@ class StreamConsumer:
             await self._handle(message_id, fields)
         except Exception as error:
             metrics.CONSUMED.labels(self.group, "failed").inc()
-            if _passing(error):
-                raise Away(f"{message_id!r} on {self.stream}: {error}") from error
             pending = await self.redis.xpending_range(
                 self.stream, self.group, min=message_id, max=message_id, count=1
             )
             deliveries = int(pending[0]["times_delivered"]) if pending else 1
+            if _passing(error):
+                if deliveries > 1:
+                    # This delivery is not counted: each try during an outage (this
+                    # consumer's again, another replica's reclaim) would bring it closer to
+                    # being parked at its first failure of its own once the outage is over.
+                    await self._set_deliveries([message_id], deliveries - 1)
+                raise Away(f"{message_id!r} on {self.stream}: {error}") from error
             log.exception(
                 "%s/%s failed on %r (delivery %d of %d)",
                 self.group,
@@ -345,13 +392,15 @@ class StreamConsumer:
         ):
             await self._apply(message_id, envelope)
 
-    async def replay_parked(self, stop: asyncio.Event | None = None) -> int:
+    async def replay_parked(self, stop: asyncio.Event | None = None, *, quiet: bool = False) -> int:
         """Applies again what this group parked (a handler kept failing: an outage, or a
         fault since fixed): each event applied now leaves the dead-letter stream, one that
         still fails stays there, and the log says which. Run at start, so that a restart
         after the cause is gone loses nothing; returns how many were applied. Once `stop`
-        is set it takes no further batch (the rest stays parked, for the next start)."""
-        applied, start = 0, "-"
+        is set it takes no further batch (the rest stays parked, for the next start).
+        `quiet` (the replays while running): one line for those that still fail, not each
+        one's traceback every time."""
+        applied, failing, start = 0, 0, "-"
         while stop is None or not stop.is_set():
             entries: list[Any] = list(
                 await self.redis.xrange(
@@ -370,13 +419,24 @@ class StreamConsumer:
                 try:
                     await self._apply_once(envelope)
                 except Exception:
-                    log.exception("parked %r on %s still fails", entry_id, self.dead_letter_stream)
+                    failing += 1
+                    if not quiet:
+                        log.exception(
+                            "parked %r on %s still fails", entry_id, self.dead_letter_stream
+                        )
                     continue
                 await self.redis.xdel(self.dead_letter_stream, entry_id)
                 applied += 1
             start = _text(entries[-1][0])
         if applied:
             log.info("applied %d parked events of %s", applied, self.dead_letter_stream)
+        if failing and quiet:
+            log.warning(
+                "%d parked events of group %s on %s still fail (replay-parked shows why)",
+                failing,
+                self.group,
+                self.dead_letter_stream,
+            )
         return applied
 
     async def parked(self) -> int:
@@ -462,7 +522,7 @@ class StreamConsumer:
                 if loop.time() >= next_replay:
                     # What was parked for a fault since mended goes through without a
                     # restart (each start replays too).
-                    await self.replay_parked(stop)
+                    await self.replay_parked(stop, quiet=True)
                     next_replay = loop.time() + replay_every
                 await self.consume_once(block_ms=READ_BLOCK_MS)
             except Away as away:
