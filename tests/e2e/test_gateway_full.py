@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from credit_gateway.entrypoints.app import create_app
 from e2e.conftest import Api, gateway_settings, open_api
 from support.processes import ServiceProcess, free_port, start_objections
 
@@ -189,6 +192,26 @@ async def test_a_client_past_its_rate_limit_gets_429_with_retry_after(stack: Any
             for _ in range(10)
         ]
     )
+
+
+async def test_tokens_that_are_no_tokens_count_against_their_address(stack: Any) -> None:
+    """A request with a garbage Bearer token was refused before any bucket counted it:
+    unlimited requests from one address, each refusal an audit entry."""
+    make_api, _ = stack
+    api = await make_api(anonymous_rate_limit_per_second=0.2, anonymous_rate_limit_burst=3)
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    transport = httpx.ASGITransport(app=create_app(api.gateway), client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        replies = [
+            await http.post(
+                "/v1/codes/validate", json={"codes": ["X"]}, headers={"Authorization": header}
+            )
+            for header in ("Bearer not-a-token", "Bearer not-a-token", "Basic eDp5")
+        ]
+        assert [r.status_code for r in replies] == [401, 401, 401]
+        # The address's burst of 3 is used up by them.
+        refused = await http.post("/v1/codes/validate", json={"codes": ["X"]})
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
 
 
 async def test_redis_out_of_reach_is_a_503_naming_it_not_an_error(

@@ -36,6 +36,7 @@ async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
         return anonymous
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        await rate_limit_caller(request, gateway, Caller())  # counted as the address's
         raise Problem(
             401,
             "invalid_token",
@@ -45,6 +46,9 @@ async def get_caller(request: Request, gateway: GatewayDep) -> Caller:
     try:
         caller = await gateway.tokens.verify(token.strip())
     except TokenError as error:
+        # A token that is no token is the address's to answer for, as no token is: it was
+        # counted against no bucket, and each refusal writes an audit entry.
+        await rate_limit_caller(request, gateway, Caller())
         raise Problem(401, "invalid_token", str(error), headers=_BEARER_CHALLENGE) from error
     request.state.client_id = caller.client_id
     await rate_limit_caller(request, gateway, caller)
