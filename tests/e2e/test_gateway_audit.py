@@ -68,6 +68,52 @@ async def test_every_read_is_audited_and_the_subject_sees_who_queried_it(lists_a
     assert (await api.http.get("/v1/audit", headers=headers)).status_code == 403
 
 
+async def test_who_queried_a_subject_includes_the_subjects_merged_into_it(
+    lists_api: Api,
+) -> None:
+    """After a merge, the duplicate's queries were in no filtered view: its code answers
+    with the survivor, whose key they are not filed under. Through a chain of merges too."""
+    api = lists_api
+    registrar = await bearer(api, ["registry:write"])
+    people = [
+        {**PERSON, "name": name, "id_number": number}
+        for name, number in (
+            ("王五", "11010519491231002X"),
+            ("王六", "330106198810118286"),
+            ("王七", "110105199001011486"),
+        )
+    ]
+    for person in people:
+        assert (await api.http.post("/v1/subjects", json=person, headers=registrar)).is_success
+    first, second, last = (p["id_number"] for p in people)
+    agency = await api.client(["credit:shared"], department="finance")
+    read = await api.http.get(
+        f"/v1/subjects/{first}/records",
+        params=PURPOSE,
+        headers={"Authorization": agency["Authorization"]},
+    )
+    assert read.status_code == 200, read.text
+    for duplicate, survivor in ((first, second), (second, last)):
+        merged = await api.http.post(
+            f"/v1/subjects/{duplicate}/merge",
+            json={"into": survivor, "reason": "重复登记"},
+            headers=registrar,
+        )
+        assert merged.status_code == 200, merged.text
+    auditor = await bearer(api, ["audit:read", "credit:restricted"])
+    me = await bearer(api, ["subject:self"], subject_code=last)
+    for headers in (auditor, me):
+        seen = (await api.http.get(f"/v1/subjects/{last}/queries", headers=headers)).json()
+        by_agency = [e["what"] for e in seen["items"] if e["client_id"] == agency["client_id"]]
+        assert by_agency == ["records"], seen
+    searched = await api.http.get(
+        "/v1/audit",
+        params={"subject_code": last, "client_id": agency["client_id"]},
+        headers=auditor,
+    )
+    assert [e["what"] for e in searched.json()["items"]] == ["records"], searched.text
+
+
 async def test_the_audit_log_is_append_only_and_a_forged_entry_breaks_the_chain(
     lists_api: Api,
 ) -> None:

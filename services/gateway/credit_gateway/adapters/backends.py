@@ -48,20 +48,23 @@ class RegistryClient(Backend):
         request = pb.ResolveCodesRequest(codes=codes, summary_only=True)
         return await self.call(self._stub.ResolveCodes, request, idempotent=True)
 
-    async def get(self, code: str, *, summary: bool = False) -> pb.Subject:
+    async def get(
+        self, code: str, *, summary: bool = False, merged_keys: bool = False
+    ) -> pb.Subject:
         """The subject a code names; `summary`: only its id, code, key, kind, status and
-        name (half the registry's work: no histories, legacy codes or dates)."""
+        name (half the registry's work: no histories, legacy codes or dates);
+        `merged_keys`: with the keys of the subjects merged into it."""
         return await self.call(
             self._stub.GetSubject,
-            pb.GetSubjectRequest(code=code, summary_only=summary),
+            pb.GetSubjectRequest(code=code, summary_only=summary, with_merged_keys=merged_keys),
             idempotent=True,
         )
 
-    async def find(self, code: str) -> pb.Subject | None:
+    async def find(self, code: str, *, merged_keys: bool = False) -> pb.Subject | None:
         """The summary of the subject a code names, or None when no subject answers to it
         (`get`'s NOT_FOUND)."""
         try:
-            return await self.get(code, summary=True)
+            return await self.get(code, summary=True, merged_keys=merged_keys)
         except RemoteError as error:
             if error.code != grpc.StatusCode.NOT_FOUND:
                 raise

@@ -436,22 +436,24 @@ class AuditLog:
         self,
         *,
         client_id: str = "",
-        subject_key: str = "",
+        subject_keys: Sequence[str] = (),
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
         before: int | None = None,
         offset: int = 0,
         limit: int = 50,
     ) -> list[Logged]:
-        """Entries newest first; `before`: only those older than that entry (a page's
-        next page: entries written meanwhile move nothing onto it, as with `offset`)."""
+        """Entries newest first, of any of `subject_keys` (a subject's own and those of the
+        subjects merged into it) when given; `before`: only those older than that entry (a
+        page's next page: entries written meanwhile move nothing onto it, as with
+        `offset`)."""
         await self.flush()
         a = query_audit
         query = sa.select(a)
         if client_id:
             query = query.where(a.c.client_id == client_id)
-        if subject_key:
-            query = query.where(a.c.subject_key == subject_key)
+        if subject_keys:
+            query = query.where(a.c.subject_key.in_(list(subject_keys)))
         if start:
             query = query.where(a.c.at >= start)
         if end:

@@ -270,6 +270,17 @@ class SubjectRepository:
             code = self.protector.decrypt(row.id_cipher) if row.id_cipher else row.code_key
             by_id[row.merged_into].merged_codes.append(code)
 
+    async def merged_keys(self, subject_id: uuid.UUID) -> list[str]:
+        """The keys of the subjects merged into this one, directly or through others merged
+        into them (a recursive query: a chain of merges of any length)."""
+        s = t.subjects
+        into = sa.select(s.c.id, s.c.code_key).where(s.c.merged_into == subject_id)
+        chain = into.cte("merged", recursive=True)
+        chain = chain.union_all(
+            sa.select(s.c.id, s.c.code_key).join(chain, s.c.merged_into == chain.c.id)
+        )
+        return list(await self.conn.scalars(sa.select(chain.c.code_key).order_by(chain.c.code_key)))
+
     async def survivor_of(self, subject_id: uuid.UUID) -> uuid.UUID:
         """Follows merges to the subject that now answers for this one."""
         current = subject_id

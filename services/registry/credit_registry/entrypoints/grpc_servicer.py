@@ -41,8 +41,12 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         resolution = await self.registry.get(request.code, details=not request.summary_only)
         assert resolution.subject is not None
         if request.summary_only:
-            return pb.Subject(**convert.summary_fields(resolution.subject, resolution.requested))
-        return convert.subject_to_pb(resolution.subject, resolution.requested)
+            reply = pb.Subject(**convert.summary_fields(resolution.subject, resolution.requested))
+        else:
+            reply = convert.subject_to_pb(resolution.subject, resolution.requested)
+        if request.with_merged_keys:
+            reply.merged_keys.extend(await self.registry.merged_keys(resolution.subject.id))
+        return reply
 
     async def ResolveCodes(
         self, request: pb.ResolveCodesRequest, context: Context

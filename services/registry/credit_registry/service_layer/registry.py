@@ -403,6 +403,11 @@ class Registry:
             raise NotFound("no subject answers to this code", "not_found")
         return resolved[0]
 
+    async def merged_keys(self, subject_id: uuid.UUID) -> list[str]:
+        """The keys of every subject merged into this one, through chains of merges too."""
+        async with self.db.read() as conn:
+            return await SubjectRepository(conn, self.protector).merged_keys(subject_id)
+
     async def resolve(self, raw_codes: Sequence[str], *, details: bool = True) -> list[Resolution]:
         """Resolves many codes in a few queries, following merges; unknown codes come back
         without a subject."""

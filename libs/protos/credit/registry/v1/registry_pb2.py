@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!credit/registry/v1/registry.proto\x12\x12\x63redit.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\nLegacyCode\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"E\n\nFormerName\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x0cStatusChange\x12\x31\n\x06status\x18\x01 \x01(\x0e\x32!.credit.registry.v1.SubjectStatus\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf8\x04\n\x07Subject\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12-\n\x04kind\x18\x03 \x01(\x0e\x32\x1f.credit.registry.v1.SubjectKind\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x31\n\x06status\x18\x05 \x01(\x0e\x32!.credit.registry.v1.SubjectStatus\x12\x1e\n\x16registration_authority\x18\x06 \x01(\t\x12\x14\n\x0corg_category\x18\x07 \x01(\t\x12\x15\n\rdivision_code\x18\x08 \x01(\t\x12\x10\n\x08org_code\x18\t \x01(\t\x12\x1c\n\x14legal_representative\x18\n \x01(\t\x12\x15\n\rregistered_on\x18\x0b \x01(\t\x12\x34\n\x0c\x66ormer_names\x18\x0c \x03(\x0b\x32\x1e.credit.registry.v1.FormerName\x12\x34\n\x0clegacy_codes\x18\r \x03(\x0b\x32\x1e.credit.registry.v1.LegacyCode\x12\x38\n\x0estatus_history\x18\x0e \x03(\x0b\x32 .credit.registry.v1.StatusChange\x12\x16\n\x0erequested_code\x18\x0f \x01(\t\x12.\n\ncreated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cmerged_codes\x18\x12 \x03(\t\x12\x13\n\x0bsubject_key\x18\x13 \x01(\t\"\x7f\n\x0e\x43odeValidation\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08warnings\x18\x05 \x03(\t\x12\x0c\n\x04note\x18\x06 \x01(\t\x12\x12\n\nregistered\x18\x07 \x01(\x08\"?\n\x14ValidateCodesRequest\x12\r\n\x05\x63odes\x18\x01 \x03(\t\x12\x18\n\x10\x63heck_registered\x18\x02 \x01(\x08\"L\n\x15ValidateCodesResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".credit.registry.v1.CodeValidation\"\xc1\x02\n\x16RegisterSubjectRequest\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.credit.registry.v1.SubjectKind\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1e\n\x16registration_authority\x18\x03 \x01(\t\x12\x14\n\x0corg_category\x18\x04 \x01(\t\x12\x15\n\rdivision_code\x18\x05 \x01(\t\x12\x10\n\x08org_code\x18\x06 \x01(\t\x12\x11\n\tid_number\x18\x07 \x01(\t\x12\x1c\n\x14legal_representative\x18\x08 \x01(\t\x12\x15\n\rregistered_on\x18\t \x01(\t\x12\x34\n\x0clegacy_codes\x18\n \x03(\x0b\x32\x1e.credit.registry.v1.LegacyCode\x12\r\n\x05\x61\x63tor\x18\x0b \x01(\t\"7\n\x11GetSubjectRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x14\n\x0csummary_only\x18\x02 \x01(\x08\":\n\x13ResolveCodesRequest\x12\r\n\x05\x63odes\x18\x01 \x03(\t\x12\x14\n\x0csummary_only\x18\x02 \x01(\x08\"c\n\x0cResolvedCode\x12\x16\n\x0erequested_code\x18\x01 \x01(\t\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12,\n\x07subject\x18\x03 \x01(\x0b\x32\x1b.credit.registry.v1.Subject\"I\n\x14ResolveCodesResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .credit.registry.v1.ResolvedCode\"\xeb\x01\n\x15SearchSubjectsRequest\x12\t\n\x01q\x18\x01 \x01(\t\x12\x15\n\rdivision_code\x18\x02 \x01(\t\x12-\n\x04kind\x18\x03 \x01(\x0e\x32\x1f.credit.registry.v1.SubjectKind\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.credit.registry.v1.SubjectStatus\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12\'\n\x1f\x65xclude_natural_persons_by_name\x18\x07 \x01(\x08\"`\n\x16SearchSubjectsResponse\x12-\n\x08subjects\x18\x01 \x03(\x0b\x32\x1b.credit.registry.v1.Subject\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xce\x01\n\x14UpdateSubjectRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12!\n\x14legal_representative\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.credit.registry.v1.SubjectStatus\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\tB\x07\n\x05_nameB\x17\n\x15_legal_representative\"P\n\x13MergeSubjectRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04into\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t*\x91\x01\n\x0bSubjectKind\x12\x1c\n\x18SUBJECT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19SUBJECT_KIND_ORGANIZATION\x10\x01\x12$\n SUBJECT_KIND_INDIVIDUAL_BUSINESS\x10\x02\x12\x1f\n\x1bSUBJECT_KIND_NATURAL_PERSON\x10\x03*\xa2\x01\n\rSubjectStatus\x12\x1e\n\x1aSUBJECT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SUBJECT_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16SUBJECT_STATUS_REVOKED\x10\x02\x12\x1f\n\x1bSUBJECT_STATUS_DEREGISTERED\x10\x03\x12\x19\n\x15SUBJECT_STATUS_MERGED\x10\x04\x32\x9f\x05\n\x0fRegistryService\x12\x64\n\rValidateCodes\x12(.credit.registry.v1.ValidateCodesRequest\x1a).credit.registry.v1.ValidateCodesResponse\x12Z\n\x0fRegisterSubject\x12*.credit.registry.v1.RegisterSubjectRequest\x1a\x1b.credit.registry.v1.Subject\x12P\n\nGetSubject\x12%.credit.registry.v1.GetSubjectRequest\x1a\x1b.credit.registry.v1.Subject\x12\x61\n\x0cResolveCodes\x12\'.credit.registry.v1.ResolveCodesRequest\x1a(.credit.registry.v1.ResolveCodesResponse\x12g\n\x0eSearchSubjects\x12).credit.registry.v1.SearchSubjectsRequest\x1a*.credit.registry.v1.SearchSubjectsResponse\x12V\n\rUpdateSubject\x12(.credit.registry.v1.UpdateSubjectRequest\x1a\x1b.credit.registry.v1.Subject\x12T\n\x0cMergeSubject\x12\'.credit.registry.v1.MergeSubjectRequest\x1a\x1b.credit.registry.v1.Subjectb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!credit/registry/v1/registry.proto\x12\x12\x63redit.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\nLegacyCode\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"E\n\nFormerName\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x0cStatusChange\x12\x31\n\x06status\x18\x01 \x01(\x0e\x32!.credit.registry.v1.SubjectStatus\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8d\x05\n\x07Subject\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12-\n\x04kind\x18\x03 \x01(\x0e\x32\x1f.credit.registry.v1.SubjectKind\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x31\n\x06status\x18\x05 \x01(\x0e\x32!.credit.registry.v1.SubjectStatus\x12\x1e\n\x16registration_authority\x18\x06 \x01(\t\x12\x14\n\x0corg_category\x18\x07 \x01(\t\x12\x15\n\rdivision_code\x18\x08 \x01(\t\x12\x10\n\x08org_code\x18\t \x01(\t\x12\x1c\n\x14legal_representative\x18\n \x01(\t\x12\x15\n\rregistered_on\x18\x0b \x01(\t\x12\x34\n\x0c\x66ormer_names\x18\x0c \x03(\x0b\x32\x1e.credit.registry.v1.FormerName\x12\x34\n\x0clegacy_codes\x18\r \x03(\x0b\x32\x1e.credit.registry.v1.LegacyCode\x12\x38\n\x0estatus_history\x18\x0e \x03(\x0b\x32 .credit.registry.v1.StatusChange\x12\x16\n\x0erequested_code\x18\x0f \x01(\t\x12.\n\ncreated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cmerged_codes\x18\x12 \x03(\t\x12\x13\n\x0bsubject_key\x18\x13 \x01(\t\x12\x13\n\x0bmerged_keys\x18\x14 \x03(\t\"\x7f\n\x0e\x43odeValidation\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08warnings\x18\x05 \x03(\t\x12\x0c\n\x04note\x18\x06 \x01(\t\x12\x12\n\nregistered\x18\x07 \x01(\x08\"?\n\x14ValidateCodesRequest\x12\r\n\x05\x63odes\x18\x01 \x03(\t\x12\x18\n\x10\x63heck_registered\x18\x02 \x01(\x08\"L\n\x15ValidateCodesResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".credit.registry.v1.CodeValidation\"\xc1\x02\n\x16RegisterSubjectRequest\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.credit.registry.v1.SubjectKind\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1e\n\x16registration_authority\x18\x03 \x01(\t\x12\x14\n\x0corg_category\x18\x04 \x01(\t\x12\x15\n\rdivision_code\x18\x05 \x01(\t\x12\x10\n\x08org_code\x18\x06 \x01(\t\x12\x11\n\tid_number\x18\x07 \x01(\t\x12\x1c\n\x14legal_representative\x18\x08 \x01(\t\x12\x15\n\rregistered_on\x18\t \x01(\t\x12\x34\n\x0clegacy_codes\x18\n \x03(\x0b\x32\x1e.credit.registry.v1.LegacyCode\x12\r\n\x05\x61\x63tor\x18\x0b \x01(\t\"Q\n\x11GetSubjectRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x14\n\x0csummary_only\x18\x02 \x01(\x08\x12\x18\n\x10with_merged_keys\x18\x03 \x01(\x08\":\n\x13ResolveCodesRequest\x12\r\n\x05\x63odes\x18\x01 \x03(\t\x12\x14\n\x0csummary_only\x18\x02 \x01(\x08\"c\n\x0cResolvedCode\x12\x16\n\x0erequested_code\x18\x01 \x01(\t\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12,\n\x07subject\x18\x03 \x01(\x0b\x32\x1b.credit.registry.v1.Subject\"I\n\x14ResolveCodesResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .credit.registry.v1.ResolvedCode\"\xeb\x01\n\x15SearchSubjectsRequest\x12\t\n\x01q\x18\x01 \x01(\t\x12\x15\n\rdivision_code\x18\x02 \x01(\t\x12-\n\x04kind\x18\x03 \x01(\x0e\x32\x1f.credit.registry.v1.SubjectKind\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.credit.registry.v1.SubjectStatus\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12\'\n\x1f\x65xclude_natural_persons_by_name\x18\x07 \x01(\x08\"`\n\x16SearchSubjectsResponse\x12-\n\x08subjects\x18\x01 \x03(\x0b\x32\x1b.credit.registry.v1.Subject\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xce\x01\n\x14UpdateSubjectRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12!\n\x14legal_representative\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.credit.registry.v1.SubjectStatus\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\tB\x07\n\x05_nameB\x17\n\x15_legal_representative\"P\n\x13MergeSubjectRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04into\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t*\x91\x01\n\x0bSubjectKind\x12\x1c\n\x18SUBJECT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19SUBJECT_KIND_ORGANIZATION\x10\x01\x12$\n SUBJECT_KIND_INDIVIDUAL_BUSINESS\x10\x02\x12\x1f\n\x1bSUBJECT_KIND_NATURAL_PERSON\x10\x03*\xa2\x01\n\rSubjectStatus\x12\x1e\n\x1aSUBJECT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SUBJECT_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16SUBJECT_STATUS_REVOKED\x10\x02\x12\x1f\n\x1bSUBJECT_STATUS_DEREGISTERED\x10\x03\x12\x19\n\x15SUBJECT_STATUS_MERGED\x10\x04\x32\x9f\x05\n\x0fRegistryService\x12\x64\n\rValidateCodes\x12(.credit.registry.v1.ValidateCodesRequest\x1a).credit.registry.v1.ValidateCodesResponse\x12Z\n\x0fRegisterSubject\x12*.credit.registry.v1.RegisterSubjectRequest\x1a\x1b.credit.registry.v1.Subject\x12P\n\nGetSubject\x12%.credit.registry.v1.GetSubjectRequest\x1a\x1b.credit.registry.v1.Subject\x12\x61\n\x0cResolveCodes\x12\'.credit.registry.v1.ResolveCodesRequest\x1a(.credit.registry.v1.ResolveCodesResponse\x12g\n\x0eSearchSubjects\x12).credit.registry.v1.SearchSubjectsRequest\x1a*.credit.registry.v1.SearchSubjectsResponse\x12V\n\rUpdateSubject\x12(.credit.registry.v1.UpdateSubjectRequest\x1a\x1b.credit.registry.v1.Subject\x12T\n\x0cMergeSubject\x12\'.credit.registry.v1.MergeSubjectRequest\x1a\x1b.credit.registry.v1.Subjectb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'credit.registry.v1.registry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBJECTKIND']._serialized_start=2495
-  _globals['_SUBJECTKIND']._serialized_end=2640
-  _globals['_SUBJECTSTATUS']._serialized_start=2643
-  _globals['_SUBJECTSTATUS']._serialized_end=2805
+  _globals['_SUBJECTKIND']._serialized_start=2542
+  _globals['_SUBJECTKIND']._serialized_end=2687
+  _globals['_SUBJECTSTATUS']._serialized_start=2690
+  _globals['_SUBJECTSTATUS']._serialized_end=2852
   _globals['_LEGACYCODE']._serialized_start=90
   _globals['_LEGACYCODE']._serialized_end=131
   _globals['_FORMERNAME']._serialized_start=133
@@ -43,31 +43,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATUSCHANGE']._serialized_start=205
   _globals['_STATUSCHANGE']._serialized_end=341
   _globals['_SUBJECT']._serialized_start=344
-  _globals['_SUBJECT']._serialized_end=976
-  _globals['_CODEVALIDATION']._serialized_start=978
-  _globals['_CODEVALIDATION']._serialized_end=1105
-  _globals['_VALIDATECODESREQUEST']._serialized_start=1107
-  _globals['_VALIDATECODESREQUEST']._serialized_end=1170
-  _globals['_VALIDATECODESRESPONSE']._serialized_start=1172
-  _globals['_VALIDATECODESRESPONSE']._serialized_end=1248
-  _globals['_REGISTERSUBJECTREQUEST']._serialized_start=1251
-  _globals['_REGISTERSUBJECTREQUEST']._serialized_end=1572
-  _globals['_GETSUBJECTREQUEST']._serialized_start=1574
-  _globals['_GETSUBJECTREQUEST']._serialized_end=1629
-  _globals['_RESOLVECODESREQUEST']._serialized_start=1631
-  _globals['_RESOLVECODESREQUEST']._serialized_end=1689
-  _globals['_RESOLVEDCODE']._serialized_start=1691
-  _globals['_RESOLVEDCODE']._serialized_end=1790
-  _globals['_RESOLVECODESRESPONSE']._serialized_start=1792
-  _globals['_RESOLVECODESRESPONSE']._serialized_end=1865
-  _globals['_SEARCHSUBJECTSREQUEST']._serialized_start=1868
-  _globals['_SEARCHSUBJECTSREQUEST']._serialized_end=2103
-  _globals['_SEARCHSUBJECTSRESPONSE']._serialized_start=2105
-  _globals['_SEARCHSUBJECTSRESPONSE']._serialized_end=2201
-  _globals['_UPDATESUBJECTREQUEST']._serialized_start=2204
-  _globals['_UPDATESUBJECTREQUEST']._serialized_end=2410
-  _globals['_MERGESUBJECTREQUEST']._serialized_start=2412
-  _globals['_MERGESUBJECTREQUEST']._serialized_end=2492
-  _globals['_REGISTRYSERVICE']._serialized_start=2808
-  _globals['_REGISTRYSERVICE']._serialized_end=3479
+  _globals['_SUBJECT']._serialized_end=997
+  _globals['_CODEVALIDATION']._serialized_start=999
+  _globals['_CODEVALIDATION']._serialized_end=1126
+  _globals['_VALIDATECODESREQUEST']._serialized_start=1128
+  _globals['_VALIDATECODESREQUEST']._serialized_end=1191
+  _globals['_VALIDATECODESRESPONSE']._serialized_start=1193
+  _globals['_VALIDATECODESRESPONSE']._serialized_end=1269
+  _globals['_REGISTERSUBJECTREQUEST']._serialized_start=1272
+  _globals['_REGISTERSUBJECTREQUEST']._serialized_end=1593
+  _globals['_GETSUBJECTREQUEST']._serialized_start=1595
+  _globals['_GETSUBJECTREQUEST']._serialized_end=1676
+  _globals['_RESOLVECODESREQUEST']._serialized_start=1678
+  _globals['_RESOLVECODESREQUEST']._serialized_end=1736
+  _globals['_RESOLVEDCODE']._serialized_start=1738
+  _globals['_RESOLVEDCODE']._serialized_end=1837
+  _globals['_RESOLVECODESRESPONSE']._serialized_start=1839
+  _globals['_RESOLVECODESRESPONSE']._serialized_end=1912
+  _globals['_SEARCHSUBJECTSREQUEST']._serialized_start=1915
+  _globals['_SEARCHSUBJECTSREQUEST']._serialized_end=2150
+  _globals['_SEARCHSUBJECTSRESPONSE']._serialized_start=2152
+  _globals['_SEARCHSUBJECTSRESPONSE']._serialized_end=2248
+  _globals['_UPDATESUBJECTREQUEST']._serialized_start=2251
+  _globals['_UPDATESUBJECTREQUEST']._serialized_end=2457
+  _globals['_MERGESUBJECTREQUEST']._serialized_start=2459
+  _globals['_MERGESUBJECTREQUEST']._serialized_end=2539
+  _globals['_REGISTRYSERVICE']._serialized_start=2855
+  _globals['_REGISTRYSERVICE']._serialized_end=3526
 # @@protoc_insertion_point(module_scope)

@@ -63,7 +63,7 @@ class StatusChange(_message.Message):
     def __init__(self, status: _Optional[_Union[SubjectStatus, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Subject(_message.Message):
-    __slots__ = ("subject_id", "code", "kind", "name", "status", "registration_authority", "org_category", "division_code", "org_code", "legal_representative", "registered_on", "former_names", "legacy_codes", "status_history", "requested_code", "created_at", "updated_at", "merged_codes", "subject_key")
+    __slots__ = ("subject_id", "code", "kind", "name", "status", "registration_authority", "org_category", "division_code", "org_code", "legal_representative", "registered_on", "former_names", "legacy_codes", "status_history", "requested_code", "created_at", "updated_at", "merged_codes", "subject_key", "merged_keys")
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class Subject(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     MERGED_CODES_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    MERGED_KEYS_FIELD_NUMBER: _ClassVar[int]
     subject_id: str
     code: str
     kind: SubjectKind
@@ -102,7 +103,8 @@ class Subject(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     merged_codes: _containers.RepeatedScalarFieldContainer[str]
     subject_key: str
-    def __init__(self, subject_id: _Optional[str] = ..., code: _Optional[str] = ..., kind: _Optional[_Union[SubjectKind, str]] = ..., name: _Optional[str] = ..., status: _Optional[_Union[SubjectStatus, str]] = ..., registration_authority: _Optional[str] = ..., org_category: _Optional[str] = ..., division_code: _Optional[str] = ..., org_code: _Optional[str] = ..., legal_representative: _Optional[str] = ..., registered_on: _Optional[str] = ..., former_names: _Optional[_Iterable[_Union[FormerName, _Mapping]]] = ..., legacy_codes: _Optional[_Iterable[_Union[LegacyCode, _Mapping]]] = ..., status_history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., requested_code: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., merged_codes: _Optional[_Iterable[str]] = ..., subject_key: _Optional[str] = ...) -> None: ...
+    merged_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, subject_id: _Optional[str] = ..., code: _Optional[str] = ..., kind: _Optional[_Union[SubjectKind, str]] = ..., name: _Optional[str] = ..., status: _Optional[_Union[SubjectStatus, str]] = ..., registration_authority: _Optional[str] = ..., org_category: _Optional[str] = ..., division_code: _Optional[str] = ..., org_code: _Optional[str] = ..., legal_representative: _Optional[str] = ..., registered_on: _Optional[str] = ..., former_names: _Optional[_Iterable[_Union[FormerName, _Mapping]]] = ..., legacy_codes: _Optional[_Iterable[_Union[LegacyCode, _Mapping]]] = ..., status_history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., requested_code: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., merged_codes: _Optional[_Iterable[str]] = ..., subject_key: _Optional[str] = ..., merged_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CodeValidation(_message.Message):
     __slots__ = ("code", "valid", "kind", "reason", "warnings", "note", "registered")
@@ -163,12 +165,14 @@ class RegisterSubjectRequest(_message.Message):
     def __init__(self, kind: _Optional[_Union[SubjectKind, str]] = ..., name: _Optional[str] = ..., registration_authority: _Optional[str] = ..., org_category: _Optional[str] = ..., division_code: _Optional[str] = ..., org_code: _Optional[str] = ..., id_number: _Optional[str] = ..., legal_representative: _Optional[str] = ..., registered_on: _Optional[str] = ..., legacy_codes: _Optional[_Iterable[_Union[LegacyCode, _Mapping]]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class GetSubjectRequest(_message.Message):
-    __slots__ = ("code", "summary_only")
+    __slots__ = ("code", "summary_only", "with_merged_keys")
     CODE_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_ONLY_FIELD_NUMBER: _ClassVar[int]
+    WITH_MERGED_KEYS_FIELD_NUMBER: _ClassVar[int]
     code: str
     summary_only: bool
-    def __init__(self, code: _Optional[str] = ..., summary_only: _Optional[bool] = ...) -> None: ...
+    with_merged_keys: bool
+    def __init__(self, code: _Optional[str] = ..., summary_only: _Optional[bool] = ..., with_merged_keys: _Optional[bool] = ...) -> None: ...
 
 class ResolveCodesRequest(_message.Message):
     __slots__ = ("codes", "summary_only")

@@ -90,11 +90,13 @@ async def _own_subject(code: str, caller: Caller, gateway: GatewayDep) -> pb.Sub
     return subject
 
 
-async def _looked_up(code: str, gateway: GatewayDep, refusal: Problem) -> pb.Subject:
+async def _looked_up(
+    code: str, gateway: GatewayDep, refusal: Problem, *, merged_keys: bool = False
+) -> pb.Subject:
     """The subject of `code`; an unknown code gets the refusal another subject's code gets,
     so that a subject's client cannot learn whether a code (an identity number) is
     registered."""
-    subject = await gateway.registry.find(code)
+    subject = await gateway.registry.find(code, merged_keys=merged_keys)
     if subject is None:
         raise refusal
     return subject
@@ -155,12 +157,12 @@ async def who_queried(
     auditor). A natural person's identity number is shown to the person and to an auditor
     who may read the restricted level (no-store), masked to other auditors."""
     if "audit:read" in caller.scopes:
-        subject = await gateway.registry.get(code, summary=True)
+        subject = await gateway.registry.get(code, summary=True, merged_keys=True)
     else:
         refusal = Problem(
             403, "not_your_subject", "only the subject itself or an auditor may see who queried it"
         )
-        subject = await _looked_up(code, gateway, refusal)
+        subject = await _looked_up(code, gateway, refusal, merged_keys=True)
         if not caller.is_self(subject.code):
             raise refusal
     person = subject.kind == pb.SUBJECT_KIND_NATURAL_PERSON
@@ -169,7 +171,10 @@ async def who_queried(
     unstored(response, person and in_full)
     before, offset = _page_start(page_token)
     found = await gateway.audit.search(
-        subject_key=subject.subject_key, before=before, offset=offset, limit=page_size + 1
+        subject_keys=[subject.subject_key, *subject.merged_keys],
+        before=before,
+        offset=offset,
+        limit=page_size + 1,
     )
     return schemas.AuditPage(
         items=[_entry_view(e, shown) for e in found[:page_size]],
@@ -189,13 +194,14 @@ async def search_audit(
     page_token: Annotated[str, Query(max_length=50)] = "",
 ) -> schemas.AuditPage:
     """The query audit log, newest first."""
-    subject_key = ""
+    subject_keys: list[str] = []
     if subject_code:
-        subject_key = (await gateway.registry.get(subject_code, summary=True)).subject_key
+        subject = await gateway.registry.get(subject_code, summary=True, merged_keys=True)
+        subject_keys = [subject.subject_key, *subject.merged_keys]
     before, offset = _page_start(page_token)
     found = await gateway.audit.search(
         client_id=client_id,
-        subject_key=subject_key,
+        subject_keys=subject_keys,
         start=start,
         end=end,
         before=before,
