@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit.events.v1 import envelope_pb2
 from credit_common import metrics, telemetry
 from credit_common.db import Database, insert_ignore, unavailable
-from credit_common.grpc_client import BackendUnavailable
 from credit_common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ Handler = Callable[[AsyncConnection, envelope_pb2.Envelope], Awaitable[None]]
 READ_BLOCK_MS = 200
 # How long a consumer cancelled mid-batch tries to give back what it had not finished.
 RELEASE_SECONDS = 1.0
-# How long a consumer waits after the database (or a backend) was away before it tries
+# How long a consumer waits after the database was away before it tries
 # again, and how often it applies again what its group parked, while it runs.
 AWAY_WAIT_SECONDS = 2.0
 REPLAY_PARKED_EVERY = 300.0
@@ -72,14 +71,16 @@ def _gone_from_this_host(name: str) -> bool:
 
 
 class Away(Exception):
-    """A message could not be applied because the database or a backend is away just now:
-    no fault of the message's. It stays pending, counted towards no parking."""
+    """A message could not be applied because the database is away just now: no fault of
+    the message's. It stays pending, counted towards no parking."""
 
 
 def _passing(error: BaseException) -> bool:
-    """Whether a handler's failure is of the moment (the database or a backend away), not
-    of the message."""
-    return unavailable(error) or isinstance(error, BackendUnavailable)
+    """Whether a handler's failure is of the moment (the database away), not of the
+    message. A backend's failure is not taken for one: DEADLINE_EXCEEDED or
+    RESOURCE_EXHAUSTED may be the message's own, every time, and a message that always
+    failed so would hold up the stream for good instead of being parked."""
+    return unavailable(error)
 
 
 def _text(value: Any) -> str:
@@ -340,7 +341,7 @@ class StreamConsumer:
     async def _handle_or_park(self, message_id: bytes, fields: Mapping[bytes, bytes]) -> None:
         """Handles one message; one that keeps failing is parked on the dead-letter stream
         after max_deliveries, so it cannot hold up the messages behind it. A failure because
-        the database or a backend is away is no fault of the message: it raises `Away`, and
+        the database is away is no fault of the message: it raises `Away`, and
         the message stays pending, never parked for it (an outage of a few minutes parked
         every message read during it)."""
         try:
@@ -489,9 +490,9 @@ class StreamConsumer:
     ) -> None:
         """Consumes until `stop`. Redis being away (at start or later) is waited out; a
         group that is gone (Redis restarted without its data) is created again, from the
-        start of the stream, and the events already applied are skipped. The database or a
-        backend away (`Away`) is waited out too, reading nothing new, and then this
-        consumer's own pending messages go first. What the group parked is applied again
+        start of the stream, and the events already applied are skipped. The database away
+        (`Away`) is waited out too, reading nothing new, and then this consumer's own
+        pending messages go first. What the group parked is applied again
         every `replay_every` seconds (REPLAY_PARKED_EVERY), as at each start.
 
         Stopping (SIGTERM sets `stop` at once, see grpc_server.serve_until_stopped): it
@@ -529,8 +530,7 @@ class StreamConsumer:
                 # No new batch until it answers: then this consumer's own pending messages
                 # first (`recover`, as at a start), in their order, before any new one.
                 log.warning(
-                    "consumer %s/%s: the database or a backend is away (%s); trying again "
-                    "in %.0f s",
+                    "consumer %s/%s: the database is away (%s); trying again in %.0f s",
                     self.group,
                     self.consumer,
                     away,
