@@ -94,6 +94,26 @@ async def submit(app: RecordsApp, key: str) -> uuid.UUID:
     return (await app.records.submit(cmd)).view.record.id
 
 
+async def stored_uncommitted(
+    app: RecordsApp, monkeypatch: pytest.MonkeyPatch, key: str
+) -> tuple[asyncio.Task[uuid.UUID], asyncio.Event]:
+    """A record submitted for `key`, stored and held uncommitted (its transaction open)
+    until the event returned is set; the task gives its id once committed."""
+    stored, go_on = asyncio.Event(), asyncio.Event()
+    add = app.records.outbox.add
+
+    async def holding(conn: AsyncConnection, *events: Event) -> list[str]:
+        written = await add(conn, *events)
+        stored.set()
+        await go_on.wait()
+        return written
+
+    monkeypatch.setattr(app.records.outbox, "add", holding)
+    storing = asyncio.create_task(submit(app, key))
+    await stored.wait()
+    return storing, go_on
+
+
 async def load(app: RecordsApp, codes: Sequence[str]) -> None:
     rows = [
         RowIn(
@@ -318,18 +338,7 @@ async def test_a_merge_heard_while_a_record_for_the_duplicate_is_being_stored_mo
     committed yet when another replica hears the merge, which waits for it and moves it."""
     duplicate, survivor = keys(), keys()
     answering(records, monkeypatch, duplicate, survivor)
-    stored, go_on = asyncio.Event(), asyncio.Event()
-    add = records.records.outbox.add
-
-    async def holding(conn: AsyncConnection, *events: Event) -> list[str]:
-        written = await add(conn, *events)
-        stored.set()
-        await go_on.wait()
-        return written
-
-    monkeypatch.setattr(records.records.outbox, "add", holding)
-    storing = asyncio.create_task(submit(records, duplicate[1]))
-    await stored.wait()
+    storing, go_on = await stored_uncommitted(records, monkeypatch, duplicate[1])
     merging = asyncio.create_task(hear(records, merged(duplicate, survivor)))
     await asyncio.sleep(WAIT)
     assert not merging.done(), "it went ahead without waiting for the record being stored"
@@ -383,23 +392,11 @@ async def test_a_merge_waits_a_bounded_time_for_a_record_being_stored_then_is_re
     monkeypatch.setattr(merges, "MERGE_LOCK_WAIT_MS", 100)
     duplicate, survivor = keys(), keys()
     answering(records, monkeypatch, duplicate, survivor)
-    stored, go_on = asyncio.Event(), asyncio.Event()
-    add = records.records.outbox.add
-
-    async def holding(conn: AsyncConnection, *events: Event) -> list[str]:
-        written = await add(conn, *events)
-        stored.set()
-        await go_on.wait()
-        return written
-
-    monkeypatch.setattr(records.records.outbox, "add", holding)
-    storing = asyncio.create_task(submit(records, duplicate[1]))
-    await stored.wait()
+    storing, go_on = await stored_uncommitted(records, monkeypatch, duplicate[1])
     with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
         await asyncio.wait_for(hear(records, merged(duplicate, survivor)), 10)
     go_on.set()
     record_id = await storing
-    monkeypatch.setattr(records.records.outbox, "add", add)
     await hear(records, merged(duplicate, survivor))  # the event again, later
     assert await owners(records) == {record_id: survivor}
     async with records.db.transaction() as conn:  # the wait is the merge's alone
