@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,20 @@ async def test_a_fault_is_answered_500_with_its_request_id(
         )
     assert reply.status_code == 500 and reply.json()["code"] == "internal_error"
     assert reply.headers["x-request-id"] == "fault-1" and "a fault" not in reply.text
+
+
+async def test_a_request_id_of_visible_ascii_is_echoed_and_others_are_replaced(
+    api: Api,
+) -> None:
+    """API.md: every response carries X-Request-Id, echoed if sent. A braced GUID or a
+    path-like id was replaced; a space, a control or non-ASCII character, or more than the
+    audit log's 128 characters still is."""
+    for sent in ("{3f2504e0-4f89-11d3-9a0c-0305e82c3301}", "abc/123", "r" * 128):
+        reply = await api.http.get("/healthz", headers={"X-Request-Id": sent})
+        assert reply.headers["x-request-id"] == sent
+    for refused in (b"a b", b"r" * 129, "é1".encode("latin-1"), b"a\tb"):
+        reply = await api.http.get("/healthz", headers={"X-Request-Id": refused})
+        assert re.fullmatch(r"[0-9a-f]{32}", reply.headers["x-request-id"]), refused
 
 
 async def test_a_purpose_or_grant_missing_or_of_the_wrong_length_is_a_400_naming_it(

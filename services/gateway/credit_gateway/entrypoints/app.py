@@ -30,7 +30,10 @@ from credit_gateway.entrypoints.routes import (
 )
 
 log = logging.getLogger(__name__)
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# An id sent is echoed when it is 1-128 visible ASCII characters (a braced GUID, a path-like
+# trace id): no space or control character to split a header or a log line, and no more
+# than the audit log's column holds.
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 class RequestIdAndLimits:
