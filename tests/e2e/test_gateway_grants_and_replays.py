@@ -204,6 +204,28 @@ async def test_an_idempotency_key_replays_only_the_same_request_and_never_a_read
     assert replay.headers["idempotent-replayed"] == "true" and replay.json() == created.json()
 
 
+async def test_an_idempotency_key_replays_only_to_a_token_with_the_first_ones_scopes(
+    redis_api: Api,
+) -> None:
+    """A replay reaches no route, so no route's scope check: the same client with a token
+    narrowed to other scopes was replayed a 201 of a route it may not call."""
+    api = redis_api
+    client = await api.client(["registry:write", "audit:read"])
+    org = {**ORG, "name": "范围重放有限公司"}
+    key = {"Idempotency-Key": "scoped-1"}
+    full = {"Authorization": client["Authorization"], **key}
+    created = await api.http.post("/v1/subjects", json=org, headers=full)
+    assert created.status_code == 201, created.text
+    narrow = await api.token(client["client_id"], client["client_secret"], scope="audit:read")
+    refused = await api.http.post(
+        "/v1/subjects", json=org, headers={"Authorization": f"Bearer {narrow}", **key}
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "scope_missing", refused.text
+    assert "idempotent-replayed" not in refused.headers
+    again = await api.http.post("/v1/subjects", json=org, headers=full)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == created.json()
+
+
 JSON = {"Content-Type": "application/json"}
 
 

@@ -189,6 +189,9 @@ class Idempotency:
         canonical = _canonical_json(body) if problems.is_json(content_type) else None
         if canonical is not None:
             fingerprint["json_digest"] = hashlib.sha256(request + canonical).hexdigest()
+        # A replay reaches no route, so no route's scope check: it is served only to a token
+        # with every scope of the one that made the first request (`_answer_stored`).
+        fingerprint["scopes"] = " ".join(sorted(caller.scopes))
         slot = f"idempotency:{owner}:{hashlib.sha256(key).hexdigest()}"
         claimed_at = time.monotonic()  # no later than the claim's expiry starts
         try:
@@ -329,6 +332,13 @@ class Idempotency:
                 409,
                 "idempotency_key_reused",
                 "this Idempotency-Key was used with another request (path, query or body)",
+            )
+        elif not set(stored.get("scopes", "").split()) <= set(fingerprint["scopes"].split()):
+            problem = problems.Problem(
+                403,
+                "scope_missing",
+                "this Idempotency-Key's first request was made with a token holding a scope "
+                "this one lacks: its answer is not replayed to it",
             )
         elif stored.get("state") != "done":
             problem = problems.Problem(
