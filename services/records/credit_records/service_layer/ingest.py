@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import heapq
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -52,10 +53,32 @@ class RowIn:
 class IngestResult:
     accepted: int = 0
     unchanged: int = 0
+    # The rejections listed, by row (`listed`, once the run is over).
     rejected: list[tuple[int, list[FieldViolation]]] = field(default_factory=list)
     rejected_count: int = 0
     atomic: bool = False
     rolled_back: bool = False
+    # The lowest-numbered rejections so far, at most `limit` of them: a heap of (-row,
+    # order, errors), its highest row first. Rows come out of order (a chunk is checked
+    # while the one before it is stored, and storing rejects rows too), so the first ones
+    # rejected are not the first rows of the file.
+    _kept: list[tuple[int, int, list[FieldViolation]]] = field(default_factory=list, repr=False)
+
+    def keep(self, row: int, errors: list[FieldViolation], limit: int) -> None:
+        """Lists a rejection, if it is among the `limit` lowest rows so far. The order
+        number, unique among those kept, settles ties before the errors are compared."""
+        if len(self._kept) < limit:
+            heapq.heappush(self._kept, (-row, len(self._kept), errors))
+        elif self._kept and row < -self._kept[0][0]:
+            heapq.heapreplace(self._kept, (-row, self._kept[0][1], errors))
+
+    def listed(self) -> list[tuple[int, list[FieldViolation]]]:
+        """The rejections kept, in row order."""
+        return sorted(((-row, errors) for row, _order, errors in self._kept), key=_row)
+
+
+def _row(rejection: tuple[int, list[FieldViolation]]) -> int:
+    return rejection[0]
 
 
 class _RollBack(Exception):
@@ -92,6 +115,7 @@ class Ingestion:
         if not atomic:
             async for fresh in prepared:
                 await self._store_in_own_transaction(fresh, result)
+            result.rejected = result.listed()
             return result
         try:
             async with self.db.transaction() as conn:
@@ -102,6 +126,7 @@ class Ingestion:
         except _RollBack:
             result.rolled_back = True
             result.accepted = 0
+        result.rejected = result.listed()
         return result
 
     async def _prepared(
@@ -147,14 +172,13 @@ class Ingestion:
             result.accepted += attempt_result.accepted
             result.unchanged += attempt_result.unchanged
             result.rejected_count += attempt_result.rejected_count
-            room = self.max_listed - len(result.rejected)
-            result.rejected.extend(attempt_result.rejected[: max(room, 0)])
+            for row, errors in attempt_result.listed():
+                result.keep(row, errors, self.max_listed)
             return
 
     def _reject(self, result: IngestResult, row: int, errors: list[FieldViolation]) -> None:
         result.rejected_count += 1
-        if len(result.rejected) < self.max_listed:
-            result.rejected.append((row, errors))
+        result.keep(row, errors, self.max_listed)
 
     async def _prepare(
         self, caller: Caller, chunk: Sequence[RowIn], result: IngestResult
