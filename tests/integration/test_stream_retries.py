@@ -160,7 +160,7 @@ async def test_an_outage_parks_nothing_and_what_it_held_is_applied_in_order_once
     its failed deliveries), and a running consumer never applied them again. Now a failure
     the database's absence explains parks nothing: the consumer waits, then applies its own
     pending messages first, in their order."""
-    monkeypatch.setattr(consumer_module, "AWAY_WAIT_SECONDS", 0.05, raising=False)
+    monkeypatch.setattr(consumer_module, "AWAY_WAIT_SECONDS", 0.05)
     producer = f"away-{uuid.uuid4().hex[:8]}"
     stream = stream_name(producer)
     db = Database(database_url)
@@ -203,7 +203,7 @@ async def test_an_outage_parks_nothing_and_what_it_held_is_applied_in_order_once
 async def test_a_running_consumer_applies_what_was_parked_without_a_restart(
     database_url: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(consumer_module, "REPLAY_PARKED_EVERY", 0.1, raising=False)
+    monkeypatch.setattr(consumer_module, "REPLAY_PARKED_EVERY", 0.1)
     producer = f"parked-{uuid.uuid4().hex[:8]}"
     stream = stream_name(producer)
     db = Database(database_url)

@@ -75,14 +75,6 @@ class Away(Exception):
     the message's. It stays pending, counted towards no parking."""
 
 
-def _passing(error: BaseException) -> bool:
-    """Whether a handler's failure is of the moment (the database away), not of the
-    message. A backend's failure is not taken for one: DEADLINE_EXCEEDED or
-    RESOURCE_EXHAUSTED may be the message's own, every time, and a message that always
-    failed so would hold up the stream for good instead of being parked."""
-    return unavailable(error)
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -188,15 +180,8 @@ class StreamConsumer:
             messages: list[Any] = [m for _s, batch in (response or []) for m in batch]
             if not messages:
                 break
-            for i, (message_id, fields) in enumerate(messages):
-                if fields:
-                    try:
-                        await self._handle_or_park(message_id, fields)
-                    except Away:
-                        await self._untried([m for m, _f in messages[i + 1 :]])
-                        raise
-                    handled += 1
-                else:  # trimmed from the stream while pending: nothing left to apply
+            for message_id, fields in messages:
+                if not fields:  # trimmed from the stream while pending: nothing to apply
                     log.error(
                         "%s/%s: pending %r was trimmed from %s before it was applied",
                         self.group,
@@ -205,6 +190,7 @@ class StreamConsumer:
                         self.stream,
                     )
                     await self.redis.xack(self.stream, self.group, message_id)
+            handled += await self._handle_all([(m, f) for m, f in messages if f])
             after = _text(messages[-1][0])
             if stop is not None and stop.is_set():
                 return handled
@@ -224,10 +210,7 @@ class StreamConsumer:
                     min_idle_time=0,
                     message_ids=[p["message_id"] for p in pending],
                 )
-                for message_id, fields in claimed:
-                    if fields:
-                        await self._handle_or_park(message_id, fields)
-                        handled += 1
+                handled += await self._handle_all([(m, f) for m, f in claimed if f])
             await self.redis.xgroup_delconsumer(self.stream, self.group, name)
             log.info("took over what %s left pending on %s", name, self.stream)
         return handled
@@ -254,7 +237,7 @@ class StreamConsumer:
                 await self._handle_or_park(message_id, fields)
                 handled += 1
         except Away:
-            await self._untried([message_id for message_id, _f in messages[handled + 1 :]])
+            await self._untried([message_id for message_id, _f in messages[handled:]])
             raise
         except asyncio.CancelledError:
             await self._release([message_id for message_id, _f in messages[handled:]])
@@ -262,8 +245,11 @@ class StreamConsumer:
         return handled
 
     async def _untried(self, message_ids: list[Any]) -> None:
-        """Messages of a batch that an outage kept from being tried (`Away` came before
-        them): their delivery is not counted, as the failing one's is not."""
+        """Messages of a batch that the database being away kept from being applied (the
+        one that met it, and those after it): their delivery is not counted. Each try
+        during an outage (this consumer's again, another replica's reclaim) would bring
+        them closer to being parked at their first failure of their own once it is over.
+        XCLAIM JUSTID sets the count without counting the claim."""
         wanted = {_text(m) for m in message_ids}
         if not wanted:
             return
@@ -281,20 +267,15 @@ class StreamConsumer:
             if _text(entry["message_id"]) in wanted and times > 1:
                 by_count.setdefault(times - 1, []).append(entry["message_id"])
         for count, ids in by_count.items():
-            await self._set_deliveries(ids, count)
-
-    async def _set_deliveries(self, message_ids: list[Any], count: int) -> None:
-        """Sets the delivery count of messages pending under this consumer (JUSTID: the
-        claim itself counts none)."""
-        await self.redis.xclaim(
-            self.stream,
-            self.group,
-            self.consumer,
-            min_idle_time=0,
-            message_ids=message_ids,
-            retrycount=count,
-            justid=True,
-        )
+            await self.redis.xclaim(
+                self.stream,
+                self.group,
+                self.consumer,
+                min_idle_time=0,
+                message_ids=ids,
+                retrycount=count,
+                justid=True,
+            )
 
     async def _release(self, message_ids: list[Any]) -> None:
         """Makes messages this consumer took and will not finish claimable at once by any
@@ -348,17 +329,15 @@ class StreamConsumer:
             await self._handle(message_id, fields)
         except Exception as error:
             metrics.CONSUMED.labels(self.group, "failed").inc()
+            # Only the database away: a backend's failure (DEADLINE_EXCEEDED,
+            # RESOURCE_EXHAUSTED) may be the message's own every time, and a message that
+            # always failed so would hold up the stream for good instead of being parked.
+            if unavailable(error):
+                raise Away(f"{message_id!r} on {self.stream}: {error}") from error
             pending = await self.redis.xpending_range(
                 self.stream, self.group, min=message_id, max=message_id, count=1
             )
             deliveries = int(pending[0]["times_delivered"]) if pending else 1
-            if _passing(error):
-                if deliveries > 1:
-                    # This delivery is not counted: each try during an outage (this
-                    # consumer's again, another replica's reclaim) would bring it closer to
-                    # being parked at its first failure of its own once the outage is over.
-                    await self._set_deliveries([message_id], deliveries - 1)
-                raise Away(f"{message_id!r} on {self.stream}: {error}") from error
             log.exception(
                 "%s/%s failed on %r (delivery %d of %d)",
                 self.group,
@@ -419,7 +398,12 @@ class StreamConsumer:
                 envelope = envelope_pb2.Envelope.FromString(fields[b"envelope"])
                 try:
                     await self._apply_once(envelope)
-                except Exception:
+                except Exception as error:
+                    if unavailable(error):  # no use trying the others now
+                        log.warning(
+                            "the database is away: %s stays parked", self.dead_letter_stream
+                        )
+                        return applied
                     failing += 1
                     if not quiet:
                         log.exception(
@@ -486,14 +470,13 @@ class StreamConsumer:
         stop: asyncio.Event,
         *,
         reclaim_every: float = 5.0,
-        replay_every: float | None = None,
     ) -> None:
         """Consumes until `stop`. Redis being away (at start or later) is waited out; a
         group that is gone (Redis restarted without its data) is created again, from the
         start of the stream, and the events already applied are skipped. The database away
         (`Away`) is waited out too, reading nothing new, and then this consumer's own
-        pending messages go first. What the group parked is applied again
-        every `replay_every` seconds (REPLAY_PARKED_EVERY), as at each start.
+        pending messages go first. What the group parked is applied again every
+        REPLAY_PARKED_EVERY seconds, as at each start.
 
         Stopping (SIGTERM sets `stop` at once, see grpc_server.serve_until_stopped): it
         reads no new batch, finishes the batch in hand (read, reclaimed or recovered:
@@ -504,17 +487,21 @@ class StreamConsumer:
         leave its batch pending, unknown to this consumer."""
         loop = asyncio.get_running_loop()
         next_reclaim = 0.0
-        replay_every = REPLAY_PARKED_EVERY if replay_every is None else replay_every
-        next_replay = loop.time() + replay_every
+        next_replay = loop.time() + REPLAY_PARKED_EVERY
         group_ready = False
+        recovered = True  # this consumer's own pending messages handled since an outage
         while not stop.is_set():
             try:
                 if not group_ready:
                     await self.ensure_group()
                     await self.recover(stop)
                     await self.replay_parked(stop)
-                    group_ready = True
+                    group_ready = recovered = True
                     continue  # a stop meanwhile: no read
+                if not recovered:
+                    await self.recover(stop)
+                    recovered = True
+                    continue
                 if loop.time() >= next_reclaim:
                     await self.reclaim()
                     next_reclaim = loop.time() + reclaim_every
@@ -524,7 +511,7 @@ class StreamConsumer:
                     # What was parked for a fault since mended goes through without a
                     # restart (each start replays too).
                     await self.replay_parked(stop, quiet=True)
-                    next_replay = loop.time() + replay_every
+                    next_replay = loop.time() + REPLAY_PARKED_EVERY
                 await self.consume_once(block_ms=READ_BLOCK_MS)
             except Away as away:
                 # No new batch until it answers: then this consumer's own pending messages
@@ -536,7 +523,7 @@ class StreamConsumer:
                     away,
                     AWAY_WAIT_SECONDS,
                 )
-                group_ready = False
+                recovered = False
                 await _wait(stop, AWAY_WAIT_SECONDS)
             except ResponseError as error:
                 if "NOGROUP" in str(error):
