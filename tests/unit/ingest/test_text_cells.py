@@ -67,7 +67,7 @@ async def prepared(
     result = IngestResult()
     fresh = await ingestion()._prepare(Caller("c", department), chunk, result)
     accepted = {row.row: record.versions[0].fields for row, record in fresh}
-    rejected = {row: [(e.field, e.message) for e in errors] for row, errors in result.listed()}
+    rejected = {row: [(e.field, e.message) for e in errors] for row, errors in result.rejected}
     return accepted, rejected
 
 
@@ -198,5 +198,5 @@ async def test_a_row_from_a_gateway_older_than_the_text_cells_flag_is_converted_
     )
     result = IngestResult()
     fresh = await ingestion()._prepare(Caller("c", "tax"), [old_gateway, flagged], result)
-    assert result.listed() == [] and result.rejected_count == 0
+    assert result.rejected == [] and result.rejected_count == 0
     assert [record.versions[0].fields for _, record in fresh] == [{"grade": "A", "year": 2025}] * 2

@@ -12,8 +12,8 @@ def test_the_lowest_rows_are_listed_in_row_order_whatever_order_they_came_in() -
     result = IngestResult()
     for row in (42, 88, 121, 200, 17, 251, 3, 99):
         result.keep(row, [FieldViolation("row", f"row {row}")], limit=4)
-    assert [row for row, _ in result.listed()] == [3, 17, 42, 88]
-    assert [errors[0].message for _, errors in result.listed()] == [
+    assert [row for row, _ in result.rejected] == [3, 17, 42, 88]
+    assert [errors[0].message for _, errors in result.rejected] == [
         "row 3",
         "row 17",
         "row 42",
@@ -25,7 +25,7 @@ def test_under_the_limit_every_rejection_is_listed_and_a_row_twice_is_kept_twice
     result = IngestResult()
     for row in (5, 2, 5):
         result.keep(row, [FieldViolation("field", "why")], limit=10)
-    assert [row for row, _ in result.listed()] == [2, 5, 5]
+    assert [row for row, _ in result.rejected] == [2, 5, 5]
     nothing = IngestResult()
     nothing.keep(1, [], limit=0)
-    assert nothing.listed() == []
+    assert nothing.rejected == []

@@ -239,7 +239,7 @@ def recounted_end(
     was, first = counted_from(start), counted_from(now)
     years = _whole_years(was, end)
     if years:
-        return period_end(china_day_start(first), years * 365)
+        return _years_on(first, years)
     try:
         return end + (first - was)
     except OverflowError:

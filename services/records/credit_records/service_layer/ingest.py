@@ -53,8 +53,6 @@ class RowIn:
 class IngestResult:
     accepted: int = 0
     unchanged: int = 0
-    # The rejections listed, by row (`listed`, once the run is over).
-    rejected: list[tuple[int, list[FieldViolation]]] = field(default_factory=list)
     rejected_count: int = 0
     atomic: bool = False
     rolled_back: bool = False
@@ -72,8 +70,9 @@ class IngestResult:
         elif self._kept and row < -self._kept[0][0]:
             heapq.heapreplace(self._kept, (-row, self._kept[0][1], errors))
 
-    def listed(self) -> list[tuple[int, list[FieldViolation]]]:
-        """The rejections kept, in row order."""
+    @property
+    def rejected(self) -> list[tuple[int, list[FieldViolation]]]:
+        """The rejections listed: those kept, in row order."""
         return sorted(((-row, errors) for row, _order, errors in self._kept), key=_row)
 
 
@@ -115,7 +114,6 @@ class Ingestion:
         if not atomic:
             async for fresh in prepared:
                 await self._store_in_own_transaction(fresh, result)
-            result.rejected = result.listed()
             return result
         try:
             async with self.db.transaction() as conn:
@@ -126,7 +124,6 @@ class Ingestion:
         except _RollBack:
             result.rolled_back = True
             result.accepted = 0
-        result.rejected = result.listed()
         return result
 
     async def _prepared(
@@ -172,7 +169,7 @@ class Ingestion:
             result.accepted += attempt_result.accepted
             result.unchanged += attempt_result.unchanged
             result.rejected_count += attempt_result.rejected_count
-            for row, errors in attempt_result.listed():
+            for row, errors in attempt_result.rejected:
                 result.keep(row, errors, self.max_listed)
             return
 
