@@ -96,6 +96,19 @@ class RecordsClient(Backend):
             self._stub.ListCatalogItems, rec.ListCatalogItemsRequest(), idempotent=True
         )
 
+    async def item(self, item_code: str) -> rec.CatalogItem | None:
+        """A catalog item, or None when the catalog holds none of that code."""
+        try:
+            return await self.call(
+                self._stub.GetCatalogItem,
+                rec.GetCatalogItemRequest(item_code=item_code),
+                idempotent=True,
+            )
+        except RemoteError as error:
+            if error.code != grpc.StatusCode.NOT_FOUND:
+                raise
+            return None
+
     async def put_item(self, request: rec.PutCatalogItemRequest) -> rec.CatalogItem:
         return await self.call(self._stub.PutCatalogItem, request, idempotent=False)
 

@@ -149,8 +149,7 @@ async def _writable_item(gateway: Gateway, caller: Caller, item_code: str) -> No
     record is (rather than a 200 rejecting every row): 422 unknown_item for an item the
     catalog does not hold, 403 department_mismatch for one the caller's department is no
     source of (`*`: any department is)."""
-    items = (await gateway.records.catalog()).items
-    item = next((i for i in items if i.item_code == item_code), None)
+    item = await gateway.records.item(item_code)
     if item is None:
         raise Problem(
             422,
@@ -249,10 +248,16 @@ async def bulk(
         def item() -> str:
             return detected.item_code or item_code
 
-        checked = [bool(item_code)]  # whether the item was found writable
-        if not checked[0] and item():
-            await _writable_item(gateway, caller, item())
-            checked[0] = True
+        checked = {item_code}  # the items found writable ("": none named yet)
+
+        async def check_item() -> None:
+            """The upload's item, once known, checked before any row of it is sent (an
+            NDJSON upload whose first lines are no JSON names it late)."""
+            if item() not in checked:
+                await _writable_item(gateway, caller, item())
+                checked.add(item())
+
+        await check_item()
         chunks: Chunks[rec.IngestRow] = Chunks(
             gateway.settings.bulk_chunk_rows, gateway.settings.bulk_chunk_bytes
         )
@@ -274,10 +279,7 @@ async def bulk(
                 async for parsed in rows:
                     read[0] = parsed.number
                     unstored.note(parsed)
-                    # an NDJSON upload whose first lines are no JSON names its item late
-                    if not checked[0] and item():
-                        await _writable_item(gateway, caller, item())
-                        checked[0] = True
+                    await check_item()
                     for batch in chunks.add(*_sized_row(parsed, item(), chunks)):
                         yield rec.IngestRecordsRequest(rows=rec.IngestRows(rows=batch))
             except Problem as error:
