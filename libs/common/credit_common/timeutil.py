@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 
 UTC = dt.UTC
 # China Standard Time: the days that publicity windows and deadlines count in.
 CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+# A date as the API writes it: YYYY-MM-DD alone (fromisoformat also takes 20260501 and
+# the week date 2026-W18-5; pydantic a Unix time). ASCII digits: \d takes others too.
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NOT_A_DAY = "expected a date such as 2026-05-01 (YYYY-MM-DD)"
+
+
+def iso_day(text: object) -> dt.date | None:
+    """The date `text` writes as YYYY-MM-DD, or None (another form, or no such day)."""
+    if not (isinstance(text, str) and ISO_DAY.fullmatch(text)):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:  # 2026-02-30
+        return None
 
 
 def china_date(moment: dt.datetime) -> dt.date:

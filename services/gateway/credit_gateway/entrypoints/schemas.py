@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from credit_common.timeutil import ISO_DAY, NOT_A_DAY
 from credit_gateway.domain.access import department_problem
 
 _RFC3339 = re.compile(
@@ -118,16 +119,13 @@ def _json_moment(value: object) -> object:
     return _rfc3339_text(value)
 
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def _json_date(value: object) -> object:
     """A date in a body is YYYY-MM-DD text: pydantic alone also takes 0, or "1714521600",
     as a Unix time (1970-01-01, 2024-05-01)."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    if not (isinstance(value, str) and _DATE.fullmatch(value)):
-        raise ValueError("expected a date such as 2026-05-01 (YYYY-MM-DD)")
+    if not (isinstance(value, str) and ISO_DAY.fullmatch(value)):
+        raise ValueError(NOT_A_DAY)
     return value
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from credit_common.directory import SubjectDirectory
 from credit_common.errors import FieldViolation
 from credit_common.masking import is_person_key
 from credit_common.record_rules import severity_violations
+from credit_common.timeutil import NOT_A_DAY, iso_day
 from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.domain.catalog import CatalogItem
@@ -25,20 +25,6 @@ from credit_records.service_layer.values import (
 )
 
 MAX_SOURCE_REF = 200
-# As the gateway answers for a single record's date.
-NOT_A_DAY = "expected a date such as 2026-05-01 (YYYY-MM-DD)"
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _day(text: object) -> dt.date | None:
-    """A date written YYYY-MM-DD, as dates are (fromisoformat alone also takes 20260501
-    and the week date 2026-W18-5), or None."""
-    if not (isinstance(text, str) and _DAY.fullmatch(text)):
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:  # 2026-02-30
-        return None
 
 
 @dataclass(frozen=True)
@@ -105,7 +91,7 @@ async def check_row(
         problems.append(FieldViolation("source_ref", f"at most {MAX_SOURCE_REF} characters"))
     elif "\x00" in source_ref:
         problems.append(FieldViolation("source_ref", f"holds {NUL}"))
-    day = _day(decided_on)
+    day = iso_day(decided_on)
     if day is None:
         problems.append(FieldViolation("decided_on", NOT_A_DAY))
     if day is not None and day > today:
