@@ -348,6 +348,20 @@ async def test_merges_of_a_chain_heard_in_reverse_order_bring_every_entry_to_the
     assert moved == [("entry.marked:moved", kc), ("entry.marked:moved", kc)]
 
 
+async def test_a_merge_heard_over_a_chain_written_before_keeps_every_step_one_long(
+    lists: ListsApp,
+) -> None:
+    """X into A, B into C, then A into B: X's row pointed at B, itself merged."""
+    (x, kx), (a, ka), (b, kb), (c, kc) = keys(), keys(), keys(), keys()
+    for merge in (merged(x, kx, a, ka), merged(b, kb, c, kc), merged(a, ka, b, kb)):
+        await hear(lists, "subject.merged", merge)
+    async with lists.db.read() as conn:
+        rows = await conn.execute(
+            sa.select(t.merged_subjects.c.subject_id, t.merged_subjects.c.survivor_id)
+        )
+        assert dict(rows.all()) == {x: c, a: c, b: c}
+
+
 async def test_merges_of_a_chain_heard_in_order_send_later_entries_to_the_last_survivor(
     lists: ListsApp,
 ) -> None:

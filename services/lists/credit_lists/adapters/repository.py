@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.db import advisory_lock, among, dialect_insert
+from credit_common.merges import Survivor
 from credit_lists.adapters import tables as t
 from credit_lists.domain.model import Entry, State, Transition
 
@@ -106,13 +107,6 @@ async def hear_of_records(
     return withdrawn
 
 
-class Survivor(NamedTuple):
-    """The subject a merged one stands for now."""
-
-    subject_id: uuid.UUID
-    subject_key: str
-
-
 async def lock_subject(conn: AsyncConnection, subject_id: uuid.UUID) -> None:
     """Holds, until the transaction ends, any other transaction that would change where
     the subject's entries go: merge it or merge into it, store an entry for it. SQLite
@@ -147,25 +141,6 @@ async def survivor_of(conn: AsyncConnection, subject_id: uuid.UUID) -> Survivor 
         seen.add(row.survivor_id)
         found = Survivor(row.survivor_id, row.survivor_key)
         current = row.survivor_id
-
-
-async def record_merge(
-    conn: AsyncConnection, duplicate: uuid.UUID, survivor: Survivor, at: dt.datetime
-) -> None:
-    """Writes down that `duplicate` stands for `survivor` (a subject not merged), and so
-    do the subjects merged into the duplicate before (so chains stay one step long). The
-    caller holds both subjects' locks."""
-    table = t.merged_subjects
-    to = {"survivor_id": survivor.subject_id, "survivor_key": survivor.subject_key}
-    statement = dialect_insert(table, conn.dialect.name).values(
-        subject_id=duplicate, merged_at=at, **to
-    )
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.subject_id], set_={**to, "merged_at": at}
-        )
-    )
-    await conn.execute(sa.update(table).where(table.c.survivor_id == duplicate).values(**to))
 
 
 class EntryRepository:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from credit_common.db import GUID, UTCDateTime
+from credit_common.merges import merged_subjects_table
 from credit_common.outbox import outbox_table, processed_events_table
 
 metadata = sa.MetaData()
@@ -115,14 +116,7 @@ heard_records = sa.Table(
 # one merged since is followed, so a chain heard in reverse order (B into C, then A into
 # B) still leads to C. Every entry is stored under a subject not merged, so reads (status,
 # the restriction check) never look here (migration 0004).
-merged_subjects = sa.Table(
-    "merged_subjects",
-    metadata,
-    sa.Column("subject_id", GUID(), primary_key=True),
-    sa.Column("survivor_id", GUID(), nullable=False, index=True),
-    sa.Column("survivor_key", sa.String(80), nullable=False),
-    sa.Column("merged_at", UTCDateTime(), nullable=False),
-)
+merged_subjects = merged_subjects_table(metadata)
 
 feedback = sa.Table(
     "feedback",

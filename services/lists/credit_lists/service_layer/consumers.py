@@ -14,15 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit.events.v1 import envelope_pb2, objections_pb2, records_pb2, subject_pb2
 from credit.events.v1 import lists_pb2 as ev
 from credit_common.errors import DomainError
+from credit_common.merges import Survivor, record_merge
 from credit_common.outbox import Event
 from credit_common.timeutil import UTC, china_day_start, utcnow
 from credit_lists.adapters import tables as t
 from credit_lists.adapters.repository import (
     EntryRepository,
-    Survivor,
     hear_of_records,
     lock_subject,
-    record_merge,
     survivor_of,
 )
 from credit_lists.domain.model import (
@@ -406,13 +405,15 @@ class ListConsumers:
         duplicate = uuid.UUID(merged.subject_id)
         named = Survivor(uuid.UUID(merged.survivor_id), merged.survivor_code)
         await lock_subject(conn, duplicate)
-        await record_merge(conn, duplicate, named, now)
+        await record_merge(conn, t.merged_subjects, duplicate, named, now)
         # A loop (the survivor merged, through others, into the duplicate) raises: the
         # registry never merges so, and the event is parked rather than applied.
         since = await survivor_of(conn, named.subject_id)
         survivor = since or named
         if since is not None:
-            await record_merge(conn, duplicate, since, now)
+            await record_merge(
+                conn, t.merged_subjects, duplicate, since, now, through=named.subject_id
+            )
         repo = EntryRepository(conn)
         moved = (
             await conn.execute(

@@ -3,25 +3,16 @@ of records; never commits (the use case does)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Collection
-from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from credit_common.db import among, dialect_insert
+from credit_common.db import among
+from credit_common.merges import Survivor
 from credit_records.adapters import tables as t
-
-
-class Survivor(NamedTuple):
-    """The subject a merged one stands for now."""
-
-    subject_id: uuid.UUID
-    subject_key: str
-
 
 # Subjects are locked by stripe, not one by one: a bulk load locks every subject of its
 # chunks, and an atomic one holds them all till its end, which would take one lock of the
@@ -129,29 +120,3 @@ async def _merges_of(
         )
         found.update({r.subject_id: Survivor(r.survivor_id, r.survivor_key) for r in rows})
     return found
-
-
-async def record_merge(
-    conn: AsyncConnection,
-    duplicate: uuid.UUID,
-    survivor: Survivor,
-    at: dt.datetime,
-    *,
-    through: uuid.UUID | None = None,
-) -> None:
-    """Writes down that `duplicate` stands for `survivor` (a subject not merged), and so
-    do the subjects merged into the duplicate before, or pointed at `through` (the
-    survivor the merge named, written first and found merged since), so chains stay one
-    step long. The caller holds the duplicate's lock."""
-    table = t.merged_subjects
-    to = {"survivor_id": survivor.subject_id, "survivor_key": survivor.subject_key}
-    statement = dialect_insert(table, conn.dialect.name).values(
-        subject_id=duplicate, merged_at=at, **to
-    )
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.subject_id], set_={**to, "merged_at": at}
-        )
-    )
-    pointing = [duplicate] if through is None else [duplicate, through]
-    await conn.execute(sa.update(table).where(table.c.survivor_id.in_(pointing)).values(**to))

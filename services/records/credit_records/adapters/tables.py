@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from credit_common.db import GUID, UTCDateTime
+from credit_common.merges import merged_subjects_table
 from credit_common.outbox import outbox_table, processed_events_table
 from credit_common.record_rules import MAX_SEVERITY
 
@@ -133,14 +134,7 @@ record_listings = sa.Table(
 # stored for a merged subject (the registry's answer cached, or given just before the
 # merge) is moved to its survivor in the storing transaction; reads never look here
 # (migration 0010).
-merged_subjects = sa.Table(
-    "merged_subjects",
-    metadata,
-    sa.Column("subject_id", GUID(), primary_key=True),
-    sa.Column("survivor_id", GUID(), nullable=False, index=True),
-    sa.Column("survivor_key", sa.String(80), nullable=False),
-    sa.Column("merged_at", UTCDateTime(), nullable=False),
-)
+merged_subjects = merged_subjects_table(metadata)
 
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit.events.v1 import envelope_pb2, lists_pb2, objections_pb2, subject_pb2
 from credit.events.v1 import records_pb2 as ev
 from credit_common.errors import InvalidArgument
+from credit_common.merges import Survivor, record_merge
 from credit_common.messages import moment_of
 from credit_common.outbox import Event
 from credit_common.timeutil import UTC, utcnow
 from credit_records.adapters import tables as t
-from credit_records.adapters.merges import Survivor, lock_subjects, record_merge, survivors_of
+from credit_records.adapters.merges import lock_subjects, survivors_of
 from credit_records.adapters.repository import RecordRepository
 from credit_records.service_layer.merges import MERGED, MERGED_BY, merge_detail
 from credit_records.service_layer.records import Records, summary
@@ -68,13 +69,15 @@ class RecordConsumers:
         duplicate = uuid.UUID(merged.subject_id)
         named = Survivor(uuid.UUID(merged.survivor_id), merged.survivor_code)
         await lock_subjects(conn, [duplicate], shared=False)
-        await record_merge(conn, duplicate, named, at)
+        await record_merge(conn, t.merged_subjects, duplicate, named, at)
         # A loop (the survivor merged, through others, into the duplicate) raises: the
         # registry never merges so, and the event is parked rather than applied.
         since = (await survivors_of(conn, [named.subject_id])).get(named.subject_id)
         survivor = since or named
         if since is not None:
-            await record_merge(conn, duplicate, since, at, through=named.subject_id)
+            await record_merge(
+                conn, t.merged_subjects, duplicate, since, at, through=named.subject_id
+            )
         ids = list(
             await conn.scalars(
                 sa.update(t.records)
