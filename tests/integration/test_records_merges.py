@@ -7,12 +7,10 @@ is left under a merged subject, where no read looks."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,20 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import envelope_pb2, subject_pb2
 from credit.events.v1 import records_pb2 as ev
-from credit_common.directory import SubjectRef
 from credit_common.outbox import Event
 from credit_common.timeutil import utcnow
 from credit_records.adapters import merges
 from credit_records.adapters import tables as t
-from credit_records.bootstrap import RecordsApp, build, migrate
+from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
 from credit_records.service_layer import commands
 from credit_records.service_layer.ingest import RowIn
-from credit_records.settings import RecordsSettings
 from support.backends import BACKEND
-from support.processes import free_port
+from support.records_parts import MARKET, answering, decided, keys, penalty, started, submit
 
-MARKET = commands.Caller("cl_market", "market_regulation")
 # How long a second transaction is given to get as far as it can while the first one is
 # open: it must then be waiting for that one to end.
 WAIT = 0.5
@@ -41,57 +36,9 @@ WAIT = 0.5
 
 @pytest.fixture
 async def records(database_url: str, tmp_path: Path) -> AsyncIterator[RecordsApp]:
-    """The records service's parts on their own database; the registry is not there (each
-    test says what it answers)."""
-    settings = RecordsSettings(
-        database_url=database_url,
-        var_dir=tmp_path,
-        registry_address=f"127.0.0.1:{free_port()}",
-    )
-    migrate(settings)
-    app = build(settings)
-    await app.start()
+    app = await started(database_url, tmp_path)
     yield app
     await app.stop()
-
-
-def keys() -> tuple[uuid.UUID, str]:
-    return uuid.uuid4(), f"91310115MA{uuid.uuid4().hex[:8].upper()}"
-
-
-def answering(
-    app: RecordsApp, monkeypatch: pytest.MonkeyPatch, *subjects: tuple[uuid.UUID, str]
-) -> None:
-    """The registry resolves each subject's code to the subject itself (as it did, or as
-    its cached answer says, before the merge)."""
-    known = {key: SubjectRef(subject_id, key, False) for subject_id, key in subjects}
-
-    async def resolve(codes: Sequence[str]) -> dict[str, SubjectRef | None]:
-        return {c: known.get(c) for c in codes}
-
-    monkeypatch.setattr(app.directory, "resolve", resolve)
-
-
-def penalty() -> dict[str, Any]:
-    return {
-        "violation_type": "超范围经营",
-        "violation_facts": "超出核准登记的经营范围从事经营活动",
-        "legal_basis": "《市场主体登记管理条例》第四十六条",
-        "penalty_kinds": ["warning"],
-        "penalty_content": "警告",
-        "severity": "general",
-        "deciding_authority": "某市市场监督管理局",
-    }
-
-
-def decided() -> str:
-    return (utcnow().date() - dt.timedelta(days=1)).isoformat()
-
-
-async def submit(app: RecordsApp, key: str) -> uuid.UUID:
-    ref = f"某监罚〔2026〕{uuid.uuid4().hex[:8]}号"
-    cmd = commands.Submit(MARKET, key, "admin_penalty", ref, decided(), penalty())
-    return (await app.records.submit(cmd)).view.record.id
 
 
 async def stored_uncommitted(
