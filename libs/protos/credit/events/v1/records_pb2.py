@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63redit/events/v1/records.proto\x12\x10\x63redit.events.v1\"\xbb\x01\n\rRecordSummary\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x13\n\x0bsubject_key\x18\x03 \x01(\t\x12\x11\n\titem_code\x18\x04 \x01(\t\x12\x12\n\ndepartment\x18\x05 \x01(\t\x12\x12\n\nsource_ref\x18\x06 \x01(\t\x12\x12\n\ndecided_on\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x05\x12\x0e\n\x06status\x18\t \x01(\t\"B\n\x0eRecordsCreated\x12\x30\n\x07records\x18\x01 \x03(\x0b\x32\x1f.credit.events.v1.RecordSummary\"R\n\x0fRecordCorrected\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.credit.events.v1.RecordSummary\x12\x0e\n\x06reason\x18\x02 \x01(\t\"R\n\x0fRecordWithdrawn\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.credit.events.v1.RecordSummary\x12\x0e\n\x06reason\x18\x02 \x01(\t\"^\n\rRecordsMarked\x12\x13\n\x0bsubject_ids\x18\x01 \x03(\t\x12\x12\n\nrecord_ids\x18\x02 \x03(\t\x12\x0c\n\x04mark\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61use_event_id\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63redit/events/v1/records.proto\x12\x10\x63redit.events.v1\"\xbb\x01\n\rRecordSummary\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x13\n\x0bsubject_key\x18\x03 \x01(\t\x12\x11\n\titem_code\x18\x04 \x01(\t\x12\x12\n\ndepartment\x18\x05 \x01(\t\x12\x12\n\nsource_ref\x18\x06 \x01(\t\x12\x12\n\ndecided_on\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x05\x12\x0e\n\x06status\x18\t \x01(\t\"B\n\x0eRecordsCreated\x12\x30\n\x07records\x18\x01 \x03(\x0b\x32\x1f.credit.events.v1.RecordSummary\"R\n\x0fRecordCorrected\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.credit.events.v1.RecordSummary\x12\x0e\n\x06reason\x18\x02 \x01(\t\"R\n\x0fRecordWithdrawn\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.credit.events.v1.RecordSummary\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Y\n\rRecordExpired\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.credit.events.v1.RecordSummary\x12\x17\n\x0fretention_until\x18\x02 \x01(\t\"^\n\rRecordsMarked\x12\x13\n\x0bsubject_ids\x18\x01 \x03(\t\x12\x12\n\nrecord_ids\x18\x02 \x03(\t\x12\x0c\n\x04mark\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61use_event_id\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDCORRECTED']._serialized_end=392
   _globals['_RECORDWITHDRAWN']._serialized_start=394
   _globals['_RECORDWITHDRAWN']._serialized_end=476
-  _globals['_RECORDSMARKED']._serialized_start=478
-  _globals['_RECORDSMARKED']._serialized_end=572
+  _globals['_RECORDEXPIRED']._serialized_start=478
+  _globals['_RECORDEXPIRED']._serialized_end=567
+  _globals['_RECORDSMARKED']._serialized_start=569
+  _globals['_RECORDSMARKED']._serialized_end=663
 # @@protoc_insertion_point(module_scope)

@@ -50,6 +50,14 @@ class RecordWithdrawn(_message.Message):
     reason: str
     def __init__(self, record: _Optional[_Union[RecordSummary, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class RecordExpired(_message.Message):
+    __slots__ = ("record", "retention_until")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    record: RecordSummary
+    retention_until: str
+    def __init__(self, record: _Optional[_Union[RecordSummary, _Mapping]] = ..., retention_until: _Optional[str] = ...) -> None: ...
+
 class RecordsMarked(_message.Message):
     __slots__ = ("subject_ids", "record_ids", "mark", "cause_event_id")
     SUBJECT_IDS_FIELD_NUMBER: _ClassVar[int]
