@@ -8,6 +8,8 @@ import datetime as dt
 import json
 import math
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -16,9 +18,11 @@ import sqlalchemy as sa
 from google.protobuf import json_format, struct_pb2
 
 from credit.events.v1 import envelope_pb2, lists_pb2, objections_pb2, subject_pb2
+from credit.events.v1 import records_pb2 as events_pb2
 from credit.records.v1 import records_pb2, records_pb2_grpc
 from credit.registry.v1 import registry_pb2 as rpb
 from credit.registry.v1 import registry_pb2_grpc as rpb_grpc
+from credit_common.db import sync_url
 from credit_common.errors import (
     Conflict,
     InvalidArgument,
@@ -28,6 +32,8 @@ from credit_common.errors import (
 )
 from credit_common.grpc_errors import from_rpc_error
 from credit_common.messages import timestamp
+from credit_common.redis_client import make_redis
+from credit_common.relay import stream_name
 from credit_common.timeutil import china_date, china_day_start, utcnow
 from credit_records.adapters import tables
 from credit_records.adapters.repository import RecordRepository
@@ -36,24 +42,10 @@ from credit_records.domain.catalog import Level
 from credit_records.domain.publicity import Window, add_months
 from credit_records.domain.records import StoredRecord, Version
 from credit_records.service_layer import commands
-from support.processes import ServiceProcess
+from support.processes import ServiceProcess, free_port, start_service
+from support.records_parts import MARKET, penalty
 
-MARKET = commands.Caller("cl_market", "market_regulation")
 TAX = commands.Caller("cl_tax", "tax")
-
-
-def penalty(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "violation_type": "超范围经营",
-        "violation_facts": "超出核准登记的经营范围从事经营活动",
-        "legal_basis": "《市场主体登记管理条例》第四十六条",
-        "penalty_kinds": ["warning"],
-        "penalty_content": "警告",
-        "severity": "general",
-        "deciding_authority": "某市市场监督管理局",
-    }
-    fields.update(overrides)
-    return fields
 
 
 async def register(registry: ServiceProcess, name: str = "记录测试有限公司") -> str:
@@ -1007,3 +999,84 @@ def test_copy_text_of_a_moment_is_its_own_even_an_hour_apart_in_summer_time() ->
     assert _moment(second) == "2026-11-01T01:30:00-05:00"
     now = utcnow()
     assert _moment(now) == now.isoformat() and _moment(None) == "\\N"
+
+
+async def test_the_service_tells_a_record_past_its_retention_expired_on_its_own(
+    registry_process: ServiceProcess,
+    make_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """A records process sweeping every 0.2 s: a penalty decided in 2019, kept until
+    2025, is told expired on the records stream once, with its history saying so."""
+    database_url = make_database_url("rec")
+    process = start_service(
+        "credit_records",
+        "CREDIT_RECORDS_",
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "REGISTRY_ADDRESS": registry_process.address,
+            "EXPIRY_EVERY_SECONDS": "0.2",
+        },
+        tmp_path,
+        port=free_port(),
+    )
+    redis = make_redis(redis_url)
+    try:
+        code = await register(registry_process)
+        body = struct_pb2.Struct()
+        body.update(penalty())
+        async with grpc.aio.insecure_channel(process.address) as channel:
+            submitted = await records_pb2_grpc.RecordsServiceStub(channel).SubmitRecord(
+                records_pb2.SubmitRecordRequest(
+                    caller=records_pb2.Caller(
+                        client_id="cl_market", department="market_regulation"
+                    ),
+                    subject_code=code,
+                    item_code="admin_penalty",
+                    source_ref="某监罚〔2019〕5号",
+                    decided_on="2019-03-01",
+                    fields=body,
+                ),
+                timeout=10,
+            )
+        record_id = submitted.record.record_id
+        assert submitted.record.status == "expired"
+        told: list[events_pb2.RecordExpired] = []
+        for _ in range(200):
+            told = []
+            for _, entry in await redis.xrange(stream_name("records")):
+                envelope = envelope_pb2.Envelope.FromString(entry[b"envelope"])
+                if envelope.type == "record.expired":
+                    expired = events_pb2.RecordExpired()
+                    envelope.payload.Unpack(expired)
+                    told.append(expired)
+            if told:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # further sweeps tell nothing more
+        later = [
+            e
+            for _, e in await redis.xrange(stream_name("records"))
+            if envelope_pb2.Envelope.FromString(e[b"envelope"]).type == "record.expired"
+        ]
+    finally:
+        await redis.aclose()
+        process.stop()
+    assert [e.record.record_id for e in told] == [record_id] and len(later) == 1
+    assert told[0].record.status == "expired" and told[0].retention_until < "2026"
+    engine = sa.create_engine(sync_url(database_url))
+    with engine.connect() as conn:
+        changes = (
+            conn.execute(
+                sa.select(tables.record_history.c.change).where(
+                    tables.record_history.c.record_id
+                    == (uuid.UUID(record_id) if conn.dialect.name == "postgresql" else record_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    assert changes == ["expired"]

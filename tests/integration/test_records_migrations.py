@@ -508,3 +508,45 @@ def test_merged_subjects_are_made_as_the_tables_say_and_dropped_again(database_u
     with engine.connect() as conn:
         assert "merged_subjects" not in sa.inspect(conn).get_table_names()
     engine.dispose()
+
+
+def test_expiry_told_at_and_its_index_are_made_as_the_tables_say_and_dropped_again(
+    database_url: str,
+) -> None:
+    """0011: records.expiry_told_at and the partial index of the untold as tables.py
+    declares them on either database; a record stored before is untold (the first sweep
+    tells it if its retention is over); the downgrade drops both."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from credit_records.adapters import tables
+
+    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
+    command.upgrade(config, "0010")
+    engine = sa.create_engine(sync_url(database_url))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO catalog_items (item_code, current_version, updated_at)"
+                " VALUES ('admin_penalty', 1, :now)"
+            ),
+            {"now": NOW},
+        )
+        _insert_record(conn, uuid.uuid4(), "old", retention_until=dt.date(2020, 1, 15))
+    command.upgrade(config, "0011")
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), tables.metadata)
+        assert [d for d in diffs if "expiry" in repr(d)] == []
+        indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("records")}
+        assert indexes["ix_records_expiry_due"]["column_names"] == ["retention_until"]
+        assert (
+            conn.scalar(sa.text("SELECT count(*) FROM records WHERE expiry_told_at IS NULL")) == 1
+        )
+    command.downgrade(config, "0010")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("records")}
+        assert "expiry_told_at" not in columns
+        assert "ix_records_expiry_due" not in {
+            i["name"] for i in sa.inspect(conn).get_indexes("records")
+        }
+    engine.dispose()

@@ -36,7 +36,10 @@ async def serve(settings: RecordsSettings) -> None:
         service_name=records_pb2.DESCRIPTOR.services_by_name["RecordsService"].full_name,
         events=EVENTS,
         handlers=app.consumers.handlers() if settings.consume_events else None,
-        loops=lambda stop: [app.store.keep_fresh(stop)],
+        loops=lambda stop: [
+            app.store.keep_fresh(stop),
+            app.expiry.run(stop, every=settings.expiry_every_seconds),
+        ],
         on_stop=app.stop,
     )
 

@@ -14,6 +14,7 @@ from credit_records.adapters import tables
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.service_layer.catalog import Catalog
 from credit_records.service_layer.consumers import RecordConsumers
+from credit_records.service_layer.expiry import Expiry
 from credit_records.service_layer.ingest import Ingestion
 from credit_records.service_layer.records import Records
 from credit_records.settings import RecordsSettings
@@ -33,6 +34,7 @@ class RecordsApp:
     records: Records
     ingestion: Ingestion
     consumers: RecordConsumers
+    expiry: Expiry
 
     async def start(self) -> None:
         await self.store.seed_shipped()
@@ -64,4 +66,5 @@ def build(settings: RecordsSettings) -> RecordsApp:
         records,
         ingestion,
         RecordConsumers(records),
+        Expiry(db, outbox),
     )

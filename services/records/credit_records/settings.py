@@ -19,3 +19,6 @@ class RecordsSettings(ServiceSettings):
     # Whether this process runs the event consumers (subject merges, objections, repairs,
     # the listings of "while listed" records).
     consume_events: bool = True
+    # Seconds between two sweeps for records past their retention (record.expired). A
+    # record expires at midnight in China; told within this many seconds of it.
+    expiry_every_seconds: float = 60.0

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit_common.db import GUID, JsonText, copy_escape, copy_lines, insert_rows
+from credit_common.timeutil import china_date
 from credit_records.adapters import tables as t
 from credit_records.domain.publicity import Window
 from credit_records.domain.records import StoredRecord, Version, canonical_json, content_hash
@@ -120,6 +121,7 @@ def _copy_line(record: StoredRecord) -> str:
                 _moment(record.repaired_at),
                 "0",
                 _moment(record.unlisted_at),
+                "\\N",  # expiry_told_at: a new record's expiry is not told yet
             )
         )
         + "\n"
@@ -271,6 +273,14 @@ def _records_of(rows: Iterable[sa.RowMapping], wanted: set[str] | None) -> list[
     return records
 
 
+def kept_until(retention_until: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """The columns that store a record's last day kept from `now` on: a record told expired
+    whose retention now reaches today or later lasts again, to be told anew when it ends."""
+    if retention_until >= china_date(now):
+        return {"retention_until": retention_until, "expiry_told_at": None}
+    return {"retention_until": retention_until}
+
+
 class RecordRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -377,9 +387,9 @@ class RecordRepository:
                 severity=window.severity,
                 never_public=window.never_public,
                 publicity_until=window.publicity_until,
-                retention_until=window.retention_until,
                 repairable=window.repairable,
                 repair_possible_from=window.repair_possible_from,
+                **kept_until(window.retention_until, now),
             )
         )
 

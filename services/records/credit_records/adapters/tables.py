@@ -63,10 +63,23 @@ records = sa.Table(
     # of end (the latest end of them; NULL while one has no end or none is known yet).
     # Worked out from record_listings as the lists service's events arrive (migration 0003).
     sa.Column("unlisted_at", UTCDateTime(), nullable=True),
+    # When record.expired was written for it (its retention over); NULL while it lasts, or
+    # lasts again (a correction or a listing moved its retention later; migration 0011).
+    sa.Column("expiry_told_at", UTCDateTime(), nullable=True),
     # source_ref first: the duplicate check looks up many refs of one department and item
     # (migration 0002; SQLite keeps the first order).
     sa.UniqueConstraint("source_ref", "item_code", "department", name="uq_records_source_ref"),
     sa.Index("ix_records_subject", "subject_id", "submitted_at"),
+)
+
+# The records whose expiry is yet to be told, by the last day they are kept: the sweep
+# reads the ones past it, a few rows of an index that holds only the untold (migration 0011).
+_UNTOLD = records.c.expiry_told_at.is_(None) & records.c.withdrawn_at.is_(None)
+sa.Index(
+    "ix_records_expiry_due",
+    records.c.retention_until,
+    postgresql_where=_UNTOLD,
+    sqlite_where=_UNTOLD,
 )
 
 record_versions = sa.Table(

@@ -20,7 +20,7 @@ from credit_common.outbox import Event
 from credit_common.timeutil import UTC, utcnow
 from credit_records.adapters import tables as t
 from credit_records.adapters.merges import lock_subjects, survivors_of
-from credit_records.adapters.repository import RecordRepository
+from credit_records.adapters.repository import RecordRepository, kept_until
 from credit_records.service_layer.merges import MERGED, MERGED_BY, merge_detail
 from credit_records.service_layer.records import Records, summary
 
@@ -351,7 +351,7 @@ class RecordConsumers:
         await conn.execute(
             sa.update(t.records)
             .where(r.id == record_id)
-            .values(unlisted_at=unlisted_at, retention_until=kept, updated_at=now)
+            .values(unlisted_at=unlisted_at, updated_at=now, **kept_until(kept, now))
         )
         until = "no end" if unlisted_at is None else unlisted_at.isoformat()
         await repo.add_history(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -59,7 +60,9 @@ def _unchanged(record: StoredRecord, fields: object, schema_version: int) -> boo
     )
 
 
-def summary(record: StoredRecord, status: str = "active") -> ev.RecordSummary:
+def summary(record: StoredRecord | sa.Row[Any], status: str = "active") -> ev.RecordSummary:
+    """What an event tells of a record: from the record, or from a row of the records table
+    holding these columns."""
     return ev.RecordSummary(
         record_id=str(record.id),
         subject_id=str(record.subject_id),
