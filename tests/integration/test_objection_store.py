@@ -282,6 +282,33 @@ async def test_a_withdrawn_record_or_a_removed_entry_closes_their_open_objection
     assert await outbox_types(app) == ["objection.closed", "objection.closed"]
 
 
+async def test_an_expired_record_closes_its_open_objections_once_and_is_not_noted_gone(
+    objections_app: ObjectionsApp,
+) -> None:
+    """Its retention over, the record's open cases end; a filing is left to the records
+    service's answer (a correction or a listing may keep the record longer)."""
+    app = objections_app
+    record = TargetRef("record", str(uuid.uuid4()))
+    open_one = await stored(app, filed_days_ago=1, target=record, accepted=True)
+    untouched = await stored(app, filed_days_ago=1)
+    expired = records_pb2.RecordExpired(
+        record=records_pb2.RecordSummary(record_id=record.id, status="expired"),
+        retention_until="2031-11-28",
+    )
+    for _ in range(2):  # a second delivery finds nothing open
+        async with app.db.transaction() as conn:
+            await app.consumers.handlers()["record.expired"](
+                conn, envelope("record.expired", expired)
+            )
+    closed = await app.objections.get(open_one.id)
+    assert closed.state == State.WITHDRAWN and closed.transitions[-1].actor == "objections"
+    assert "kept until 2031-11-28" in closed.transitions[-1].reason
+    assert (await app.objections.get(untouched.id)).state == State.SUBMITTED
+    assert await outbox_types(app) == ["objection.closed"]
+    async with app.db.transaction() as conn:
+        await refuse_vanished(conn, record)
+
+
 def withdrawn_event(record: TargetRef) -> envelope_pb2.Envelope:
     return envelope(
         "record.withdrawn",

@@ -37,6 +37,7 @@ class ObjectionConsumers:
     def handlers(self) -> dict[str, Handler]:
         return {
             "record.withdrawn": self.on_record_withdrawn,
+            "record.expired": self.on_record_expired,
             **dict.fromkeys(ENTRY_GONE, self.on_entry_gone),
             "subject.merged": self.on_subject_merged,
         }
@@ -50,6 +51,20 @@ class ObjectionConsumers:
         target = TargetRef("record", withdrawn.record.record_id)
         await self._close(conn, envelope, target, f"the record was withdrawn: {withdrawn.reason}")
 
+    async def on_record_expired(
+        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
+    ) -> None:
+        """Open objections and repair applications on the record end: its retention is
+        over, and it is shown at no level but restricted (a decision on them would be
+        refused as `target_ended`). The record is not noted gone, as a withdrawn one is: a
+        later correction or listing may keep it longer, and a filing asks the records
+        service whether it has expired."""
+        expired = records_pb2.RecordExpired()
+        envelope.payload.Unpack(expired)
+        target = TargetRef("record", expired.record.record_id)
+        reason = f"the record expired: kept until {expired.retention_until}"
+        await self._close(conn, envelope, target, reason, gone=False)
+
     async def on_entry_gone(self, conn: AsyncConnection, envelope: envelope_pb2.Envelope) -> None:
         """Open objections and repair applications on the entry end: it is no longer listed."""
         changed = lists_pb2.EntryChanged()
@@ -59,13 +74,20 @@ class ObjectionConsumers:
         await self._close(conn, envelope, target, f"the list entry was {state}: {changed.reason}")
 
     async def _close(
-        self, conn: AsyncConnection, envelope: envelope_pb2.Envelope, target: TargetRef, reason: str
+        self,
+        conn: AsyncConnection,
+        envelope: envelope_pb2.Envelope,
+        target: TargetRef,
+        reason: str,
+        *,
+        gone: bool = True,
     ) -> None:
         at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
         # Noted first, under the target's lock: a filing in flight either committed before
         # (and is closed here) or sees the note and is refused.
         await lock_target(conn, target)
-        await mark_vanished(conn, target, at, reason)
+        if gone:
+            await mark_vanished(conn, target, at, reason)
         await self.objections.close_on(conn, target, reason[:2000], at)
         await self.repairs.close_on(conn, target, reason[:2000], at)
 
