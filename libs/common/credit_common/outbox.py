@@ -49,6 +49,8 @@ def processed_events_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("consumer_group", sa.String(80), primary_key=True),
         sa.Column("event_id", GUID(), primary_key=True),
         sa.Column("processed_at", UTCDateTime(), nullable=False),
+        # The oldest marks first, for their pruning (credit_common.pruning).
+        sa.Index("ix_processed_events_processed_at", "processed_at"),
     )
 
 

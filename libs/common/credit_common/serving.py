@@ -12,8 +12,9 @@ from credit_common.consumer import Handler
 from credit_common.db import Database
 from credit_common.event_loops import Events, event_loops
 from credit_common.grpc_server import GrpcService, Register, database_probe, serve_until_stopped
+from credit_common.pruning import Pruner, Retention
 from credit_common.redis_client import make_redis
-from credit_common.settings import ServiceSettings
+from credit_common.settings import BackendSettings
 from credit_common.telemetry import (
     configure_tracing,
     instrument_grpc_client,
@@ -25,7 +26,7 @@ Loops = Callable[[asyncio.Event], Sequence[Awaitable[None]]]
 
 async def serve(
     name: str,
-    settings: ServiceSettings,
+    settings: BackendSettings,
     db: Database,
     *,
     register: Register,
@@ -36,9 +37,9 @@ async def serve(
     loops: Loops | None = None,
 ) -> None:
     """Serves `service_name` (its servicer added by `register`) until SIGTERM or SIGINT,
-    with the health of its database, its own `loops` (given the stop event) and, with a
-    Redis URL, its outbox relay and the consumers of `handlers` (None: it consumes
-    nothing); then drains them (grpc_server.serve_until_stopped) and calls `on_stop`."""
+    with the health of its database, its own `loops` (given the stop event), the pruning
+    of its event tables and, with a Redis URL, its outbox relay and the consumers of
+    `handlers` (None: it consumes nothing); then drains them (grpc_server.serve_until_stopped) and calls `on_stop`."""
     log = logging.getLogger(f"credit_{name}")
     service = GrpcService(
         host=settings.grpc_host,
@@ -50,6 +51,9 @@ async def serve(
     )
     stop = asyncio.Event()  # set by SIGTERM at once: the loops finish what they hold, then return
     background = list(loops(stop)) if loops else []
+    retention = Retention.days(settings.outbox_keep_days, settings.processed_keep_days)
+    pruner = Pruner(db, events.outbox, events.processed, retention)
+    background.append(pruner.run(stop, every=settings.prune_every_seconds))
     redis = None
     if settings.redis_url:
         redis = make_redis(settings.redis_url)

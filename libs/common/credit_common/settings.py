@@ -53,3 +53,17 @@ class ServiceSettings(BaseSettings):
             if not self.database_url:
                 raise ValueError("database_url must be set in production")
         return self
+
+
+class BackendSettings(ServiceSettings):
+    """What every gRPC service behind the gateway reads besides: how long its event tables
+    keep what is done with (credit_common.pruning)."""
+
+    # Days an outbox row is kept once published: the window in which events can be
+    # published again after Redis lost data (docs/operations.md, Redis).
+    outbox_keep_days: float = Field(default=7.0, ge=1.0)
+    # Days the mark of an event applied (processed_events, the dedupe by event id) is
+    # kept: longer than any stream keeps an event a group has read and acknowledged.
+    processed_keep_days: float = Field(default=30.0, ge=1.0)
+    # Seconds between two prunings of those tables.
+    prune_every_seconds: float = Field(default=3600.0, gt=0.0)

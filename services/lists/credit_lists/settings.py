@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from credit_common.settings import ServiceSettings
+from credit_common.settings import BackendSettings
 
 
-class ListsSettings(ServiceSettings):
+class ListsSettings(BackendSettings):
     model_config = SettingsConfigDict(env_prefix="CREDIT_LISTS_", extra="ignore")
 
     service_name: str = "lists"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from credit_common.settings import ServiceSettings
+from credit_common.settings import BackendSettings
 
 
-class ObjectionsSettings(ServiceSettings):
+class ObjectionsSettings(BackendSettings):
     model_config = SettingsConfigDict(env_prefix="CREDIT_OBJECTIONS_", extra="ignore")
 
     service_name: str = "objections"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from credit_common.settings import DEV_SECRET_MARKER, ServiceSettings
+from credit_common.settings import DEV_SECRET_MARKER, BackendSettings
 
 
-class RegistrySettings(ServiceSettings):
+class RegistrySettings(BackendSettings):
     model_config = SettingsConfigDict(env_prefix="CREDIT_REGISTRY_", extra="ignore")
 
     service_name: str = "registry"
