@@ -79,9 +79,7 @@ class Pruner:
         deleted = 0
         while True:
             async with self.db.transaction() as conn:
-                result = await conn.execute(
-                    sa.delete(table).where(key.in_(old.limit(self.batch)))
-                )
+                result = await conn.execute(sa.delete(table).where(key.in_(old.limit(self.batch))))
             deleted += result.rowcount
             if result.rowcount < self.batch:
                 return deleted
