@@ -688,3 +688,36 @@ async def test_tell_listings_sends_each_entry_with_basis_records_as_it_stands(
     assert ended.to_state == "removed" and list(ended.basis_record_ids) == [performed.record_id]
     assert ended.ended_at.ToDatetime(tzinfo=dt.UTC) == removed.history[-1].at
     assert ended.reason == "已履行完毕"  # why it ended, not why it was listed
+
+
+async def test_a_clock_batch_holds_no_more_entries_than_its_size(
+    lists_app: ListsApp, registry_process: ServiceProcess
+) -> None:
+    """Each batch is a transaction of its own of at most `batch` entries (on PostgreSQL an
+    UPDATE … WHERE id IN (the locking LIMIT) was run as a join that took every due entry
+    in one batch); the batches together apply them all."""
+    from credit_lists.service_layer.clock import Clock
+
+    entries = [
+        await lists_app.entries.propose(
+            commands.Propose(
+                MARKET,
+                await register(registry_process),
+                "serious_illegal_dishonest",
+                "严重违法",
+                f"决定书批{n}号",
+            )
+        )
+        for n in range(5)
+    ]
+    later = max(e.publicity_until for e in entries) + dt.timedelta(seconds=1)
+    clock = Clock(lists_app.db, lists_app.clock.outbox, batch=2, workers=1)
+    due = t.entries.c.publicity_until
+    async with lists_app.db.transaction() as conn:
+        first = await clock._step(
+            conn, State.PUBLICITY, State.EFFECTIVE, due, {"effective_from": due}, later
+        )
+    assert first == 2
+    assert await clock.tick(later) == 3
+    for entry in entries:
+        assert (await lists_app.entries.get(entry.id)).state == State.EFFECTIVE

@@ -295,6 +295,20 @@ def among(
     return column.in_(list(values))
 
 
+def in_batch(
+    dialect: str, key: sa.ColumnElement[Any], batch: sa.Select[Any]
+) -> sa.ColumnElement[bool]:
+    """`key` among the rows `batch` picks (a LIMIT, and FOR UPDATE SKIP LOCKED on
+    PostgreSQL), for an UPDATE of that batch. On PostgreSQL `key IN (batch)` may be planned
+    as a join that runs the locking subquery again for each row updated: each run skips
+    the rows this statement has updated already and takes the next ones, so the LIMIT
+    bounds nothing (a batch of 2 updated all 5 rows due). ARRAY(batch) is run once, before
+    the update. Elsewhere (SQLite: no FOR UPDATE) a plain IN."""
+    if dialect == "postgresql":
+        return key == sa.any_(sa.func.array(batch.scalar_subquery()))  # type: ignore[no-any-return]
+    return key.in_(batch.scalar_subquery())
+
+
 # SQLSTATE classes and codes of a database that cannot serve just now: connection exceptions
 # (08), a transaction rolled back (40: serialization failure, deadlock), operator
 # intervention (57P: shut down, restarting, dropped) and too many connections (53300).

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import lists_pb2 as ev
-from credit_common.db import Database, insert_rows
+from credit_common.db import Database, in_batch, insert_rows
 from credit_common.messages import timestamp
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import utcnow
@@ -91,7 +91,7 @@ class Clock:
         rows = (
             await conn.execute(
                 sa.update(e)
-                .where(e.c.id.in_(pick.scalar_subquery()), e.c.state == from_state.value)
+                .where(in_batch(conn.dialect.name, e.c.id, pick), e.c.state == from_state.value)
                 .values(state=to_state.value, updated_at=now, **extra)
                 .returning(
                     e.c.id,
