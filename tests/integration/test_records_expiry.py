@@ -13,15 +13,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from credit.events.v1 import envelope_pb2
+from credit.events.v1 import envelope_pb2, lists_pb2
 from credit.events.v1 import records_pb2 as ev
+from credit_common.messages import timestamp
 from credit_common.timeutil import china_date, utcnow
 from credit_records.adapters import tables as t
 from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
 from credit_records.service_layer import commands
 from credit_records.service_layer.expiry import Expiry
-from support.records_parts import MARKET, answering, keys, penalty, started, submit
+from support.records_parts import MARKET, answering, decided, keys, penalty, started, submit
 
 
 @pytest.fixture
@@ -113,6 +114,19 @@ async def test_sweeps_at_once_tell_each_record_once(
     assert sorted(e.record.record_id for e in await told(app)) == sorted(map(str, ids))
 
 
+async def test_a_sweep_tells_so_many_batches_at_most_and_the_next_goes_on(
+    records: RecordsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = records
+    subject = keys()
+    answering(app, monkeypatch, subject)
+    ids = [await submit(app, subject[1]) for _ in range(5)]
+    later = the_day_after(await kept_until(app, ids[0]))
+    sweep = Expiry(app.db, app.records.outbox, batch=2, batches=2)
+    assert [await sweep.tick(later) for _ in range(3)] == [4, 1, 0]
+    assert len(await told(app)) == 5
+
+
 async def test_a_record_kept_longer_by_a_correction_after_its_expiry_was_told_is_told_again(
     records: RecordsApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +149,61 @@ async def test_a_record_kept_longer_by_a_correction_after_its_expiry_was_told_is
     assert await app.expiry.tick(the_day_after(last_day)) == 1
     assert [e.retention_until for e in await told(app)] == [str(first_day), str(last_day)]
     assert [change for change, _ in await history(app, record_id)].count("expired") == 2
+
+
+async def test_a_court_record_told_expired_after_its_listing_ended_lasts_again_when_listed_again(
+    records: RecordsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A "while listed" record is kept for its retention after its listings end: once that
+    is over it is told expired; listed again without an end, it is kept again (its expiry
+    no longer told), and a sweep tells nothing."""
+    app = records
+    subject = keys()
+    answering(app, monkeypatch, subject)
+    court = commands.Caller("cl_court", "court")
+    fields = {
+        "case_number": "(2026)沪0115执1号",
+        "court_name": "上海市浦东新区人民法院",
+        "obligation": "支付货款",
+        "performance": "unperformed",
+        "dishonest_conduct": "有履行能力而拒不履行",
+    }
+    filing = commands.Submit(court, subject[1], "court_dishonest", "执1号", decided(), fields)
+    record_id = (await app.records.submit(filing)).view.record.id
+
+    async def tell(kind: str, entry_id: str, ends: dt.datetime | None) -> None:
+        payload = lists_pb2.EntryChanged(
+            entry_id=entry_id,
+            subject_id=str(subject[0]),
+            subject_key=subject[1],
+            list_type="court_dishonest_debtor",
+            to_state=kind,
+            ended_at=timestamp(ends if kind == "removed" else None),
+            reason="履行完毕",
+            basis_record_ids=[str(record_id)],
+            valid_until=timestamp(ends if kind != "removed" else None),
+        )
+        message = envelope_pb2.Envelope(event_id=str(uuid.uuid4()), type=f"entry.{kind}")
+        message.occurred_at.FromDatetime(utcnow())
+        message.payload.Pack(payload)
+        async with app.db.transaction() as conn:
+            await app.consumers.handlers()[message.type](conn, message)
+
+    assert await kept_until(app, record_id) == dt.date.max  # no end of its listing known
+    await tell("removed", "entry-1", utcnow())
+    last_day = await kept_until(app, record_id)
+    assert last_day < dt.date.max
+    assert await app.expiry.tick(the_day_after(last_day)) == 1
+    await tell("effective", "entry-2", None)  # listed again, without an end
+    assert await kept_until(app, record_id) == dt.date.max
+    async with app.db.read() as conn:
+        assert (
+            await conn.scalar(
+                sa.select(t.records.c.expiry_told_at).where(t.records.c.id == record_id)
+            )
+            is None
+        )
+    assert await app.expiry.tick(the_day_after(last_day)) == 0
 
 
 async def test_a_record_past_its_retention_reads_expired_and_only_at_restricted(

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from credit.events.v1 import records_pb2 as ev
-from credit_common.db import Database
+from credit_common.db import Database, in_batch
 from credit_common.outbox import Event, Outbox
 from credit_common.timeutil import china_date, utcnow
 from credit_records.adapters import tables as t
@@ -27,22 +27,30 @@ _R = t.records.c
 
 
 class Expiry:
-    def __init__(self, db: Database, outbox: Outbox, *, batch: int = 1000) -> None:
+    def __init__(
+        self, db: Database, outbox: Outbox, *, batch: int = 1000, batches: int = 10
+    ) -> None:
         self.db = db
         self.outbox = outbox
         self.batch = batch
+        # Batches a sweep tells at most: a backlog (the records past their retention when
+        # migration 0011 came) is told 10,000 a sweep, at a pace the consumers keep up
+        # with, not in one burst that could outgrow the stream's cap.
+        self.batches = batches
 
     async def tick(self, now: dt.datetime | None = None) -> int:
-        """Tells every record whose retention is over at `now`; returns how many it told.
-        Each batch is a transaction of its own: a failure keeps the batches told before."""
+        """Tells the records whose retention is over at `now`, up to `batches` batches;
+        returns how many it told. Each batch is a transaction of its own: a failure keeps
+        the batches told before."""
         now = now or utcnow()
         told = 0
-        while True:
+        for _ in range(self.batches):
             async with self.db.transaction() as conn:
                 step = await self._step(conn, now)
             told += step
             if step < self.batch:
-                return told
+                break
+        return told
 
     async def _step(self, conn: AsyncConnection, now: dt.datetime) -> int:
         # Its last day kept is before today in China: `status_at`'s `day > retention_until`.
@@ -59,7 +67,7 @@ class Expiry:
         rows = (
             await conn.execute(
                 sa.update(t.records)
-                .where(_R.id.in_(pick.scalar_subquery()), _R.expiry_told_at.is_(None))
+                .where(in_batch(conn.dialect.name, _R.id, pick), _R.expiry_told_at.is_(None))
                 .values(expiry_told_at=now)
                 .returning(
                     _R.id,
