@@ -17,10 +17,11 @@ from credit_common.errors import DomainError, InvalidArgument
 from credit_common.timeutil import utcnow
 from credit_objections import bootstrap
 from credit_objections.adapters import tables
-from credit_objections.adapters.repository import ObjectionRepository
+from credit_objections.adapters.repository import ObjectionRepository, RepairRepository
 from credit_objections.bootstrap import ObjectionsApp
 from credit_objections.domain.cases import Actor, Subject, TargetRef
 from credit_objections.domain.objections import Objection, State
+from credit_objections.domain.repairs import Repair
 from credit_objections.entrypoints import convert
 from credit_objections.service_layer import commands
 from credit_objections.service_layer.guards import filed_under, refuse_vanished, settle_filing
@@ -54,6 +55,7 @@ def unsaved(
     target: TargetRef | None = None,
     subject: Subject | None = None,
     at: dt.datetime | None = None,
+    filer: Actor = WINDOW,
 ) -> Objection:
     """An objection as filing makes it, not yet stored."""
     return Objection.file(
@@ -62,7 +64,7 @@ def unsaved(
         source_department="market_regulation",
         reason="有误",
         evidence=(),
-        filer=WINDOW,
+        filer=filer,
         at=at or utcnow(),
         schedule=app.objections.schedule,
     )
@@ -75,10 +77,11 @@ async def stored(
     subject: Subject | None = None,
     target: TargetRef | None = None,
     accepted: bool = False,
+    filer: Actor = WINDOW,
 ) -> Objection:
     """An objection filed (and perhaps accepted) at a past moment, as the use case stores it."""
     at = utcnow() - dt.timedelta(days=filed_days_ago)
-    objection = unsaved(app, target=target, subject=subject, at=at)
+    objection = unsaved(app, target=target, subject=subject, at=at, filer=filer)
     if accepted:
         objection.accept(HANDLER, "受理", at, app.objections.schedule)
     async with app.db.transaction() as conn:
@@ -282,27 +285,46 @@ async def test_a_withdrawn_record_or_a_removed_entry_closes_their_open_objection
     assert await outbox_types(app) == ["objection.closed", "objection.closed"]
 
 
-async def test_an_expired_record_closes_its_open_objections_once_and_is_not_noted_gone(
+async def test_an_expired_record_closes_the_cases_filed_by_then_once_and_is_not_noted_gone(
     objections_app: ObjectionsApp,
 ) -> None:
-    """Its retention over, the record's open cases end; a filing is left to the records
-    service's answer (a correction or a listing may keep the record longer)."""
+    """Its retention over, the record's open cases filed by the moment it was told expired
+    end; one filed after it stays open (the event heard late, after a correction kept the
+    record longer), and a filing is left to the records service's answer."""
     app = objections_app
     record = TargetRef("record", str(uuid.uuid4()))
-    open_one = await stored(app, filed_days_ago=1, target=record, accepted=True)
-    untouched = await stored(app, filed_days_ago=1)
-    expired = records_pb2.RecordExpired(
-        record=records_pb2.RecordSummary(record_id=record.id, status="expired"),
-        retention_until="2031-11-28",
+    objection = await stored(app, filed_days_ago=2, target=record, accepted=True)
+    repair = Repair.apply(
+        target=record,
+        subject=Subject(uuid.uuid4(), "91310115MA1K3YJ12X", False),
+        grounds="已整改",
+        evidence=(),
+        commitment=True,
+        filer=WINDOW,
+        at=utcnow() - dt.timedelta(days=2),
+        schedule=app.repairs.schedule,
     )
+    async with app.db.transaction() as conn:
+        await RepairRepository(conn).add(repair)
+    other_window = Actor("cl_other_window", "development_reform")
+    filed_later = await stored(app, filed_days_ago=0, target=record, filer=other_window)
+    untouched = await stored(app, filed_days_ago=2)
+    expired = envelope(
+        "record.expired",
+        records_pb2.RecordExpired(
+            record=records_pb2.RecordSummary(record_id=record.id, status="expired"),
+            retention_until="2031-11-28",
+        ),
+    )
+    expired.occurred_at.FromDatetime(utcnow() - dt.timedelta(days=1))
     for _ in range(2):  # a second delivery finds nothing open
         async with app.db.transaction() as conn:
-            await app.consumers.handlers()["record.expired"](
-                conn, envelope("record.expired", expired)
-            )
-    closed = await app.objections.get(open_one.id)
+            await app.consumers.handlers()["record.expired"](conn, expired)
+    closed = await app.objections.get(objection.id)
     assert closed.state == State.WITHDRAWN and closed.transitions[-1].actor == "objections"
     assert "kept until 2031-11-28" in closed.transitions[-1].reason
+    assert (await app.repairs.get(repair.id)).closed_at is not None
+    assert (await app.objections.get(filed_later.id)).state == State.SUBMITTED
     assert (await app.objections.get(untouched.id)).state == State.SUBMITTED
     assert await outbox_types(app) == ["objection.closed"]
     async with app.db.transaction() as conn:

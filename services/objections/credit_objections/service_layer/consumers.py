@@ -54,11 +54,12 @@ class ObjectionConsumers:
     async def on_record_expired(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope
     ) -> None:
-        """Open objections and repair applications on the record end: its retention is
-        over, and it is shown at no level but restricted (a decision on them would be
-        refused as `target_ended`). The record is not noted gone, as a withdrawn one is: a
-        later correction or listing may keep it longer, and a filing asks the records
-        service whether it has expired."""
+        """Open objections and repair applications filed on the record by the moment it was
+        told expired end: its retention is over, and it is shown at no level but
+        restricted. The record is not noted gone, as a withdrawn one is, and a case filed
+        after that moment stays open: a later correction or listing may have kept the
+        record longer (this event heard late, after a retry), and a filing asks the records
+        service whether the record has expired."""
         expired = records_pb2.RecordExpired()
         envelope.payload.Unpack(expired)
         target = TargetRef("record", expired.record.record_id)
@@ -88,8 +89,9 @@ class ObjectionConsumers:
         await lock_target(conn, target)
         if gone:
             await mark_vanished(conn, target, at, reason)
-        await self.objections.close_on(conn, target, reason[:2000], at)
-        await self.repairs.close_on(conn, target, reason[:2000], at)
+        filed_by = None if gone else at
+        await self.objections.close_on(conn, target, reason[:2000], at, filed_by=filed_by)
+        await self.repairs.close_on(conn, target, reason[:2000], at, filed_by=filed_by)
 
     async def on_subject_merged(
         self, conn: AsyncConnection, envelope: envelope_pb2.Envelope

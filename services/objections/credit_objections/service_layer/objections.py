@@ -207,12 +207,21 @@ class Objections:
         return objection
 
     async def close_on(
-        self, conn: AsyncConnection, target: TargetRef, reason: str, at: dt.datetime
+        self,
+        conn: AsyncConnection,
+        target: TargetRef,
+        reason: str,
+        at: dt.datetime,
+        *,
+        filed_by: dt.datetime | None = None,
     ) -> int:
-        """Closes the target's open objections (it vanished); runs in the caller's transaction."""
+        """Closes the target's open objections (it vanished), those filed by `filed_by` if
+        given; runs in the caller's transaction."""
         repo = ObjectionRepository(conn)
         closed = 0
         for objection in await repo.open_on(target):
+            if filed_by is not None and objection.filed_at > filed_by:
+                continue
             version = objection.version
             step = objection.close(reason, at)
             if await repo.save(objection, version, step):

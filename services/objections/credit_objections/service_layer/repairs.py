@@ -121,12 +121,21 @@ class Repairs:
         return repair
 
     async def close_on(
-        self, conn: AsyncConnection, target: TargetRef, reason: str, at: dt.datetime
+        self,
+        conn: AsyncConnection,
+        target: TargetRef,
+        reason: str,
+        at: dt.datetime,
+        *,
+        filed_by: dt.datetime | None = None,
     ) -> int:
-        """Closes open applications whose target vanished; runs in the caller's transaction."""
+        """Closes open applications whose target vanished, those filed by `filed_by` if
+        given; runs in the caller's transaction."""
         repo = RepairRepository(conn)
         closed = 0
         for repair in await repo.open_on(target):
+            if filed_by is not None and repair.filed_at > filed_by:
+                continue
             version = repair.version
             if await repo.save(repair, version, repair.close(reason, at)):
                 closed += 1
