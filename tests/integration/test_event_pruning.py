@@ -18,6 +18,7 @@ from alembic.migration import MigrationContext
 from credit_common.db import Database, sync_url
 from credit_common.migrate import upgrade
 from credit_common.pruning import Pruner, Retention
+from support.schema import index_sql
 
 NOW = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
 KEEP = Retention.days(outbox=7, processed=30)
@@ -81,7 +82,10 @@ async def test_only_what_is_past_its_time_goes_a_batch_at_a_time(
     engine = sa.create_engine(sync_url(url))
     with engine.connect() as conn:  # the migrations made the index tables.py declares
         diffs = compare_metadata(MigrationContext.configure(conn), tables.metadata)
-        assert [d for d in diffs if "processed_events" in repr(d)] == []
+        assert [d for d in diffs if "processed_events" in repr(d) or "outbox" in repr(d)] == []
+        published = index_sql(conn, "ix_outbox_published").lower()
+        assert "published_at" in published and "where" in published
+        assert "is not null" in published.replace("(", "").replace(")", "")
     engine.dispose()
     db = Database(url)
     try:
@@ -96,3 +100,13 @@ async def test_only_what_is_past_its_time_goes_a_batch_at_a_time(
         await db.dispose()
     assert seqs == {keys["never_published"], keys["published_lately"]}
     assert marks == {keys["applied_lately"]}
+
+
+def test_marks_kept_less_long_than_published_rows_are_refused() -> None:
+    from pydantic import ValidationError
+
+    from credit_records.settings import RecordsSettings
+
+    with pytest.raises(ValidationError, match="processed_keep_days must be at least"):
+        RecordsSettings(outbox_keep_days=10, processed_keep_days=9)
+    assert RecordsSettings(outbox_keep_days=10, processed_keep_days=10).processed_keep_days == 10

@@ -38,6 +38,13 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
             sqlite_where=sa.text("published_at IS NULL"),
             postgresql_where=sa.text("published_at IS NULL"),
         ),
+        # The rows published longest ago first, for their pruning (credit_common.pruning).
+        sa.Index(
+            "ix_outbox_published",
+            "published_at",
+            sqlite_where=sa.text("published_at IS NOT NULL"),
+            postgresql_where=sa.text("published_at IS NOT NULL"),
+        ),
     )
 
 

@@ -52,13 +52,12 @@ class Pruner:
         """Deletes what is past its time at `now`: (outbox rows, processed marks) deleted."""
         now = now or utcnow()
         o = self.outbox.c
-        # Oldest first by seq (the key): published in order, the old ones come first.
         published = await self._delete(
             self.outbox,
             o.seq,
             sa.select(o.seq)
             .where(o.published_at.is_not(None), o.published_at < now - self.retention.outbox)
-            .order_by(o.seq),
+            .order_by(o.published_at),
         )
         applied = 0
         if self.processed is not None:

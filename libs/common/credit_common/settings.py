@@ -62,8 +62,18 @@ class BackendSettings(ServiceSettings):
     # Days an outbox row is kept once published: the window in which events can be
     # published again after Redis lost data (docs/operations.md, Redis).
     outbox_keep_days: float = Field(default=7.0, ge=1.0)
-    # Days the mark of an event applied (processed_events, the dedupe by event id) is
-    # kept: longer than any stream keeps an event a group has read and acknowledged.
+    # Days the mark of an applied event (processed_events: the dedupe by event id) is
+    # kept; no shorter than outbox_keep_days (an event published again is skipped). An
+    # event delivered again after its mark went is applied again: see docs/operations.md.
     processed_keep_days: float = Field(default=30.0, ge=1.0)
     # Seconds between two prunings of those tables.
     prune_every_seconds: float = Field(default=3600.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _marks_outlive_the_outbox(self) -> BackendSettings:
+        if self.processed_keep_days < self.outbox_keep_days:
+            raise ValueError(
+                "processed_keep_days must be at least outbox_keep_days: an event published"
+                " again from the outbox would find its mark gone and be applied twice"
+            )
+        return self
