@@ -400,7 +400,9 @@ def test_each_service_keeps_the_pool_its_settings_name(
     cls = next(
         c
         for c in vars(settings_module).values()
-        if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings
+        if isinstance(c, type)
+        and issubclass(c, ServiceSettings)
+        and c.__module__ == settings_module.__name__
     )
     prefix = f"CREDIT_{service.upper()}_"
     monkeypatch.setenv(prefix + "DATABASE_URL", database_url)
