@@ -529,6 +529,54 @@ async def scenario_reads(stack: Stack, rate: float, seconds: float) -> dict[str,
 # ---------------------------------------------------------------------------------------
 
 
+def scenario_expiry(count: int) -> dict[str, Any]:
+    """`count` stored records (the oldest submitted) made past their retention (kept until
+    two days ago); then, with the records service stopped, its expiry sweep run in this
+    process until none is left, every batch of 1,000 telling its records expired (history
+    row, record.expired in the outbox). Nothing to compare with in the issue: a figure for
+    the operator (how long a backlog takes) and for what a sweep costs."""
+    from bench.lists import busy_between  # bench.lists imports this module
+    from credit_common.db import Database
+    from credit_common.outbox import Outbox
+    from credit_records.adapters import tables
+    from credit_records.bootstrap import PRODUCER
+    from credit_records.service_layer.expiry import Expiry
+
+    with psycopg.connect(pg_url(RECORDS_DB), autocommit=True) as conn:
+        t0 = time.perf_counter()
+        conn.execute(
+            "UPDATE records SET retention_until = current_date - 2 WHERE id IN"
+            " (SELECT id FROM records WHERE expiry_told_at IS NULL AND withdrawn_at IS NULL"
+            f" ORDER BY submitted_at LIMIT {count})"
+        )
+        conn.execute("ANALYZE records")
+        prepared = time.perf_counter() - t0
+    log(f"  {count:,} records made past their retention in {prepared:.1f}s")
+
+    async def sweep() -> tuple[int, float, float]:
+        db = Database(pg_url(RECORDS_DB, "postgresql+psycopg"))
+        expiry = Expiry(db, Outbox(tables.outbox, PRODUCER), batches=count // 1000 + 1)
+        busy0 = psutil.cpu_times()
+        t1 = time.perf_counter()
+        told = await expiry.tick()
+        elapsed = time.perf_counter() - t1
+        busy = busy_between(busy0, psutil.cpu_times())
+        await db.dispose()
+        return told, elapsed, busy
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        told, elapsed, busy = runner.run(sweep())
+    out = {
+        "made_due": count,
+        "told": told,
+        "seconds": round(elapsed, 2),
+        "per_second": round(told / elapsed) if elapsed else None,
+        "machine_busy": busy,
+    }
+    log(f"  told {told:,} expired in {elapsed:.2f}s ({out['per_second']:,}/s)")
+    return out
+
+
 def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     rows = []
     if b := results.get("bulk"):
@@ -566,6 +614,16 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     f"busy {x['machine_busy']:.0%}",
                 )
             )
+    if e := results.get("expiry"):
+        rows.append(
+            (
+                f"expiry sweep, {e['made_due']:,} records past their retention",
+                f"told {e['told']:,} in {e['seconds']}s = {e['per_second']:,}/s",
+                "none in the issue (reads work expiry out themselves)",
+                "-",
+                f"busy {e['machine_busy']:.0%}",
+            )
+        )
     return rows
 
 
@@ -613,7 +671,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--store-seconds", type=float, default=120, help="time cap to grow them")
     p.add_argument("--rate", type=float, default=200)
     p.add_argument("--seconds", type=float, default=10)
-    p.add_argument("--scenario", choices=("all", "bulk", "reads"), default="all")
+    p.add_argument("--scenario", choices=("all", "bulk", "reads", "expiry"), default="all")
+    p.add_argument(
+        "--expire", type=int, default=100_000, help="records the expiry scenario makes due"
+    )
     p.add_argument(
         "--keep",
         action="store_true",
@@ -654,6 +715,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 results["reads"] = grown | reads
     finally:
         stack.stop()
+    if args.scenario in ("all", "expiry"):
+        log("\n== expiry (records service stopped)")
+        results["expiry"] = scenario_expiry(args.expire)
     rows = summary(results)
     print_summary(rows)
     out = RESULTS_DIR / f"records-{stamp}.json"
