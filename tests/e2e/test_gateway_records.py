@@ -668,3 +668,58 @@ async def test_a_writer_sees_the_fields_it_wrote_in_full_about_a_person_too(
     assert written["fields"]["violation_facts"] == facts
     public = (await api.http.get(f"/v1/records/{written['record_id']}")).json()
     assert public["fields"]["violation_facts"] == "当事人赵某（身份证110105********1486）无证经营"
+
+
+async def test_a_record_sent_on_its_own_and_in_a_bulk_upload_is_the_same_content(
+    records_api: Api,
+) -> None:
+    """A single submission reads its fields as a bulk upload reads an NDJSON line's: text
+    stripped, empty values left out, national codes and Chinese names and amounts and
+    penalty kinds as text all understood. The same record sent both ways is unchanged,
+    not a 409, whichever way came first; a correction sending what is stored, padded, adds
+    no version."""
+    api = records_api
+    code, market, _ = await setup(api)
+    padded = penalty_body(code, "沪监罚〔2026〕88号")
+    padded["fields"] |= {
+        "violation_type": "  超范围经营 ",
+        "penalty_kinds": "罚款",
+        "fine_amount": "1",
+        "confiscated_amount": "",
+    }
+    padded["fields"]["CF_SY"] = padded["fields"].pop("violation_facts")  # a national code
+    first = await api.http.post("/v1/records", json=padded, headers=market)
+    assert first.status_code == 201, first.text
+    stored = first.json()["fields"]
+    assert stored["violation_type"] == "超范围经营" and stored["penalty_kinds"] == ["fine"]
+    assert stored["fine_amount"] == 1 and "confiscated_amount" not in stored
+    assert stored["violation_facts"] == "超出核准登记的经营范围从事经营活动"
+
+    plain = penalty_body(code, "沪监罚〔2026〕88号")
+    lines = [json.dumps(plain, ensure_ascii=False), json.dumps(padded, ensure_ascii=False)]
+    bulk = await api.http.post(
+        "/v1/records/bulk",
+        params={"item_code": "admin_penalty"},
+        content="\n".join(lines).encode(),
+        headers={**market, "content-type": "application/x-ndjson"},
+    )
+    assert bulk.status_code == 200, bulk.text
+    assert (bulk.json()["accepted"], bulk.json()["unchanged"], bulk.json()["rejected"]) == (
+        0,
+        2,
+        [],
+    )
+    again = await api.http.post("/v1/records", json=padded, headers=market)
+    assert again.status_code == 200 and again.json()["record_id"] == first.json()["record_id"]
+    same = await api.http.post(
+        f"/v1/records/{first.json()['record_id']}/correct",
+        headers=market,
+        json={"fields": padded["fields"], "reason": "重发"},
+    )
+    assert same.status_code == 200 and same.json()["version"] == 1
+
+    twice = penalty_body(code, "沪监罚〔2026〕89号")
+    twice["fields"]["CF_SY"] = "又一遍"  # violation_facts by its national code as well
+    refused = await api.http.post("/v1/records", json=twice, headers=market)
+    assert refused.status_code == 422, refused.text
+    assert "both give violation_facts" in json.dumps(refused.json(), ensure_ascii=False)

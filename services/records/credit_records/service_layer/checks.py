@@ -9,6 +9,7 @@ from typing import Any
 
 from credit_common.directory import SubjectDirectory
 from credit_common.errors import FieldViolation
+from credit_common.ingest.fieldmap import RowProblem, map_fields
 from credit_common.masking import is_person_key
 from credit_common.record_rules import severity_violations
 from credit_common.timeutil import NOT_A_DAY, iso_day
@@ -63,6 +64,23 @@ def field_violations(
         if deadline:
             problems.append(FieldViolation(f"fields.{DEADLINE_FIELD}", deadline))
     return problems
+
+
+def read_as_bulk(item_code: str, fields: Any) -> tuple[Any, list[FieldViolation]]:
+    """The fields of one record given on its own (a submission, a correction, an upheld
+    objection's correction) read as a bulk upload reads the `fields` of an NDJSON line
+    (credit_common.ingest.fieldmap.map_fields): national codes and Chinese names become
+    our names, text is stripped, empty values are left out, the national items' amounts
+    and penalty kinds are converted. So the same record sent on its own and in a bulk
+    upload is the same content, not a 409. A field given twice (by two names) is a
+    violation, the fields then as given; anything but an object as given (the checks
+    refuse it)."""
+    if not isinstance(fields, dict):
+        return fields, []
+    try:
+        return map_fields(item_code, fields), []
+    except RowProblem as problem:
+        return fields, [FieldViolation("fields", text) for text in problem.problems]
 
 
 async def check_row(

@@ -39,6 +39,7 @@ from credit_records.service_layer.checks import (
     check_row,
     field_violations,
     new_record,
+    read_as_bulk,
     resent_after_merge,
 )
 from credit_records.service_layer.merges import follow_merges
@@ -58,6 +59,15 @@ def _unchanged(record: StoredRecord, fields: object, schema_version: int) -> boo
         and isinstance(fields, dict)
         and canonical_json(current.fields) == canonical_json(fields)
     )
+
+
+def _read_as_bulk_or_refuse(item_code: str, fields: object) -> object:
+    """Corrected fields read as a bulk upload reads them (`read_as_bulk`); a field given
+    twice refused."""
+    read, twice = read_as_bulk(item_code, fields)
+    if twice:
+        raise InvalidArgument("the corrected fields give a field twice", "validation_failed", twice)
+    return read
 
 
 def summary(record: StoredRecord | sa.Row[Any], status: str = "active") -> ev.RecordSummary:
@@ -104,15 +114,17 @@ class Records:
         """Stores a record; the same source_ref with the same content answers the existing one."""
         now = utcnow()
         today = china_date(now)
+        fields, twice = read_as_bulk(cmd.item_code, cmd.fields)
         checked, problems = await check_row(
             self.catalog,
             cmd.caller.department,
             cmd.item_code,
             cmd.source_ref,
             cmd.decided_on,
-            cmd.fields,
+            fields,
             today,
         )
+        problems += twice
         if (
             checked is None
             and problems
@@ -206,12 +218,13 @@ class Records:
             repo = RecordRepository(conn)
             record = await self._own(repo, cmd.record_id, cmd.caller)
             item = await self.catalog.get(record.item_code)
+            fields = _read_as_bulk_or_refuse(record.item_code, cmd.fields)
             # Nothing to correct (a correction retried after a timeout): no second version.
-            if item is None or not _unchanged(record, cmd.fields, item.schema_version):
+            if item is None or not _unchanged(record, fields, item.schema_version):
                 await self.apply_correction(
                     repo,
                     record,
-                    cmd.fields,
+                    fields,
                     cmd.caller.client_id,
                     cmd.caller.department,
                     cmd.reason,
@@ -246,6 +259,7 @@ class Records:
             raise InvalidTransition("a withdrawn record cannot be corrected")
         item = await self.catalog.get(record.item_code)
         assert item is not None
+        fields = _read_as_bulk_or_refuse(record.item_code, fields)
         if not isinstance(fields, dict):
             raise InvalidArgument(
                 "fields must be an object",

@@ -201,6 +201,11 @@ async def _as_written(
 async def submit_record(body: schemas.RecordCreate, caller: WriterDep, gateway: GatewayDep) -> Any:
     """Submits one record for a subject; the department must be a source of the item.
 
+    Its fields are read as a bulk upload reads an NDJSON line's: national field codes and
+    Chinese names are taken for our names, text is stripped, empty values are left out,
+    amounts and penalty kinds given as text are converted; so the same record sent here and
+    in a bulk upload is the same content. A field given twice (by two names) is refused.
+
     The answer is the record as stored, its fields in full (the writer's own); its `level`
     says how its subject is shown: `public` (a natural person's identity number masked)
     unless the token allows `restricted`."""
@@ -288,7 +293,8 @@ async def correct_record(
     gateway: GatewayDep,
     response: Response,
 ) -> schemas.RecordPublic:
-    """Adds the next version; only the record's source department may.
+    """Adds the next version; only the record's source department may. The fields are read
+    as a submission's are; the fields stored already, sent again, add no version.
 
     The answer is the record as stored, its fields in full (the writer's own); its `level`
     says how its subject is shown: `public` (a natural person's identity number masked)
