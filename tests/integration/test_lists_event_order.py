@@ -135,6 +135,12 @@ async def all_entries(app: ListsApp) -> list[tuple[uuid.UUID, str, str]]:
         return [(r.subject_id, r.subject_key, r.state) for r in rows]
 
 
+async def stored_under(app: ListsApp, subject_id: uuid.UUID) -> list[uuid.UUID]:
+    """The subjects of the entries stored under `subject_id` (a status read by a merged
+    subject's id shows its survivor's entries, so it cannot tell)."""
+    return [s for s, _, _ in await all_entries(app) if s == subject_id]
+
+
 async def entry_events(app: ListsApp) -> list[tuple[str, str]]:
     """The entry events written so far: (type, subject key the event names)."""
     async with app.db.read() as conn:
@@ -288,7 +294,10 @@ async def test_an_entry_listed_after_its_subjects_merge_was_heard_goes_to_the_su
     await hear(lists, "record.created", created(record))
     assert await listed(lists, survivor) == [(survivor_key, "effective", [record.record_id])]
     assert (await lists.entries.status(survivor, include_past=False)).restricted
-    assert await listed(lists, duplicate) == []
+    assert await stored_under(lists, duplicate) == []
+    # Read by the duplicate's id (its code resolved before the merge was heard): the
+    # survivor's entries, which the duplicate now stands for.
+    assert await listed(lists, duplicate) == await listed(lists, survivor)
     [(entry_id,)] = [
         (e.id,) for e in (await lists.entries.status(survivor, include_past=True)).entries
     ]
@@ -323,7 +332,7 @@ async def test_a_proposal_resolved_to_the_duplicate_before_the_merge_goes_to_the
     )
     assert (entry.subject_id, entry.subject_key) == (survivor, survivor_key)
     assert await listed(lists, survivor) == [(survivor_key, "effective", [])]
-    assert await listed(lists, duplicate) == []
+    assert await stored_under(lists, duplicate) == []
 
 
 async def test_merges_of_a_chain_heard_in_reverse_order_bring_every_entry_to_the_last_survivor(
@@ -336,7 +345,7 @@ async def test_merges_of_a_chain_heard_in_reverse_order_bring_every_entry_to_the
     await hear(lists, "record.created", created(first, second))
     await hear(lists, "subject.merged", merged(b, kb, c, kc))
     await hear(lists, "subject.merged", merged(a, ka, b, kb))
-    assert await listed(lists, a) == [] and await listed(lists, b) == []
+    assert await stored_under(lists, a) == [] and await stored_under(lists, b) == []
     assert sorted(await listed(lists, c)) == sorted(
         [(kc, "effective", [first.record_id]), (kc, "effective", [second.record_id])]
     )
@@ -454,3 +463,31 @@ async def test_a_creation_retried_after_the_withdrawal_that_followed_it_lists_no
     assert await consumer.reclaim() == 1
     assert (await redis.xpending(stream, "lists"))["pending"] == 0
     assert await all_entries(lists) == []
+
+
+async def test_a_check_by_a_code_resolved_before_its_merge_was_heard_finds_the_moved_entries(
+    lists: ListsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica's directory still answers the duplicate's code with the duplicate (its
+    answer kept a few seconds) after the merge moved the duplicate's entries to the
+    survivor: the restriction check follows the merge, and answers for the survivor."""
+    duplicate, duplicate_key = keys()
+    survivor, survivor_key = keys()
+    other, other_key = keys()
+    await hear(lists, "record.created", created(court_record(duplicate, duplicate_key)))
+    await hear(lists, "subject.merged", merged(duplicate, duplicate_key, survivor, survivor_key))
+    stale = {
+        duplicate_key: SubjectRef(duplicate, duplicate_key, False),
+        other_key: SubjectRef(other, other_key, False),
+    }
+
+    async def resolve(codes: list[str]) -> dict[str, SubjectRef | None]:
+        return {c: stale.get(c) for c in codes}
+
+    monkeypatch.setattr(lists.entries.directory, "resolve", resolve)
+    checked = await lists.entries.check([duplicate_key, other_key], [])
+    by_code = {c.code: c for c in checked.results}
+    assert by_code[duplicate_key].restricted
+    assert by_code[duplicate_key].canonical_code == survivor_key
+    assert [e.subject_id for e in by_code[duplicate_key].triggering] == [survivor]
+    assert by_code[other_key].found and not by_code[other_key].restricted

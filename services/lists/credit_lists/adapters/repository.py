@@ -23,10 +23,20 @@ _STATE = {s.value: s for s in State}  # a dict lookup, not a call of the enum (0
 # (statements that must agree) and no second round trip. An entry comes once a basis
 # record (a row with none when it has none), in order.
 _WITH_BASES = sa.outerjoin(t.entries, t.entry_basis, t.entry_basis.c.entry_id == t.entries.c.id)
+# The subject, or the subject it has been merged into (merged_subjects keeps each chain
+# one step long): a status read by an id resolved a moment before its merge was heard (a
+# cached answer) finds the entries the merge moved. One statement: the lookup is run once,
+# ahead of the entries' (a second statement cost a status 0.25 ms of the service's CPU).
+_STANDS_FOR = sa.func.coalesce(
+    sa.select(t.merged_subjects.c.survivor_id)
+    .where(t.merged_subjects.c.subject_id == sa.bindparam("subject_id"))
+    .scalar_subquery(),
+    sa.bindparam("subject_id"),
+)
 _OF_SUBJECT_WITH_BASES = (
     sa.select(t.entries, t.entry_basis.c.record_id.label("basis_record_id"))
     .select_from(_WITH_BASES)
-    .where(t.entries.c.subject_id == sa.bindparam("subject_id"))
+    .where(t.entries.c.subject_id == _STANDS_FOR)
     .order_by(t.entries.c.proposed_at, t.entries.c.id, t.entry_basis.c.record_id)
 )
 _CURRENT_OF_SUBJECT_WITH_BASES = _OF_SUBJECT_WITH_BASES.where(
@@ -182,6 +192,23 @@ class EntryRepository:
                     Transition(row.from_state, row.to_state, row.at, row.actor, row.reason)
                 )
 
+    async def survivors(self, subject_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Survivor]:
+        """The subjects among these that have been merged, each with the subject it stands
+        for now (merged_subjects keeps every chain one step long), for reads that resolved a
+        code a moment before its merge was heard (the directory's cached answer): the
+        merge moved the duplicate's entries to the survivor. No locks: a read."""
+        merged = t.merged_subjects.c
+        found: dict[uuid.UUID, Survivor] = {}
+        ids = list(subject_ids)
+        for start in range(0, len(ids), 10_000):
+            rows = await self.conn.execute(
+                sa.select(merged.subject_id, merged.survivor_id, merged.survivor_key).where(
+                    self._among(merged.subject_id, ids[start : start + 10_000])
+                )
+            )
+            found.update({r.subject_id: Survivor(r.survivor_id, r.survivor_key) for r in rows})
+        return found
+
     async def current_for_subjects(self, subject_ids: Sequence[uuid.UUID]) -> list[Entry]:
         """The entries in publicity or effective of many subjects (a batch check), without
         their bases or history."""
@@ -223,7 +250,8 @@ class EntryRepository:
         return found
 
     async def of_subject(self, subject_id: uuid.UUID, *, current_only: bool) -> list[Entry]:
-        """One subject's entries with their basis records (no history), by one statement."""
+        """One subject's entries with their basis records (no history), by one statement;
+        a merged subject's: those of the subject it stands for now."""
         query = _CURRENT_OF_SUBJECT_WITH_BASES if current_only else _OF_SUBJECT_WITH_BASES
         rows = await self.conn.execute(query, {"subject_id": subject_id})
         found: list[Entry] = []

@@ -428,6 +428,8 @@ class Entries:
         ]
 
     async def status(self, subject_id: uuid.UUID, *, include_past: bool) -> Status:
+        """The subject's entries; a subject merged already (the caller resolved its code
+        a moment before the merge): the entries of the subject it now stands for."""
         now = utcnow()
         async with self.db.read() as conn:
             found = await EntryRepository(conn).of_subject(
@@ -456,14 +458,26 @@ class Entries:
         async def part(chunk: list[str]) -> None:
             async with in_flight:
                 found = await self.directory.resolve(chunk)
-                refs.update(found)
-                ids = [r.subject_id for r in found.values() if r is not None]
-                ids = [i for i in dict.fromkeys(ids) if i not in asked]
-                asked.update(ids)
-                if ids:
-                    async with self.db.read() as conn:
-                        mine = await EntryRepository(conn).current_for_subjects(ids)
-                    entries.extend(e.at(now) for e in mine)
+                resolved = {r.subject_id for r in found.values() if r is not None}
+                if not resolved:
+                    refs.update(found)
+                    return
+                async with self.db.read() as conn:
+                    repo = EntryRepository(conn)
+                    # A code resolved a moment before its merge was heard (the directory
+                    # keeps answers a few seconds) stands for the survivor, which holds the
+                    # entries the merge moved.
+                    merged = await repo.survivors(list(resolved))
+                    for code, ref in found.items():
+                        if ref is not None and ref.subject_id in merged:
+                            to = merged[ref.subject_id]
+                            found[code] = ref._replace(subject_id=to.subject_id, key=to.subject_key)
+                    refs.update(found)
+                    ids = [r.subject_id for r in found.values() if r is not None]
+                    ids = [i for i in dict.fromkeys(ids) if i not in asked]
+                    asked.update(ids)
+                    mine = await repo.current_for_subjects(ids) if ids else []
+                entries.extend(e.at(now) for e in mine)
 
         try:
             async with asyncio.TaskGroup() as parts:  # one part failing cancels the others
