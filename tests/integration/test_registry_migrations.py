@@ -18,7 +18,7 @@ NOW = dt.datetime(2026, 1, 16, tzinfo=dt.UTC)
 VALUE = "310115000000107"  # valid as a registration number and as a tax registration number
 
 
-def _insert_subject(conn: sa.Connection, code: str) -> uuid.UUID:
+def _insert_subject(conn: sa.Connection, code: str, org_code: str | None = None) -> uuid.UUID:
     subjects = sa.Table("subjects", sa.MetaData(), autoload_with=conn)
     subject_id = uuid.uuid4()
     conn.execute(
@@ -28,6 +28,7 @@ def _insert_subject(conn: sa.Connection, code: str) -> uuid.UUID:
             kind="organization",
             name=code,
             status="active",
+            org_code=org_code,
             created_at=NOW,
             updated_at=NOW,
         )
@@ -79,5 +80,40 @@ def test_a_legacy_value_is_unique_once_migrated(database_url: str) -> None:
         command.downgrade(config, "0004")
         with engine.begin() as conn:
             _map(conn, a, "tax_registration_number", VALUE)
+    finally:
+        engine.dispose()
+
+
+def test_an_organisation_code_held_twice_stops_the_migration_and_names_it(
+    database_url: str,
+) -> None:
+    """0007: two subjects holding one organisation code (an allocation and a conversion at
+    the same moment) stop the upgrade, named; nothing is changed. Persons (no code) and
+    codes held once pass."""
+    config = alembic_config(database_url, MIGRATIONS, VERSION_TABLE)
+    command.upgrade(config, "0006")
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.begin() as conn:
+            a = _insert_subject(conn, "91310115MA1K3YJ58Y", "MA1K3YJ58")
+            b = _insert_subject(conn, "91310000MA1K3YJ58D", "MA1K3YJ58")
+            _insert_subject(conn, "91310115MA8BRK2A8X", "MA8BRK2A8")
+            _insert_subject(conn, "P" + "0" * 64)
+            _insert_subject(conn, "P" + "1" * 64)
+        with pytest.raises(RuntimeError) as error:
+            command.upgrade(config, "head")
+        assert "MA1K3YJ58" in str(error.value) and "MA8BRK2A8" not in str(error.value)
+        assert str(a) in str(error.value) and str(b) in str(error.value)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE subjects SET org_code = NULL WHERE code_key = :k"),
+                {"k": "91310000MA1K3YJ58D"},
+            )
+        command.upgrade(config, "head")
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            _insert_subject(conn, "91310100MA8BRK2A8Q", "MA8BRK2A8")
+        command.downgrade(config, "0006")
+        with engine.begin() as conn:
+            _insert_subject(conn, "91310100MA8BRK2A8Q", "MA8BRK2A8")
     finally:
         engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -74,6 +75,87 @@ async def test_registering_the_same_code_twice_is_a_conflict_and_stores_nothing(
         await registry_app.registry.register(org(org_code="MA8BRK2A8", name="另一家"))
     async with registry_app.db.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(tables.subjects)) == 1
+
+
+async def test_an_allocated_code_a_conversion_took_meanwhile_is_allocated_again(
+    registry_app: RegistryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allocation found a code free; a conversion giving that very code committed
+    before the registration did (each looked before the other wrote): the registration is
+    tried again with the next code, and each subject holds its own."""
+    registry = registry_app.registry
+    allocate = registry._allocate_org_code
+    converted: list[str] = []
+
+    async def racing() -> str:
+        org_code = await allocate()
+        if not converted:  # the first time: a conversion takes the code meanwhile
+            taken = await registry.register(
+                org(org_code=org_code, name="转换的公司", division_code="310000")
+            )
+            converted.append(taken.org_code)
+        return org_code
+
+    monkeypatch.setattr(registry, "_allocate_org_code", racing)
+    allocated = await registry.register(org(name="新设的公司"))
+    assert converted and allocated.org_code != converted[0]
+    async with registry_app.db.read() as conn:
+        held = (await conn.execute(sa.select(tables.subjects.c.org_code))).scalars().all()
+    assert sorted(held) == sorted([converted[0], allocated.org_code])
+
+
+async def test_an_allocated_code_converted_between_the_check_and_the_insert_is_allocated_again(
+    registry_app: RegistryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversion commits after the registration looked and before it inserted: the
+    insert fails on the unique organisation code, and the registration is tried again
+    with the next code."""
+    registry = registry_app.registry
+    insert = repository.SubjectRepository.insert
+    converted: list[str] = []
+
+    async def racing(self: repository.SubjectRepository, subject: Any, *args: Any) -> None:
+        if not converted and subject.name == "新设的公司":
+            taken = await registry.register(
+                org(org_code=subject.org_code, name="转换的公司", division_code="310000")
+            )
+            converted.append(taken.org_code)
+        await insert(self, subject, *args)
+
+    monkeypatch.setattr(repository.SubjectRepository, "insert", racing)
+    allocated = await registry.register(org(name="新设的公司"))
+    assert converted and allocated.org_code != converted[0]
+    async with registry_app.db.read() as conn:
+        rows = (await conn.execute(sa.select(tables.subjects.c.name))).scalars().all()
+    assert sorted(rows) == sorted(["新设的公司", "转换的公司"])
+
+
+async def test_a_conversion_of_a_code_an_allocation_took_meanwhile_is_a_conflict(
+    registry_app: RegistryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other way round: the conversion looked and found its code free, and an
+    allocation of that code committed before the conversion inserted: the conversion is
+    refused as org_code_taken, and stores nothing."""
+    registry = registry_app.registry
+    first = await registry.register(org(name="新设的公司"))
+    async with registry_app.db.transaction() as conn:  # as if not yet committed
+        await conn.execute(sa.update(tables.subjects).values(org_code=None))
+    insert = repository.SubjectRepository.insert
+
+    async def racing(self: repository.SubjectRepository, subject: Any, *args: Any) -> None:
+        async with registry_app.db.transaction() as conn:  # the allocation commits now
+            await conn.execute(sa.update(tables.subjects).values(org_code=first.org_code))
+        await insert(self, subject, *args)
+
+    monkeypatch.setattr(repository.SubjectRepository, "insert", racing)
+    with pytest.raises(Conflict) as refused:
+        await registry.register(
+            org(org_code=first.org_code, name="转换的公司", division_code="310000")
+        )
+    assert refused.value.reason == "org_code_taken"
+    async with registry_app.db.read() as conn:
+        names = (await conn.execute(sa.select(tables.subjects.c.name))).scalars().all()
+    assert names == ["新设的公司"]
 
 
 async def test_bad_registration_names_every_wrong_field(registry_app: RegistryApp) -> None:

@@ -30,7 +30,8 @@ subjects = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_subjects_division_kind", "division_code", "kind"),
-    sa.Index("ix_subjects_org_code", "org_code"),
+    # One subject per organisation code (NULL for persons; migration 0007).
+    sa.Index("uq_subjects_org_code", "org_code", unique=True),
     sa.Index(
         "ix_subjects_merged_into",
         "merged_into",

@@ -43,6 +43,16 @@ _VALIDATE_SLICE = 1000  # codes validated between two turns of the event loop
 _CODE_PREFIX = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2,18}$")
 
 
+# Registrations that allocate an organisation code try so many times: each allocation is
+# new, and only a conversion giving the same code at the same moment takes one meanwhile.
+_ALLOCATION_TRIES = 3
+
+
+class _AllocatedCodeTaken(Exception):
+    """The organisation code allocated to a registration was taken, before it committed,
+    by a conversion that gave that code (subjects.org_code is unique: registry 0007)."""
+
+
 @dataclass(frozen=True)
 class Resolution:
     requested: str
@@ -151,6 +161,14 @@ class Registry:
 
     async def register(self, cmd: commands.Register) -> Subject:
         """Registers a subject, allocating or converting its code; emits subject.registered."""
+        for _ in range(_ALLOCATION_TRIES - 1):
+            try:
+                return await self._register(cmd)
+            except _AllocatedCodeTaken:
+                continue  # a conversion took the allocated organisation code meanwhile
+        return await self._register(cmd, last_try=True)
+
+    async def _register(self, cmd: commands.Register, *, last_try: bool = False) -> Subject:
         self._check_registration(cmd)
         legacy = [check_legacy_code(c) for c in cmd.legacy_codes]
         self._check_legacy_values(legacy)
@@ -207,9 +225,14 @@ class Registry:
             code_key = subject.code
             if cmd.org_code and not any(c.type == "org_code" for c in legacy):
                 legacy.append(LegacyCode("org_code", org_code))
+        # An allocated organisation code a conversion has taken since it was allocated: a
+        # new allocation, not a refusal (the caller gave no code).
+        allocated = subject.kind != Kind.NATURAL_PERSON and not cmd.org_code and not last_try
         try:
             async with self.db.transaction() as conn:
                 repo = SubjectRepository(conn, self.protector)
+                if allocated and await repo.org_code_holder(subject.org_code) is not None:
+                    raise _AllocatedCodeTaken()
                 await self._refuse_taken(repo, subject, code_key, legacy)
                 await repo.insert(subject, code_key, id_cipher, legacy)
                 await repo.add_status(subject.id, Status.ACTIVE, "registered", cmd.actor, now)
@@ -229,9 +252,10 @@ class Registry:
                 loaded = await repo.load(subject.id)
         except sa.exc.IntegrityError:  # a concurrent registration of the same codes won
             async with self.db.read() as conn:
-                await self._refuse_taken(
-                    SubjectRepository(conn, self.protector), subject, code_key, legacy
-                )
+                repo = SubjectRepository(conn, self.protector)
+                if allocated and await repo.org_code_holder(subject.org_code) is not None:
+                    raise _AllocatedCodeTaken() from None
+                await self._refuse_taken(repo, subject, code_key, legacy)
             raise
         assert loaded is not None
         return loaded
