@@ -171,20 +171,38 @@ def new_record(
     return record, note
 
 
-async def resent_after_merge(
+def _fields_of(record: StoredRecord) -> dict[str, Any]:
+    current = next(v for v in record.versions if v.version == record.current_version)
+    return current.fields
+
+
+def same_fields(stored: StoredRecord, fields: dict[str, Any]) -> bool:
+    """Whether `fields` (read as a bulk line's are: `read_as_bulk`) are `stored`'s current
+    ones: as stored, or as they read now (a record stored before single submissions were
+    read so may hold text with blanks around it, or empty values)."""
+    mine = _fields_of(stored)
+    given = canonical_json(fields)
+    if canonical_json(mine) == given:
+        return True
+    read, twice = read_as_bulk(stored.item_code, mine)
+    return not twice and canonical_json(read) == given
+
+
+async def sent_again(
     directory: SubjectDirectory, stored: StoredRecord | None, fresh: StoredRecord
 ) -> bool:
-    """Whether `fresh`, whose content hash is not `stored`'s, is `stored` sent again under
-    the subject that `stored`'s was merged into, before this service heard of the merge
-    (its subject.merged consumer then moves the record, and its hash, to the survivor):
-    the same decision date and fields, and the registry resolving the stored subject to
-    `fresh`'s. The content hash names the subject, so such a resend was a 409 for a while."""
-    if stored is None:
+    """Whether `fresh`, whose content hash is not `stored`'s, is `stored` sent again all the
+    same: the same decision date and fields (`same_fields`: stored before fields were read
+    as a bulk line's, its hash is of the fields as given then), under the same subject or
+    under the subject `stored`'s was merged into, before this service heard of the merge
+    (its subject.merged consumer then moves the record, and its hash, to the survivor; the
+    registry resolving the stored subject to `fresh`'s). Either was a 409 before."""
+    if stored is None or stored.decided_on != fresh.decided_on:
         return False
-    if stored.subject_id == fresh.subject_id or stored.decided_on != fresh.decided_on:
+    if not same_fields(stored, fresh.versions[-1].fields):
         return False
-    if stored.fields_hash(fresh.versions[-1].fields) != stored.content_hash:
-        return False
+    if stored.subject_id == fresh.subject_id:
+        return True
     directory.forget(stored.subject_key)  # asked afresh: an answer cached before the merge
     survivor = (await directory.resolve([stored.subject_key])).get(stored.subject_key)
     return survivor is not None and survivor.subject_id == fresh.subject_id

@@ -28,7 +28,7 @@ from credit_common.workdays import WorkCalendar
 from credit_records.adapters.catalog_store import CatalogStore
 from credit_records.adapters.repository import RecordRepository
 from credit_records.domain.records import StoredRecord
-from credit_records.service_layer.checks import check_row, new_record, resent_after_merge
+from credit_records.service_layer.checks import check_row, new_record, sent_again
 from credit_records.service_layer.commands import Caller
 from credit_records.service_layer.merges import follow_merges
 from credit_records.service_layer.records import summary
@@ -298,7 +298,7 @@ class Ingestion:
             if stored_hash is None:
                 known[key] = record.content_hash
                 to_store.append(record)
-            elif stored_hash == record.content_hash or await resent_after_merge(
+            elif stored_hash == record.content_hash or await sent_again(
                 self.directory,
                 await repo.get(stored_ids[key]) if key in stored_ids else None,
                 record,

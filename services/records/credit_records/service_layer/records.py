@@ -40,7 +40,8 @@ from credit_records.service_layer.checks import (
     field_violations,
     new_record,
     read_as_bulk,
-    resent_after_merge,
+    same_fields,
+    sent_again,
 )
 from credit_records.service_layer.merges import follow_merges
 
@@ -48,16 +49,17 @@ MAX_PAGE = 500
 
 
 def _unchanged(record: StoredRecord, fields: object, schema_version: int) -> bool:
-    """Whether a correction would change nothing: these fields, as stored (JSON, where true
-    is no 1), are the current version's, under the item's current schema (a new schema
-    version may read the same fields otherwise). A withdrawn record is refused as before."""
+    """Whether a correction would change nothing: these fields (read as a bulk line's are)
+    are the current version's (`same_fields`), under the item's current schema (a new
+    schema version may read the same fields otherwise). A withdrawn record is refused as
+    before."""
     current = next((v for v in record.versions if v.version == record.current_version), None)
     return (
         record.withdrawn_at is None
         and current is not None
         and current.schema_version == schema_version
         and isinstance(fields, dict)
-        and canonical_json(current.fields) == canonical_json(fields)
+        and same_fields(record, fields)
     )
 
 
@@ -190,7 +192,7 @@ class Records:
             created = False
         if not created:
             record_id, stored_hash = existing[record.source_ref]
-            if stored_hash != record.content_hash and not await resent_after_merge(
+            if stored_hash != record.content_hash and not await sent_again(
                 self.directory, await self._stored(record_id), record
             ):
                 raise Conflict(
