@@ -3,6 +3,7 @@ error (MessageToDict cannot write them as JSON)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from typing import Any
@@ -73,3 +74,28 @@ def test_a_correction_is_checked_as_the_records_service_checks_it() -> None:
         problems = correction_problems(facts, {"publicity_deadline": wrong})
         assert [p.field for p in problems] == ["corrected_fields.publicity_deadline"], wrong
     assert correction_problems(facts, {"publicity_deadline": "2026-07-31"}) == []
+
+
+def test_a_correction_is_read_as_the_records_service_reads_it() -> None:
+    """The records service reads an upheld correction as a bulk line's fields: a blank
+    value is no value (a required field left blank is refused here, not there), a penalty
+    kind given as text is a kind, and a field given by two names is refused."""
+    schema = {
+        "type": "object",
+        "required": ["penalty_content", "penalty_kinds"],
+        "properties": {
+            "penalty_content": {"type": "string", "minLength": 1},
+            "penalty_kinds": {"type": "array", "items": {"type": "string"}},
+            "violation_facts": {"type": "string"},
+        },
+    }
+    facts = record_facts({"penalty_content": "警告", "penalty_kinds": ["warning"]}, schema)
+    facts = dataclasses.replace(facts, item_code="admin_penalty")
+    blank = correction_problems(facts, {"penalty_content": "   "})
+    assert [(p.field, p.message) for p in blank] == [
+        ("corrected_fields.penalty_content", "required")
+    ]
+    assert correction_problems(facts, {"penalty_kinds": "罚款"}) == []
+    twice = correction_problems(facts, {"CF_SY": "事实", "violation_facts": "事实"})
+    assert [p.field for p in twice] == ["corrected_fields"]
+    assert "both give violation_facts" in twice[0].message

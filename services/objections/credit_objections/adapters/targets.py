@@ -21,6 +21,7 @@ from credit_common.errors import DomainError, FieldViolation, InvalidArgument
 from credit_common.field_schema import FieldValidator
 from credit_common.grpc_client import Backend, BackendUnavailable
 from credit_common.grpc_errors import RemoteError
+from credit_common.ingest.fieldmap import RowProblem, map_fields
 from credit_common.record_rules import severity_violations
 from credit_common.timeutil import china_date
 from credit_objections.domain.cases import TargetRef
@@ -121,6 +122,7 @@ class Targets:
             kind_repairable=item.repairable,
             blocking_kinds=tuple(blocking),
             repair_possible_from=_date(record.repair_possible_from),
+            item_code=record.item_code,
             fields=fields,
             fields_schema=json.loads(item.fields_schema or "{}"),
         )
@@ -155,11 +157,15 @@ def _validator(schema_json: str) -> FieldValidator:
 
 def correction_problems(facts: TargetFacts, corrected: dict[str, Any]) -> list[FieldViolation]:
     """What the record's item schema says against its fields with the corrections merged
-    over them, checked as the records service will check them (formats, real dates and the
+    over them, read and checked as the records service will read and check them (as a bulk
+    line's fields: names, stripped text, empty values left out; formats, real dates and the
     severity it keeps included): a correction it would refuse is refused at verification."""
     if facts.ref.kind != "record" or not facts.fields_schema:
         return []
-    merged = {**facts.fields, **corrected}
+    try:
+        merged = map_fields(facts.item_code, {**facts.fields, **corrected})
+    except RowProblem as problem:
+        return [FieldViolation("corrected_fields", text) for text in problem.problems]
     return [
         FieldViolation("corrected_fields" if name == "fields" else f"corrected_fields.{name}", text)
         for name, text in _validator(json.dumps(facts.fields_schema, sort_keys=True)).errors(merged)

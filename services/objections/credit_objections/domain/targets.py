@@ -28,7 +28,8 @@ class TargetFacts:
     # Penalty kinds that forbid repair before the maximum publicity.
     blocking_kinds: tuple[str, ...] = ()
     repair_possible_from: dt.date | None = None
-    # A record's current fields and its item's JSON Schema (to check corrections).
+    # A record's item, current fields and its item's JSON Schema (to check corrections).
+    item_code: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
     fields_schema: dict[str, Any] = field(default_factory=dict)
 
