@@ -13,6 +13,7 @@ from alembic import command
 from credit_common.db import sync_url
 from credit_common.migrate import alembic_config
 from credit_registry.bootstrap import MIGRATIONS, VERSION_TABLE
+from support.schema import index_sql
 
 NOW = dt.datetime(2026, 1, 16, tzinfo=dt.UTC)
 VALUE = "310115000000107"  # valid as a registration number and as a tax registration number
@@ -104,14 +105,23 @@ def test_an_organisation_code_held_twice_stops_the_migration_and_names_it(
             command.upgrade(config, "head")
         assert "MA1K3YJ58" in str(error.value) and "MA8BRK2A8" not in str(error.value)
         assert str(a) in str(error.value) and str(b) in str(error.value)
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # merged, as the error asks: the duplicate keeps its code
             conn.execute(
-                sa.text("UPDATE subjects SET org_code = NULL WHERE code_key = :k"),
-                {"k": "91310000MA1K3YJ58D"},
+                sa.text(
+                    "UPDATE subjects SET status = 'merged', merged_into = :a WHERE code_key = :k"
+                ),
+                {"a": str(a) if conn.dialect.name == "sqlite" else a, "k": "91310000MA1K3YJ58D"},
             )
         command.upgrade(config, "head")
+        with engine.connect() as conn:
+            made = index_sql(conn, "uq_subjects_org_code").lower()
+            assert "unique" in made and "merged_into is null" in made.replace("(", "").replace(
+                ")", ""
+            )
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
             _insert_subject(conn, "91310100MA8BRK2A8Q", "MA8BRK2A8")
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            _insert_subject(conn, "91310100MA1K3YJ58Q", "MA1K3YJ58")  # held by a, not merged
         command.downgrade(config, "0006")
         with engine.begin() as conn:
             _insert_subject(conn, "91310100MA8BRK2A8Q", "MA8BRK2A8")

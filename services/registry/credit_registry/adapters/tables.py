@@ -30,8 +30,16 @@ subjects = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_subjects_division_kind", "division_code", "kind"),
-    # One subject per organisation code (NULL for persons; migration 0007).
-    sa.Index("uq_subjects_org_code", "org_code", unique=True),
+    # One subject per organisation code among those not merged (persons have none; a
+    # merged duplicate keeps its code, which allocation and registration still pass over;
+    # migration 0007).
+    sa.Index(
+        "uq_subjects_org_code",
+        "org_code",
+        unique=True,
+        postgresql_where=sa.text("merged_into IS NULL"),
+        sqlite_where=sa.text("merged_into IS NULL"),
+    ),
     sa.Index(
         "ix_subjects_merged_into",
         "merged_into",
