@@ -43,7 +43,7 @@ from credit_records.domain.publicity import Window, add_months
 from credit_records.domain.records import StoredRecord, Version
 from credit_records.service_layer import commands
 from support.processes import ServiceProcess, free_port, start_service
-from support.records_parts import MARKET, penalty
+from support.records_parts import COURT, DISHONEST, MARKET, penalty
 
 TAX = commands.Caller("cl_tax", "tax")
 
@@ -453,16 +453,6 @@ async def test_merges_objections_and_repairs_arrive_as_events(
         await records_app.records.get(record.id, Level.PUBLIC)
     shared = await records_app.records.get(record.id, Level.SHARED)
     assert shared.repaired
-
-
-COURT = commands.Caller("cl_court", "court")
-DISHONEST = {
-    "case_number": "(2026)沪0115执1号",
-    "court_name": "上海市浦东新区人民法院",
-    "obligation": "支付货款",
-    "performance": "unperformed",
-    "dishonest_conduct": "有履行能力而拒不履行",
-}
 
 
 async def test_a_court_record_is_public_while_its_listing_lasts(

@@ -22,7 +22,17 @@ from credit_records.bootstrap import RecordsApp
 from credit_records.domain.catalog import Level
 from credit_records.service_layer import commands
 from credit_records.service_layer.expiry import Expiry
-from support.records_parts import MARKET, answering, decided, keys, penalty, started, submit
+from support.records_parts import (
+    COURT,
+    DISHONEST,
+    MARKET,
+    answering,
+    decided,
+    keys,
+    penalty,
+    started,
+    submit,
+)
 
 
 @pytest.fixture
@@ -160,15 +170,7 @@ async def test_a_court_record_told_expired_after_its_listing_ended_lasts_again_w
     app = records
     subject = keys()
     answering(app, monkeypatch, subject)
-    court = commands.Caller("cl_court", "court")
-    fields = {
-        "case_number": "(2026)沪0115执1号",
-        "court_name": "上海市浦东新区人民法院",
-        "obligation": "支付货款",
-        "performance": "unperformed",
-        "dishonest_conduct": "有履行能力而拒不履行",
-    }
-    filing = commands.Submit(court, subject[1], "court_dishonest", "执1号", decided(), fields)
+    filing = commands.Submit(COURT, subject[1], "court_dishonest", "执1号", decided(), DISHONEST)
     record_id = (await app.records.submit(filing)).view.record.id
 
     async def tell(kind: str, entry_id: str, ends: dt.datetime | None) -> None:

@@ -19,6 +19,15 @@ from credit_records.settings import RecordsSettings
 from support.processes import free_port
 
 MARKET = commands.Caller("cl_market", "market_regulation")
+COURT = commands.Caller("cl_court", "court")
+# A court_dishonest record's fields (a "while listed" item: public while its listings last).
+DISHONEST = {
+    "case_number": "(2026)沪0115执1号",
+    "court_name": "上海市浦东新区人民法院",
+    "obligation": "支付货款",
+    "performance": "unperformed",
+    "dishonest_conduct": "有履行能力而拒不履行",
+}
 
 
 async def started(database_url: str, var_dir: Path) -> RecordsApp:
