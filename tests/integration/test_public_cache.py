@@ -152,7 +152,10 @@ def test_every_event_names_its_subjects() -> None:
             {a, b},
         ),
         (records_pb2.RecordCorrected(record=summary(subject_id=a)), {a}),
-        (records_pb2.RecordExpired(record=summary(subject_id=b), retention_until="2031-01-01"), {b}),
+        (
+            records_pb2.RecordExpired(record=summary(subject_id=b), retention_until="2031-01-01"),
+            {b},
+        ),
         (records_pb2.RecordsMarked(subject_ids=[a, b], mark="moved"), {a, b}),
         (lists_pb2.EntryChanged(subject_id=c), {c}),
         (lists_pb2.EntriesMarked(subject_ids=[c]), {c}),
