@@ -6,7 +6,6 @@ again). Run by every replica; deleting the same old rows twice does no harm."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from credit_common.db import Database
+from credit_common.tasks import repeat
 from credit_common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -84,16 +84,13 @@ class Pruner:
                 return deleted
 
     async def run(self, stop: asyncio.Event, *, every: float) -> None:
-        while not stop.is_set():
-            try:
-                published, applied = await self.prune()
-                if published or applied:
-                    log.info(
-                        "pruned %d published outbox rows and %d marks of applied events",
-                        published,
-                        applied,
-                    )
-            except Exception:
-                log.warning("pruning the event tables failed; trying again later", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
+        await repeat(stop, every, self._prune_and_say, "pruning the event tables", at_once=True)
+
+    async def _prune_and_say(self) -> None:
+        published, applied = await self.prune()
+        if published or applied:
+            log.info(
+                "pruned %d published outbox rows and %d marks of applied events",
+                published,
+                applied,
+            )

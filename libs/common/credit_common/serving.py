@@ -39,7 +39,8 @@ async def serve(
     """Serves `service_name` (its servicer added by `register`) until SIGTERM or SIGINT,
     with the health of its database, its own `loops` (given the stop event), the pruning
     of its event tables and, with a Redis URL, its outbox relay and the consumers of
-    `handlers` (None: it consumes nothing); then drains them (grpc_server.serve_until_stopped) and calls `on_stop`."""
+    `handlers` (None: it consumes nothing); then drains them
+    (grpc_server.serve_until_stopped) and calls `on_stop`."""
     log = logging.getLogger(f"credit_{name}")
     service = GrpcService(
         host=settings.grpc_host,

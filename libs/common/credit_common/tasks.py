@@ -38,13 +38,22 @@ class BackgroundTasks:
 
 
 async def repeat(
-    stop: asyncio.Event, every: float, job: Callable[[], Awaitable[object]], what: str
+    stop: asyncio.Event,
+    every: float,
+    job: Callable[[], Awaitable[object]],
+    what: str,
+    *,
+    at_once: bool = False,
 ) -> None:
-    """Runs `job` every `every` seconds until `stop` is set, first after one interval (the
-    caller has done it at start). A run that fails is logged; the next comes as usual."""
+    """Runs `job` every `every` seconds until `stop` is set: first at once with `at_once`,
+    else after one interval (the caller has done it at start). A run that fails is logged;
+    the next comes as usual."""
+    wait = not at_once
     while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every)
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+        wait = True
         if stop.is_set():
             return
         try:

@@ -7,7 +7,6 @@ UPDATE guarded by the record not being told yet)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from credit.events.v1 import records_pb2 as ev
 from credit_common.db import Database, in_batch
 from credit_common.outbox import Event, Outbox
+from credit_common.tasks import repeat
 from credit_common.timeutil import china_date, utcnow
 from credit_records.adapters import tables as t
 from credit_records.adapters.repository import RecordRepository
@@ -104,12 +104,9 @@ class Expiry:
         return len(rows)
 
     async def run(self, stop: asyncio.Event, *, every: float) -> None:
-        while not stop.is_set():
-            try:
-                told = await self.tick()
-                if told:
-                    log.info("records past their retention told expired: %d", told)
-            except Exception:
-                log.exception("expiry sweep failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
+        await repeat(stop, every, self._tick_and_say, "the expiry sweep", at_once=True)
+
+    async def _tick_and_say(self) -> None:
+        told = await self.tick()
+        if told:
+            log.info("records past their retention told expired: %d", told)
