@@ -147,6 +147,11 @@ class StoredRecord:
     marks: list[tuple[dt.datetime, dt.datetime | None]] = field(default_factory=list)
 
     @property
+    def current(self) -> Version:
+        """The current version (of a record read with its versions)."""
+        return next(v for v in self.versions if v.version == self.current_version)
+
+    @property
     def publicity_until(self) -> dt.date | None:
         """The last day the record may be public: its window's, or for a "while listed"
         record the day its listings end, once that is known."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from credit_common.directory import SubjectDirectory
-from credit_common.errors import FieldViolation
+from credit_common.errors import FieldViolation, InvalidArgument
 from credit_common.ingest.fieldmap import RowProblem, map_fields
 from credit_common.masking import is_person_key
 from credit_common.record_rules import severity_violations
@@ -81,6 +81,15 @@ def read_as_bulk(item_code: str, fields: Any) -> tuple[Any, list[FieldViolation]
         return map_fields(item_code, fields), []
     except RowProblem as problem:
         return fields, [FieldViolation("fields", text) for text in problem.problems]
+
+
+def read_as_bulk_or_refuse(item_code: str, fields: Any) -> Any:
+    """Corrected fields read as a bulk line's (`read_as_bulk`); a field given twice
+    refused."""
+    read, twice = read_as_bulk(item_code, fields)
+    if twice:
+        raise InvalidArgument("the corrected fields give a field twice", "validation_failed", twice)
+    return read
 
 
 async def check_row(
@@ -171,16 +180,11 @@ def new_record(
     return record, note
 
 
-def _fields_of(record: StoredRecord) -> dict[str, Any]:
-    current = next(v for v in record.versions if v.version == record.current_version)
-    return current.fields
-
-
 def same_fields(stored: StoredRecord, fields: dict[str, Any]) -> bool:
     """Whether `fields` (read as a bulk line's are: `read_as_bulk`) are `stored`'s current
     ones: as stored, or as they read now (a record stored before single submissions were
     read so may hold text with blanks around it, or empty values)."""
-    mine = _fields_of(stored)
+    mine = stored.current.fields
     given = canonical_json(fields)
     if canonical_json(mine) == given:
         return True

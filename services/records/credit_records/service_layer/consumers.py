@@ -21,6 +21,7 @@ from credit_common.timeutil import UTC, utcnow
 from credit_records.adapters import tables as t
 from credit_records.adapters.merges import lock_subjects, survivors_of
 from credit_records.adapters.repository import RecordRepository, kept_until
+from credit_records.service_layer.checks import read_as_bulk_or_refuse
 from credit_records.service_layer.merges import MERGED, MERGED_BY, merge_detail
 from credit_records.service_layer.records import Records, summary
 
@@ -196,7 +197,7 @@ class RecordConsumers:
                     await self.records.apply_correction(
                         repo,
                         record,
-                        merged_fields,
+                        read_as_bulk_or_refuse(record.item_code, merged_fields),
                         actor,
                         record.department,
                         reason,
@@ -346,8 +347,7 @@ class RecordConsumers:
         stored = await repo.get(record_id)
         assert stored is not None  # locked above
         stored.unlisted_at = unlisted_at
-        current = next(v for v in stored.versions if v.version == stored.current_version)
-        kept = stored.window_of(current, item).retention_until
+        kept = stored.window_of(stored.current, item).retention_until
         await conn.execute(
             sa.update(t.records)
             .where(r.id == record_id)

@@ -40,6 +40,7 @@ from credit_records.service_layer.checks import (
     field_violations,
     new_record,
     read_as_bulk,
+    read_as_bulk_or_refuse,
     same_fields,
     sent_again,
 )
@@ -53,23 +54,12 @@ def _unchanged(record: StoredRecord, fields: object, schema_version: int) -> boo
     are the current version's (`same_fields`), under the item's current schema (a new
     schema version may read the same fields otherwise). A withdrawn record is refused as
     before."""
-    current = next((v for v in record.versions if v.version == record.current_version), None)
     return (
         record.withdrawn_at is None
-        and current is not None
-        and current.schema_version == schema_version
+        and record.current.schema_version == schema_version
         and isinstance(fields, dict)
         and same_fields(record, fields)
     )
-
-
-def _read_as_bulk_or_refuse(item_code: str, fields: object) -> object:
-    """Corrected fields read as a bulk upload reads them (`read_as_bulk`); a field given
-    twice refused."""
-    read, twice = read_as_bulk(item_code, fields)
-    if twice:
-        raise InvalidArgument("the corrected fields give a field twice", "validation_failed", twice)
-    return read
 
 
 def summary(record: StoredRecord | sa.Row[Any], status: str = "active") -> ev.RecordSummary:
@@ -220,7 +210,7 @@ class Records:
             repo = RecordRepository(conn)
             record = await self._own(repo, cmd.record_id, cmd.caller)
             item = await self.catalog.get(record.item_code)
-            fields = _read_as_bulk_or_refuse(record.item_code, cmd.fields)
+            fields = read_as_bulk_or_refuse(record.item_code, cmd.fields)
             # Nothing to correct (a correction retried after a timeout): no second version.
             if item is None or not _unchanged(record, fields, item.schema_version):
                 await self.apply_correction(
@@ -254,14 +244,14 @@ class Records:
         *,
         upheld_objection: bool = False,
     ) -> None:
-        """Adds the next version inside the caller's transaction (also for upheld objections:
+        """Adds the next version, its fields read as a bulk line's already
+        (`read_as_bulk_or_refuse`), inside the caller's transaction (also for upheld objections:
         the objections service checked their fields against the schema, not a publicity
         deadline against the law's window, so that is not refused here but held to it)."""
         if record.withdrawn_at is not None:
             raise InvalidTransition("a withdrawn record cannot be corrected")
         item = await self.catalog.get(record.item_code)
         assert item is not None
-        fields = _read_as_bulk_or_refuse(record.item_code, fields)
         if not isinstance(fields, dict):
             raise InvalidArgument(
                 "fields must be an object",
