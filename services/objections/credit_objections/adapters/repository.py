@@ -291,11 +291,15 @@ class _Cases:
         await self._add_steps(case_id, [step])
         return True
 
-    async def _open_rows(self, target: TargetRef) -> Sequence[Any]:
+    async def _open_rows(
+        self, target: TargetRef, filed_by: dt.datetime | None = None
+    ) -> Sequence[Any]:
         c = self.table.c
         query = sa.select(self.table).where(
             c.target_kind == target.kind, c.target_id == target.id, c.closed_at.is_(None)
         )
+        if filed_by is not None:
+            query = query.where(c.filed_at <= filed_by)
         if self.conn.dialect.name == "postgresql":
             query = query.with_for_update()
         return (await self.conn.execute(query)).all()
@@ -374,9 +378,12 @@ class ObjectionRepository(_Cases):
         )
         return found
 
-    async def open_on(self, target: TargetRef) -> list[Objection]:
-        """The target's open objections, locked (a vanished target closes them)."""
-        return [_objection(r) for r in await self._open_rows(target)]
+    async def open_on(
+        self, target: TargetRef, *, filed_by: dt.datetime | None = None
+    ) -> list[Objection]:
+        """The target's open objections (those filed by `filed_by`, if given), locked (a
+        vanished target closes them)."""
+        return [_objection(r) for r in await self._open_rows(target, filed_by)]
 
     async def list(self, filters: Filters, offset: int, limit: int) -> list[Objection]:
         query = self._listing(filters, [str(s) for s in OPEN]).offset(offset).limit(limit)
@@ -401,8 +408,10 @@ class RepairRepository(_Cases):
     async def save(self, repair: Repair, expected_version: int, step: Transition) -> bool:
         return await self._save(_repair_row(repair), expected_version, step, step.at)
 
-    async def open_on(self, target: TargetRef) -> list[Repair]:
-        return [_repair(r) for r in await self._open_rows(target)]
+    async def open_on(
+        self, target: TargetRef, *, filed_by: dt.datetime | None = None
+    ) -> list[Repair]:
+        return [_repair(r) for r in await self._open_rows(target, filed_by)]
 
     async def list(self, filters: Filters, offset: int, limit: int) -> list[Repair]:
         query = self._listing(filters, [RepairState.SUBMITTED]).offset(offset).limit(limit)

@@ -219,9 +219,7 @@ class Objections:
         given; runs in the caller's transaction."""
         repo = ObjectionRepository(conn)
         closed = 0
-        for objection in await repo.open_on(target):
-            if filed_by is not None and objection.filed_at > filed_by:
-                continue
+        for objection in await repo.open_on(target, filed_by=filed_by):
             version = objection.version
             step = objection.close(reason, at)
             if await repo.save(objection, version, step):

@@ -133,9 +133,7 @@ class Repairs:
         given; runs in the caller's transaction."""
         repo = RepairRepository(conn)
         closed = 0
-        for repair in await repo.open_on(target):
-            if filed_by is not None and repair.filed_at > filed_by:
-                continue
+        for repair in await repo.open_on(target, filed_by=filed_by):
             version = repair.version
             if await repo.save(repair, version, repair.close(reason, at)):
                 closed += 1
