@@ -97,13 +97,22 @@ def take_away(database_url: str) -> Callable[[], None]:
                 conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
         return allow
+    # Each step replaces one name at once (a hard link, then renames over it), so there
+    # is never a moment with nothing at the path: a connection opened then would make a
+    # new empty database there, and keep it open after the file came back (a flaky "no
+    # such table"). Away, the path is a symbolic link to a directory, which SQLite cannot
+    # open.
     path = Path(database_url.removeprefix("sqlite+aiosqlite:///"))
     aside = path.with_suffix(".aside")
-    path.rename(aside)
-    path.mkdir()
+    nowhere = path.with_suffix(".away")
+    link = path.with_suffix(".link")
+    nowhere.mkdir()
+    link.symlink_to(nowhere, target_is_directory=True)
+    os.link(path, aside)
+    os.replace(link, path)
 
     def restore() -> None:
-        path.rmdir()
-        aside.rename(path)
+        os.replace(aside, path)
+        nowhere.rmdir()
 
     return restore
